@@ -1,0 +1,40 @@
+//! The Stowaway library model and its formats.
+//!
+//! This crate owns *what a library is*: the data model (library → collections →
+//! items → assets), the signed catalog (`library.json` + `library.json.minisig`),
+//! the member's subscription file, and the diff between two catalogs. It does no
+//! I/O: bytes in, validated values out. Everything that crosses a trust boundary
+//! (a catalog from a mirror, a subscription from a link) is validated here before
+//! any other crate sees it.
+#![forbid(unsafe_code)]
+
+mod diff;
+mod error;
+mod model;
+mod signed;
+mod subscription;
+mod validate;
+
+pub use diff::{diff, CatalogDiff};
+pub use error::CatalogError;
+pub use model::{
+    Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo, Sha256,
+    FORMAT_VERSION,
+};
+pub use signed::{verify_catalog, PublicKey, VerifiedCatalog, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES};
+pub use subscription::{Subscription, SUBSCRIPTION_FORMAT};
+pub use validate::{validate_catalog, validate_id, Limits};
+
+/// The path of a blob below a mirror's base URL (or below a blob store root).
+///
+/// Built only from a validated [`Sha256`], so it can never contain `..` or a
+/// separator that the publisher or a mirror chose.
+pub fn blob_path(sha: &Sha256) -> String {
+    let hex = sha.as_str();
+    format!("blobs/sha256/{}/{}", &hex[..2], hex)
+}
+
+/// Name of the catalog file on every mirror.
+pub const CATALOG_FILE: &str = "library.json";
+/// Name of the detached signature of the catalog on every mirror.
+pub const SIGNATURE_FILE: &str = "library.json.minisig";

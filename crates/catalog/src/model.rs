@@ -1,0 +1,247 @@
+//! The library data model as it appears in `library.json` (format v1).
+//!
+//! library → collections (course | show) → items (lesson | episode) → assets
+//! (media, transcript, chapters, artwork, attachment). Field order here is the
+//! order of the canonical JSON the publisher writes; see docs/FORMAT.md.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// The catalog format this crate reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole signed catalog: the content of `library.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Format version; a client refuses versions it does not know.
+    pub format: u32,
+    pub library: LibraryInfo,
+    /// Grows with every publication; a client refuses a lower one (rollback protection).
+    pub sequence: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub generated_at: OffsetDateTime,
+    /// After this instant the catalog is stale: still applied and everything cached
+    /// stays playable, but the member is told.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Base URLs of every mirror the publisher knows, so clients learn new ones.
+    #[serde(default)]
+    pub mirrors: Vec<String>,
+    #[serde(default)]
+    pub collections: Vec<Collection>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibraryInfo {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artwork: Option<Asset>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CollectionKind {
+    Course,
+    Show,
+}
+
+impl CollectionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectionKind::Course => "course",
+            CollectionKind::Show => "show",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Collection {
+    pub id: String,
+    pub kind: CollectionKind,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artwork: Option<Asset>,
+    /// In the publisher's order (lesson order for a course).
+    #[serde(default)]
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Lesson,
+    Episode,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Lesson => "lesson",
+            ItemKind::Episode => "episode",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    /// Stable identity within its collection.
+    pub id: String,
+    pub kind: ItemKind,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Show notes as plain text or Markdown; never rendered as raw HTML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub published_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub season: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
+    #[serde(default)]
+    pub assets: Vec<Asset>,
+}
+
+impl Item {
+    /// The item's main media asset, if it has one.
+    pub fn media(&self) -> Option<&Asset> {
+        self.assets.iter().find(|a| a.role == AssetRole::Media)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssetRole {
+    Media,
+    Transcript,
+    Chapters,
+    Artwork,
+    Attachment,
+}
+
+impl AssetRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetRole::Media => "media",
+            AssetRole::Transcript => "transcript",
+            AssetRole::Chapters => "chapters",
+            AssetRole::Artwork => "artwork",
+            AssetRole::Attachment => "attachment",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AssetRole> {
+        Some(match s {
+            "media" => AssetRole::Media,
+            "transcript" => AssetRole::Transcript,
+            "chapters" => AssetRole::Chapters,
+            "artwork" => AssetRole::Artwork,
+            "attachment" => AssetRole::Attachment,
+            _ => return None,
+        })
+    }
+}
+
+/// One file, addressed by the SHA-256 of its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Asset {
+    pub role: AssetRole,
+    pub sha256: Sha256,
+    pub size: u64,
+    pub media_type: String,
+    /// A display name (e.g. "workbook.pdf"). Never used as a path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A SHA-256 digest as 64 lowercase hex characters. Validated on construction,
+/// so it is safe to use in paths.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Sha256(String);
+
+impl Sha256 {
+    pub fn parse(s: &str) -> Result<Sha256, String> {
+        if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(Sha256(s.to_owned()))
+        } else {
+            Err(format!("{s:?} is not a lowercase hex SHA-256"))
+        }
+    }
+
+    pub fn from_digest(bytes: &[u8; 32]) -> Sha256 {
+        let mut s = String::with_capacity(64);
+        for b in bytes {
+            s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        }
+        Sha256(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Sha256::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({})", &self.0[..12])
+    }
+}
+
+impl Catalog {
+    /// The canonical bytes of this catalog: compact JSON in the field order above.
+    /// The publisher signs exactly these bytes.
+    pub fn to_canonical_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a catalog always serialises")
+    }
+
+    /// Every asset referenced by the catalog (library, collections, items), with duplicates.
+    pub fn assets(&self) -> impl Iterator<Item = &Asset> {
+        self.library
+            .artwork
+            .iter()
+            .chain(self.collections.iter().flat_map(|c| {
+                c.artwork
+                    .iter()
+                    .chain(c.items.iter().flat_map(|i| i.assets.iter()))
+            }))
+    }
+
+    /// Whether the catalog's expiry has passed at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        now > self.expires_at
+    }
+}
