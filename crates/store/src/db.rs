@@ -1,0 +1,200 @@
+//! Opening the index: pragmas and schema migrations.
+//!
+//! Migrations are only ever appended (never edited once shipped); the schema
+//! version lives in SQLite's `user_version` (rusqlite_migration).
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::{Migrations, M};
+
+use crate::StoreError;
+
+/// Every schema change, in order. Append only.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: the catalog, mirrors and the blob index.
+    r#"
+    CREATE TABLE libraries (
+        id               TEXT PRIMARY KEY,
+        title            TEXT NOT NULL,
+        public_key       TEXT NOT NULL,
+        subscribed_at    INTEGER NOT NULL,
+        sequence         INTEGER,
+        catalog          BLOB,
+        generated_at     INTEGER,
+        expires_at       INTEGER,
+        description      TEXT,
+        artwork_sha256   TEXT,
+        artwork_size     INTEGER,
+        artwork_type     TEXT,
+        last_sync_at     INTEGER,
+        last_sync_ok     INTEGER,
+        last_sync_mirror TEXT,
+        last_sync_error  TEXT
+    ) STRICT;
+    CREATE TABLE mirrors (
+        library_id TEXT NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        url        TEXT NOT NULL,
+        position   INTEGER NOT NULL,
+        origin     TEXT NOT NULL CHECK (origin IN ('subscription', 'catalog')),
+        PRIMARY KEY (library_id, url)
+    ) STRICT;
+    CREATE TABLE collections (
+        library_id     TEXT NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        id             TEXT NOT NULL,
+        kind           TEXT NOT NULL CHECK (kind IN ('course', 'show')),
+        title          TEXT NOT NULL,
+        summary        TEXT,
+        artwork_sha256 TEXT,
+        artwork_size   INTEGER,
+        artwork_type   TEXT,
+        position       INTEGER NOT NULL,
+        PRIMARY KEY (library_id, id)
+    ) STRICT;
+    CREATE TABLE items (
+        rowid         INTEGER PRIMARY KEY,
+        library_id    TEXT NOT NULL,
+        collection_id TEXT NOT NULL,
+        id            TEXT NOT NULL,
+        kind          TEXT NOT NULL CHECK (kind IN ('lesson', 'episode')),
+        title         TEXT NOT NULL,
+        summary       TEXT,
+        notes         TEXT,
+        published_at  INTEGER,
+        duration_ms   INTEGER,
+        season        INTEGER,
+        number        INTEGER,
+        position      INTEGER NOT NULL,
+        UNIQUE (library_id, collection_id, id),
+        FOREIGN KEY (library_id, collection_id)
+            REFERENCES collections(library_id, id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE TABLE assets (
+        item_rowid INTEGER NOT NULL REFERENCES items(rowid) ON DELETE CASCADE,
+        position   INTEGER NOT NULL,
+        role       TEXT NOT NULL,
+        sha256     TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        media_type TEXT NOT NULL,
+        name       TEXT,
+        PRIMARY KEY (item_rowid, position)
+    ) STRICT;
+    CREATE INDEX assets_by_sha256 ON assets(sha256);
+    -- A row exists only for a blob that is fully on disk and matched its hash.
+    CREATE TABLE blobs (
+        sha256      TEXT PRIMARY KEY,
+        size        INTEGER NOT NULL,
+        stored_at   INTEGER NOT NULL,
+        verified_at INTEGER NOT NULL
+    ) STRICT;
+    "#,
+    // 2: full-text search over titles, summaries and show notes.
+    r#"
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, summary, notes,
+        content = 'items', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts(rowid, title, summary, notes)
+        VALUES (new.rowid, new.title, new.summary, new.notes);
+    END;
+    CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes);
+    END;
+    CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary, notes ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes);
+        INSERT INTO items_fts(rowid, title, summary, notes)
+        VALUES (new.rowid, new.title, new.summary, new.notes);
+    END;
+    INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+    "#,
+];
+
+pub(crate) fn migrations() -> Migrations<'static> {
+    Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+}
+
+fn pragmas(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    pragmas(&conn)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    migrations().to_latest(&mut conn)?;
+    Ok(conn)
+}
+
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    pragmas(&conn)?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+
+    /// A database written by the first release (schema 1, no search index) is
+    /// upgraded in place: its rows survive and become searchable.
+    #[test]
+    fn upgrades_a_version_1_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            migrations().to_version(&mut conn, 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO libraries(id, title, public_key, subscribed_at) VALUES ('l', 'L', 'k', 0);
+                 INSERT INTO collections(library_id, id, kind, title, position) VALUES ('l', 'c', 'show', 'C', 0);
+                 INSERT INTO items(library_id, collection_id, id, kind, title, notes, position)
+                 VALUES ('l', 'c', 'e1', 'episode', 'Negotiating commissions', 'escrow basics', 0);",
+            )
+            .unwrap();
+            let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+            assert_eq!(v, 1);
+        }
+        let conn = open_writer(&path).unwrap();
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        let hit: String = conn
+            .query_row(
+                "SELECT items.id FROM items_fts JOIN items ON items.rowid = items_fts.rowid
+                 WHERE items_fts MATCH 'escrow'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hit, "e1");
+    }
+
+    #[test]
+    fn refuses_a_database_from_the_future() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("future.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        assert!(open_writer(&path).is_err());
+    }
+}

@@ -1,0 +1,62 @@
+//! Errors of the store.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not subscribed to library {0:?}")]
+    UnknownLibrary(String),
+    #[error("already subscribed to library {0:?} with a different public key; unsubscribe first")]
+    KeyConflict(String),
+    #[error("refusing catalog sequence {offered} for {library:?}: sequence {applied} is already applied (rollback)")]
+    Rollback {
+        library: String,
+        offered: u64,
+        applied: u64,
+    },
+    #[error("catalog sequence {sequence} for {library:?} differs from the one already applied with the same sequence")]
+    Equivocation { library: String, sequence: u64 },
+    #[error("blob {sha256}: expected {expected_size} bytes with that hash, got {actual_size} bytes hashing to {actual_sha256}")]
+    HashMismatch {
+        sha256: String,
+        expected_size: u64,
+        actual_size: u64,
+        actual_sha256: String,
+    },
+    #[error("blob {sha256}: more bytes than the expected {expected_size}")]
+    TooLong { sha256: String, expected_size: u64 },
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Sqlite(_) => "database",
+            StoreError::Migration(_) => "migration",
+            StoreError::Io { .. } => "io",
+            StoreError::UnknownLibrary(_) => "unknown_library",
+            StoreError::KeyConflict(_) => "key_conflict",
+            StoreError::Rollback { .. } => "rollback",
+            StoreError::Equivocation { .. } => "equivocation",
+            StoreError::HashMismatch { .. } => "hash_mismatch",
+            StoreError::TooLong { .. } => "too_long",
+        }
+    }
+}

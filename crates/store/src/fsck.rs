@@ -1,0 +1,181 @@
+//! `fsck`: re-verify the cache against the index.
+//!
+//! Every indexed blob is re-hashed; a missing or corrupt one is reported and,
+//! with `repair`, dropped from the index (a corrupt file is moved to
+//! `quarantine/`) so the next sync fetches it again. Files on disk the index
+//! does not know are re-hashed too: a valid one that a catalog references is
+//! adopted (the index is rebuilt from what can be re-verified), anything else
+//! is reported.
+
+use std::fs;
+
+use serde::Serialize;
+use stowaway_catalog::Sha256;
+
+use crate::{BlobStore, Store, StoreError};
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FsckProblem {
+    /// Indexed, but the file is gone.
+    Missing { sha256: String },
+    /// Indexed, but the bytes on disk do not hash to the name.
+    Corrupt {
+        sha256: String,
+        actual_sha256: String,
+        size: u64,
+    },
+    /// A file under blobs/sha256 the index does not list and no catalog needs
+    /// (or whose bytes do not match its name).
+    Stray { path: String },
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FsckReport {
+    pub database_ok: bool,
+    pub database_messages: Vec<String>,
+    pub blobs_checked: u64,
+    pub bytes_checked: u64,
+    pub problems: Vec<FsckProblem>,
+    /// What `--repair` did (empty without it).
+    pub repaired: Vec<String>,
+}
+
+impl FsckReport {
+    pub fn is_clean(&self) -> bool {
+        self.database_ok && self.problems.is_empty()
+    }
+}
+
+impl Store {
+    /// Checks the database and every blob. With `repair`, fixes what it can.
+    pub fn fsck(&self, repair: bool) -> Result<FsckReport, StoreError> {
+        let mut report = FsckReport::default();
+        {
+            let conn = self.reader();
+            let mut stmt = conn.prepare("PRAGMA integrity_check")?;
+            report.database_messages = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            report.database_ok = report.database_messages == ["ok"];
+        }
+
+        let indexed: Vec<(String, i64)> = {
+            let conn = self.reader();
+            let mut stmt = conn.prepare("SELECT sha256, size FROM blobs ORDER BY sha256")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows
+        };
+        let blobs = self.blobs();
+        let mut known = std::collections::HashSet::new();
+        for (sha, _size) in &indexed {
+            known.insert(sha.clone());
+            let Ok(sha) = Sha256::parse(sha) else {
+                continue;
+            };
+            let path = blobs.path(&sha);
+            match BlobStore::hash_file(&path) {
+                Err(_) => {
+                    report.problems.push(FsckProblem::Missing {
+                        sha256: sha.to_string(),
+                    });
+                    if repair {
+                        self.forget_blob(&sha)?;
+                        report.repaired.push(format!("{sha}: missing, will be downloaded again"));
+                    }
+                }
+                Ok((actual, n)) => {
+                    report.blobs_checked += 1;
+                    report.bytes_checked += n;
+                    if actual != sha {
+                        report.problems.push(FsckProblem::Corrupt {
+                            sha256: sha.to_string(),
+                            actual_sha256: actual.to_string(),
+                            size: n,
+                        });
+                        if repair {
+                            let dest = blobs.quarantine_dir().join(format!(
+                                "{sha}.{}",
+                                time::OffsetDateTime::now_utc().unix_timestamp()
+                            ));
+                            fs::rename(&path, &dest).map_err(|e| StoreError::io(&path, e))?;
+                            self.forget_blob(&sha)?;
+                            report.repaired.push(format!(
+                                "{sha}: corrupt, moved to {}, will be downloaded again",
+                                dest.display()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+
+        // Files the index does not know.
+        let referenced = self.referenced_sizes()?;
+        let sha_dir = blobs.sha_dir();
+        let prefixes = fs::read_dir(&sha_dir).map_err(|e| StoreError::io(&sha_dir, e))?;
+        for prefix in prefixes.flatten() {
+            let Ok(files) = fs::read_dir(prefix.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if known.contains(&name) {
+                    continue;
+                }
+                let path = f.path();
+                let adoptable = Sha256::parse(&name).ok().and_then(|sha| {
+                    let size = *referenced.get(sha.as_str())?;
+                    match BlobStore::hash_file(&path) {
+                        Ok((actual, n)) if actual == sha && n == size => Some((sha, n)),
+                        _ => None,
+                    }
+                });
+                match adoptable {
+                    Some((sha, n)) => {
+                        // Verified and needed: the index simply missed it (a
+                        // crash between rename and commit). Adopt it.
+                        self.mark_blob_present(&sha, n)?;
+                        report.blobs_checked += 1;
+                        report.bytes_checked += n;
+                    }
+                    None => {
+                        report.problems.push(FsckProblem::Stray {
+                            path: path.display().to_string(),
+                        });
+                        if repair {
+                            let dest = blobs.quarantine_dir().join(&name);
+                            fs::rename(&path, &dest).map_err(|e| StoreError::io(&path, e))?;
+                            report
+                                .repaired
+                                .push(format!("{}: moved to {}", path.display(), dest.display()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn forget_blob(&self, sha: &Sha256) -> Result<(), StoreError> {
+        self.writer()
+            .execute("DELETE FROM blobs WHERE sha256 = ?1", [sha.as_str()])?;
+        Ok(())
+    }
+
+    /// Every blob any applied catalog references, with its announced size.
+    fn referenced_sizes(&self) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT sha256, size FROM assets
+             UNION SELECT artwork_sha256, artwork_size FROM collections WHERE artwork_sha256 IS NOT NULL
+             UNION SELECT artwork_sha256, artwork_size FROM libraries WHERE artwork_sha256 IS NOT NULL",
+        )?;
+        let map = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .collect::<Result<_, _>>()?;
+        Ok(map)
+    }
+}

@@ -1,0 +1,83 @@
+//! The local cache: one SQLite index plus a content-addressed blob store.
+//!
+//! This crate owns every write to the data directory. Layout:
+//!
+//! ```text
+//! DATA_DIR/stowaway.db               the index (WAL): libraries, mirrors, catalog, blobs, FTS5
+//! DATA_DIR/blobs/sha256/ab/abcd…     verified blobs, named by their SHA-256
+//! DATA_DIR/blobs/partial/abcd…       downloads in progress (never served)
+//! DATA_DIR/blobs/quarantine/…        blobs fsck found corrupt
+//! ```
+//!
+//! Invariants: a row in `blobs` means the file at its path was hashed and
+//! matched when it was stored; a catalog is applied in one transaction; nothing
+//! here does network I/O or knows about Tauri.
+#![forbid(unsafe_code)]
+
+mod blobs;
+mod db;
+mod error;
+mod fsck;
+mod library;
+mod query;
+
+pub use blobs::{BlobStore, BlobWriter};
+pub use error::StoreError;
+pub use fsck::{FsckProblem, FsckReport};
+pub use library::{ApplyOutcome, LibraryRow, WantedBlob};
+pub use query::{CollectionView, ItemView, LibraryStatus, SearchHit};
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+/// File name of the index inside the data directory.
+pub const DB_FILE: &str = "stowaway.db";
+
+/// The cache. Cheap to share behind an `Arc`; every method is short and
+/// synchronous (no method holds a transaction across I/O it does not own).
+pub struct Store {
+    root: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    blobs: BlobStore,
+}
+
+impl Store {
+    /// Opens (creating if needed) the cache in `data_dir`, migrating the index
+    /// to the current schema.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
+        let db_path = data_dir.join(DB_FILE);
+        let writer = db::open_writer(&db_path)?;
+        let reader = db::open_reader(&db_path)?;
+        let blobs = BlobStore::open(&data_dir.join("blobs"))?;
+        Ok(Store {
+            root: data_dir.to_path_buf(),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            blobs,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub(crate) fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

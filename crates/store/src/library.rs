@@ -1,0 +1,450 @@
+//! Subscriptions, applying verified catalogs, sync bookkeeping and the blob index.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+use stowaway_catalog::{diff, Asset, Catalog, CatalogDiff, Sha256, Subscription, VerifiedCatalog};
+
+use crate::{now_unix, Store, StoreError};
+
+/// A subscribed library as the index knows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct LibraryRow {
+    pub id: String,
+    pub title: String,
+    pub public_key: String,
+    pub sequence: Option<u64>,
+}
+
+/// What applying a catalog did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApplyOutcome {
+    pub library: String,
+    pub previous_sequence: Option<u64>,
+    pub sequence: u64,
+    /// The same catalog was already applied; nothing changed.
+    pub unchanged: bool,
+    pub diff: CatalogDiff,
+}
+
+/// A blob the catalog references that is not in the store yet.
+#[derive(Clone, Debug, Serialize)]
+pub struct WantedBlob {
+    pub library_id: String,
+    pub sha256: Sha256,
+    pub size: u64,
+    pub media_type: String,
+    /// What to call it in progress output: the item title, or "artwork".
+    pub label: String,
+}
+
+fn ts(t: time::OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+impl Store {
+    /// Adds a subscription (or refreshes its mirrors if it is already there with
+    /// the same key). Returns true if the library is new.
+    pub fn subscribe(&self, sub: &Subscription) -> Result<bool, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT public_key FROM libraries WHERE id = ?1",
+                [&sub.library],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let new = match existing {
+            Some(key) if key != sub.public_key => {
+                return Err(StoreError::KeyConflict(sub.library.clone()))
+            }
+            Some(_) => false,
+            None => {
+                tx.execute(
+                    "INSERT INTO libraries(id, title, public_key, subscribed_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        sub.library,
+                        sub.title.as_deref().unwrap_or(&sub.library),
+                        sub.public_key,
+                        now_unix()
+                    ],
+                )?;
+                true
+            }
+        };
+        tx.execute(
+            "DELETE FROM mirrors WHERE library_id = ?1 AND origin = 'subscription'",
+            [&sub.library],
+        )?;
+        for (i, url) in sub.mirrors.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO mirrors(library_id, url, position, origin) VALUES (?1, ?2, ?3, 'subscription')
+                 ON CONFLICT(library_id, url) DO UPDATE SET position = excluded.position, origin = 'subscription'",
+                params![sub.library, url, i as i64],
+            )?;
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    /// Every subscribed library, in subscription order.
+    pub fn libraries(&self) -> Result<Vec<LibraryRow>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT id, title, public_key, sequence FROM libraries ORDER BY subscribed_at, id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(LibraryRow {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    public_key: r.get(2)?,
+                    sequence: r.get::<_, Option<i64>>(3)?.map(|s| s as u64),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn library(&self, id: &str) -> Result<LibraryRow, StoreError> {
+        self.libraries()?
+            .into_iter()
+            .find(|l| l.id == id)
+            .ok_or_else(|| StoreError::UnknownLibrary(id.to_owned()))
+    }
+
+    /// The library's mirrors: the subscription's in its order, then those
+    /// learned from the catalog.
+    pub fn mirrors(&self, library: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT url FROM mirrors WHERE library_id = ?1
+             ORDER BY origin = 'catalog', position",
+        )?;
+        let urls = stmt
+            .query_map([library], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(urls)
+    }
+
+    /// The catalog last applied for `library`, if any, as verified bytes.
+    pub fn applied_catalog(&self, library: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let conn = self.reader();
+        let row: Option<(Option<i64>, Option<Vec<u8>>)> = conn
+            .query_row(
+                "SELECT sequence, catalog FROM libraries WHERE id = ?1",
+                [library],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match row {
+            None => Err(StoreError::UnknownLibrary(library.to_owned())),
+            Some((Some(seq), Some(bytes))) => Ok(Some((seq as u64, bytes))),
+            Some(_) => Ok(None),
+        }
+    }
+
+    /// Applies a verified catalog in one transaction: refuses a rollback (lower
+    /// sequence) or an equivocation (same sequence, other content), otherwise
+    /// replaces collections, items and assets by the diff against the catalog
+    /// applied before.
+    pub fn apply_catalog(
+        &self,
+        library: &str,
+        verified: &VerifiedCatalog,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let new = &verified.catalog;
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let row: Option<(Option<i64>, Option<Vec<u8>>)> = tx
+            .query_row(
+                "SELECT sequence, catalog FROM libraries WHERE id = ?1",
+                [library],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((seq, old_bytes)) = row else {
+            return Err(StoreError::UnknownLibrary(library.to_owned()));
+        };
+        let previous_sequence = seq.map(|s| s as u64);
+        if let (Some(applied), Some(old_bytes)) = (previous_sequence, &old_bytes) {
+            if new.sequence < applied {
+                return Err(StoreError::Rollback {
+                    library: library.to_owned(),
+                    offered: new.sequence,
+                    applied,
+                });
+            }
+            if new.sequence == applied {
+                if *old_bytes == verified.bytes {
+                    return Ok(ApplyOutcome {
+                        library: library.to_owned(),
+                        previous_sequence,
+                        sequence: applied,
+                        unchanged: true,
+                        diff: CatalogDiff::default(),
+                    });
+                }
+                return Err(StoreError::Equivocation {
+                    library: library.to_owned(),
+                    sequence: applied,
+                });
+            }
+        }
+        // The old bytes were verified when they were applied; if they no longer
+        // parse (a newer client wrote them?) treat everything as new.
+        let old: Option<Catalog> = old_bytes
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok());
+        let d = diff(old.as_ref(), new);
+        write_catalog(&tx, library, verified, &d)?;
+        tx.commit()?;
+        Ok(ApplyOutcome {
+            library: library.to_owned(),
+            previous_sequence,
+            sequence: new.sequence,
+            unchanged: false,
+            diff: d,
+        })
+    }
+
+    /// Records the outcome of a sync attempt for `status`.
+    pub fn record_sync(
+        &self,
+        library: &str,
+        mirror: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.writer().execute(
+            "UPDATE libraries SET last_sync_at = ?2, last_sync_ok = ?3,
+                 last_sync_mirror = COALESCE(?4, last_sync_mirror), last_sync_error = ?5
+             WHERE id = ?1",
+            params![library, now_unix(), error.is_none(), mirror, error],
+        )?;
+        Ok(())
+    }
+
+    /// Blobs referenced by the applied catalog(s) that are not stored yet, in
+    /// library, collection and item order, each once.
+    pub fn wanted_blobs(&self, library: Option<&str>) -> Result<Vec<WantedBlob>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT library_id, sha256, size, media_type, label FROM (
+                 SELECT l.id AS library_id, l.artwork_sha256 AS sha256, l.artwork_size AS size,
+                        l.artwork_type AS media_type, 'artwork' AS label, -1 AS cpos, -1 AS ipos, 0 AS apos
+                 FROM libraries l WHERE l.artwork_sha256 IS NOT NULL
+                 UNION ALL
+                 SELECT c.library_id, c.artwork_sha256, c.artwork_size, c.artwork_type,
+                        c.title || ' (artwork)', c.position, -1, 0
+                 FROM collections c WHERE c.artwork_sha256 IS NOT NULL
+                 UNION ALL
+                 SELECT i.library_id, a.sha256, a.size, a.media_type,
+                        i.title || CASE a.role WHEN 'media' THEN '' ELSE ' (' || COALESCE(a.name, a.role) || ')' END,
+                        c.position, i.position, a.position
+                 FROM assets a JOIN items i ON i.rowid = a.item_rowid
+                 JOIN collections c ON c.library_id = i.library_id AND c.id = i.collection_id
+             )
+             WHERE (?1 IS NULL OR library_id = ?1)
+               AND sha256 NOT IN (SELECT sha256 FROM blobs)
+             ORDER BY library_id, cpos, ipos, apos",
+        )?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let rows = stmt.query_map([library], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (library_id, sha, size, media_type, label) = row?;
+            let Ok(sha256) = Sha256::parse(&sha) else {
+                continue; // cannot happen: validated before it was stored
+            };
+            if seen.insert(sha256.clone()) {
+                out.push(WantedBlob {
+                    library_id,
+                    sha256,
+                    size: size as u64,
+                    media_type,
+                    label,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that the blob at its path was just verified.
+    pub fn mark_blob_present(&self, sha: &Sha256, size: u64) -> Result<(), StoreError> {
+        let now = now_unix();
+        self.writer().execute(
+            "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
+            params![sha.as_str(), size as i64, now],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the index says the blob is stored and verified.
+    pub fn has_blob(&self, sha: &Sha256) -> Result<bool, StoreError> {
+        Ok(self
+            .reader()
+            .query_row("SELECT 1 FROM blobs WHERE sha256 = ?1", [sha.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Stores a blob that is already verified at its final path (e.g. found on
+    /// disk after a crash between rename and index update): re-hashes it first.
+    pub fn adopt_blob(&self, sha: &Sha256, size: u64) -> Result<bool, StoreError> {
+        let path = self.blobs().path(sha);
+        match crate::BlobStore::hash_file(&path) {
+            Ok((actual, n)) if actual == *sha && n == size => {
+                self.mark_blob_present(sha, size)?;
+                Ok(true)
+            }
+            Ok(_) => {
+                let _ = std::fs::remove_file(&path);
+                Ok(false)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+}
+
+fn insert_asset_cols(a: Option<&Asset>) -> (Option<String>, Option<i64>, Option<String>) {
+    match a {
+        Some(a) => (
+            Some(a.sha256.to_string()),
+            Some(a.size as i64),
+            Some(a.media_type.clone()),
+        ),
+        None => (None, None, None),
+    }
+}
+
+fn write_catalog(
+    tx: &Transaction<'_>,
+    library: &str,
+    verified: &VerifiedCatalog,
+    d: &CatalogDiff,
+) -> Result<(), StoreError> {
+    let c = &verified.catalog;
+    let (asha, asize, atype) = insert_asset_cols(c.library.artwork.as_ref());
+    tx.execute(
+        "UPDATE libraries SET title = ?2, description = ?3, sequence = ?4, catalog = ?5,
+             generated_at = ?6, expires_at = ?7, artwork_sha256 = ?8, artwork_size = ?9, artwork_type = ?10
+         WHERE id = ?1",
+        params![
+            library,
+            c.library.title,
+            c.library.description,
+            c.sequence as i64,
+            verified.bytes,
+            ts(c.generated_at),
+            ts(c.expires_at),
+            asha,
+            asize,
+            atype
+        ],
+    )?;
+
+    // Mirrors the catalog announces: appended after the subscription's.
+    tx.execute(
+        "DELETE FROM mirrors WHERE library_id = ?1 AND origin = 'catalog'",
+        [library],
+    )?;
+    for (i, url) in c.mirrors.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO mirrors(library_id, url, position, origin) VALUES (?1, ?2, ?3, 'catalog')
+             ON CONFLICT(library_id, url) DO NOTHING",
+            params![library, url, i as i64],
+        )?;
+    }
+
+    for cid in &d.collections_removed {
+        tx.execute(
+            "DELETE FROM collections WHERE library_id = ?1 AND id = ?2",
+            params![library, cid],
+        )?;
+    }
+    for (cid, iid) in &d.removed {
+        tx.execute(
+            "DELETE FROM items WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
+            params![library, cid, iid],
+        )?;
+    }
+    let touched: std::collections::HashSet<(&str, &str)> = d
+        .added
+        .iter()
+        .chain(&d.changed)
+        .map(|(c, i)| (c.as_str(), i.as_str()))
+        .collect();
+    for (cpos, col) in c.collections.iter().enumerate() {
+        let (asha, asize, atype) = insert_asset_cols(col.artwork.as_ref());
+        tx.execute(
+            "INSERT INTO collections(library_id, id, kind, title, summary, artwork_sha256, artwork_size, artwork_type, position)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(library_id, id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
+                 summary = excluded.summary, artwork_sha256 = excluded.artwork_sha256,
+                 artwork_size = excluded.artwork_size, artwork_type = excluded.artwork_type,
+                 position = excluded.position",
+            params![library, col.id, col.kind.as_str(), col.title, col.summary, asha, asize, atype, cpos as i64],
+        )?;
+        for (ipos, it) in col.items.iter().enumerate() {
+            if !touched.contains(&(col.id.as_str(), it.id.as_str())) {
+                tx.execute(
+                    "UPDATE items SET position = ?4
+                     WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3 AND position != ?4",
+                    params![library, col.id, it.id, ipos as i64],
+                )?;
+                continue;
+            }
+            let rowid: i64 = tx.query_row(
+                "INSERT INTO items(library_id, collection_id, id, kind, title, summary, notes,
+                                   published_at, duration_ms, season, number, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT(library_id, collection_id, id) DO UPDATE SET kind = excluded.kind,
+                     title = excluded.title, summary = excluded.summary, notes = excluded.notes,
+                     published_at = excluded.published_at, duration_ms = excluded.duration_ms,
+                     season = excluded.season, number = excluded.number, position = excluded.position
+                 RETURNING rowid",
+                params![
+                    library,
+                    col.id,
+                    it.id,
+                    it.kind.as_str(),
+                    it.title,
+                    it.summary,
+                    it.notes,
+                    it.published_at.map(ts),
+                    it.duration_ms.map(|d| d as i64),
+                    it.season,
+                    it.number,
+                    ipos as i64
+                ],
+                |r| r.get(0),
+            )?;
+            tx.execute("DELETE FROM assets WHERE item_rowid = ?1", [rowid])?;
+            for (apos, a) in it.assets.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO assets(item_rowid, position, role, sha256, size, media_type, name)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        rowid,
+                        apos as i64,
+                        a.role.as_str(),
+                        a.sha256.as_str(),
+                        a.size as i64,
+                        a.media_type,
+                        a.name
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

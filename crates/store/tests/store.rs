@@ -1,0 +1,202 @@
+//! The store against real SQLite files in a temporary data directory.
+
+use sha2::{Digest, Sha256 as Hasher};
+use stowaway_catalog::{
+    Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo, Sha256,
+    Subscription, VerifiedCatalog,
+};
+use stowaway_store::{FsckProblem, Store, StoreError};
+use time::macros::datetime;
+
+fn sha_of(b: &[u8]) -> Sha256 {
+    Sha256::from_digest(&Hasher::digest(b).into())
+}
+
+fn item(id: &str, title: &str, notes: &str, media: &[u8]) -> Item {
+    Item {
+        id: id.into(),
+        kind: ItemKind::Episode,
+        title: title.into(),
+        summary: None,
+        notes: Some(notes.into()),
+        published_at: None,
+        duration_ms: None,
+        season: None,
+        number: None,
+        assets: vec![Asset {
+            role: AssetRole::Media,
+            sha256: sha_of(media),
+            size: media.len() as u64,
+            media_type: "audio/ogg".into(),
+            name: None,
+        }],
+    }
+}
+
+fn verified(sequence: u64, items: Vec<Item>) -> VerifiedCatalog {
+    let catalog = Catalog {
+        format: 1,
+        library: LibraryInfo {
+            id: "acme".into(),
+            title: "Acme Coaching".into(),
+            description: None,
+            artwork: None,
+        },
+        sequence,
+        generated_at: datetime!(2026-01-01 0:00 UTC),
+        expires_at: datetime!(2099-01-01 0:00 UTC),
+        mirrors: vec!["https://learned.example/".into()],
+        collections: vec![Collection {
+            id: "show".into(),
+            kind: CollectionKind::Show,
+            title: "The Deal Room".into(),
+            summary: None,
+            artwork: None,
+            items,
+        }],
+    };
+    // The store trusts its caller to have verified; tests hand it the bytes directly.
+    let bytes = catalog.to_canonical_json();
+    VerifiedCatalog { catalog, bytes }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .subscribe(&Subscription {
+            stowaway: 1,
+            library: "acme".into(),
+            title: None,
+            public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into(),
+            mirrors: vec!["https://a.example/".into()],
+        })
+        .unwrap();
+    (dir, store)
+}
+
+fn titles(store: &Store) -> Vec<String> {
+    store.list(None).unwrap()[0]
+        .items
+        .iter()
+        .map(|i| i.title.clone())
+        .collect()
+}
+
+#[test]
+fn applies_diffs_and_keeps_search_in_step() {
+    let (_dir, store) = open();
+    let v1 = verified(
+        1,
+        vec![
+            item("e1", "Finding off-market deals", "driving for dollars", b"one"),
+            item("e2", "Escrow explained", "what escrow protects", b"two"),
+            item("e3", "Closing day", "the walkthrough", b"three"),
+        ],
+    );
+    let out = store.apply_catalog("acme", &v1).unwrap();
+    assert_eq!(out.diff.added.len(), 3);
+    assert_eq!(titles(&store), ["Finding off-market deals", "Escrow explained", "Closing day"]);
+    assert_eq!(store.mirrors("acme").unwrap(), ["https://a.example/", "https://learned.example/"]);
+
+    let hits = store.search("escro", 10).unwrap();
+    assert_eq!(hits.len(), 1, "prefix match on the last word");
+    assert_eq!(hits[0].item_id, "e2");
+    assert!(hits[0].snippet.contains('['), "{}", hits[0].snippet);
+    assert!(store.search("walkthrough", 10).unwrap()[0].item_id == "e3");
+    assert!(store.search("nonexistentword", 10).unwrap().is_empty());
+    assert!(store.search("\"unbalanced", 10).is_ok(), "syntax cannot break the query");
+
+    // e2 changed (new title, new media), e3 removed, e4 added, order changed.
+    let v2 = verified(
+        2,
+        vec![
+            item("e4", "Negotiation drills", "anchoring and silence", b"four"),
+            item("e1", "Finding off-market deals", "driving for dollars", b"one"),
+            item("e2", "Escrow, step by step", "what escrow protects", b"two-v2"),
+        ],
+    );
+    let out = store.apply_catalog("acme", &v2).unwrap();
+    let key = |i: &str| ("show".to_string(), i.to_string());
+    assert_eq!(out.diff.added, [key("e4")]);
+    assert_eq!(out.diff.changed, [key("e2")]);
+    assert_eq!(out.diff.removed, [key("e3")]);
+    assert_eq!(out.previous_sequence, Some(1));
+    assert_eq!(titles(&store), ["Negotiation drills", "Finding off-market deals", "Escrow, step by step"]);
+    assert!(store.search("walkthrough", 10).unwrap().is_empty(), "removed item left the index");
+    assert_eq!(store.search("step", 10).unwrap()[0].item_id, "e2");
+    let wanted: Vec<_> = store.wanted_blobs(None).unwrap().into_iter().map(|w| w.sha256).collect();
+    assert_eq!(wanted, [sha_of(b"four"), sha_of(b"one"), sha_of(b"two-v2")]);
+
+    // The same catalog again is a no-op.
+    assert!(store.apply_catalog("acme", &v2).unwrap().unchanged);
+}
+
+#[test]
+fn rollback_and_equivocation_change_nothing() {
+    let (_dir, store) = open();
+    store
+        .apply_catalog("acme", &verified(5, vec![item("e1", "Current", "n", b"1")]))
+        .unwrap();
+    let e = store
+        .apply_catalog("acme", &verified(4, vec![item("e1", "Old", "n", b"1")]))
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Rollback { offered: 4, applied: 5, .. }), "{e}");
+    let e = store
+        .apply_catalog("acme", &verified(5, vec![item("e1", "Other", "n", b"1")]))
+        .unwrap_err();
+    assert_eq!(e.code(), "equivocation");
+    assert_eq!(titles(&store), ["Current"]);
+    assert_eq!(store.applied_catalog("acme").unwrap().unwrap().0, 5);
+}
+
+#[test]
+fn fsck_finds_and_repairs_corrupt_and_missing_blobs() {
+    let (_dir, store) = open();
+    store
+        .apply_catalog(
+            "acme",
+            &verified(1, vec![item("e1", "A", "n", b"alpha"), item("e2", "B", "n", b"beta")]),
+        )
+        .unwrap();
+    for data in [&b"alpha"[..], b"beta"] {
+        let sha = sha_of(data);
+        let mut w = store.blobs().begin(&sha, data.len() as u64).unwrap();
+        w.write(data).unwrap();
+        w.finish().unwrap();
+        store.mark_blob_present(&sha, data.len() as u64).unwrap();
+    }
+    assert!(store.wanted_blobs(None).unwrap().is_empty());
+    let clean = store.fsck(false).unwrap();
+    assert!(clean.is_clean(), "{clean:?}");
+    assert_eq!(clean.blobs_checked, 2);
+
+    std::fs::write(store.blobs().path(&sha_of(b"alpha")), b"alphX").unwrap();
+    std::fs::remove_file(store.blobs().path(&sha_of(b"beta"))).unwrap();
+    let r = store.fsck(false).unwrap();
+    assert_eq!(r.problems.len(), 2, "{r:?}");
+    assert!(r.problems.iter().any(|p| matches!(p, FsckProblem::Corrupt { sha256, .. } if *sha256 == sha_of(b"alpha").to_string())));
+    assert!(r.problems.iter().any(|p| matches!(p, FsckProblem::Missing { .. })));
+    assert!(store.wanted_blobs(None).unwrap().is_empty(), "report only: nothing changed");
+
+    let r = store.fsck(true).unwrap();
+    assert_eq!(r.repaired.len(), 2);
+    assert_eq!(store.wanted_blobs(None).unwrap().len(), 2, "both will be fetched again");
+    assert!(store.fsck(false).unwrap().is_clean());
+}
+
+#[test]
+fn a_verified_blob_the_index_missed_is_adopted() {
+    let (_dir, store) = open();
+    store
+        .apply_catalog("acme", &verified(1, vec![item("e1", "A", "n", b"alpha")]))
+        .unwrap();
+    let sha = sha_of(b"alpha");
+    let mut w = store.blobs().begin(&sha, 5).unwrap();
+    w.write(b"alpha").unwrap();
+    w.finish().unwrap(); // crash before mark_blob_present
+    assert_eq!(store.wanted_blobs(None).unwrap().len(), 1);
+    let r = store.fsck(false).unwrap();
+    assert!(r.is_clean(), "{r:?}");
+    assert!(store.has_blob(&sha).unwrap());
+}
