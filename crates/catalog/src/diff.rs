@@ -38,7 +38,12 @@ pub fn diff(old: Option<&Catalog>, new: &Catalog) -> CatalogDiff {
         }
         m
     };
-    let cols = |c: &Catalog| c.collections.iter().map(|c| c.id.clone()).collect::<BTreeSet<_>>();
+    let cols = |c: &Catalog| {
+        c.collections
+            .iter()
+            .map(|c| c.id.clone())
+            .collect::<BTreeSet<_>>()
+    };
     let empty = BTreeMap::new();
     let old_items = old.map(index).unwrap_or_default();
     let old_items = if old.is_some() { &old_items } else { &empty };

@@ -21,7 +21,9 @@ pub use model::{
     Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo, Sha256,
     FORMAT_VERSION,
 };
-pub use signed::{verify_catalog, PublicKey, VerifiedCatalog, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES};
+pub use signed::{
+    verify_catalog, PublicKey, VerifiedCatalog, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES,
+};
 pub use subscription::{Subscription, SUBSCRIPTION_FORMAT};
 pub use validate::{validate_catalog, validate_id, Limits};
 

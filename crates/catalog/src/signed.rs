@@ -66,7 +66,9 @@ pub fn verify_catalog(
         });
     }
     if signature.len() > MAX_SIGNATURE_BYTES {
-        return Err(CatalogError::BadSignature("signature file too large".into()));
+        return Err(CatalogError::BadSignature(
+            "signature file too large".into(),
+        ));
     }
     let sig_text = std::str::from_utf8(signature)
         .map_err(|_| CatalogError::BadSignature("not UTF-8".into()))?;

@@ -38,7 +38,10 @@ impl Subscription {
     pub fn validate(&self) -> Result<(), CatalogError> {
         let bad = |m: String| CatalogError::BadSubscription(m);
         if self.stowaway != SUBSCRIPTION_FORMAT {
-            return Err(bad(format!("unknown subscription version {}", self.stowaway)));
+            return Err(bad(format!(
+                "unknown subscription version {}",
+                self.stowaway
+            )));
         }
         validate_id("library", &self.library).map_err(|e| bad(e.to_string()))?;
         self.public_key()?;
@@ -81,7 +84,10 @@ mod tests {
             library: "acme".into(),
             title: Some("Acme".into()),
             public_key: KEY.into(),
-            mirrors: vec!["https://a.example/lib/".into(), "file:///media/usb/lib/".into()],
+            mirrors: vec![
+                "https://a.example/lib/".into(),
+                "file:///media/usb/lib/".into(),
+            ],
         }
     }
 

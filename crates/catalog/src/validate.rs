@@ -59,7 +59,9 @@ fn text(what: &str, s: &str, max: usize) -> Result<(), CatalogError> {
     if s.chars().count() > max {
         return Err(invalid(format!("{what} is longer than {max} characters")));
     }
-    if s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')) {
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    {
         return Err(invalid(format!("{what} contains control characters")));
     }
     Ok(())
@@ -87,7 +89,9 @@ fn asset(where_: &str, a: &Asset, limits: &Limits) -> Result<(), CatalogError> {
     if let Some(name) = &a.name {
         text(&format!("{where_}: asset name"), name, 255)?;
         if name.contains(['/', '\\', '\n', '\r']) || name.is_empty() {
-            return Err(invalid(format!("{where_}: asset name {name:?} is not a plain file name")));
+            return Err(invalid(format!(
+                "{where_}: asset name {name:?} is not a plain file name"
+            )));
         }
     }
     Ok(())
@@ -112,11 +116,16 @@ pub fn validate_catalog(c: &Catalog, limits: &Limits) -> Result<(), CatalogError
     for m in &c.mirrors {
         let u = url::Url::parse(m).map_err(|e| invalid(format!("mirror {m:?}: {e}")))?;
         if !matches!(u.scheme(), "http" | "https" | "file") {
-            return Err(invalid(format!("mirror {m:?}: only http, https and file URLs")));
+            return Err(invalid(format!(
+                "mirror {m:?}: only http, https and file URLs"
+            )));
         }
     }
     if c.collections.len() > limits.max_collections {
-        return Err(invalid(format!("more than {} collections", limits.max_collections)));
+        return Err(invalid(format!(
+            "more than {} collections",
+            limits.max_collections
+        )));
     }
     let mut collection_ids = HashSet::new();
     let mut items = 0usize;
@@ -173,7 +182,16 @@ mod tests {
             assert!(validate_id("t", good).is_ok(), "{good}");
         }
         let long = "a".repeat(129);
-        for bad in ["", "../etc", "-x", ".hidden", "a/b", "a b", "é", long.as_str()] {
+        for bad in [
+            "",
+            "../etc",
+            "-x",
+            ".hidden",
+            "a/b",
+            "a b",
+            "é",
+            long.as_str(),
+        ] {
             assert!(validate_id("t", bad).is_err(), "{bad}");
         }
     }

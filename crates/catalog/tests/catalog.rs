@@ -15,7 +15,10 @@ struct Key {
 
 fn key() -> Key {
     let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
-    Key { pk: kp.pk, sk: kp.sk }
+    Key {
+        pk: kp.pk,
+        sk: kp.sk,
+    }
 }
 
 fn sign(k: &Key, bytes: &[u8]) -> Vec<u8> {
@@ -129,20 +132,38 @@ fn signed_but_invalid_content_is_refused() {
 
     let json = String::from_utf8(catalog(vec![]).to_canonical_json()).unwrap();
     let bad_hash = json.replace("\"format\":1", "\"format\":2");
-    let e = verify_catalog(bad_hash.as_bytes(), &sign(&k, bad_hash.as_bytes()), &public(&k), None)
-        .unwrap_err();
+    let e = verify_catalog(
+        bad_hash.as_bytes(),
+        &sign(&k, bad_hash.as_bytes()),
+        &public(&k),
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(e, CatalogError::UnsupportedFormat(2)), "{e}");
 
     let unknown = json.replace("\"format\":1", "\"format\":1,\"evil\":true");
-    let e = verify_catalog(unknown.as_bytes(), &sign(&k, unknown.as_bytes()), &public(&k), None)
-        .unwrap_err();
+    let e = verify_catalog(
+        unknown.as_bytes(),
+        &sign(&k, unknown.as_bytes()),
+        &public(&k),
+        None,
+    )
+    .unwrap_err();
     assert_eq!(e.code(), "catalog_json");
 }
 
 #[test]
 fn diff_reports_added_changed_removed() {
-    let old = catalog(vec![item("e1", "One"), item("e2", "Two"), item("e3", "Three")]);
-    let new = catalog(vec![item("e1", "One"), item("e2", "Two (fixed)"), item("e4", "Four")]);
+    let old = catalog(vec![
+        item("e1", "One"),
+        item("e2", "Two"),
+        item("e3", "Three"),
+    ]);
+    let new = catalog(vec![
+        item("e1", "One"),
+        item("e2", "Two (fixed)"),
+        item("e4", "Four"),
+    ]);
     let d = diff(Some(&old), &new);
     let k = |i: &str| ("show".to_string(), i.to_string());
     assert_eq!(d.added, vec![k("e4")]);

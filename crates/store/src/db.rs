@@ -170,11 +170,15 @@ mod tests {
                  VALUES ('l', 'c', 'e1', 'episode', 'Negotiating commissions', 'escrow basics', 0);",
             )
             .unwrap();
-            let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+            let v: i64 = conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
             assert_eq!(v, 1);
         }
         let conn = open_writer(&path).unwrap();
-        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
         let hit: String = conn
             .query_row(

@@ -83,7 +83,9 @@ impl Store {
                     });
                     if repair {
                         self.forget_blob(&sha)?;
-                        report.repaired.push(format!("{sha}: missing, will be downloaded again"));
+                        report
+                            .repaired
+                            .push(format!("{sha}: missing, will be downloaded again"));
                     }
                 }
                 Ok((actual, n)) => {
@@ -148,9 +150,11 @@ impl Store {
                         if repair {
                             let dest = blobs.quarantine_dir().join(&name);
                             fs::rename(&path, &dest).map_err(|e| StoreError::io(&path, e))?;
-                            report
-                                .repaired
-                                .push(format!("{}: moved to {}", path.display(), dest.display()));
+                            report.repaired.push(format!(
+                                "{}: moved to {}",
+                                path.display(),
+                                dest.display()
+                            ));
                         }
                     }
                 }
@@ -174,7 +178,9 @@ impl Store {
              UNION SELECT artwork_sha256, artwork_size FROM libraries WHERE artwork_sha256 IS NOT NULL",
         )?;
         let map = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
             .collect::<Result<_, _>>()?;
         Ok(map)
     }

@@ -292,7 +292,11 @@ impl Store {
     pub fn has_blob(&self, sha: &Sha256) -> Result<bool, StoreError> {
         Ok(self
             .reader()
-            .query_row("SELECT 1 FROM blobs WHERE sha256 = ?1", [sha.as_str()], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM blobs WHERE sha256 = ?1",
+                [sha.as_str()],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }

@@ -89,15 +89,30 @@ fn applies_diffs_and_keeps_search_in_step() {
     let v1 = verified(
         1,
         vec![
-            item("e1", "Finding off-market deals", "driving for dollars", b"one"),
+            item(
+                "e1",
+                "Finding off-market deals",
+                "driving for dollars",
+                b"one",
+            ),
             item("e2", "Escrow explained", "what escrow protects", b"two"),
             item("e3", "Closing day", "the walkthrough", b"three"),
         ],
     );
     let out = store.apply_catalog("acme", &v1).unwrap();
     assert_eq!(out.diff.added.len(), 3);
-    assert_eq!(titles(&store), ["Finding off-market deals", "Escrow explained", "Closing day"]);
-    assert_eq!(store.mirrors("acme").unwrap(), ["https://a.example/", "https://learned.example/"]);
+    assert_eq!(
+        titles(&store),
+        [
+            "Finding off-market deals",
+            "Escrow explained",
+            "Closing day"
+        ]
+    );
+    assert_eq!(
+        store.mirrors("acme").unwrap(),
+        ["https://a.example/", "https://learned.example/"]
+    );
 
     let hits = store.search("escro", 10).unwrap();
     assert_eq!(hits.len(), 1, "prefix match on the last word");
@@ -105,15 +120,28 @@ fn applies_diffs_and_keeps_search_in_step() {
     assert!(hits[0].snippet.contains('['), "{}", hits[0].snippet);
     assert!(store.search("walkthrough", 10).unwrap()[0].item_id == "e3");
     assert!(store.search("nonexistentword", 10).unwrap().is_empty());
-    assert!(store.search("\"unbalanced", 10).is_ok(), "syntax cannot break the query");
+    assert!(
+        store.search("\"unbalanced", 10).is_ok(),
+        "syntax cannot break the query"
+    );
 
     // e2 changed (new title, new media), e3 removed, e4 added, order changed.
     let v2 = verified(
         2,
         vec![
             item("e4", "Negotiation drills", "anchoring and silence", b"four"),
-            item("e1", "Finding off-market deals", "driving for dollars", b"one"),
-            item("e2", "Escrow, step by step", "what escrow protects", b"two-v2"),
+            item(
+                "e1",
+                "Finding off-market deals",
+                "driving for dollars",
+                b"one",
+            ),
+            item(
+                "e2",
+                "Escrow, step by step",
+                "what escrow protects",
+                b"two-v2",
+            ),
         ],
     );
     let out = store.apply_catalog("acme", &v2).unwrap();
@@ -122,10 +150,25 @@ fn applies_diffs_and_keeps_search_in_step() {
     assert_eq!(out.diff.changed, [key("e2")]);
     assert_eq!(out.diff.removed, [key("e3")]);
     assert_eq!(out.previous_sequence, Some(1));
-    assert_eq!(titles(&store), ["Negotiation drills", "Finding off-market deals", "Escrow, step by step"]);
-    assert!(store.search("walkthrough", 10).unwrap().is_empty(), "removed item left the index");
+    assert_eq!(
+        titles(&store),
+        [
+            "Negotiation drills",
+            "Finding off-market deals",
+            "Escrow, step by step"
+        ]
+    );
+    assert!(
+        store.search("walkthrough", 10).unwrap().is_empty(),
+        "removed item left the index"
+    );
     assert_eq!(store.search("step", 10).unwrap()[0].item_id, "e2");
-    let wanted: Vec<_> = store.wanted_blobs(None).unwrap().into_iter().map(|w| w.sha256).collect();
+    let wanted: Vec<_> = store
+        .wanted_blobs(None)
+        .unwrap()
+        .into_iter()
+        .map(|w| w.sha256)
+        .collect();
     assert_eq!(wanted, [sha_of(b"four"), sha_of(b"one"), sha_of(b"two-v2")]);
 
     // The same catalog again is a no-op.
@@ -141,7 +184,17 @@ fn rollback_and_equivocation_change_nothing() {
     let e = store
         .apply_catalog("acme", &verified(4, vec![item("e1", "Old", "n", b"1")]))
         .unwrap_err();
-    assert!(matches!(e, StoreError::Rollback { offered: 4, applied: 5, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            StoreError::Rollback {
+                offered: 4,
+                applied: 5,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = store
         .apply_catalog("acme", &verified(5, vec![item("e1", "Other", "n", b"1")]))
         .unwrap_err();
@@ -156,7 +209,13 @@ fn fsck_finds_and_repairs_corrupt_and_missing_blobs() {
     store
         .apply_catalog(
             "acme",
-            &verified(1, vec![item("e1", "A", "n", b"alpha"), item("e2", "B", "n", b"beta")]),
+            &verified(
+                1,
+                vec![
+                    item("e1", "A", "n", b"alpha"),
+                    item("e2", "B", "n", b"beta"),
+                ],
+            ),
         )
         .unwrap();
     for data in [&b"alpha"[..], b"beta"] {
@@ -176,12 +235,22 @@ fn fsck_finds_and_repairs_corrupt_and_missing_blobs() {
     let r = store.fsck(false).unwrap();
     assert_eq!(r.problems.len(), 2, "{r:?}");
     assert!(r.problems.iter().any(|p| matches!(p, FsckProblem::Corrupt { sha256, .. } if *sha256 == sha_of(b"alpha").to_string())));
-    assert!(r.problems.iter().any(|p| matches!(p, FsckProblem::Missing { .. })));
-    assert!(store.wanted_blobs(None).unwrap().is_empty(), "report only: nothing changed");
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| matches!(p, FsckProblem::Missing { .. })));
+    assert!(
+        store.wanted_blobs(None).unwrap().is_empty(),
+        "report only: nothing changed"
+    );
 
     let r = store.fsck(true).unwrap();
     assert_eq!(r.repaired.len(), 2);
-    assert_eq!(store.wanted_blobs(None).unwrap().len(), 2, "both will be fetched again");
+    assert_eq!(
+        store.wanted_blobs(None).unwrap().len(),
+        2,
+        "both will be fetched again"
+    );
     assert!(store.fsck(false).unwrap().is_clean());
 }
 

@@ -1,0 +1,215 @@
+//! `stowaway`: the same engine as the desktop app, headless.
+
+mod output;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use stowaway_catalog::Subscription;
+use stowaway_mirrors::{ClientConfig, Mirror, MirrorClient};
+use stowaway_store::Store;
+use stowaway_sync::{Engine, SyncOptions};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "stowaway",
+    version,
+    about = "Stowaway: your coaching library, synced from whichever mirror responds, playable offline"
+)]
+struct Cli {
+    /// Where the cache lives (default: the platform's data directory).
+    #[arg(long, global = true, env = "STOWAWAY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Subscribe to a library from a .stowaway file or its URL.
+    Subscribe {
+        #[arg(value_name = "FILE_OR_URL")]
+        source: String,
+    },
+    /// Fetch the latest catalogs and download everything not yet cached.
+    Sync {
+        /// Only this library.
+        #[arg(long)]
+        library: Option<String>,
+        /// Downloads at once.
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        /// Refresh catalogs only; download nothing.
+        #[arg(long)]
+        catalog_only: bool,
+    },
+    /// List collections and items, with what is downloaded.
+    List {
+        #[arg(long)]
+        library: Option<String>,
+    },
+    /// Search titles, summaries and show notes (works offline).
+    Search {
+        query: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Libraries, catalogs, last sync, mirrors and storage.
+    Status,
+    /// Re-hash every cached blob against the index.
+    Fsck {
+        /// Quarantine corrupt blobs and drop missing ones from the index so the next sync fetches them again.
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(d) = arg {
+        return Ok(d);
+    }
+    let dirs = directories::ProjectDirs::from("org", "Stowaway", "Stowaway")
+        .context("cannot find a home directory for the data directory; pass --data-dir")?;
+    Ok(dirs.data_dir().to_path_buf())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STOWAWAY_LOG")
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let json = cli.json;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            if json {
+                let v = serde_json::json!({ "ok": false, "error": format!("{e:#}") });
+                println!("{v}");
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command; Ok(false) means "ran, but report failure" (exit 1).
+async fn run(cli: Cli) -> Result<bool> {
+    let dir = data_dir(cli.data_dir)?;
+    let store = Arc::new(
+        Store::open(&dir).with_context(|| format!("cannot open the cache in {}", dir.display()))?,
+    );
+    let engine = Engine::new(store.clone(), ClientConfig::default())?;
+    let json = cli.json;
+    match cli.command {
+        Command::Subscribe { source } => {
+            let bytes = read_source(&source).await?;
+            let sub = Subscription::parse(&bytes)
+                .with_context(|| format!("{source} is not a Stowaway subscription"))?;
+            let new = engine.subscribe(&sub)?;
+            // Check the mirrors now so the member knows at once; offline is fine.
+            let report = engine
+                .sync(
+                    &SyncOptions {
+                        library: Some(sub.library.clone()),
+                        catalog_only: true,
+                        ..SyncOptions::default()
+                    },
+                    &CancellationToken::new(),
+                )
+                .await?;
+            output::subscribed(json, &sub, new, &report.libraries[0])?;
+            Ok(true)
+        }
+        Command::Sync {
+            library,
+            jobs,
+            catalog_only,
+        } => {
+            if store.libraries()?.is_empty() {
+                bail!("no subscriptions yet: run `stowaway subscribe FILE_OR_URL` first");
+            }
+            let opts = SyncOptions {
+                library,
+                concurrency: jobs,
+                catalog_only,
+            };
+            let cancel = CancellationToken::new();
+            let bars = (!json).then(|| progress::spawn(engine.events()));
+            let ctrl_c = {
+                let cancel = cancel.clone();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        cancel.cancel();
+                    }
+                })
+            };
+            let result = engine.sync(&opts, &cancel).await;
+            ctrl_c.abort();
+            if let Some(b) = bars {
+                b.finish().await;
+            }
+            let report = result?;
+            output::synced(json, &report)?;
+            Ok(report.ok())
+        }
+        Command::List { library } => {
+            let cols = store.list(library.as_deref())?;
+            output::list(json, &store.libraries()?, &cols)?;
+            Ok(true)
+        }
+        Command::Search { query, limit } => {
+            let q = query.join(" ");
+            let hits = store.search(&q, limit)?;
+            output::search(json, &q, &hits)?;
+            Ok(true)
+        }
+        Command::Status => {
+            output::status(json, &store.status()?, &dir)?;
+            Ok(true)
+        }
+        Command::Fsck { repair } => {
+            let r = store.fsck(repair)?;
+            output::fsck(json, &r, repair)?;
+            Ok(r.database_ok
+                && (r.problems.is_empty() || (repair && r.repaired.len() == r.problems.len())))
+        }
+    }
+}
+
+/// Reads a subscription from a file path, or from an http(s) / file URL.
+async fn read_source(source: &str) -> Result<Vec<u8>> {
+    if source.contains("://") {
+        let (base, name) = source
+            .rsplit_once('/')
+            .filter(|(_, n)| !n.is_empty())
+            .with_context(|| format!("{source}: the URL must name a file"))?;
+        let mirror = Mirror::parse(&format!("{base}/"))?;
+        let client = MirrorClient::new(ClientConfig::default())?;
+        Ok(client
+            .fetch_small(&mirror, name, 64 * 1024)
+            .await
+            .with_context(|| format!("cannot fetch {source}"))?)
+    } else {
+        std::fs::read(source).with_context(|| format!("cannot read {source}"))
+    }
+}

@@ -1,0 +1,299 @@
+//! Human-readable and `--json` renderings of each command's result.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+use stowaway_catalog::Subscription;
+use stowaway_store::{
+    CollectionView, FsckProblem, FsckReport, LibraryRow, LibraryStatus, SearchHit,
+};
+use stowaway_sync::{LibraryReport, SyncReport};
+
+fn print_json<T: Serialize>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn duration(ms: Option<u64>) -> String {
+    let Some(ms) = ms else { return String::new() };
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn ago(ts: Option<i64>) -> String {
+    let Some(ts) = ts else { return "never".into() };
+    let d = time::OffsetDateTime::now_utc().unix_timestamp() - ts;
+    match d {
+        d if d < 60 => "just now".into(),
+        d if d < 3600 => format!("{} min ago", d / 60),
+        d if d < 86400 => format!("{} h ago", d / 3600),
+        d => format!("{} days ago", d / 86400),
+    }
+}
+
+pub fn subscribed(json: bool, sub: &Subscription, new: bool, r: &LibraryReport) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "ok": true, "library": sub.library, "new": new, "catalog": r.catalog,
+            "catalog_mirror": r.catalog_mirror, "catalog_error": r.catalog_error,
+        }));
+    }
+    let title = sub.title.as_deref().unwrap_or(&sub.library);
+    println!(
+        "{} {title} ({}), {} mirror(s)",
+        if new {
+            "Subscribed to"
+        } else {
+            "Updated subscription to"
+        },
+        sub.library,
+        sub.mirrors.len()
+    );
+    match (&r.catalog, &r.catalog_error) {
+        (Some(c), _) => println!(
+            "Catalog sequence {} verified; {} new item(s). Run `stowaway sync` to download.",
+            c.sequence,
+            c.diff.added.len()
+        ),
+        (None, Some(e)) => {
+            println!("Could not fetch the catalog yet ({e}); `stowaway sync` will retry.")
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
+    if json {
+        return print_json(
+            &serde_json::json!({ "ok": report.ok(), "libraries": report.libraries }),
+        );
+    }
+    for l in &report.libraries {
+        match (&l.catalog, &l.catalog_error) {
+            (Some(c), _) => {
+                let mirror = l.catalog_mirror.as_deref().unwrap_or("?");
+                if c.unchanged {
+                    println!(
+                        "{}: catalog unchanged (sequence {}) from {mirror}",
+                        l.library, c.sequence
+                    );
+                } else {
+                    println!(
+                        "{}: catalog sequence {} from {mirror}: {} added, {} changed, {} removed",
+                        l.library,
+                        c.sequence,
+                        c.diff.added.len(),
+                        c.diff.changed.len(),
+                        c.diff.removed.len()
+                    );
+                }
+            }
+            (None, Some(e)) => println!("{}: {e}; cached content is still available", l.library),
+            _ => {}
+        }
+        if l.expired {
+            println!("{}: warning: the catalog has expired; the publisher has not refreshed it. Cached content stays playable.", l.library);
+        }
+        println!(
+            "{}: downloaded {} file(s), {} in {:.1} s",
+            l.library,
+            l.files_downloaded,
+            bytes(l.bytes_downloaded),
+            l.elapsed_ms as f64 / 1000.0
+        );
+        for (label, e) in &l.failed {
+            println!("{}: FAILED {label}: {e}", l.library);
+        }
+    }
+    Ok(())
+}
+
+pub fn list(json: bool, libs: &[LibraryRow], cols: &[CollectionView]) -> Result<()> {
+    if json {
+        return print_json(&cols);
+    }
+    if libs.is_empty() {
+        println!("No subscriptions yet. Run `stowaway subscribe FILE_OR_URL`.");
+        return Ok(());
+    }
+    for lib in libs {
+        println!("{} ({})", lib.title, lib.id);
+        let mine: Vec<_> = cols.iter().filter(|c| c.library_id == lib.id).collect();
+        if mine.is_empty() {
+            println!("  (no catalog yet: run `stowaway sync`)");
+        }
+        for c in mine {
+            let done = c.items.iter().filter(|i| i.downloaded).count();
+            let unit = if c.kind == "course" {
+                "lessons"
+            } else {
+                "episodes"
+            };
+            println!(
+                "  {} {} — {} {unit}, {} downloaded",
+                if c.kind == "course" {
+                    "Course:"
+                } else {
+                    "Show:"
+                },
+                c.title,
+                c.items.len(),
+                done
+            );
+            for (n, i) in c.items.iter().enumerate() {
+                let mark = if i.downloaded {
+                    "✓"
+                } else if i.assets_stored > 0 {
+                    "…"
+                } else {
+                    "·"
+                };
+                println!(
+                    "    {mark} {:>2}. {:<52} {:>8}  {:>9}  {}",
+                    n + 1,
+                    i.title,
+                    duration(i.duration_ms),
+                    bytes(i.bytes),
+                    i.id
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn search(json: bool, q: &str, hits: &[SearchHit]) -> Result<()> {
+    if json {
+        return print_json(&hits);
+    }
+    if hits.is_empty() {
+        println!("No results for {q:?}.");
+    }
+    for h in hits {
+        println!(
+            "{} {} — {}  [{}/{}/{}]",
+            if h.downloaded { "✓" } else { "·" },
+            h.title,
+            h.collection_title,
+            h.library_id,
+            h.collection_id,
+            h.item_id
+        );
+        println!("    {}", h.snippet.replace('\n', " "));
+    }
+    Ok(())
+}
+
+pub fn status(json: bool, libs: &[LibraryStatus], dir: &Path) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({ "data_dir": dir, "libraries": libs }));
+    }
+    println!("Data directory: {}", dir.display());
+    if libs.is_empty() {
+        println!("No subscriptions yet.");
+    }
+    for l in libs {
+        println!("\n{} ({})", l.title, l.id);
+        match l.sequence {
+            Some(s) => println!(
+                "  catalog:   sequence {s}{}",
+                if l.expired {
+                    " — EXPIRED (cached content stays playable)"
+                } else {
+                    ""
+                }
+            ),
+            None => println!("  catalog:   none yet"),
+        }
+        let state = match l.last_sync_ok {
+            Some(true) => "ok".to_string(),
+            Some(false) => format!("failed: {}", l.last_sync_error.as_deref().unwrap_or("?")),
+            None => String::new(),
+        };
+        println!("  last sync: {} {state}", ago(l.last_sync_at));
+        if let Some(m) = &l.last_sync_mirror {
+            println!("  served by: {m}");
+        }
+        println!(
+            "  content:   {} collections, {} items",
+            l.collections, l.items
+        );
+        println!(
+            "  cached:    {}/{} files, {} of {}",
+            l.blobs_stored,
+            l.blobs_wanted,
+            bytes(l.bytes_stored),
+            bytes(l.bytes_wanted)
+        );
+        println!("  mirrors:");
+        for m in &l.mirrors {
+            println!("    {m}");
+        }
+    }
+    Ok(())
+}
+
+pub fn fsck(json: bool, r: &FsckReport, repair: bool) -> Result<()> {
+    if json {
+        return print_json(r);
+    }
+    println!(
+        "database: {}",
+        if r.database_ok {
+            "ok".to_string()
+        } else {
+            r.database_messages.join("; ")
+        }
+    );
+    println!(
+        "checked {} blob(s), {}",
+        r.blobs_checked,
+        bytes(r.bytes_checked)
+    );
+    for p in &r.problems {
+        match p {
+            FsckProblem::Missing { sha256 } => println!("MISSING  {sha256}"),
+            FsckProblem::Corrupt {
+                sha256,
+                actual_sha256,
+                ..
+            } => {
+                println!("CORRUPT  {sha256} (hashes to {actual_sha256})")
+            }
+            FsckProblem::Stray { path } => println!("STRAY    {path}"),
+        }
+    }
+    for line in &r.repaired {
+        println!("repaired: {line}");
+    }
+    if r.problems.is_empty() {
+        println!("all blobs verify");
+    } else if !repair {
+        println!(
+            "{} problem(s); run `stowaway fsck --repair` to fix them",
+            r.problems.len()
+        );
+    }
+    Ok(())
+}

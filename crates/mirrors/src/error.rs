@@ -1,0 +1,48 @@
+//! What can go wrong fetching from one mirror.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    #[error("{0:?} is not a usable mirror URL: {1}")]
+    BadUrl(String, String),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    #[error("no data for {0:?} (stalled)")]
+    Stalled(Duration),
+    #[error("HTTP {status}{}", retry_after.map(|s| format!(" (retry after {s:?})")).unwrap_or_default())]
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("not found on this mirror")]
+    NotFound,
+    #[error("response larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the server ignored the byte range requested")]
+    RangeIgnored,
+    #[error("transfer failed: {0}")]
+    Transfer(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl MirrorError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MirrorError::BadUrl(..) => "bad_url",
+            MirrorError::Connect(_) => "connect",
+            MirrorError::Timeout(_) => "timeout",
+            MirrorError::Stalled(_) => "stalled",
+            MirrorError::Status { .. } => "http_status",
+            MirrorError::NotFound => "not_found",
+            MirrorError::TooLarge { .. } => "too_large",
+            MirrorError::RangeIgnored => "range_ignored",
+            MirrorError::Transfer(_) => "transfer",
+            MirrorError::Io(_) => "io",
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The two transports: HTTP(S) through one shared reqwest client, and
+//! `file://` for a folder or a USB stick.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{CONTENT_RANGE, RANGE, RETRY_AFTER};
+use reqwest::StatusCode;
+use tokio::io::AsyncReadExt;
+use url::Url;
+
+use crate::MirrorError;
+
+/// Timeouts and identity for every request.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// TCP (and TLS) connect.
+    pub connect_timeout: Duration,
+    /// Longest wait for response headers, and for each chunk of a body: a
+    /// silent server costs at most this, never a hang.
+    pub idle_timeout: Duration,
+    pub user_agent: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(15),
+            user_agent: format!("stowaway/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// One mirror: a parsed base URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mirror {
+    Http(Url),
+    File(PathBuf),
+}
+
+impl Mirror {
+    /// Parses a base URL. A missing trailing slash is added so that relative
+    /// paths resolve below it.
+    pub fn parse(base: &str) -> Result<Mirror, MirrorError> {
+        let bad = |m: &str| MirrorError::BadUrl(base.to_owned(), m.to_owned());
+        let mut url = Url::parse(base).map_err(|e| bad(&e.to_string()))?;
+        match url.scheme() {
+            "http" | "https" => {
+                if !url.path().ends_with('/') {
+                    let p = format!("{}/", url.path());
+                    url.set_path(&p);
+                }
+                url.set_query(None);
+                url.set_fragment(None);
+                Ok(Mirror::Http(url))
+            }
+            "file" => url
+                .to_file_path()
+                .map(Mirror::File)
+                .map_err(|()| bad("not a local path")),
+            other => Err(bad(&format!("unsupported scheme {other:?}"))),
+        }
+    }
+
+    /// The base URL as text, for logs and the store.
+    pub fn to_url_string(&self) -> String {
+        match self {
+            Mirror::Http(u) => u.to_string(),
+            Mirror::File(p) => Url::from_directory_path(p)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|()| p.display().to_string()),
+        }
+    }
+}
+
+/// Checks a mirror-relative path: plain segments only.
+fn check_relative(path: &str) -> Result<(), MirrorError> {
+    let ok = !path.is_empty()
+        && !path.starts_with('/')
+        && path
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'));
+    if ok {
+        Ok(())
+    } else {
+        Err(MirrorError::BadUrl(
+            path.to_owned(),
+            "not a plain relative path".into(),
+        ))
+    }
+}
+
+/// Fetches from mirrors. Clone freely: clones share the connection pool.
+#[derive(Clone, Debug)]
+pub struct MirrorClient {
+    http: reqwest::Client,
+    config: ClientConfig,
+}
+
+impl MirrorClient {
+    pub fn new(config: ClientConfig) -> Result<MirrorClient, MirrorError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.idle_timeout)
+            .user_agent(config.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| MirrorError::Transfer(e.to_string()))?;
+        Ok(MirrorClient { http, config })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Fetches a small object (catalog, signature) whole, refusing more than `max` bytes.
+    pub async fn fetch_small(
+        &self,
+        mirror: &Mirror,
+        path: &str,
+        max: u64,
+    ) -> Result<Vec<u8>, MirrorError> {
+        let mut body = self.open(mirror, path, 0).await?;
+        if body.remaining.is_some_and(|n| n > max) {
+            return Err(MirrorError::TooLarge { limit: max });
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = body.next_chunk().await? {
+            if out.len() as u64 + chunk.len() as u64 > max {
+                return Err(MirrorError::TooLarge { limit: max });
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// Opens `path` below `mirror` for streaming, starting at byte `offset`.
+    pub async fn open(
+        &self,
+        mirror: &Mirror,
+        path: &str,
+        offset: u64,
+    ) -> Result<BodyStream, MirrorError> {
+        check_relative(path)?;
+        match mirror {
+            Mirror::Http(base) => self.open_http(base, path, offset).await,
+            Mirror::File(root) => open_file(root.join(path), offset).await,
+        }
+    }
+
+    async fn open_http(
+        &self,
+        base: &Url,
+        path: &str,
+        offset: u64,
+    ) -> Result<BodyStream, MirrorError> {
+        let url = base
+            .join(path)
+            .map_err(|e| MirrorError::BadUrl(path.to_owned(), e.to_string()))?;
+        let mut req = self.http.get(url);
+        if offset > 0 {
+            req = req.header(RANGE, format!("bytes={offset}-"));
+        }
+        let idle = self.config.idle_timeout;
+        let resp = match tokio::time::timeout(idle, req.send()).await {
+            Err(_) => return Err(MirrorError::Timeout(idle)),
+            Ok(Err(e)) => return Err(classify(e, idle)),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        let start = match status {
+            StatusCode::OK => 0,
+            StatusCode::PARTIAL_CONTENT => {
+                let start = resp
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_content_range_start);
+                match start {
+                    Some(s) if s == offset => s,
+                    _ => {
+                        return Err(MirrorError::Transfer(
+                            "206 with a wrong Content-Range".into(),
+                        ))
+                    }
+                }
+            }
+            StatusCode::NOT_FOUND | StatusCode::GONE => return Err(MirrorError::NotFound),
+            s => {
+                let retry_after = resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                return Err(MirrorError::Status {
+                    status: s.as_u16(),
+                    retry_after,
+                });
+            }
+        };
+        Ok(BodyStream {
+            remaining: resp.content_length(),
+            start,
+            idle,
+            inner: Inner::Http(resp),
+        })
+    }
+}
+
+fn parse_content_range_start(v: &str) -> Option<u64> {
+    // "bytes START-END/TOTAL"
+    let rest = v.trim().strip_prefix("bytes ")?;
+    rest.split('-').next()?.trim().parse().ok()
+}
+
+fn classify(e: reqwest::Error, idle: Duration) -> MirrorError {
+    if e.is_timeout() {
+        MirrorError::Timeout(idle)
+    } else if e.is_connect() {
+        MirrorError::Connect(root_cause(&e))
+    } else {
+        MirrorError::Transfer(error_chain(&e))
+    }
+}
+
+/// The innermost cause ("Connection refused (os error 111)").
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+/// reqwest's Display hides the cause ("error sending request"); show it.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+async fn open_file(path: PathBuf, offset: u64) -> Result<BodyStream, MirrorError> {
+    let mut file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MirrorError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let meta = file.metadata().await?;
+    if !meta.is_file() {
+        return Err(MirrorError::NotFound);
+    }
+    let len = meta.len();
+    if offset > 0 {
+        use tokio::io::AsyncSeekExt;
+        file.seek(std::io::SeekFrom::Start(offset.min(len))).await?;
+    }
+    Ok(BodyStream {
+        remaining: Some(len.saturating_sub(offset)),
+        start: offset.min(len),
+        idle: Duration::from_secs(60),
+        inner: Inner::File(file),
+    })
+}
+
+enum Inner {
+    Http(reqwest::Response),
+    File(tokio::fs::File),
+}
+
+/// A response body being read, chunk by chunk, each chunk bounded by the idle timeout.
+pub struct BodyStream {
+    /// Bytes still to come, when the mirror announced it.
+    pub remaining: Option<u64>,
+    /// The offset of the first byte of this body in the whole file (0 when a
+    /// server ignored the Range asked for).
+    pub start: u64,
+    idle: Duration,
+    inner: Inner,
+}
+
+impl BodyStream {
+    /// The next chunk, `None` at the end of the body.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, MirrorError> {
+        let idle = self.idle;
+        let chunk = match &mut self.inner {
+            Inner::Http(resp) => match tokio::time::timeout(idle, resp.chunk()).await {
+                Err(_) => return Err(MirrorError::Stalled(idle)),
+                Ok(Err(e)) if e.is_timeout() => return Err(MirrorError::Stalled(idle)),
+                Ok(Err(e)) => return Err(MirrorError::Transfer(error_chain(&e))),
+                Ok(Ok(c)) => c,
+            },
+            Inner::File(f) => {
+                let mut buf = vec![0u8; 256 * 1024];
+                let n = f.read(&mut buf).await?;
+                if n == 0 {
+                    None
+                } else {
+                    buf.truncate(n);
+                    Some(Bytes::from(buf))
+                }
+            }
+        };
+        if let (Some(c), Some(rem)) = (&chunk, &mut self.remaining) {
+            *rem = rem.saturating_sub(c.len() as u64);
+        }
+        Ok(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_mirror_urls() {
+        assert_eq!(
+            Mirror::parse("https://cdn.example/lib").unwrap(),
+            Mirror::Http(Url::parse("https://cdn.example/lib/").unwrap())
+        );
+        assert_eq!(
+            Mirror::parse("file:///media/usb/lib/").unwrap(),
+            Mirror::File(PathBuf::from("/media/usb/lib/"))
+        );
+        assert!(Mirror::parse("ftp://x/").is_err());
+        assert!(Mirror::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn relative_paths_stay_below_the_mirror() {
+        assert!(check_relative("blobs/sha256/ab/abcd").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a//b",
+            "a\\..\\b",
+            "./x",
+        ] {
+            assert!(check_relative(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_range() {
+        assert_eq!(parse_content_range_start("bytes 100-199/200"), Some(100));
+        assert_eq!(parse_content_range_start("bytes */200"), None);
+    }
+}

@@ -1,0 +1,336 @@
+//! `stowaway-publish build`: source folder → signed mirror tree.
+//!
+//! Blobs are hashed while streaming and copied only when the mirror lacks
+//! them (copy to a temporary name, fsync, rename). The catalog's sequence is
+//! bumped only when its content changed (or on `refresh`), and the catalog
+//! and its signature are each replaced atomically.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256 as Hasher};
+use stowaway_catalog::{
+    blob_path, validate_catalog, Asset, AssetRole, Catalog, Collection, CollectionKind, Item,
+    ItemKind, LibraryInfo, Limits, Sha256, CATALOG_FILE, FORMAT_VERSION, SIGNATURE_FILE,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::manifest::{self, Manifest};
+
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    pub source: PathBuf,
+    pub out: PathBuf,
+    pub secret_key: PathBuf,
+    /// Mirror base URLs announced in the catalog.
+    pub mirrors: Vec<String>,
+    /// Re-sign with a fresh expiry even if nothing changed.
+    pub refresh: bool,
+    /// The clock (tests pass a fixed one).
+    pub now: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+pub struct BuildOutcome {
+    pub library_id: String,
+    pub sequence: u64,
+    /// False when the existing catalog already said the same thing.
+    pub changed: bool,
+    pub items: usize,
+    pub blobs_total: usize,
+    pub blobs_copied: usize,
+    pub bytes_copied: u64,
+}
+
+/// Hashes a file (streaming): its SHA-256 and size.
+fn hash_file(path: &Path) -> Result<(Sha256, u64)> {
+    let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut h = Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((Sha256::from_digest(&h.finalize().into()), n))
+}
+
+fn media_type(path: &Path, role: AssetRole) -> String {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match (role, ext.as_str()) {
+        (AssetRole::Chapters, "json") => "application/json+chapters".into(),
+        (_, "vtt") => "text/vtt".into(),
+        (_, "srt") => "application/x-subrip".into(),
+        (_, "opus") => "audio/opus".into(),
+        (_, "m4a") => "audio/mp4".into(),
+        (_, "wav") => "audio/wav".into(),
+        _ => mime_guess::from_path(path)
+            .first_raw()
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp-stowaway");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+struct Blobs<'a> {
+    out: &'a Path,
+    total: usize,
+    copied: usize,
+    bytes_copied: u64,
+    seen: std::collections::HashSet<Sha256>,
+}
+
+impl Blobs<'_> {
+    /// Hashes `file`, copies it into the tree if missing, returns its asset.
+    fn add(&mut self, source: &Path, rel: &str, role: AssetRole, name: bool) -> Result<Asset> {
+        let path = manifest::resolve(source, rel)?;
+        let (sha, size) = hash_file(&path)?;
+        if self.seen.insert(sha.clone()) {
+            self.total += 1;
+            let dest = self.out.join(blob_path(&sha));
+            let present = fs::metadata(&dest)
+                .map(|m| m.len() == size)
+                .unwrap_or(false);
+            if !present {
+                fs::create_dir_all(dest.parent().expect("blob path has a parent"))?;
+                let tmp = dest.with_extension("tmp-stowaway");
+                fs::copy(&path, &tmp)
+                    .with_context(|| format!("cannot copy {} into the mirror", path.display()))?;
+                File::open(&tmp)?.sync_all()?;
+                fs::rename(&tmp, &dest)?;
+                self.copied += 1;
+                self.bytes_copied += size;
+            }
+        }
+        Ok(Asset {
+            role,
+            sha256: sha,
+            size,
+            media_type: media_type(&path, role),
+            name: if name {
+                path.file_name().map(|n| n.to_string_lossy().into_owned())
+            } else {
+                None
+            },
+        })
+    }
+}
+
+fn parse_date(s: &str) -> Result<OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(s, &fmt)
+        .with_context(|| format!("date {s:?}: use YYYY-MM-DD or RFC 3339"))?;
+    Ok(d.midnight().assume_utc())
+}
+
+/// Builds (or updates) the mirror tree in `opts.out` from `opts.source`.
+pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
+    let m = Manifest::load(&opts.source)?;
+    let sk = crate::keys::load_secret_key(&opts.secret_key)?;
+    let pk = minisign::PublicKey::from_secret_key(&sk)?;
+    fs::create_dir_all(&opts.out)
+        .with_context(|| format!("cannot create {}", opts.out.display()))?;
+
+    let mut blobs = Blobs {
+        out: &opts.out,
+        total: 0,
+        copied: 0,
+        bytes_copied: 0,
+        seen: Default::default(),
+    };
+    let src = opts.source.as_path();
+    let library_artwork = match &m.library.artwork {
+        Some(a) => Some(blobs.add(src, a, AssetRole::Artwork, false)?),
+        None => None,
+    };
+    let mut collections = Vec::new();
+    let mut items_total = 0;
+    for c in &m.collections {
+        let artwork = match &c.artwork {
+            Some(a) => Some(blobs.add(src, a, AssetRole::Artwork, false)?),
+            None => None,
+        };
+        let mut items = Vec::new();
+        for it in &c.items {
+            let ctx = || format!("item {}/{}", c.id, it.id);
+            let mut assets = Vec::new();
+            let mut duration_ms = it
+                .duration
+                .as_ref()
+                .map(manifest::parse_duration_ms)
+                .transpose()
+                .with_context(ctx)?;
+            if let Some(media) = &it.media {
+                assets.push(
+                    blobs
+                        .add(src, media, AssetRole::Media, false)
+                        .with_context(ctx)?,
+                );
+                if duration_ms.is_none() {
+                    duration_ms = crate::wav::duration_ms(&manifest::resolve(src, media)?);
+                }
+            }
+            for (role, path) in [
+                (AssetRole::Transcript, &it.transcript),
+                (AssetRole::Chapters, &it.chapters),
+                (AssetRole::Artwork, &it.artwork),
+            ] {
+                if let Some(p) = path {
+                    assets.push(blobs.add(src, p, role, false).with_context(ctx)?);
+                }
+            }
+            for a in &it.attachments {
+                assets.push(
+                    blobs
+                        .add(src, a, AssetRole::Attachment, true)
+                        .with_context(ctx)?,
+                );
+            }
+            let notes = match (&it.notes, &it.notes_file) {
+                (Some(_), Some(_)) => bail!("{}: give notes or notes_file, not both", ctx()),
+                (Some(n), None) => Some(n.clone()),
+                (None, Some(f)) => Some(
+                    fs::read_to_string(manifest::resolve(src, f)?)
+                        .with_context(|| format!("{}: notes_file", ctx()))?,
+                ),
+                (None, None) => None,
+            };
+            items.push(Item {
+                id: it.id.clone(),
+                kind: match c.kind {
+                    CollectionKind::Course => ItemKind::Lesson,
+                    CollectionKind::Show => ItemKind::Episode,
+                },
+                title: it.title.clone(),
+                summary: it.summary.clone(),
+                notes,
+                published_at: it
+                    .published
+                    .as_deref()
+                    .map(parse_date)
+                    .transpose()
+                    .with_context(ctx)?,
+                duration_ms,
+                season: it.season,
+                number: it.number,
+                assets,
+            });
+        }
+        items_total += items.len();
+        collections.push(Collection {
+            id: c.id.clone(),
+            kind: c.kind,
+            title: c.title.clone(),
+            summary: c.summary.clone(),
+            artwork,
+            items,
+        });
+    }
+
+    let now = opts.now.replace_nanosecond(0).unwrap_or(opts.now);
+    let mut catalog = Catalog {
+        format: FORMAT_VERSION,
+        library: LibraryInfo {
+            id: m.library.id.clone(),
+            title: m.library.title.clone(),
+            description: m.library.description.clone(),
+            artwork: library_artwork,
+        },
+        sequence: 1,
+        generated_at: now,
+        expires_at: now + Duration::days(i64::from(m.library.expires_in_days.unwrap_or(30))),
+        mirrors: opts.mirrors.clone(),
+        collections,
+    };
+    validate_catalog(&catalog, &Limits::default())?;
+
+    // Compare with what the mirror already has (our own earlier output).
+    let catalog_path = opts.out.join(CATALOG_FILE);
+    let previous: Option<Catalog> =
+        match fs::read(&catalog_path) {
+            Ok(bytes) => Some(serde_json::from_slice(&bytes).with_context(|| {
+                format!("{} exists but is not a catalog", catalog_path.display())
+            })?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+    if let Some(prev) = &previous {
+        if prev.library.id != catalog.library.id {
+            bail!(
+                "{} holds library {:?}, not {:?}; use another --out",
+                opts.out.display(),
+                prev.library.id,
+                catalog.library.id
+            );
+        }
+        let same = {
+            let mut a = prev.clone();
+            a.sequence = 0;
+            a.generated_at = now;
+            a.expires_at = catalog.expires_at;
+            let mut b = catalog.clone();
+            b.sequence = 0;
+            a == b
+        };
+        if same && !opts.refresh && opts.out.join(SIGNATURE_FILE).exists() {
+            return Ok(BuildOutcome {
+                library_id: catalog.library.id,
+                sequence: prev.sequence,
+                changed: false,
+                items: items_total,
+                blobs_total: blobs.total,
+                blobs_copied: blobs.copied,
+                bytes_copied: blobs.bytes_copied,
+            });
+        }
+        catalog.sequence = prev.sequence + 1;
+    }
+
+    let bytes = catalog.to_canonical_json();
+    let trusted = format!(
+        "stowaway library {} sequence {}",
+        catalog.library.id, catalog.sequence
+    );
+    let sig = minisign::sign(
+        Some(&pk),
+        &sk,
+        io::Cursor::new(&bytes),
+        Some(&trusted),
+        None,
+    )?;
+    write_atomic(&catalog_path, &bytes)?;
+    write_atomic(&opts.out.join(SIGNATURE_FILE), sig.into_string().as_bytes())?;
+    Ok(BuildOutcome {
+        library_id: catalog.library.id,
+        sequence: catalog.sequence,
+        changed: true,
+        items: items_total,
+        blobs_total: blobs.total,
+        blobs_copied: blobs.copied,
+        bytes_copied: blobs.bytes_copied,
+    })
+}

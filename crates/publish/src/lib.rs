@@ -1,0 +1,18 @@
+//! The publisher's side: turn a folder of media plus a `library.toml` into a
+//! signed mirror tree that any static host (or a plain folder) can serve.
+//!
+//! - [`keys`]: minisign key pairs (the secret key never leaves its file).
+//! - [`manifest`]: the `library.toml` source format.
+//! - [`build`]: hashing, copying only new blobs, signing `library.json`.
+//! - [`subscription`]: the `.stowaway` file a member is handed.
+#![forbid(unsafe_code)]
+
+pub mod build;
+pub mod keys;
+pub mod manifest;
+pub mod subscription;
+mod wav;
+
+pub use build::{build, BuildOptions, BuildOutcome};
+pub use keys::{keygen, load_public_key, load_secret_key, KeygenOutcome};
+pub use manifest::Manifest;

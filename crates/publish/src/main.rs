@@ -1,0 +1,129 @@
+//! `stowaway-publish`: keygen, build a signed mirror tree, write subscriptions.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use stowaway_publish::{build, keygen, load_public_key, subscription, BuildOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "stowaway-publish",
+    version,
+    about = "Publish a Stowaway library: keys, signed mirror trees, subscriptions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a minisign key pair (stowaway.key, stowaway.pub) in DIR.
+    /// Set STOWAWAY_KEY_PASSWORD to encrypt the secret key.
+    Keygen {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Build or update a signed mirror tree from a source folder with a library.toml.
+    Build {
+        #[arg(long, value_name = "SECRET_KEY")]
+        key: PathBuf,
+        #[arg(long, value_name = "SRC")]
+        source: PathBuf,
+        #[arg(long, value_name = "MIRROR_DIR")]
+        out: PathBuf,
+        /// A mirror URL to announce in the catalog (repeatable).
+        #[arg(long = "mirror", value_name = "URL")]
+        mirrors: Vec<String>,
+        /// Re-sign with a fresh expiry even if nothing changed.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Print the subscription file (JSON) a member is handed.
+    Subscription {
+        /// The public key file (stowaway.pub) or the key itself.
+        #[arg(long, value_name = "PUBLIC_KEY")]
+        key: String,
+        /// Mirror base URL (repeatable, in order of preference).
+        #[arg(long = "mirror", value_name = "URL", required = true)]
+        mirrors: Vec<String>,
+        /// Library id; read from the first mirror's verified catalog if omitted.
+        #[arg(long)]
+        library: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+    },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STOWAWAY_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Keygen { out } => {
+            let password = std::env::var(stowaway_publish::keys::PASSWORD_ENV).ok();
+            let k = keygen(&out, password)?;
+            println!("public key:  {}", k.public_key_base64);
+            println!(
+                "wrote {} and {}",
+                k.public_key.display(),
+                k.secret_key.display()
+            );
+            if !k.encrypted {
+                eprintln!(
+                    "note: the secret key is not password-protected (mode 0600); set STOWAWAY_KEY_PASSWORD to encrypt it"
+                );
+            }
+        }
+        Command::Build {
+            key,
+            source,
+            out,
+            mirrors,
+            refresh,
+        } => {
+            let o = build(&BuildOptions {
+                source,
+                out: out.clone(),
+                secret_key: key,
+                mirrors,
+                refresh,
+                now: time::OffsetDateTime::now_utc(),
+            })?;
+            if o.changed {
+                println!(
+                    "published {} sequence {}: {} items, {} blobs ({} new, {} bytes copied) in {}",
+                    o.library_id,
+                    o.sequence,
+                    o.items,
+                    o.blobs_total,
+                    o.blobs_copied,
+                    o.bytes_copied,
+                    out.display()
+                );
+            } else {
+                println!(
+                    "{} unchanged at sequence {} ({} items); use --refresh to re-sign with a new expiry",
+                    o.library_id, o.sequence, o.items
+                );
+            }
+        }
+        Command::Subscription {
+            key,
+            mirrors,
+            library,
+            title,
+        } => {
+            let key = load_public_key(&key)?;
+            let sub = subscription::make_subscription(&key, &mirrors, library, title).await?;
+            print!("{}", sub.to_json());
+        }
+    }
+    Ok(())
+}

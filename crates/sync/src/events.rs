@@ -1,0 +1,67 @@
+//! Typed progress events published by the engine.
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SyncEvent {
+    LibraryStarted {
+        library: String,
+    },
+    /// A mirror could not give a valid catalog; the next one is tried.
+    CatalogMirrorFailed {
+        library: String,
+        mirror: String,
+        error: String,
+        code: String,
+    },
+    CatalogApplied {
+        library: String,
+        mirror: String,
+        sequence: u64,
+        unchanged: bool,
+        added: usize,
+        changed: usize,
+        removed: usize,
+        /// The catalog is past its expiry: applied, but flagged.
+        expired: bool,
+    },
+    DownloadsPlanned {
+        library: String,
+        files: usize,
+        bytes: u64,
+    },
+    DownloadStarted {
+        sha256: String,
+        label: String,
+        size: u64,
+        mirror: String,
+    },
+    DownloadProgress {
+        sha256: String,
+        bytes: u64,
+        size: u64,
+    },
+    /// One mirror failed for one file; the next mirror is tried.
+    DownloadMirrorFailed {
+        sha256: String,
+        mirror: String,
+        error: String,
+        code: String,
+    },
+    DownloadFinished {
+        sha256: String,
+        mirror: String,
+        size: u64,
+    },
+    /// No mirror could deliver the file.
+    DownloadFailed {
+        sha256: String,
+        label: String,
+        error: String,
+    },
+    LibraryFinished {
+        library: String,
+        ok: bool,
+    },
+}

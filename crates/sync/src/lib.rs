@@ -1,0 +1,18 @@
+//! The sync engine.
+//!
+//! For each subscribed library: fetch `library.json` and its signature from the
+//! first mirror that gives a valid pair → verify with the subscribed key →
+//! apply the diff in one transaction (rollback refused) → plan the downloads
+//! (every referenced blob not yet stored) → download several at once, each
+//! from the first mirror that delivers the right bytes → report.
+//!
+//! The engine publishes typed [`SyncEvent`]s on a broadcast channel; the CLI
+//! renders them as progress bars, the app forwards them to the UI. It knows
+//! nothing about either.
+#![forbid(unsafe_code)]
+
+mod engine;
+mod events;
+
+pub use engine::{Engine, LibraryReport, SyncError, SyncOptions, SyncReport};
+pub use events::SyncEvent;
