@@ -193,7 +193,9 @@ pub fn write_source(dir: &Path) -> Result<()> {
         toml_str(LIBRARY_TITLE),
         toml_str("A demo coaching library: a short course with a workbook, and a members' podcast."),
     );
-    let sections: [(&str, &str, &str, &str, &[Entry], u32); 2] = [
+    /// (id, kind, title, summary, entries, chime pitch)
+    type Section<'a> = (&'a str, &'a str, &'a str, &'a str, &'a [Entry], u32);
+    let sections: [Section<'_>; 2] = [
         (
             "first-deal",
             "course",

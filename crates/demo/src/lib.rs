@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use stowaway_publish::{build, BuildOptions};
 
 pub use content::{LIBRARY_ID, LIBRARY_TITLE};
+pub use media::tones_wav;
 
 /// The folders of a prepared demo.
 #[derive(Clone, Debug)]

@@ -1,0 +1,164 @@
+//! The whole journey: publish → serve (nginx + file://) → subscribe → sync →
+//! list/search → servers gone → still list, search, fsck → corruption found.
+
+use stowaway_tests::{all_blobs_verify, copy_dir, file_url, Member, Nginx, Publisher};
+
+#[test]
+fn publish_serve_subscribe_sync_then_work_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut publisher = Publisher::new(&tmp.path().join("publisher"));
+    let built = publisher.build();
+    assert!(built.stdout.contains("sequence 1"), "{}", built.stdout);
+    assert_eq!(publisher.mirror_blobs().len(), 7);
+
+    // Two independent mirrors: nginx over HTTP, and a copy on a "USB stick".
+    let usb = tmp.path().join("usb");
+    copy_dir(&publisher.mirror, &usb);
+    let nginx = Nginx::start(&publisher.mirror);
+    let sub = publisher.subscription(&[nginx.url(), file_url(&usb)]);
+    let sub_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sub).unwrap()).unwrap();
+    assert_eq!(
+        sub_json["library"], "acme",
+        "library id read from the verified catalog"
+    );
+
+    let member = Member::new(&tmp.path().join("member"));
+    let s = member.json(&["subscribe", sub.to_str().unwrap()]);
+    assert_eq!(s["new"], true);
+    assert_eq!(s["catalog"]["sequence"], 1);
+
+    let r = member.json(&["sync"]);
+    assert_eq!(r["ok"], true, "{r}");
+    let lib = &r["libraries"][0];
+    assert_eq!(lib["files_downloaded"], 7);
+    assert_eq!(lib["catalog_mirror"], nginx.url());
+    let items = member.items();
+    assert_eq!(items.len(), 5);
+    assert!(
+        items.iter().all(|(_, _, downloaded)| *downloaded),
+        "{items:?}"
+    );
+    assert_eq!(all_blobs_verify(&member), 7);
+
+    let hits = member.json(&["search", "escrow"]);
+    assert_eq!(hits[0]["item_id"], "l1", "{hits}");
+    let hits = member.json(&["search", "negotiation"]);
+    assert_eq!(hits.as_array().unwrap().len(), 2);
+
+    // Human output is there too.
+    let list = member.run(&["list"]).success();
+    assert!(
+        list.stdout.contains("Your First Deal") && list.stdout.contains("3 lessons, 3 downloaded"),
+        "{}",
+        list.stdout
+    );
+
+    // A second sync with nothing new costs no downloads.
+    let r = member.json(&["sync"]);
+    assert_eq!(r["libraries"][0]["catalog"]["unchanged"], true);
+    assert_eq!(r["libraries"][0]["files_downloaded"], 0);
+
+    // The publisher adds an episode: sequence 2, only the new blob copied.
+    publisher.write_manifest(3);
+    let built = publisher.build();
+    assert!(
+        built.stdout.contains("sequence 2") && built.stdout.contains("(1 new"),
+        "{}",
+        built.stdout
+    );
+    assert!(publisher.build().stdout.contains("unchanged at sequence 2"));
+    let r = member.json(&["sync"]);
+    assert_eq!(
+        r["libraries"][0]["catalog"]["diff"]["added"][0][1], "ep3",
+        "{r}"
+    );
+    assert_eq!(r["libraries"][0]["files_downloaded"], 1);
+
+    // nginx goes away: the USB copy (still at sequence 1) cannot roll us back,
+    // and everything cached keeps working.
+    drop(nginx);
+    let r = member.run(&["sync", "--json"]).failure().json();
+    let err = r["libraries"][0]["catalog_error"].as_str().unwrap();
+    assert!(err.contains("rollback"), "{err}");
+    assert_eq!(member.items().len(), 6);
+    assert_eq!(member.json(&["search", "escrow"])[0]["item_id"], "l1");
+    let st = member.json(&["status"]);
+    assert_eq!(st["libraries"][0]["sequence"], 2);
+    assert_eq!(st["libraries"][0]["last_sync_ok"], false);
+    assert_eq!(
+        member.json(&["fsck"])["problems"].as_array().unwrap().len(),
+        0
+    );
+
+    // Every mirror gone: a clear failure, nothing lost.
+    std::fs::remove_dir_all(&usb).unwrap();
+    let r = member.run(&["sync"]).failure();
+    assert!(
+        r.stdout.contains("no mirror gave a valid catalog"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(member.items().len(), 6);
+
+    // A blob corrupted on disk is found by fsck, and repaired.
+    let victim = stowaway_tests::files_below(&member.blob_dir())[0].clone();
+    let mut data = std::fs::read(&victim).unwrap();
+    data[10] ^= 0xff;
+    std::fs::write(&victim, data).unwrap();
+    let r = member.run(&["fsck", "--json"]).failure().json();
+    assert_eq!(r["problems"][0]["kind"], "corrupt", "{r}");
+    assert_eq!(
+        r["problems"][0]["sha256"],
+        victim.file_name().unwrap().to_str().unwrap()
+    );
+    let r = member.run(&["fsck", "--repair"]).success();
+    assert!(r.stdout.contains("repaired"), "{}", r.stdout);
+    assert!(!victim.exists());
+    assert_eq!(
+        member.items().iter().filter(|i| !i.2).count(),
+        1,
+        "one item lost its file and is no longer downloaded"
+    );
+
+    // The mirror returns: the next sync fetches just that blob again.
+    let nginx = Nginx::start(&publisher.mirror);
+    let sub = publisher.subscription(&[nginx.url()]);
+    member.json(&["subscribe", sub.to_str().unwrap()]);
+    let r = member.json(&["sync"]);
+    assert_eq!(r["libraries"][0]["files_downloaded"], 1, "{r}");
+    assert!(member
+        .run(&["fsck"])
+        .success()
+        .stdout
+        .contains("all blobs verify"));
+    assert_eq!(all_blobs_verify(&member), 8);
+}
+
+#[test]
+fn bad_subscriptions_and_missing_setup_fail_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let member = Member::new(&tmp.path().join("member"));
+    let r = member.run(&["sync"]).failure();
+    assert!(r.stderr.contains("no subscriptions yet"), "{}", r.stderr);
+    let bad = tmp.path().join("bad.stowaway");
+    std::fs::write(
+        &bad,
+        b"{\"stowaway\":1,\"library\":\"../etc\",\"public_key\":\"x\",\"mirrors\":[]}",
+    )
+    .unwrap();
+    let r = member.run(&["subscribe", bad.to_str().unwrap()]).failure();
+    assert!(
+        r.stderr.contains("not a Stowaway subscription"),
+        "{}",
+        r.stderr
+    );
+    let r = member
+        .run(&["subscribe", "/nonexistent/x.stowaway"])
+        .failure();
+    assert!(r.stderr.contains("cannot read"), "{}", r.stderr);
+    assert!(member.json(&["status"])["libraries"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}

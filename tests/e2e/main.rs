@@ -1,0 +1,8 @@
+//! End-to-end tests across processes: `stowaway-publish` builds a signed
+//! mirror tree, real servers (Debian's nginx, our fault-injecting mirror, a
+//! file:// folder) serve it, and the `stowaway` binary syncs it into a real
+//! SQLite cache on disk.
+
+mod failover;
+mod journey;
+mod trust;
