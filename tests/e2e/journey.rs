@@ -23,8 +23,11 @@ fn publish_serve_subscribe_sync_then_work_offline() {
         "library id read from the verified catalog"
     );
 
+    // The subscription is handed out as a URL on the mirror itself.
+    std::fs::copy(&sub, publisher.mirror.join("member.stowaway")).unwrap();
+    let sub_url = format!("{}member.stowaway", nginx.url());
     let member = Member::new(&tmp.path().join("member"));
-    let s = member.json(&["subscribe", sub.to_str().unwrap()]);
+    let s = member.json(&["subscribe", &sub_url]);
     assert_eq!(s["new"], true);
     assert_eq!(s["catalog"]["sequence"], 1);
 
@@ -161,4 +164,31 @@ fn bad_subscriptions_and_missing_setup_fail_clearly() {
         .as_array()
         .unwrap()
         .is_empty());
+}
+
+#[test]
+fn an_expired_catalog_is_applied_with_a_warning_and_content_stays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = Publisher::new(&tmp.path().join("publisher"));
+    let manifest = publisher.source.join("library.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replacen("[library]\n", "[library]\nexpires_in_days = 0\n", 1),
+    )
+    .unwrap();
+    publisher.build();
+    let sub = publisher.subscription(&[file_url(&publisher.mirror)]);
+    let member = Member::new(&tmp.path().join("member"));
+    member.json(&["subscribe", sub.to_str().unwrap()]);
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // past expires_at (whole seconds)
+    let r = member.run(&["sync"]).success();
+    assert!(r.stdout.contains("catalog has expired"), "{}", r.stdout);
+    assert!(
+        member.items().iter().all(|i| i.2),
+        "everything downloaded and listed"
+    );
+    let st = member.json(&["status"]);
+    assert_eq!(st["libraries"][0]["expired"], true);
+    assert!(member.run(&["status"]).success().stdout.contains("EXPIRED"));
 }

@@ -9,17 +9,33 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// A binary of the workspace, built by `cargo test --workspace` (the CLI and
-/// publisher crates have integration tests, so cargo builds their binaries).
+/// A binary of the workspace, rebuilt first (once per test process) so that a
+/// test never runs a stale binary, whichever `cargo test` selection started it.
 pub fn bin(name: &str) -> PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target/debug");
+    BUILT.call_once(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "stowaway-cli",
+                "-p",
+                "stowaway-publish",
+                "--manifest-path",
+            ])
+            .arg(manifest)
+            .env("CARGO_TARGET_DIR", dir.parent().expect("target dir"))
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the binaries under test failed");
+    });
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` so it gets built",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing", path.display());
     path
 }
 

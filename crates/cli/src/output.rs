@@ -16,18 +16,7 @@ fn print_json<T: Serialize>(v: &T) -> Result<()> {
 }
 
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    indicatif::HumanBytes(n).to_string()
 }
 
 fn duration(ms: Option<u64>) -> String {
