@@ -4,8 +4,19 @@ use std::process::Command;
 
 #[test]
 fn the_tour_runs_on_a_fresh_directory() {
+    // The tour runs the `stowaway` binary beside it: make sure it is current.
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let demo = std::path::Path::new(env!("CARGO_BIN_EXE_stowaway-demo"));
+    let target = demo.parent().and_then(|d| d.parent()).unwrap();
+    let built = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "stowaway-cli", "--manifest-path"])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target)
+        .status()
+        .unwrap();
+    assert!(built.success());
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_stowaway-demo"))
+    let out = Command::new(demo)
         .arg("--dir")
         .arg(tmp.path())
         .arg("tour")
