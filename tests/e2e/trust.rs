@@ -95,11 +95,33 @@ fn rolled_back_catalog_is_refused() {
 
 #[test]
 fn garbage_signature_is_refused() {
-    let f = synced();
+    let mut f = synced();
+    f.publisher.write_manifest(3);
+    f.publisher.build();
     std::fs::write(
         f.publisher.mirror.join("library.json.minisig"),
         "not a signature",
     )
     .unwrap();
     refused(&f, "signature");
+}
+
+#[test]
+fn an_unchanged_catalog_costs_one_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = Publisher::new(&tmp.path().join("publisher"));
+    publisher.build();
+    let mirror = stowaway_testmirror::TestMirror::start(&publisher.mirror).unwrap();
+    let sub = publisher.subscription(&[mirror.url()]);
+    let member = Member::new(&tmp.path().join("member"));
+    member.json(&["subscribe", sub.to_str().unwrap()]);
+    assert_eq!(member.json(&["sync"])["ok"], true);
+    mirror.clear_requests();
+    let r = member.json(&["sync"]);
+    assert_eq!(r["libraries"][0]["catalog"]["unchanged"], true);
+    let reqs = mirror.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    assert_eq!(reqs[0].path, "library.json");
+    assert_eq!(reqs[0].status, 304, "conditional GET with the stored ETag");
+    assert!(reqs[0].header("if-none-match").is_some());
 }

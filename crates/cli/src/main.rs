@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use stowaway_catalog::Subscription;
-use stowaway_mirrors::{ClientConfig, Mirror, MirrorClient};
+use stowaway_mirrors::{ClientConfig, Mirror, MirrorClient, MirrorHealth};
 use stowaway_store::Store;
 use stowaway_sync::{Engine, SyncOptions};
 use tokio_util::sync::CancellationToken;
@@ -50,6 +50,17 @@ enum Command {
         /// Refresh catalogs only; download nothing.
         #[arg(long)]
         catalog_only: bool,
+        /// Connections to any one mirror at once.
+        #[arg(long, default_value_t = 4)]
+        per_mirror: usize,
+        /// Overall bandwidth cap, e.g. 500K or 2M (bytes per second).
+        #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+        limit_rate: Option<u64>,
+    },
+    /// Mirror health: latency, throughput, failures, circuit breaker.
+    Mirrors {
+        #[arg(long)]
+        library: Option<String>,
     },
     /// List collections and items, with what is downloaded.
     List {
@@ -144,6 +155,8 @@ async fn run(cli: Cli) -> Result<bool> {
             library,
             jobs,
             catalog_only,
+            per_mirror,
+            limit_rate,
         } => {
             if store.libraries()?.is_empty() {
                 bail!("no subscriptions yet: run `stowaway subscribe FILE_OR_URL` first");
@@ -152,6 +165,9 @@ async fn run(cli: Cli) -> Result<bool> {
                 library,
                 concurrency: jobs,
                 catalog_only,
+                per_mirror_connections: per_mirror,
+                bandwidth_limit: limit_rate,
+                ..SyncOptions::default()
             };
             let cancel = CancellationToken::new();
             let bars = (!json).then(|| progress::spawn(engine.events()));
@@ -184,7 +200,12 @@ async fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Status => {
-            output::status(json, &store.status()?, &dir)?;
+            let mirrors = mirror_health(&store, None)?;
+            output::status(json, &store.status()?, &mirrors, &store.partials()?, &dir)?;
+            Ok(true)
+        }
+        Command::Mirrors { library } => {
+            output::mirrors(json, &mirror_health(&store, library.as_deref())?)?;
             Ok(true)
         }
         Command::Fsck { repair } => {
@@ -194,6 +215,48 @@ async fn run(cli: Cli) -> Result<bool> {
                 && (r.problems.is_empty() || (repair && r.repaired.len() == r.problems.len())))
         }
     }
+}
+
+/// Parses a rate like `500K`, `2M`, `1.5M` or `100000` (bytes per second).
+fn parse_rate(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1_000.0),
+        Some((i, 'm' | 'M')) => (&s[..i], 1_000_000.0),
+        Some((i, 'g' | 'G')) => (&s[..i], 1_000_000_000.0),
+        _ => (s, 1.0),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a rate like 500K or 2M"))?;
+    if n.is_nan() || n <= 0.0 || !n.is_finite() {
+        return Err(format!("{s:?}: the rate must be positive"));
+    }
+    Ok((n * mult).max(1.0) as u64)
+}
+
+/// Every mirror of every (or one) library with its parsed health record.
+fn mirror_health(store: &Store, library: Option<&str>) -> Result<Vec<output::MirrorRow>> {
+    let mut rows = Vec::new();
+    for lib in store.libraries()? {
+        if library.is_some_and(|l| l != lib.id) {
+            continue;
+        }
+        for r in store.mirror_records(&lib.id)? {
+            let health: MirrorHealth = r
+                .health
+                .as_deref()
+                .and_then(|h| serde_json::from_str(h).ok())
+                .unwrap_or_default();
+            rows.push(output::MirrorRow::new(&lib.id, &r.url, health));
+        }
+    }
+    if let Some(l) = library {
+        if rows.is_empty() {
+            store.library(l)?;
+        }
+    }
+    Ok(rows)
 }
 
 /// Reads a subscription from a file path, or from an http(s) / file URL.

@@ -5,8 +5,9 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 use stowaway_catalog::Subscription;
+use stowaway_mirrors::{Circuit, MirrorHealth};
 use stowaway_store::{
-    CollectionView, FsckProblem, FsckReport, LibraryRow, LibraryStatus, SearchHit,
+    CollectionView, FsckProblem, FsckReport, LibraryRow, LibraryStatus, PartialRow, SearchHit,
 };
 use stowaway_sync::{LibraryReport, SyncReport};
 
@@ -105,11 +106,16 @@ pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
             println!("{}: warning: the catalog has expired; the publisher has not refreshed it. Cached content stays playable.", l.library);
         }
         println!(
-            "{}: downloaded {} file(s), {} in {:.1} s",
+            "{}: downloaded {} file(s), {} in {:.1} s{}",
             l.library,
             l.files_downloaded,
             bytes(l.bytes_downloaded),
-            l.elapsed_ms as f64 / 1000.0
+            l.elapsed_ms as f64 / 1000.0,
+            if l.files_resumed > 0 {
+                format!(" ({} resumed)", l.files_resumed)
+            } else {
+                String::new()
+            }
         );
         for (label, e) in &l.failed {
             println!("{}: FAILED {label}: {e}", l.library);
@@ -194,9 +200,98 @@ pub fn search(json: bool, q: &str, hits: &[SearchHit]) -> Result<()> {
     Ok(())
 }
 
-pub fn status(json: bool, libs: &[LibraryStatus], dir: &Path) -> Result<()> {
+/// One mirror of one library, for `status` and `mirrors`.
+#[derive(Clone, Debug, Serialize)]
+pub struct MirrorRow {
+    pub library: String,
+    pub url: String,
+    /// ok | failing | open (circuit open: skipped) | half_open | retry_after
+    pub state: String,
+    pub health: MirrorHealth,
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl MirrorRow {
+    pub fn new(library: &str, url: &str, health: MirrorHealth) -> MirrorRow {
+        let now = now_ms();
+        let state = match (health.circuit(now), health.available(now)) {
+            (Circuit::Open, _) => "open",
+            (_, false) => "retry_after",
+            (Circuit::HalfOpen, _) => "half_open",
+            (Circuit::Closed, _) if health.consecutive_failures > 0 => "failing",
+            (Circuit::Closed, _) if health.successes == 0 => "unknown",
+            _ => "ok",
+        };
+        MirrorRow {
+            library: library.to_owned(),
+            url: url.to_owned(),
+            state: state.to_owned(),
+            health,
+        }
+    }
+
+    fn summary(&self) -> String {
+        let h = &self.health;
+        let mut parts = vec![match self.state.as_str() {
+            "open" => format!(
+                "circuit open (retry in {}s)",
+                (h.open_until.unwrap_or(0) - now_ms()).max(0) / 1000
+            ),
+            "retry_after" => format!(
+                "asked us to wait {}s",
+                (h.retry_after_until.unwrap_or(0) - now_ms()).max(0) / 1000
+            ),
+            other => other.replace('_', "-"),
+        }];
+        if let Some(l) = h.latency_ms {
+            parts.push(format!("{l:.0} ms"));
+        }
+        if let Some(t) = h.throughput_bps {
+            parts.push(format!("{}/s", bytes(t as u64)));
+        }
+        parts.push(format!("{} ok / {} failed", h.successes, h.failures));
+        if h.bad_bytes > 0 {
+            parts.push(format!("{} bad", h.bad_bytes));
+        }
+        parts.join(", ")
+    }
+}
+
+pub fn mirrors(json: bool, rows: &[MirrorRow]) -> Result<()> {
     if json {
-        return print_json(&serde_json::json!({ "data_dir": dir, "libraries": libs }));
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        println!("No mirrors: no subscriptions yet.");
+    }
+    let mut lib = "";
+    for r in rows {
+        if r.library != lib {
+            lib = &r.library;
+            println!("{lib}");
+        }
+        println!("  {}\n      {}", r.url, r.summary());
+        if let (Some(e), true) = (&r.health.last_error, r.state != "ok") {
+            println!("      last error: {e}");
+        }
+    }
+    Ok(())
+}
+
+pub fn status(
+    json: bool,
+    libs: &[LibraryStatus],
+    mirrors: &[MirrorRow],
+    partials: &[PartialRow],
+    dir: &Path,
+) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "data_dir": dir, "libraries": libs, "mirrors": mirrors, "partial_downloads": partials,
+        }));
     }
     println!("Data directory: {}", dir.display());
     if libs.is_empty() {
@@ -236,9 +331,17 @@ pub fn status(json: bool, libs: &[LibraryStatus], dir: &Path) -> Result<()> {
             bytes(l.bytes_wanted)
         );
         println!("  mirrors:");
-        for m in &l.mirrors {
-            println!("    {m}");
+        for m in mirrors.iter().filter(|m| m.library == l.id) {
+            println!("    {:<40} {}", m.url, m.summary());
         }
+    }
+    if !partials.is_empty() {
+        let b: u64 = partials.iter().map(|p| p.bytes).sum();
+        println!(
+            "\n{} partial download(s), {} so far: the next sync resumes them",
+            partials.len(),
+            bytes(b)
+        );
     }
     Ok(())
 }

@@ -34,7 +34,7 @@ pub fn spawn(mut events: broadcast::Receiver<SyncEvent>) -> Bars {
         )
         .expect("valid template");
         let mut total: Option<ProgressBar> = None;
-        let mut files: HashMap<String, (ProgressBar, u64)> = HashMap::new();
+        let mut files: HashMap<String, (ProgressBar, String)> = HashMap::new();
         loop {
             let ev = tokio::select! {
                 ev = events.recv() => ev,
@@ -46,8 +46,8 @@ pub fn spawn(mut events: broadcast::Receiver<SyncEvent>) -> Bars {
                 Err(broadcast::error::RecvError::Closed) => break,
             };
             match ev {
-                SyncEvent::CatalogMirrorFailed { mirror, error, .. } => {
-                    let _ = multi.println(format!("  catalog: {mirror} failed: {error}"));
+                SyncEvent::CatalogMirrorFailed { error, .. } => {
+                    let _ = multi.println(format!("  catalog: {error}"));
                 }
                 SyncEvent::DownloadsPlanned {
                     library,
@@ -59,25 +59,57 @@ pub fn spawn(mut events: broadcast::Receiver<SyncEvent>) -> Bars {
                     bar.set_prefix(library);
                     total = Some(bar);
                 }
+                SyncEvent::Progress { bytes_done, .. } => {
+                    if let Some(t) = &total {
+                        t.set_position(bytes_done);
+                    }
+                }
+                SyncEvent::DownloadResumed {
+                    sha256,
+                    offset,
+                    size,
+                } => {
+                    let _ = multi.println(format!(
+                        "  resuming {}… at {} of {}",
+                        &sha256[..12],
+                        indicatif::HumanBytes(offset),
+                        indicatif::HumanBytes(size)
+                    ));
+                }
                 SyncEvent::DownloadStarted {
                     sha256,
                     label,
                     size,
+                    offset,
                     ..
                 } => {
                     let bar = multi.add(ProgressBar::new(size));
                     bar.set_style(file_style.clone());
-                    bar.set_message(label);
-                    files.insert(sha256, (bar, 0));
+                    bar.set_message(label.clone());
+                    bar.set_position(offset);
+                    bar.reset_eta();
+                    files.insert(sha256, (bar, label));
                 }
                 SyncEvent::DownloadProgress { sha256, bytes, .. } => {
-                    if let Some((bar, seen)) = files.get_mut(&sha256) {
-                        if let Some(t) = &total {
-                            t.inc(bytes.saturating_sub(*seen));
-                        }
-                        *seen = bytes;
+                    if let Some((bar, _)) = files.get(&sha256) {
                         bar.set_position(bytes);
                     }
+                }
+                SyncEvent::Failover {
+                    sha256,
+                    from,
+                    to,
+                    offset,
+                    reason,
+                } => {
+                    let label = files
+                        .get(&sha256)
+                        .map(|(_, l)| l.clone())
+                        .unwrap_or_else(|| sha256[..12].to_owned());
+                    let _ = multi.println(format!(
+                        "  {label}: {from} failed at {} ({reason}); continuing on {to}",
+                        indicatif::HumanBytes(offset)
+                    ));
                 }
                 SyncEvent::DownloadMirrorFailed {
                     sha256,
@@ -85,17 +117,14 @@ pub fn spawn(mut events: broadcast::Receiver<SyncEvent>) -> Bars {
                     error,
                     ..
                 } => {
-                    if let Some((bar, seen)) = files.remove(&sha256) {
-                        if let Some(t) = &total {
-                            t.set_position(t.position().saturating_sub(seen));
-                        }
-                        bar.finish_and_clear();
-                    }
-                    let _ = multi.println(format!(
-                        "  {mirror} failed: {error}; trying the next mirror"
-                    ));
+                    let label = files
+                        .get(&sha256)
+                        .map(|(_, l)| l.clone())
+                        .unwrap_or_else(|| sha256[..12].to_owned());
+                    let _ = multi.println(format!("  {label}: {mirror}: {error}"));
                 }
-                SyncEvent::DownloadFinished { sha256, .. } => {
+                SyncEvent::DownloadFinished { sha256, .. }
+                | SyncEvent::DownloadFailed { sha256, .. } => {
                     if let Some((bar, _)) = files.remove(&sha256) {
                         bar.finish_and_clear();
                     }

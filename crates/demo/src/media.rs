@@ -100,7 +100,7 @@ pub fn tones_wav(hz: u32, secs: u32) -> Vec<u8> {
     out.extend_from_slice(&(n * 2).to_le_bytes());
     for i in 0..n {
         let t = i as f64 / f64::from(RATE);
-        let f = if (t as u32) % 2 == 0 {
+        let f = if (t as u32).is_multiple_of(2) {
             f64::from(hz)
         } else {
             f64::from(hz) * 1.25

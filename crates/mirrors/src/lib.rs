@@ -6,12 +6,26 @@
 //! It trusts nothing it receives: verification is the caller's job (catalog
 //! signatures in `stowaway-catalog`, blob hashes in `stowaway-store`).
 //!
-//! Not here yet (see issue 3): health scoring, hedged requests, Range
-//! failover. The seam for them is [`MirrorClient::open`]'s `offset`.
+//! - [`transport`]: one request to one mirror (http(s), file://), with
+//!   ranges and conditional GETs.
+//! - [`health`]: what we know of a mirror (latency, throughput, failures,
+//!   circuit breaker, Retry-After); persisted by the store.
+//! - [`pool`]: the mirrors of one library in health order, per-mirror
+//!   connection limits, hedged requests for small objects.
+//! - [`limit`]: an optional shared bandwidth cap.
+//!
+//! Mid-file failover (continuing a download on another mirror with Range)
+//! is driven by the sync engine, which owns the file being written.
 #![forbid(unsafe_code)]
 
 mod error;
-mod transport;
+pub mod health;
+pub mod limit;
+pub mod pool;
+pub mod transport;
 
 pub use error::MirrorError;
-pub use transport::{BodyStream, ClientConfig, Mirror, MirrorClient};
+pub use health::{Circuit, HealthPolicy, MirrorHealth};
+pub use limit::RateLimiter;
+pub use pool::{AttemptError, MirrorPool, PoolConfig};
+pub use transport::{BodyStream, ClientConfig, Fetched, Mirror, MirrorClient, Opened, Validators};

@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_RANGE, RANGE, RETRY_AFTER};
+use reqwest::header::{
+    CONTENT_RANGE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RANGE, RETRY_AFTER,
+};
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
+use tokio::time::Instant;
 use url::Url;
 
 use crate::MirrorError;
@@ -122,7 +125,28 @@ impl MirrorClient {
         path: &str,
         max: u64,
     ) -> Result<Vec<u8>, MirrorError> {
-        let mut body = self.open(mirror, path, 0).await?;
+        match self
+            .fetch(mirror, path, max, &Validators::default())
+            .await?
+        {
+            Fetched::Body { bytes, .. } => Ok(bytes),
+            Fetched::NotModified => Err(MirrorError::Transfer("unexpected 304".into())),
+        }
+    }
+
+    /// Fetches a small object whole, conditionally: with validators from an
+    /// earlier response, an unchanged object costs one request and no body.
+    pub async fn fetch(
+        &self,
+        mirror: &Mirror,
+        path: &str,
+        max: u64,
+        validators: &Validators,
+    ) -> Result<Fetched, MirrorError> {
+        let mut body = match self.request(mirror, path, 0, validators).await? {
+            Opened::NotModified => return Ok(Fetched::NotModified),
+            Opened::Body(b) => b,
+        };
         if body.remaining.is_some_and(|n| n > max) {
             return Err(MirrorError::TooLarge { limit: max });
         }
@@ -133,20 +157,45 @@ impl MirrorClient {
             }
             out.extend_from_slice(&chunk);
         }
-        Ok(out)
+        if body.remaining.is_some_and(|n| n > 0) {
+            return Err(MirrorError::Transfer("body shorter than announced".into()));
+        }
+        Ok(Fetched::Body {
+            bytes: out,
+            validators: body.validators.clone(),
+            ttfb: body.ttfb,
+        })
     }
 
-    /// Opens `path` below `mirror` for streaming, starting at byte `offset`.
+    /// Opens `path` below `mirror` for streaming, starting at byte `offset`
+    /// (check [`BodyStream::start`]: a server may ignore the range).
     pub async fn open(
         &self,
         mirror: &Mirror,
         path: &str,
         offset: u64,
     ) -> Result<BodyStream, MirrorError> {
+        match self
+            .request(mirror, path, offset, &Validators::default())
+            .await?
+        {
+            Opened::Body(b) => Ok(b),
+            Opened::NotModified => Err(MirrorError::Transfer("unexpected 304".into())),
+        }
+    }
+
+    /// The general request: a byte offset and optional validators.
+    pub async fn request(
+        &self,
+        mirror: &Mirror,
+        path: &str,
+        offset: u64,
+        validators: &Validators,
+    ) -> Result<Opened, MirrorError> {
         check_relative(path)?;
         match mirror {
-            Mirror::Http(base) => self.open_http(base, path, offset).await,
-            Mirror::File(root) => open_file(root.join(path), offset).await,
+            Mirror::Http(base) => self.open_http(base, path, offset, validators).await,
+            Mirror::File(root) => open_file(root.join(path), offset).await.map(Opened::Body),
         }
     }
 
@@ -155,7 +204,8 @@ impl MirrorClient {
         base: &Url,
         path: &str,
         offset: u64,
-    ) -> Result<BodyStream, MirrorError> {
+        validators: &Validators,
+    ) -> Result<Opened, MirrorError> {
         let url = base
             .join(path)
             .map_err(|e| MirrorError::BadUrl(path.to_owned(), e.to_string()))?;
@@ -163,14 +213,23 @@ impl MirrorClient {
         if offset > 0 {
             req = req.header(RANGE, format!("bytes={offset}-"));
         }
+        if let Some(etag) = &validators.etag {
+            req = req.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &validators.last_modified {
+            req = req.header(IF_MODIFIED_SINCE, lm);
+        }
         let idle = self.config.idle_timeout;
+        let sent = Instant::now();
         let resp = match tokio::time::timeout(idle, req.send()).await {
             Err(_) => return Err(MirrorError::Timeout(idle)),
             Ok(Err(e)) => return Err(classify(e, idle)),
             Ok(Ok(r)) => r,
         };
+        let ttfb = sent.elapsed();
         let status = resp.status();
         let start = match status {
+            StatusCode::NOT_MODIFIED => return Ok(Opened::NotModified),
             StatusCode::OK => 0,
             StatusCode::PARTIAL_CONTENT => {
                 let start = resp
@@ -201,13 +260,52 @@ impl MirrorClient {
                 });
             }
         };
-        Ok(BodyStream {
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
+        Ok(Opened::Body(BodyStream {
             remaining: resp.content_length(),
             start,
             idle,
+            ttfb,
+            validators,
             inner: Inner::Http(resp),
-        })
+        }))
     }
+}
+
+/// HTTP validators of a response, sent back on the next request for a
+/// conditional GET.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A small object fetched whole.
+#[derive(Debug)]
+pub enum Fetched {
+    Body {
+        bytes: Vec<u8>,
+        validators: Validators,
+        ttfb: Duration,
+    },
+    /// 304: unchanged since the validators sent.
+    NotModified,
+}
+
+/// The start of a response.
+#[allow(clippy::large_enum_variant)] // built once per request, never stored
+pub enum Opened {
+    Body(BodyStream),
+    NotModified,
 }
 
 fn parse_content_range_start(v: &str) -> Option<u64> {
@@ -248,6 +346,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 async fn open_file(path: PathBuf, offset: u64) -> Result<BodyStream, MirrorError> {
+    let opened = Instant::now();
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MirrorError::NotFound),
@@ -266,6 +365,8 @@ async fn open_file(path: PathBuf, offset: u64) -> Result<BodyStream, MirrorError
         remaining: Some(len.saturating_sub(offset)),
         start: offset.min(len),
         idle: Duration::from_secs(60),
+        ttfb: opened.elapsed(),
+        validators: Validators::default(),
         inner: Inner::File(file),
     })
 }
@@ -282,6 +383,9 @@ pub struct BodyStream {
     /// The offset of the first byte of this body in the whole file (0 when a
     /// server ignored the Range asked for).
     pub start: u64,
+    /// Time from sending the request to its response headers.
+    pub ttfb: Duration,
+    pub validators: Validators,
     idle: Duration,
     inner: Inner,
 }
@@ -312,6 +416,26 @@ impl BodyStream {
             *rem = rem.saturating_sub(c.len() as u64);
         }
         Ok(chunk)
+    }
+
+    /// Reads and drops bytes until the body is at `offset` of the whole file
+    /// (for a server that ignored the range and sent everything).
+    pub async fn skip_to(&mut self, offset: u64) -> Result<Option<Bytes>, MirrorError> {
+        while self.start < offset {
+            let Some(chunk) = self.next_chunk().await? else {
+                return Err(MirrorError::Transfer(
+                    "body ended before the requested offset".into(),
+                ));
+            };
+            let n = chunk.len() as u64;
+            if self.start + n > offset {
+                let keep = chunk.slice((offset - self.start) as usize..);
+                self.start = offset;
+                return Ok(Some(keep));
+            }
+            self.start += n;
+        }
+        Ok(None)
     }
 }
 

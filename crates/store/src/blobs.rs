@@ -49,8 +49,12 @@ impl BlobStore {
         self.root.join("sha256")
     }
 
-    /// Starts writing a blob expected to hash to `sha` with `size` bytes.
-    /// Any earlier partial file of it is discarded.
+    pub(crate) fn partial_dir(&self) -> PathBuf {
+        self.root.join("partial")
+    }
+
+    /// Starts writing a blob expected to hash to `sha` with `size` bytes,
+    /// discarding any earlier partial file of it.
     pub fn begin(&self, sha: &Sha256, size: u64) -> Result<BlobWriter, StoreError> {
         let partial = self.partial_path(sha);
         let file = OpenOptions::new()
@@ -59,15 +63,67 @@ impl BlobStore {
             .truncate(true)
             .open(&partial)
             .map_err(|e| StoreError::io(&partial, e))?;
-        Ok(BlobWriter {
+        Ok(self.writer(file, partial, sha, size, Hasher::new(), 0))
+    }
+
+    /// Continues a partial download of `sha` where its bytes stop: the prefix
+    /// already on disk is re-hashed (so the final check still covers every
+    /// byte), and writing goes on at its end. A partial file longer than the
+    /// blob is discarded. With no partial file this is [`begin`](Self::begin).
+    pub fn resume(&self, sha: &Sha256, size: u64) -> Result<BlobWriter, StoreError> {
+        let partial = self.partial_path(sha);
+        let mut file = match OpenOptions::new().read(true).write(true).open(&partial) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return self.begin(sha, size),
+            Err(e) => return Err(StoreError::io(&partial, e)),
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| StoreError::io(&partial, e))?
+            .len();
+        if len > size {
+            drop(file);
+            return self.begin(sha, size);
+        }
+        let mut hasher = Hasher::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut n = 0u64;
+        while n < len {
+            let k = file
+                .read(&mut buf)
+                .map_err(|e| StoreError::io(&partial, e))?;
+            if k == 0 {
+                break;
+            }
+            hasher.update(&buf[..k]);
+            n += k as u64;
+        }
+        // Anything after what was hashed (a file that changed under us) goes.
+        file.set_len(n).map_err(|e| StoreError::io(&partial, e))?;
+        use std::io::Seek;
+        file.seek(io::SeekFrom::Start(n))
+            .map_err(|e| StoreError::io(&partial, e))?;
+        Ok(self.writer(file, partial, sha, size, hasher, n))
+    }
+
+    fn writer(
+        &self,
+        file: File,
+        partial: PathBuf,
+        sha: &Sha256,
+        size: u64,
+        hasher: Hasher,
+        written: u64,
+    ) -> BlobWriter {
+        BlobWriter {
             file,
             partial,
             final_path: self.path(sha),
             expected: sha.clone(),
             expected_size: size,
-            hasher: Hasher::new(),
-            written: 0,
-        })
+            hasher,
+            written,
+        }
     }
 
     /// Hashes the file at `path` (streaming). Returns its SHA-256 and size.
@@ -88,8 +144,8 @@ impl BlobStore {
     }
 }
 
-/// A blob being written. Dropping it without [`finish`](Self::finish) removes
-/// the partial file.
+/// A blob being written to its partial file. Dropping it keeps the partial
+/// file (a later sync resumes it); [`discard`](Self::discard) removes it.
 pub struct BlobWriter {
     file: File,
     partial: PathBuf,
@@ -117,40 +173,57 @@ impl BlobWriter {
         Ok(())
     }
 
+    /// Bytes in the partial file so far (including a resumed prefix).
     pub fn written(&self) -> u64 {
         self.written
     }
 
+    pub fn expected_size(&self) -> u64 {
+        self.expected_size
+    }
+
+    /// Makes what was written so far durable.
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.file
+            .sync_data()
+            .map_err(|e| StoreError::io(&self.partial, e))
+    }
+
+    /// Removes the partial file.
+    pub fn discard(self) {
+        let _ = fs::remove_file(&self.partial);
+    }
+
     /// Checks size and hash, fsyncs, and renames into place. On mismatch the
     /// partial file is removed and nothing is stored.
-    pub fn finish(mut self) -> Result<PathBuf, StoreError> {
-        let actual = Sha256::from_digest(&std::mem::take(&mut self.hasher).finalize().into());
-        if actual != self.expected || self.written != self.expected_size {
+    pub fn finish(self) -> Result<PathBuf, StoreError> {
+        let BlobWriter {
+            file,
+            partial,
+            final_path,
+            expected,
+            expected_size,
+            hasher,
+            written,
+        } = self;
+        let actual = Sha256::from_digest(&hasher.finalize().into());
+        if actual != expected || written != expected_size {
+            drop(file);
+            let _ = fs::remove_file(&partial);
             return Err(StoreError::HashMismatch {
-                sha256: self.expected.to_string(),
-                expected_size: self.expected_size,
-                actual_size: self.written,
+                sha256: expected.to_string(),
+                expected_size,
+                actual_size: written,
                 actual_sha256: actual.to_string(),
             });
         }
-        self.file
-            .sync_all()
-            .map_err(|e| StoreError::io(&self.partial, e))?;
-        let dir = self.final_path.parent().expect("blob path has a parent");
+        file.sync_all().map_err(|e| StoreError::io(&partial, e))?;
+        drop(file);
+        let dir = final_path.parent().expect("blob path has a parent");
         fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
-        fs::rename(&self.partial, &self.final_path)
-            .map_err(|e| StoreError::io(&self.final_path, e))?;
+        fs::rename(&partial, &final_path).map_err(|e| StoreError::io(&final_path, e))?;
         sync_dir(dir);
-        self.written = u64::MAX; // mark as moved: Drop must not remove anything
-        Ok(self.final_path.clone())
-    }
-}
-
-impl Drop for BlobWriter {
-    fn drop(&mut self) {
-        if self.written != u64::MAX {
-            let _ = fs::remove_file(&self.partial);
-        }
+        Ok(final_path)
     }
 }
 
@@ -184,8 +257,29 @@ mod tests {
 
         let mut w = store.begin(&sha, data.len() as u64).unwrap();
         assert!(w.write(b"hello blob!").is_err(), "longer than announced");
-        drop(w);
+        w.discard();
         assert!(!store.partial_path(&sha).exists());
+
+        // Interrupted after 6 bytes, then resumed: the prefix is re-hashed.
+        let mut w = store.begin(&sha, data.len() as u64).unwrap();
+        w.write(b"hello ").unwrap();
+        drop(w);
+        assert_eq!(fs::read(store.partial_path(&sha)).unwrap(), b"hello ");
+        let mut w = store.resume(&sha, data.len() as u64).unwrap();
+        assert_eq!(w.written(), 6);
+        w.write(b"blob").unwrap();
+        assert_eq!(w.finish().unwrap(), store.path(&sha));
+        fs::remove_file(store.path(&sha)).unwrap();
+
+        // A resumed prefix that is wrong makes the whole file fail, and go.
+        fs::write(store.partial_path(&sha), b"HELLO ").unwrap();
+        let mut w = store.resume(&sha, data.len() as u64).unwrap();
+        w.write(b"blob").unwrap();
+        assert!(matches!(w.finish(), Err(StoreError::HashMismatch { .. })));
+        assert!(!store.partial_path(&sha).exists());
+        // A partial longer than the blob is not resumed.
+        fs::write(store.partial_path(&sha), b"hello blob and more").unwrap();
+        assert_eq!(store.resume(&sha, data.len() as u64).unwrap().written(), 0);
 
         let mut w = store.begin(&sha, data.len() as u64).unwrap();
         w.write(b"hello ").unwrap();

@@ -112,6 +112,27 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     END;
     INSERT INTO items_fts(items_fts) VALUES ('rebuild');
     "#,
+    // 3: mirror health and catalog validators per (library, mirror); partial
+    // downloads that a later sync resumes.
+    r#"
+    CREATE TABLE mirror_health (
+        library_id            TEXT NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        url                   TEXT NOT NULL,
+        health                TEXT NOT NULL,
+        catalog_etag          TEXT,
+        catalog_last_modified TEXT,
+        updated_at            INTEGER NOT NULL,
+        PRIMARY KEY (library_id, url)
+    ) STRICT;
+    CREATE TABLE partials (
+        sha256     TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        bytes      INTEGER NOT NULL,
+        mirror     TEXT,
+        started_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

@@ -18,12 +18,14 @@ mod blobs;
 mod db;
 mod error;
 mod fsck;
+mod health;
 mod library;
 mod query;
 
 pub use blobs::{BlobStore, BlobWriter};
 pub use error::StoreError;
 pub use fsck::{FsckProblem, FsckReport};
+pub use health::{MirrorRecord, PartialRow};
 pub use library::{ApplyOutcome, LibraryRow, WantedBlob};
 pub use query::{CollectionView, ItemView, LibraryStatus, SearchHit};
 

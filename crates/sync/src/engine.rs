@@ -1,20 +1,23 @@
 //! The engine: one sync of one or all libraries.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
-use stowaway_catalog::{
-    blob_path, verify_catalog, CatalogError, Subscription, CATALOG_FILE, MAX_CATALOG_BYTES,
-    MAX_SIGNATURE_BYTES, SIGNATURE_FILE,
+use stowaway_catalog::{CatalogError, Subscription};
+use stowaway_mirrors::{
+    ClientConfig, Mirror, MirrorClient, MirrorError, MirrorHealth, MirrorPool, PoolConfig,
+    RateLimiter,
 };
-use stowaway_mirrors::{ClientConfig, Mirror, MirrorClient, MirrorError};
 use stowaway_store::{ApplyOutcome, Store, StoreError, WantedBlob};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::catalog::{self, CatalogFetch};
+use crate::download::Downloads;
 use crate::SyncEvent;
 
 /// Errors that end a sync (or a subscription) as a whole. Per-mirror and
@@ -29,6 +32,8 @@ pub enum SyncError {
     Mirror(#[from] MirrorError),
     #[error("cancelled")]
     Cancelled,
+    #[error("another sync is already running on this cache")]
+    Busy,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -40,6 +45,7 @@ impl SyncError {
             SyncError::Catalog(e) => e.code(),
             SyncError::Mirror(e) => e.code(),
             SyncError::Cancelled => "cancelled",
+            SyncError::Busy => "busy",
             SyncError::Internal(_) => "internal",
         }
     }
@@ -53,6 +59,14 @@ pub struct SyncOptions {
     pub concurrency: usize,
     /// Skip downloads: refresh catalogs only.
     pub catalog_only: bool,
+    /// Requests in flight to any one mirror.
+    pub per_mirror_connections: usize,
+    /// Overall bandwidth cap in bytes per second.
+    pub bandwidth_limit: Option<u64>,
+    /// Rounds over all mirrors (with back-off between) before a file fails.
+    pub max_rounds: u32,
+    /// A stream this many times slower than another mirror's known rate moves there.
+    pub slow_ratio: f64,
 }
 
 impl Default for SyncOptions {
@@ -61,6 +75,10 @@ impl Default for SyncOptions {
             library: None,
             concurrency: 4,
             catalog_only: false,
+            per_mirror_connections: 4,
+            bandwidth_limit: None,
+            max_rounds: 3,
+            slow_ratio: 5.0,
         }
     }
 }
@@ -88,7 +106,12 @@ pub struct LibraryReport {
     /// The applied catalog is past its expiry.
     pub expired: bool,
     pub files_downloaded: usize,
+    /// Bytes stored by this sync (resumed prefixes excluded).
     pub bytes_downloaded: u64,
+    /// Bytes received from mirrors, including any that failed verification.
+    pub bytes_received: u64,
+    /// Files continued from a partial download of an earlier sync.
+    pub files_resumed: usize,
     /// (label, error) for every file no mirror could deliver.
     pub failed: Vec<(String, String)>,
     pub elapsed_ms: u64,
@@ -132,7 +155,7 @@ impl Engine {
         self.events.subscribe()
     }
 
-    fn emit(&self, e: SyncEvent) {
+    pub(crate) fn emit(&self, e: SyncEvent) {
         let _ = self.events.send(e);
     }
 
@@ -152,6 +175,7 @@ impl Engine {
         opts: &SyncOptions,
         cancel: &CancellationToken,
     ) -> Result<SyncReport, SyncError> {
+        let _lock = self.lock()?;
         let libraries = match &opts.library {
             Some(id) => vec![self.store.library(id)?],
             None => self.store.libraries()?,
@@ -169,6 +193,67 @@ impl Engine {
         Ok(report)
     }
 
+    /// One sync at a time per cache: an exclusive lock on `sync.lock`,
+    /// released when the process ends (even by `kill -9`).
+    fn lock(&self) -> Result<std::fs::File, SyncError> {
+        let path = self.store.data_dir().join("sync.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+        match f.try_lock() {
+            Ok(()) => Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Busy),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io { path, source: e }.into()),
+        }
+    }
+
+    /// The library's mirror pool, with the health the store remembers.
+    fn pool(
+        &self,
+        library: &str,
+        opts: &SyncOptions,
+    ) -> Result<(MirrorPool, Vec<stowaway_store::MirrorRecord>), SyncError> {
+        let records = self.store.mirror_records(library)?;
+        let mut mirrors = Vec::new();
+        let mut kept = Vec::new();
+        for r in records {
+            match Mirror::parse(&r.url) {
+                Ok(m) => {
+                    let health: MirrorHealth = r
+                        .health
+                        .as_deref()
+                        .and_then(|h| serde_json::from_str(h).ok())
+                        .unwrap_or_default();
+                    mirrors.push((m, health));
+                    kept.push(r);
+                }
+                Err(e) => warn!(library, url = %r.url, error = %e, "skipping unusable mirror"),
+            }
+        }
+        let config = PoolConfig {
+            per_mirror_connections: opts.per_mirror_connections.max(1),
+            ..PoolConfig::default()
+        };
+        Ok((MirrorPool::new(self.client.clone(), mirrors, config), kept))
+    }
+
+    fn save_health(&self, library: &str, pool: &MirrorPool) {
+        let records: Vec<(String, String)> = pool
+            .snapshot()
+            .into_iter()
+            .filter_map(|(url, h)| serde_json::to_string(&h).ok().map(|j| (url, j)))
+            .collect();
+        if let Err(e) = self.store.save_mirror_health(library, &records) {
+            warn!(library, error = %e, "could not save mirror health");
+        }
+    }
+
     async fn sync_library(
         &self,
         library: &str,
@@ -184,9 +269,12 @@ impl Engine {
             library: library.to_owned(),
             ..LibraryReport::default()
         };
-        let mirrors = self.mirrors(library)?;
+        let (pool, records) = self.pool(library, opts)?;
 
-        match self.refresh_catalog(library, public_key, &mirrors).await {
+        match self
+            .refresh_catalog(library, public_key, &pool, &records)
+            .await
+        {
             Ok((outcome, mirror, expired)) => {
                 report.catalog = Some(outcome);
                 report.catalog_mirror = Some(mirror);
@@ -197,10 +285,17 @@ impl Engine {
                 report.catalog_error = Some(e);
             }
         }
+        self.save_health(library, &pool);
 
         if !opts.catalog_only {
-            self.download_all(library, &mirrors, opts, cancel, &mut report)
-                .await?;
+            let r = self
+                .download_all(library, &pool, opts, cancel, &mut report)
+                .await;
+            self.save_health(library, &pool);
+            r?;
+            if let Err(e) = self.store.prune_partials() {
+                warn!(error = %e, "could not prune partial downloads");
+            }
         }
         let error = report.catalog_error.clone().or_else(|| {
             (!report.failed.is_empty())
@@ -216,95 +311,91 @@ impl Engine {
         Ok(report)
     }
 
-    fn mirrors(&self, library: &str) -> Result<Vec<Mirror>, SyncError> {
-        let mut out = Vec::new();
-        for url in self.store.mirrors(library)? {
-            match Mirror::parse(&url) {
-                Ok(m) => out.push(m),
-                Err(e) => warn!(library, %url, error = %e, "skipping unusable mirror"),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Tries each mirror in turn for a catalog that verifies and applies.
-    /// Returns the outcome and the mirror that served it, or a summary of why
-    /// every mirror failed.
+    /// The catalog phase: hedged and conditional; applies what wins.
     async fn refresh_catalog(
         &self,
         library: &str,
         public_key: &str,
-        mirrors: &[Mirror],
+        pool: &MirrorPool,
+        records: &[stowaway_store::MirrorRecord],
     ) -> Result<(ApplyOutcome, String, bool), String> {
         let key = stowaway_catalog::PublicKey::parse(public_key).map_err(|e| e.to_string())?;
-        let mut errors = Vec::new();
-        for mirror in mirrors {
-            let url = mirror.to_url_string();
-            match self.catalog_from(library, &key, mirror).await {
-                Ok((outcome, expired)) => {
-                    info!(library, mirror = %url, sequence = outcome.sequence, unchanged = outcome.unchanged, "catalog applied");
-                    self.emit(SyncEvent::CatalogApplied {
-                        library: library.to_owned(),
-                        mirror: url.clone(),
-                        sequence: outcome.sequence,
-                        unchanged: outcome.unchanged,
-                        added: outcome.diff.added.len(),
-                        changed: outcome.diff.changed.len(),
-                        removed: outcome.diff.removed.len(),
-                        expired,
-                    });
-                    return Ok((outcome, url, expired));
-                }
-                Err(e) => {
-                    warn!(library, mirror = %url, error = %e, "catalog from this mirror refused");
-                    self.emit(SyncEvent::CatalogMirrorFailed {
-                        library: library.to_owned(),
-                        mirror: url.clone(),
-                        error: e.to_string(),
-                        code: e.code().to_owned(),
-                    });
-                    errors.push(format!("{url}: {e}"));
-                }
+        let result = catalog::fetch(pool, &self.store, library, &key, records).await;
+        let (id, fetched) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.emit(SyncEvent::CatalogMirrorFailed {
+                    library: library.to_owned(),
+                    mirror: String::new(),
+                    error: e.clone(),
+                    code: "no_catalog".into(),
+                });
+                return Err(e);
             }
-        }
-        if errors.is_empty() {
-            return Err("no mirrors".into());
-        }
-        Err(format!(
-            "no mirror gave a valid catalog ({})",
-            errors.join("; ")
-        ))
-    }
-
-    async fn catalog_from(
-        &self,
-        library: &str,
-        key: &stowaway_catalog::PublicKey,
-        mirror: &Mirror,
-    ) -> Result<(ApplyOutcome, bool), SyncError> {
-        let (bytes, sig) = tokio::try_join!(
-            self.client
-                .fetch_small(mirror, CATALOG_FILE, MAX_CATALOG_BYTES as u64),
-            self.client
-                .fetch_small(mirror, SIGNATURE_FILE, MAX_SIGNATURE_BYTES as u64),
-        )?;
-        let verified = verify_catalog(&bytes, &sig, key, Some(library))?;
-        let expired = verified.catalog.is_expired(time::OffsetDateTime::now_utc());
-        if expired {
-            warn!(library, expires_at = %verified.catalog.expires_at, "catalog has expired; applying it, cached content stays playable");
-        }
-        let store = self.store.clone();
-        let lib = library.to_owned();
-        let outcome = tokio::task::spawn_blocking(move || store.apply_catalog(&lib, &verified))
-            .await
-            .map_err(|e| SyncError::Internal(e.to_string()))??;
-        Ok((outcome, expired))
+        };
+        let url = pool.url(id).to_owned();
+        let (outcome, validators, expired) = match fetched {
+            CatalogFetch::Unchanged { validators } => {
+                let (seq, bytes) = self
+                    .store
+                    .applied_catalog(library)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("unchanged, but nothing applied")?;
+                let expired = serde_json::from_slice::<stowaway_catalog::Catalog>(&bytes)
+                    .map(|c| c.is_expired(time::OffsetDateTime::now_utc()))
+                    .unwrap_or(false);
+                let outcome = ApplyOutcome {
+                    library: library.to_owned(),
+                    previous_sequence: Some(seq),
+                    sequence: seq,
+                    unchanged: true,
+                    diff: Default::default(),
+                };
+                (outcome, validators, expired)
+            }
+            CatalogFetch::New {
+                verified,
+                validators,
+            } => {
+                let expired = verified.catalog.is_expired(time::OffsetDateTime::now_utc());
+                if expired {
+                    warn!(library, expires_at = %verified.catalog.expires_at, "catalog has expired; applying it, cached content stays playable");
+                }
+                let store = self.store.clone();
+                let lib = library.to_owned();
+                let outcome =
+                    tokio::task::spawn_blocking(move || store.apply_catalog(&lib, &verified))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| e.to_string())?;
+                let _ = self.store.clear_catalog_validators(library);
+                (outcome, validators, expired)
+            }
+        };
+        let _ = self.store.save_catalog_validators(
+            library,
+            &url,
+            validators.etag.as_deref(),
+            validators.last_modified.as_deref(),
+        );
+        info!(library, mirror = %url, sequence = outcome.sequence, unchanged = outcome.unchanged, "catalog applied");
+        self.emit(SyncEvent::CatalogApplied {
+            library: library.to_owned(),
+            mirror: url.clone(),
+            sequence: outcome.sequence,
+            unchanged: outcome.unchanged,
+            added: outcome.diff.added.len(),
+            changed: outcome.diff.changed.len(),
+            removed: outcome.diff.removed.len(),
+            expired,
+        });
+        Ok((outcome, url, expired))
     }
 
     async fn download_all(
         &self,
         library: &str,
-        mirrors: &[Mirror],
+        pool: &MirrorPool,
         opts: &SyncOptions,
         cancel: &CancellationToken,
         report: &mut LibraryReport,
@@ -320,27 +411,85 @@ impl Engine {
             }
             wanted.push(w);
         }
+        report.files_resumed = wanted
+            .iter()
+            .filter(|w| self.store.blobs().partial_path(&w.sha256).exists())
+            .count();
+        let files_total = wanted.len();
+        let bytes_total: u64 = wanted.iter().map(|w| w.size).sum();
         self.emit(SyncEvent::DownloadsPlanned {
             library: library.to_owned(),
-            files: wanted.len(),
-            bytes: wanted.iter().map(|w| w.size).sum(),
+            files: files_total,
+            bytes: bytes_total,
         });
-        let results: Vec<(WantedBlob, Result<u64, String>)> = stream::iter(wanted)
-            .map(|w| async move {
-                let r = self.download(&w, mirrors, cancel).await;
-                (w, r)
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let limiter = opts.bandwidth_limit.map(RateLimiter::new);
+        let done = AtomicU64::new(0);
+        let received = AtomicU64::new(0);
+        let files_done = AtomicUsize::new(0);
+        let downloads = Downloads {
+            engine: self,
+            pool,
+            limiter: limiter.as_ref(),
+            cancel,
+            done: &done,
+            received: &received,
+            max_rounds: opts.max_rounds.max(1),
+            slow_ratio: opts.slow_ratio.max(1.0),
+        };
+        let work = stream::iter(wanted)
+            .map(|w| {
+                let downloads = &downloads;
+                let files_done = &files_done;
+                async move {
+                    let r = downloads.blob(&w).await;
+                    files_done.fetch_add(1, Ordering::Relaxed);
+                    (w, r)
+                }
             })
             .buffer_unordered(opts.concurrency.max(1))
-            .collect()
-            .await;
+            .collect::<Vec<(WantedBlob, Result<u64, String>)>>();
+        let ticker = async {
+            let mut last = (Instant::now(), 0u64);
+            let mut rate = 0f64;
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let d = done.load(Ordering::Relaxed);
+                let dt = last.0.elapsed().as_secs_f64();
+                let sample = d.saturating_sub(last.1) as f64 / dt.max(1e-3);
+                rate = if rate == 0.0 {
+                    sample
+                } else {
+                    rate * 0.7 + sample * 0.3
+                };
+                last = (Instant::now(), d);
+                self.emit(SyncEvent::Progress {
+                    library: library.to_owned(),
+                    bytes_done: d,
+                    bytes_total,
+                    files_done: files_done.load(Ordering::Relaxed),
+                    files_total,
+                    rate_bps: rate as u64,
+                    eta_secs: (rate > 1.0)
+                        .then(|| (bytes_total.saturating_sub(d) as f64 / rate) as u64),
+                });
+            }
+        };
+        let results = tokio::select! {
+            r = work => r,
+            () = ticker => unreachable!("the ticker never ends"),
+        };
+        report.bytes_received = received.load(Ordering::Relaxed);
         if cancel.is_cancelled() {
             return Err(SyncError::Cancelled);
         }
         for (w, r) in results {
             match r {
-                Ok(n) => {
+                Ok(_) => {
                     report.files_downloaded += 1;
-                    report.bytes_downloaded += n;
+                    report.bytes_downloaded += w.size;
                 }
                 Err(e) => {
                     self.emit(SyncEvent::DownloadFailed {
@@ -353,101 +502,5 @@ impl Engine {
             }
         }
         Ok(())
-    }
-
-    /// Downloads one blob from the first mirror that delivers bytes matching
-    /// its hash and size. Returns the bytes stored.
-    async fn download(
-        &self,
-        w: &WantedBlob,
-        mirrors: &[Mirror],
-        cancel: &CancellationToken,
-    ) -> Result<u64, String> {
-        let mut errors = Vec::new();
-        for mirror in mirrors {
-            if cancel.is_cancelled() {
-                return Err("cancelled".into());
-            }
-            let url = mirror.to_url_string();
-            match self.download_from(w, mirror, &url, cancel).await {
-                Ok(n) => {
-                    self.emit(SyncEvent::DownloadFinished {
-                        sha256: w.sha256.to_string(),
-                        mirror: url,
-                        size: n,
-                    });
-                    return Ok(n);
-                }
-                Err(e) => {
-                    warn!(blob = %w.sha256, mirror = %url, error = %e, "download from this mirror failed");
-                    self.emit(SyncEvent::DownloadMirrorFailed {
-                        sha256: w.sha256.to_string(),
-                        mirror: url.clone(),
-                        error: e.to_string(),
-                        code: e.code().to_owned(),
-                    });
-                    errors.push(format!("{url}: {e}"));
-                }
-            }
-        }
-        Err(if errors.is_empty() {
-            "no mirrors".into()
-        } else {
-            errors.join("; ")
-        })
-    }
-
-    async fn download_from(
-        &self,
-        w: &WantedBlob,
-        mirror: &Mirror,
-        url: &str,
-        cancel: &CancellationToken,
-    ) -> Result<u64, SyncError> {
-        let mut body = self.client.open(mirror, &blob_path(&w.sha256), 0).await?;
-        if body.remaining.is_some_and(|n| n != w.size) {
-            return Err(MirrorError::Transfer(format!(
-                "mirror announces {} bytes, the catalog says {}",
-                body.remaining.unwrap_or_default(),
-                w.size
-            ))
-            .into());
-        }
-        self.emit(SyncEvent::DownloadStarted {
-            sha256: w.sha256.to_string(),
-            label: w.label.clone(),
-            size: w.size,
-            mirror: url.to_owned(),
-        });
-        let mut writer = self.store.blobs().begin(&w.sha256, w.size)?;
-        let mut last_event = Instant::now();
-        loop {
-            let chunk = tokio::select! {
-                c = body.next_chunk() => c?,
-                () = cancel.cancelled() => return Err(SyncError::Cancelled),
-            };
-            let Some(chunk) = chunk else { break };
-            writer.write(&chunk)?;
-            if last_event.elapsed() >= Duration::from_millis(100) {
-                last_event = Instant::now();
-                self.emit(SyncEvent::DownloadProgress {
-                    sha256: w.sha256.to_string(),
-                    bytes: writer.written(),
-                    size: w.size,
-                });
-            }
-        }
-        let written = writer.written();
-        self.emit(SyncEvent::DownloadProgress {
-            sha256: w.sha256.to_string(),
-            bytes: written,
-            size: w.size,
-        });
-        // Hash check, fsync and rename off the async threads.
-        tokio::task::spawn_blocking(move || writer.finish())
-            .await
-            .map_err(|e| SyncError::Internal(e.to_string()))??;
-        self.store.mark_blob_present(&w.sha256, w.size)?;
-        Ok(written)
     }
 }

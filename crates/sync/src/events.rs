@@ -31,16 +31,44 @@ pub enum SyncEvent {
         files: usize,
         bytes: u64,
     },
+    /// A partial file from an earlier (interrupted) sync is continued.
+    DownloadResumed {
+        sha256: String,
+        offset: u64,
+        size: u64,
+    },
     DownloadStarted {
         sha256: String,
         label: String,
         size: u64,
+        /// Where this mirror starts (non-zero when resuming).
+        offset: u64,
         mirror: String,
     },
     DownloadProgress {
         sha256: String,
         bytes: u64,
         size: u64,
+        mirror: String,
+    },
+    /// The download continues on another mirror from `offset` (HTTP Range).
+    Failover {
+        sha256: String,
+        from: String,
+        to: String,
+        offset: u64,
+        reason: String,
+    },
+    /// Overall progress of a library's downloads, a few times a second.
+    Progress {
+        library: String,
+        bytes_done: u64,
+        bytes_total: u64,
+        files_done: usize,
+        files_total: usize,
+        /// Recent rate in bytes per second.
+        rate_bps: u64,
+        eta_secs: Option<u64>,
     },
     /// One mirror failed for one file; the next mirror is tried.
     DownloadMirrorFailed {

@@ -11,6 +11,8 @@
 //! nothing about either.
 #![forbid(unsafe_code)]
 
+mod catalog;
+mod download;
 mod engine;
 mod events;
 

@@ -1,0 +1,398 @@
+//! Downloading one blob: resumable, verified, from whichever mirror delivers.
+//!
+//! The file grows in `blobs/partial/` and its hash covers every byte,
+//! whichever mirrors served which part. A stream that fails, stalls, or runs
+//! far slower than the other mirrors do is continued at the same offset on
+//! the next mirror with a Range request (a mirror that ignores Range and
+//! answers 200 is read past the offset). A mismatch at the end discards the
+//! file and marks every mirror that contributed as having served bad bytes.
+//! After a crash the partial file is resumed where its bytes stop.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use stowaway_catalog::blob_path;
+use stowaway_mirrors::{MirrorError, MirrorPool, RateLimiter};
+use stowaway_store::{BlobWriter, StoreError, WantedBlob};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::{Engine, SyncEvent};
+
+/// Shared state of one library's downloads.
+pub(crate) struct Downloads<'a> {
+    pub engine: &'a Engine,
+    pub pool: &'a MirrorPool,
+    pub limiter: Option<&'a RateLimiter>,
+    pub cancel: &'a CancellationToken,
+    /// Bytes of wanted blobs present (resumed or downloaded) so far.
+    pub done: &'a AtomicU64,
+    /// Bytes received from mirrors (including any later discarded).
+    pub received: &'a AtomicU64,
+    pub max_rounds: u32,
+    pub slow_ratio: f64,
+}
+
+/// Below this rate (bytes/s) a stream is worth moving even when nothing is
+/// known yet of the other mirrors.
+const FLOOR_BPS: f64 = 32.0 * 1024.0;
+
+/// Why a stream from one mirror ended early.
+enum StreamEnd {
+    Complete,
+    Failed(String),
+    Slow(String),
+    BadBytes(String),
+    Cancelled,
+}
+
+impl Downloads<'_> {
+    async fn resume(&self, w: &WantedBlob) -> Result<BlobWriter, StoreError> {
+        let store = self.engine.store().clone();
+        let (sha, size) = (w.sha256.clone(), w.size);
+        tokio::task::spawn_blocking(move || store.blobs().resume(&sha, size))
+            .await
+            .unwrap_or_else(|e| {
+                Err(StoreError::Io {
+                    path: "partial".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })
+    }
+
+    /// Downloads `w` into the store. Returns bytes received from mirrors.
+    pub async fn blob(&self, w: &WantedBlob) -> Result<u64, String> {
+        let sha = w.sha256.to_string();
+        let path = blob_path(&w.sha256);
+        let store = self.engine.store();
+        let mut writer = self.resume(w).await.map_err(|e| e.to_string())?;
+        let resumed = writer.written();
+        if resumed > 0 {
+            info!(blob = %sha, offset = resumed, "resuming partial download");
+            self.engine.emit(SyncEvent::DownloadResumed {
+                sha256: sha.clone(),
+                offset: resumed,
+                size: w.size,
+            });
+        }
+        self.done.fetch_add(resumed, Ordering::Relaxed);
+        let mut counted = resumed; // what of this blob is in `done`
+        let _ = store.record_partial(&w.sha256, w.size, resumed, None);
+
+        let mut received = 0u64;
+        let mut contributors: HashSet<usize> = HashSet::new();
+        let mut bad_for_this: HashSet<usize> = HashSet::new();
+        let mut tried: HashSet<usize> = HashSet::new();
+        let mut errors: Vec<String> = Vec::new();
+        let mut round = 0u32;
+        let mut full_restarts = 0usize;
+        let mut previous: Option<usize> = None;
+        let mut progressed_this_round = false;
+
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err("cancelled".into());
+            }
+            if writer.written() == w.size {
+                let store2 = store.clone();
+                let finished = tokio::task::spawn_blocking(move || writer.finish())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match finished {
+                    Ok(_) => {
+                        store
+                            .mark_blob_present(&w.sha256, w.size)
+                            .map_err(|e| e.to_string())?;
+                        let _ = store2.remove_partial(&w.sha256);
+                        self.engine.emit(SyncEvent::DownloadFinished {
+                            sha256: sha.clone(),
+                            mirror: previous
+                                .map(|p| self.pool.url(p).to_owned())
+                                .unwrap_or_default(),
+                            size: w.size,
+                        });
+                        return Ok(received);
+                    }
+                    Err(e) => {
+                        warn!(blob = %sha, error = %e, "downloaded bytes do not match the hash; discarding");
+                        for &c in &contributors {
+                            self.pool
+                                .record_bad_bytes(c, "served bytes that fail verification");
+                            bad_for_this.insert(c);
+                            self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                                sha256: sha.clone(),
+                                mirror: self.pool.url(c).to_owned(),
+                                error: e.to_string(),
+                                code: e.code().to_owned(),
+                            });
+                        }
+                        errors.push(e.to_string());
+                        self.done.fetch_sub(counted, Ordering::Relaxed);
+                        counted = 0;
+                        full_restarts += 1;
+                        if full_restarts > self.pool.len() {
+                            return Err(format!(
+                                "no mirror served bytes matching the hash ({})",
+                                errors.join("; ")
+                            ));
+                        }
+                        contributors.clear();
+                        tried.clear();
+                        writer = store
+                            .blobs()
+                            .begin(&w.sha256, w.size)
+                            .map_err(|e| e.to_string())?;
+                        continue;
+                    }
+                }
+            }
+
+            // The next mirror: available, not tried this round, preferring
+            // those that have not served bad bytes for this blob.
+            let candidates: Vec<usize> = self
+                .pool
+                .available()
+                .into_iter()
+                .filter(|m| !tried.contains(m))
+                .collect();
+            let next = candidates
+                .iter()
+                .copied()
+                .find(|m| !bad_for_this.contains(m))
+                .or_else(|| candidates.first().copied());
+            let Some(m) = next else {
+                // Everyone was tried (or is unavailable): another round after a pause.
+                if progressed_this_round {
+                    round = 0;
+                } else {
+                    round += 1;
+                }
+                progressed_this_round = false;
+                if round >= self.max_rounds {
+                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), None);
+                    return Err(if errors.is_empty() {
+                        "no mirror is available".into()
+                    } else {
+                        errors.join("; ")
+                    });
+                }
+                let backoff =
+                    Duration::from_millis(250 * (1 << round.min(6))).mul_f64(0.5 + fastrand::f64());
+                let wait = match self.pool.next_available_in() {
+                    Some(d) if self.pool.available().is_empty() && d <= Duration::from_secs(30) => {
+                        d.max(backoff)
+                    }
+                    _ => backoff,
+                };
+                debug!(blob = %sha, ?wait, round, "every mirror tried; waiting before the next round");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = self.cancel.cancelled() => return Err("cancelled".into()),
+                }
+                tried.clear();
+                continue;
+            };
+            tried.insert(m);
+            let url = self.pool.url(m).to_owned();
+            let offset = writer.written();
+            let _permit = self.pool.permit(m).await;
+            let mut body = match self.pool.open(m, &path, offset).await {
+                Ok(b) => b,
+                Err(e) => {
+                    debug!(blob = %sha, mirror = %url, error = %e, "mirror failed");
+                    self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                        sha256: sha.clone(),
+                        mirror: url.clone(),
+                        error: e.to_string(),
+                        code: e.code().to_owned(),
+                    });
+                    errors.push(format!("{url}: {e}"));
+                    continue;
+                }
+            };
+            // The body must be the rest of exactly this blob.
+            let first = if body.start < offset {
+                match body.skip_to(offset).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.pool.record_failure(m, &e);
+                        errors.push(format!("{url}: {e}"));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let expected_rest = w.size - offset;
+            if let Some(rem) = body.remaining {
+                let rem = rem + first.as_ref().map_or(0, |c| c.len() as u64);
+                if rem != expected_rest {
+                    let e = format!(
+                        "announces {} bytes from offset {offset}, the catalog says {expected_rest}",
+                        rem
+                    );
+                    self.pool.record_bad_bytes(m, &e);
+                    errors.push(format!("{url}: {e}"));
+                    continue;
+                }
+            }
+            match previous {
+                Some(from) if from != m => self.engine.emit(SyncEvent::Failover {
+                    sha256: sha.clone(),
+                    from: self.pool.url(from).to_owned(),
+                    to: url.clone(),
+                    offset,
+                    reason: errors.last().cloned().unwrap_or_default(),
+                }),
+                _ => self.engine.emit(SyncEvent::DownloadStarted {
+                    sha256: sha.clone(),
+                    label: w.label.clone(),
+                    size: w.size,
+                    offset,
+                    mirror: url.clone(),
+                }),
+            }
+            previous = Some(m);
+
+            // Stream until done, failure, stall, slowness or cancel.
+            let started = Instant::now();
+            let start_bytes = writer.written();
+            let mut window_start = Instant::now();
+            let mut window_bytes = 0u64;
+            let mut last_event = Instant::now();
+            let mut last_checkpoint = writer.written();
+            let mut pending = first;
+            let end = loop {
+                let chunk = match pending.take() {
+                    Some(c) => c,
+                    None => {
+                        let next = tokio::select! {
+                            c = body.next_chunk() => c,
+                            () = self.cancel.cancelled() => break StreamEnd::Cancelled,
+                        };
+                        match next {
+                            Ok(Some(c)) => c,
+                            Ok(None) => break StreamEnd::Complete,
+                            Err(e) => {
+                                self.pool.record_failure(m, &e);
+                                break StreamEnd::Failed(e.to_string());
+                            }
+                        }
+                    }
+                };
+                if let Some(l) = self.limiter {
+                    l.take(chunk.len()).await;
+                }
+                received += chunk.len() as u64;
+                self.received
+                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                if let Err(e) = writer.write(&chunk) {
+                    if matches!(e, StoreError::TooLong { .. }) {
+                        break StreamEnd::BadBytes(e.to_string());
+                    }
+                    return Err(e.to_string());
+                }
+                contributors.insert(m);
+                progressed_this_round = true;
+                self.done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                counted += chunk.len() as u64;
+                window_bytes += chunk.len() as u64;
+                if last_event.elapsed() >= Duration::from_millis(100) {
+                    last_event = Instant::now();
+                    self.engine.emit(SyncEvent::DownloadProgress {
+                        sha256: sha.clone(),
+                        bytes: writer.written(),
+                        size: w.size,
+                        mirror: url.clone(),
+                    });
+                }
+                if writer.written() - last_checkpoint >= 8 << 20 {
+                    last_checkpoint = writer.written();
+                    let _ = writer.checkpoint();
+                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
+                }
+                // Far slower than another mirror is known to be? Move on.
+                let window = window_start.elapsed();
+                if window >= Duration::from_secs(2) {
+                    let rate = window_bytes as f64 / window.as_secs_f64();
+                    if let Some(reason) = self.too_slow(m, rate, &tried) {
+                        self.pool.record_transfer(m, window_bytes, window);
+                        break StreamEnd::Slow(reason);
+                    }
+                    window_start = Instant::now();
+                    window_bytes = 0;
+                }
+            };
+            let got = writer.written() - start_bytes;
+            match end {
+                StreamEnd::Complete if writer.written() == w.size => {
+                    self.pool.record_success(m, None);
+                    self.pool.record_transfer(m, got, started.elapsed());
+                }
+                StreamEnd::Complete => {
+                    let e = MirrorError::Transfer(format!(
+                        "body ended at {} of {} bytes",
+                        writer.written(),
+                        w.size
+                    ));
+                    self.pool.record_failure(m, &e);
+                    errors.push(format!("{url}: {e}"));
+                }
+                StreamEnd::Failed(e) | StreamEnd::Slow(e) => {
+                    self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                        sha256: sha.clone(),
+                        mirror: url.clone(),
+                        error: e.clone(),
+                        code: "interrupted".into(),
+                    });
+                    errors.push(format!("{url}: {e}"));
+                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
+                }
+                StreamEnd::BadBytes(e) => {
+                    self.pool.record_bad_bytes(m, &e);
+                    bad_for_this.insert(m);
+                    errors.push(format!("{url}: {e}"));
+                    writer.discard();
+                    self.done.fetch_sub(counted, Ordering::Relaxed);
+                    counted = 0;
+                    contributors.clear();
+                    writer = store
+                        .blobs()
+                        .begin(&w.sha256, w.size)
+                        .map_err(|e| e.to_string())?;
+                }
+                StreamEnd::Cancelled => {
+                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
+                    return Err("cancelled".into());
+                }
+            }
+        }
+    }
+
+    /// Is `rate` (bytes/s on mirror `m`) far below what another mirror we
+    /// could switch to is known to do?
+    fn too_slow(&self, m: usize, rate: f64, tried: &HashSet<usize>) -> Option<String> {
+        let best_other = self
+            .pool
+            .available()
+            .into_iter()
+            .filter(|o| *o != m && !tried.contains(o))
+            .map(|o| (o, self.pool.health(o).throughput_bps))
+            .max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))?;
+        let best_other = match best_other {
+            (o, Some(t)) => (o, t),
+            // Nothing known of the others: only a crawl is worth a switch.
+            (o, None) => (o, FLOOR_BPS * self.slow_ratio),
+        };
+        (rate * self.slow_ratio < best_other.1).then(|| {
+            format!(
+                "too slow: {:.0} KB/s while {} does {:.0} KB/s",
+                rate / 1000.0,
+                self.pool.url(best_other.0),
+                best_other.1 / 1000.0
+            )
+        })
+    }
+}
