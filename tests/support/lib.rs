@@ -155,6 +155,17 @@ impl Member {
         out
     }
 
+    /// Runs `sync --json`, returning wall time, success and the report.
+    pub fn timed_sync(&self, extra: &[&str]) -> (Duration, bool, Value) {
+        let mut args = vec!["sync", "--json"];
+        args.extend_from_slice(extra);
+        let t = Instant::now();
+        let r = self.run(&args);
+        let elapsed = t.elapsed();
+        let ok = r.ok;
+        (elapsed, ok, r.json())
+    }
+
     pub fn blob_dir(&self) -> PathBuf {
         self.data.join("blobs/sha256")
     }
@@ -342,6 +353,39 @@ impl Publisher {
             ));
         }
         std::fs::write(self.source.join("library.toml"), t).unwrap();
+    }
+
+    /// Keys and a source with one show of `files` episodes of `size` bytes
+    /// each (for transfer-heavy tests).
+    pub fn show(root: &Path, files: usize, size: usize) -> Publisher {
+        let p = Publisher {
+            root: root.to_path_buf(),
+            keys: root.join("keys"),
+            source: root.join("source"),
+            mirror: root.join("mirror"),
+            episodes: files,
+        };
+        run(
+            "stowaway-publish",
+            &["keygen", "--out", p.keys.to_str().unwrap()],
+        )
+        .success();
+        std::fs::create_dir_all(p.source.join("media")).unwrap();
+        let mut t = String::from(
+            "[library]\nid = \"big\"\ntitle = \"Big Show\"\n\n[[collection]]\nid = \"show\"\nkind = \"show\"\ntitle = \"Big Show\"\n",
+        );
+        for e in 1..=files {
+            std::fs::write(
+                p.source.join(format!("media/{e}.ogg")),
+                bytes(1000 + e as u64, size),
+            )
+            .unwrap();
+            t.push_str(&format!(
+                "\n[[collection.item]]\nid = \"e{e}\"\ntitle = \"Episode {e}\"\nmedia = \"media/{e}.ogg\"\n"
+            ));
+        }
+        std::fs::write(p.source.join("library.toml"), t).unwrap();
+        p
     }
 
     pub fn episodes(&self) -> usize {

@@ -1,0 +1,439 @@
+//! The outage drill: the primary mirror fails in every way a mirror can, and
+//! the sync still completes from the others, every byte verified, in about the
+//! time the healthy mirrors need — measured against a healthy sync of the same
+//! library in the same test.
+
+use std::time::Duration;
+
+use stowaway_testmirror::{refused_url, Fault, PathMatch, Rule, TestMirror};
+use stowaway_tests::{all_blobs_verify, free_port, Member, Nginx, Publisher};
+
+const FILES: usize = 6;
+const SIZE: usize = 3 << 20;
+const TOTAL: u64 = (FILES * SIZE) as u64;
+
+struct Drill {
+    tmp: tempfile::TempDir,
+    publisher: Publisher,
+    nginx: Nginx,
+    members: usize,
+}
+
+impl Drill {
+    fn new() -> Drill {
+        let tmp = tempfile::tempdir().unwrap();
+        let publisher = Publisher::show(&tmp.path().join("publisher"), FILES, SIZE);
+        publisher.build();
+        let nginx = Nginx::start(&publisher.mirror);
+        Drill {
+            tmp,
+            publisher,
+            nginx,
+            members: 0,
+        }
+    }
+
+    /// A subscription file listing `mirrors` in that order.
+    fn subscription(&mut self, mirrors: &[String]) -> std::path::PathBuf {
+        self.members += 1;
+        let sub = self
+            .tmp
+            .path()
+            .join(format!("member{}.stowaway", self.members));
+        let mut s: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(self.publisher.subscription(&[self.nginx.url()])).unwrap(),
+        )
+        .unwrap();
+        s["mirrors"] = serde_json::json!(mirrors);
+        std::fs::write(&sub, s.to_string()).unwrap();
+        sub
+    }
+
+    /// A fresh member subscribed to `mirrors` (in that order).
+    fn member(&mut self, mirrors: &[String]) -> Member {
+        let sub = self.subscription(mirrors);
+        let m = Member::new(&self.tmp.path().join(format!("member{}", self.members)));
+        m.run(&["subscribe", sub.to_str().unwrap()]).success();
+        m
+    }
+
+    /// The same sync with a healthy primary (a fault-free TestMirror) and nginx.
+    fn baseline(&mut self) -> Duration {
+        let healthy = TestMirror::start(&self.publisher.mirror).unwrap();
+        let m = self.member(&[healthy.url(), self.nginx.url()]);
+        let (t, ok, r) = m.timed_sync(&[]);
+        assert!(ok, "{r}");
+        t
+    }
+}
+
+/// A finished sync: ok, everything downloaded, every stored byte verified.
+#[track_caller]
+fn complete(m: &Member, ok: bool, report: &serde_json::Value) {
+    assert!(ok, "{report}");
+    assert_eq!(
+        report["libraries"][0]["files_downloaded"], FILES as u64,
+        "{report}"
+    );
+    assert!(m.items().iter().all(|i| i.2));
+    assert_eq!(all_blobs_verify(m), FILES);
+    let fsck = m.json(&["fsck"]);
+    assert_eq!(fsck["database_ok"], true);
+    assert!(fsck["problems"].as_array().unwrap().is_empty(), "{fsck}");
+}
+
+#[track_caller]
+fn within(t: Duration, baseline: Duration, slack: Duration, what: &str) {
+    let bound = baseline * 2 + slack;
+    eprintln!("{what}: {t:?} (healthy {baseline:?}, bound {bound:?})");
+    assert!(
+        t <= bound,
+        "{what} took {t:?}; the healthy sync took {baseline:?}"
+    );
+}
+
+#[test]
+fn drill_1_primary_refuses_connections() {
+    let mut d = Drill::new();
+    let base = d.baseline();
+    let nginx = d.nginx.url();
+    let m = d.member(&[refused_url(), nginx.clone()]);
+    let (t, ok, r) = m.timed_sync(&[]);
+    complete(&m, ok, &r);
+    within(t, base, Duration::from_secs(1), "refused primary");
+}
+
+#[test]
+fn drill_2_primary_black_holed() {
+    let mut d = Drill::new();
+    let base = d.baseline();
+    let hole = TestMirror::start(&d.publisher.mirror).unwrap();
+    hole.set_faults(vec![Rule::all(Fault::BlackHole)]);
+    let nginx = d.nginx.url();
+    // Subscribing fetches the catalog: hedging must make the black hole cost
+    // well under a second, not a 15 s idle timeout.
+    let sub = d.subscription(&[hole.url(), nginx]);
+    let m = Member::new(&d.tmp.path().join("hole-member"));
+    let t0 = std::time::Instant::now();
+    let r = m.json(&["subscribe", sub.to_str().unwrap()]);
+    let catalog_time = t0.elapsed();
+    assert_eq!(r["catalog_mirror"], d.nginx.url(), "{r}");
+    eprintln!("catalog with a black-holed primary: {catalog_time:?}");
+    assert!(catalog_time < Duration::from_secs(1), "{catalog_time:?}");
+
+    let (t, ok, r) = m.timed_sync(&[]);
+    complete(&m, ok, &r);
+    within(t, base, Duration::from_secs(1), "black-holed primary");
+}
+
+#[test]
+fn drill_3_primary_dies_mid_file_and_the_second_continues_with_range() {
+    let mut d = Drill::new();
+    let base = d.baseline();
+    let primary = TestMirror::start(&d.publisher.mirror).unwrap();
+    primary.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::DropAfter(1 << 20),
+    )]);
+    // A fault-free TestMirror as the second so we can see its requests.
+    let second = TestMirror::start(&d.publisher.mirror).unwrap();
+    let m = d.member(&[primary.url(), second.url()]);
+    let (t, ok, r) = m.timed_sync(&[]);
+    complete(&m, ok, &r);
+    within(t, base, Duration::from_secs(1), "primary dying mid-file");
+
+    let ranged: Vec<_> = second
+        .requests()
+        .into_iter()
+        .filter(|q| q.path.starts_with("blobs/") && q.range.is_some())
+        .collect();
+    assert!(
+        !ranged.is_empty(),
+        "the second mirror continued with Range requests"
+    );
+    for q in &ranged {
+        assert_eq!(q.status, 206, "{q:?}");
+        let start: u64 = q
+            .range
+            .as_ref()
+            .unwrap()
+            .trim_start_matches("bytes=")
+            .trim_end_matches('-')
+            .parse()
+            .unwrap();
+        assert!(
+            start > 0 && start <= 1 << 20,
+            "continued from where the primary stopped: {q:?}"
+        );
+    }
+    // Continued, not restarted: what the second mirror sent is the library
+    // less what the first had delivered, and nothing was received twice.
+    let resumed_from: u64 = ranged
+        .iter()
+        .map(|q| {
+            q.range
+                .as_ref()
+                .unwrap()
+                .trim_start_matches("bytes=")
+                .trim_end_matches('-')
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    let received = r["libraries"][0]["bytes_received"].as_u64().unwrap();
+    eprintln!(
+        "received {received}, second mirror sent {}, resumed from {resumed_from} bytes in",
+        second.bytes_sent()
+    );
+    assert!(
+        received <= TOTAL + (64 << 10),
+        "received {received} for {TOTAL}"
+    );
+    assert!(second.bytes_sent() <= TOTAL - resumed_from + (64 << 10));
+}
+
+#[test]
+fn drill_4_primary_serves_corrupted_bytes() {
+    let mut d = Drill::new();
+    let base = d.baseline();
+    let liar = TestMirror::start(&d.publisher.mirror).unwrap();
+    liar.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::FlipBytes,
+    )]);
+    let nginx = d.nginx.url();
+    let m = d.member(&[liar.url(), nginx]);
+    let (t, ok, r) = m.timed_sync(&[]);
+    complete(&m, ok, &r);
+    within(t, base, Duration::from_secs(1), "lying primary");
+    let mirrors = m.json(&["mirrors"]);
+    assert!(
+        mirrors[0]["health"]["bad_bytes"].as_u64().unwrap() >= 1,
+        "{mirrors}"
+    );
+}
+
+#[test]
+fn drill_5_every_mirror_down_then_one_returns() {
+    let mut d = Drill::new();
+    let (pa, pb) = (free_port(), free_port());
+    let (ua, ub) = (
+        format!("http://127.0.0.1:{pa}/"),
+        format!("http://127.0.0.1:{pb}/"),
+    );
+    let m = d.member(&[ua, ub]);
+    let t0 = std::time::Instant::now();
+    let r = m.run(&["sync"]).failure();
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "failing took {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        r.stdout.contains("no mirror gave a valid catalog"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("Connection refused") || r.stdout.contains("connection"),
+        "{}",
+        r.stdout
+    );
+    assert!(m.json(&["status"])["libraries"][0]["last_sync_ok"] == false);
+
+    let _back = TestMirror::start_on(&d.publisher.mirror, ([127, 0, 0, 1], pb).into()).unwrap();
+    let (_, ok, r) = m.timed_sync(&[]);
+    complete(&m, ok, &r);
+    assert_eq!(
+        r["libraries"][0]["catalog_mirror"],
+        format!("http://127.0.0.1:{pb}/")
+    );
+}
+
+#[test]
+fn drill_5b_rate_limited_primary_is_left_alone() {
+    let mut d = Drill::new();
+    let busy = TestMirror::start(&d.publisher.mirror).unwrap();
+    busy.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::Status {
+            code: 429,
+            retry_after: Some(120),
+        },
+    )]);
+    let nginx = d.nginx.url();
+    let m = d.member(&[busy.url(), nginx]);
+    let (_, ok, r) = m.timed_sync(&[]);
+    complete(&m, ok, &r);
+    let asked = busy
+        .requests()
+        .iter()
+        .filter(|q| q.path.starts_with("blobs/"))
+        .count();
+    assert!(
+        asked <= 4,
+        "after a 429 with Retry-After the mirror is not asked again at once ({asked})"
+    );
+    let mirrors = m.json(&["mirrors"]);
+    assert_ne!(mirrors[0]["state"], "ok", "{mirrors}");
+    assert!(
+        mirrors[0]["health"]["retry_after_until"].as_i64().is_some(),
+        "{mirrors}"
+    );
+}
+
+#[test]
+fn drill_6_sigkill_at_random_points_then_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = 8usize;
+    let size = 4usize << 20;
+    let total = (files * size) as u64;
+    let publisher = Publisher::show(&tmp.path().join("publisher"), files, size);
+    publisher.build();
+    // A mirror at ~4 MB/s per connection, so kills land mid-transfer.
+    let mirror = TestMirror::start(&publisher.mirror).unwrap();
+    mirror.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::Trickle {
+            bytes_per_sec: 4 << 20,
+        },
+    )]);
+    let sub = publisher.subscription(&[mirror.url()]);
+    let member = Member::new(&tmp.path().join("member"));
+    member.run(&["subscribe", sub.to_str().unwrap()]).success();
+
+    let bin = stowaway_tests::bin("stowaway");
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut kills = 0;
+    for _ in 0..30 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_millis(20 + seed % 120);
+        let mut child = std::process::Command::new(&bin)
+            .arg("--data-dir")
+            .arg(&member.data)
+            .arg("sync")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    let served_during_kills = mirror.bytes_sent();
+    eprintln!("{kills} kills; {served_during_kills} bytes served of {total}");
+    assert!(kills >= 20, "most runs were killed mid-sync ({kills})");
+
+    mirror.clear_faults();
+    let r = member.json(&["sync"]);
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(member.items().iter().all(|i| i.2));
+    assert_eq!(all_blobs_verify(&member), files);
+    let fsck = member.json(&["fsck"]);
+    assert_eq!(fsck["database_ok"], true, "integrity_check: {fsck}");
+    assert!(fsck["problems"].as_array().unwrap().is_empty(), "{fsck}");
+    assert!(member.json(&["status"])["partial_downloads"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Resume works: what was served in all stays close to the library's size
+    // (each kill can lose what was in flight, not what was on disk).
+    let served = mirror.bytes_sent();
+    eprintln!(
+        "total served {served} for a {total}-byte library ({:.2}x)",
+        served as f64 / total as f64
+    );
+    assert!(
+        served <= total + total / 2,
+        "{served} bytes served for {total}: downloads restarted instead of resuming"
+    );
+}
+
+#[test]
+fn a_killed_sync_resumes_each_file_where_its_bytes_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (files, size) = (2usize, 4usize << 20);
+    let total = (files * size) as u64;
+    let publisher = Publisher::show(&tmp.path().join("publisher"), files, size);
+    publisher.build();
+    let mirror = TestMirror::start(&publisher.mirror).unwrap();
+    mirror.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::Trickle {
+            bytes_per_sec: 1 << 20,
+        },
+    )]);
+    let sub = publisher.subscription(&[mirror.url()]);
+    let member = Member::new(&tmp.path().join("member"));
+    member.run(&["subscribe", sub.to_str().unwrap()]).success();
+    let mut child = std::process::Command::new(stowaway_tests::bin("stowaway"))
+        .arg("--data-dir")
+        .arg(&member.data)
+        .arg("sync")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The partial files are on disk, in `partial/`, never in the blob store.
+    let partial_dir = member.data.join("blobs/partial");
+    let partials: Vec<(String, u64)> = std::fs::read_dir(&partial_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(partials.len(), files, "{partials:?}");
+    assert!(
+        partials.iter().all(|(_, n)| *n > 0 && *n < size as u64),
+        "{partials:?}"
+    );
+    assert_eq!(
+        all_blobs_verify(&member),
+        0,
+        "nothing partial is presented as complete"
+    );
+    assert!(member.items().iter().all(|i| !i.2));
+    let st = member.json(&["status"]);
+    assert_eq!(
+        st["partial_downloads"].as_array().unwrap().len(),
+        files,
+        "{st}"
+    );
+
+    mirror.clear_faults();
+    mirror.clear_requests();
+    let sent_before = mirror.bytes_sent();
+    let r = member.json(&["sync"]);
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["libraries"][0]["files_resumed"], files as u64);
+    for (sha, len) in &partials {
+        let q = mirror
+            .requests()
+            .into_iter()
+            .find(|q| q.path.ends_with(sha.as_str()))
+            .unwrap();
+        assert_eq!(
+            q.range.as_deref(),
+            Some(format!("bytes={len}-").as_str()),
+            "{q:?}"
+        );
+        assert_eq!(q.status, 206);
+    }
+    let resent = mirror.bytes_sent() - sent_before;
+    let had: u64 = partials.iter().map(|(_, n)| n).sum();
+    assert_eq!(resent, total - had, "only the missing bytes were fetched");
+    assert_eq!(all_blobs_verify(&member), files);
+}
