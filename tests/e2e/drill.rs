@@ -193,6 +193,42 @@ fn drill_3_primary_dies_mid_file_and_the_second_continues_with_range() {
 }
 
 #[test]
+fn drill_3b_primary_stalls_mid_body() {
+    let mut d = Drill::new();
+    let base = d.baseline();
+    let staller = TestMirror::start(&d.publisher.mirror).unwrap();
+    staller.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::StallAfter(1 << 20),
+    )]);
+    let nginx = d.nginx.url();
+    let m = d.member(&[staller.url(), nginx]);
+    let (t, ok, r) = m.timed_sync(&[]);
+    complete(&m, ok, &r);
+    // A silent stream costs the stall timeout (4 s), not the 15 s idle timeout.
+    within(t, base, Duration::from_secs(6), "primary stalling mid-body");
+}
+
+#[test]
+fn drill_3c_primary_trickles() {
+    let mut d = Drill::new();
+    let base = d.baseline();
+    let slow = TestMirror::start(&d.publisher.mirror).unwrap();
+    slow.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::Trickle {
+            bytes_per_sec: 8 << 10,
+        },
+    )]);
+    let nginx = d.nginx.url();
+    let m = d.member(&[slow.url(), nginx]);
+    let (t, ok, r) = m.timed_sync(&[]);
+    complete(&m, ok, &r);
+    // At 8 KB/s the library would take over half an hour from the primary.
+    within(t, base, Duration::from_secs(5), "trickling primary");
+}
+
+#[test]
 fn drill_4_primary_serves_corrupted_bytes() {
     let mut d = Drill::new();
     let base = d.baseline();

@@ -12,8 +12,9 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use stowaway_catalog::blob_path;
-use stowaway_mirrors::{MirrorError, MirrorPool, RateLimiter};
+use sha2::Digest;
+use stowaway_catalog::{blob_path, Sha256};
+use stowaway_mirrors::{Fetched, MirrorError, MirrorPool, RateLimiter, Validators};
 use stowaway_store::{BlobWriter, StoreError, WantedBlob};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -33,7 +34,12 @@ pub(crate) struct Downloads<'a> {
     pub received: &'a AtomicU64,
     pub max_rounds: u32,
     pub slow_ratio: f64,
+    /// No byte for this long, with another mirror to go to: move on.
+    pub stall_timeout: Duration,
 }
+
+/// Blobs up to this size are fetched whole with a hedged request.
+pub(crate) const SMALL_BLOB: u64 = 512 * 1024;
 
 /// Below this rate (bytes/s) a stream is worth moving even when nothing is
 /// known yet of the other mirrors.
@@ -62,11 +68,84 @@ impl Downloads<'_> {
             })
     }
 
+    /// A small blob, whole, from whichever mirror answers first with the
+    /// right bytes (hedged like the catalog).
+    async fn small(&self, w: &WantedBlob) -> Result<u64, String> {
+        let path = blob_path(&w.sha256);
+        let attempt = |id: usize| {
+            let path = path.clone();
+            async move {
+                if let Some(l) = self.limiter {
+                    l.take(w.size as usize).await;
+                }
+                let bytes = match self
+                    .pool
+                    .fetch(id, &path, w.size, &Validators::default())
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    Fetched::Body { bytes, .. } => bytes,
+                    Fetched::NotModified => return Err("unexpected 304".to_owned()),
+                };
+                self.received
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                let actual = Sha256::from_digest(&sha2::Sha256::digest(&bytes).into());
+                if actual != w.sha256 || bytes.len() as u64 != w.size {
+                    let e = format!("served {} bytes hashing to {actual}", bytes.len());
+                    self.pool.record_bad_bytes(id, &e);
+                    return Err(e);
+                }
+                Ok(bytes)
+            }
+        };
+        let (id, bytes) = self.pool.hedged(attempt).await.map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.mirror, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let url = self.pool.url(id).to_owned();
+        self.engine.emit(SyncEvent::DownloadStarted {
+            sha256: w.sha256.to_string(),
+            label: w.label.clone(),
+            size: w.size,
+            offset: 0,
+            mirror: url.clone(),
+        });
+        let store = self.engine.store().clone();
+        let (sha, size) = (w.sha256.clone(), w.size);
+        let n = bytes.len() as u64;
+        tokio::task::spawn_blocking(move || {
+            let mut writer = store.blobs().begin(&sha, size)?;
+            writer.write(&bytes)?;
+            writer.finish()?;
+            store.mark_blob_present(&sha, size)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        self.done.fetch_add(n, Ordering::Relaxed);
+        self.engine.emit(SyncEvent::DownloadFinished {
+            sha256: w.sha256.to_string(),
+            mirror: url,
+            size: n,
+        });
+        Ok(n)
+    }
+
     /// Downloads `w` into the store. Returns bytes received from mirrors.
     pub async fn blob(&self, w: &WantedBlob) -> Result<u64, String> {
         let sha = w.sha256.to_string();
         let path = blob_path(&w.sha256);
         let store = self.engine.store();
+        if w.size <= SMALL_BLOB && !store.blobs().partial_path(&w.sha256).exists() {
+            match self.small(w).await {
+                Ok(n) => return Ok(n),
+                // Fall through to the patient path: rounds, back-off, resume.
+                Err(e) => debug!(blob = %sha, error = %e, "hedged fetch of a small blob failed"),
+            }
+        }
         let mut writer = self.resume(w).await.map_err(|e| e.to_string())?;
         let resumed = writer.written();
         if resumed > 0 {
@@ -268,8 +347,19 @@ impl Downloads<'_> {
                 let chunk = match pending.take() {
                     Some(c) => c,
                     None => {
+                        // A stall costs the stall timeout when another mirror
+                        // could take over, the transport's idle timeout otherwise.
+                        let others = self.pool.available().iter().any(|o| *o != m);
+                        let stall = if others {
+                            self.stall_timeout
+                        } else {
+                            Duration::from_secs(3600)
+                        };
                         let next = tokio::select! {
-                            c = body.next_chunk() => c,
+                            c = tokio::time::timeout(stall, body.next_chunk()) => match c {
+                                Ok(c) => c,
+                                Err(_) => Err(MirrorError::Stalled(stall)),
+                            },
                             () = self.cancel.cancelled() => break StreamEnd::Cancelled,
                         };
                         match next {
@@ -319,6 +409,9 @@ impl Downloads<'_> {
                     let rate = window_bytes as f64 / window.as_secs_f64();
                     if let Some(reason) = self.too_slow(m, rate, &tried) {
                         self.pool.record_transfer(m, window_bytes, window);
+                        // Demote it, so the next files do not start there.
+                        self.pool
+                            .record_failure(m, &MirrorError::Transfer(reason.clone()));
                         break StreamEnd::Slow(reason);
                     }
                     window_start = Instant::now();

@@ -67,6 +67,8 @@ pub struct SyncOptions {
     pub max_rounds: u32,
     /// A stream this many times slower than another mirror's known rate moves there.
     pub slow_ratio: f64,
+    /// A stream that delivers nothing for this long moves to another mirror.
+    pub stall_timeout: Duration,
 }
 
 impl Default for SyncOptions {
@@ -79,6 +81,7 @@ impl Default for SyncOptions {
             bandwidth_limit: None,
             max_rounds: 3,
             slow_ratio: 5.0,
+            stall_timeout: Duration::from_secs(4),
         }
     }
 }
@@ -438,6 +441,7 @@ impl Engine {
             received: &received,
             max_rounds: opts.max_rounds.max(1),
             slow_ratio: opts.slow_ratio.max(1.0),
+            stall_timeout: opts.stall_timeout,
         };
         let work = stream::iter(wanted)
             .map(|w| {
