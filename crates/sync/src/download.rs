@@ -196,7 +196,14 @@ impl Downloads<'_> {
                     }
                     Err(e) => {
                         warn!(blob = %sha, error = %e, "downloaded bytes do not match the hash; discarding");
-                        for &c in &contributors {
+                        // A prefix from an earlier sync may be what was wrong:
+                        // blame the mirrors only when they served every byte.
+                        let blame = if full_restarts == 0 && resumed > 0 {
+                            HashSet::new()
+                        } else {
+                            contributors.clone()
+                        };
+                        for &c in &blame {
                             self.pool
                                 .record_bad_bytes(c, "served bytes that fail verification");
                             bad_for_this.insert(c);
