@@ -133,6 +133,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 4: playback state per item. Keyed by ids, not rows, so it survives an
+    // item being changed, removed and re-added by the publisher.
+    r#"
+    CREATE TABLE playback (
+        library_id    TEXT NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        collection_id TEXT NOT NULL,
+        item_id       TEXT NOT NULL,
+        position_ms   INTEGER NOT NULL DEFAULT 0,
+        duration_ms   INTEGER,
+        played        INTEGER NOT NULL DEFAULT 0,
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (library_id, collection_id, item_id)
+    ) STRICT;
+    "#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

@@ -20,6 +20,7 @@ mod error;
 mod fsck;
 mod health;
 mod library;
+mod playback;
 mod query;
 
 pub use blobs::{BlobStore, BlobWriter};
@@ -27,6 +28,7 @@ pub use error::StoreError;
 pub use fsck::{FsckProblem, FsckReport};
 pub use health::{MirrorRecord, PartialRow};
 pub use library::{ApplyOutcome, LibraryRow, WantedBlob};
+pub use playback::{ItemKey, Playback, StoredAsset};
 pub use query::{CollectionView, ItemView, LibraryStatus, SearchHit};
 
 use std::path::{Path, PathBuf};

@@ -31,6 +31,9 @@ pub struct ItemView {
     pub bytes: u64,
     /// Every asset of the item is in the store.
     pub downloaded: bool,
+    /// Resume position, and whether the member finished it.
+    pub position_ms: u64,
+    pub played: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -71,7 +74,11 @@ const ITEM_COLUMNS: &str = "i.library_id, i.collection_id, i.id, i.kind, i.title
     i.published_at, i.duration_ms,
     (SELECT COUNT(*) FROM assets a WHERE a.item_rowid = i.rowid),
     (SELECT COUNT(*) FROM assets a JOIN blobs b ON b.sha256 = a.sha256 WHERE a.item_rowid = i.rowid),
-    (SELECT COALESCE(SUM(a.size), 0) FROM assets a WHERE a.item_rowid = i.rowid)";
+    (SELECT COALESCE(SUM(a.size), 0) FROM assets a WHERE a.item_rowid = i.rowid),
+    COALESCE((SELECT p.position_ms FROM playback p WHERE p.library_id = i.library_id
+              AND p.collection_id = i.collection_id AND p.item_id = i.id), 0),
+    COALESCE((SELECT p.played FROM playback p WHERE p.library_id = i.library_id
+              AND p.collection_id = i.collection_id AND p.item_id = i.id), 0)";
 
 fn item_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
     let assets: u32 = r.get(8)?;
@@ -89,6 +96,8 @@ fn item_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
         assets_stored: stored,
         bytes: r.get::<_, i64>(10)? as u64,
         downloaded: stored == assets,
+        position_ms: r.get::<_, i64>(11)? as u64,
+        played: r.get(12)?,
     })
 }
 

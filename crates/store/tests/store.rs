@@ -269,3 +269,70 @@ fn a_verified_blob_the_index_missed_is_adopted() {
     assert!(r.is_clean(), "{r:?}");
     assert!(store.has_blob(&sha).unwrap());
 }
+
+#[test]
+fn playback_positions_survive_catalog_changes_and_assets_need_verified_blobs() {
+    use stowaway_catalog::AssetRole;
+    use stowaway_store::ItemKey;
+    let (_dir, store) = open();
+    store
+        .apply_catalog("acme", &verified(1, vec![item("e1", "A", "n", b"alpha")]))
+        .unwrap();
+    let key = ItemKey {
+        library: "acme",
+        collection: "show",
+        item: "e1",
+    };
+    assert!(
+        store
+            .stored_asset(key, AssetRole::Media, 0)
+            .unwrap()
+            .is_none(),
+        "not downloaded yet"
+    );
+    let sha = sha_of(b"alpha");
+    let mut w = store.blobs().begin(&sha, 5).unwrap();
+    w.write(b"alpha").unwrap();
+    w.finish().unwrap();
+    assert!(
+        store
+            .stored_asset(key, AssetRole::Media, 0)
+            .unwrap()
+            .is_none(),
+        "on disk but not indexed"
+    );
+    store.mark_blob_present(&sha, 5).unwrap();
+    let a = store
+        .stored_asset(key, AssetRole::Media, 0)
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.size, a.media_type.as_str()), (5, "audio/ogg"));
+    assert_eq!(std::fs::read(&a.path).unwrap(), b"alpha");
+    assert!(store
+        .stored_asset(key, AssetRole::Media, 1)
+        .unwrap()
+        .is_none());
+    assert!(store
+        .stored_asset(key, AssetRole::Attachment, 0)
+        .unwrap()
+        .is_none());
+
+    store.set_position(key, 61_000, Some(300_000)).unwrap();
+    // The publisher changes the item: the position stays.
+    store
+        .apply_catalog(
+            "acme",
+            &verified(2, vec![item("e1", "A (fixed)", "n", b"alpha")]),
+        )
+        .unwrap();
+    let p = store.playback(key).unwrap();
+    assert_eq!(
+        (p.position_ms, p.duration_ms, p.played),
+        (61_000, Some(300_000), false)
+    );
+    assert_eq!(store.list(None).unwrap()[0].items[0].position_ms, 61_000);
+    store.set_played(key, true).unwrap();
+    let p = store.playback(key).unwrap();
+    assert_eq!((p.position_ms, p.played), (0, true));
+    assert!(store.list(None).unwrap()[0].items[0].played);
+}

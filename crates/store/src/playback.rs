@@ -1,0 +1,132 @@
+//! Playback state (resume position, played) and looking up a stored asset of
+//! an item for the media server.
+
+use std::path::PathBuf;
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use stowaway_catalog::{AssetRole, Sha256};
+
+use crate::{now_unix, Store, StoreError};
+
+/// Where a member is in an item.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Playback {
+    pub position_ms: u64,
+    pub duration_ms: Option<u64>,
+    pub played: bool,
+    pub updated_at: i64,
+}
+
+/// An asset of an item whose bytes are in the store (verified).
+#[derive(Clone, Debug, Serialize)]
+pub struct StoredAsset {
+    pub sha256: Sha256,
+    pub size: u64,
+    pub media_type: String,
+    pub name: Option<String>,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// Identifies an item across the store: library, collection, item ids.
+#[derive(Clone, Copy, Debug)]
+pub struct ItemKey<'a> {
+    pub library: &'a str,
+    pub collection: &'a str,
+    pub item: &'a str,
+}
+
+impl Store {
+    /// The `index`-th asset with `role` of an item, if it is stored. Only an
+    /// indexed (verified) blob is ever returned: never a partial file, never a
+    /// path the caller chose.
+    pub fn stored_asset(
+        &self,
+        key: ItemKey<'_>,
+        role: AssetRole,
+        index: usize,
+    ) -> Result<Option<StoredAsset>, StoreError> {
+        let conn = self.reader();
+        let row: Option<(String, i64, String, Option<String>)> = conn
+            .query_row(
+                "SELECT a.sha256, a.size, a.media_type, a.name
+                 FROM items i
+                 JOIN assets a ON a.item_rowid = i.rowid
+                 JOIN blobs b ON b.sha256 = a.sha256
+                 WHERE i.library_id = ?1 AND i.collection_id = ?2 AND i.id = ?3 AND a.role = ?4
+                 ORDER BY a.position LIMIT 1 OFFSET ?5",
+                params![
+                    key.library,
+                    key.collection,
+                    key.item,
+                    role.as_str(),
+                    index as i64
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        drop(conn);
+        Ok(row.and_then(|(sha, size, media_type, name)| {
+            let sha256 = Sha256::parse(&sha).ok()?;
+            Some(StoredAsset {
+                path: self.blobs().path(&sha256),
+                sha256,
+                size: size as u64,
+                media_type,
+                name,
+            })
+        }))
+    }
+
+    /// Saves the resume position (and the duration the player saw).
+    pub fn set_position(
+        &self,
+        key: ItemKey<'_>,
+        position_ms: u64,
+        duration_ms: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.writer().execute(
+            "INSERT INTO playback(library_id, collection_id, item_id, position_ms, duration_ms, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(library_id, collection_id, item_id) DO UPDATE SET
+                 position_ms = excluded.position_ms,
+                 duration_ms = COALESCE(excluded.duration_ms, duration_ms),
+                 updated_at = excluded.updated_at",
+            params![key.library, key.collection, key.item, position_ms as i64, duration_ms.map(|d| d as i64), now_unix()],
+        )?;
+        Ok(())
+    }
+
+    /// Marks an item played (position back to the start) or unplayed.
+    pub fn set_played(&self, key: ItemKey<'_>, played: bool) -> Result<(), StoreError> {
+        self.writer().execute(
+            "INSERT INTO playback(library_id, collection_id, item_id, position_ms, played, updated_at)
+             VALUES (?1, ?2, ?3, 0, ?4, ?5)
+             ON CONFLICT(library_id, collection_id, item_id) DO UPDATE SET
+                 played = excluded.played, position_ms = 0, updated_at = excluded.updated_at",
+            params![key.library, key.collection, key.item, played, now_unix()],
+        )?;
+        Ok(())
+    }
+
+    pub fn playback(&self, key: ItemKey<'_>) -> Result<Playback, StoreError> {
+        let p = self
+            .reader()
+            .query_row(
+                "SELECT position_ms, duration_ms, played, updated_at FROM playback
+                 WHERE library_id = ?1 AND collection_id = ?2 AND item_id = ?3",
+                params![key.library, key.collection, key.item],
+                |r| {
+                    Ok(Playback {
+                        position_ms: r.get::<_, i64>(0)? as u64,
+                        duration_ms: r.get::<_, Option<i64>>(1)?.map(|d| d as u64),
+                        played: r.get(2)?,
+                        updated_at: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(p.unwrap_or_default())
+    }
+}
