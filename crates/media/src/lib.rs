@@ -1,0 +1,204 @@
+//! The media server: cached media to the player, by item.
+//!
+//! WebKitGTK plays `<audio>`/`<video>` only from http(s), blob, data or
+//! file URLs, so the app runs this small HTTP server on a random
+//! `127.0.0.1` port. It serves *only* verified blobs the index knows, looked
+//! up by `(library, collection, item, role, index)` — never a path the page
+//! chose — behind a per-run secret token in the URL, with Range (206/416),
+//! the catalog's Content-Type, and no caching. Nothing here knows Tauri.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use stowaway_catalog::{validate_id, AssetRole};
+use stowaway_store::{ItemKey, Store};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+use tracing::{debug, warn};
+
+/// A running media server; stops when dropped.
+pub struct MediaServer {
+    addr: SocketAddr,
+    token: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+struct Shared {
+    store: Arc<Store>,
+    token: String,
+    allow_origin: Option<HeaderValue>,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("the OS has a random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+impl MediaServer {
+    /// Starts serving on `127.0.0.1:0` on the current tokio runtime.
+    /// `allow_origin` is the app page's origin (for `fetch` of transcripts
+    /// and chapters); media elements need no CORS.
+    pub async fn start(
+        store: Arc<Store>,
+        allow_origin: Option<&str>,
+    ) -> std::io::Result<MediaServer> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let token = random_token();
+        let shared = Arc::new(Shared {
+            store,
+            token: token.clone(),
+            allow_origin: allow_origin.and_then(|o| HeaderValue::from_str(o).ok()),
+        });
+        let app = Router::new()
+            .route(
+                "/{token}/{library}/{collection}/{item}/{role}/{index}",
+                get(serve),
+            )
+            .fallback(|| async { StatusCode::NOT_FOUND })
+            .with_state(shared);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let r = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = r {
+                warn!(error = %e, "media server stopped");
+            }
+        });
+        debug!(%addr, "media server listening");
+        Ok(MediaServer {
+            addr,
+            token,
+            shutdown: Some(tx),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/TOKEN/`: every media URL starts with it.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/{}/", self.addr, self.token)
+    }
+
+    /// The URL of the `index`-th asset with `role` of an item.
+    pub fn asset_url(&self, key: ItemKey<'_>, role: AssetRole, index: usize) -> String {
+        format!(
+            "{}{}/{}/{}/{}/{index}",
+            self.base_url(),
+            key.library,
+            key.collection,
+            key.item,
+            role.as_str()
+        )
+    }
+}
+
+impl Drop for MediaServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+type Params = (String, String, String, String, String, String);
+
+async fn serve(
+    State(shared): State<Arc<Shared>>,
+    Path((token, library, collection, item, role, index)): Path<Params>,
+    req: Request<Body>,
+) -> Response {
+    if !same(&token, &shared.token) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let Some(role) = AssetRole::parse(&role) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Ok(index) = index.parse::<usize>() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if [&library, &collection, &item]
+        .iter()
+        .any(|id| validate_id("id", id).is_err())
+    {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let key = ItemKey {
+        library: &library,
+        collection: &collection,
+        item: &item,
+    };
+    let store = shared.store.clone();
+    let (l, c, i) = (library.clone(), collection.clone(), item.clone());
+    let found = tokio::task::spawn_blocking(move || {
+        store.stored_asset(
+            ItemKey {
+                library: &l,
+                collection: &c,
+                item: &i,
+            },
+            role,
+            index,
+        )
+    })
+    .await;
+    let asset = match found {
+        Ok(Ok(Some(a))) => a,
+        Ok(Ok(None)) => return StatusCode::NOT_FOUND.into_response(),
+        Ok(Err(e)) => {
+            warn!(error = %e, ?key, "media lookup failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let resp = match ServeFile::new(&asset.path).oneshot(req).await {
+        Ok(r) => r.map(Body::new),
+        Err(e) => {
+            warn!(error = %e, "serving a blob failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut resp = resp;
+    let status = resp.status();
+    let h = resp.headers_mut();
+    // The catalog's media type (validated as type/subtype), not a guess.
+    if matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT) {
+        if let Ok(ct) = HeaderValue::from_str(&asset.media_type) {
+            h.insert(header::CONTENT_TYPE, ct);
+        }
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(origin) = &shared.allow_origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    }
+    resp
+}

@@ -1,0 +1,201 @@
+//! The media server over real loopback HTTP against a real store on disk.
+
+use std::sync::Arc;
+
+use sha2::Digest;
+use stowaway_catalog::{
+    Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo, Sha256,
+    Subscription, VerifiedCatalog,
+};
+use stowaway_media::MediaServer;
+use stowaway_store::{ItemKey, Store};
+
+const AUDIO: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
+fn sha(b: &[u8]) -> Sha256 {
+    Sha256::from_digest(&sha2::Sha256::digest(b).into())
+}
+
+fn store(dir: &std::path::Path) -> Arc<Store> {
+    let store = Store::open(dir).unwrap();
+    store
+        .subscribe(&Subscription {
+            stowaway: 1,
+            library: "lib".into(),
+            title: None,
+            public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into(),
+            mirrors: vec!["https://a.example/".into()],
+        })
+        .unwrap();
+    let asset = |data: &[u8], role, mt: &str| Asset {
+        role,
+        sha256: sha(data),
+        size: data.len() as u64,
+        media_type: mt.into(),
+        name: None,
+    };
+    let catalog = Catalog {
+        format: 1,
+        library: LibraryInfo {
+            id: "lib".into(),
+            title: "Lib".into(),
+            description: None,
+            artwork: None,
+        },
+        sequence: 1,
+        generated_at: time::OffsetDateTime::UNIX_EPOCH,
+        expires_at: time::OffsetDateTime::UNIX_EPOCH,
+        mirrors: vec![],
+        collections: vec![Collection {
+            id: "show".into(),
+            kind: CollectionKind::Show,
+            title: "Show".into(),
+            summary: None,
+            artwork: None,
+            items: vec![Item {
+                id: "e1".into(),
+                kind: ItemKind::Episode,
+                title: "E1".into(),
+                summary: None,
+                notes: None,
+                published_at: None,
+                duration_ms: None,
+                season: None,
+                number: None,
+                assets: vec![
+                    asset(AUDIO, AssetRole::Media, "audio/ogg"),
+                    asset(b"WEBVTT\n", AssetRole::Transcript, "text/vtt"),
+                ],
+            }],
+        }],
+    };
+    let bytes = catalog.to_canonical_json();
+    store
+        .apply_catalog("lib", &VerifiedCatalog { catalog, bytes })
+        .unwrap();
+    let s = sha(AUDIO);
+    let mut w = store.blobs().begin(&s, AUDIO.len() as u64).unwrap();
+    w.write(AUDIO).unwrap();
+    w.finish().unwrap();
+    store.mark_blob_present(&s, AUDIO.len() as u64).unwrap();
+    Arc::new(store)
+}
+
+const KEY: ItemKey<'static> = ItemKey {
+    library: "lib",
+    collection: "show",
+    item: "e1",
+};
+
+#[tokio::test]
+async fn serves_stored_media_by_item_with_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MediaServer::start(store(dir.path()), Some("tauri://localhost"))
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = server.asset_url(KEY, AssetRole::Media, 0);
+
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/ogg");
+    assert_eq!(r.headers()["accept-ranges"], "bytes");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "tauri://localhost"
+    );
+    assert_eq!(r.bytes().await.unwrap(), AUDIO);
+
+    let r = client
+        .get(&url)
+        .header("Range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes 10-19/{}", AUDIO.len())
+    );
+    assert_eq!(r.bytes().await.unwrap(), &AUDIO[10..20]);
+
+    let r = client
+        .get(&url)
+        .header("Range", "bytes=-6")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap(), &AUDIO[AUDIO.len() - 6..]);
+
+    let r = client
+        .get(&url)
+        .header("Range", "bytes=1000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+
+    let r = client.head(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-length"], AUDIO.len().to_string());
+}
+
+#[tokio::test]
+async fn serves_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MediaServer::start(store(dir.path()), None).await.unwrap();
+    assert!(server.addr().ip().is_loopback());
+    let client = reqwest::Client::new();
+    let get = |u: String| {
+        let c = client.clone();
+        async move { c.get(u).send().await.unwrap().status().as_u16() }
+    };
+    let base = server.base_url();
+    let port = server.addr().port();
+    // Wrong or missing token.
+    assert_eq!(
+        get(format!("http://127.0.0.1:{port}/lib/show/e1/media/0")).await,
+        404
+    );
+    assert_eq!(
+        get(format!(
+            "http://127.0.0.1:{port}/{}/lib/show/e1/media/0",
+            "0".repeat(48)
+        ))
+        .await,
+        404
+    );
+    // The transcript is in the catalog but not downloaded: not served.
+    assert_eq!(
+        get(server.asset_url(KEY, AssetRole::Transcript, 0)).await,
+        404
+    );
+    // Unknown items, roles, indexes and path tricks.
+    for path in [
+        "lib/show/e2/media/0",
+        "lib/show/e1/media/1",
+        "lib/show/e1/secrets/0",
+        "lib/show/../../stowaway.db/media/0",
+        "lib/show/..%2F..%2Fstowaway.db/media/0",
+        "lib/show/e1/media/-1",
+        "blobs/sha256/ab/cd",
+    ] {
+        assert_eq!(get(format!("{base}{path}")).await, 404, "{path}");
+    }
+    let r = client
+        .post(server.asset_url(KEY, AssetRole::Media, 0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    drop(server);
+    // Stopped with its owner.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(client
+        .get(format!("{base}lib/show/e1/media/0"))
+        .send()
+        .await
+        .is_err());
+}
