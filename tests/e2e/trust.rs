@@ -111,6 +111,14 @@ fn an_unchanged_catalog_costs_one_request() {
     let tmp = tempfile::tempdir().unwrap();
     let publisher = Publisher::new(&tmp.path().join("publisher"));
     publisher.build();
+    // Published a while ago: a just-written file's validators are not trusted.
+    let catalog = std::fs::File::options()
+        .write(true)
+        .open(publisher.mirror.join("library.json"))
+        .unwrap();
+    catalog
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+        .unwrap();
     let mirror = stowaway_testmirror::TestMirror::start(&publisher.mirror).unwrap();
     let sub = publisher.subscription(&[mirror.url()]);
     let member = Member::new(&tmp.path().join("member"));
@@ -124,4 +132,41 @@ fn an_unchanged_catalog_costs_one_request() {
     assert_eq!(reqs[0].path, "library.json");
     assert_eq!(reqs[0].status, 304, "conditional GET with the stored ETag");
     assert!(reqs[0].header("if-none-match").is_some());
+}
+
+#[test]
+fn a_catalog_republished_within_the_same_second_is_not_missed() {
+    // nginx's ETag is the modification time in whole seconds plus the size:
+    // a republication of the same size in the same second keeps the ETag.
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = Publisher::new(&tmp.path().join("publisher"));
+    publisher.build();
+    let nginx = stowaway_tests::Nginx::start(&publisher.mirror);
+    let sub = publisher.subscription(&[nginx.url()]);
+    let member = Member::new(&tmp.path().join("member"));
+    member.json(&["subscribe", sub.to_str().unwrap()]);
+    let refresh = |p: &Publisher| {
+        run(
+            "stowaway-publish",
+            &[
+                "build",
+                "--refresh",
+                "--key",
+                p.keys.join("stowaway.key").to_str().unwrap(),
+                "--source",
+                p.source.to_str().unwrap(),
+                "--out",
+                p.mirror.to_str().unwrap(),
+            ],
+        )
+        .success()
+    };
+    refresh(&publisher);
+    assert_eq!(
+        member.json(&["sync"])["libraries"][0]["catalog"]["sequence"],
+        2
+    );
+    refresh(&publisher);
+    let r = member.json(&["sync"]);
+    assert_eq!(r["libraries"][0]["catalog"]["sequence"], 3, "{r}");
 }

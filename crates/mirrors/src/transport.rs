@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{
-    CONTENT_RANGE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RANGE, RETRY_AFTER,
+    CONTENT_RANGE, DATE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RANGE, RETRY_AFTER,
 };
 use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
@@ -266,9 +266,17 @@ impl MirrorClient {
                 .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let validators = Validators {
-            etag: header(ETAG),
-            last_modified: header(LAST_MODIFIED),
+        let last_modified = header(LAST_MODIFIED);
+        let validators = if validators_usable(header(DATE).as_deref(), last_modified.as_deref()) {
+            Validators {
+                etag: header(ETAG),
+                last_modified,
+            }
+        } else {
+            // Modified within the last moments: a validator derived from the
+            // modification time (as nginx's ETag is) could match a later
+            // change in the same second. Do not keep it.
+            Validators::default()
         };
         Ok(Opened::Body(BodyStream {
             remaining: resp.content_length(),
@@ -306,6 +314,24 @@ pub enum Fetched {
 pub enum Opened {
     Body(BodyStream),
     NotModified,
+}
+
+/// RFC 9110 §8.8.2.2: a Last-Modified within a second or so of the
+/// response's Date is weak — the resource may change again within the same
+/// second with the same validators. Only keep validators that are safely old.
+fn validators_usable(date: Option<&str>, last_modified: Option<&str>) -> bool {
+    let (Some(date), Some(lm)) = (date, last_modified) else {
+        return true;
+    };
+    match (
+        httpdate::parse_http_date(date),
+        httpdate::parse_http_date(lm),
+    ) {
+        (Ok(d), Ok(m)) => d
+            .duration_since(m)
+            .is_ok_and(|age| age >= Duration::from_secs(2)),
+        _ => false,
+    }
 }
 
 fn parse_content_range_start(v: &str) -> Option<u64> {
@@ -471,6 +497,29 @@ mod tests {
         ] {
             assert!(check_relative(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn fresh_validators_are_not_kept() {
+        let d = "Wed, 25 Nov 2026 09:00:10 GMT";
+        assert!(validators_usable(
+            Some(d),
+            Some("Wed, 25 Nov 2026 09:00:00 GMT")
+        ));
+        assert!(!validators_usable(
+            Some(d),
+            Some("Wed, 25 Nov 2026 09:00:10 GMT")
+        ));
+        assert!(!validators_usable(
+            Some(d),
+            Some("Wed, 25 Nov 2026 09:00:09 GMT")
+        ));
+        assert!(!validators_usable(Some(d), Some("garbage")));
+        assert!(validators_usable(
+            None,
+            Some("Wed, 25 Nov 2026 09:00:00 GMT")
+        ));
+        assert!(validators_usable(Some(d), None));
     }
 
     #[test]
