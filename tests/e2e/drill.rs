@@ -470,6 +470,11 @@ fn a_killed_sync_resumes_each_file_where_its_bytes_stop() {
     }
     let resent = mirror.bytes_sent() - sent_before;
     let had: u64 = partials.iter().map(|(_, n)| n).sum();
-    assert_eq!(resent, total - had, "only the missing bytes were fetched");
+    // Only the missing bytes of the blobs (and at most a small catalog) were sent.
+    assert!(
+        resent >= total - had && resent <= total - had + (16 << 10),
+        "sent {resent} for {} missing bytes",
+        total - had
+    );
     assert_eq!(all_blobs_verify(&member), files);
 }

@@ -28,7 +28,7 @@ pub use error::StoreError;
 pub use fsck::{FsckProblem, FsckReport};
 pub use health::{MirrorRecord, PartialRow};
 pub use library::{ApplyOutcome, LibraryRow, WantedBlob};
-pub use playback::{ItemKey, Playback, StoredAsset};
+pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
 pub use query::{CollectionView, ItemView, LibraryStatus, SearchHit};
 
 use std::path::{Path, PathBuf};

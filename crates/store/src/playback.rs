@@ -10,11 +10,15 @@ use stowaway_catalog::{AssetRole, Sha256};
 use crate::{now_unix, Store, StoreError};
 
 /// Where a member is in an item.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct Playback {
+    #[ts(type = "number")]
     pub position_ms: u64,
+    #[ts(type = "number | null")]
     pub duration_ms: Option<u64>,
     pub played: bool,
+    #[ts(type = "number")]
     pub updated_at: i64,
 }
 
@@ -128,5 +132,94 @@ impl Store {
             )
             .optional()?;
         Ok(p.unwrap_or_default())
+    }
+}
+
+/// One asset of an item, and whether its bytes are in the store.
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct AssetRow {
+    pub role: String,
+    /// Position among the item's assets with the same role.
+    pub index: usize,
+    pub media_type: String,
+    pub name: Option<String>,
+    #[ts(type = "number")]
+    pub size: u64,
+    pub stored: bool,
+}
+
+/// An item's texts (the listing leaves out the long ones).
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ItemText {
+    pub title: String,
+    pub summary: Option<String>,
+    pub notes: Option<String>,
+    #[ts(type = "number | null")]
+    pub duration_ms: Option<u64>,
+    #[ts(type = "number | null")]
+    pub published_at: Option<i64>,
+}
+
+impl Store {
+    pub fn item_text(&self, key: ItemKey<'_>) -> Result<Option<ItemText>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row(
+                "SELECT title, summary, notes, duration_ms, published_at FROM items
+                 WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
+                params![key.library, key.collection, key.item],
+                |r| {
+                    Ok(ItemText {
+                        title: r.get(0)?,
+                        summary: r.get(1)?,
+                        notes: r.get(2)?,
+                        duration_ms: r.get::<_, Option<i64>>(3)?.map(|d| d as u64),
+                        published_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Every asset of an item in catalog order, with whether it is stored.
+    pub fn item_assets(&self, key: ItemKey<'_>) -> Result<Vec<AssetRow>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT a.role, a.media_type, a.name, a.size, b.sha256 IS NOT NULL
+             FROM items i JOIN assets a ON a.item_rowid = i.rowid
+             LEFT JOIN blobs b ON b.sha256 = a.sha256
+             WHERE i.library_id = ?1 AND i.collection_id = ?2 AND i.id = ?3
+             ORDER BY a.position",
+        )?;
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
+        let rows = stmt
+            .query_map(params![key.library, key.collection, key.item], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, bool>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(role, media_type, name, size, stored)| {
+                let n = seen.entry(role.clone()).or_default();
+                let index = *n;
+                *n += 1;
+                AssetRow {
+                    role,
+                    index,
+                    media_type,
+                    name,
+                    size: size as u64,
+                    stored,
+                }
+            })
+            .collect())
     }
 }

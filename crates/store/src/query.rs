@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use crate::{Store, StoreError};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct CollectionView {
     pub library_id: String,
     pub id: String,
@@ -15,7 +16,8 @@ pub struct CollectionView {
     pub items: Vec<ItemView>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct ItemView {
     pub library_id: String,
     pub collection_id: String,
@@ -23,20 +25,25 @@ pub struct ItemView {
     pub kind: String,
     pub title: String,
     pub summary: Option<String>,
+    #[ts(type = "number | null")]
     pub published_at: Option<i64>,
+    #[ts(type = "number | null")]
     pub duration_ms: Option<u64>,
     /// Assets of the item, and how many of them are stored and verified.
     pub assets: u32,
     pub assets_stored: u32,
+    #[ts(type = "number")]
     pub bytes: u64,
     /// Every asset of the item is in the store.
     pub downloaded: bool,
     /// Resume position, and whether the member finished it.
+    #[ts(type = "number")]
     pub position_ms: u64,
     pub played: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct SearchHit {
     pub library_id: String,
     pub collection_id: String,
@@ -48,25 +55,36 @@ pub struct SearchHit {
     pub downloaded: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[ts(export)]
 pub struct LibraryStatus {
     pub id: String,
     pub title: String,
+    #[ts(type = "number | null")]
     pub sequence: Option<u64>,
+    #[ts(type = "number | null")]
     pub generated_at: Option<i64>,
+    #[ts(type = "number | null")]
     pub expires_at: Option<i64>,
     /// The applied catalog's expiry has passed: cached content still plays.
     pub expired: bool,
+    #[ts(type = "number | null")]
     pub last_sync_at: Option<i64>,
     pub last_sync_ok: Option<bool>,
     pub last_sync_mirror: Option<String>,
     pub last_sync_error: Option<String>,
     pub mirrors: Vec<String>,
+    #[ts(type = "number")]
     pub collections: u64,
+    #[ts(type = "number")]
     pub items: u64,
+    #[ts(type = "number")]
     pub blobs_wanted: u64,
+    #[ts(type = "number")]
     pub blobs_stored: u64,
+    #[ts(type = "number")]
     pub bytes_wanted: u64,
+    #[ts(type = "number")]
     pub bytes_stored: u64,
 }
 

@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ts_rs::TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[ts(export)]
 pub enum SyncEvent {
     LibraryStarted {
         library: String,
@@ -18,6 +19,7 @@ pub enum SyncEvent {
     CatalogApplied {
         library: String,
         mirror: String,
+        #[ts(type = "number")]
         sequence: u64,
         unchanged: bool,
         added: usize,
@@ -29,25 +31,32 @@ pub enum SyncEvent {
     DownloadsPlanned {
         library: String,
         files: usize,
+        #[ts(type = "number")]
         bytes: u64,
     },
     /// A partial file from an earlier (interrupted) sync is continued.
     DownloadResumed {
         sha256: String,
+        #[ts(type = "number")]
         offset: u64,
+        #[ts(type = "number")]
         size: u64,
     },
     DownloadStarted {
         sha256: String,
         label: String,
+        #[ts(type = "number")]
         size: u64,
         /// Where this mirror starts (non-zero when resuming).
+        #[ts(type = "number")]
         offset: u64,
         mirror: String,
     },
     DownloadProgress {
         sha256: String,
+        #[ts(type = "number")]
         bytes: u64,
+        #[ts(type = "number")]
         size: u64,
         mirror: String,
     },
@@ -56,18 +65,23 @@ pub enum SyncEvent {
         sha256: String,
         from: String,
         to: String,
+        #[ts(type = "number")]
         offset: u64,
         reason: String,
     },
     /// Overall progress of a library's downloads, a few times a second.
     Progress {
         library: String,
+        #[ts(type = "number")]
         bytes_done: u64,
+        #[ts(type = "number")]
         bytes_total: u64,
         files_done: usize,
         files_total: usize,
         /// Recent rate in bytes per second.
+        #[ts(type = "number")]
         rate_bps: u64,
+        #[ts(type = "number | null")]
         eta_secs: Option<u64>,
     },
     /// One mirror failed for one file; the next mirror is tried.
@@ -80,6 +94,7 @@ pub enum SyncEvent {
     DownloadFinished {
         sha256: String,
         mirror: String,
+        #[ts(type = "number")]
         size: u64,
     },
     /// No mirror could deliver the file.

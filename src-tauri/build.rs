@@ -1,0 +1,16 @@
+fn main() {
+    // Our commands get generated permissions; the capability in
+    // tauri.conf.json allows exactly these and nothing else.
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
+        tauri_build::AppManifest::new().commands(&[
+            "snapshot",
+            "search",
+            "item_detail",
+            "save_position",
+            "set_played",
+            "sync_now",
+            "subscribe",
+        ]),
+    ))
+    .expect("tauri build script");
+}
