@@ -49,7 +49,11 @@ fn main() -> anyhow::Result<()> {
         Store::open(&dir).with_context(|| format!("opening the cache in {}", dir.display()))?,
     );
     let engine = Engine::new(store.clone(), ClientConfig::default())?;
-    let media = runtime.block_on(MediaServer::start(store.clone(), None))?;
+    // The page's origin (Linux/macOS, Windows) may fetch transcripts and chapters.
+    let media = runtime.block_on(MediaServer::start(
+        store.clone(),
+        &["tauri://localhost", "http://tauri.localhost"],
+    ))?;
     let state = AppState::new(engine, media);
 
     // A subscription to add at start-up (the demo and the tests use this).

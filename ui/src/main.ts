@@ -312,7 +312,7 @@ async function open(ref: ItemRef) {
             "ul",
             { class: "attachments" },
             detail.attachments.map((a) =>
-              h("li", {}, a.url ? h("a", { href: a.url, target: "_blank", rel: "noopener" }, `📄 ${a.name}`) : `${a.name} (not downloaded yet)`),
+              h("li", {}, a.url ? h("a", { href: a.url, target: "_blank", rel: "noopener" }, h("span", { class: "badge" }, a.media_type === "application/pdf" ? "PDF" : "FILE"), a.name) : `${a.name} (not downloaded yet)`),
             ),
           )
         : null,

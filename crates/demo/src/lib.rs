@@ -66,6 +66,28 @@ pub fn prepare(root: &Path, mirror_urls: &[String]) -> Result<DemoPaths> {
     Ok(paths)
 }
 
+/// Writes `demo.stowaway` (the member's subscription to the demo library on
+/// `mirror_urls`) into the demo folder and returns its path.
+pub fn write_subscription(root: &Path, mirror_urls: &[String]) -> Result<PathBuf> {
+    let paths = DemoPaths::new(root);
+    let pub_file = fs::read_to_string(paths.keys.join(stowaway_publish::keys::PUBLIC_KEY_FILE))?;
+    let key = pub_file
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
+        .context("empty public key file")?;
+    let json = serde_json::json!({
+        "stowaway": 1,
+        "library": LIBRARY_ID,
+        "title": LIBRARY_TITLE,
+        "public_key": key,
+        "mirrors": mirror_urls,
+    });
+    let sub = root.join("demo.stowaway");
+    fs::write(&sub, serde_json::to_string_pretty(&json)? + "\n")?;
+    Ok(sub)
+}
+
 /// Mirrors a tree: copies files that are missing or differ in size, and always
 /// the (small) catalog and signature.
 pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {

@@ -56,27 +56,8 @@ fn start_mirrors(dir: &Path, port_a: u16, port_b: u16) -> Result<(TestMirror, Te
         dir.display()
     );
     stowaway_demo::prepare(dir, &[a.url(), b.url()])?;
-    let sub = dir.join("demo.stowaway");
-    let key = std::fs::read_to_string(paths.keys.join(stowaway_publish::keys::PUBLIC_KEY_FILE))?;
-    let key = stowaway_catalog_key(&key)?;
-    let json = serde_json::json!({
-        "stowaway": 1,
-        "library": stowaway_demo::LIBRARY_ID,
-        "title": stowaway_demo::LIBRARY_TITLE,
-        "public_key": key,
-        "mirrors": [a.url(), b.url()],
-    });
-    std::fs::write(&sub, serde_json::to_string_pretty(&json)? + "\n")?;
+    stowaway_demo::write_subscription(dir, &[a.url(), b.url()])?;
     Ok((a, b))
-}
-
-fn stowaway_catalog_key(pub_file: &str) -> Result<String> {
-    Ok(pub_file
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("untrusted comment:"))
-        .context("empty public key file")?
-        .to_owned())
 }
 
 fn stowaway_bin() -> Result<PathBuf> {

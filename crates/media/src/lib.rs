@@ -33,7 +33,7 @@ pub struct MediaServer {
 struct Shared {
     store: Arc<Store>,
     token: String,
-    allow_origin: Option<HeaderValue>,
+    allow_origins: Vec<String>,
 }
 
 fn random_token() -> String {
@@ -55,17 +55,14 @@ impl MediaServer {
     /// Starts serving on `127.0.0.1:0` on the current tokio runtime.
     /// `allow_origin` is the app page's origin (for `fetch` of transcripts
     /// and chapters); media elements need no CORS.
-    pub async fn start(
-        store: Arc<Store>,
-        allow_origin: Option<&str>,
-    ) -> std::io::Result<MediaServer> {
+    pub async fn start(store: Arc<Store>, allow_origins: &[&str]) -> std::io::Result<MediaServer> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let token = random_token();
         let shared = Arc::new(Shared {
             store,
             token: token.clone(),
-            allow_origin: allow_origin.and_then(|o| HeaderValue::from_str(o).ok()),
+            allow_origins: allow_origins.iter().map(|o| o.to_string()).collect(),
         });
         let app = Router::new()
             .route(
@@ -153,6 +150,12 @@ async fn serve(
         collection: &collection,
         item: &item,
     };
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .filter(|o| shared.allow_origins.iter().any(|a| a == o))
+        .and_then(|o| HeaderValue::from_str(o).ok());
     let store = shared.store.clone();
     let (l, c, i) = (library.clone(), collection.clone(), item.clone());
     let found = tokio::task::spawn_blocking(move || {
@@ -197,8 +200,9 @@ async fn serve(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Some(origin) = &shared.allow_origin {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    if let Some(origin) = origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     resp
 }

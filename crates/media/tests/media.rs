@@ -90,13 +90,28 @@ const KEY: ItemKey<'static> = ItemKey {
 #[tokio::test]
 async fn serves_stored_media_by_item_with_ranges() {
     let dir = tempfile::tempdir().unwrap();
-    let server = MediaServer::start(store(dir.path()), Some("tauri://localhost"))
+    let server = MediaServer::start(store(dir.path()), &["tauri://localhost"])
         .await
         .unwrap();
     let client = reqwest::Client::new();
     let url = server.asset_url(KEY, AssetRole::Media, 0);
 
-    let r = client.get(&url).send().await.unwrap();
+    let r = client
+        .get(&url)
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers().get("access-control-allow-origin").is_none(),
+        "other origins get no CORS"
+    );
+    let r = client
+        .get(&url)
+        .header("Origin", "tauri://localhost")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "audio/ogg");
     assert_eq!(r.headers()["accept-ranges"], "bytes");
@@ -145,7 +160,7 @@ async fn serves_stored_media_by_item_with_ranges() {
 #[tokio::test]
 async fn serves_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let server = MediaServer::start(store(dir.path()), None).await.unwrap();
+    let server = MediaServer::start(store(dir.path()), &[]).await.unwrap();
     assert!(server.addr().ip().is_loopback());
     let client = reqwest::Client::new();
     let get = |u: String| {

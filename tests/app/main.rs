@@ -1,0 +1,313 @@
+//! The real app in a real window (Xvfb), driven over WebDriver (tauri-driver
+//! + WebKitWebDriver), against the demo library on two local mirrors:
+//! subscribe, sync, items appear, play (currentTime advances), seek, quit and
+//! reopen (the position is restored), stop the mirrors (the offline banner
+//! shows and playback still works). Screenshots of each view go to
+//! `target/e2e-screenshots/`.
+//!
+//! Needs a display (`xvfb-run`), `tauri-driver` and `/usr/bin/WebKitWebDriver`
+//! (scripts/setup installs them); run by `scripts/test`.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use stowaway_testmirror::TestMirror;
+
+fn tauri_driver() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let candidates = [
+        std::env::var_os("TAURI_DRIVER").map(PathBuf::from),
+        Some(home.join(".cargo/bin/tauri-driver")),
+        Some(PathBuf::from("/usr/local/bin/tauri-driver")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.exists())
+        .expect("tauri-driver not found: run scripts/setup (cargo install tauri-driver)")
+}
+
+/// tauri-driver on a free port; stopped with SIGTERM (not SIGKILL) on drop,
+/// so it closes WebKitWebDriver and the app too.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start(env: &[(&str, &Path)]) -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let native = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(tauri_driver());
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start tauri-driver");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, port }
+    }
+
+    async fn session(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({ "application": env!("CARGO_BIN_EXE_stowaway-app") }),
+        );
+        // Plain HTTP on loopback: no TLS stack needed.
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("WebDriver session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.ancestors().nth(3).unwrap().to_path_buf(); // target/debug/deps/app-… → target
+    let dir = target.join("e2e-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn js_f64(c: &Client, script: &str) -> f64 {
+    c.execute(script, vec![])
+        .await
+        .expect("script")
+        .as_f64()
+        .unwrap_or(f64::NAN)
+}
+
+/// Polls `check` until it is true or `secs` pass.
+async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn current_time(c: &Client) -> f64 {
+    js_f64(
+        c,
+        "const m = document.getElementById('media'); return m ? m.currentTime : -1;",
+    )
+    .await
+}
+
+async fn open_lesson(c: &Client, id: &str) {
+    let row = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(&format!("[data-item='{id}'] .item-main")))
+        .await
+        .expect("the lesson is listed");
+    row.click().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#play"))
+        .await
+        .expect("the player opens");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_journey_in_the_real_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = tmp.path().join("demo");
+    std::fs::create_dir_all(&demo).unwrap();
+    let paths = stowaway_demo::DemoPaths::new(&demo);
+    let a = TestMirror::start(&paths.mirror_a).unwrap();
+    let b = TestMirror::start(&paths.mirror_b).unwrap();
+    stowaway_demo::prepare(&demo, &[a.url(), b.url()]).unwrap();
+    let sub = stowaway_demo::write_subscription(&demo, &[a.url(), b.url()]).unwrap();
+    let data = tmp.path().join("member");
+    let driver = Driver::start(&[("STOWAWAY_DATA_DIR", &data), ("STOWAWAY_SUBSCRIBE", &sub)]);
+
+    // First run: the app subscribes, syncs, lists the library.
+    let c = driver.session().await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("[data-collection='first-deal']"))
+        .await
+        .expect("the course appears");
+    eventually(30, "every item downloaded", || async {
+        let n = js_f64(
+            &c,
+            "return document.querySelectorAll('.dl.downloaded').length;",
+        )
+        .await;
+        n >= 7.0
+    })
+    .await;
+    shot(&c, "1-library").await;
+
+    // Search, offline-capable, from the box.
+    let search = c.find(Locator::Css("#search")).await.unwrap();
+    search.send_keys("escrow").await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(".results [data-item='04-closing']"))
+        .await
+        .expect("search finds the escrow lesson");
+    shot(&c, "2-search").await;
+    search.clear().await.unwrap();
+    c.execute(
+        "document.getElementById('search').dispatchEvent(new Event('input'));",
+        vec![],
+    )
+    .await
+    .unwrap();
+
+    // Play: currentTime advances.
+    open_lesson(&c, "01-mindset").await;
+    c.find(Locator::Css("#play"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(20, "playback to advance", || async {
+        current_time(&c).await > 1.0
+    })
+    .await;
+    // The transcript (WebVTT from the media server) and the workbook link.
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#transcript .cue"))
+        .await
+        .expect("the transcript is shown");
+    let pdf = c
+        .find(Locator::Css(".attachments a"))
+        .await
+        .expect("the workbook is listed");
+    let href = pdf.attr("href").await.unwrap().unwrap_or_default();
+    assert!(
+        href.starts_with("http://127.0.0.1:") && href.ends_with("/attachment/0"),
+        "{href}"
+    );
+    shot(&c, "3-player").await;
+
+    // Seek (a Range request to the media server), then pause: the position is saved.
+    c.execute(
+        "const m = document.getElementById('media'); m.currentTime = 9.0;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    eventually(10, "the seek", || async { current_time(&c).await >= 9.0 }).await;
+    c.find(Locator::Css("#play"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let paused_at = current_time(&c).await;
+    assert!(paused_at >= 9.0, "{paused_at}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.close().await.unwrap();
+
+    // Quit and reopen: the position is restored.
+    let c = driver.session().await;
+    open_lesson(&c, "01-mindset").await;
+    eventually(15, "the saved position", || async {
+        current_time(&c).await >= paused_at - 1.0
+    })
+    .await;
+    let restored = current_time(&c).await;
+    assert!(
+        (restored - paused_at).abs() < 1.5,
+        "restored {restored}, paused at {paused_at}"
+    );
+
+    // Every mirror gone: the offline banner, and playback still works.
+    drop(a);
+    drop(b);
+    c.find(Locator::Css("#sync-now"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(30, "the offline banner", || async {
+        let t = c
+            .execute(
+                "return document.querySelector('.banner').textContent",
+                vec![],
+            )
+            .await
+            .unwrap();
+        t.as_str().unwrap_or_default().starts_with("Offline")
+    })
+    .await;
+    open_lesson(&c, "02-finding-deals").await;
+    c.find(Locator::Css("#play"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(20, "offline playback to advance", || async {
+        current_time(&c).await > 1.0
+    })
+    .await;
+    shot(&c, "4-offline").await;
+    c.close().await.unwrap();
+    drop(driver);
+}
