@@ -1,5 +1,5 @@
 //! The real app in a real window (Xvfb), driven over WebDriver (tauri-driver
-//! + WebKitWebDriver), against the demo library on two local mirrors:
+//! with WebKitWebDriver), against the demo library on two local mirrors:
 //! subscribe, sync, items appear, play (currentTime advances), seek, quit and
 //! reopen (the position is restored), stop the mirrors (the offline banner
 //! shows and playback still works). Screenshots of each view go to
