@@ -45,6 +45,89 @@ pub(crate) const SMALL_BLOB: u64 = 512 * 1024;
 /// known yet of the other mirrors.
 const FLOOR_BPS: f64 = 32.0 * 1024.0;
 
+/// The file being written, fed through a channel to a blocking thread that
+/// hashes, writes and (every 2 s) fdatasyncs, so receiving overlaps hashing
+/// and disk I/O and no async worker thread ever blocks on the disk.
+struct Sink {
+    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    task: tokio::task::JoinHandle<Result<BlobWriter, StoreError>>,
+    accepted: u64,
+    size: u64,
+}
+
+impl Sink {
+    fn new(mut writer: BlobWriter) -> Sink {
+        let accepted = writer.written();
+        let size = writer.expected_size();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut last = std::time::Instant::now();
+            while let Some(chunk) = rx.blocking_recv() {
+                writer.write(&chunk)?;
+                if last.elapsed() >= Duration::from_secs(2) {
+                    writer.checkpoint()?;
+                    last = std::time::Instant::now();
+                }
+            }
+            Ok(writer)
+        });
+        Sink {
+            tx,
+            task,
+            accepted,
+            size,
+        }
+    }
+
+    /// Bytes handed to the writer so far (including a resumed prefix).
+    fn written(&self) -> u64 {
+        self.accepted
+    }
+
+    /// Queues a chunk; refuses to grow past the blob's size.
+    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), StoreError> {
+        if self.accepted + chunk.len() as u64 > self.size {
+            return Err(StoreError::TooLong {
+                sha256: String::new(),
+                expected_size: self.size,
+            });
+        }
+        self.accepted += chunk.len() as u64;
+        if self.tx.send(chunk).await.is_err() {
+            // The writer stopped: its error says why.
+            return Err(self.close_err().await);
+        }
+        Ok(())
+    }
+
+    async fn close_err(&mut self) -> StoreError {
+        match (&mut self.task).await {
+            Ok(Err(e)) => e,
+            Ok(Ok(_)) => StoreError::Io {
+                path: "partial".into(),
+                source: std::io::Error::other("the writer stopped"),
+            },
+            Err(e) => StoreError::Io {
+                path: "partial".into(),
+                source: std::io::Error::other(e.to_string()),
+            },
+        }
+    }
+
+    /// Waits for every queued byte to be written and returns the writer.
+    async fn finish_writing(self) -> Result<BlobWriter, StoreError> {
+        let Sink { tx, task, .. } = self;
+        drop(tx);
+        match task.await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Io {
+                path: "partial".into(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}
+
 /// Why a stream from one mirror ended early.
 enum StreamEnd {
     Complete,
@@ -146,7 +229,7 @@ impl Downloads<'_> {
                 Err(e) => debug!(blob = %sha, error = %e, "hedged fetch of a small blob failed"),
             }
         }
-        let mut writer = self.resume(w).await.map_err(|e| e.to_string())?;
+        let mut writer = Sink::new(self.resume(w).await.map_err(|e| e.to_string())?);
         let resumed = writer.written();
         if resumed > 0 {
             info!(blob = %sha, offset = resumed, "resuming partial download");
@@ -176,7 +259,8 @@ impl Downloads<'_> {
             }
             if writer.written() == w.size {
                 let store2 = store.clone();
-                let finished = tokio::task::spawn_blocking(move || writer.finish())
+                let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
+                let finished = tokio::task::spawn_blocking(move || inner.finish())
                     .await
                     .map_err(|e| e.to_string())?;
                 match finished {
@@ -226,10 +310,12 @@ impl Downloads<'_> {
                         }
                         contributors.clear();
                         tried.clear();
-                        writer = store
-                            .blobs()
-                            .begin(&w.sha256, w.size)
-                            .map_err(|e| e.to_string())?;
+                        writer = Sink::new(
+                            store
+                                .blobs()
+                                .begin(&w.sha256, w.size)
+                                .map_err(|e| e.to_string())?,
+                        );
                         continue;
                     }
                 }
@@ -348,7 +434,7 @@ impl Downloads<'_> {
             let mut window_start = Instant::now();
             let mut window_bytes = 0u64;
             let mut last_event = Instant::now();
-            let mut last_checkpoint = writer.written();
+            let mut last_checkpoint = Instant::now();
             let mut pending = first;
             let end = loop {
                 let chunk = match pending.take() {
@@ -385,17 +471,21 @@ impl Downloads<'_> {
                 received += chunk.len() as u64;
                 self.received
                     .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                if let Err(e) = writer.write(&chunk) {
+                let n = chunk.len() as u64;
+                if let Err(e) = writer.write(chunk).await {
                     if matches!(e, StoreError::TooLong { .. }) {
-                        break StreamEnd::BadBytes(e.to_string());
+                        break StreamEnd::BadBytes(format!(
+                            "more bytes than the catalog's {} (from offset {offset})",
+                            w.size
+                        ));
                     }
                     return Err(e.to_string());
                 }
                 contributors.insert(m);
                 progressed_this_round = true;
-                self.done.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                counted += chunk.len() as u64;
-                window_bytes += chunk.len() as u64;
+                self.done.fetch_add(n, Ordering::Relaxed);
+                counted += n;
+                window_bytes += n;
                 if last_event.elapsed() >= Duration::from_millis(100) {
                     last_event = Instant::now();
                     self.engine.emit(SyncEvent::DownloadProgress {
@@ -405,9 +495,10 @@ impl Downloads<'_> {
                         mirror: url.clone(),
                     });
                 }
-                if writer.written() - last_checkpoint >= 8 << 20 {
-                    last_checkpoint = writer.written();
-                    let _ = writer.checkpoint();
+                // The partial's progress in the index (the writer thread
+                // makes the bytes durable every 2 s).
+                if last_checkpoint.elapsed() >= Duration::from_secs(2) {
+                    last_checkpoint = Instant::now();
                     let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
                 }
                 // Far slower than another mirror is known to be? Move on.
@@ -454,14 +545,18 @@ impl Downloads<'_> {
                     self.pool.record_bad_bytes(m, &e);
                     bad_for_this.insert(m);
                     errors.push(format!("{url}: {e}"));
-                    writer.discard();
+                    if let Ok(inner) = writer.finish_writing().await {
+                        inner.discard();
+                    }
                     self.done.fetch_sub(counted, Ordering::Relaxed);
                     counted = 0;
                     contributors.clear();
-                    writer = store
-                        .blobs()
-                        .begin(&w.sha256, w.size)
-                        .map_err(|e| e.to_string())?;
+                    writer = Sink::new(
+                        store
+                            .blobs()
+                            .begin(&w.sha256, w.size)
+                            .map_err(|e| e.to_string())?,
+                    );
                 }
                 StreamEnd::Cancelled => {
                     let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
