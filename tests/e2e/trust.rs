@@ -170,3 +170,12 @@ fn a_catalog_republished_within_the_same_second_is_not_missed() {
     let r = member.json(&["sync"]);
     assert_eq!(r["libraries"][0]["catalog"]["sequence"], 3, "{r}");
 }
+
+#[test]
+fn an_absurdly_large_catalog_is_refused_without_reading_it() {
+    let f = synced();
+    let path = f.publisher.mirror.join("library.json");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(80 << 20).unwrap(); // 80 MiB of zeros, over the 64 MiB limit
+    refused(&f, "larger than the limit");
+}

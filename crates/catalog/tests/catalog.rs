@@ -176,3 +176,48 @@ fn diff_reports_added_changed_removed() {
     assert_eq!(first.collections_added, vec!["show".to_string()]);
     assert!(diff(Some(&old), &old).is_empty());
 }
+
+#[test]
+fn hostile_catalogs_get_clear_errors() {
+    let k = key();
+    let signed = |bytes: &[u8]| verify_catalog(bytes, &sign(&k, bytes), &public(&k), None);
+
+    // Absurd size: refused before the signature is even looked at.
+    let huge = vec![b' '; stowaway_catalog::MAX_CATALOG_BYTES + 1];
+    let e = verify_catalog(&huge, b"", &public(&k), None).unwrap_err();
+    assert_eq!(e.code(), "catalog_too_large");
+
+    // Deep nesting, validly signed: the parser's recursion limit, not a stack overflow.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(signed(deep.as_bytes()).unwrap_err().code(), "catalog_json");
+
+    // An asset claiming an absurd size.
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.collections[0].items[0].assets[0].size = u64::MAX;
+    let e = signed(&c.to_canonical_json()).unwrap_err();
+    assert!(e.to_string().contains("asset size"), "{e}");
+
+    // Names that try to be paths, control characters in titles, bad media types.
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.collections[0].items[0].assets[0].name = Some("../../.bashrc".into());
+    assert!(signed(&c.to_canonical_json()).is_err());
+    let mut c = catalog(vec![item("e1", "One\u{0007}")]);
+    c.collections[0].items[0].title.push('\u{001b}');
+    assert!(signed(&c.to_canonical_json()).is_err());
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.collections[0].items[0].assets[0].media_type = "text/html; <script>".into();
+    assert!(signed(&c.to_canonical_json()).is_err());
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.mirrors = vec!["javascript:alert(1)".into()];
+    assert!(signed(&c.to_canonical_json()).is_err());
+
+    // A hash that is not one.
+    let json = String::from_utf8(catalog(vec![item("e1", "One")]).to_canonical_json()).unwrap();
+    let bad = json.replace(&"a".repeat(64), "../../etc/passwd");
+    assert_eq!(signed(bad.as_bytes()).unwrap_err().code(), "catalog_json");
+
+    // Too many items.
+    let many: Vec<Item> = (0..200_001).map(|i| item(&format!("e{i}"), "x")).collect();
+    let e = signed(&catalog(many).to_canonical_json()).unwrap_err();
+    assert!(e.to_string().contains("more than 200000 items"), "{e}");
+}
