@@ -8,7 +8,7 @@ use stowaway_store::{CollectionView, ItemKey, LibraryStatus, Playback, SearchHit
 use tauri::{AppHandle, Manager, State};
 use ts_rs::TS;
 
-use crate::state::{last_ok_from_store, AppState, SyncStatus};
+use crate::state::{AppState, SyncStatus};
 
 /// An error the page can show and match on.
 #[derive(Debug, Serialize, TS)]
@@ -41,12 +41,18 @@ pub struct Snapshot {
 #[tauri::command]
 pub fn snapshot(state: State<'_, AppState>) -> Answer<Snapshot> {
     let store = state.engine.store();
+    let libraries = store.status()?;
     let mut sync = state.status();
     if sync.last_ok_at.is_none() {
-        sync.last_ok_at = last_ok_from_store(&state);
+        // Before this run's first sync: what the store remembers.
+        sync.last_ok_at = libraries
+            .iter()
+            .filter(|l| l.last_sync_ok == Some(true))
+            .filter_map(|l| l.last_sync_at)
+            .max();
     }
     Ok(Snapshot {
-        libraries: store.status()?,
+        libraries,
         collections: store.list(None)?,
         sync,
     })

@@ -2,9 +2,8 @@
 
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
-use stowaway_catalog::Subscription;
 use stowaway_media::MediaServer;
 use stowaway_sync::{Engine, SyncOptions};
 use tauri::{AppHandle, Emitter};
@@ -53,21 +52,9 @@ impl AppState {
         f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    /// Subscribes from a file path or an http(s) URL of a `.stowaway` file.
+    /// Subscribes from a file path or a URL of a `.stowaway` file.
     pub async fn subscribe(&self, source: &str) -> Result<String> {
-        let bytes = if source.starts_with("http://") || source.starts_with("https://") {
-            let (base, name) = source
-                .rsplit_once('/')
-                .context("the URL must name a file")?;
-            let mirror = stowaway_mirrors::Mirror::parse(&format!("{base}/"))?;
-            self.engine
-                .client()
-                .fetch_small(&mirror, name, 64 * 1024)
-                .await?
-        } else {
-            std::fs::read(source).with_context(|| format!("cannot read {source}"))?
-        };
-        let sub = Subscription::parse(&bytes)?;
+        let sub = self.engine.read_subscription(source).await?;
         self.engine.subscribe(&sub)?;
         Ok(sub.library)
     }
@@ -108,17 +95,4 @@ impl AppState {
         });
         let _ = app.emit("sync-status", self.status());
     }
-}
-
-/// The last successful sync time the store remembers (survives restarts).
-pub fn last_ok_from_store(state: &AppState) -> Option<i64> {
-    state
-        .engine
-        .store()
-        .status()
-        .ok()?
-        .iter()
-        .filter(|l| l.last_sync_ok == Some(true))
-        .filter_map(|l| l.last_sync_at)
-        .max()
 }

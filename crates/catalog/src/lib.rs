@@ -2,8 +2,9 @@
 //!
 //! This crate owns *what a library is*: the data model (library → collections →
 //! items → assets), the signed catalog (`library.json` + `library.json.minisig`),
-//! the member's subscription file, and the diff between two catalogs. It does no
-//! I/O: bytes in, validated values out. Everything that crosses a trust boundary
+//! the member's subscription file, the diff between two catalogs, and the one
+//! SHA-256 helper. It opens no file and no socket: bytes (or a reader) in,
+//! validated values out. Everything that crosses a trust boundary
 //! (a catalog from a mirror, a subscription from a link) is validated here before
 //! any other crate sees it.
 #![forbid(unsafe_code)]

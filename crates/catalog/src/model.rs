@@ -200,6 +200,30 @@ impl Sha256 {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The SHA-256 of `bytes`.
+    pub fn digest(bytes: &[u8]) -> Sha256 {
+        use sha2::Digest;
+        Sha256::from_digest(&sha2::Sha256::digest(bytes).into())
+    }
+
+    /// The SHA-256 and length of everything `reader` yields, streaming
+    /// (the one place files are hashed: the store and the publisher use it).
+    pub fn digest_reader(mut reader: impl std::io::Read) -> std::io::Result<(Sha256, u64)> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut n = 0u64;
+        loop {
+            let k = reader.read(&mut buf)?;
+            if k == 0 {
+                break;
+            }
+            h.update(&buf[..k]);
+            n += k as u64;
+        }
+        Ok((Sha256::from_digest(&h.finalize().into()), n))
+    }
 }
 
 impl<'de> Deserialize<'de> for Sha256 {

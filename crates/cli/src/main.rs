@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use stowaway_catalog::Subscription;
-use stowaway_mirrors::{ClientConfig, Mirror, MirrorClient, MirrorHealth};
+use stowaway_mirrors::{ClientConfig, MirrorHealth};
 use stowaway_store::Store;
 use stowaway_sync::{Engine, SyncOptions};
 use tokio_util::sync::CancellationToken;
@@ -133,8 +132,9 @@ async fn run(cli: Cli) -> Result<bool> {
     let json = cli.json;
     match cli.command {
         Command::Subscribe { source } => {
-            let bytes = read_source(&source).await?;
-            let sub = Subscription::parse(&bytes)
+            let sub = engine
+                .read_subscription(&source)
+                .await
                 .with_context(|| format!("{source} is not a Stowaway subscription"))?;
             let new = engine.subscribe(&sub)?;
             // Check the mirrors now so the member knows at once; offline is fine.
@@ -257,22 +257,4 @@ fn mirror_health(store: &Store, library: Option<&str>) -> Result<Vec<output::Mir
         }
     }
     Ok(rows)
-}
-
-/// Reads a subscription from a file path, or from an http(s) / file URL.
-async fn read_source(source: &str) -> Result<Vec<u8>> {
-    if source.contains("://") {
-        let (base, name) = source
-            .rsplit_once('/')
-            .filter(|(_, n)| !n.is_empty())
-            .with_context(|| format!("{source}: the URL must name a file"))?;
-        let mirror = Mirror::parse(&format!("{base}/"))?;
-        let client = MirrorClient::new(ClientConfig::default())?;
-        Ok(client
-            .fetch_small(&mirror, name, 64 * 1024)
-            .await
-            .with_context(|| format!("cannot fetch {source}"))?)
-    } else {
-        std::fs::read(source).with_context(|| format!("cannot read {source}"))
-    }
 }

@@ -46,8 +46,8 @@ pub fn spawn(mut events: broadcast::Receiver<SyncEvent>) -> Bars {
                 Err(broadcast::error::RecvError::Closed) => break,
             };
             match ev {
-                SyncEvent::CatalogMirrorFailed { error, .. } => {
-                    let _ = multi.println(format!("  catalog: {error}"));
+                SyncEvent::CatalogMirrorFailed { mirror, error, .. } => {
+                    let _ = multi.println(format!("  catalog: {mirror}: {error}"));
                 }
                 SyncEvent::DownloadsPlanned {
                     library,

@@ -57,7 +57,8 @@ pub fn speak(stem: &Path, text: &str, tone_hz: u32) -> Result<(String, u64)> {
             .arg(&speech)
             .arg(&joined)
             .args(["rate", "22050", "channels", "1"]))?;
-        let ms = stowaway_publish_wav_ms(&joined)?;
+        let ms = stowaway_publish::wav::duration_ms(&joined)
+            .with_context(|| format!("{} is not a WAV file", joined.display()))?;
         run(Command::new("sox").arg(&joined).args(["-C", "2"]).arg(&ogg))?;
         for f in [&speech, &chime, &joined] {
             let _ = std::fs::remove_file(f);
@@ -69,16 +70,6 @@ pub fn speak(stem: &Path, text: &str, tone_hz: u32) -> Result<(String, u64)> {
         std::fs::write(&wav, tones_wav(tone_hz, secs))?;
         Ok((format!("{name}.wav"), u64::from(secs) * 1000))
     }
-}
-
-fn stowaway_publish_wav_ms(path: &Path) -> Result<u64> {
-    let bytes = std::fs::read(path)?;
-    // 16-bit mono at 22050 Hz after the `rate`/`channels` effects; header 44 bytes.
-    if bytes.len() < 44 || &bytes[0..4] != b"RIFF" {
-        bail!("{} is not a WAV file", path.display());
-    }
-    let byte_rate = u32::from_le_bytes(bytes[28..32].try_into().expect("4 bytes")) as u64;
-    Ok((bytes.len() as u64 - 44) * 1000 / byte_rate.max(1))
 }
 
 /// A mono 16-bit 22.05 kHz WAV of a soft two-note figure around `hz`.

@@ -100,10 +100,15 @@ impl MirrorHealth {
         Some(open.max(retry))
     }
 
-    /// A successful request: `latency` to headers, and a completed transfer.
+    /// A time to response headers.
+    pub fn record_latency(&mut self, latency: Duration) {
+        self.latency_ms = Some(ewma(self.latency_ms, latency.as_secs_f64() * 1000.0));
+    }
+
+    /// A successful request, with its time to headers if it had one.
     pub fn record_success(&mut self, now_ms: i64, latency: Option<Duration>) {
         if let Some(l) = latency {
-            self.latency_ms = Some(ewma(self.latency_ms, l.as_secs_f64() * 1000.0));
+            self.record_latency(l);
         }
         self.successes += 1;
         self.consecutive_failures = 0;

@@ -241,10 +241,7 @@ impl MirrorPool {
             .await
         {
             Ok(Opened::Body(b)) => {
-                self.with_health(id, |h| {
-                    let l = b.ttfb.as_secs_f64() * 1000.0;
-                    h.latency_ms = Some(h.latency_ms.map_or(l, |o| o + 0.3 * (l - o)));
-                });
+                self.with_health(id, |h| h.record_latency(b.ttfb));
                 Ok(b)
             }
             Ok(Opened::NotModified) => {

@@ -114,10 +114,6 @@ impl MirrorClient {
         Ok(MirrorClient { http, config })
     }
 
-    pub fn config(&self) -> &ClientConfig {
-        &self.config
-    }
-
     /// Fetches a small object (catalog, signature) whole, refusing more than `max` bytes.
     pub async fn fetch_small(
         &self,

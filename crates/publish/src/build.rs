@@ -6,11 +6,10 @@
 //! and its signature are each replaced atomically.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256 as Hasher};
 use stowaway_catalog::{
     blob_path, validate_catalog, Asset, AssetRole, Catalog, Collection, CollectionKind, Item,
     ItemKind, LibraryInfo, Limits, Sha256, CATALOG_FILE, FORMAT_VERSION, SIGNATURE_FILE,
@@ -46,19 +45,8 @@ pub struct BuildOutcome {
 
 /// Hashes a file (streaming): its SHA-256 and size.
 fn hash_file(path: &Path) -> Result<(Sha256, u64)> {
-    let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut h = Hasher::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((Sha256::from_digest(&h.finalize().into()), n))
+    let f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Sha256::digest_reader(f)?)
 }
 
 fn media_type(path: &Path, role: AssetRole) -> String {

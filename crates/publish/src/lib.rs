@@ -11,7 +11,7 @@ pub mod build;
 pub mod keys;
 pub mod manifest;
 pub mod subscription;
-mod wav;
+pub mod wav;
 
 pub use build::{build, BuildOptions, BuildOutcome};
 pub use keys::{keygen, load_public_key, load_secret_key, KeygenOutcome};

@@ -128,19 +128,7 @@ impl BlobStore {
 
     /// Hashes the file at `path` (streaming). Returns its SHA-256 and size.
     pub fn hash_file(path: &Path) -> io::Result<(Sha256, u64)> {
-        let mut f = File::open(path)?;
-        let mut h = Hasher::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut n = 0u64;
-        loop {
-            let k = f.read(&mut buf)?;
-            if k == 0 {
-                break;
-            }
-            h.update(&buf[..k]);
-            n += k as u64;
-        }
-        Ok((Sha256::from_digest(&h.finalize().into()), n))
+        Sha256::digest_reader(File::open(path)?)
     }
 }
 

@@ -21,13 +21,15 @@ pub(crate) enum CatalogFetch {
     },
 }
 
-/// Fetches from `pool` (hedged). Returns the winning mirror's index and what it gave.
+/// Fetches from `pool` (hedged). Returns the winning mirror's index and what
+/// it gave; every mirror that failed is reported to `on_failure(url, error)`.
 pub(crate) async fn fetch(
     pool: &MirrorPool,
     store: &Arc<Store>,
     library: &str,
     key: &PublicKey,
     records: &[MirrorRecord],
+    on_failure: &(dyn Fn(&str, &str) + Sync),
 ) -> Result<(usize, CatalogFetch), String> {
     let applied = store.applied_catalog(library).map_err(|e| e.to_string())?;
     let applied = applied.as_ref();
@@ -41,6 +43,7 @@ pub(crate) async fn fetch(
             _ => Validators::default(),
         };
         async move {
+            let result = async {
             let (bytes, validators) = match pool
                 .fetch(id, CATALOG_FILE, MAX_CATALOG_BYTES as u64, &validators)
                 .await
@@ -95,6 +98,12 @@ pub(crate) async fn fetch(
                 verified: Box::new(verified),
                 validators,
             })
+            }
+            .await;
+            if let Err(e) = &result {
+                on_failure(&url, e);
+            }
+            result
         }
     };
     pool.hedged(attempt).await.map_err(|errors| {

@@ -12,7 +12,6 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sha2::Digest;
 use stowaway_catalog::{blob_path, Sha256};
 use stowaway_mirrors::{Fetched, MirrorError, MirrorPool, RateLimiter, Validators};
 use stowaway_store::{BlobWriter, StoreError, WantedBlob};
@@ -172,7 +171,7 @@ impl Downloads<'_> {
                 };
                 self.received
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                let actual = Sha256::from_digest(&sha2::Sha256::digest(&bytes).into());
+                let actual = Sha256::digest(&bytes);
                 if actual != w.sha256 || bytes.len() as u64 != w.size {
                     let e = format!("served {} bytes hashing to {actual}", bytes.len());
                     self.pool.record_bad_bytes(id, &e);

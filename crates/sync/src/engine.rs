@@ -34,6 +34,12 @@ pub enum SyncError {
     Cancelled,
     #[error("another sync is already running on this cache")]
     Busy,
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -46,6 +52,7 @@ impl SyncError {
             SyncError::Mirror(e) => e.code(),
             SyncError::Cancelled => "cancelled",
             SyncError::Busy => "busy",
+            SyncError::Read { .. } => "io",
             SyncError::Internal(_) => "internal",
         }
     }
@@ -109,7 +116,8 @@ pub struct LibraryReport {
     /// The applied catalog is past its expiry.
     pub expired: bool,
     pub files_downloaded: usize,
-    /// Bytes stored by this sync (resumed prefixes excluded).
+    /// Size of the files this sync completed (a resumed file counts whole;
+    /// `bytes_received` is what came over the network).
     pub bytes_downloaded: u64,
     /// Bytes received from mirrors, including any that failed verification.
     pub bytes_received: u64,
@@ -160,6 +168,27 @@ impl Engine {
 
     pub(crate) fn emit(&self, e: SyncEvent) {
         let _ = self.events.send(e);
+    }
+
+    /// Reads a subscription from a file path, or from an http(s) / file URL
+    /// (fetched with the same bounded client as the mirrors, 64 KiB at most).
+    pub async fn read_subscription(&self, source: &str) -> Result<Subscription, SyncError> {
+        let bytes = if source.contains("://") {
+            let (base, name) = source
+                .rsplit_once('/')
+                .filter(|(_, n)| !n.is_empty())
+                .ok_or_else(|| {
+                    MirrorError::BadUrl(source.to_owned(), "the URL must name a file".into())
+                })?;
+            let mirror = Mirror::parse(&format!("{base}/"))?;
+            self.client.fetch_small(&mirror, name, 64 * 1024).await?
+        } else {
+            std::fs::read(source).map_err(|e| SyncError::Read {
+                path: source.to_owned(),
+                source: e,
+            })?
+        };
+        Ok(Subscription::parse(&bytes)?)
     }
 
     /// Subscribes to a library: records the subscription. The first sync
@@ -323,19 +352,16 @@ impl Engine {
         records: &[stowaway_store::MirrorRecord],
     ) -> Result<(ApplyOutcome, String, bool), String> {
         let key = stowaway_catalog::PublicKey::parse(public_key).map_err(|e| e.to_string())?;
-        let result = catalog::fetch(pool, &self.store, library, &key, records).await;
-        let (id, fetched) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                self.emit(SyncEvent::CatalogMirrorFailed {
-                    library: library.to_owned(),
-                    mirror: String::new(),
-                    error: e.clone(),
-                    code: "no_catalog".into(),
-                });
-                return Err(e);
-            }
+        let on_failure = |mirror: &str, error: &str| {
+            self.emit(SyncEvent::CatalogMirrorFailed {
+                library: library.to_owned(),
+                mirror: mirror.to_owned(),
+                error: error.to_owned(),
+                code: "catalog_refused".into(),
+            })
         };
+        let (id, fetched) =
+            catalog::fetch(pool, &self.store, library, &key, records, &on_failure).await?;
         let url = pool.url(id).to_owned();
         let (outcome, validators, expired) = match fetched {
             CatalogFetch::Unchanged { validators } => {
