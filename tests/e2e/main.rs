@@ -3,6 +3,7 @@
 //! file:// folder) serve it, and the `stowaway` binary syncs it into a real
 //! SQLite cache on disk.
 
+mod downloads;
 mod drill;
 mod failover;
 mod journey;

@@ -7,12 +7,12 @@ function item(id: string, extra: Partial<ItemView> = {}): ItemView {
   return {
     library_id: "l", collection_id: "c", id, kind: "episode", title: id, summary: null,
     published_at: null, duration_ms: 60_000, assets: 1, assets_stored: 1, bytes: 10,
-    downloaded: true, position_ms: 0, played: false, ...extra,
+    downloaded: true, wanted: true, position_ms: 0, played: false, ...extra,
   };
 }
 
 function col(kind: "course" | "show", items: ItemView[]): CollectionView {
-  return { library_id: "l", id: "c", kind, title: "C", summary: null, items };
+  return { library_id: "l", id: "c", kind, title: "C", summary: null, download_mode: "all", items };
 }
 
 describe("library", () => {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use stowaway_mirrors::{ClientConfig, MirrorHealth};
-use stowaway_store::Store;
+use stowaway_store::{DownloadMode, ItemKey, Store};
 use stowaway_sync::{Engine, SyncOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -56,6 +56,38 @@ enum Command {
         #[arg(long, value_name = "RATE", value_parser = parse_rate)]
         limit_rate: Option<u64>,
     },
+    /// Download an item, or a whole collection, now: LIBRARY/COLLECTION[/ITEM].
+    Download {
+        #[arg(value_name = "TARGET")]
+        target: String,
+        /// Only queue it; the next sync downloads it.
+        #[arg(long)]
+        queue_only: bool,
+    },
+    /// Remove an item's download and free its space: LIBRARY/COLLECTION/ITEM.
+    Remove {
+        #[arg(value_name = "TARGET")]
+        target: String,
+    },
+    /// A collection's automatic downloads: all items, only new ones, or off.
+    AutoDownload {
+        #[arg(value_name = "LIBRARY/COLLECTION")]
+        target: String,
+        #[arg(value_parser = parse_mode)]
+        mode: DownloadMode,
+    },
+    /// What is queued, storage used, the budget, whether downloads are paused.
+    Downloads,
+    /// Limit the cache's size, e.g. 20G or 500M; `none` removes the limit.
+    /// Played items the rules downloaded are evicted first to make room.
+    Budget {
+        #[arg(value_name = "SIZE")]
+        size: String,
+    },
+    /// Pause downloads: syncs refresh catalogs only until `resume`.
+    Pause,
+    /// Resume paused downloads (partial files continue where they stopped).
+    Resume,
     /// Mirror health: latency, throughput, failures, circuit breaker.
     Mirrors {
         #[arg(long)]
@@ -169,24 +201,83 @@ async fn run(cli: Cli) -> Result<bool> {
                 bandwidth_limit: limit_rate,
                 ..SyncOptions::default()
             };
-            let cancel = CancellationToken::new();
-            let bars = (!json).then(|| progress::spawn(engine.events()));
-            let ctrl_c = {
-                let cancel = cancel.clone();
-                tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        cancel.cancel();
-                    }
-                })
-            };
-            let result = engine.sync(&opts, &cancel).await;
-            ctrl_c.abort();
-            if let Some(b) = bars {
-                b.finish().await;
+            sync(&engine, &opts, json).await
+        }
+        Command::Download { target, queue_only } => {
+            let t = Target::parse(&target, false)?;
+            let n = engine.want_download(&t.library, &t.collection, t.item.as_deref())?;
+            if !json {
+                println!("Queued {n} item(s) of {target}.");
             }
-            let report = result?;
-            output::synced(json, &report)?;
-            Ok(report.ok())
+            if queue_only {
+                if json {
+                    println!("{}", serde_json::json!({ "ok": true, "queued": n }));
+                }
+                return Ok(true);
+            }
+            let opts = SyncOptions {
+                library: Some(t.library),
+                ..SyncOptions::default()
+            };
+            sync(&engine, &opts, json).await
+        }
+        Command::Remove { target } => {
+            let t = Target::parse(&target, true)?;
+            let item = t.item.as_deref().unwrap_or_default();
+            let freed = engine.remove_download(ItemKey {
+                library: &t.library,
+                collection: &t.collection,
+                item,
+            })?;
+            output::removed(json, &target, &freed)?;
+            Ok(true)
+        }
+        Command::AutoDownload { target, mode } => {
+            let t = Target::parse(&target, false)?;
+            if t.item.is_some() {
+                bail!("{target}: a rule is set for a collection (LIBRARY/COLLECTION)");
+            }
+            engine.set_download_mode(&t.library, &t.collection, mode)?;
+            if json {
+                println!("{}", serde_json::json!({ "ok": true, "mode": mode }));
+            } else {
+                println!(
+                    "{target}: automatic downloads {}",
+                    match mode {
+                        DownloadMode::All => "of every item",
+                        DownloadMode::New => "of new items only",
+                        DownloadMode::Off => "off; download items one by one",
+                    }
+                );
+            }
+            Ok(true)
+        }
+        Command::Downloads => {
+            output::downloads(json, &store.storage_usage()?, &store.download_queue(None)?)?;
+            Ok(true)
+        }
+        Command::Budget { size } => {
+            let budget = match size.trim() {
+                "none" | "off" | "unlimited" => None,
+                s => Some(parse_size(s).map_err(anyhow::Error::msg)?),
+            };
+            store.set_storage_budget(budget)?;
+            output::downloads(json, &store.storage_usage()?, &store.download_queue(None)?)?;
+            Ok(true)
+        }
+        Command::Pause | Command::Resume => {
+            let paused = matches!(cli.command, Command::Pause);
+            engine.set_downloads_paused(paused)?;
+            if json {
+                println!("{}", serde_json::json!({ "ok": true, "paused": paused }));
+            } else if paused {
+                println!(
+                    "Downloads paused. Syncs refresh catalogs only; `stowaway resume` continues."
+                );
+            } else {
+                println!("Downloads resumed; the next sync continues where they stopped.");
+            }
+            Ok(true)
         }
         Command::List { library } => {
             let cols = store.list(library.as_deref())?;
@@ -215,6 +306,64 @@ async fn run(cli: Cli) -> Result<bool> {
                 && (r.problems.is_empty() || (repair && r.repaired.len() == r.problems.len())))
         }
     }
+}
+
+/// Runs a sync with progress bars (or JSON), stopping cleanly on Ctrl-C.
+async fn sync(engine: &Engine, opts: &SyncOptions, json: bool) -> Result<bool> {
+    let cancel = CancellationToken::new();
+    let bars = (!json).then(|| progress::spawn(engine.events()));
+    let ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        })
+    };
+    let result = engine.sync(opts, &cancel).await;
+    ctrl_c.abort();
+    if let Some(b) = bars {
+        b.finish().await;
+    }
+    let report = result?;
+    output::synced(json, &report)?;
+    Ok(report.ok())
+}
+
+/// `LIBRARY/COLLECTION[/ITEM]` as typed on the command line.
+struct Target {
+    library: String,
+    collection: String,
+    item: Option<String>,
+}
+
+impl Target {
+    fn parse(s: &str, need_item: bool) -> Result<Target> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [l, c] if !need_item && !l.is_empty() && !c.is_empty() => Ok(Target {
+                library: (*l).into(),
+                collection: (*c).into(),
+                item: None,
+            }),
+            [l, c, i] if !l.is_empty() && !c.is_empty() && !i.is_empty() => Ok(Target {
+                library: (*l).into(),
+                collection: (*c).into(),
+                item: Some((*i).into()),
+            }),
+            _ if need_item => bail!("{s:?}: expected LIBRARY/COLLECTION/ITEM (see `stowaway list`)"),
+            _ => bail!("{s:?}: expected LIBRARY/COLLECTION or LIBRARY/COLLECTION/ITEM (see `stowaway list`)"),
+        }
+    }
+}
+
+fn parse_mode(s: &str) -> Result<DownloadMode, String> {
+    s.parse()
+}
+
+/// Parses a size like `20G`, `500M`, `1.5G` or `100000` (bytes).
+fn parse_size(s: &str) -> Result<u64, String> {
+    parse_rate(s).map_err(|_| format!("{s:?} is not a size like 20G or 500M, or `none`"))
 }
 
 /// Parses a rate like `500K`, `2M`, `1.5M` or `100000` (bytes per second).

@@ -7,7 +7,8 @@ use serde::Serialize;
 use stowaway_catalog::Subscription;
 use stowaway_mirrors::{Circuit, MirrorHealth};
 use stowaway_store::{
-    CollectionView, FsckProblem, FsckReport, LibraryRow, LibraryStatus, PartialRow, SearchHit,
+    CollectionView, Freed, FsckProblem, FsckReport, LibraryRow, LibraryStatus, PartialRow,
+    QueuedDownload, SearchHit, StorageUsage,
 };
 use stowaway_sync::{LibraryReport, SyncReport};
 
@@ -117,6 +118,40 @@ pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
                 String::new()
             }
         );
+        if l.paused {
+            println!(
+                "{}: downloads are paused (`stowaway resume` continues them)",
+                l.library
+            );
+        }
+        if l.cancelled > 0 {
+            println!(
+                "{}: {} download(s) stopped (paused or removed)",
+                l.library, l.cancelled
+            );
+        }
+        if l.evicted_bytes > 0 {
+            println!(
+                "{}: freed {} of played items for the storage budget",
+                l.library,
+                bytes(l.evicted_bytes)
+            );
+        }
+        if l.garbage_bytes > 0 {
+            println!(
+                "{}: freed {} of files the library no longer has",
+                l.library,
+                bytes(l.garbage_bytes)
+            );
+        }
+        if l.deferred_files > 0 {
+            println!(
+                "{}: {} file(s), {}, wait: the storage budget is reached (`stowaway budget`)",
+                l.library,
+                l.deferred_files,
+                bytes(l.deferred_bytes)
+            );
+        }
         for (label, e) in &l.failed {
             println!("{}: FAILED {label}: {e}", l.library);
         }
@@ -385,6 +420,53 @@ pub fn fsck(json: bool, r: &FsckReport, repair: bool) -> Result<()> {
         println!(
             "{} problem(s); run `stowaway fsck --repair` to fix them",
             r.problems.len()
+        );
+    }
+    Ok(())
+}
+
+pub fn removed(json: bool, target: &str, f: &Freed) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({ "ok": true, "freed": f }));
+    }
+    println!(
+        "Removed the download of {target}: freed {} ({} file(s)). `stowaway download {target}` brings it back.",
+        bytes(f.bytes),
+        f.blobs
+    );
+    Ok(())
+}
+
+pub fn downloads(json: bool, u: &StorageUsage, queue: &[QueuedDownload]) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({ "ok": true, "storage": u, "queue": queue }));
+    }
+    println!(
+        "Stored: {} in {} file(s); budget: {}{}",
+        bytes(u.bytes_stored),
+        u.blobs_stored,
+        u.budget.map(bytes).unwrap_or_else(|| "none".into()),
+        if u.paused { "; downloads PAUSED" } else { "" }
+    );
+    if queue.is_empty() {
+        println!("Nothing queued.");
+        return Ok(());
+    }
+    println!("Queued: {} item(s), {}", queue.len(), bytes(u.bytes_queued));
+    for q in queue {
+        let partial = if q.bytes_partial > 0 {
+            format!(", {} done", bytes(q.bytes_partial))
+        } else {
+            String::new()
+        };
+        println!(
+            "  {}/{}/{}  {}  ({}{partial}){}",
+            q.library_id,
+            q.collection_id,
+            q.item_id,
+            q.title,
+            bytes(q.bytes_missing),
+            if q.explicit { "" } else { "  [auto]" }
         );
     }
     Ok(())

@@ -147,6 +147,29 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (library_id, collection_id, item_id)
     ) STRICT;
     "#,
+    // 5: what to keep offline. A rule per collection (no row = 'all'), the
+    // member's choice per item (keyed by ids, like playback), and settings.
+    r#"
+    CREATE TABLE download_rules (
+        library_id    TEXT NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        collection_id TEXT NOT NULL,
+        mode          TEXT NOT NULL CHECK (mode IN ('all', 'new', 'off')),
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (library_id, collection_id)
+    ) STRICT;
+    CREATE TABLE item_downloads (
+        library_id    TEXT NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        collection_id TEXT NOT NULL,
+        item_id       TEXT NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN ('wanted', 'auto', 'removed', 'evicted')),
+        updated_at    INTEGER NOT NULL,
+        PRIMARY KEY (library_id, collection_id, item_id)
+    ) STRICT;
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

@@ -16,6 +16,8 @@ pub enum StoreError {
     },
     #[error("not subscribed to library {0:?}")]
     UnknownLibrary(String),
+    #[error("no such collection or item: {0}")]
+    UnknownItem(String),
     #[error("already subscribed to library {0:?} with a different public key; unsubscribe first")]
     KeyConflict(String),
     #[error("refusing catalog sequence {offered} for {library:?}: sequence {applied} is already applied (rollback)")]
@@ -52,6 +54,7 @@ impl StoreError {
             StoreError::Migration(_) => "migration",
             StoreError::Io { .. } => "io",
             StoreError::UnknownLibrary(_) => "unknown_library",
+            StoreError::UnknownItem(_) => "unknown_item",
             StoreError::KeyConflict(_) => "key_conflict",
             StoreError::Rollback { .. } => "rollback",
             StoreError::Equivocation { .. } => "equivocation",

@@ -16,6 +16,7 @@
 
 mod blobs;
 mod db;
+mod downloads;
 mod error;
 mod fsck;
 mod health;
@@ -24,6 +25,7 @@ mod playback;
 mod query;
 
 pub use blobs::{BlobStore, BlobWriter};
+pub use downloads::{DownloadMode, Freed, QueuedDownload, StorageUsage};
 pub use error::StoreError;
 pub use fsck::{FsckProblem, FsckReport};
 pub use health::{MirrorRecord, PartialRow};

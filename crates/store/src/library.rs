@@ -35,6 +35,8 @@ pub struct WantedBlob {
     pub media_type: String,
     /// What to call it in progress output: the item title, or "artwork".
     pub label: String,
+    /// The member asked for it (downloaded first, and even over the budget).
+    pub explicit: bool,
 }
 
 fn ts(t: time::OffsetDateTime) -> i64 {
@@ -198,6 +200,7 @@ impl Store {
             .and_then(|b| serde_json::from_slice(b).ok());
         let d = diff(old.as_ref(), new);
         write_catalog(&tx, library, verified, &d)?;
+        crate::downloads::want_new_items(&tx, library, &d.added)?;
         tx.commit()?;
         Ok(ApplyOutcome {
             library: library.to_owned(),
@@ -224,30 +227,41 @@ impl Store {
         Ok(())
     }
 
-    /// Blobs referenced by the applied catalog(s) that are not stored yet, in
-    /// library, collection and item order, each once.
+    /// Blobs the download rules want that are not stored yet, each once:
+    /// artwork first, then what the member asked for, then what the rules
+    /// download automatically; in collection and item order within each.
+    ///
+    /// An item is wanted when the member asked for it, when a collection in
+    /// 'new' mode got it after the rule was set, or when its collection is in
+    /// 'all' mode (the default) and the member has not removed it.
     pub fn wanted_blobs(&self, library: Option<&str>) -> Result<Vec<WantedBlob>, StoreError> {
         let conn = self.reader();
-        let mut stmt = conn.prepare(
-            "SELECT library_id, sha256, size, media_type, label FROM (
+        let mut stmt = conn.prepare(&format!(
+            "SELECT library_id, sha256, size, media_type, label, prio FROM (
                  SELECT l.id AS library_id, l.artwork_sha256 AS sha256, l.artwork_size AS size,
-                        l.artwork_type AS media_type, 'artwork' AS label, -1 AS cpos, -1 AS ipos, 0 AS apos
+                        l.artwork_type AS media_type, 'artwork' AS label, 0 AS prio,
+                        -1 AS cpos, -1 AS ipos, 0 AS apos
                  FROM libraries l WHERE l.artwork_sha256 IS NOT NULL
                  UNION ALL
                  SELECT c.library_id, c.artwork_sha256, c.artwork_size, c.artwork_type,
-                        c.title || ' (artwork)', c.position, -1, 0
+                        c.title || ' (artwork)', 0, c.position, -1, 0
                  FROM collections c WHERE c.artwork_sha256 IS NOT NULL
                  UNION ALL
                  SELECT i.library_id, a.sha256, a.size, a.media_type,
                         i.title || CASE a.role WHEN 'media' THEN '' ELSE ' (' || COALESCE(a.name, a.role) || ')' END,
+                        CASE d.state WHEN 'wanted' THEN 1 ELSE 2 END,
                         c.position, i.position, a.position
                  FROM assets a JOIN items i ON i.rowid = a.item_rowid
                  JOIN collections c ON c.library_id = i.library_id AND c.id = i.collection_id
+                 {joins}
+                 WHERE {wanted}
              )
              WHERE (?1 IS NULL OR library_id = ?1)
                AND sha256 NOT IN (SELECT sha256 FROM blobs)
-             ORDER BY library_id, cpos, ipos, apos",
-        )?;
+             ORDER BY library_id, prio, cpos, ipos, apos",
+            joins = crate::downloads::ITEM_POLICY_JOINS,
+            wanted = crate::downloads::ITEM_WANTED,
+        ))?;
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         let rows = stmt.query_map([library], |r| {
@@ -257,10 +271,11 @@ impl Store {
                 r.get::<_, i64>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
             ))
         })?;
         for row in rows {
-            let (library_id, sha, size, media_type, label) = row?;
+            let (library_id, sha, size, media_type, label, prio) = row?;
             let Ok(sha256) = Sha256::parse(&sha) else {
                 continue; // cannot happen: validated before it was stored
             };
@@ -271,6 +286,7 @@ impl Store {
                     size: size as u64,
                     media_type,
                     label,
+                    explicit: prio == 1,
                 });
             }
         }

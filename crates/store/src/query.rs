@@ -13,6 +13,8 @@ pub struct CollectionView {
     pub kind: String,
     pub title: String,
     pub summary: Option<String>,
+    /// The collection's download rule.
+    pub download_mode: crate::DownloadMode,
     pub items: Vec<ItemView>,
 }
 
@@ -36,6 +38,8 @@ pub struct ItemView {
     pub bytes: u64,
     /// Every asset of the item is in the store.
     pub downloaded: bool,
+    /// The download rules want it: the next sync fetches what is missing.
+    pub wanted: bool,
     /// Resume position, and whether the member finished it.
     #[ts(type = "number")]
     pub position_ms: u64,
@@ -114,6 +118,7 @@ fn item_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
         assets_stored: stored,
         bytes: r.get::<_, i64>(10)? as u64,
         downloaded: stored == assets,
+        wanted: r.get(13)?,
         position_ms: r.get::<_, i64>(11)? as u64,
         played: r.get(12)?,
     })
@@ -142,8 +147,9 @@ impl Store {
     pub fn list(&self, library: Option<&str>) -> Result<Vec<CollectionView>, StoreError> {
         let conn = self.reader();
         let mut cols = conn.prepare(
-            "SELECT c.library_id, c.id, c.kind, c.title, c.summary FROM collections c
+            "SELECT c.library_id, c.id, c.kind, c.title, c.summary, r.mode FROM collections c
              JOIN libraries l ON l.id = c.library_id
+             LEFT JOIN download_rules r ON r.library_id = c.library_id AND r.collection_id = c.id
              WHERE (?1 IS NULL OR c.library_id = ?1)
              ORDER BY l.subscribed_at, l.id, c.position",
         )?;
@@ -155,13 +161,19 @@ impl Store {
                     kind: r.get(2)?,
                     title: r.get(3)?,
                     summary: r.get(4)?,
+                    download_mode: r
+                        .get::<_, Option<String>>(5)?
+                        .and_then(|m| m.parse().ok())
+                        .unwrap_or_default(),
                     items: Vec::new(),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut items = conn.prepare(&format!(
-            "SELECT {ITEM_COLUMNS} FROM items i
-             WHERE i.library_id = ?1 AND i.collection_id = ?2 ORDER BY i.position"
+            "SELECT {ITEM_COLUMNS}, {wanted} FROM items i {joins}
+             WHERE i.library_id = ?1 AND i.collection_id = ?2 ORDER BY i.position",
+            joins = crate::downloads::ITEM_POLICY_JOINS,
+            wanted = crate::downloads::ITEM_WANTED,
         ))?;
         for c in &mut out {
             c.items = items

@@ -336,3 +336,216 @@ fn playback_positions_survive_catalog_changes_and_assets_need_verified_blobs() {
     assert_eq!((p.position_ms, p.played), (0, true));
     assert!(store.list(None).unwrap()[0].items[0].played);
 }
+
+fn put(store: &Store, data: &[u8]) {
+    let sha = sha_of(data);
+    let mut w = store.blobs().begin(&sha, data.len() as u64).unwrap();
+    w.write(data).unwrap();
+    w.finish().unwrap();
+    store.mark_blob_present(&sha, data.len() as u64).unwrap();
+}
+
+fn wanted_labels(store: &Store) -> Vec<String> {
+    store
+        .wanted_blobs(None)
+        .unwrap()
+        .into_iter()
+        .map(|w| w.label)
+        .collect()
+}
+
+fn key<'a>(item: &'a str) -> stowaway_store::ItemKey<'a> {
+    stowaway_store::ItemKey {
+        library: "acme",
+        collection: "show",
+        item,
+    }
+}
+
+#[test]
+fn download_rules_decide_what_is_wanted() {
+    use stowaway_store::DownloadMode;
+    let (_dir, store) = open();
+    let e = |n: u32| {
+        item(
+            &format!("e{n}"),
+            &format!("E{n}"),
+            "n",
+            format!("media {n}").as_bytes(),
+        )
+    };
+    store
+        .apply_catalog("acme", &verified(1, vec![e(1), e(2)]))
+        .unwrap();
+    assert_eq!(wanted_labels(&store), ["E1", "E2"], "default: all");
+    assert_eq!(
+        store.download_mode("acme", "show").unwrap(),
+        DownloadMode::All
+    );
+
+    // New episodes only: what was there stops being queued, what arrives is.
+    store
+        .set_download_mode("acme", "show", DownloadMode::New)
+        .unwrap();
+    assert!(wanted_labels(&store).is_empty());
+    store
+        .apply_catalog("acme", &verified(2, vec![e(1), e(2), e(3)]))
+        .unwrap();
+    assert_eq!(wanted_labels(&store), ["E3"]);
+    let listed = store.list(None).unwrap();
+    assert_eq!(listed[0].download_mode, DownloadMode::New);
+    let wanted: Vec<bool> = listed[0].items.iter().map(|i| i.wanted).collect();
+    assert_eq!(wanted, [false, false, true]);
+
+    // Off: only what the member asks for, and that goes first.
+    store
+        .set_download_mode("acme", "show", DownloadMode::Off)
+        .unwrap();
+    assert_eq!(
+        wanted_labels(&store),
+        ["E3"],
+        "an arrived episode stays queued"
+    );
+    store.want_download("acme", "show", Some("e1")).unwrap();
+    let w = store.wanted_blobs(None).unwrap();
+    assert_eq!((w[0].label.as_str(), w[0].explicit), ("E1", true));
+    assert_eq!((w[1].label.as_str(), w[1].explicit), ("E3", false));
+    assert_eq!(
+        store.want_download("acme", "show", None).unwrap(),
+        3,
+        "the whole collection"
+    );
+    assert_eq!(wanted_labels(&store), ["E1", "E2", "E3"]);
+
+    let q = store.download_queue(None).unwrap();
+    assert_eq!(q.len(), 3);
+    assert!(q.iter().all(|q| q.explicit && q.blobs.len() == 1));
+    assert_eq!(q[0].bytes_missing, "media 1".len() as u64);
+
+    // Unknown targets are a clear error, nothing changes.
+    assert!(matches!(
+        store.want_download("acme", "show", Some("nope")),
+        Err(StoreError::UnknownItem(_))
+    ));
+    assert!(matches!(
+        store.set_download_mode("acme", "nope", DownloadMode::All),
+        Err(StoreError::UnknownItem(_))
+    ));
+}
+
+#[test]
+fn removing_a_download_frees_its_files_unless_another_item_uses_them() {
+    let (_dir, store) = open();
+    // e2 and e3 share their media file.
+    store
+        .apply_catalog(
+            "acme",
+            &verified(
+                1,
+                vec![
+                    item("e1", "A", "n", b"alpha"),
+                    item("e2", "B", "n", b"shared"),
+                    item("e3", "C", "n", b"shared"),
+                ],
+            ),
+        )
+        .unwrap();
+    for d in [&b"alpha"[..], b"shared"] {
+        put(&store, d);
+    }
+    let before = store.storage_usage().unwrap();
+    assert_eq!(before.bytes_stored, 11);
+
+    let f = store.remove_download(key("e1")).unwrap();
+    assert_eq!((f.items, f.blobs, f.bytes), (1, 1, 5));
+    assert!(!store.blobs().path(&sha_of(b"alpha")).exists());
+    assert!(wanted_labels(&store).is_empty(), "removed stays removed");
+
+    let f = store.remove_download(key("e2")).unwrap();
+    assert_eq!(f.blobs, 0, "e3 still uses it");
+    assert!(store.has_blob(&sha_of(b"shared")).unwrap());
+    let f = store.remove_download(key("e3")).unwrap();
+    assert_eq!((f.blobs, f.bytes), (1, 6));
+    assert_eq!(store.storage_usage().unwrap().bytes_stored, 0);
+    assert!(store.fsck(false).unwrap().is_clean());
+
+    // Asking again brings it back into the queue.
+    store.want_download("acme", "show", Some("e1")).unwrap();
+    assert_eq!(wanted_labels(&store), ["A"]);
+    assert!(matches!(
+        store.remove_download(key("zz")),
+        Err(StoreError::UnknownItem(_))
+    ));
+}
+
+#[test]
+fn eviction_takes_played_automatic_downloads_oldest_first_and_gc_drops_orphans() {
+    let (_dir, store) = open();
+    store
+        .apply_catalog(
+            "acme",
+            &verified(
+                1,
+                vec![
+                    item("e1", "A", "n", b"one-----"),
+                    item("e2", "B", "n", b"two-----"),
+                    item("e3", "C", "n", b"three---"),
+                ],
+            ),
+        )
+        .unwrap();
+    for d in [&b"one-----"[..], b"two-----", b"three---"] {
+        put(&store, d);
+    }
+    store.want_download("acme", "show", Some("e1")).unwrap(); // explicit: never evicted
+    store.set_played(key("e1"), true).unwrap();
+    store.set_played(key("e2"), true).unwrap();
+    let f = store.evict_played(1).unwrap();
+    assert_eq!((f.items, f.bytes), (1, 8));
+    assert!(store.has_blob(&sha_of(b"one-----")).unwrap());
+    assert!(!store.has_blob(&sha_of(b"two-----")).unwrap());
+    assert!(
+        store.has_blob(&sha_of(b"three---")).unwrap(),
+        "unplayed stays"
+    );
+    assert_eq!(
+        store.evict_played(100).unwrap().bytes,
+        0,
+        "nothing else qualifies"
+    );
+    assert!(
+        wanted_labels(&store).is_empty(),
+        "an evicted item is not fetched again"
+    );
+
+    // The publisher drops e3: its file is garbage.
+    store
+        .apply_catalog(
+            "acme",
+            &verified(2, vec![item("e1", "A", "n", b"one-----")]),
+        )
+        .unwrap();
+    let g = store.collect_garbage().unwrap();
+    assert_eq!((g.blobs, g.bytes), (1, 8));
+    assert!(!store.blobs().path(&sha_of(b"three---")).exists());
+    assert!(store.has_blob(&sha_of(b"one-----")).unwrap());
+    assert!(store.fsck(false).unwrap().is_clean());
+}
+
+#[test]
+fn settings_budget_and_pause_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.storage_budget().unwrap(), None);
+        store.set_storage_budget(Some(5_000_000_000)).unwrap();
+        store.set_downloads_paused(true).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let u = store.storage_usage().unwrap();
+    assert_eq!((u.budget, u.paused), (Some(5_000_000_000), true));
+    store.set_storage_budget(None).unwrap();
+    store.set_downloads_paused(false).unwrap();
+    let u = store.storage_usage().unwrap();
+    assert_eq!((u.budget, u.paused), (None, false));
+}

@@ -21,7 +21,9 @@ use tracing::{debug, info, warn};
 
 use crate::{Engine, SyncEvent};
 
-/// Shared state of one library's downloads.
+/// Shared state of one library's downloads (copied per blob, each copy with
+/// that blob's own cancellation token).
+#[derive(Clone, Copy)]
 pub(crate) struct Downloads<'a> {
     pub engine: &'a Engine,
     pub pool: &'a MirrorPool,

@@ -1,17 +1,18 @@
 //! The engine: one sync of one or all libraries.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
-use stowaway_catalog::{CatalogError, Subscription};
+use stowaway_catalog::{CatalogError, Sha256, Subscription};
 use stowaway_mirrors::{
     ClientConfig, Mirror, MirrorClient, MirrorError, MirrorHealth, MirrorPool, PoolConfig,
     RateLimiter,
 };
-use stowaway_store::{ApplyOutcome, Store, StoreError, WantedBlob};
+use stowaway_store::{ApplyOutcome, DownloadMode, Freed, ItemKey, Store, StoreError, WantedBlob};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -125,6 +126,17 @@ pub struct LibraryReport {
     pub files_resumed: usize,
     /// (label, error) for every file no mirror could deliver.
     pub failed: Vec<(String, String)>,
+    /// Downloads were paused: nothing was downloaded.
+    pub paused: bool,
+    /// Files stopped because the member paused, removed or cancelled them.
+    pub cancelled: usize,
+    /// Wanted files left for later: they do not fit the storage budget.
+    pub deferred_files: usize,
+    pub deferred_bytes: u64,
+    /// Bytes freed: played items evicted for the budget, and files no
+    /// catalog references any more.
+    pub evicted_bytes: u64,
+    pub garbage_bytes: u64,
     pub elapsed_ms: u64,
 }
 
@@ -141,6 +153,17 @@ pub struct Engine {
     store: Arc<Store>,
     client: MirrorClient,
     events: broadcast::Sender<SyncEvent>,
+    inflight: Arc<Inflight>,
+}
+
+/// Downloads running now, each with its own token, so a member's pause,
+/// removal or rule change stops exactly the files it concerns.
+#[derive(Default)]
+struct Inflight {
+    tokens: Mutex<HashMap<Sha256, CancellationToken>>,
+    /// Bumped on every change of what is wanted; a download loop re-reads
+    /// the wanted set when it sees a new value.
+    generation: AtomicU64,
 }
 
 impl Engine {
@@ -150,7 +173,76 @@ impl Engine {
             store,
             client: MirrorClient::new(config)?,
             events,
+            inflight: Arc::default(),
         })
+    }
+
+    /// Pauses (or resumes) downloads: the setting persists, and downloads in
+    /// flight stop at once, keeping their partial files for later. The next
+    /// sync after resuming continues them where they stopped.
+    pub fn set_downloads_paused(&self, paused: bool) -> Result<(), SyncError> {
+        self.store.set_downloads_paused(paused)?;
+        self.reconcile()?;
+        Ok(())
+    }
+
+    /// The member asks for an item, or for a whole collection (`item` None).
+    pub fn want_download(
+        &self,
+        library: &str,
+        collection: &str,
+        item: Option<&str>,
+    ) -> Result<usize, SyncError> {
+        let n = self.store.want_download(library, collection, item)?;
+        self.reconcile()?;
+        Ok(n)
+    }
+
+    /// Removes an item's download (stopping it if it is in flight) and
+    /// deletes the files only it used.
+    pub fn remove_download(&self, key: ItemKey<'_>) -> Result<Freed, SyncError> {
+        let freed = self.store.remove_download(key)?;
+        self.reconcile()?;
+        Ok(freed)
+    }
+
+    /// Sets a collection's download rule; queued downloads the new rule no
+    /// longer wants stop.
+    pub fn set_download_mode(
+        &self,
+        library: &str,
+        collection: &str,
+        mode: DownloadMode,
+    ) -> Result<(), SyncError> {
+        self.store.set_download_mode(library, collection, mode)?;
+        self.reconcile()?;
+        Ok(())
+    }
+
+    /// After a change of what is wanted: stops every download in flight
+    /// that is no longer wanted (all of them when paused).
+    fn reconcile(&self) -> Result<(), SyncError> {
+        self.inflight.generation.fetch_add(1, Ordering::SeqCst);
+        let keep: HashSet<Sha256> = if self.store.downloads_paused()? {
+            HashSet::new()
+        } else {
+            self.store
+                .wanted_blobs(None)?
+                .into_iter()
+                .map(|w| w.sha256)
+                .collect()
+        };
+        let tokens = self
+            .inflight
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (sha, token) in tokens.iter() {
+            if !keep.contains(sha) {
+                token.cancel();
+            }
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -308,6 +400,29 @@ impl Engine {
             .await
         {
             Ok((outcome, mirror, expired)) => {
+                if !outcome.unchanged {
+                    match self.store.collect_garbage() {
+                        Ok(f) if f.blobs > 0 => {
+                            info!(
+                                library,
+                                blobs = f.blobs,
+                                bytes = f.bytes,
+                                "removed files no catalog references"
+                            );
+                            report.garbage_bytes = f.bytes;
+                            self.emit(SyncEvent::StorageFreed {
+                                library: library.to_owned(),
+                                reason: "unreferenced".into(),
+                                items: 0,
+                                bytes: f.bytes,
+                            });
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            warn!(library, error = %e, "could not collect unreferenced files")
+                        }
+                    }
+                }
                 report.catalog = Some(outcome);
                 report.catalog_mirror = Some(mirror);
                 report.expired = expired;
@@ -440,6 +555,14 @@ impl Engine {
             }
             wanted.push(w);
         }
+        if self.store.downloads_paused()? {
+            report.paused = true;
+            self.emit(SyncEvent::DownloadsPaused {
+                library: library.to_owned(),
+            });
+            return Ok(());
+        }
+        let wanted = self.fit_budget(library, wanted, report)?;
         report.files_resumed = wanted
             .iter()
             .filter(|w| self.store.blobs().partial_path(&w.sha256).exists())
@@ -469,18 +592,40 @@ impl Engine {
             slow_ratio: opts.slow_ratio.max(1.0),
             stall_timeout: opts.stall_timeout,
         };
+        let still_wanted = StillWanted::new(self, library);
         let work = stream::iter(wanted)
             .map(|w| {
                 let downloads = &downloads;
                 let files_done = &files_done;
+                let still_wanted = &still_wanted;
                 async move {
-                    let r = downloads.blob(&w).await;
+                    let r = match still_wanted.check(&w.sha256) {
+                        Ok(true) => {
+                            let token = self.track(&w.sha256, cancel);
+                            let r = Downloads {
+                                cancel: &token,
+                                ..*downloads
+                            }
+                            .blob(&w)
+                            .await;
+                            self.untrack(&w.sha256);
+                            match r {
+                                Err(_) if token.is_cancelled() && !cancel.is_cancelled() => {
+                                    Outcome::Cancelled
+                                }
+                                Err(e) => Outcome::Failed(e),
+                                Ok(_) => Outcome::Done,
+                            }
+                        }
+                        Ok(false) => Outcome::Cancelled,
+                        Err(e) => Outcome::Failed(e.to_string()),
+                    };
                     files_done.fetch_add(1, Ordering::Relaxed);
                     (w, r)
                 }
             })
             .buffer_unordered(opts.concurrency.max(1))
-            .collect::<Vec<(WantedBlob, Result<u64, String>)>>();
+            .collect::<Vec<(WantedBlob, Outcome)>>();
         let ticker = async {
             let mut last = (Instant::now(), 0u64);
             let mut rate = 0f64;
@@ -517,11 +662,18 @@ impl Engine {
         }
         for (w, r) in results {
             match r {
-                Ok(_) => {
+                Outcome::Done => {
                     report.files_downloaded += 1;
                     report.bytes_downloaded += w.size;
                 }
-                Err(e) => {
+                Outcome::Cancelled => {
+                    report.cancelled += 1;
+                    self.emit(SyncEvent::DownloadCancelled {
+                        sha256: w.sha256.to_string(),
+                        label: w.label.clone(),
+                    });
+                }
+                Outcome::Failed(e) => {
                     self.emit(SyncEvent::DownloadFailed {
                         sha256: w.sha256.to_string(),
                         label: w.label.clone(),
@@ -532,5 +684,132 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Keeps what fits the storage budget: what the member asked for always,
+    /// the rules' downloads while they fit, after evicting played items the
+    /// rules fetched. The rest waits (reported, not failed).
+    fn fit_budget(
+        &self,
+        library: &str,
+        wanted: Vec<WantedBlob>,
+        report: &mut LibraryReport,
+    ) -> Result<Vec<WantedBlob>, SyncError> {
+        let Some(budget) = self.store.storage_budget()? else {
+            return Ok(wanted);
+        };
+        let need: u64 = wanted.iter().map(|w| w.size).sum();
+        let mut used = self.store.storage_usage()?.bytes_stored;
+        if used + need > budget {
+            let freed = self.store.evict_played(used + need - budget)?;
+            if freed.items > 0 {
+                info!(
+                    library,
+                    items = freed.items,
+                    bytes = freed.bytes,
+                    "evicted played items for the storage budget"
+                );
+                used = used.saturating_sub(freed.bytes);
+                report.evicted_bytes += freed.bytes;
+                self.emit(SyncEvent::StorageFreed {
+                    library: library.to_owned(),
+                    reason: "budget".into(),
+                    items: freed.items,
+                    bytes: freed.bytes,
+                });
+            }
+        }
+        let mut room = budget.saturating_sub(used);
+        let mut keep = Vec::with_capacity(wanted.len());
+        for w in wanted {
+            if w.explicit || w.size <= room {
+                room = room.saturating_sub(w.size);
+                keep.push(w);
+            } else {
+                report.deferred_files += 1;
+                report.deferred_bytes += w.size;
+            }
+        }
+        if report.deferred_files > 0 {
+            warn!(
+                library,
+                files = report.deferred_files,
+                bytes = report.deferred_bytes,
+                budget,
+                "storage budget reached; the rest waits"
+            );
+            self.emit(SyncEvent::DownloadsDeferred {
+                library: library.to_owned(),
+                files: report.deferred_files,
+                bytes: report.deferred_bytes,
+                budget,
+            });
+        }
+        Ok(keep)
+    }
+
+    fn track(&self, sha: &Sha256, parent: &CancellationToken) -> CancellationToken {
+        let token = parent.child_token();
+        self.inflight
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sha.clone(), token.clone());
+        token
+    }
+
+    fn untrack(&self, sha: &Sha256) {
+        self.inflight
+            .tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sha);
+    }
+}
+
+enum Outcome {
+    Done,
+    Cancelled,
+    Failed(String),
+}
+
+/// Whether a queued blob is still wanted when its turn comes: the member may
+/// have paused, removed it or changed a rule since the sync planned it.
+/// Re-reads the store only when the engine says something changed.
+struct StillWanted<'a> {
+    engine: &'a Engine,
+    library: &'a str,
+    seen: Mutex<(u64, Option<HashSet<Sha256>>)>,
+}
+
+impl<'a> StillWanted<'a> {
+    fn new(engine: &'a Engine, library: &'a str) -> Self {
+        let generation = engine.inflight.generation.load(Ordering::SeqCst);
+        StillWanted {
+            engine,
+            library,
+            seen: Mutex::new((generation, None)),
+        }
+    }
+
+    fn check(&self, sha: &Sha256) -> Result<bool, StoreError> {
+        let now = self.engine.inflight.generation.load(Ordering::SeqCst);
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.0 == now {
+            return Ok(seen.1.as_ref().is_none_or(|set| set.contains(sha)));
+        }
+        let set: HashSet<Sha256> = if self.engine.store.downloads_paused()? {
+            HashSet::new()
+        } else {
+            self.engine
+                .store
+                .wanted_blobs(Some(self.library))?
+                .into_iter()
+                .map(|w| w.sha256)
+                .collect()
+        };
+        let ok = set.contains(sha);
+        *seen = (now, Some(set));
+        Ok(ok)
     }
 }

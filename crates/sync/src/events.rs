@@ -34,6 +34,33 @@ pub enum SyncEvent {
         #[ts(type = "number")]
         bytes: u64,
     },
+    /// The member paused downloads: this sync refreshed the catalog only.
+    DownloadsPaused {
+        library: String,
+    },
+    /// Wanted files left for later because they do not fit the storage budget.
+    DownloadsDeferred {
+        library: String,
+        files: usize,
+        #[ts(type = "number")]
+        bytes: u64,
+        #[ts(type = "number")]
+        budget: u64,
+    },
+    /// Space given back: played items evicted for the budget, or files no
+    /// catalog references any more.
+    StorageFreed {
+        library: String,
+        reason: String,
+        items: u32,
+        #[ts(type = "number")]
+        bytes: u64,
+    },
+    /// A download stopped because the member paused, removed or cancelled it.
+    DownloadCancelled {
+        sha256: String,
+        label: String,
+    },
     /// A partial file from an earlier (interrupted) sync is continued.
     DownloadResumed {
         sha256: String,

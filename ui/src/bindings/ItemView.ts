@@ -10,6 +10,10 @@ assets: number, assets_stored: number, bytes: number,
  */
 downloaded: boolean, 
 /**
+ * The download rules want it: the next sync fetches what is missing.
+ */
+wanted: boolean, 
+/**
  * Resume position, and whether the member finished it.
  */
 position_ms: number, played: boolean, };

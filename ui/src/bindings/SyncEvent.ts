@@ -4,7 +4,7 @@ export type SyncEvent = { "event": "library_started", library: string, } | { "ev
 /**
  * The catalog is past its expiry: applied, but flagged.
  */
-expired: boolean, } | { "event": "downloads_planned", library: string, files: number, bytes: number, } | { "event": "download_resumed", sha256: string, offset: number, size: number, } | { "event": "download_started", sha256: string, label: string, size: number, 
+expired: boolean, } | { "event": "downloads_planned", library: string, files: number, bytes: number, } | { "event": "downloads_paused", library: string, } | { "event": "downloads_deferred", library: string, files: number, bytes: number, budget: number, } | { "event": "storage_freed", library: string, reason: string, items: number, bytes: number, } | { "event": "download_cancelled", sha256: string, label: string, } | { "event": "download_resumed", sha256: string, offset: number, size: number, } | { "event": "download_started", sha256: string, label: string, size: number, 
 /**
  * Where this mirror starts (non-zero when resuming).
  */

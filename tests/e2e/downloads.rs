@@ -1,0 +1,102 @@
+//! The member decides what is kept offline, through the CLI: per-collection
+//! rules (all / new / off), downloading an item or a whole course, removing a
+//! download, a storage budget, pausing. Against nginx on loopback.
+
+use stowaway_tests::{Member, Nginx, Publisher};
+
+fn downloaded(member: &Member) -> Vec<String> {
+    member
+        .items()
+        .into_iter()
+        .filter(|(_, _, d)| *d)
+        .map(|(_, i, _)| i)
+        .collect()
+}
+
+#[test]
+fn rules_requests_removal_budget_and_pause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut publisher = Publisher::new(&tmp.path().join("publisher"));
+    publisher.build();
+    let nginx = Nginx::start(&publisher.mirror);
+    let sub = publisher.subscription(&[nginx.url()]);
+    let member = Member::new(&tmp.path().join("member"));
+    member.json(&["subscribe", sub.to_str().unwrap()]);
+
+    // The show downloads only new episodes; the course only on request.
+    member.json(&["auto-download", "acme/deal-room", "new"]);
+    member.json(&["auto-download", "acme/first-deal", "off"]);
+    let r = member.json(&["sync"]);
+    assert_eq!(r["libraries"][0]["files_downloaded"], 0, "{r}");
+    assert!(downloaded(&member).is_empty());
+    let list = member.json(&["list"]);
+    assert_eq!(list[0]["download_mode"], "off");
+    assert_eq!(list[1]["download_mode"], "new");
+
+    // One lesson now.
+    let r = member.json(&["download", "acme/first-deal/l2"]);
+    assert_eq!(r["libraries"][0]["files_downloaded"], 1, "{r}");
+    assert_eq!(downloaded(&member), ["l2"]);
+
+    // A new episode arrives and is fetched on its own; older ones are not.
+    publisher.write_manifest(3);
+    publisher.build();
+    let r = member.json(&["sync"]);
+    assert_eq!(r["libraries"][0]["files_downloaded"], 1, "{r}");
+    assert_eq!(downloaded(&member), ["l2", "ep3"]);
+
+    // The whole course: the two other lessons with transcript and workbook.
+    let r = member.json(&["download", "acme/first-deal"]);
+    assert_eq!(r["libraries"][0]["files_downloaded"], 4, "{r}");
+    assert_eq!(downloaded(&member), ["l1", "l2", "l3", "ep3"]);
+
+    // Removing a lesson frees its 700 kB, and a sync does not bring it back.
+    let r = member.json(&["remove", "acme/first-deal/l2"]);
+    assert_eq!(r["freed"]["bytes"], 700_000, "{r}");
+    let r = member.json(&["sync"]);
+    assert_eq!(r["libraries"][0]["files_downloaded"], 0, "{r}");
+    assert_eq!(downloaded(&member), ["l1", "l3", "ep3"]);
+
+    // A budget just above what is stored: switching the show to "all"
+    // queues two episodes, one fits.
+    let stored = member.json(&["downloads"])["storage"]["bytes_stored"]
+        .as_u64()
+        .unwrap();
+    let budget = (stored + 201_500).to_string();
+    member.json(&["budget", &budget]);
+    member.json(&["auto-download", "acme/deal-room", "all"]);
+    let r = member.json(&["sync"]);
+    let lib = &r["libraries"][0];
+    assert_eq!(
+        (
+            lib["files_downloaded"].as_u64(),
+            lib["deferred_files"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let d = member.json(&["downloads"]);
+    assert_eq!(d["queue"].as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(d["storage"]["budget"].as_u64(), Some(stored + 201_500));
+    let human = member.run(&["sync"]).success().stdout;
+    assert!(human.contains("storage budget is reached"), "{human}");
+
+    // Paused: the sync refreshes the catalog only; resumed: it downloads.
+    member.json(&["budget", "none"]);
+    member.json(&["pause"]);
+    let r = member.json(&["sync"]);
+    assert_eq!(r["libraries"][0]["paused"], true, "{r}");
+    assert_eq!(r["libraries"][0]["files_downloaded"], 0);
+    assert_eq!(member.json(&["downloads"])["storage"]["paused"], true);
+    member.json(&["resume"]);
+    let r = member.json(&["sync"]);
+    assert_eq!(r["libraries"][0]["files_downloaded"], 1, "{r}");
+
+    // Bad targets are clear errors.
+    let e = member.run(&["download", "acme/nope"]).failure();
+    assert!(e.stderr.contains("no such collection"), "{}", e.stderr);
+    let e = member.run(&["remove", "acme/first-deal"]).failure();
+    assert!(e.stderr.contains("LIBRARY/COLLECTION/ITEM"), "{}", e.stderr);
+    let e = member.run(&["budget", "lots"]).failure();
+    assert!(e.stderr.contains("not a size"), "{}", e.stderr);
+}
