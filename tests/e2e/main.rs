@@ -7,4 +7,5 @@ mod downloads;
 mod drill;
 mod failover;
 mod journey;
+mod private;
 mod trust;

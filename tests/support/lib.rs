@@ -92,15 +92,31 @@ impl Run {
 
 /// Runs a binary with a bounded time (no test can hang on a process).
 pub fn run(bin_name: &str, args: &[&str]) -> Run {
-    let mut child = Command::new(bin(bin_name))
-        .args(args)
+    run_with(bin_name, args, &[], None)
+}
+
+/// [`run`] with extra environment variables and text on standard input.
+pub fn run_with(bin_name: &str, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let mut cmd = Command::new(bin(bin_name));
+    cmd.args(args)
         .env_remove("STOWAWAY_DATA_DIR")
         .env("STOWAWAY_LOG", "warn")
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if child.try_wait().expect("wait").is_some() {
@@ -127,9 +143,13 @@ impl Member {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[], None)
+    }
+
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
         let mut all = vec!["--data-dir", self.data.to_str().expect("utf-8 path")];
         all.extend_from_slice(args);
-        run("stowaway", &all)
+        run_with("stowaway", &all, env, stdin)
     }
 
     /// `--json` output of a command that must succeed.
@@ -205,6 +225,20 @@ fn wait_listening(port: u16) -> bool {
 
 impl Nginx {
     pub fn start(root: &Path) -> Nginx {
+        Nginx::start_with(root, "")
+    }
+
+    /// A private mirror: 401 unless `Authorization: Bearer <token>`.
+    pub fn start_private(root: &Path, token: &str) -> Nginx {
+        Nginx::start_with(
+            root,
+            &format!(
+                "location / {{ if ($http_authorization != \"Bearer {token}\") {{ return 401; }} }}"
+            ),
+        )
+    }
+
+    fn start_with(root: &Path, server_extra: &str) -> Nginx {
         let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .map(PathBuf::from)
@@ -225,7 +259,7 @@ impl Nginx {
                      types {{ application/json json; audio/ogg ogg; audio/wav wav; application/pdf pdf; text/vtt vtt; }}
                      default_type application/octet-stream;
                      sendfile on;
-                     server {{ listen 127.0.0.1:{port}; root {root}; }}
+                     server {{ listen 127.0.0.1:{port}; root {root}; {server_extra} }}
                  }}",
                 root = root.display()
             );
@@ -489,4 +523,76 @@ pub fn all_blobs_verify(member: &Member) -> usize {
         );
     }
     files.len()
+}
+
+/// A real Secret Service for keyring tests: a private D-Bus session bus with
+/// GNOME Keyring on it (unlocked, its files in a temporary home). Stops on
+/// drop. Debian packages: dbus, gnome-keyring.
+pub struct SecretService {
+    bus: Child,
+    address: String,
+    home: tempfile::TempDir,
+}
+
+impl SecretService {
+    pub fn start() -> SecretService {
+        let home = tempfile::tempdir().unwrap();
+        for d in ["data", "config", "runtime"] {
+            std::fs::create_dir_all(home.path().join(d)).unwrap();
+        }
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--address=unix:path={}/bus", home.path().display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (Debian package dbus) is not installed: run scripts/setup");
+        let mut line = String::new();
+        {
+            use std::io::BufRead;
+            let out = bus.stdout.take().expect("stdout");
+            std::io::BufReader::new(out)
+                .read_line(&mut line)
+                .expect("bus address");
+        }
+        let address = line.trim().to_owned();
+        assert!(address.starts_with("unix:"), "dbus-daemon said {line:?}");
+        let s = SecretService { bus, address, home };
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .envs(s.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon (Debian package gnome-keyring) is not installed: run scripts/setup");
+        {
+            use std::io::Write;
+            let mut pipe = keyring.stdin.take().expect("stdin");
+            pipe.write_all(b"test-keyring-password").expect("unlock");
+        }
+        // It forks a daemon and returns once the keyring is unlocked.
+        assert!(keyring.wait().expect("gnome-keyring-daemon").success());
+        s
+    }
+
+    /// The environment a client needs to reach this Secret Service.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let h = self.home.path();
+        vec![
+            ("DBUS_SESSION_BUS_ADDRESS", self.address.clone()),
+            ("HOME", h.display().to_string()),
+            ("XDG_DATA_HOME", h.join("data").display().to_string()),
+            ("XDG_CONFIG_HOME", h.join("config").display().to_string()),
+            ("XDG_RUNTIME_DIR", h.join("runtime").display().to_string()),
+        ]
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        // GNOME Keyring leaves when its bus goes away.
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
 }

@@ -25,7 +25,7 @@ pub use model::{
 pub use signed::{
     verify_catalog, PublicKey, VerifiedCatalog, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES,
 };
-pub use subscription::{Subscription, SUBSCRIPTION_FORMAT};
+pub use subscription::{Access, Subscription, SUBSCRIPTION_FORMAT};
 pub use validate::{validate_catalog, validate_id, Limits};
 
 /// The path of a blob below a mirror's base URL (or below a blob store root).

@@ -21,6 +21,34 @@ pub struct Subscription {
     pub public_key: String,
     /// Mirror base URLs in the publisher's order of preference.
     pub mirrors: Vec<String>,
+    /// `token`: a private library; its mirrors want the member's access
+    /// token (asked for once, kept in the OS keyring, never in this file).
+    #[serde(default, skip_serializing_if = "Access::is_public")]
+    pub access: Access,
+}
+
+/// Who may read a library's mirrors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Anyone with the URL (the content is still verified against the key).
+    #[default]
+    Public,
+    /// Members with an access token, sent as `Authorization: Bearer`.
+    Token,
+}
+
+impl Access {
+    pub fn is_public(&self) -> bool {
+        *self == Access::Public
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Token => "token",
+        }
+    }
 }
 
 impl Subscription {
@@ -88,6 +116,7 @@ mod tests {
                 "https://a.example/lib/".into(),
                 "file:///media/usb/lib/".into(),
             ],
+            access: Access::Public,
         }
     }
 
@@ -95,6 +124,20 @@ mod tests {
     fn round_trip() {
         let s = sub();
         assert_eq!(Subscription::parse(s.to_json().as_bytes()).unwrap(), s);
+    }
+
+    #[test]
+    fn private_libraries_say_so_and_old_files_stay_public() {
+        let mut s = sub();
+        assert!(
+            !s.to_json().contains("access"),
+            "public is the default, not written"
+        );
+        s.access = Access::Token;
+        assert!(s.to_json().contains(r#""access": "token""#));
+        assert_eq!(Subscription::parse(s.to_json().as_bytes()).unwrap(), s);
+        let odd = s.to_json().replace(r#""token""#, r#""password""#);
+        assert!(Subscription::parse(odd.as_bytes()).is_err());
     }
 
     #[test]

@@ -88,6 +88,14 @@ enum Command {
     Pause,
     /// Resume paused downloads (partial files continue where they stopped).
     Resume,
+    /// Give the access token of a private library (read from standard
+    /// input, never from the command line); it is kept in the OS keyring.
+    Token {
+        library: String,
+        /// Remove the stored token instead.
+        #[arg(long)]
+        forget: bool,
+    },
     /// Mirror health: latency, throughput, failures, circuit breaker.
     Mirrors {
         #[arg(long)]
@@ -162,6 +170,12 @@ async fn run(cli: Cli) -> Result<bool> {
     );
     let engine = Engine::new(store.clone(), ClientConfig::default())?;
     let json = cli.json;
+    if matches!(
+        cli.command,
+        Command::Subscribe { .. } | Command::Sync { .. } | Command::Download { .. }
+    ) {
+        load_tokens(&engine, &store).await?;
+    }
     match cli.command {
         Command::Subscribe { source } => {
             let sub = engine
@@ -169,6 +183,9 @@ async fn run(cli: Cli) -> Result<bool> {
                 .await
                 .with_context(|| format!("{source} is not a Stowaway subscription"))?;
             let new = engine.subscribe(&sub)?;
+            if sub.access == stowaway_catalog::Access::Token {
+                load_tokens(&engine, &store).await?;
+            }
             // Check the mirrors now so the member knows at once; offline is fine.
             let report = engine
                 .sync(
@@ -265,6 +282,54 @@ async fn run(cli: Cli) -> Result<bool> {
             output::downloads(json, &store.storage_usage()?, &store.download_queue(None)?)?;
             Ok(true)
         }
+        Command::Token { library, forget } => {
+            store.library(&library)?;
+            if forget {
+                let had = stowaway_secrets::forget(&library)?;
+                if json {
+                    println!("{}", serde_json::json!({ "ok": true, "forgotten": had }));
+                } else if had {
+                    println!("Removed the access token of {library} from the keyring.");
+                } else {
+                    println!("No access token of {library} was stored.");
+                }
+                return Ok(true);
+            }
+            let text = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                rpassword::prompt_password(format!("Access token for {library}: "))?
+            } else {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line
+            };
+            let token = stowaway_mirrors::AccessToken::new(&text)?;
+            stowaway_secrets::store(&library, &token)?;
+            engine.set_access_token(&library, Some(token));
+            // Check it at once: a catalog refresh with the new token.
+            let opts = SyncOptions {
+                library: Some(library.clone()),
+                catalog_only: true,
+                ..SyncOptions::default()
+            };
+            let report = engine.sync(&opts, &CancellationToken::new()).await?;
+            let lib = &report.libraries[0];
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": lib.catalog_error.is_none(), "stored": true, "catalog_error": lib.catalog_error })
+                );
+            } else if lib.needs_token {
+                println!(
+                    "Saved, but the mirrors refused this token: {}",
+                    lib.catalog_error.as_deref().unwrap_or("")
+                );
+            } else if let Some(e) = &lib.catalog_error {
+                println!("Saved in the keyring. The mirrors could not be checked now: {e}");
+            } else {
+                println!("Saved in the keyring; the mirrors accept it. Run `stowaway sync`.");
+            }
+            Ok(!lib.needs_token)
+        }
         Command::Pause | Command::Resume => {
             let paused = matches!(cli.command, Command::Pause);
             engine.set_downloads_paused(paused)?;
@@ -306,6 +371,21 @@ async fn run(cli: Cli) -> Result<bool> {
                 && (r.problems.is_empty() || (repair && r.repaired.len() == r.problems.len())))
         }
     }
+}
+
+/// Hands the engine the access token of every private library (from the
+/// environment or the OS keyring). A keyring that cannot be read is a
+/// warning: public libraries still sync.
+async fn load_tokens(engine: &Engine, store: &Store) -> Result<()> {
+    for lib in store.libraries()?.into_iter().filter(|l| l.private) {
+        let id = lib.id.clone();
+        match tokio::task::spawn_blocking(move || stowaway_secrets::load(&id)).await? {
+            Ok(Some(t)) => engine.set_access_token(&lib.id, Some(t)),
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: {}: cannot read the access token: {e}", lib.id),
+        }
+    }
+    Ok(())
 }
 
 /// Runs a sync with progress bars (or JSON), stopping cleanly on Ctrl-C.

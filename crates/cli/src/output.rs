@@ -47,6 +47,7 @@ pub fn subscribed(json: bool, sub: &Subscription, new: bool, r: &LibraryReport) 
         return print_json(&serde_json::json!({
             "ok": true, "library": sub.library, "new": new, "catalog": r.catalog,
             "catalog_mirror": r.catalog_mirror, "catalog_error": r.catalog_error,
+            "private": sub.access == stowaway_catalog::Access::Token, "needs_token": r.needs_token,
         }));
     }
     let title = sub.title.as_deref().unwrap_or(&sub.library);
@@ -65,6 +66,10 @@ pub fn subscribed(json: bool, sub: &Subscription, new: bool, r: &LibraryReport) 
             "Catalog sequence {} verified; {} new item(s). Run `stowaway sync` to download.",
             c.sequence,
             c.diff.added.len()
+        ),
+        (None, Some(_)) if r.needs_token => println!(
+            "This is a private library. Run `stowaway token {}` and paste the access token you were given; it is kept in your OS keyring.",
+            sub.library
         ),
         (None, Some(e)) => {
             println!("Could not fetch the catalog yet ({e}); `stowaway sync` will retry.")
@@ -100,6 +105,10 @@ pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
                     );
                 }
             }
+            (None, Some(e)) if l.needs_token => println!(
+                "{}: {e}. It is a private library: run `stowaway token {}` to give your access token.",
+                l.library, l.library
+            ),
             (None, Some(e)) => println!("{}: {e}; cached content is still available", l.library),
             _ => {}
         }

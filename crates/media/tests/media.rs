@@ -25,6 +25,7 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
             title: None,
             public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into(),
             mirrors: vec!["https://a.example/".into()],
+            access: Default::default(),
         })
         .unwrap();
     let asset = |data: &[u8], role, mt: &str| Asset {

@@ -19,6 +19,10 @@ pub enum MirrorError {
     },
     #[error("not found on this mirror")]
     NotFound,
+    #[error("{}", if *sent_token { format!("access denied (HTTP {status}): the access token was refused") } else { format!("access denied (HTTP {status}): this library needs an access token") })]
+    Unauthorized { status: u16, sent_token: bool },
+    #[error("not a usable access token (empty, too long, or with spaces or control characters)")]
+    BadToken,
     #[error("response larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("the server ignored the byte range requested")]
@@ -39,6 +43,8 @@ impl MirrorError {
             MirrorError::Stalled(_) => "stalled",
             MirrorError::Status { .. } => "http_status",
             MirrorError::NotFound => "not_found",
+            MirrorError::Unauthorized { .. } => "unauthorized",
+            MirrorError::BadToken => "bad_token",
             MirrorError::TooLarge { .. } => "too_large",
             MirrorError::RangeIgnored => "range_ignored",
             MirrorError::Transfer(_) => "transfer",

@@ -28,4 +28,6 @@ pub use error::MirrorError;
 pub use health::{Circuit, HealthPolicy, MirrorHealth};
 pub use limit::RateLimiter;
 pub use pool::{AttemptError, MirrorPool, PoolConfig};
-pub use transport::{BodyStream, ClientConfig, Fetched, Mirror, MirrorClient, Opened, Validators};
+pub use transport::{
+    AccessToken, BodyStream, ClientConfig, Fetched, Mirror, MirrorClient, Opened, Validators,
+};

@@ -36,11 +36,41 @@ impl Default for ClientConfig {
     }
 }
 
-/// One mirror: a parsed base URL.
+/// One mirror: a parsed base URL, and for a private library the member's
+/// access token (sent as `Authorization: Bearer`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mirror {
-    Http(Url),
+    Http(Url, Option<AccessToken>),
     File(PathBuf),
+}
+
+/// A private library's access token. Never printed: `Debug` shows only that
+/// there is one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// A token as the member pasted it (surrounding whitespace dropped).
+    /// Refuses an empty one, or one that cannot go into an HTTP header.
+    pub fn new(token: &str) -> Result<AccessToken, MirrorError> {
+        let t = token.trim();
+        let ok = !t.is_empty() && t.len() <= 4096 && t.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(AccessToken(t.to_owned()))
+        } else {
+            Err(MirrorError::BadToken)
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(…)")
+    }
 }
 
 impl Mirror {
@@ -57,7 +87,7 @@ impl Mirror {
                 }
                 url.set_query(None);
                 url.set_fragment(None);
-                Ok(Mirror::Http(url))
+                Ok(Mirror::Http(url, None))
             }
             "file" => url
                 .to_file_path()
@@ -67,10 +97,36 @@ impl Mirror {
         }
     }
 
-    /// The base URL as text, for logs and the store.
+    /// The same mirror, sending `token` with every request if the
+    /// connection protects it: over HTTPS, or plain HTTP to this machine
+    /// (loopback). A token is never sent in clear text across a network; such
+    /// a mirror goes without it (and a private library will refuse it).
+    pub fn with_token(self, token: Option<&AccessToken>) -> Mirror {
+        match self {
+            Mirror::Http(url, _) => {
+                let protected = url.scheme() == "https"
+                    || match url.host() {
+                        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                        Some(url::Host::Domain(d)) => d == "localhost",
+                        None => false,
+                    };
+                let token = token.filter(|_| protected).cloned();
+                Mirror::Http(url, token)
+            }
+            file => file,
+        }
+    }
+
+    /// Whether requests to this mirror carry an access token.
+    pub fn has_token(&self) -> bool {
+        matches!(self, Mirror::Http(_, Some(_)))
+    }
+
+    /// The base URL as text, for logs and the store (never the token).
     pub fn to_url_string(&self) -> String {
         match self {
-            Mirror::Http(u) => u.to_string(),
+            Mirror::Http(u, _) => u.to_string(),
             Mirror::File(p) => Url::from_directory_path(p)
                 .map(|u| u.to_string())
                 .unwrap_or_else(|()| p.display().to_string()),
@@ -190,7 +246,10 @@ impl MirrorClient {
     ) -> Result<Opened, MirrorError> {
         check_relative(path)?;
         match mirror {
-            Mirror::Http(base) => self.open_http(base, path, offset, validators).await,
+            Mirror::Http(base, token) => {
+                self.open_http(base, token.as_ref(), path, offset, validators)
+                    .await
+            }
             Mirror::File(root) => open_file(root.join(path), offset).await.map(Opened::Body),
         }
     }
@@ -198,6 +257,7 @@ impl MirrorClient {
     async fn open_http(
         &self,
         base: &Url,
+        token: Option<&AccessToken>,
         path: &str,
         offset: u64,
         validators: &Validators,
@@ -206,6 +266,10 @@ impl MirrorClient {
             .join(path)
             .map_err(|e| MirrorError::BadUrl(path.to_owned(), e.to_string()))?;
         let mut req = self.http.get(url);
+        if let Some(t) = token {
+            // reqwest drops it if a redirect leaves this host.
+            req = req.bearer_auth(t.expose());
+        }
         if offset > 0 {
             req = req.header(RANGE, format!("bytes={offset}-"));
         }
@@ -243,6 +307,12 @@ impl MirrorClient {
                 }
             }
             StatusCode::NOT_FOUND | StatusCode::GONE => return Err(MirrorError::NotFound),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                return Err(MirrorError::Unauthorized {
+                    status: status.as_u16(),
+                    sent_token: token.is_some(),
+                })
+            }
             s => {
                 let retry_after = resp
                     .headers()
@@ -469,7 +539,7 @@ mod tests {
     fn parses_mirror_urls() {
         assert_eq!(
             Mirror::parse("https://cdn.example/lib").unwrap(),
-            Mirror::Http(Url::parse("https://cdn.example/lib/").unwrap())
+            Mirror::Http(Url::parse("https://cdn.example/lib/").unwrap(), None)
         );
         assert_eq!(
             Mirror::parse("file:///media/usb/lib/").unwrap(),
@@ -477,6 +547,30 @@ mod tests {
         );
         assert!(Mirror::parse("ftp://x/").is_err());
         assert!(Mirror::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn tokens_go_only_where_the_connection_protects_them() {
+        let t = AccessToken::new("  s3cret-token\n").unwrap();
+        assert_eq!(t.expose(), "s3cret-token");
+        assert!(!format!("{t:?}").contains("s3cret"));
+        for (url, sent) in [
+            ("https://cdn.example/lib/", true),
+            ("http://127.0.0.1:8080/lib/", true),
+            ("http://[::1]:8080/lib/", true),
+            ("http://localhost:8080/lib/", true),
+            ("http://cdn.example/lib/", false),
+            ("http://192.168.1.5/lib/", false),
+            ("file:///media/usb/lib/", false),
+        ] {
+            let m = Mirror::parse(url).unwrap().with_token(Some(&t));
+            assert_eq!(m.has_token(), sent, "{url}");
+            assert!(!format!("{m:?}").contains("s3cret"));
+            assert!(!m.to_url_string().contains("s3cret"));
+        }
+        assert!(AccessToken::new("").is_err());
+        assert!(AccessToken::new("two words").is_err());
+        assert!(AccessToken::new("line\nbreak").is_err());
     }
 
     #[test]

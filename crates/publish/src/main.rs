@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use stowaway_catalog::Access;
+use stowaway_mirrors::AccessToken;
 use stowaway_publish::{build, keygen, load_public_key, subscription, BuildOptions};
 
 #[derive(Parser)]
@@ -53,6 +55,11 @@ enum Command {
         library: Option<String>,
         #[arg(long)]
         title: Option<String>,
+        /// A private library: members need an access token, which the app
+        /// asks for once. To read the library id from a private mirror, put
+        /// a token in STOWAWAY_ACCESS_TOKEN.
+        #[arg(long)]
+        private: bool,
     },
 }
 
@@ -119,9 +126,27 @@ async fn main() -> Result<()> {
             mirrors,
             library,
             title,
+            private,
         } => {
             let key = load_public_key(&key)?;
-            let sub = subscription::make_subscription(&key, &mirrors, library, title).await?;
+            let access = if private {
+                Access::Token
+            } else {
+                Access::Public
+            };
+            let token = match std::env::var("STOWAWAY_ACCESS_TOKEN") {
+                Ok(t) => Some(AccessToken::new(&t)?),
+                Err(_) => None,
+            };
+            let sub = subscription::make_subscription(
+                &key,
+                &mirrors,
+                library,
+                title,
+                access,
+                token.as_ref(),
+            )
+            .await?;
             print!("{}", sub.to_json());
         }
     }

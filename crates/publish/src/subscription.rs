@@ -6,16 +6,18 @@
 
 use anyhow::{bail, Result};
 use stowaway_catalog::{
-    verify_catalog, PublicKey, Subscription, CATALOG_FILE, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES,
-    SIGNATURE_FILE, SUBSCRIPTION_FORMAT,
+    verify_catalog, Access, PublicKey, Subscription, CATALOG_FILE, MAX_CATALOG_BYTES,
+    MAX_SIGNATURE_BYTES, SIGNATURE_FILE, SUBSCRIPTION_FORMAT,
 };
-use stowaway_mirrors::{ClientConfig, Mirror, MirrorClient};
+use stowaway_mirrors::{AccessToken, ClientConfig, Mirror, MirrorClient};
 
 pub async fn make_subscription(
     key: &PublicKey,
     mirrors: &[String],
     library: Option<String>,
     title: Option<String>,
+    access: Access,
+    token: Option<&AccessToken>,
 ) -> Result<Subscription> {
     if mirrors.is_empty() {
         bail!("give at least one --mirror");
@@ -27,7 +29,7 @@ pub async fn make_subscription(
             let mut errors = Vec::new();
             let mut found = None;
             for url in mirrors {
-                let m = Mirror::parse(url)?;
+                let m = Mirror::parse(url)?.with_token(token);
                 let fetched = async {
                     let bytes = client
                         .fetch_small(&m, CATALOG_FILE, MAX_CATALOG_BYTES as u64)
@@ -61,6 +63,7 @@ pub async fn make_subscription(
         title,
         public_key: key.to_base64().to_owned(),
         mirrors: mirrors.to_vec(),
+        access,
     };
     sub.validate()?;
     Ok(sub)

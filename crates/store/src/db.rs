@@ -170,6 +170,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) STRICT;
     "#,
+    // 6: private libraries (their mirrors want an access token, which lives
+    // in the OS keyring, never here).
+    r#"
+    ALTER TABLE libraries ADD COLUMN access TEXT NOT NULL DEFAULT 'public'
+        CHECK (access IN ('public', 'token'));
+    "#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

@@ -13,6 +13,8 @@ pub struct LibraryRow {
     pub title: String,
     pub public_key: String,
     pub sequence: Option<u64>,
+    /// A private library: its mirrors want the member's access token.
+    pub private: bool,
 }
 
 /// What applying a catalog did.
@@ -63,17 +65,22 @@ impl Store {
             Some(_) => false,
             None => {
                 tx.execute(
-                    "INSERT INTO libraries(id, title, public_key, subscribed_at) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO libraries(id, title, public_key, subscribed_at, access) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
                         sub.library,
                         sub.title.as_deref().unwrap_or(&sub.library),
                         sub.public_key,
-                        now_unix()
+                        now_unix(),
+                        sub.access.as_str()
                     ],
                 )?;
                 true
             }
         };
+        tx.execute(
+            "UPDATE libraries SET access = ?2 WHERE id = ?1",
+            params![sub.library, sub.access.as_str()],
+        )?;
         tx.execute(
             "DELETE FROM mirrors WHERE library_id = ?1 AND origin = 'subscription'",
             [&sub.library],
@@ -93,7 +100,7 @@ impl Store {
     pub fn libraries(&self) -> Result<Vec<LibraryRow>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare(
-            "SELECT id, title, public_key, sequence FROM libraries ORDER BY subscribed_at, id",
+            "SELECT id, title, public_key, sequence, access = 'token' FROM libraries ORDER BY subscribed_at, id",
         )?;
         let rows = stmt
             .query_map([], |r| {
@@ -102,6 +109,7 @@ impl Store {
                     title: r.get(1)?,
                     public_key: r.get(2)?,
                     sequence: r.get::<_, Option<i64>>(3)?.map(|s| s as u64),
+                    private: r.get(4)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

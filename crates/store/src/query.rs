@@ -64,6 +64,8 @@ pub struct SearchHit {
 pub struct LibraryStatus {
     pub id: String,
     pub title: String,
+    /// Its mirrors want the member's access token.
+    pub private: bool,
     #[ts(type = "number | null")]
     pub sequence: Option<u64>,
     #[ts(type = "number | null")]
@@ -210,6 +212,7 @@ impl Store {
                     Ok(LibraryStatus {
                         id: lib.id.clone(),
                         title: lib.title.clone(),
+                        private: lib.private,
                         sequence: lib.sequence,
                         generated_at: r.get(0)?,
                         expires_at,

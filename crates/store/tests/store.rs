@@ -70,6 +70,7 @@ fn open() -> (tempfile::TempDir, Store) {
             title: None,
             public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into(),
             mirrors: vec!["https://a.example/".into()],
+            access: Default::default(),
         })
         .unwrap();
     (dir, store)

@@ -8,7 +8,7 @@ use stowaway_catalog::{
     verify_catalog, PublicKey, VerifiedCatalog, CATALOG_FILE, MAX_CATALOG_BYTES,
     MAX_SIGNATURE_BYTES, SIGNATURE_FILE,
 };
-use stowaway_mirrors::{Fetched, MirrorPool, Validators};
+use stowaway_mirrors::{Fetched, MirrorError, MirrorPool, Validators};
 use stowaway_store::{MirrorRecord, Store};
 
 /// What the winning mirror gave.
@@ -21,15 +21,40 @@ pub(crate) enum CatalogFetch {
     },
 }
 
+/// Why one mirror gave no catalog: a stable code and the message.
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl From<MirrorError> for Failure {
+    fn from(e: MirrorError) -> Failure {
+        Failure {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            code: "catalog_refused",
+            message,
+        }
+    }
+}
+
 /// Fetches from `pool` (hedged). Returns the winning mirror's index and what
-/// it gave; every mirror that failed is reported to `on_failure(url, error)`.
+/// it gave; every mirror that failed is reported to
+/// `on_failure(url, error, code)`.
 pub(crate) async fn fetch(
     pool: &MirrorPool,
     store: &Arc<Store>,
     library: &str,
     key: &PublicKey,
     records: &[MirrorRecord],
-    on_failure: &(dyn Fn(&str, &str) + Sync),
+    on_failure: &(dyn Fn(&str, &str, &str) + Sync),
 ) -> Result<(usize, CatalogFetch), String> {
     let applied = store.applied_catalog(library).map_err(|e| e.to_string())?;
     let applied = applied.as_ref();
@@ -46,8 +71,7 @@ pub(crate) async fn fetch(
             let result = async {
             let (bytes, validators) = match pool
                 .fetch(id, CATALOG_FILE, MAX_CATALOG_BYTES as u64, &validators)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
             {
                 Fetched::NotModified => return Ok(CatalogFetch::Unchanged { validators }),
                 Fetched::Body {
@@ -66,17 +90,18 @@ pub(crate) async fn fetch(
                     MAX_SIGNATURE_BYTES as u64,
                     &Validators::default(),
                 )
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
             {
                 Fetched::Body { bytes, .. } => bytes,
-                Fetched::NotModified => return Err("unexpected 304 for the signature".into()),
+                Fetched::NotModified => {
+                    return Err(Failure::from("unexpected 304 for the signature".to_owned()))
+                }
             };
             let verified = match verify_catalog(&bytes, &sig, key, Some(library)) {
                 Ok(v) => v,
                 Err(e) => {
                     pool.record_bad_bytes(id, &e.to_string());
-                    return Err(e.to_string());
+                    return Err(e.to_string().into());
                 }
             };
             if let Some((seq, _)) = applied {
@@ -86,12 +111,12 @@ pub(crate) async fn fetch(
                         verified.catalog.sequence
                     );
                     pool.record_bad_bytes(id, &e);
-                    return Err(e);
+                    return Err(e.into());
                 }
                 if verified.catalog.sequence == *seq {
                     let e = format!("serves a different catalog with the applied sequence {seq} (equivocation refused)");
                     pool.record_bad_bytes(id, &e);
-                    return Err(e);
+                    return Err(e.into());
                 }
             }
             Ok(CatalogFetch::New {
@@ -100,10 +125,10 @@ pub(crate) async fn fetch(
             })
             }
             .await;
-            if let Err(e) = &result {
-                on_failure(&url, e);
-            }
-            result
+            result.map_err(|f: Failure| {
+                on_failure(&url, &f.message, f.code);
+                f.message
+            })
         }
     };
     pool.hedged(attempt).await.map_err(|errors| {

@@ -2,15 +2,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use stowaway_catalog::{CatalogError, Sha256, Subscription};
 use stowaway_mirrors::{
-    ClientConfig, Mirror, MirrorClient, MirrorError, MirrorHealth, MirrorPool, PoolConfig,
-    RateLimiter,
+    AccessToken, ClientConfig, Mirror, MirrorClient, MirrorError, MirrorHealth, MirrorPool,
+    PoolConfig, RateLimiter,
 };
 use stowaway_store::{ApplyOutcome, DownloadMode, Freed, ItemKey, Store, StoreError, WantedBlob};
 use tokio::sync::broadcast;
@@ -126,6 +126,9 @@ pub struct LibraryReport {
     pub files_resumed: usize,
     /// (label, error) for every file no mirror could deliver.
     pub failed: Vec<(String, String)>,
+    /// Mirrors refused the catalog for want of a valid access token: ask
+    /// the member for one.
+    pub needs_token: bool,
     /// Downloads were paused: nothing was downloaded.
     pub paused: bool,
     /// Files stopped because the member paused, removed or cancelled them.
@@ -154,6 +157,9 @@ pub struct Engine {
     client: MirrorClient,
     events: broadcast::Sender<SyncEvent>,
     inflight: Arc<Inflight>,
+    /// Access tokens of private libraries, by library id. Held in memory
+    /// only: the app and the CLI load them from the OS keyring.
+    tokens: Arc<RwLock<HashMap<String, AccessToken>>>,
 }
 
 /// Downloads running now, each with its own token, so a member's pause,
@@ -174,7 +180,25 @@ impl Engine {
             client: MirrorClient::new(config)?,
             events,
             inflight: Arc::default(),
+            tokens: Arc::default(),
         })
+    }
+
+    /// Sets (or forgets) the access token sent to `library`'s mirrors, and
+    /// only to them (see [`Mirror::with_token`] for which connections).
+    pub fn set_access_token(&self, library: &str, token: Option<AccessToken>) {
+        let mut tokens = self.tokens.write().unwrap_or_else(|p| p.into_inner());
+        match token {
+            Some(t) => tokens.insert(library.to_owned(), t),
+            None => tokens.remove(library),
+        };
+    }
+
+    pub fn has_access_token(&self, library: &str) -> bool {
+        self.tokens
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(library)
     }
 
     /// Pauses (or resumes) downloads: the setting persists, and downloads in
@@ -344,10 +368,16 @@ impl Engine {
         opts: &SyncOptions,
     ) -> Result<(MirrorPool, Vec<stowaway_store::MirrorRecord>), SyncError> {
         let records = self.store.mirror_records(library)?;
+        let token = self
+            .tokens
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(library)
+            .cloned();
         let mut mirrors = Vec::new();
         let mut kept = Vec::new();
         for r in records {
-            match Mirror::parse(&r.url) {
+            match Mirror::parse(&r.url).map(|m| m.with_token(token.as_ref())) {
                 Ok(m) => {
                     let health: MirrorHealth = r
                         .health
@@ -395,8 +425,9 @@ impl Engine {
         };
         let (pool, records) = self.pool(library, opts)?;
 
+        let unauthorized = std::sync::atomic::AtomicBool::new(false);
         match self
-            .refresh_catalog(library, public_key, &pool, &records)
+            .refresh_catalog(library, public_key, &pool, &records, &unauthorized)
             .await
         {
             Ok((outcome, mirror, expired)) => {
@@ -429,6 +460,7 @@ impl Engine {
             }
             Err(e) => {
                 warn!(library, error = %e, "no valid catalog from any mirror");
+                report.needs_token = unauthorized.load(Ordering::Relaxed);
                 report.catalog_error = Some(e);
             }
         }
@@ -465,14 +497,18 @@ impl Engine {
         public_key: &str,
         pool: &MirrorPool,
         records: &[stowaway_store::MirrorRecord],
+        unauthorized: &std::sync::atomic::AtomicBool,
     ) -> Result<(ApplyOutcome, String, bool), String> {
         let key = stowaway_catalog::PublicKey::parse(public_key).map_err(|e| e.to_string())?;
-        let on_failure = |mirror: &str, error: &str| {
+        let on_failure = |mirror: &str, error: &str, code: &str| {
+            if code == "unauthorized" {
+                unauthorized.store(true, Ordering::Relaxed);
+            }
             self.emit(SyncEvent::CatalogMirrorFailed {
                 library: library.to_owned(),
                 mirror: mirror.to_owned(),
                 error: error.to_owned(),
-                code: "catalog_refused".into(),
+                code: code.to_owned(),
             })
         };
         let (id, fetched) =

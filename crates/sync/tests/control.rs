@@ -3,55 +3,17 @@
 //! an item stops its download and it is not fetched again. Against a real
 //! (fault-injecting) HTTP mirror on loopback and a real store on disk.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stowaway_catalog::Subscription;
 use stowaway_mirrors::ClientConfig;
 use stowaway_store::{ItemKey, Store};
 use stowaway_sync::{Engine, SyncEvent, SyncOptions};
 use stowaway_testmirror::{Fault, Rule, TestMirror};
 use tokio_util::sync::CancellationToken;
 
-const SIZE: usize = 3 << 20;
-
-/// A signed mirror tree with one show of two 3 MiB episodes; returns the
-/// subscription for a mirror at `url`.
-fn publish(root: &Path, url: &str) -> Subscription {
-    let source = root.join("source");
-    std::fs::create_dir_all(source.join("media")).unwrap();
-    let mut toml = String::from(
-        "[library]\nid = \"acme\"\ntitle = \"Acme\"\n\n[[collection]]\nid = \"show\"\nkind = \"show\"\ntitle = \"Show\"\n",
-    );
-    for e in 1..=2u8 {
-        let data: Vec<u8> = (0..SIZE)
-            .map(|i| (i as u8).wrapping_mul(e).wrapping_add(e))
-            .collect();
-        std::fs::write(source.join(format!("media/e{e}.ogg")), data).unwrap();
-        toml.push_str(&format!(
-            "\n[[collection.item]]\nid = \"e{e}\"\ntitle = \"Episode {e}\"\nmedia = \"media/e{e}.ogg\"\n"
-        ));
-    }
-    std::fs::write(source.join("library.toml"), toml).unwrap();
-    let keys = stowaway_publish::keygen(&root.join("keys"), None).unwrap();
-    stowaway_publish::build(&stowaway_publish::BuildOptions {
-        source,
-        out: root.join("mirror"),
-        secret_key: keys.secret_key,
-        mirrors: vec![],
-        refresh: false,
-        now: time::OffsetDateTime::now_utc(),
-    })
-    .unwrap();
-    Subscription {
-        stowaway: 1,
-        library: "acme".into(),
-        title: None,
-        public_key: keys.public_key_base64,
-        mirrors: vec![url.to_owned()],
-    }
-}
+mod common;
+use common::{publish, SIZE};
 
 struct Setup {
     _tmp: tempfile::TempDir,
@@ -63,7 +25,7 @@ fn setup() -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("mirror")).unwrap();
     let mirror = TestMirror::start(tmp.path().join("mirror")).unwrap();
-    let sub = publish(tmp.path(), &mirror.url());
+    let sub = publish(tmp.path(), "acme", &mirror.url());
     let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
     let engine = Engine::new(store, ClientConfig::default()).unwrap();
     engine.subscribe(&sub).unwrap();

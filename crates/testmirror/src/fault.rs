@@ -99,6 +99,9 @@ pub enum Fault {
     DropAfter(u64),
     /// Wait this long before answering normally (a slow mirror).
     Delay(Duration),
+    /// A private mirror: answer `401` (with `WWW-Authenticate: Bearer`)
+    /// unless the request carries `Authorization: Bearer <token>`.
+    RequireToken(String),
 }
 
 /// A fault applied to requests whose path matches, optionally only a limited
@@ -220,10 +223,17 @@ impl FromStr for Fault {
             "truncate" => one_arg().and(Ok(Fault::Truncate(num(&kind, arg1)?))),
             "drop-after" | "drop" => one_arg().and(Ok(Fault::DropAfter(num(&kind, arg1)?))),
             "delay" => one_arg().and(Ok(Fault::Delay(parse_duration(arg1)?))),
+            "require-token" => {
+                one_arg()?;
+                match arg1 {
+                    Some(t) if !t.is_empty() => Ok(Fault::RequireToken(t.to_owned())),
+                    _ => Err(err("require-token needs a token".to_owned())),
+                }
+            }
             _ => Err(err(format!(
                 "unknown fault `{kind}` (expected black-hole, status:CODE[:RETRY], \
                  stall-after:N, trickle:BPS, truncate:N, flip-bytes, ignore-range, \
-                 drop-after:N or delay:MS)"
+                 drop-after:N, delay:MS or require-token:TOKEN)"
             ))),
         }
     }
@@ -248,6 +258,7 @@ impl fmt::Display for Fault {
             Fault::IgnoreRange => f.write_str("ignore-range"),
             Fault::DropAfter(n) => write!(f, "drop-after:{n}"),
             Fault::Delay(d) => write!(f, "delay:{}ms", d.as_millis()),
+            Fault::RequireToken(t) => write!(f, "require-token:{t}"),
         }
     }
 }

@@ -346,6 +346,17 @@ impl Connection {
                     .await;
             }
             Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
+            Some(Fault::RequireToken(t)) => {
+                let expected = format!("Bearer {t}");
+                if req.header("authorization") != Some(expected.as_str()) {
+                    self.log(&req, &path, 401, fault.as_ref());
+                    let resp = Response::text(401, "stowaway-testmirror: access token required\n")
+                        .header("WWW-Authenticate", "Bearer".to_owned());
+                    return self
+                        .send(resp, head_only, keep_alive, req.http11, BodyFault::None)
+                        .await;
+                }
+            }
             Some(Fault::IgnoreRange) => honour_range = false,
             Some(Fault::FlipBytes) => body_fault = BodyFault::Flip,
             Some(Fault::Trickle { bytes_per_sec }) => {

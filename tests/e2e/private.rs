@@ -1,0 +1,120 @@
+//! A private library through the CLI: its mirror (nginx) wants a bearer
+//! token; the member gives it once, it lives in a real OS keyring (GNOME
+//! Keyring on a private D-Bus session), never in the cache; without a keyring
+//! the environment can carry it.
+
+use stowaway_tests::{run_with, Member, Nginx, Publisher, SecretService};
+
+const TOKEN: &str = "acme-member-0c5e1f77";
+
+#[test]
+fn private_library_token_in_the_os_keyring() {
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = Publisher::new(&tmp.path().join("publisher"));
+    publisher.build();
+    let nginx = Nginx::start_private(&publisher.mirror, TOKEN);
+    let keyring = SecretService::start();
+    let env_owned = keyring.env();
+    let env: Vec<(&str, &str)> = env_owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // The publisher reads the library id from its own private mirror.
+    let key = publisher.public_key();
+    let sub = run_with(
+        "stowaway-publish",
+        &[
+            "subscription",
+            "--key",
+            key.to_str().unwrap(),
+            "--mirror",
+            &nginx.url(),
+            "--private",
+        ],
+        &[("STOWAWAY_ACCESS_TOKEN", TOKEN)],
+        None,
+    )
+    .success()
+    .stdout;
+    assert!(sub.contains(r#""access": "token""#), "{sub}");
+    assert!(
+        !sub.contains(TOKEN),
+        "the subscription file never holds the token"
+    );
+    let sub_path = tmp.path().join("acme.stowaway");
+    std::fs::write(&sub_path, &sub).unwrap();
+
+    let member = Member::new(&tmp.path().join("member"));
+    let json = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.push("--json");
+        member.run_with(&a, &env, None)
+    };
+    let s = json(&["subscribe", sub_path.to_str().unwrap()])
+        .success()
+        .json();
+    assert_eq!(
+        (s["private"].as_bool(), s["needs_token"].as_bool()),
+        (Some(true), Some(true)),
+        "{s}"
+    );
+    let human = member.run_with(&["sync"], &env, None).failure().stdout;
+    assert!(human.contains("stowaway token acme"), "{human}");
+
+    // A wrong token is stored but reported refused; the right one works.
+    let r = member
+        .run_with(&["token", "acme"], &env, Some("not-it\n"))
+        .failure();
+    assert!(r.stdout.contains("refused"), "{}", r.stdout);
+    let r = member
+        .run_with(&["token", "acme"], &env, Some(&format!("{TOKEN}\n")))
+        .success();
+    assert!(r.stdout.contains("accept"), "{}", r.stdout);
+    let r = json(&["sync"]).success().json();
+    assert_eq!(r["libraries"][0]["files_downloaded"], 7, "{r}");
+
+    // It is in the real keyring, and nowhere in the cache.
+    let found = std::process::Command::new("secret-tool")
+        .args([
+            "lookup",
+            "service",
+            "org.stowaway.app",
+            "username",
+            "library:acme",
+        ])
+        .envs(keyring.env())
+        .output()
+        .expect("secret-tool (Debian package libsecret-tools)");
+    assert_eq!(String::from_utf8_lossy(&found.stdout).trim(), TOKEN);
+    for f in stowaway_tests::files_below(&member.data) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+            "{} holds the token",
+            f.display()
+        );
+    }
+
+    // Forgotten: the mirror refuses again.
+    json(&["token", "acme", "--forget"]).success();
+    let r = json(&["sync"]).failure().json();
+    assert_eq!(r["libraries"][0]["needs_token"], true, "{r}");
+
+    // No keyring at all: a clear error, and the environment still works.
+    let no_bus = [("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")];
+    let r = member
+        .run_with(&["token", "acme"], &no_bus, Some(&format!("{TOKEN}\n")))
+        .failure();
+    assert!(
+        r.stderr.contains("no OS keyring is available"),
+        "{}",
+        r.stderr
+    );
+    let r = member
+        .run_with(
+            &["sync", "--json"],
+            &[no_bus[0], ("STOWAWAY_TOKEN_ACME", TOKEN)],
+            None,
+        )
+        .success()
+        .json();
+    assert!(r["libraries"][0]["catalog_error"].is_null(), "{r}");
+}
