@@ -9,7 +9,17 @@ fn main() {
             "save_position",
             "set_played",
             "sync_now",
+            "preview_subscription",
             "subscribe",
+            "take_links",
+            "set_access_token",
+            "downloads",
+            "download",
+            "remove_download",
+            "set_download_mode",
+            "set_downloads_paused",
+            "settings",
+            "set_settings",
         ]),
     ))
     .expect("tauri build script");

@@ -4,11 +4,15 @@
 
 use serde::Serialize;
 use stowaway_catalog::AssetRole;
-use stowaway_store::{CollectionView, ItemKey, LibraryStatus, Playback, SearchHit};
-use tauri::{AppHandle, Manager, State};
+use stowaway_store::{
+    CollectionView, DownloadMode, Freed, ItemKey, LibraryStatus, Playback, QueuedDownload,
+    SearchHit, StorageUsage,
+};
+use tauri::{AppHandle, State};
 use ts_rs::TS;
 
-use crate::state::{AppState, SyncStatus};
+use crate::settings::AppSettings;
+use crate::state::{AppState, SyncStatus, TokenSaved};
 
 /// An error the page can show and match on.
 #[derive(Debug, Serialize, TS)]
@@ -187,22 +191,188 @@ pub fn set_played(
 }
 
 #[tauri::command]
-pub async fn sync_now(app: AppHandle) -> Answer<()> {
-    tauri::async_runtime::spawn(async move {
-        let state = app.state::<AppState>();
-        state.sync(&app).await;
-    });
+pub fn sync_now(state: State<'_, AppState>) -> Answer<()> {
+    state.wake.notify_one();
+    Ok(())
+}
+
+/// What a `.stowaway` file or link offers, for the member to confirm.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct SubscriptionPreview {
+    /// What to hand `subscribe` (the link resolved to a URL or path).
+    pub source: String,
+    pub library: String,
+    pub title: Option<String>,
+    pub mirrors: Vec<String>,
+    /// Its mirrors want an access token.
+    pub private: bool,
+    pub already_subscribed: bool,
+    /// The publisher's key every catalog must be signed with.
+    pub public_key: String,
+}
+
+#[tauri::command]
+pub async fn preview_subscription(
+    state: State<'_, AppState>,
+    source: String,
+) -> Answer<SubscriptionPreview> {
+    let source = crate::links::normalize(&source).map_err(|m| CommandError {
+        code: "bad_link".into(),
+        message: m,
+    })?;
+    let sub = state.engine.read_subscription(&source).await?;
+    let already_subscribed = state.engine.store().library(&sub.library).is_ok();
+    Ok(SubscriptionPreview {
+        source,
+        private: sub.access == stowaway_catalog::Access::Token,
+        library: sub.library,
+        title: sub.title,
+        mirrors: sub.mirrors,
+        already_subscribed,
+        public_key: sub.public_key,
+    })
+}
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct Subscribed {
+    pub library: String,
+    pub token: Option<TokenSaved>,
+}
+
+/// Subscribes (after the member confirmed), with the access token of a
+/// private library if they gave one; the first sync starts at once.
+#[tauri::command]
+pub async fn subscribe(
+    state: State<'_, AppState>,
+    source: String,
+    token: Option<String>,
+) -> Answer<Subscribed> {
+    let source = crate::links::normalize(&source).map_err(|m| CommandError {
+        code: "bad_link".into(),
+        message: m,
+    })?;
+    let library = state.subscribe(&source).await?;
+    let token = match token.filter(|t| !t.trim().is_empty()) {
+        Some(t) => Some(state.set_token(&library, &t).await?),
+        None => None,
+    };
+    state.wake.notify_one();
+    Ok(Subscribed { library, token })
+}
+
+/// Links and files the desktop handed over, waiting for confirmation.
+#[tauri::command]
+pub fn take_links(state: State<'_, AppState>) -> Vec<String> {
+    state.take_links()
+}
+
+#[tauri::command]
+pub async fn set_access_token(
+    state: State<'_, AppState>,
+    library: String,
+    token: String,
+) -> Answer<TokenSaved> {
+    let saved = state.set_token(&library, &token).await?;
+    state.wake.notify_one();
+    Ok(saved)
+}
+
+/// The downloads view: what is queued (with partial bytes) and storage.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct DownloadsView {
+    pub usage: StorageUsage,
+    pub queue: Vec<QueuedDownload>,
+}
+
+#[tauri::command]
+pub fn downloads(state: State<'_, AppState>) -> Answer<DownloadsView> {
+    let store = state.engine.store();
+    Ok(DownloadsView {
+        usage: store.storage_usage()?,
+        queue: store.download_queue(None)?,
+    })
+}
+
+/// Download an item now, or (without `item`) a whole course.
+#[tauri::command]
+pub fn download(
+    state: State<'_, AppState>,
+    library: String,
+    collection: String,
+    item: Option<String>,
+) -> Answer<usize> {
+    let n = state
+        .engine
+        .want_download(&library, &collection, item.as_deref())?;
+    state.wake.notify_one();
+    Ok(n)
+}
+
+/// Stop or remove an item's download, freeing its space.
+#[tauri::command]
+pub fn remove_download(
+    state: State<'_, AppState>,
+    library: String,
+    collection: String,
+    item: String,
+) -> Answer<Freed> {
+    Ok(state.engine.remove_download(ItemKey {
+        library: &library,
+        collection: &collection,
+        item: &item,
+    })?)
+}
+
+#[tauri::command]
+pub fn set_download_mode(
+    state: State<'_, AppState>,
+    library: String,
+    collection: String,
+    mode: DownloadMode,
+) -> Answer<()> {
+    state
+        .engine
+        .set_download_mode(&library, &collection, mode)?;
+    state.wake.notify_one();
     Ok(())
 }
 
 #[tauri::command]
-pub async fn subscribe(app: AppHandle, source: String) -> Answer<String> {
-    let state = app.state::<AppState>();
-    let library = state.subscribe(source.trim()).await?;
-    let app2 = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let state = app2.state::<AppState>();
-        state.sync(&app2).await;
-    });
-    Ok(library)
+pub fn set_downloads_paused(app: AppHandle, paused: bool) -> Answer<()> {
+    crate::state::get(&app).set_paused(&app, paused)?;
+    Ok(())
+}
+
+#[tauri::command]
+pub fn settings(app: AppHandle) -> Answer<AppSettings> {
+    use tauri_plugin_autostart::ManagerExt;
+    let mut s = AppSettings::load(crate::state::get(&app).engine.store())?;
+    s.start_at_login = app.autolaunch().is_enabled().unwrap_or(false);
+    Ok(s)
+}
+
+#[tauri::command]
+pub fn set_settings(app: AppHandle, settings: AppSettings) -> Answer<AppSettings> {
+    use tauri_plugin_autostart::ManagerExt;
+    let state = crate::state::get(&app);
+    settings
+        .save(state.engine.store())
+        .map_err(|m| CommandError {
+            code: "invalid".into(),
+            message: m,
+        })?;
+    let auto = app.autolaunch();
+    if auto.is_enabled().unwrap_or(false) != settings.start_at_login {
+        if settings.start_at_login {
+            auto.enable()?;
+        } else {
+            auto.disable()?;
+        }
+    }
+    // A new interval or budget takes effect now.
+    state.wake.notify_one();
+    self::settings(app)
 }

@@ -1,15 +1,19 @@
 //! The Stowaway desktop app: a thin Tauri shell over the engine.
 //!
 //! It owns an [`Engine`] (the same one the CLI drives), the media server,
-//! and a background sync task; the page calls the commands in
+//! the tray and the background sync loop; the page calls the commands in
 //! `commands.rs` and listens to forwarded `SyncEvent`s. No business logic
 //! lives here.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod links;
+mod scheduler;
+mod settings;
 mod state;
+mod tray;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -17,19 +21,60 @@ use stowaway_media::MediaServer;
 use stowaway_mirrors::ClientConfig;
 use stowaway_store::Store;
 use stowaway_sync::Engine;
-use tauri::{Emitter, Manager};
+use tauri::{AppHandle, Emitter, Manager, WindowEvent};
+use tauri_plugin_notification::NotificationExt;
 
+use crate::settings::AppSettings;
 use crate::state::AppState;
+
+/// Passed by the login item: start in the tray, without a window.
+const MINIMIZED: &str = "--minimized";
 
 /// The cache: `STOWAWAY_DATA_DIR`, else the platform data directory (the
 /// same default as the CLI, so both see one library).
-fn data_dir() -> anyhow::Result<PathBuf> {
+fn data_dir() -> anyhow::Result<(PathBuf, bool)> {
     if let Some(d) = std::env::var_os("STOWAWAY_DATA_DIR") {
-        return Ok(PathBuf::from(d));
+        return Ok((PathBuf::from(d), true));
     }
     let dirs = directories::ProjectDirs::from("org", "Stowaway", "Stowaway")
         .context("no home directory: set STOWAWAY_DATA_DIR")?;
-    Ok(dirs.data_dir().to_path_buf())
+    Ok((dirs.data_dir().to_path_buf(), false))
+}
+
+/// One instance per cache: the D-Bus name of the default cache is the app
+/// id; another cache (STOWAWAY_DATA_DIR) gets its own, so a test or a second
+/// library folder never hands its arguments to the member's running app.
+fn instance_id(dir: &Path, custom: bool) -> String {
+    if !custom {
+        return "org.stowaway.app".into();
+    }
+    let h = stowaway_catalog::Sha256::digest(dir.display().to_string().as_bytes());
+    format!("org.stowaway.app.d{}", &h.as_str()[..16])
+}
+
+pub fn show_main_window(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+/// A desktop notification; failures (no notification service) are logged.
+pub fn notify(app: &AppHandle, title: &str, body: &str) {
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
+        tracing::warn!(error = %e, "cannot show a notification");
+    }
+}
+
+/// "2 min ago" for the tray.
+pub fn ago(secs: i64) -> String {
+    match secs {
+        s if s < 60 => "just now".into(),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 86400 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86400),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,7 +89,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     tauri::async_runtime::set(runtime.handle().clone());
 
-    let dir = data_dir()?;
+    let (dir, custom_dir) = data_dir()?;
     let store = Arc::new(
         Store::open(&dir).with_context(|| format!("opening the cache in {}", dir.display()))?,
     );
@@ -56,10 +101,33 @@ fn main() -> anyhow::Result<()> {
     ))?;
     let state = AppState::new(engine, media);
 
-    // A subscription to add at start-up (the demo and the tests use this).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let minimized = args.iter().any(|a| a == MINIMIZED);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut initial_links = links::from_args(&args, &cwd);
+    // A subscription to add at start-up without asking (the demo and the
+    // tests use this; a member's links always ask first).
     let initial = std::env::var("STOWAWAY_SUBSCRIBE").ok();
 
-    tauri::Builder::default()
+    let app = tauri::Builder::default()
+        // First: a second launch hands its arguments over and exits.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance_id(&dir, custom_dir))
+                .callback(|app, argv, cwd| {
+                    let sources =
+                        links::from_args(argv.get(1..).unwrap_or_default(), Path::new(&cwd));
+                    show_main_window(app);
+                    state::get(app).offer_links(app, sources);
+                })
+                .build(),
+        )
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![MINIMIZED]),
+        ))
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::snapshot,
@@ -68,37 +136,88 @@ fn main() -> anyhow::Result<()> {
             commands::save_position,
             commands::set_played,
             commands::sync_now,
+            commands::preview_subscription,
             commands::subscribe,
+            commands::take_links,
+            commands::set_access_token,
+            commands::downloads,
+            commands::download,
+            commands::remove_download,
+            commands::set_download_mode,
+            commands::set_downloads_paused,
+            commands::settings,
+            commands::set_settings,
         ])
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                let app = window.app_handle();
+                let state = state::get(app);
+                let to_tray = AppSettings::load(state.engine.store())
+                    .map(|s| s.close_to_tray)
+                    .unwrap_or(true);
+                if to_tray && app.try_state::<tray::TrayItems>().is_some() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                    if state.first_hide() {
+                        notify(
+                            app,
+                            "Stowaway keeps syncing",
+                            "It is in the tray. Quit from there, or open it again from your apps.",
+                        );
+                    }
+                }
+            }
+        })
         .setup(move |app| {
             let handle = app.handle().clone();
-            let state = app.state::<AppState>();
+            if let Err(e) = tray::build(&handle) {
+                // No tray (no AppIndicator): closing the window quits.
+                tracing::warn!(error = %e, "no tray icon");
+            }
+            if minimized && app.try_state::<tray::TrayItems>().is_some() {
+                if let Some(w) = app.get_webview_window("main") {
+                    let _ = w.hide();
+                }
+            }
             // Forward engine events to the page.
-            let mut events = state.engine.events();
+            let mut events = state::get(&handle).engine.events();
             let h = handle.clone();
             tauri::async_runtime::spawn(async move {
                 while let Ok(ev) = events.recv().await {
                     let _ = h.emit("sync-event", &ev);
                 }
             });
-            // Subscribe (if asked), then sync on start-up and every 30 minutes.
+            // Links from other platforms' deep-link events.
+            {
+                use tauri_plugin_deep_link::DeepLinkExt;
+                let h = handle.clone();
+                app.deep_link().on_open_url(move |e| {
+                    let sources = e
+                        .urls()
+                        .iter()
+                        .filter_map(|u| links::normalize(u.as_str()).ok())
+                        .collect();
+                    state::get(&h).offer_links(&h, sources);
+                });
+            }
+            let links = std::mem::take(&mut initial_links);
             let h = handle.clone();
             tauri::async_runtime::spawn(async move {
-                let state = h.state::<AppState>();
+                let state = state::get(&h);
+                state.load_tokens().await;
                 if let Some(source) = initial {
                     if let Err(e) = state.subscribe(&source).await {
                         tracing::warn!(error = %e, "start-up subscription failed");
                     }
                 }
-                loop {
-                    state.sync(&h).await;
-                    tokio::time::sleep(std::time::Duration::from_secs(30 * 60)).await;
-                }
+                state.offer_links(&h, links);
+                scheduler::run(h.clone()).await;
             });
             Ok(())
         })
-        .run(tauri::generate_context!())
-        .context("running the app")?;
+        .build(tauri::generate_context!())
+        .context("starting the app")?;
+    app.run(|_, _| {});
     drop(runtime);
     Ok(())
 }

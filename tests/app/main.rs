@@ -1,21 +1,26 @@
 //! The real app in a real window (Xvfb), driven over WebDriver (tauri-driver
 //! with WebKitWebDriver), against the demo library on two local mirrors:
 //! subscribe, sync, items appear, play (currentTime advances), seek, quit and
-//! reopen (the position is restored), stop the mirrors (the offline banner
-//! shows and playback still works). Screenshots of each view go to
-//! `target/e2e-screenshots/`.
+//! reopen (the position is restored); remove, re-download, pause and resume
+//! downloads; settings (start at login writes the autostart entry); a second
+//! launch with a `.stowaway` file hands it to the running app (one instance),
+//! which asks before subscribing to that private library, keeps its token in
+//! a real keyring (GNOME Keyring on a private D-Bus session) and announces
+//! new episodes; stop the mirrors (the offline banner shows and playback
+//! still works). Screenshots of each view go to `target/e2e-screenshots/`.
 //!
 //! Needs a display (`xvfb-run`), `tauri-driver` and `/usr/bin/WebKitWebDriver`
 //! (scripts/setup installs them); run by `scripts/test`.
 
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use stowaway_testmirror::TestMirror;
+use stowaway_testmirror::{Fault, Rule, TestMirror};
+use stowaway_tests::{run_with, Publisher, SecretService};
 
 fn tauri_driver() -> PathBuf {
     let home = std::env::var_os("HOME")
@@ -41,7 +46,7 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(env: &[(&str, &Path)]) -> Driver {
+    fn start(env: &[(&str, String)]) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -107,6 +112,15 @@ impl Drop for Driver {
     }
 }
 
+/// The temporary home the Secret Service fixture gives its clients.
+fn keyring_home(k: &SecretService) -> PathBuf {
+    k.env()
+        .into_iter()
+        .find(|(key, _)| *key == "HOME")
+        .map(|(_, v)| PathBuf::from(v))
+        .expect("HOME")
+}
+
 fn screenshots() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let target = exe.ancestors().nth(3).unwrap().to_path_buf(); // target/debug/deps/app-… → target
@@ -152,6 +166,52 @@ async fn current_time(c: &Client) -> f64 {
     .await
 }
 
+/// Clicks an element, finding it again if the page re-rendered it between
+/// finding and clicking (the views redraw on sync events).
+async fn click(c: &Client, css: &str) {
+    let mut last = String::new();
+    for _ in 0..20 {
+        let el = c
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match el.click().await {
+            Ok(()) => return,
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("click {css}: {last}");
+}
+
+/// The download state shown for an item: downloaded, partial, queued, not_downloaded.
+async fn dl_state(c: &Client, item: &str) -> String {
+    let v = c
+        .execute(
+            &format!("const e = document.querySelector(\"[data-item='{item}'] .dl\"); return e ? e.className : '';"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str()
+        .unwrap_or_default()
+        .trim_start_matches("dl ")
+        .to_owned()
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    let v = c
+        .execute(
+            &format!("const e = document.querySelector(\"{css}\"); return e ? e.textContent : '';"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or_default().to_owned()
+}
+
 async fn open_lesson(c: &Client, id: &str) {
     let row = c
         .wait()
@@ -178,7 +238,13 @@ async fn member_journey_in_the_real_app() {
     stowaway_demo::prepare(&demo, &[a.url(), b.url()]).unwrap();
     let sub = stowaway_demo::write_subscription(&demo, &[a.url(), b.url()]).unwrap();
     let data = tmp.path().join("member");
-    let driver = Driver::start(&[("STOWAWAY_DATA_DIR", &data), ("STOWAWAY_SUBSCRIBE", &sub)]);
+    // A real Secret Service and session bus: the keyring, one instance.
+    let keyring = SecretService::start();
+    let mut env: Vec<(&str, String)> = keyring.env();
+    env.push(("STOWAWAY_DATA_DIR", data.display().to_string()));
+    let mut app_env = env.clone();
+    app_env.push(("STOWAWAY_SUBSCRIBE", sub.display().to_string()));
+    let driver = Driver::start(&app_env);
 
     // First run: the app subscribes, syncs, lists the library.
     let c = driver.session().await;
@@ -275,6 +341,146 @@ async fn member_journey_in_the_real_app() {
         (restored - paused_at).abs() < 1.5,
         "restored {restored}, paused at {paused_at}"
     );
+
+    // Remove a lesson's download, then get it back by hand.
+    eventually(10, "03 downloaded", || async {
+        dl_state(&c, "03-running-numbers").await == "downloaded"
+    })
+    .await;
+    click(&c, "[data-item='03-running-numbers'] .act-remove").await;
+    eventually(10, "03 removed", || async {
+        dl_state(&c, "03-running-numbers").await == "not_downloaded"
+    })
+    .await;
+    click(&c, "[data-item='03-running-numbers'] .act-download").await;
+    eventually(30, "03 downloaded again", || async {
+        dl_state(&c, "03-running-numbers").await == "downloaded"
+    })
+    .await;
+
+    // Paused downloads stay queued (and say so) until resumed.
+    click(&c, "#tab-downloads").await;
+    click(&c, "#pause-downloads").await;
+    eventually(10, "the pause", || async {
+        text(&c, "#pause-downloads").await == "Resume downloads"
+    })
+    .await;
+    click(&c, "#tab-library").await;
+    click(&c, "[data-item='ep-002'] .act-remove").await;
+    click(&c, "[data-item='ep-002'] .act-download").await;
+    click(&c, "#sync-now").await;
+    click(&c, "#tab-downloads").await;
+    eventually(20, "the queued episode, paused", || async {
+        text(&c, "[data-queued='ep-002'] .item-sub")
+            .await
+            .ends_with("Paused")
+    })
+    .await;
+    shot(&c, "5-downloads").await;
+    click(&c, "#pause-downloads").await;
+    eventually(30, "the queue to empty after resuming", || async {
+        text(&c, "#downloads .none").await.starts_with("Everything")
+    })
+    .await;
+
+    // Settings: start at login writes the desktop's autostart entry.
+    click(&c, "#tab-settings").await;
+    click(&c, "#set-login").await;
+    let autostart = keyring_home(&keyring).join(".config/autostart/Stowaway.desktop");
+    eventually(10, "the autostart entry", || async { autostart.exists() }).await;
+    let entry = std::fs::read_to_string(&autostart).unwrap();
+    assert!(entry.contains("--minimized"), "{entry}");
+    shot(&c, "6-settings").await;
+    click(&c, "#set-login").await;
+    eventually(10, "the autostart entry to go", || async {
+        !autostart.exists()
+    })
+    .await;
+    click(&c, "#tab-library").await;
+
+    // A private library on its own mirror: opening its .stowaway file
+    // launches the app again, which hands the file to this instance and exits.
+    const TOKEN: &str = "keystone-member-token-1";
+    let publisher = Publisher::new(&tmp.path().join("acme"));
+    publisher.build();
+    let private = TestMirror::start(&publisher.mirror).unwrap();
+    private.set_faults(vec![Rule::all(Fault::RequireToken(TOKEN.into()))]);
+    let acme_sub = run_with(
+        "stowaway-publish",
+        &[
+            "subscription",
+            "--key",
+            publisher.public_key().to_str().unwrap(),
+            "--mirror",
+            &private.url(),
+            "--private",
+        ],
+        &[("STOWAWAY_ACCESS_TOKEN", TOKEN)],
+        None,
+    )
+    .success()
+    .stdout;
+    let file = tmp.path().join("acme.stowaway");
+    std::fs::write(&file, acme_sub).unwrap();
+    let second = Command::new(env!("CARGO_BIN_EXE_stowaway-app"))
+        .arg(&file)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("second launch");
+    assert!(
+        second.success(),
+        "the second instance hands over and exits 0"
+    );
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#subscribe-confirm"))
+        .await
+        .expect("the running app asks before subscribing");
+    assert!(text(&c, "#dialog").await.contains("private"));
+    c.find(Locator::Css("#token-input"))
+        .await
+        .unwrap()
+        .send_keys(TOKEN)
+        .await
+        .unwrap();
+    shot(&c, "7-subscribe").await;
+    click(&c, "#subscribe-confirm").await;
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(
+            "[data-collection='deal-room'] [data-item='ep2']",
+        ))
+        .await
+        .expect("the private library syncs with the token");
+    let found = Command::new("secret-tool")
+        .args([
+            "lookup",
+            "service",
+            "org.stowaway.app",
+            "username",
+            "library:acme",
+        ])
+        .envs(keyring.env())
+        .output()
+        .expect("secret-tool");
+    assert_eq!(
+        String::from_utf8_lossy(&found.stdout).trim(),
+        TOKEN,
+        "in the keyring"
+    );
+
+    // A new episode: the next sync announces it.
+    let mut publisher = publisher;
+    publisher.write_manifest(3);
+    publisher.build();
+    click(&c, "#sync-now").await;
+    eventually(30, "the new-episode notice", || async {
+        text(&c, ".toasts").await.contains("New in Acme Coaching")
+    })
+    .await;
+    drop(private);
 
     // Every mirror gone: the offline banner, and playback still works.
     drop(a);

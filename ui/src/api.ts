@@ -1,11 +1,19 @@
 // Typed calls to the shell's commands. Types come from Rust (ts-rs, src/bindings).
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { AppSettings } from "./bindings/AppSettings";
+import type { DownloadMode } from "./bindings/DownloadMode";
+import type { DownloadsView } from "./bindings/DownloadsView";
+import type { Freed } from "./bindings/Freed";
 import type { ItemDetail } from "./bindings/ItemDetail";
+import type { NewItems } from "./bindings/NewItems";
 import type { SearchHit } from "./bindings/SearchHit";
 import type { Snapshot } from "./bindings/Snapshot";
+import type { Subscribed } from "./bindings/Subscribed";
+import type { SubscriptionPreview } from "./bindings/SubscriptionPreview";
 import type { SyncEvent } from "./bindings/SyncEvent";
 import type { SyncStatus } from "./bindings/SyncStatus";
+import type { TokenSaved } from "./bindings/TokenSaved";
 
 export interface ItemRef {
   library: string;
@@ -21,9 +29,28 @@ export const api = {
     invoke<void>("save_position", { ...r, positionMs, durationMs }),
   setPlayed: (r: ItemRef, played: boolean) => invoke<void>("set_played", { ...r, played }),
   syncNow: () => invoke<void>("sync_now"),
-  subscribe: (source: string) => invoke<string>("subscribe", { source }),
+  previewSubscription: (source: string) => invoke<SubscriptionPreview>("preview_subscription", { source }),
+  subscribe: (source: string, token: string | null) => invoke<Subscribed>("subscribe", { source, token }),
+  takeLinks: () => invoke<string[]>("take_links"),
+  setAccessToken: (library: string, token: string) => invoke<TokenSaved>("set_access_token", { library, token }),
+  downloads: () => invoke<DownloadsView>("downloads"),
+  download: (library: string, collection: string, item: string | null) =>
+    invoke<number>("download", { library, collection, item }),
+  removeDownload: (r: ItemRef) => invoke<Freed>("remove_download", { ...r }),
+  setDownloadMode: (library: string, collection: string, mode: DownloadMode) =>
+    invoke<void>("set_download_mode", { library, collection, mode }),
+  setDownloadsPaused: (paused: boolean) => invoke<void>("set_downloads_paused", { paused }),
+  settings: () => invoke<AppSettings>("settings"),
+  setSettings: (settings: AppSettings) => invoke<AppSettings>("set_settings", { settings }),
   onSyncEvent: (f: (e: SyncEvent) => void): Promise<UnlistenFn> =>
     listen<SyncEvent>("sync-event", (e) => f(e.payload)),
   onSyncStatus: (f: (s: SyncStatus) => void): Promise<UnlistenFn> =>
     listen<SyncStatus>("sync-status", (e) => f(e.payload)),
+  onNewItems: (f: (n: NewItems) => void): Promise<UnlistenFn> => listen<NewItems>("new-items", (e) => f(e.payload)),
+  onLinksPending: (f: () => void): Promise<UnlistenFn> => listen("links-pending", () => f()),
 };
+
+/** The message of a failed command (a CommandError), or the error as text. */
+export function errorText(err: unknown): string {
+  return (err as { message?: string })?.message ?? String(err);
+}

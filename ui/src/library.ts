@@ -53,9 +53,16 @@ export function nextAfter(c: CollectionView, id: string): ItemView | undefined {
   return at >= 0 ? items[at + 1] : undefined;
 }
 
-export type DownloadState = "downloaded" | "partial" | "not_downloaded";
+export type DownloadState = "downloaded" | "partial" | "queued" | "not_downloaded";
 
+/** Downloaded; partly there; queued (the next sync fetches it); or not kept offline. */
 export function downloadState(i: ItemView): DownloadState {
   if (i.downloaded) return "downloaded";
-  return i.assets_stored > 0 ? "partial" : "not_downloaded";
+  if (i.assets_stored > 0) return "partial";
+  return i.wanted ? "queued" : "not_downloaded";
+}
+
+/** Items of a collection not yet offline that a "Download all" would fetch. */
+export function missing(c: CollectionView): ItemView[] {
+  return c.items.filter((i) => !i.downloaded);
 }

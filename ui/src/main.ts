@@ -1,6 +1,10 @@
-// The app's views: library (courses and shows), search, the player, the
-// sync/offline banner. State lives in the shell; this renders it.
-import { api, type ItemRef } from "./api";
+// The app's views: library (courses and shows), search, downloads,
+// settings, the player, the sync/offline banner, and the subscribe and
+// access-token dialogs. State lives in the shell; this renders it.
+import { api, errorText, type ItemRef } from "./api";
+import type { AppSettings } from "./bindings/AppSettings";
+import type { DownloadMode } from "./bindings/DownloadMode";
+import type { DownloadsView } from "./bindings/DownloadsView";
 import type { CollectionView } from "./bindings/CollectionView";
 import type { ItemDetail } from "./bindings/ItemDetail";
 import type { ItemView } from "./bindings/ItemView";
@@ -8,12 +12,17 @@ import type { Snapshot } from "./bindings/Snapshot";
 import type { SyncEvent } from "./bindings/SyncEvent";
 import { h } from "./dom";
 import { ago, bytes, date, duration } from "./format";
-import { downloadState, FILTERS, matches, nextAfter, ordered, progressLabel, type Filter } from "./library";
+import { budgetPercent, DownloadTracker, parseSize, queueRows, storageLabel } from "./downloads";
+import { downloadState, FILTERS, matches, missing, nextAfter, ordered, progressLabel, type Filter } from "./library";
 import { keyAction, parseChapters, parseCues, PositionSaver, resumeAt, stepSpeed, type Cue } from "./player";
 
 const app = document.getElementById("app")!;
 
 let snap: Snapshot | null = null;
+type View = "library" | "downloads" | "settings";
+let view: View = "library";
+let downloadsView: DownloadsView | null = null;
+const tracker = new DownloadTracker();
 let filter: Filter = "all";
 let query = "";
 let progress = "";
@@ -32,12 +41,16 @@ const searchBox = h("input", {
 });
 const syncButton = h("button", { id: "sync-now", class: "ghost", type: "button" }, "Sync now");
 const filters = h("nav", { class: "filters", "aria-label": "Filters" });
+const tabs = h("nav", { class: "tabs", "aria-label": "Views" });
+const toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
+const dialog = h("dialog", { id: "dialog", class: "dialog" });
 
 app.append(
   h(
     "header",
     { class: "top" },
     h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }), "Stowaway"),
+    tabs,
     searchBox,
     syncButton,
   ),
@@ -45,12 +58,65 @@ app.append(
   filters,
   content,
   player,
+  toasts,
+  dialog,
 );
+
+let tabsDrawn = "";
+function renderTabs() {
+  const label: Record<View, string> = { library: "Library", downloads: "Downloads", settings: "Settings" };
+  const queued = downloadsView?.queue.length ?? 0;
+  const key = `${view}|${query !== ""}|${queued}`;
+  if (key === tabsDrawn) return; // keep the buttons (and a click in progress)
+  tabsDrawn = key;
+  tabs.replaceChildren(
+    ...(Object.keys(label) as View[]).map((v) =>
+      h(
+        "button",
+        {
+          type: "button",
+          id: `tab-${v}`,
+          class: v === view && !query ? "tab on" : "tab",
+          "aria-current": v === view && !query ? "page" : null,
+          onclick: () => void show(v),
+        },
+        label[v],
+        v === "downloads" && queued > 0 ? h("span", { class: "count" }, String(queued)) : null,
+      ),
+    ),
+  );
+}
+
+async function show(v: View) {
+  view = v;
+  if (query) {
+    query = "";
+    searchBox.value = "";
+  }
+  if (v === "downloads") downloadsView = await api.downloads();
+  render();
+}
+
+function toast(text: string, kind = "") {
+  const t = h("div", { class: `toast ${kind}` }, text);
+  toasts.append(t);
+  setTimeout(() => t.remove(), 6000);
+}
 
 function renderBanner() {
   if (!snap) return;
   const s = snap.sync;
   banner.className = "banner";
+  const locked = snap.libraries.filter((l) => s.needs_token.includes(l.id));
+  if (locked.length) {
+    banner.classList.add("warn");
+    banner.replaceChildren(
+      `${locked.map((l) => l.title).join(", ")} ${locked.length === 1 ? "is" : "are"} private: your access token is needed. `,
+      h("button", { type: "button", class: "link", id: "enter-token", onclick: () => tokenDialog(locked[0].id, locked[0].title) }, "Enter access token"),
+    );
+    banner.hidden = false;
+    return;
+  }
   if (s.offline) {
     banner.classList.add("offline");
     banner.textContent = `Offline — playing from this laptop; last synced ${ago(s.last_ok_at)}`;
@@ -67,6 +133,7 @@ function renderBanner() {
 }
 
 function renderFilters() {
+  filters.hidden = view !== "library" || query !== "";
   filters.replaceChildren(
     ...FILTERS.map((f) =>
       h(
@@ -97,6 +164,26 @@ function itemRow(c: CollectionView, i: ItemView, n: number) {
       : duration(dur);
   const ref = { library: i.library_id, collection: i.collection_id, item: i.id };
   const playing = current && current.ref.item === i.id && current.ref.collection === i.collection_id;
+  const dlTitle: Record<typeof state, string> = {
+    downloaded: `Downloaded (${bytes(Number(i.bytes))})`,
+    partial: "Downloading",
+    queued: "Queued for download",
+    not_downloaded: "Not kept offline",
+  };
+  const action =
+    state === "not_downloaded"
+      ? h("button", { type: "button", class: "icon act-download", title: "Download", "aria-label": `Download ${i.title}`, onclick: () => void act(() => api.download(i.library_id, i.collection_id, i.id)) }, "↓")
+      : h(
+          "button",
+          {
+            type: "button",
+            class: "icon act-remove",
+            title: state === "downloaded" ? "Remove download" : "Cancel download",
+            "aria-label": `${state === "downloaded" ? "Remove download of" : "Cancel download of"} ${i.title}`,
+            onclick: () => void act(() => api.removeDownload(ref)),
+          },
+          "×",
+        );
   return h(
     "li",
     { class: `item ${i.played ? "played" : ""} ${playing ? "playing" : ""}`, "data-item": i.id },
@@ -113,10 +200,11 @@ function itemRow(c: CollectionView, i: ItemView, n: number) {
       h("span", { class: "item-meta" }, status),
       h(
         "span",
-        { class: `dl ${state}`, title: state === "downloaded" ? `Downloaded (${bytes(Number(i.bytes))})` : state === "partial" ? "Downloading" : "Not downloaded yet" },
-        state === "downloaded" ? "●" : state === "partial" ? "◐" : "○",
+        { class: `dl ${state}`, title: dlTitle[state] },
+        state === "downloaded" ? "●" : state === "partial" ? "◐" : state === "queued" ? "◌" : "○",
       ),
     ),
+    action,
     pos > 0 && dur ? h("div", { class: "bar", style: `--p:${Math.min(100, (pos / dur) * 100)}%` }) : null,
   );
 }
@@ -146,6 +234,7 @@ function renderLibrary() {
         h("h2", {}, c.title),
         h("span", { class: "kind" }, c.kind === "course" ? "Course" : "Show"),
         h("span", { class: "progress" }, progressLabel(c)),
+        collectionTools(c),
       ),
       c.summary ? h("p", { class: "summary" }, c.summary) : null,
       items.length
@@ -156,8 +245,56 @@ function renderLibrary() {
   content.replaceChildren(...sections);
 }
 
+/** Download-all and the auto-download rule of a collection. */
+function collectionTools(c: CollectionView) {
+  const left = missing(c).filter((i) => !i.wanted);
+  const mode = h(
+    "select",
+    {
+      class: "mode",
+      "data-mode-for": c.id,
+      "aria-label": `Automatic downloads for ${c.title}`,
+      onchange: (e: Event) => void act(() => api.setDownloadMode(c.library_id, c.id, (e.target as HTMLSelectElement).value as DownloadMode)),
+    },
+    ...(
+      [
+        ["all", c.kind === "course" ? "Keep every lesson offline" : "Download every episode"],
+        ["new", "Download new ones only"],
+        ["off", "Download by hand"],
+      ] as [DownloadMode, string][]
+    ).map(([v, label]) => h("option", { value: v, selected: c.download_mode === v }, label)),
+  );
+  return h(
+    "span",
+    { class: "tools" },
+    left.length
+      ? h(
+          "button",
+          {
+            type: "button",
+            class: "ghost small",
+            "data-download-all": c.id,
+            onclick: () => void act(() => api.download(c.library_id, c.id, null)),
+          },
+          c.kind === "course" ? `Download course (${left.length})` : `Download all (${left.length})`,
+        )
+      : null,
+    mode,
+  );
+}
+
+/** Runs a command, then refreshes; errors become a toast. */
+async function act(f: () => Promise<unknown>) {
+  try {
+    await f();
+  } catch (err) {
+    toast(errorText(err), "error");
+  }
+  await refresh();
+}
+
 function subscribeForm() {
-  const input = h("input", { type: "text", id: "subscribe-source", placeholder: "Path or URL of a .stowaway file" });
+  const input = h("input", { type: "text", id: "subscribe-source", placeholder: "stowaway:// link, or path or URL of a .stowaway file" });
   const msg = h("p", { class: "msg", role: "alert" });
   return h(
     "form",
@@ -165,18 +302,267 @@ function subscribeForm() {
       class: "subscribe",
       onsubmit: async (e: Event) => {
         e.preventDefault();
+        msg.textContent = "";
         try {
-          await api.subscribe(input.value);
-          msg.textContent = "Subscribed. Syncing…";
-          await refresh();
+          await subscribeDialog(input.value);
         } catch (err) {
-          msg.textContent = (err as { message?: string }).message ?? String(err);
+          msg.textContent = errorText(err);
         }
       },
     },
     input,
     h("button", { type: "submit" }, "Subscribe"),
     msg,
+  );
+}
+
+// ---- dialogs -------------------------------------------------------------
+
+function openDialog(...children: Node[]) {
+  dialog.replaceChildren(...children);
+  if (!dialog.open) dialog.showModal();
+}
+
+function closeDialog() {
+  if (dialog.open) dialog.close();
+}
+
+/** Shows what a link or file offers; subscribes only when the member says so. */
+async function subscribeDialog(source: string) {
+  const p = await api.previewSubscription(source);
+  const token = h("input", { type: "password", id: "token-input", autocomplete: "off", placeholder: "Access token" });
+  const msg = h("p", { class: "msg", role: "alert" });
+  const confirm = h("button", { type: "submit", id: "subscribe-confirm" }, p.already_subscribed ? "Update" : "Subscribe");
+  openDialog(
+    h(
+      "form",
+      {
+        method: "dialog",
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          confirm.setAttribute("disabled", "");
+          try {
+            const r = await api.subscribe(p.source, p.private ? token.value : null);
+            closeDialog();
+            toast(r.token?.warning ?? `Subscribed to ${p.title ?? p.library}. Syncing…`, r.token?.warning ? "warn" : "");
+            await refresh();
+          } catch (err) {
+            msg.textContent = errorText(err);
+            confirm.removeAttribute("disabled");
+          }
+        },
+      },
+      h("h2", {}, p.already_subscribed ? "Update subscription" : "Subscribe to this library?"),
+      h("p", { class: "lib-title" }, p.title ?? p.library),
+      h(
+        "dl",
+        { class: "facts" },
+        h("dt", {}, "Library"),
+        h("dd", {}, p.library),
+        h("dt", {}, "Mirrors"),
+        h("dd", {}, ...p.mirrors.map((m) => h("div", {}, m))),
+        h("dt", {}, "Signed with"),
+        h("dd", { class: "key" }, p.public_key),
+      ),
+      p.private
+        ? h("label", { class: "field" }, "This library is private. Your access token (kept in your system keyring):", token)
+        : null,
+      msg,
+      h("div", { class: "buttons" }, h("button", { type: "button", class: "ghost", onclick: closeDialog }, "Cancel"), confirm),
+    ),
+  );
+}
+
+function tokenDialog(library: string, title: string) {
+  const token = h("input", { type: "password", id: "token-input", autocomplete: "off", placeholder: "Access token" });
+  const msg = h("p", { class: "msg", role: "alert" });
+  openDialog(
+    h(
+      "form",
+      {
+        method: "dialog",
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          try {
+            const r = await api.setAccessToken(library, token.value);
+            closeDialog();
+            toast(r.warning ?? "Token saved in your keyring. Syncing…", r.warning ? "warn" : "");
+            await refresh();
+          } catch (err) {
+            msg.textContent = errorText(err);
+          }
+        },
+      },
+      h("h2", {}, `Access token for ${title}`),
+      h("p", {}, "Paste the access token your coach gave you. Stowaway keeps it in your system keyring and sends it only to this library's mirrors."),
+      h("label", { class: "field" }, "Access token", token),
+      msg,
+      h("div", { class: "buttons" }, h("button", { type: "button", class: "ghost", onclick: closeDialog }, "Cancel"), h("button", { type: "submit", id: "token-save" }, "Save")),
+    ),
+  );
+  token.focus();
+}
+
+/** Links and files the desktop handed over, one dialog at a time. */
+async function takeLinks() {
+  for (const source of await api.takeLinks()) {
+    try {
+      await subscribeDialog(source);
+    } catch (err) {
+      toast(`Cannot open ${source}: ${errorText(err)}`, "error");
+    }
+    return; // the rest wait for this dialog
+  }
+}
+
+// ---- downloads and settings ------------------------------------------------
+
+function renderDownloads() {
+  const v = downloadsView;
+  if (!v) return;
+  const rows = queueRows(v, tracker);
+  const pct = budgetPercent(v.usage);
+  content.replaceChildren(
+    h(
+      "section",
+      { class: "collection downloads", id: "downloads" },
+      h(
+        "header",
+        {},
+        h("h2", {}, "Downloads"),
+        h("span", { class: "progress", id: "storage" }, storageLabel(v.usage)),
+        h(
+          "span",
+          { class: "tools" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "ghost small",
+              id: "pause-downloads",
+              "aria-pressed": v.usage.paused ? "true" : "false",
+              onclick: () => void act(() => api.setDownloadsPaused(!v.usage.paused)),
+            },
+            v.usage.paused ? "Resume downloads" : "Pause downloads",
+          ),
+        ),
+      ),
+      pct == null ? null : h("div", { class: "bar budget", style: `--p:${pct}%`, title: `${pct}% of the budget` }),
+      rows.length
+        ? h(
+            "ol",
+            { class: "items queue" },
+            rows.map((r) =>
+              h(
+                "li",
+                { class: `item ${r.active ? "active" : ""}`, "data-queued": r.entry.item_id },
+                h(
+                  "div",
+                  { class: "item-main static" },
+                  h("span", { class: "num" }, r.entry.explicit ? "↓" : "◌"),
+                  h(
+                    "span",
+                    { class: "item-text" },
+                    h("span", { class: "item-title" }, r.entry.title),
+                    h("span", { class: "item-sub" }, `${r.entry.collection_title} · ${r.state}`),
+                  ),
+                  h("span", { class: "item-meta" }, `${bytes(r.done)} of ${bytes(r.total)}`),
+                ),
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "icon act-remove",
+                    title: "Cancel download",
+                    "aria-label": `Cancel download of ${r.entry.title}`,
+                    onclick: () =>
+                      void act(() => api.removeDownload({ library: r.entry.library_id, collection: r.entry.collection_id, item: r.entry.item_id })),
+                  },
+                  "×",
+                ),
+                h("div", { class: "bar", style: `--p:${r.percent}%` }),
+              ),
+            ),
+          )
+        : h("p", { class: "none" }, v.usage.paused ? "Downloads are paused." : "Everything you keep offline is downloaded."),
+    ),
+  );
+}
+
+async function renderSettings() {
+  const s = await api.settings();
+  const interval = h(
+    "select",
+    { id: "set-interval" },
+    ...(
+      [
+        [15, "Every 15 minutes"],
+        [30, "Every 30 minutes"],
+        [60, "Every hour"],
+        [360, "Every 6 hours"],
+        [1440, "Once a day"],
+        [0, "Only when I ask"],
+      ] as [number, string][]
+    ).map(([m, l]) => h("option", { value: m, selected: s.sync_interval_minutes === m }, l)),
+  );
+  const check = (id: string, on: boolean) => h("input", { type: "checkbox", id, checked: on });
+  const notify = check("set-notify", s.notify_new_items);
+  const tray = check("set-tray", s.close_to_tray);
+  const login = check("set-login", s.start_at_login);
+  const budget = h("input", {
+    type: "text",
+    id: "set-budget",
+    placeholder: "No limit",
+    value: s.storage_budget == null ? "" : `${Math.round(Number(s.storage_budget) / 1e8) / 10} GB`,
+  });
+  const msg = h("p", { class: "msg", role: "status" });
+  const save = async () => {
+    const b = parseSize(budget.value);
+    if (b === "invalid") {
+      msg.textContent = "Storage budget: a size like 5 GB or 500 MB, or empty for no limit.";
+      return;
+    }
+    const next: AppSettings = {
+      sync_interval_minutes: Number(interval.value),
+      notify_new_items: notify.checked,
+      close_to_tray: tray.checked,
+      start_at_login: login.checked,
+      storage_budget: b,
+    };
+    try {
+      await api.setSettings(next);
+      msg.textContent = "Saved.";
+    } catch (err) {
+      msg.textContent = errorText(err);
+    }
+  };
+  const row = (label: string, control: HTMLElement, hint = "") =>
+    h("label", { class: "setting" }, h("span", { class: "setting-label" }, label, hint ? h("small", {}, hint) : null), control);
+  content.replaceChildren(
+    h(
+      "section",
+      { class: "collection settings", id: "settings" },
+      h("header", {}, h("h2", {}, "Settings")),
+      h(
+        "form",
+        {
+          class: "settings-form",
+          onchange: () => void save(),
+          onsubmit: (e: Event) => {
+            e.preventDefault();
+            void save();
+          },
+        },
+        row("Sync in the background", interval, "Also at start-up, and soon after the network comes back."),
+        row("Notify me of new episodes and lessons", notify),
+        row("Keep running in the tray when the window is closed", tray),
+        row("Start Stowaway when I log in", login, "It starts in the tray."),
+        row("Storage budget", budget, "Played episodes are removed first to make room; what you download by hand is always kept."),
+        msg,
+      ),
+      h("h3", {}, "Add a library"),
+      subscribeForm(),
+    ),
   );
 }
 
@@ -229,13 +615,23 @@ function snippet(s: string): Node[] {
 
 function render() {
   renderBanner();
+  renderTabs();
   renderFilters();
   if (query) void renderSearch();
+  else if (view === "downloads") renderDownloads();
+  else if (view === "settings") void renderSettings();
   else renderLibrary();
 }
 
 async function refresh() {
   snap = await api.snapshot();
+  downloadsView = await api.downloads();
+  if (view === "settings" && !query) {
+    // Do not rebuild a form the member may be typing in.
+    renderBanner();
+    renderTabs();
+    return;
+  }
   render();
 }
 
@@ -324,6 +720,7 @@ async function open(ref: ItemRef) {
   render();
   if (!media) return;
   const m = media;
+  mediaSession(detail.title, collectionOf(ref)?.title ?? "", ref);
   m.src = detail.media_url!;
   const start = resumeAt(Number(detail.playback.position_ms), detail.playback.duration_ms == null ? null : Number(detail.playback.duration_ms), detail.playback.played);
   m.addEventListener("loadedmetadata", () => {
@@ -388,6 +785,34 @@ async function open(ref: ItemRef) {
   }
 }
 
+/** Media keys and the desktop's now-playing controls (MPRIS on Linux), where the engine offers them. */
+function mediaSession(title: string, album: string, ref: ItemRef) {
+  if (!("mediaSession" in navigator) || typeof MediaMetadata === "undefined") return;
+  const ms = navigator.mediaSession;
+  ms.metadata = new MediaMetadata({ title, album, artist: "Stowaway" });
+  const handlers: [MediaSessionAction, MediaSessionActionHandler][] = [
+    ["play", () => void media?.play()],
+    ["pause", () => media?.pause()],
+    ["seekbackward", () => seekBy(-15)],
+    ["seekforward", () => seekBy(30)],
+    [
+      "nexttrack",
+      () => {
+        const c = collectionOf(ref);
+        const next = c && nextAfter(c, ref.item);
+        if (next?.downloaded) void open({ library: next.library_id, collection: next.collection_id, item: next.id }).then(() => media?.play());
+      },
+    ],
+  ];
+  for (const [action, f] of handlers) {
+    try {
+      ms.setActionHandler(action, f);
+    } catch {
+      // not supported by this engine
+    }
+  }
+}
+
 function seekBy(seconds: number) {
   if (!media) return;
   const d = Number.isFinite(media.duration) ? media.duration : Infinity;
@@ -400,10 +825,11 @@ searchBox.addEventListener("input", () => {
   query = searchBox.value.trim();
   render();
 });
+dialog.addEventListener("close", () => void takeLinks());
 syncButton.addEventListener("click", () => void api.syncNow());
 document.addEventListener("keydown", (e) => {
   const t = e.target as HTMLElement;
-  const typing = t instanceof HTMLInputElement && t.type !== "range";
+  const typing = (t instanceof HTMLInputElement && t.type !== "range") || t instanceof HTMLSelectElement || dialog.open;
   const a = keyAction(e.key, e.shiftKey, typing);
   if (!a) return;
   e.preventDefault();
@@ -416,18 +842,29 @@ document.addEventListener("keydown", (e) => {
 window.addEventListener("beforeunload", () => void savePosition(true));
 
 void api.onSyncEvent((e: SyncEvent) => {
+  if (tracker.feed(e) && view === "downloads" && !query) renderDownloads();
   if (e.event === "progress") {
     const eta = e.eta_secs == null ? "" : `, about ${duration(Number(e.eta_secs) * 1000)} left`;
     progress = `Downloading ${e.files_done} of ${e.files_total} · ${bytes(Number(e.bytes_done))} of ${bytes(Number(e.bytes_total))} · ${bytes(Number(e.rate_bps))}/s${eta}`;
     renderBanner();
-  } else if (e.event === "catalog_applied" || e.event === "download_finished" || e.event === "library_finished") {
+  } else if (
+    e.event === "catalog_applied" ||
+    e.event === "download_finished" ||
+    e.event === "download_cancelled" ||
+    e.event === "library_finished"
+  ) {
     void refresh();
   }
 });
+void api.onNewItems((n) => {
+  const count = n.titles.length;
+  toast(count === 1 ? `New in ${n.library_title}: ${n.titles[0]}` : `${count} new in ${n.library_title}`);
+});
+void api.onLinksPending(() => void (dialog.open ? undefined : takeLinks()));
 void api.onSyncStatus(() => {
   progress = "";
   void refresh();
 });
 
-void refresh();
+void refresh().then(() => takeLinks());
 setInterval(() => renderBanner(), 30_000);

@@ -46,7 +46,8 @@ describe("library", () => {
 
   it("download state", () => {
     expect(downloadState(a)).toBe("downloaded");
-    expect(downloadState(c)).toBe("not_downloaded");
+    expect(downloadState(c)).toBe("queued");
+    expect(downloadState(item("n", { downloaded: false, assets_stored: 0, wanted: false }))).toBe("not_downloaded");
     expect(downloadState(item("p", { downloaded: false, assets: 3, assets_stored: 1 }))).toBe("partial");
   });
 });

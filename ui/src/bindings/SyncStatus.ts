@@ -11,4 +11,12 @@ last_ok_at: number | null,
 /**
  * No mirror answered the last sync: we are playing from the cache.
  */
-offline: boolean, last_error: string | null, last_mirror: string | null, };
+offline: boolean, last_error: string | null, last_mirror: string | null, 
+/**
+ * Private libraries whose mirrors want (another) access token.
+ */
+needs_token: Array<string>, 
+/**
+ * Downloads are paused by the member.
+ */
+paused: boolean, };

@@ -1,0 +1,102 @@
+//! The app's settings, kept in the cache's settings table (the storage
+//! budget and the pause switch belong to the engine and live there too).
+
+use serde::{Deserialize, Serialize};
+use stowaway_store::{Store, StoreError};
+use ts_rs::TS;
+
+const INTERVAL: &str = "app.sync_interval_minutes";
+const NOTIFY: &str = "app.notify_new_items";
+const TRAY: &str = "app.close_to_tray";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct AppSettings {
+    /// Minutes between background syncs; 0: only at start-up and on demand.
+    pub sync_interval_minutes: u32,
+    /// A desktop notification when new items arrive.
+    pub notify_new_items: bool,
+    /// Closing the window keeps Stowaway syncing in the tray.
+    pub close_to_tray: bool,
+    /// Start (in the tray) when the member logs in.
+    pub start_at_login: bool,
+    /// Largest size of the cache in bytes; None: no limit.
+    #[ts(type = "number | null")]
+    pub storage_budget: Option<u64>,
+}
+
+impl AppSettings {
+    pub const DEFAULT_INTERVAL: u32 = 30;
+
+    /// Reads the stored settings (`start_at_login` is the OS's business
+    /// and filled in by the caller).
+    pub fn load(store: &Store) -> Result<AppSettings, StoreError> {
+        let flag = |k: &str, default: bool| -> Result<bool, StoreError> {
+            Ok(store.setting(k)?.map(|v| v == "1").unwrap_or(default))
+        };
+        Ok(AppSettings {
+            sync_interval_minutes: store
+                .setting(INTERVAL)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(Self::DEFAULT_INTERVAL),
+            notify_new_items: flag(NOTIFY, true)?,
+            close_to_tray: flag(TRAY, true)?,
+            start_at_login: false,
+            storage_budget: store.storage_budget()?,
+        })
+    }
+
+    /// Validates and stores them.
+    pub fn save(&self, store: &Store) -> Result<(), String> {
+        if self.sync_interval_minutes > 7 * 24 * 60 {
+            return Err("the sync interval can be a week at most".into());
+        }
+        if self.storage_budget.is_some_and(|b| b < 50_000_000) {
+            return Err("a storage budget under 50 MB would hold almost nothing".into());
+        }
+        let b = |v: bool| if v { "1" } else { "0" };
+        let r = (|| {
+            store.set_setting(INTERVAL, Some(&self.sync_interval_minutes.to_string()))?;
+            store.set_setting(NOTIFY, Some(b(self.notify_new_items)))?;
+            store.set_setting(TRAY, Some(b(self.close_to_tray)))?;
+            store.set_storage_budget(self.storage_budget)
+        })();
+        r.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_and_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let d = AppSettings::load(&store).unwrap();
+        assert_eq!(
+            (
+                d.sync_interval_minutes,
+                d.notify_new_items,
+                d.close_to_tray,
+                d.storage_budget
+            ),
+            (30, true, true, None)
+        );
+        let s = AppSettings {
+            sync_interval_minutes: 0,
+            notify_new_items: false,
+            close_to_tray: false,
+            start_at_login: false,
+            storage_budget: Some(2_000_000_000),
+        };
+        s.save(&store).unwrap();
+        assert_eq!(AppSettings::load(&store).unwrap(), s);
+        let too_small = AppSettings {
+            storage_budget: Some(1000),
+            ..s.clone()
+        };
+        assert!(too_small.save(&store).is_err());
+        assert_eq!(AppSettings::load(&store).unwrap(), s, "nothing changed");
+    }
+}
