@@ -112,6 +112,134 @@ impl Drop for Driver {
     }
 }
 
+/// The app's tray menu, driven the way a desktop's tray host drives it: the
+/// StatusNotifierItem's dbusmenu on the session bus (GetLayout, Event).
+struct Tray {
+    env: Vec<(&'static str, String)>,
+    dest: String,
+    path: String,
+}
+
+impl Tray {
+    fn gdbus(env: &[(&'static str, String)], args: &[&str]) -> Option<String> {
+        let out = Command::new("gdbus")
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .expect("gdbus (Debian package libglib2.0-bin)");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The bus name exporting the app's tray item, if one is there.
+    fn find(env: &[(&'static str, String)]) -> Option<Tray> {
+        let names = Tray::gdbus(
+            env,
+            &[
+                "call",
+                "--session",
+                "--dest",
+                "org.freedesktop.DBus",
+                "--object-path",
+                "/org/freedesktop/DBus",
+                "--method",
+                "org.freedesktop.DBus.ListNames",
+            ],
+        )?;
+        for name in names.split('\'').filter(|n| n.starts_with(":1.")) {
+            let tree = Tray::gdbus(
+                env,
+                &[
+                    "introspect",
+                    "--session",
+                    "--dest",
+                    name,
+                    "--object-path",
+                    "/org/ayatana/NotificationItem",
+                ],
+            );
+            let Some(tree) = tree else { continue };
+            if let Some(node) = tree
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("node "))
+                .map(|n| n.trim_end_matches(" {"))
+                .find(|n| !n.starts_with('/'))
+            {
+                return Some(Tray {
+                    env: env.to_vec(),
+                    dest: name.to_owned(),
+                    path: format!("/org/ayatana/NotificationItem/{node}/Menu"),
+                });
+            }
+        }
+        None
+    }
+
+    /// (id, label, checked) of every labelled item.
+    fn items(&self) -> Vec<(u32, String, bool)> {
+        let layout = Tray::gdbus(
+            &self.env,
+            &[
+                "call",
+                "--session",
+                "--dest",
+                &self.dest,
+                "--object-path",
+                &self.path,
+                "--method",
+                "com.canonical.dbusmenu.GetLayout",
+                "--",
+                "0",
+                "-1",
+                "[]",
+            ],
+        )
+        .expect("GetLayout");
+        layout
+            .split("<(")
+            .skip(1)
+            .filter_map(|part| {
+                let (id, rest) = part.split_once(", {")?;
+                let props = rest.split('}').next()?;
+                let label = props.split("'label': <'").nth(1)?.split("'>").next()?;
+                let checked = props.contains("'toggle-state': <1>");
+                Some((id.trim().parse().ok()?, label.to_owned(), checked))
+            })
+            .collect()
+    }
+
+    fn item(&self, label: &str) -> (u32, String, bool) {
+        self.items()
+            .into_iter()
+            .find(|(_, l, _)| l == label)
+            .unwrap_or_else(|| panic!("no tray item {label:?} in {:?}", self.items()))
+    }
+
+    fn click(&self, label: &str) {
+        let id = self.item(label).0.to_string();
+        Tray::gdbus(
+            &self.env,
+            &[
+                "call",
+                "--session",
+                "--dest",
+                &self.dest,
+                "--object-path",
+                &self.path,
+                "--method",
+                "com.canonical.dbusmenu.Event",
+                "--",
+                &id,
+                "clicked",
+                "<int32 0>",
+                "0",
+            ],
+        )
+        .expect("Event");
+    }
+}
+
 /// The temporary home the Secret Service fixture gives its clients.
 fn keyring_home(k: &SecretService) -> PathBuf {
     k.env()
@@ -201,6 +329,19 @@ async fn dl_state(c: &Client, item: &str) -> String {
         .to_owned()
 }
 
+/// Whether the page has an element matching `css` now (no element handle is
+/// kept, so a re-render cannot make it stale).
+async fn exists(c: &Client, css: &str) -> bool {
+    c.execute(
+        &format!("return document.querySelector(\"{css}\") !== null;"),
+        vec![],
+    )
+    .await
+    .unwrap()
+    .as_bool()
+    .unwrap_or(false)
+}
+
 async fn text(c: &Client, css: &str) -> String {
     let v = c
         .execute(
@@ -213,13 +354,7 @@ async fn text(c: &Client, css: &str) -> String {
 }
 
 async fn open_lesson(c: &Client, id: &str) {
-    let row = c
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css(&format!("[data-item='{id}'] .item-main")))
-        .await
-        .expect("the lesson is listed");
-    row.click().await.unwrap();
+    click(c, &format!("[data-item='{id}'] .item-main")).await;
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css("#play"))
@@ -248,11 +383,10 @@ async fn member_journey_in_the_real_app() {
 
     // First run: the app subscribes, syncs, lists the library.
     let c = driver.session().await;
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("[data-collection='first-deal']"))
-        .await
-        .expect("the course appears");
+    eventually(30, "the course to appear", || async {
+        exists(&c, "[data-collection='first-deal']").await
+    })
+    .await;
     eventually(30, "every item downloaded", || async {
         let n = js_f64(
             &c,
@@ -267,11 +401,10 @@ async fn member_journey_in_the_real_app() {
     // Search, offline-capable, from the box.
     let search = c.find(Locator::Css("#search")).await.unwrap();
     search.send_keys("escrow").await.unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(".results [data-item='04-closing']"))
-        .await
-        .expect("search finds the escrow lesson");
+    eventually(10, "search to find the escrow lesson", || async {
+        exists(&c, ".results [data-item='04-closing']").await
+    })
+    .await;
     shot(&c, "2-search").await;
     search.clear().await.unwrap();
     c.execute(
@@ -398,6 +531,33 @@ async fn member_journey_in_the_real_app() {
     .await;
     click(&c, "#tab-library").await;
 
+    // The tray menu, as the desktop shows it: status, Sync now, Pause, Open, Quit.
+    let tray = Tray::find(&env).expect("the app exports a tray item on the session bus");
+    let labels: Vec<String> = tray.items().into_iter().map(|(_, l, _)| l).collect();
+    assert!(labels[0].starts_with("Synced"), "{labels:?}");
+    for l in ["Sync now", "Pause downloads", "Open Stowaway", "Quit"] {
+        assert!(labels.iter().any(|x| x == l), "{l} in {labels:?}");
+    }
+    click(&c, "#tab-downloads").await;
+    tray.click("Pause downloads");
+    eventually(10, "the page to show the tray's pause", || async {
+        text(&c, "#pause-downloads").await == "Resume downloads"
+    })
+    .await;
+    assert!(tray.item("Pause downloads").2, "checked");
+    tray.click("Pause downloads");
+    eventually(10, "resumed from the tray", || async {
+        text(&c, "#pause-downloads").await == "Pause downloads"
+    })
+    .await;
+    let asked = a.requests().len() + b.requests().len();
+    tray.click("Sync now");
+    eventually(15, "a sync from the tray", || async {
+        a.requests().len() + b.requests().len() > asked
+    })
+    .await;
+    click(&c, "#tab-library").await;
+
     // A private library on its own mirror: opening its .stowaway file
     // launches the app again, which hands the file to this instance and exits.
     const TOKEN: &str = "keystone-member-token-1";
@@ -447,13 +607,14 @@ async fn member_journey_in_the_real_app() {
         .unwrap();
     shot(&c, "7-subscribe").await;
     click(&c, "#subscribe-confirm").await;
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css(
-            "[data-collection='deal-room'] [data-item='ep2']",
-        ))
+    eventually(30, "the private library to sync with the token", || async {
+        exists(
+            &c,
+            "[data-collection='deal-room'] [data-item='ep2'] .dl.downloaded",
+        )
         .await
-        .expect("the private library syncs with the token");
+    })
+    .await;
     let found = Command::new("secret-tool")
         .args([
             "lookup",
@@ -514,6 +675,18 @@ async fn member_journey_in_the_real_app() {
     })
     .await;
     shot(&c, "4-offline").await;
-    c.close().await.unwrap();
+    assert!(
+        tray.items()[0].1.starts_with("Offline"),
+        "the tray says so too: {:?}",
+        tray.items()
+    );
+
+    // Quit from the tray ends the app.
+    tray.click("Quit");
+    eventually(15, "the app to quit", || async {
+        Tray::find(&env).is_none()
+    })
+    .await;
+    let _ = c.close().await;
     drop(driver);
 }

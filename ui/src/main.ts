@@ -489,8 +489,11 @@ function renderDownloads() {
   );
 }
 
+let settingsDrawn = 0;
 async function renderSettings() {
+  const drawing = ++settingsDrawn;
   const s = await api.settings();
+  if (drawing !== settingsDrawn) return; // a newer draw is on its way
   const interval = h(
     "select",
     { id: "set-interval" },
@@ -619,7 +622,10 @@ function render() {
   renderFilters();
   if (query) void renderSearch();
   else if (view === "downloads") renderDownloads();
-  else if (view === "settings") void renderSettings();
+  else if (view === "settings") {
+    // Build the form once per visit: never under the member's fingers.
+    if (!content.querySelector("#settings")) void renderSettings();
+  }
   else renderLibrary();
 }
 
