@@ -20,6 +20,7 @@ fn main() {
             "set_downloads_paused",
             "settings",
             "set_settings",
+            "mirrors",
         ]),
     ))
     .expect("tauri build script");

@@ -376,3 +376,45 @@ pub fn set_settings(app: AppHandle, settings: AppSettings) -> Answer<AppSettings
     state.wake.notify_one();
     self::settings(app)
 }
+
+/// One mirror of one library, for the at-a-glance health list.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct MirrorView {
+    pub library: String,
+    pub url: String,
+    /// ok | unknown | failing | retry_after | half_open | open
+    pub state: String,
+    pub latency_ms: Option<f64>,
+    pub throughput_bps: Option<f64>,
+    pub last_error: Option<String>,
+    /// Unix seconds of the last answer that worked.
+    #[ts(type = "number | null")]
+    pub last_success_at: Option<i64>,
+}
+
+#[tauri::command]
+pub fn mirrors(state: State<'_, AppState>) -> Answer<Vec<MirrorView>> {
+    let store = state.engine.store();
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let mut out = Vec::new();
+    for lib in store.libraries()? {
+        for r in store.mirror_records(&lib.id)? {
+            let h: stowaway_mirrors::MirrorHealth = r
+                .health
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok())
+                .unwrap_or_default();
+            out.push(MirrorView {
+                library: lib.id.clone(),
+                url: r.url,
+                state: h.state(now_ms).to_owned(),
+                latency_ms: h.latency_ms,
+                throughput_bps: h.throughput_bps,
+                last_error: h.last_error,
+                last_success_at: h.last_success_at.map(|ms| ms / 1000),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -147,6 +147,7 @@ fn main() -> anyhow::Result<()> {
             commands::set_downloads_paused,
             commands::settings,
             commands::set_settings,
+            commands::mirrors,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {

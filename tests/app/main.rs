@@ -305,12 +305,20 @@ async fn click(c: &Client, css: &str) {
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("{css}: {e}"));
+        // The views scroll inside their own pane; bring it into view first.
+        let _ = c
+            .execute(
+                &format!("document.querySelector(\"{css}\")?.scrollIntoView({{block: 'center'}});"),
+                vec![],
+            )
+            .await;
         match el.click().await {
             Ok(()) => return,
-            Err(e) => last = e.to_string(),
+            Err(e) => last = format!("{e:?}"),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    shot(c, "click-failure").await;
     panic!("click {css}: {last}");
 }
 
@@ -509,6 +517,10 @@ async fn member_journey_in_the_real_app() {
             .ends_with("Paused")
     })
     .await;
+    assert!(
+        exists(&c, "#mirrors [data-mirror-state='ok']").await,
+        "the demo mirrors answer"
+    );
     shot(&c, "5-downloads").await;
     click(&c, "#pause-downloads").await;
     eventually(30, "the queue to empty after resuming", || async {
@@ -615,24 +627,24 @@ async fn member_journey_in_the_real_app() {
         .await
     })
     .await;
-    let found = Command::new("secret-tool")
-        .args([
-            "lookup",
-            "service",
-            "org.stowaway.app",
-            "username",
-            "library:acme",
-        ])
-        .envs(keyring.env())
-        .output()
-        .expect("secret-tool");
     assert_eq!(
-        String::from_utf8_lossy(&found.stdout).trim(),
-        TOKEN,
+        keyring.lookup("acme").as_deref(),
+        Some(TOKEN),
         "in the keyring"
     );
 
-    // A new episode: the next sync announces it.
+    // A new episode: the next sync announces it, in the page and as a
+    // desktop notification (the org.freedesktop.Notifications call, seen by
+    // dbus-monitor on the session bus; no notification daemon runs here).
+    let monitor_out = tmp.path().join("notifications.txt");
+    let mut monitor = Command::new("dbus-monitor")
+        .args(["--session", "interface='org.freedesktop.Notifications'"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::fs::File::create(&monitor_out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dbus-monitor (Debian package dbus-bin)");
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut publisher = publisher;
     publisher.write_manifest(3);
     publisher.build();
@@ -641,6 +653,13 @@ async fn member_journey_in_the_real_app() {
         text(&c, ".toasts").await.contains("New in Acme Coaching")
     })
     .await;
+    eventually(10, "the desktop notification", || async {
+        let seen = std::fs::read_to_string(&monitor_out).unwrap_or_default();
+        seen.contains("member=Notify") && seen.contains("New in Acme Coaching")
+    })
+    .await;
+    let _ = monitor.kill();
+    let _ = monitor.wait();
     drop(private);
 
     // Every mirror gone: the offline banner, and playback still works.
@@ -675,6 +694,14 @@ async fn member_journey_in_the_real_app() {
     })
     .await;
     shot(&c, "4-offline").await;
+    // Mirror health at a glance says the same.
+    click(&c, "#tab-downloads").await;
+    eventually(10, "the mirrors card", || async {
+        exists(&c, "#mirrors [data-mirror-state]").await
+            && !exists(&c, "#mirrors [data-mirror-state='ok']").await
+    })
+    .await;
+    click(&c, "#tab-library").await;
     assert!(
         tray.items()[0].1.starts_with("Offline"),
         "the tray says so too: {:?}",

@@ -576,6 +576,20 @@ impl SecretService {
         s
     }
 
+    /// The secret Stowaway filed for `library`, read back with libsecret's
+    /// own tool (None if there is none).
+    pub fn lookup(&self, library: &str) -> Option<String> {
+        let out = Command::new("secret-tool")
+            .args(["lookup", "service", "org.stowaway.app", "username"])
+            .arg(format!("library:{library}"))
+            .envs(self.env())
+            .output()
+            .expect("secret-tool (Debian package libsecret-tools)");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     /// The environment a client needs to reach this Secret Service.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         let h = self.home.path();

@@ -6,6 +6,7 @@ import type { DownloadMode } from "./bindings/DownloadMode";
 import type { DownloadsView } from "./bindings/DownloadsView";
 import type { Freed } from "./bindings/Freed";
 import type { ItemDetail } from "./bindings/ItemDetail";
+import type { MirrorView } from "./bindings/MirrorView";
 import type { NewItems } from "./bindings/NewItems";
 import type { SearchHit } from "./bindings/SearchHit";
 import type { Snapshot } from "./bindings/Snapshot";
@@ -40,6 +41,7 @@ export const api = {
   setDownloadMode: (library: string, collection: string, mode: DownloadMode) =>
     invoke<void>("set_download_mode", { library, collection, mode }),
   setDownloadsPaused: (paused: boolean) => invoke<void>("set_downloads_paused", { paused }),
+  mirrors: () => invoke<MirrorView[]>("mirrors"),
   settings: () => invoke<AppSettings>("settings"),
   setSettings: (settings: AppSettings) => invoke<AppSettings>("set_settings", { settings }),
   onSyncEvent: (f: (e: SyncEvent) => void): Promise<UnlistenFn> =>

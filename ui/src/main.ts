@@ -5,6 +5,7 @@ import { api, errorText, type ItemRef } from "./api";
 import type { AppSettings } from "./bindings/AppSettings";
 import type { DownloadMode } from "./bindings/DownloadMode";
 import type { DownloadsView } from "./bindings/DownloadsView";
+import type { MirrorView } from "./bindings/MirrorView";
 import type { CollectionView } from "./bindings/CollectionView";
 import type { ItemDetail } from "./bindings/ItemDetail";
 import type { ItemView } from "./bindings/ItemView";
@@ -22,6 +23,7 @@ let snap: Snapshot | null = null;
 type View = "library" | "downloads" | "settings";
 let view: View = "library";
 let downloadsView: DownloadsView | null = null;
+let mirrorsView: MirrorView[] = [];
 const tracker = new DownloadTracker();
 let filter: Filter = "all";
 let query = "";
@@ -93,7 +95,7 @@ async function show(v: View) {
     query = "";
     searchBox.value = "";
   }
-  if (v === "downloads") downloadsView = await api.downloads();
+  if (v === "downloads") [downloadsView, mirrorsView] = await Promise.all([api.downloads(), api.mirrors()]);
   render();
 }
 
@@ -486,7 +488,61 @@ function renderDownloads() {
           )
         : h("p", { class: "none" }, v.usage.paused ? "Downloads are paused." : "Everything you keep offline is downloaded."),
     ),
+    mirrorsCard(),
   );
+}
+
+/** Every mirror of every library, at a glance: answering, slow to, or skipped. */
+function mirrorsCard() {
+  const word: Record<string, string> = {
+    ok: "answering",
+    unknown: "not asked yet",
+    failing: "failing",
+    retry_after: "asked us to wait",
+    half_open: "about to be tried again",
+    open: "skipped for now",
+  };
+  const titles = new Map(snap?.libraries.map((l) => [l.id, l.title]));
+  return h(
+    "section",
+    { class: "collection mirrors", id: "mirrors" },
+    h("header", {}, h("h2", {}, "Mirrors"), h("span", { class: "progress" }, snap?.sync.last_ok_at ? `Last synced ${ago(snap.sync.last_ok_at)}` : "")),
+    h(
+      "ol",
+      { class: "items" },
+      mirrorsView.map((m) =>
+        h(
+          "li",
+          { class: "item mirror", "data-mirror-state": m.state },
+          h(
+            "div",
+            { class: "item-main static" },
+            h("span", { class: `dot ${m.state}`, "aria-hidden": "true" }, "●"),
+            h(
+              "span",
+              { class: "item-text" },
+              h("span", { class: "item-title" }, hostOf(m.url)),
+              h("span", { class: "item-sub" }, [titles.get(m.library) ?? m.library, word[m.state] ?? m.state, m.last_error && m.state !== "ok" ? m.last_error : ""].filter(Boolean).join(" · ")),
+            ),
+            h(
+              "span",
+              { class: "item-meta" },
+              [m.latency_ms == null ? "" : `${Math.round(m.latency_ms)} ms`, m.throughput_bps == null ? "" : `${bytes(m.throughput_bps)}/s`].filter(Boolean).join(" · "),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function hostOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.protocol === "file:" ? u.pathname : u.host;
+  } catch {
+    return url;
+  }
 }
 
 let settingsDrawn = 0;
@@ -632,6 +688,7 @@ function render() {
 async function refresh() {
   snap = await api.snapshot();
   downloadsView = await api.downloads();
+  if (view === "downloads") mirrorsView = await api.mirrors();
   if (view === "settings" && !query) {
     // Do not rebuild a form the member may be typing in.
     renderBanner();

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 use stowaway_catalog::Subscription;
-use stowaway_mirrors::{Circuit, MirrorHealth};
+use stowaway_mirrors::MirrorHealth;
 use stowaway_store::{
     CollectionView, Freed, FsckProblem, FsckReport, LibraryRow, LibraryStatus, PartialRow,
     QueuedDownload, SearchHit, StorageUsage,
@@ -260,15 +260,7 @@ fn now_ms() -> i64 {
 
 impl MirrorRow {
     pub fn new(library: &str, url: &str, health: MirrorHealth) -> MirrorRow {
-        let now = now_ms();
-        let state = match (health.circuit(now), health.available(now)) {
-            (Circuit::Open, _) => "open",
-            (_, false) => "retry_after",
-            (Circuit::HalfOpen, _) => "half_open",
-            (Circuit::Closed, _) if health.consecutive_failures > 0 => "failing",
-            (Circuit::Closed, _) if health.successes == 0 => "unknown",
-            _ => "ok",
-        };
+        let state = health.state(now_ms());
         MirrorRow {
             library: library.to_owned(),
             url: url.to_owned(),

@@ -82,6 +82,21 @@ impl MirrorHealth {
         }
     }
 
+    /// How the mirror is doing, in one word, for status displays: `ok`,
+    /// `unknown` (never asked), `failing` (recent failures), `retry_after`
+    /// (asked us to wait), `half_open` (about to be probed again) or `open`
+    /// (skipped while its circuit is open).
+    pub fn state(&self, now_ms: i64) -> &'static str {
+        match (self.circuit(now_ms), self.available(now_ms)) {
+            (Circuit::Open, _) => "open",
+            (_, false) => "retry_after",
+            (Circuit::HalfOpen, _) => "half_open",
+            (Circuit::Closed, _) if self.consecutive_failures > 0 => "failing",
+            (Circuit::Closed, _) if self.successes == 0 => "unknown",
+            _ => "ok",
+        }
+    }
+
     /// May a request go to this mirror now?
     pub fn available(&self, now_ms: i64) -> bool {
         self.circuit(now_ms) != Circuit::Open && self.retry_after_until.is_none_or(|t| t <= now_ms)

@@ -36,6 +36,24 @@ fn setup() -> Setup {
     }
 }
 
+/// Blobs trickle at 400 kB/s: slow enough that a pause or removal lands
+/// mid-file.
+fn slow_blobs(mirror: &TestMirror) {
+    mirror.set_faults(vec![Rule::path(
+        stowaway_testmirror::PathMatch::prefix("blobs/"),
+        Fault::Trickle {
+            bytes_per_sec: 400_000,
+        },
+    )]);
+}
+
+async fn sync(engine: &Engine) -> stowaway_sync::SyncReport {
+    engine
+        .sync(&SyncOptions::default(), &CancellationToken::new())
+        .await
+        .unwrap()
+}
+
 /// Starts a sync and waits until `bytes` of some file have arrived.
 async fn sync_until_bytes(
     engine: &Engine,
@@ -65,13 +83,7 @@ async fn sync_until_bytes(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_stops_downloads_in_flight_and_resume_continues_them() {
     let s = setup();
-    // Slow enough that the pause lands mid-file.
-    s.mirror.set_faults(vec![Rule::path(
-        stowaway_testmirror::PathMatch::prefix("blobs/"),
-        Fault::Trickle {
-            bytes_per_sec: 400_000,
-        },
-    )]);
+    slow_blobs(&s.mirror);
     let task = sync_until_bytes(&s.engine, 100_000).await;
     s.engine.set_downloads_paused(true).unwrap();
     let report = tokio::time::timeout(Duration::from_secs(5), task)
@@ -97,11 +109,7 @@ async fn pause_stops_downloads_in_flight_and_resume_continues_them() {
     assert!(partial >= 100_000, "partial bytes kept: {partial}");
 
     // While paused, a sync refreshes the catalog only.
-    let r = s
-        .engine
-        .sync(&SyncOptions::default(), &CancellationToken::new())
-        .await
-        .unwrap();
+    let r = sync(&s.engine).await;
     assert!(r.libraries[0].paused);
     assert_eq!(r.libraries[0].files_downloaded, 0);
     assert_eq!(s.engine.store().storage_usage().unwrap().files_queued, 2);
@@ -110,11 +118,7 @@ async fn pause_stops_downloads_in_flight_and_resume_continues_them() {
     s.mirror.clear_faults();
     s.mirror.clear_requests();
     s.engine.set_downloads_paused(false).unwrap();
-    let r = s
-        .engine
-        .sync(&SyncOptions::default(), &CancellationToken::new())
-        .await
-        .unwrap();
+    let r = sync(&s.engine).await;
     let lib = &r.libraries[0];
     assert!(lib.ok(), "{lib:?}");
     assert_eq!(lib.files_downloaded, 2);
@@ -135,12 +139,7 @@ async fn pause_stops_downloads_in_flight_and_resume_continues_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removing_an_item_stops_its_download_and_keeps_it_away() {
     let s = setup();
-    s.mirror.set_faults(vec![Rule::path(
-        stowaway_testmirror::PathMatch::prefix("blobs/"),
-        Fault::Trickle {
-            bytes_per_sec: 400_000,
-        },
-    )]);
+    slow_blobs(&s.mirror);
     let task = sync_until_bytes(&s.engine, 100_000).await;
     let freed = s
         .engine
@@ -173,18 +172,10 @@ async fn removing_an_item_stops_its_download_and_keeps_it_away() {
         [("e1", false, false), ("e2", true, true)]
     );
     // The next sync leaves it alone; asking for it brings it back.
-    let r = s
-        .engine
-        .sync(&SyncOptions::default(), &CancellationToken::new())
-        .await
-        .unwrap();
+    let r = sync(&s.engine).await;
     assert_eq!(r.libraries[0].files_downloaded, 0);
     s.engine.want_download("acme", "show", Some("e1")).unwrap();
-    let r = s
-        .engine
-        .sync(&SyncOptions::default(), &CancellationToken::new())
-        .await
-        .unwrap();
+    let r = sync(&s.engine).await;
     assert_eq!(r.libraries[0].files_downloaded, 1);
 }
 
@@ -195,11 +186,7 @@ async fn the_storage_budget_defers_automatic_downloads_but_not_requested_ones() 
         .store()
         .set_storage_budget(Some(SIZE as u64 + 1000))
         .unwrap();
-    let r = s
-        .engine
-        .sync(&SyncOptions::default(), &CancellationToken::new())
-        .await
-        .unwrap();
+    let r = sync(&s.engine).await;
     let lib = &r.libraries[0];
     assert!(lib.ok(), "{lib:?}");
     assert_eq!(
@@ -219,11 +206,7 @@ async fn the_storage_budget_defers_automatic_downloads_but_not_requested_ones() 
             true,
         )
         .unwrap();
-    let r = s
-        .engine
-        .sync(&SyncOptions::default(), &CancellationToken::new())
-        .await
-        .unwrap();
+    let r = sync(&s.engine).await;
     let lib = &r.libraries[0];
     assert_eq!(
         (lib.files_downloaded, lib.deferred_files),
@@ -235,11 +218,7 @@ async fn the_storage_budget_defers_automatic_downloads_but_not_requested_ones() 
     assert!(u.bytes_stored <= SIZE as u64 + 1000, "{u:?}");
     // What the member asks for is fetched even past the budget.
     s.engine.want_download("acme", "show", Some("e1")).unwrap();
-    let r = s
-        .engine
-        .sync(&SyncOptions::default(), &CancellationToken::new())
-        .await
-        .unwrap();
+    let r = sync(&s.engine).await;
     assert_eq!(r.libraries[0].files_downloaded, 1);
     assert_eq!(
         s.engine.store().storage_usage().unwrap().bytes_stored,
