@@ -41,6 +41,9 @@ pub struct BuildOutcome {
     pub blobs_total: usize,
     pub blobs_copied: usize,
     pub bytes_copied: u64,
+    /// Podcast feeds written beside the catalog (paths relative to `out`);
+    /// none without mirror URLs.
+    pub feeds: Vec<String>,
 }
 
 /// Hashes a file (streaming): its SHA-256 and size.
@@ -285,6 +288,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
             a == b
         };
         if same && !opts.refresh && opts.out.join(SIGNATURE_FILE).exists() {
+            let feeds = crate::feed::write_feeds(prev, &opts.out)?;
             return Ok(BuildOutcome {
                 library_id: catalog.library.id,
                 sequence: prev.sequence,
@@ -293,6 +297,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
                 blobs_total: blobs.total,
                 blobs_copied: blobs.copied,
                 bytes_copied: blobs.bytes_copied,
+                feeds,
             });
         }
         catalog.sequence = prev.sequence + 1;
@@ -312,6 +317,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     )?;
     write_atomic(&catalog_path, &bytes)?;
     write_atomic(&opts.out.join(SIGNATURE_FILE), sig.into_string().as_bytes())?;
+    let feeds = crate::feed::write_feeds(&catalog, &opts.out)?;
     Ok(BuildOutcome {
         library_id: catalog.library.id,
         sequence: catalog.sequence,
@@ -320,5 +326,6 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
         blobs_total: blobs.total,
         blobs_copied: blobs.copied,
         bytes_copied: blobs.bytes_copied,
+        feeds,
     })
 }

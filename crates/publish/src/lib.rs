@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod build;
+pub mod feed;
 pub mod keys;
 pub mod manifest;
 pub mod subscription;

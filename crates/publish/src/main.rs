@@ -120,6 +120,9 @@ async fn main() -> Result<()> {
                     o.library_id, o.sequence, o.items
                 );
             }
+            for f in &o.feeds {
+                println!("podcast feed: {}", out.join(f).display());
+            }
         }
         Command::Subscription {
             key,

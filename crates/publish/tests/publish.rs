@@ -144,3 +144,125 @@ fn rebuilding_bumps_the_sequence_only_on_change_or_refresh() {
     let refreshed = build(&opts(true)).unwrap();
     assert_eq!((refreshed.sequence, refreshed.changed), (2, true));
 }
+
+/// The podcast feeds beside the catalog, read back by our own feed parser:
+/// every mirror is an alternate source, every file carries its SHA-256 as
+/// SRI, and the channel and items have what RSS 2.0 and podcast apps need.
+#[test]
+fn build_writes_podcast_feeds_listing_every_mirror_with_integrity() {
+    use stowaway_feeds::HashAlgorithm;
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    stowaway_publish::keygen(&keys, None).unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for (f, bytes) in [
+        ("l1.ogg", &b"lesson one audio"[..]),
+        ("l2.ogg", b"lesson two audio"),
+        ("e1.mp3", b"episode one audio & more"),
+        ("l1.vtt", b"WEBVTT\n\n00:00.000 --> 00:01.000\nHi\n"),
+    ] {
+        std::fs::write(src.join(f), bytes).unwrap();
+    }
+    std::fs::write(
+        src.join("library.toml"),
+        "[library]\nid = \"acme\"\ntitle = \"Acme <Coaching> & Co\"\n\
+         [[collection]]\nid = \"course\"\nkind = \"course\"\ntitle = \"First Deal\"\nsummary = \"From zero to closing\"\n\
+         [[collection.item]]\nid = \"l1\"\ntitle = \"Mindset\"\nnotes = \"Escrow <protects> both sides\"\nmedia = \"l1.ogg\"\ntranscript = \"l1.vtt\"\nduration = \"5:00\"\n\
+         [[collection.item]]\nid = \"l2\"\ntitle = \"Numbers\"\nmedia = \"l2.ogg\"\n\
+         [[collection]]\nid = \"show\"\nkind = \"show\"\ntitle = \"Deal Room\"\n\
+         [[collection.item]]\nid = \"e1\"\ntitle = \"Episode 1\"\npublished = \"2026-10-01\"\nmedia = \"e1.mp3\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("mirror");
+    let mirrors = ["https://a.example/lib/", "http://b.example:8080/lib"];
+    let o = build(&BuildOptions {
+        source: src.clone(),
+        out: out.clone(),
+        secret_key: keys.join("stowaway.key"),
+        mirrors: mirrors.iter().map(|m| m.to_string()).collect(),
+        refresh: false,
+        now: time::OffsetDateTime::now_utc(),
+    })
+    .unwrap();
+    assert_eq!(o.feeds, ["feeds/course.xml", "feeds/show.xml"]);
+    let catalog: stowaway_catalog::Catalog =
+        serde_json::from_slice(&std::fs::read(out.join("library.json")).unwrap()).unwrap();
+
+    for c in &catalog.collections {
+        let xml = std::fs::read(out.join(format!("feeds/{}.xml", c.id))).unwrap();
+        let text = String::from_utf8(xml.clone()).unwrap();
+        for ns in [
+            r#"xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd""#,
+            r#"xmlns:podcast="https://podcastindex.org/namespace/1.0""#,
+        ] {
+            assert!(text.contains(ns), "{ns} declared");
+        }
+        let self_url =
+            url::Url::parse(&format!("https://a.example/lib/feeds/{}.xml", c.id)).unwrap();
+        let feed = stowaway_feeds::parse(&xml, &self_url).unwrap();
+        // RSS 2.0: a channel has title, link and description.
+        assert_eq!(feed.title.as_deref(), Some(c.title.as_str()));
+        assert!(feed.link.is_some() && feed.description.is_some());
+        assert!(text.contains("Acme &lt;Coaching&gt; &amp; Co"), "escaped");
+        // (Readers treat tag-like text in titles as HTML, as real feeds need.)
+        assert_eq!(feed.author.as_deref(), Some("Acme & Co"));
+        assert_eq!(feed.episodes.len(), c.items.len());
+        for (n, (item, ep)) in c.items.iter().zip(&feed.episodes).enumerate() {
+            let media = item.media().unwrap();
+            let path = stowaway_catalog::blob_path(&media.sha256);
+            assert_eq!(ep.guid, format!("acme/{}/{}", c.id, item.id));
+            assert_eq!(ep.title.as_deref(), Some(item.title.as_str()));
+            let enc = ep.enclosure.as_ref().expect("an enclosure");
+            assert_eq!(enc.url.as_str(), format!("https://a.example/lib/{path}"));
+            assert_eq!(enc.length, Some(media.size));
+            assert_eq!(enc.media_type.as_deref(), Some(media.media_type.as_str()));
+            let alt = &ep.alternate_enclosures[0];
+            let sources: Vec<&str> = alt.sources.iter().map(|u| u.as_str()).collect();
+            assert_eq!(
+                sources,
+                [
+                    format!("https://a.example/lib/{path}"),
+                    format!("http://b.example:8080/lib/{path}")
+                ]
+            );
+            assert_eq!(alt.integrity.len(), 1);
+            assert_eq!(alt.integrity[0].algorithm, HashAlgorithm::Sha256);
+            assert_eq!(hex::encode(&alt.integrity[0].digest), media.sha256.as_str());
+            assert_eq!(
+                ep.duration_ms.map(|d| d / 1000),
+                item.duration_ms.map(|d| d / 1000)
+            );
+            assert_eq!(ep.published_at, item.published_at);
+            if c.kind == stowaway_catalog::CollectionKind::Course {
+                assert_eq!(ep.number, Some(n as u32 + 1), "a course is numbered");
+            }
+        }
+    }
+    let course = stowaway_feeds::parse(
+        &std::fs::read(out.join("feeds/course.xml")).unwrap(),
+        &url::Url::parse("https://a.example/lib/feeds/course.xml").unwrap(),
+    )
+    .unwrap();
+    let l1 = &course.episodes[0];
+    assert_eq!(l1.transcripts.len(), 1);
+    assert_eq!(l1.transcripts[0].media_type.as_deref(), Some("text/vtt"));
+    assert!(l1
+        .notes_html
+        .as_deref()
+        .unwrap()
+        .contains("Escrow &lt;protects&gt; both sides"));
+
+    // Without mirror URLs there is nothing absolute to point at: no feeds.
+    let out2 = tmp.path().join("mirror2");
+    let o = build(&BuildOptions {
+        source: src,
+        out: out2.clone(),
+        secret_key: keys.join("stowaway.key"),
+        mirrors: vec![],
+        refresh: false,
+        now: time::OffsetDateTime::now_utc(),
+    })
+    .unwrap();
+    assert!(o.feeds.is_empty() && !out2.join("feeds").exists());
+}
