@@ -660,6 +660,32 @@ async fn member_journey_in_the_real_app() {
     .await;
     let _ = monitor.kill();
     let _ = monitor.wait();
+
+    // The publisher rotates the token: the app asks for the new one.
+    const ROTATED: &str = "keystone-member-token-2";
+    private.set_faults(vec![Rule::all(Fault::RequireToken(ROTATED.into()))]);
+    click(&c, "#sync-now").await;
+    eventually(30, "the access-token banner", || async {
+        exists(&c, "#enter-token").await
+    })
+    .await;
+    click(&c, "#enter-token").await;
+    c.find(Locator::Css("#token-input"))
+        .await
+        .unwrap()
+        .send_keys(ROTATED)
+        .await
+        .unwrap();
+    click(&c, "#token-save").await;
+    eventually(30, "the banner to clear with the new token", || async {
+        !exists(&c, "#enter-token").await && text(&c, ".banner").await.starts_with("Synced")
+    })
+    .await;
+    assert_eq!(
+        keyring.lookup("acme").as_deref(),
+        Some(ROTATED),
+        "replaced in the keyring"
+    );
     drop(private);
 
     // Every mirror gone: the offline banner, and playback still works.
