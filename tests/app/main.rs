@@ -6,8 +6,12 @@
 //! launch with a `.stowaway` file hands it to the running app (one instance),
 //! which asks before subscribing to that private library, keeps its token in
 //! a real keyring (GNOME Keyring on a private D-Bus session) and announces
-//! new episodes; stop the mirrors (the offline banner shows and playback
-//! still works). Screenshots of each view go to `target/e2e-screenshots/`.
+//! new episodes (in the page and as a desktop notification call on the bus)
+//! and asks again when the token is rotated; the tray menu (driven over its
+//! dbusmenu, as a desktop drives it) shows status, pauses, syncs and quits;
+//! stop the mirrors (the offline banner, the tray and the mirror list say so,
+//! and playback still works); a mirror comes back and the app syncs by
+//! itself. Screenshots of each view go to `target/e2e-screenshots/`.
 //!
 //! Needs a display (`xvfb-run`), `tauri-driver` and `/usr/bin/WebKitWebDriver`
 //! (scripts/setup installs them); run by `scripts/test`.
@@ -689,6 +693,7 @@ async fn member_journey_in_the_real_app() {
     drop(private);
 
     // Every mirror gone: the offline banner, and playback still works.
+    let a_addr = a.addr();
     drop(a);
     drop(b);
     c.find(Locator::Css("#sync-now"))
@@ -733,6 +738,28 @@ async fn member_journey_in_the_real_app() {
         "the tray says so too: {:?}",
         tray.items()
     );
+
+    // Media keys and the desktop's now-playing controls get the item.
+    let session = c
+        .execute(
+            "return ('mediaSession' in navigator && navigator.mediaSession.metadata) ? navigator.mediaSession.metadata.title : null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        session.as_str(),
+        Some("Finding off-market deals"),
+        "WebKitGTK offers the Media Session API (MPRIS on Linux)"
+    );
+
+    // Connectivity returns (a mirror answers again at its address): the app
+    // notices by itself, within its offline retry (15 s), without a click.
+    let _a_again = TestMirror::start_on(&paths.mirror_a, a_addr).unwrap();
+    eventually(45, "the app to sync again on its own", || async {
+        text(&c, ".banner").await.starts_with("Synced")
+    })
+    .await;
 
     // Quit from the tray ends the app.
     tray.click("Quit");
