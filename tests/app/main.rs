@@ -262,6 +262,10 @@ fn screenshots() -> PathBuf {
 }
 
 async fn shot(c: &Client, name: &str) {
+    // The view from its top, as a member opening it sees it.
+    let _ = c
+        .execute("document.getElementById('content').scrollTop = 0;", vec![])
+        .await;
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
