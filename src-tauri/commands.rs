@@ -1,6 +1,8 @@
 //! The commands the page may call. Each is a thin adapter: arguments in,
 //! one engine/store call, a serialisable answer (types generated for the UI
-//! by ts-rs) or a [`CommandError`] with a stable code.
+//! by ts-rs) or a [`CommandError`] with a stable code. Those that touch the
+//! store are `async` (run off the main thread): a long catalog apply holding
+//! the writer must never freeze the window or the tray.
 
 use serde::Serialize;
 use stowaway_catalog::AssetRole;
@@ -42,7 +44,7 @@ pub struct Snapshot {
     pub sync: SyncStatus,
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn snapshot(state: State<'_, AppState>) -> Answer<Snapshot> {
     let store = state.engine.store();
     let libraries = store.status()?;
@@ -62,7 +64,7 @@ pub fn snapshot(state: State<'_, AppState>) -> Answer<Snapshot> {
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn search(state: State<'_, AppState>, query: String) -> Answer<Vec<SearchHit>> {
     Ok(state.engine.store().search(&query, 50)?)
 }
@@ -98,7 +100,7 @@ pub struct ItemDetail {
     pub playback: Playback,
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn item_detail(
     state: State<'_, AppState>,
     library: String,
@@ -151,7 +153,7 @@ pub fn item_detail(
     })
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn save_position(
     state: State<'_, AppState>,
     library: String,
@@ -173,7 +175,7 @@ pub fn save_position(
     Ok(())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn set_played(
     state: State<'_, AppState>,
     library: String,
@@ -205,6 +207,9 @@ pub struct SubscriptionPreview {
     pub library: String,
     pub title: Option<String>,
     pub mirrors: Vec<String>,
+    /// For a library already subscribed: mirrors it did not have (for a
+    /// private one, confirming asks for the access token again).
+    pub new_mirrors: Vec<String>,
     /// Its mirrors want an access token.
     pub private: bool,
     pub already_subscribed: bool,
@@ -222,13 +227,32 @@ pub async fn preview_subscription(
         message: m,
     })?;
     let sub = state.engine.read_subscription(&source).await?;
-    let already_subscribed = state.engine.store().library(&sub.library).is_ok();
+    let store = state.engine.store();
+    let already_subscribed = store.library(&sub.library).is_ok();
+    let known = if already_subscribed {
+        store.mirrors(&sub.library)?
+    } else {
+        Vec::new()
+    };
+    let new_mirrors = if already_subscribed {
+        sub.mirrors
+            .iter()
+            .filter(|m| !known.contains(m))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // What the member confirms is exactly this: `subscribe` uses it, not a
+    // second fetch (which could answer differently).
+    state.remember_preview(&source, sub.clone());
     Ok(SubscriptionPreview {
         source,
         private: sub.access == stowaway_catalog::Access::Token,
         library: sub.library,
         title: sub.title,
         mirrors: sub.mirrors,
+        new_mirrors,
         already_subscribed,
         public_key: sub.public_key,
     })
@@ -241,8 +265,9 @@ pub struct Subscribed {
     pub token: Option<TokenSaved>,
 }
 
-/// Subscribes (after the member confirmed), with the access token of a
-/// private library if they gave one; the first sync starts at once.
+/// Subscribes to what the member confirmed (the preview of `source`), with
+/// the access token of a private library if they gave one; the first sync
+/// starts at once.
 #[tauri::command]
 pub async fn subscribe(
     state: State<'_, AppState>,
@@ -253,7 +278,11 @@ pub async fn subscribe(
         code: "bad_link".into(),
         message: m,
     })?;
-    let library = state.subscribe(&source).await?;
+    let sub = state.take_preview(&source).ok_or_else(|| CommandError {
+        code: "not_previewed".into(),
+        message: "open the subscription again: it was not shown for confirmation".into(),
+    })?;
+    let library = state.subscribe_confirmed(&sub).await?;
     let token = match token.filter(|t| !t.trim().is_empty()) {
         Some(t) => Some(state.set_token(&library, &t).await?),
         None => None,
@@ -287,7 +316,7 @@ pub struct DownloadsView {
     pub queue: Vec<QueuedDownload>,
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn downloads(state: State<'_, AppState>) -> Answer<DownloadsView> {
     let store = state.engine.store();
     Ok(DownloadsView {
@@ -297,7 +326,7 @@ pub fn downloads(state: State<'_, AppState>) -> Answer<DownloadsView> {
 }
 
 /// Download an item now, or (without `item`) a whole course.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn download(
     state: State<'_, AppState>,
     library: String,
@@ -312,7 +341,7 @@ pub fn download(
 }
 
 /// Stop or remove an item's download, freeing its space.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn remove_download(
     state: State<'_, AppState>,
     library: String,
@@ -326,7 +355,7 @@ pub fn remove_download(
     })?)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn set_download_mode(
     state: State<'_, AppState>,
     library: String,
@@ -340,13 +369,13 @@ pub fn set_download_mode(
     Ok(())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn set_downloads_paused(app: AppHandle, paused: bool) -> Answer<()> {
     crate::state::get(&app).set_paused(&app, paused)?;
     Ok(())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn settings(app: AppHandle) -> Answer<AppSettings> {
     use tauri_plugin_autostart::ManagerExt;
     let mut s = AppSettings::load(crate::state::get(&app).engine.store())?;
@@ -354,7 +383,7 @@ pub fn settings(app: AppHandle) -> Answer<AppSettings> {
     Ok(s)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn set_settings(app: AppHandle, settings: AppSettings) -> Answer<AppSettings> {
     use tauri_plugin_autostart::ManagerExt;
     let state = crate::state::get(&app);
@@ -393,7 +422,7 @@ pub struct MirrorView {
     pub last_success_at: Option<i64>,
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn mirrors(state: State<'_, AppState>) -> Answer<Vec<MirrorView>> {
     let store = state.engine.store();
     let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;

@@ -32,6 +32,8 @@ pub async fn run(app: AppHandle) {
     let state = app.state::<AppState>();
     let mut offline_retries = 0u32;
     loop {
+        // Tokens given meanwhile (e.g. `stowaway token` in a terminal).
+        state.load_tokens().await;
         state.sync(&app).await;
         let offline = state.status().offline;
         offline_retries = if offline { offline_retries + 1 } else { 0 };

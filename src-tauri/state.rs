@@ -2,11 +2,13 @@
 //! waiting for the member's confirmation, and the wake-up for the
 //! background sync.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use anyhow::Result;
 use serde::Serialize;
+use stowaway_catalog::Subscription;
 use stowaway_media::MediaServer;
 use stowaway_mirrors::AccessToken;
 use stowaway_store::ItemKey;
@@ -80,6 +82,8 @@ pub struct AppState {
     pub pending_links: Mutex<Vec<String>>,
     /// The "still running in the tray" notice was shown.
     pub told_about_tray: AtomicBool,
+    /// Subscriptions shown to the member, by source, until confirmed.
+    previews: Mutex<HashMap<String, Subscription>>,
     sync_lock: tokio::sync::Mutex<()>,
 }
 
@@ -96,6 +100,7 @@ impl AppState {
             wake: Notify::new(),
             pending_links: Mutex::new(Vec::new()),
             told_about_tray: AtomicBool::new(false),
+            previews: Mutex::new(HashMap::new()),
             sync_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -172,11 +177,47 @@ impl AppState {
         })
     }
 
-    /// Subscribes from a file path or a URL of a `.stowaway` file.
+    pub fn remember_preview(&self, source: &str, sub: Subscription) {
+        let mut p = self.previews.lock().unwrap_or_else(|p| p.into_inner());
+        if p.len() > 32 {
+            p.clear(); // previews nobody confirmed
+        }
+        p.insert(source.to_owned(), sub);
+    }
+
+    pub fn take_preview(&self, source: &str) -> Option<Subscription> {
+        self.previews
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(source)
+    }
+
+    /// Subscribes from a file path or a URL of a `.stowaway` file without
+    /// asking (the demo's and the tests' STOWAWAY_SUBSCRIBE).
     pub async fn subscribe(&self, source: &str) -> Result<String> {
         let sub = self.engine.read_subscription(source).await?;
-        self.engine.subscribe(&sub)?;
-        Ok(sub.library)
+        self.subscribe_confirmed(&sub).await
+    }
+
+    /// Records a subscription the member confirmed. New mirrors for a
+    /// private library drop its token (here and in the keyring): the
+    /// member is asked for it again.
+    pub async fn subscribe_confirmed(&self, sub: &Subscription) -> Result<String> {
+        let outcome = self.engine.subscribe(sub)?;
+        let library = sub.library.clone();
+        if outcome.token_dropped {
+            let lib = library.clone();
+            let _ = tokio::task::spawn_blocking(move || stowaway_secrets::forget(&lib)).await;
+            self.set_status(|s| {
+                if !s.needs_token.contains(&library) {
+                    s.needs_token.push(library.clone());
+                }
+            });
+        } else {
+            // A private library whose token the keyring already holds.
+            self.load_tokens().await;
+        }
+        Ok(library)
     }
 
     /// One sync of everything; updates the status, the tray and the page,

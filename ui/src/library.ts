@@ -58,8 +58,8 @@ export type DownloadState = "downloaded" | "partial" | "queued" | "not_downloade
 /** Downloaded; partly there; queued (the next sync fetches it); or not kept offline. */
 export function downloadState(i: ItemView): DownloadState {
   if (i.downloaded) return "downloaded";
-  if (i.assets_stored > 0) return "partial";
-  return i.wanted ? "queued" : "not_downloaded";
+  if (!i.wanted) return "not_downloaded"; // even if a file it shares is stored
+  return i.assets_stored > 0 ? "partial" : "queued";
 }
 
 /** Items of a collection not yet offline that a "Download all" would fetch. */

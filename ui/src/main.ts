@@ -362,10 +362,13 @@ async function subscribeDialog(source: string) {
         h("dt", {}, "Library"),
         h("dd", {}, p.library),
         h("dt", {}, "Mirrors"),
-        h("dd", {}, ...p.mirrors.map((m) => h("div", {}, m))),
+        h("dd", {}, ...p.mirrors.map((m) => h("div", { class: p.new_mirrors.includes(m) ? "new-mirror" : "" }, m, p.new_mirrors.includes(m) ? " (new)" : ""))),
         h("dt", {}, "Signed with"),
         h("dd", { class: "key" }, p.public_key),
       ),
+      p.private && p.already_subscribed && p.new_mirrors.length
+        ? h("p", { class: "msg" }, "This adds mirrors to a private library: your access token will only go to them once you enter it again.")
+        : null,
       p.private
         ? h("label", { class: "field" }, "This library is private. Your access token (kept in your system keyring):", token)
         : null,
@@ -405,24 +408,47 @@ function tokenDialog(library: string, title: string) {
   token.focus();
 }
 
-/** Links and files the desktop handed over, one dialog at a time. */
+/** Links and files the desktop handed over, one dialog at a time: the
+ * rest wait here and the next opens when the dialog closes. */
+const linkQueue: string[] = [];
 async function takeLinks() {
-  for (const source of await api.takeLinks()) {
+  linkQueue.push(...(await api.takeLinks()));
+  while (!dialog.open && linkQueue.length) {
+    const source = linkQueue.shift()!;
     try {
       await subscribeDialog(source);
     } catch (err) {
       toast(`Cannot open ${source}: ${errorText(err)}`, "error");
     }
-    return; // the rest wait for this dialog
   }
 }
 
 // ---- downloads and settings ------------------------------------------------
 
+let downloadsDrawn = "";
 function renderDownloads() {
   const v = downloadsView;
   if (!v) return;
   const rows = queueRows(v, tracker);
+  // Same queue as on screen: update the numbers in place, so that a button
+  // is never replaced under the member's pointer.
+  const key = `${v.usage.paused}|${rows.map((r) => `${r.entry.library_id}/${r.entry.collection_id}/${r.entry.item_id}`).join(",")}|${mirrorsView.map((m) => m.state).join(",")}`;
+  if (key === downloadsDrawn && content.querySelector("#downloads")) {
+    for (const r of rows) {
+      const li = content.querySelector<HTMLElement>(`[data-queued="${CSS.escape(r.entry.item_id)}"]`);
+      if (!li) continue;
+      li.classList.toggle("active", r.active);
+      li.querySelector<HTMLElement>(".bar")?.style.setProperty("--p", `${r.percent}%`);
+      const subText = li.querySelector(".item-sub");
+      if (subText) subText.textContent = `${r.entry.collection_title} · ${r.state}`;
+      const meta = li.querySelector(".item-meta");
+      if (meta) meta.textContent = `${bytes(r.done)} of ${bytes(r.total)}`;
+    }
+    const storage = content.querySelector("#storage");
+    if (storage) storage.textContent = storageLabel(v.usage);
+    return;
+  }
+  downloadsDrawn = key;
   const pct = budgetPercent(v.usage);
   content.replaceChildren(
     h(
@@ -536,6 +562,13 @@ function mirrorsCard() {
   );
 }
 
+/** A size as a member would type it, exactly: "5 GB", "750 MB", "123456 B". */
+function sizeText(n: number): string {
+  if (n % 1e9 === 0) return `${n / 1e9} GB`;
+  if (n % 1e6 === 0) return `${n / 1e6} MB`;
+  return `${n} B`;
+}
+
 function hostOf(url: string): string {
   try {
     const u = new URL(url);
@@ -572,11 +605,13 @@ async function renderSettings() {
     type: "text",
     id: "set-budget",
     placeholder: "No limit",
-    value: s.storage_budget == null ? "" : `${Math.round(Number(s.storage_budget) / 1e8) / 10} GB`,
+    value: s.storage_budget == null ? "" : sizeText(Number(s.storage_budget)),
   });
+  const budgetShown = budget.value;
   const msg = h("p", { class: "msg", role: "status" });
   const save = async () => {
-    const b = parseSize(budget.value);
+    // Only a budget the member edited is parsed and sent back as typed.
+    const b = budget.value === budgetShown ? s.storage_budget : parseSize(budget.value);
     if (b === "invalid") {
       msg.textContent = "Storage budget: a size like 5 GB or 500 MB, or empty for no limit.";
       return;
@@ -683,6 +718,16 @@ function render() {
     if (!content.querySelector("#settings")) void renderSettings();
   }
   else renderLibrary();
+}
+
+/** Refreshes at most a few times a second however many events arrive. */
+let refreshTimer: number | null = null;
+function scheduleRefresh() {
+  if (refreshTimer != null) return;
+  refreshTimer = window.setTimeout(() => {
+    refreshTimer = null;
+    void refresh();
+  }, 250);
 }
 
 async function refresh() {
@@ -916,7 +961,7 @@ void api.onSyncEvent((e: SyncEvent) => {
     e.event === "download_cancelled" ||
     e.event === "library_finished"
   ) {
-    void refresh();
+    scheduleRefresh();
   }
 });
 void api.onNewItems((n) => {
@@ -926,7 +971,7 @@ void api.onNewItems((n) => {
 void api.onLinksPending(() => void (dialog.open ? undefined : takeLinks()));
 void api.onSyncStatus(() => {
   progress = "";
-  void refresh();
+  scheduleRefresh();
 });
 
 void refresh().then(() => takeLinks());

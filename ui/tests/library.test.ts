@@ -48,6 +48,8 @@ describe("library", () => {
     expect(downloadState(a)).toBe("downloaded");
     expect(downloadState(c)).toBe("queued");
     expect(downloadState(item("n", { downloaded: false, assets_stored: 0, wanted: false }))).toBe("not_downloaded");
+    // A removed item whose workbook another lesson still uses: offer Download.
+    expect(downloadState(item("s", { downloaded: false, assets: 2, assets_stored: 1, wanted: false }))).toBe("not_downloaded");
     expect(downloadState(item("p", { downloaded: false, assets: 3, assets_stored: 1 }))).toBe("partial");
   });
 });

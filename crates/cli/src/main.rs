@@ -182,7 +182,15 @@ async fn run(cli: Cli) -> Result<bool> {
                 .read_subscription(&source)
                 .await
                 .with_context(|| format!("{source} is not a Stowaway subscription"))?;
-            let new = engine.subscribe(&sub)?;
+            let outcome = engine.subscribe(&sub)?;
+            let new = outcome.new;
+            if outcome.token_dropped {
+                let _ = stowaway_secrets::forget(&sub.library);
+                eprintln!(
+                    "warning: this subscription adds mirrors to private library {}: give its access token again (`stowaway token {}`)",
+                    sub.library, sub.library
+                );
+            }
             if sub.access == stowaway_catalog::Access::Token {
                 load_tokens(&engine, &store).await?;
             }
@@ -278,6 +286,9 @@ async fn run(cli: Cli) -> Result<bool> {
                 "none" | "off" | "unlimited" => None,
                 s => Some(parse_size(s).map_err(anyhow::Error::msg)?),
             };
+            if budget.is_some_and(|b| b < 50_000_000) {
+                bail!("a storage budget under 50M would hold almost nothing");
+            }
             store.set_storage_budget(budget)?;
             output::downloads(json, &store.storage_usage()?, &store.download_queue(None)?)?;
             Ok(true)

@@ -164,7 +164,20 @@ impl MirrorClient {
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.idle_timeout)
             .user_agent(config.user_agent.clone())
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Up to 5 hops, never from https down to http: a private
+            // library's token (which reqwest keeps on a same-host redirect)
+            // must not travel in clear text, and nothing else should either.
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let downgrade = attempt.url().scheme() == "http"
+                    && attempt.previous().iter().any(|u| u.scheme() == "https");
+                if downgrade {
+                    attempt.error("refusing a redirect from https to http")
+                } else if attempt.previous().len() > 5 {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }))
             .build()
             .map_err(|e| MirrorError::Transfer(e.to_string()))?;
         Ok(MirrorClient { http, config })

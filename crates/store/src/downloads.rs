@@ -4,9 +4,9 @@
 //! references any more).
 //!
 //! An item is *wanted* (the next sync downloads it) when the member asked for
-//! it, when its collection is in `new` mode and the item arrived after the rule
-//! was set, or when its collection is in `all` mode (the default) and the
-//! member has not removed it. Artwork is always wanted.
+//! it, when it arrived while its collection was in `new` mode (and the rule
+//! is not `off` now), or when its collection is in `all` mode (the default)
+//! and the member has not removed it. Artwork is always wanted.
 
 use std::str::FromStr;
 
@@ -24,7 +24,8 @@ pub(crate) const ITEM_POLICY_JOINS: &str =
                     AND r.collection_id = i.collection_id";
 
 /// True for an item the download rules want (needs [`ITEM_POLICY_JOINS`]).
-pub(crate) const ITEM_WANTED: &str = "(COALESCE(d.state, '') IN ('wanted', 'auto')
+pub(crate) const ITEM_WANTED: &str = "(COALESCE(d.state, '') = 'wanted'
+                    OR (COALESCE(d.state, '') = 'auto' AND COALESCE(r.mode, 'all') <> 'off')
                     OR (d.state IS NULL AND COALESCE(r.mode, 'all') = 'all'))";
 
 const BUDGET: &str = "storage_budget";

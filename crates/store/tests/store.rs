@@ -402,15 +402,25 @@ fn download_rules_decide_what_is_wanted() {
     store
         .set_download_mode("acme", "show", DownloadMode::Off)
         .unwrap();
-    assert_eq!(
-        wanted_labels(&store),
-        ["E3"],
-        "an arrived episode stays queued"
+    assert!(
+        wanted_labels(&store).is_empty(),
+        "off stops what the rule had queued"
     );
     store.want_download("acme", "show", Some("e1")).unwrap();
     let w = store.wanted_blobs(None).unwrap();
-    assert_eq!((w[0].label.as_str(), w[0].explicit), ("E1", true));
+    assert_eq!(
+        (w.len(), w[0].label.as_str(), w[0].explicit),
+        (1, "E1", true)
+    );
+    // Back to "new": what that rule had queued comes back, after E1.
+    store
+        .set_download_mode("acme", "show", DownloadMode::New)
+        .unwrap();
+    let w = store.wanted_blobs(None).unwrap();
     assert_eq!((w[1].label.as_str(), w[1].explicit), ("E3", false));
+    store
+        .set_download_mode("acme", "show", DownloadMode::Off)
+        .unwrap();
     assert_eq!(
         store.want_download("acme", "show", None).unwrap(),
         3,

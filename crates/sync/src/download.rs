@@ -182,13 +182,20 @@ impl Downloads<'_> {
                 Ok(bytes)
             }
         };
-        let (id, bytes) = self.pool.hedged(attempt).await.map_err(|errors| {
+        let fetched = tokio::select! {
+            r = self.pool.hedged(attempt) => r,
+            () = self.cancel.cancelled() => return Err("cancelled".into()),
+        };
+        let (id, bytes) = fetched.map_err(|errors| {
             errors
                 .iter()
                 .map(|e| format!("{}: {}", e.mirror, e.message))
                 .collect::<Vec<_>>()
                 .join("; ")
         })?;
+        if self.cancel.is_cancelled() {
+            return Err("cancelled".into());
+        }
         let url = self.pool.url(id).to_owned();
         self.engine.emit(SyncEvent::DownloadStarted {
             sha256: w.sha256.to_string(),

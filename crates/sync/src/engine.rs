@@ -94,6 +94,15 @@ impl Default for SyncOptions {
     }
 }
 
+/// What [`Engine::subscribe`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The library was not subscribed before.
+    pub new: bool,
+    /// Its access token was dropped (new mirrors for a private library).
+    pub token_dropped: bool,
+}
+
 /// What one sync did, per library.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SyncReport {
@@ -299,7 +308,22 @@ impl Engine {
             let mirror = Mirror::parse(&format!("{base}/"))?;
             self.client.fetch_small(&mirror, name, 64 * 1024).await?
         } else {
-            std::fs::read(source).map_err(|e| SyncError::Read {
+            // A regular file, read no further than the format allows (not a
+            // device or a pipe someone named x.stowaway).
+            let path = source.to_owned();
+            tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+                use std::io::Read;
+                let f = std::fs::File::open(&path)?;
+                if !f.metadata()?.is_file() {
+                    return Err(std::io::Error::other("not a regular file"));
+                }
+                let mut bytes = Vec::new();
+                f.take(64 * 1024 + 1).read_to_end(&mut bytes)?;
+                Ok(bytes)
+            })
+            .await
+            .map_err(|e| SyncError::Internal(e.to_string()))?
+            .map_err(|e| SyncError::Read {
                 path: source.to_owned(),
                 source: e,
             })?
@@ -309,12 +333,31 @@ impl Engine {
 
     /// Subscribes to a library: records the subscription. The first sync
     /// fetches and verifies its catalog.
-    pub fn subscribe(&self, sub: &Subscription) -> Result<bool, SyncError> {
+    ///
+    /// Updating a private library's subscription with a mirror it did not
+    /// have drops its access token (anyone can write a subscription naming a
+    /// library and its public key; the token must not follow it to a new
+    /// host): the member confirms the token again, and the shell forgets the
+    /// stored copy when `token_dropped` says so.
+    pub fn subscribe(&self, sub: &Subscription) -> Result<Subscribed, SyncError> {
         sub.validate()?;
         for m in &sub.mirrors {
             Mirror::parse(m)?;
         }
-        Ok(self.store.subscribe(sub)?)
+        let before = self.store.library(&sub.library).ok();
+        let known = match &before {
+            Some(_) => self.store.mirrors(&sub.library)?,
+            None => Vec::new(),
+        };
+        let new = self.store.subscribe(sub)?;
+        let private = sub.access == stowaway_catalog::Access::Token;
+        let token_dropped =
+            before.is_some() && private && sub.mirrors.iter().any(|m| !known.contains(m));
+        if token_dropped {
+            warn!(library = %sub.library, "new mirrors for a private library: its access token must be given again");
+            self.set_access_token(&sub.library, None);
+        }
+        Ok(Subscribed { new, token_dropped })
     }
 
     /// Syncs every subscribed library (or the one in `opts`).
@@ -635,16 +678,17 @@ impl Engine {
                 let files_done = &files_done;
                 let still_wanted = &still_wanted;
                 async move {
+                    // Tracked before the check: a change in between still
+                    // reaches this download's token.
+                    let token = self.track(&w.sha256, cancel);
                     let r = match still_wanted.check(&w.sha256) {
                         Ok(true) => {
-                            let token = self.track(&w.sha256, cancel);
                             let r = Downloads {
                                 cancel: &token,
                                 ..*downloads
                             }
                             .blob(&w)
                             .await;
-                            self.untrack(&w.sha256);
                             match r {
                                 Err(_) if token.is_cancelled() && !cancel.is_cancelled() => {
                                     Outcome::Cancelled
@@ -656,6 +700,7 @@ impl Engine {
                         Ok(false) => Outcome::Cancelled,
                         Err(e) => Outcome::Failed(e.to_string()),
                     };
+                    self.untrack(&w.sha256);
                     files_done.fetch_add(1, Ordering::Relaxed);
                     (w, r)
                 }
@@ -728,7 +773,7 @@ impl Engine {
     fn fit_budget(
         &self,
         library: &str,
-        wanted: Vec<WantedBlob>,
+        mut wanted: Vec<WantedBlob>,
         report: &mut LibraryReport,
     ) -> Result<Vec<WantedBlob>, SyncError> {
         let Some(budget) = self.store.storage_budget()? else {
@@ -739,6 +784,10 @@ impl Engine {
         if used + need > budget {
             let freed = self.store.evict_played(used + need - budget)?;
             if freed.items > 0 {
+                // What the evicted items still had queued is no longer wanted.
+                let gone: HashSet<&Sha256> = freed.unwanted.iter().collect();
+                wanted.retain(|w| !gone.contains(&w.sha256));
+                self.inflight.generation.fetch_add(1, Ordering::SeqCst);
                 info!(
                     library,
                     items = freed.items,

@@ -16,5 +16,5 @@ mod download;
 mod engine;
 mod events;
 
-pub use engine::{Engine, LibraryReport, SyncError, SyncOptions, SyncReport};
+pub use engine::{Engine, LibraryReport, Subscribed, SyncError, SyncOptions, SyncReport};
 pub use events::SyncEvent;

@@ -90,6 +90,16 @@ async fn the_token_goes_only_to_its_librarys_mirrors() {
         "no token to another library's mirror"
     );
 
+    // The same subscription again keeps the token; one that adds a mirror
+    // (anyone can write one naming this library and its key) drops it.
+    assert!(!engine.subscribe(&sub).unwrap().token_dropped);
+    assert!(engine.has_access_token("acme"));
+    let mut moved = sub.clone();
+    moved.mirrors.push("https://collector.example/acme/".into());
+    let outcome = engine.subscribe(&moved).unwrap();
+    assert!(outcome.token_dropped && !outcome.new);
+    assert!(!engine.has_access_token("acme"));
+
     // Nothing on disk holds the token.
     drop(engine);
     drop(store);

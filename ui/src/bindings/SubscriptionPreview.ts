@@ -9,6 +9,11 @@ export type SubscriptionPreview = {
  */
 source: string, library: string, title: string | null, mirrors: Array<string>, 
 /**
+ * For a library already subscribed: mirrors it did not have (for a
+ * private one, confirming asks for the access token again).
+ */
+new_mirrors: Array<string>, 
+/**
  * Its mirrors want an access token.
  */
 private: boolean, already_subscribed: boolean, 
