@@ -143,9 +143,10 @@ impl AppState {
         let Ok(libs) = self.engine.store().libraries() else {
             return;
         };
+        let ids: Vec<String> = libs.iter().map(|l| l.id.clone()).collect();
         for lib in libs.into_iter().filter(|l| l.private) {
-            let id = lib.id.clone();
-            match tokio::task::spawn_blocking(move || stowaway_secrets::load(&id)).await {
+            let (id, all) = (lib.id.clone(), ids.clone());
+            match tokio::task::spawn_blocking(move || stowaway_secrets::load(&id, &all)).await {
                 Ok(Ok(Some(t))) => self.engine.set_access_token(&lib.id, Some(t)),
                 Ok(Ok(None)) => {}
                 Ok(Err(e)) => {

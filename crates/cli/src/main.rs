@@ -388,9 +388,11 @@ async fn run(cli: Cli) -> Result<bool> {
 /// environment or the OS keyring). A keyring that cannot be read is a
 /// warning: public libraries still sync.
 async fn load_tokens(engine: &Engine, store: &Store) -> Result<()> {
-    for lib in store.libraries()?.into_iter().filter(|l| l.private) {
-        let id = lib.id.clone();
-        match tokio::task::spawn_blocking(move || stowaway_secrets::load(&id)).await? {
+    let libraries = store.libraries()?;
+    let ids: Vec<String> = libraries.iter().map(|l| l.id.clone()).collect();
+    for lib in libraries.into_iter().filter(|l| l.private) {
+        let (id, all) = (lib.id.clone(), ids.clone());
+        match tokio::task::spawn_blocking(move || stowaway_secrets::load(&id, &all)).await? {
             Ok(Some(t)) => engine.set_access_token(&lib.id, Some(t)),
             Ok(None) => {}
             Err(e) => eprintln!("warning: {}: cannot read the access token: {e}", lib.id),

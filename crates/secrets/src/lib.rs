@@ -23,6 +23,11 @@ pub enum SecretsError {
     Token(#[from] MirrorError),
     #[error("keyring error: {0}")]
     Other(String),
+    #[error("{var} would match libraries {0} and {1}; keep their tokens in the keyring instead", .libraries.0, .libraries.1)]
+    Ambiguous {
+        var: String,
+        libraries: (String, String),
+    },
 }
 
 impl SecretsError {
@@ -32,6 +37,7 @@ impl SecretsError {
             SecretsError::Denied(_) => "keyring_denied",
             SecretsError::Token(e) => e.code(),
             SecretsError::Other(_) => "keyring",
+            SecretsError::Ambiguous { .. } => "token_env_ambiguous",
         }
     }
 }
@@ -61,10 +67,22 @@ pub fn env_var(library: &str) -> String {
 }
 
 /// The token for `library`: from the environment, else from the keyring.
-/// `Ok(None)` when there is none. Blocking (the keyring may ask to unlock):
-/// call it off the async runtime's worker threads.
-pub fn load(library: &str) -> Result<Option<AccessToken>, SecretsError> {
-    if let Ok(t) = std::env::var(env_var(library)) {
+/// `Ok(None)` when there is none. `subscribed` are all subscribed library
+/// ids: an environment variable that would name two of them is refused
+/// rather than sent to the wrong library's mirrors. Blocking (the keyring
+/// may ask to unlock): call it off the async runtime's worker threads.
+pub fn load(library: &str, subscribed: &[String]) -> Result<Option<AccessToken>, SecretsError> {
+    let var = env_var(library);
+    if let Ok(t) = std::env::var(&var) {
+        if let Some(other) = subscribed
+            .iter()
+            .find(|o| o.as_str() != library && env_var(o) == var)
+        {
+            return Err(SecretsError::Ambiguous {
+                var,
+                libraries: (library.to_owned(), other.clone()),
+            });
+        }
         return Ok(Some(AccessToken::new(&t)?));
     }
     match entry(library)?.get_password() {
@@ -93,6 +111,27 @@ pub fn forget(library: &str) -> Result<bool, SecretsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_environment_token_is_refused_when_it_could_be_anothers() {
+        // Names no other test uses (the environment is per process).
+        let var = env_var("amb-lib");
+        assert_eq!(var, "STOWAWAY_TOKEN_AMB_LIB");
+        std::env::set_var(&var, "t0k3n");
+        let both = ["amb-lib".to_string(), "amb.lib".to_string()];
+        assert!(matches!(
+            load("amb-lib", &both),
+            Err(SecretsError::Ambiguous { .. })
+        ));
+        let one = ["amb-lib".to_string()];
+        assert_eq!(
+            load("amb-lib", &one)
+                .unwrap()
+                .map(|t| t.expose().to_owned()),
+            Some("t0k3n".to_owned())
+        );
+        std::env::remove_var(&var);
+    }
 
     #[test]
     fn env_var_names() {
