@@ -641,6 +641,34 @@ async fn member_journey_in_the_real_app() {
         "in the keyring"
     );
 
+    // A stowaway:// link (as the desktop hands it over on a second launch):
+    // the app asks before fetching anything, then shows what it offers.
+    std::fs::copy(&file, paths.mirror_a.join("acme.stowaway")).unwrap();
+    let link = format!(
+        "stowaway://subscribe?url={}",
+        url::form_urlencoded::byte_serialize(format!("{}acme.stowaway", a.url()).as_bytes())
+            .collect::<String>()
+    );
+    let second = Command::new(env!("CARGO_BIN_EXE_stowaway-app"))
+        .arg(&link)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("launch with a link");
+    assert!(second.success());
+    eventually(15, "the fetch question", || async {
+        exists(&c, "#link-continue").await
+    })
+    .await;
+    click(&c, "#link-continue").await;
+    eventually(15, "the subscription it offers", || async {
+        text(&c, "#subscribe-confirm").await == "Update"
+    })
+    .await;
+    assert!(text(&c, "#dialog").await.contains("Acme Coaching"));
+    click(&c, "#dialog button.ghost").await;
+
     // A new episode: the next sync announces it, in the page and as a
     // desktop notification (the org.freedesktop.Notifications call, seen by
     // dbus-monitor on the session bus; no notification daemon runs here).
