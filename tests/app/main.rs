@@ -180,26 +180,26 @@ impl Tray {
         None
     }
 
+    /// A dbusmenu method of the tray's menu, with its arguments.
+    fn call(&self, method: &str, args: &[&str]) -> String {
+        let mut all = vec![
+            "call",
+            "--session",
+            "--dest",
+            &self.dest,
+            "--object-path",
+            &self.path,
+            "--method",
+            method,
+            "--",
+        ];
+        all.extend_from_slice(args);
+        Tray::gdbus(&self.env, &all).unwrap_or_else(|| panic!("{method} failed"))
+    }
+
     /// (id, label, checked) of every labelled item.
     fn items(&self) -> Vec<(u32, String, bool)> {
-        let layout = Tray::gdbus(
-            &self.env,
-            &[
-                "call",
-                "--session",
-                "--dest",
-                &self.dest,
-                "--object-path",
-                &self.path,
-                "--method",
-                "com.canonical.dbusmenu.GetLayout",
-                "--",
-                "0",
-                "-1",
-                "[]",
-            ],
-        )
-        .expect("GetLayout");
+        let layout = self.call("com.canonical.dbusmenu.GetLayout", &["0", "-1", "[]"]);
         layout
             .split("<(")
             .skip(1)
@@ -222,26 +222,27 @@ impl Tray {
 
     fn click(&self, label: &str) {
         let id = self.item(label).0.to_string();
-        Tray::gdbus(
-            &self.env,
-            &[
-                "call",
-                "--session",
-                "--dest",
-                &self.dest,
-                "--object-path",
-                &self.path,
-                "--method",
-                "com.canonical.dbusmenu.Event",
-                "--",
-                &id,
-                "clicked",
-                "<int32 0>",
-                "0",
-            ],
-        )
-        .expect("Event");
+        self.call(
+            "com.canonical.dbusmenu.Event",
+            &[&id, "clicked", "<int32 0>", "0"],
+        );
     }
+}
+
+/// Launches the app again with `arg`, as the desktop does when a file or a
+/// link is opened: the running instance takes it over and this one exits 0.
+fn launch_again(env: &[(&str, String)], arg: &str) {
+    let status = Command::new(env!("CARGO_BIN_EXE_stowaway-app"))
+        .arg(arg)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("second launch");
+    assert!(
+        status.success(),
+        "the second instance hands over and exits 0"
+    );
 }
 
 /// The temporary home the Secret Service fixture gives its clients.
@@ -602,17 +603,7 @@ async fn member_journey_in_the_real_app() {
     .stdout;
     let file = tmp.path().join("acme.stowaway");
     std::fs::write(&file, acme_sub).unwrap();
-    let second = Command::new(env!("CARGO_BIN_EXE_stowaway-app"))
-        .arg(&file)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("second launch");
-    assert!(
-        second.success(),
-        "the second instance hands over and exits 0"
-    );
+    launch_again(&env, file.to_str().unwrap());
     c.wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css("#subscribe-confirm"))
@@ -649,14 +640,7 @@ async fn member_journey_in_the_real_app() {
         url::form_urlencoded::byte_serialize(format!("{}acme.stowaway", a.url()).as_bytes())
             .collect::<String>()
     );
-    let second = Command::new(env!("CARGO_BIN_EXE_stowaway-app"))
-        .arg(&link)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("launch with a link");
-    assert!(second.success());
+    launch_again(&env, &link);
     eventually(15, "the fetch question", || async {
         exists(&c, "#link-continue").await
     })
