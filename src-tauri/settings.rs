@@ -51,8 +51,8 @@ impl AppSettings {
         if self.sync_interval_minutes > 7 * 24 * 60 {
             return Err("the sync interval can be a week at most".into());
         }
-        if self.storage_budget.is_some_and(|b| b < 50_000_000) {
-            return Err("a storage budget under 50 MB would hold almost nothing".into());
+        if self.storage_budget == Some(0) {
+            return Err("a storage budget of nothing would hold nothing".into());
         }
         let b = |v: bool| if v { "1" } else { "0" };
         let r = (|| {
@@ -92,11 +92,11 @@ mod tests {
         };
         s.save(&store).unwrap();
         assert_eq!(AppSettings::load(&store).unwrap(), s);
-        let too_small = AppSettings {
-            storage_budget: Some(1000),
+        let too_long = AppSettings {
+            sync_interval_minutes: 8 * 24 * 60,
             ..s.clone()
         };
-        assert!(too_small.save(&store).is_err());
+        assert!(too_long.save(&store).is_err());
         assert_eq!(AppSettings::load(&store).unwrap(), s, "nothing changed");
     }
 }

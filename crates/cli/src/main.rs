@@ -286,9 +286,6 @@ async fn run(cli: Cli) -> Result<bool> {
                 "none" | "off" | "unlimited" => None,
                 s => Some(parse_size(s).map_err(anyhow::Error::msg)?),
             };
-            if budget.is_some_and(|b| b < 50_000_000) {
-                bail!("a storage budget under 50M would hold almost nothing");
-            }
             store.set_storage_budget(budget)?;
             output::downloads(json, &store.storage_usage()?, &store.download_queue(None)?)?;
             Ok(true)
