@@ -429,11 +429,7 @@ pub fn mirrors(state: State<'_, AppState>) -> Answer<Vec<MirrorView>> {
     let mut out = Vec::new();
     for lib in store.libraries()? {
         for r in store.mirror_records(&lib.id)? {
-            let h: stowaway_mirrors::MirrorHealth = r
-                .health
-                .as_deref()
-                .and_then(|j| serde_json::from_str(j).ok())
-                .unwrap_or_default();
+            let h = stowaway_mirrors::MirrorHealth::from_stored(r.health.as_deref());
             out.push(MirrorView {
                 library: lib.id.clone(),
                 url: r.url,

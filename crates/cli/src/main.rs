@@ -482,11 +482,7 @@ fn mirror_health(store: &Store, library: Option<&str>) -> Result<Vec<output::Mir
             continue;
         }
         for r in store.mirror_records(&lib.id)? {
-            let health: MirrorHealth = r
-                .health
-                .as_deref()
-                .and_then(|h| serde_json::from_str(h).ok())
-                .unwrap_or_default();
+            let health = MirrorHealth::from_stored(r.health.as_deref());
             rows.push(output::MirrorRow::new(&lib.id, &r.url, health));
         }
     }

@@ -74,6 +74,13 @@ fn ewma(old: Option<f64>, sample: f64) -> f64 {
 }
 
 impl MirrorHealth {
+    /// The record as the store keeps it (JSON); a missing or unreadable one
+    /// (an older client's) is a fresh record.
+    pub fn from_stored(json: Option<&str>) -> MirrorHealth {
+        json.and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default()
+    }
+
     pub fn circuit(&self, now_ms: i64) -> Circuit {
         match self.open_until {
             Some(t) if t > now_ms => Circuit::Open,

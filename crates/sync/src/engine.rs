@@ -422,11 +422,7 @@ impl Engine {
         for r in records {
             match Mirror::parse(&r.url).map(|m| m.with_token(token.as_ref())) {
                 Ok(m) => {
-                    let health: MirrorHealth = r
-                        .health
-                        .as_deref()
-                        .and_then(|h| serde_json::from_str(h).ok())
-                        .unwrap_or_default();
+                    let health = MirrorHealth::from_stored(r.health.as_deref());
                     mirrors.push((m, health));
                     kept.push(r);
                 }
