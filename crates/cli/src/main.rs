@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use stowaway_mirrors::{ClientConfig, MirrorHealth};
 use stowaway_store::{DownloadMode, ItemKey, Store};
-use stowaway_sync::{Engine, SyncOptions};
+use stowaway_sync::{Engine, Source, SyncOptions};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -33,10 +33,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Subscribe to a library from a .stowaway file or its URL.
+    /// Subscribe to a library (a .stowaway file or its URL) or to a
+    /// podcast feed (an RSS or Atom URL).
     Subscribe {
         #[arg(value_name = "FILE_OR_URL")]
         source: String,
+    },
+    /// Podcast subscriptions as OPML, to and from other podcast apps.
+    Opml {
+        #[command(subcommand)]
+        action: OpmlAction,
     },
     /// Fetch the latest catalogs and download everything not yet cached.
     Sync {
@@ -122,6 +128,20 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum OpmlAction {
+    /// Subscribe to every feed an OPML file lists (the next sync fetches them).
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Write every feed subscription as OPML (to standard output by default).
+    Export {
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
 fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(d) = arg {
         return Ok(d);
@@ -178,10 +198,16 @@ async fn run(cli: Cli) -> Result<bool> {
     }
     match cli.command {
         Command::Subscribe { source } => {
-            let sub = engine
-                .read_subscription(&source)
-                .await
-                .with_context(|| format!("{source} is not a Stowaway subscription"))?;
+            let sub = match engine.read_source(&source).await.with_context(|| {
+                format!("{source} is neither a Stowaway subscription nor a podcast feed")
+            })? {
+                Source::Library(sub) => sub,
+                Source::Feed(fetched) => {
+                    let s = engine.subscribe_feed(&fetched)?;
+                    output::subscribed_feed(json, &s, fetched.feed.episodes.len())?;
+                    return Ok(true);
+                }
+            };
             let outcome = engine.subscribe(&sub)?;
             let new = outcome.new;
             if outcome.token_dropped {
@@ -208,6 +234,48 @@ async fn run(cli: Cli) -> Result<bool> {
             output::subscribed(json, &sub, new, &report.libraries[0])?;
             Ok(true)
         }
+        Command::Opml { action } => match action {
+            OpmlAction::Import { file } => {
+                use std::io::Read;
+                let mut bytes = Vec::new();
+                std::fs::File::open(&file)
+                    .and_then(|f| f.take(32 << 20).read_to_end(&mut bytes))
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let feeds = stowaway_feeds::parse_opml(&bytes)
+                    .with_context(|| format!("{} is not an OPML file", file.display()))?;
+                let mut done = Vec::new();
+                for f in &feeds {
+                    done.push(engine.subscribe_feed_url(&f.url, f.title.as_deref())?);
+                }
+                output::opml_imported(json, &done)?;
+                Ok(true)
+            }
+            OpmlAction::Export { output: path } => {
+                let mut feeds = Vec::new();
+                for f in store.feeds()? {
+                    let title = store.library(&f.library_id)?.title;
+                    if let Ok(url) = url::Url::parse(&f.url) {
+                        feeds.push(stowaway_feeds::OpmlFeed {
+                            url,
+                            title: Some(title),
+                            html_url: None,
+                        });
+                    }
+                }
+                let text = stowaway_feeds::write_opml("Stowaway podcast subscriptions", &feeds);
+                match path {
+                    Some(p) => {
+                        std::fs::write(&p, text)
+                            .with_context(|| format!("cannot write {}", p.display()))?;
+                        if !json {
+                            eprintln!("Wrote {} feed(s) to {}.", feeds.len(), p.display());
+                        }
+                    }
+                    None => print!("{text}"),
+                }
+                Ok(true)
+            }
+        },
         Command::Sync {
             library,
             jobs,

@@ -10,7 +10,7 @@ use stowaway_store::{
     CollectionView, Freed, FsckProblem, FsckReport, LibraryRow, LibraryStatus, PartialRow,
     QueuedDownload, SearchHit, StorageUsage,
 };
-use stowaway_sync::{LibraryReport, SyncReport};
+use stowaway_sync::{FeedSubscribed, LibraryReport, SyncReport};
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
@@ -76,6 +76,42 @@ pub fn subscribed(json: bool, sub: &Subscription, new: bool, r: &LibraryReport) 
         }
         _ => {}
     }
+    Ok(())
+}
+
+pub fn subscribed_feed(json: bool, s: &FeedSubscribed, episodes: usize) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "ok": true, "library": s.library, "title": s.title, "new": s.new,
+            "feed": true, "episodes": episodes, "catalog": s.catalog,
+        }));
+    }
+    println!(
+        "{} {} ({}): a podcast feed with {episodes} episode(s). Run `stowaway sync` to download.",
+        if s.new { "Subscribed to" } else { "Refreshed" },
+        s.title,
+        s.library
+    );
+    Ok(())
+}
+
+pub fn opml_imported(json: bool, feeds: &[FeedSubscribed]) -> Result<()> {
+    let new = feeds.iter().filter(|f| f.new).count();
+    if json {
+        return print_json(&serde_json::json!({ "ok": true, "new": new, "feeds": feeds }));
+    }
+    for f in feeds {
+        println!(
+            "{} {} ({})",
+            if f.new { "subscribed" } else { "already  " },
+            f.title,
+            f.library
+        );
+    }
+    println!(
+        "{new} new feed(s), {} already subscribed. Run `stowaway sync` to fetch them.",
+        feeds.len() - new
+    );
     Ok(())
 }
 

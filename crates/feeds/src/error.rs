@@ -29,6 +29,10 @@ pub enum FeedError {
     /// The document has more elements than [`Limits::max_elements`](crate::Limits::max_elements).
     #[error("the feed has more than {limit} XML elements")]
     TooManyElements { limit: usize },
+    /// The document declares entities in its DOCTYPE (the stuff of entity
+    /// bombs and external-entity reads); refused without expanding anything.
+    #[error("the document declares XML entities, which feeds never need; refused")]
+    EntityDeclarations,
     /// The feed has more items than [`Limits::max_episodes`](crate::Limits::max_episodes).
     #[error("the feed has {count} episodes, more than the limit of {limit}")]
     TooManyEpisodes { count: usize, limit: usize },
@@ -45,6 +49,7 @@ impl FeedError {
             FeedError::TooDeep { .. } => "feed_too_deep",
             FeedError::TooManyElements { .. } => "feed_too_many_elements",
             FeedError::TooManyEpisodes { .. } => "feed_too_many_episodes",
+            FeedError::EntityDeclarations => "feed_declares_entities",
         }
     }
 

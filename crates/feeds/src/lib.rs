@@ -96,7 +96,9 @@ mod integrity;
 mod limits;
 mod map;
 mod model;
+mod opml;
 mod text;
+mod transcript;
 mod xml;
 
 pub use error::FeedError;
@@ -105,6 +107,9 @@ pub use model::{
     AlternateEnclosure, Chapters, Enclosure, Episode, EpisodeType, Feed, FeedKind, GuidOrigin,
     HashAlgorithm, Integrity, Transcript,
 };
+pub use opml::{parse_opml, write_opml, OpmlFeed};
+pub use text::html_to_paragraphs;
+pub use transcript::{transcript_text, MAX_TRANSCRIPT_TEXT};
 use url::Url;
 
 /// Parses a feed with the default [`Limits`].

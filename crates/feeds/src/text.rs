@@ -148,6 +148,39 @@ pub(crate) fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// HTML (or plain text) → plain text in paragraphs: block-level tags
+/// separate paragraphs (a blank line between them), `<br>` breaks a line,
+/// whitespace inside a line is collapsed. For show notes where HTML must not
+/// be rendered, and for transcripts.
+pub fn html_to_paragraphs(html: &str) -> String {
+    let text = if html.contains(['<', '&']) {
+        let sink = TextSink {
+            paragraphs: true,
+            ..TextSink::default()
+        };
+        let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
+        let queue = BufferQueue::default();
+        queue.push_back(StrTendril::from_slice(html));
+        while let TokenizerResult::Script(()) = tokenizer.feed(&queue) {}
+        tokenizer.end();
+        tokenizer.sink.out.into_inner()
+    } else {
+        html.replace("\r\n", "\n").replace("\n\n", "\u{2029}")
+    };
+    let mut paragraphs = Vec::new();
+    for block in text.split('\u{2029}') {
+        let lines: Vec<String> = block
+            .split('\n')
+            .map(collapse_whitespace)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if !lines.is_empty() {
+            paragraphs.push(lines.join("\n"));
+        }
+    }
+    paragraphs.join("\n\n")
+}
+
 /// Cuts `text` to at most `max_chars` characters, ending with `…` when cut;
 /// `at_word` backs off to the last space if there is one in the last fifth.
 fn cut(text: String, max_chars: usize, at_word: bool) -> String {
@@ -170,12 +203,14 @@ fn cut(text: String, max_chars: usize, at_word: bool) -> String {
     format!("{}…", kept.trim_end())
 }
 
-/// Collects character tokens, separating block-level tags with spaces and
-/// skipping the content of `script`, `style` and similar.
+/// Collects character tokens, separating block-level tags with spaces (or,
+/// in `paragraphs` mode, with line breaks) and skipping the content of
+/// `script`, `style` and similar.
 #[derive(Default)]
 struct TextSink {
     out: RefCell<String>,
     skipping: Cell<bool>,
+    paragraphs: bool,
 }
 
 impl TokenSink for TextSink {
@@ -184,12 +219,23 @@ impl TokenSink for TextSink {
     fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
         match token {
             Token::CharacterTokens(text) if !self.skipping.get() => {
-                self.out.borrow_mut().push_str(&text);
+                let mut out = self.out.borrow_mut();
+                if self.paragraphs {
+                    // Line breaks in HTML source are spaces; only tags break lines.
+                    out.extend(text.chars().map(|c| if c == '\n' { ' ' } else { c }));
+                } else {
+                    out.push_str(&text);
+                }
             }
             Token::TagToken(tag) => {
                 let name: &str = &tag.name;
                 if BLOCK_TAGS.contains(&name) {
-                    self.out.borrow_mut().push(' ');
+                    let sep = match (self.paragraphs, name) {
+                        (false, _) => ' ',
+                        (true, "br") => '\n',
+                        (true, _) => '\u{2029}',
+                    };
+                    self.out.borrow_mut().push(sep);
                 }
                 if DROPPED_WITH_CONTENT.contains(&name) {
                     match tag.kind {
@@ -292,6 +338,19 @@ fn text_to_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paragraphs_from_html_and_text() {
+        assert_eq!(
+            html_to_paragraphs("<p>First &amp; <b>bold</b></p><p>Second<br>line</p><script>x()</script><ul><li>a</li><li>b</li></ul>"),
+            "First & bold\n\nSecond\nline\n\na\n\nb"
+        );
+        assert_eq!(
+            html_to_paragraphs("one\r\n\r\ntwo  words"),
+            "one\n\ntwo words"
+        );
+        assert_eq!(html_to_paragraphs("  "), "");
+    }
 
     #[test]
     fn plain_text_strips_tags_decodes_entities_and_collapses() {

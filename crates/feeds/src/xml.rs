@@ -361,8 +361,15 @@ impl<'l> Builder<'l> {
                     };
                     self.text(&resolved)?;
                 }
-                Event::DocType(_) => {
-                    tracing::debug!("feed has a DOCTYPE; ignored (entities are never expanded)");
+                Event::DocType(doctype) => {
+                    // A DOCTYPE naming a DTD (old RSS 0.91 feeds do) is
+                    // ignored. One that declares entities is refused: no
+                    // real feed needs them, and they are how entity bombs
+                    // and external-entity reads are built.
+                    if doctype.into_inner().contains("<!ENTITY") {
+                        return Err(FeedError::EntityDeclarations);
+                    }
+                    tracing::debug!("feed has a DOCTYPE; ignored");
                 }
                 Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
                 Event::Eof => break,

@@ -19,6 +19,9 @@ pub enum MirrorError {
     },
     #[error("not found on this mirror")]
     NotFound,
+    /// A document (a feed) that is not there any more: 404 or 410.
+    #[error("gone (HTTP {status})")]
+    Gone { status: u16 },
     #[error("{}", if *sent_token { format!("access denied (HTTP {status}): the access token was refused") } else { format!("access denied (HTTP {status}): this library needs an access token") })]
     Unauthorized { status: u16, sent_token: bool },
     #[error("not a usable access token (empty, too long, or with spaces or control characters)")]
@@ -43,6 +46,7 @@ impl MirrorError {
             MirrorError::Stalled(_) => "stalled",
             MirrorError::Status { .. } => "http_status",
             MirrorError::NotFound => "not_found",
+            MirrorError::Gone { .. } => "gone",
             MirrorError::Unauthorized { .. } => "unauthorized",
             MirrorError::BadToken => "bad_token",
             MirrorError::TooLarge { .. } => "too_large",

@@ -227,6 +227,22 @@ impl MirrorPool {
         r
     }
 
+    /// Opens a whole URL below mirror `id` (a feed file's source) from
+    /// `offset`, recording failures and the time to headers like [`open`](Self::open).
+    pub async fn open_url(
+        &self,
+        id: usize,
+        url: &url::Url,
+        offset: u64,
+    ) -> Result<BodyStream, MirrorError> {
+        let r = self.client.open_url(self.mirror(id), url, offset).await;
+        match &r {
+            Ok(b) => self.with_health(id, |h| h.record_latency(b.ttfb)),
+            Err(e) => self.record_failure(id, e),
+        }
+        r
+    }
+
     /// Opens a stream from `offset` on one mirror, recording failures and the
     /// time to headers. The caller holds a [`permit`](Self::permit).
     pub async fn open(

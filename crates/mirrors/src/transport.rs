@@ -155,6 +155,8 @@ fn check_relative(path: &str) -> Result<(), MirrorError> {
 #[derive(Clone, Debug)]
 pub struct MirrorClient {
     http: reqwest::Client,
+    /// Follows no redirect: for feeds, whose permanent moves are recorded.
+    manual: reqwest::Client,
     config: ClientConfig,
 }
 
@@ -180,7 +182,182 @@ impl MirrorClient {
             }))
             .build()
             .map_err(|e| MirrorError::Transfer(e.to_string()))?;
-        Ok(MirrorClient { http, config })
+        let manual = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.idle_timeout)
+            .user_agent(config.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| MirrorError::Transfer(e.to_string()))?;
+        Ok(MirrorClient {
+            http,
+            manual,
+            config,
+        })
+    }
+
+    /// Fetches a document (a podcast feed) from an absolute http(s) URL,
+    /// whole and at most `max` bytes, conditionally with `validators`.
+    /// Redirects are followed here, up to 5 and never from https to http, so
+    /// that a chain of permanent ones (301, 308) can be reported as
+    /// [`Document::moved_to`]: the subscription should use that address.
+    pub async fn fetch_document(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        max: u64,
+    ) -> Result<Document, MirrorError> {
+        let mut current = url.clone();
+        let mut permanent = true;
+        let mut hops = 0;
+        loop {
+            if !matches!(current.scheme(), "http" | "https") {
+                return Err(MirrorError::BadUrl(
+                    current.to_string(),
+                    "only http and https".into(),
+                ));
+            }
+            let mut req = self.manual.get(current.clone());
+            if let Some(etag) = &validators.etag {
+                req = req.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &validators.last_modified {
+                req = req.header(IF_MODIFIED_SINCE, lm);
+            }
+            let idle = self.config.idle_timeout;
+            let resp = match tokio::time::timeout(idle, req.send()).await {
+                Err(_) => return Err(MirrorError::Timeout(idle)),
+                Ok(Err(e)) => return Err(classify(e, idle)),
+                Ok(Ok(r)) => r,
+            };
+            let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let next = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| current.join(l).ok())
+                    .ok_or_else(|| {
+                        MirrorError::Transfer(format!("HTTP {status} without a usable Location"))
+                    })?;
+                if current.scheme() == "https" && next.scheme() == "http" {
+                    return Err(MirrorError::Transfer(
+                        "refusing a redirect from https to http".into(),
+                    ));
+                }
+                hops += 1;
+                if hops > 5 {
+                    return Err(MirrorError::Transfer("too many redirects".into()));
+                }
+                permanent &= matches!(
+                    status,
+                    StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+                );
+                current = next;
+                continue;
+            }
+            let moved_to = (hops > 0 && permanent).then(|| current.clone());
+            let header = |name| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let (etag, last_modified, date) = (header(ETAG), header(LAST_MODIFIED), header(DATE));
+            let body = match status {
+                StatusCode::NOT_MODIFIED => None,
+                StatusCode::OK => {
+                    let mut stream = BodyStream {
+                        remaining: resp.content_length(),
+                        start: 0,
+                        idle,
+                        ttfb: Duration::ZERO,
+                        validators: Validators::default(),
+                        inner: Inner::Http(resp),
+                    };
+                    if stream.remaining.is_some_and(|n| n > max) {
+                        return Err(MirrorError::TooLarge { limit: max });
+                    }
+                    let mut out = Vec::new();
+                    while let Some(chunk) = stream.next_chunk().await? {
+                        if out.len() as u64 + chunk.len() as u64 > max {
+                            return Err(MirrorError::TooLarge { limit: max });
+                        }
+                        out.extend_from_slice(&chunk);
+                    }
+                    if stream.remaining.is_some_and(|n| n > 0) {
+                        return Err(MirrorError::Transfer("body shorter than announced".into()));
+                    }
+                    Some(out)
+                }
+                StatusCode::NOT_FOUND | StatusCode::GONE => {
+                    return Err(MirrorError::Gone {
+                        status: status.as_u16(),
+                    })
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(MirrorError::Unauthorized {
+                        status: status.as_u16(),
+                        sent_token: false,
+                    })
+                }
+                s => {
+                    return Err(MirrorError::Status {
+                        status: s.as_u16(),
+                        retry_after: None,
+                    })
+                }
+            };
+            let validators = if body.is_none() {
+                validators.clone()
+            } else {
+                if validators_usable(date.as_deref(), last_modified.as_deref()) {
+                    Validators {
+                        etag,
+                        last_modified,
+                    }
+                } else {
+                    Validators::default()
+                }
+            };
+            return Ok(Document {
+                status: status.as_u16(),
+                url: current,
+                moved_to,
+                body,
+                validators,
+            });
+        }
+    }
+
+    /// Opens the absolute `url` on `mirror` (it must lie below the mirror's
+    /// base) for streaming from `offset`: a feed file, whose sources are
+    /// whole URLs rather than paths below a library's mirror.
+    pub async fn open_url(
+        &self,
+        mirror: &Mirror,
+        url: &Url,
+        offset: u64,
+    ) -> Result<BodyStream, MirrorError> {
+        let Mirror::Http(base, token) = mirror else {
+            return Err(MirrorError::BadUrl(
+                url.to_string(),
+                "not an HTTP mirror".into(),
+            ));
+        };
+        if url.origin() != base.origin() || !url.path().starts_with(base.path()) {
+            return Err(MirrorError::BadUrl(
+                url.to_string(),
+                format!("not below {base}"),
+            ));
+        }
+        match self
+            .send(url.clone(), token.as_ref(), offset, &Validators::default())
+            .await?
+        {
+            Opened::Body(b) => Ok(b),
+            Opened::NotModified => Err(MirrorError::Transfer("unexpected 304".into())),
+        }
     }
 
     /// Fetches a small object (catalog, signature) whole, refusing more than `max` bytes.
@@ -278,6 +455,16 @@ impl MirrorClient {
         let url = base
             .join(path)
             .map_err(|e| MirrorError::BadUrl(path.to_owned(), e.to_string()))?;
+        self.send(url, token, offset, validators).await
+    }
+
+    async fn send(
+        &self,
+        url: Url,
+        token: Option<&AccessToken>,
+        offset: u64,
+        validators: &Validators,
+    ) -> Result<Opened, MirrorError> {
         let mut req = self.http.get(url);
         if let Some(t) = token {
             // reqwest drops it if a redirect leaves this host.
@@ -374,6 +561,20 @@ impl MirrorClient {
 pub struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+}
+
+/// A document fetched by [`MirrorClient::fetch_document`].
+#[derive(Debug)]
+pub struct Document {
+    pub status: u16,
+    /// Where it was finally served from.
+    pub url: Url,
+    /// Set when every redirect on the way was permanent (301, 308).
+    pub moved_to: Option<Url>,
+    /// `None`: 304, unchanged since the validators sent.
+    pub body: Option<Vec<u8>>,
+    /// For the next conditional request (the ones sent, after a 304).
+    pub validators: Validators,
 }
 
 /// A small object fetched whole.

@@ -118,12 +118,45 @@ impl BlobStore {
         BlobWriter {
             file,
             partial,
-            final_path: self.path(sha),
-            expected: sha.clone(),
-            expected_size: size,
+            root: self.root.join("sha256"),
+            expected: Some(sha.clone()),
+            expected_size: Some(size),
+            limit: size,
             hasher,
             written,
         }
+    }
+
+    /// Continues (or starts) a download whose hash is not known yet: a feed
+    /// episode before its first download. `key` names the partial file;
+    /// `size` is the length the publisher declared, if any; `limit` caps an
+    /// undeclared one. The bytes reach the store only through
+    /// [`BlobWriter::finish_unknown`], under their own hash.
+    pub fn resume_unknown(
+        &self,
+        key: &Sha256,
+        size: Option<u64>,
+        limit: u64,
+    ) -> Result<BlobWriter, StoreError> {
+        let limit = size.unwrap_or(limit);
+        let mut w = self.resume(key, limit)?;
+        w.expected = None;
+        w.expected_size = size;
+        Ok(w)
+    }
+
+    /// Starts such a download over from nothing.
+    pub fn begin_unknown(
+        &self,
+        key: &Sha256,
+        size: Option<u64>,
+        limit: u64,
+    ) -> Result<BlobWriter, StoreError> {
+        let limit = size.unwrap_or(limit);
+        let mut w = self.begin(key, limit)?;
+        w.expected = None;
+        w.expected_size = size;
+        Ok(w)
     }
 
     /// Hashes the file at `path` (streaming). Returns its SHA-256 and size.
@@ -137,9 +170,13 @@ impl BlobStore {
 pub struct BlobWriter {
     file: File,
     partial: PathBuf,
-    final_path: PathBuf,
-    expected: Sha256,
-    expected_size: u64,
+    /// `blobs/sha256`: the final path follows from the hash.
+    root: PathBuf,
+    /// `None` while a feed file's hash is not known yet.
+    expected: Option<Sha256>,
+    expected_size: Option<u64>,
+    /// Most bytes accepted: the expected size, or a cap when it is unknown.
+    limit: u64,
     hasher: Hasher,
     written: u64,
 }
@@ -147,10 +184,14 @@ pub struct BlobWriter {
 impl BlobWriter {
     /// Appends bytes, hashing them. Refuses to grow past the expected size.
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        if self.written + bytes.len() as u64 > self.expected_size {
+        if self.written + bytes.len() as u64 > self.limit {
             return Err(StoreError::TooLong {
-                sha256: self.expected.to_string(),
-                expected_size: self.expected_size,
+                sha256: self
+                    .expected
+                    .as_ref()
+                    .map(Sha256::to_string)
+                    .unwrap_or_default(),
+                expected_size: self.limit,
             });
         }
         self.hasher.update(bytes);
@@ -166,7 +207,13 @@ impl BlobWriter {
         self.written
     }
 
-    pub fn expected_size(&self) -> u64 {
+    /// Most bytes this blob may have (its size, when known).
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The size the bytes must have at the end, when known.
+    pub fn expected_size(&self) -> Option<u64> {
         self.expected_size
     }
 
@@ -185,33 +232,66 @@ impl BlobWriter {
     /// Checks size and hash, fsyncs, and renames into place. On mismatch the
     /// partial file is removed and nothing is stored.
     pub fn finish(self) -> Result<PathBuf, StoreError> {
+        self.finish_checked(|_, _, _| Ok(()))
+            .map(|(_, _, path)| path)
+    }
+
+    /// For a file whose hash was not known: hashes what was written, checks
+    /// the declared size, lets `check` look at the complete file (the
+    /// publisher's integrity digests), and only then moves it into place
+    /// under its SHA-256. Returns that hash, the size and the path.
+    pub fn finish_unknown(
+        self,
+        check: impl FnOnce(&Path, &Sha256, u64) -> Result<(), String>,
+    ) -> Result<(Sha256, u64, PathBuf), StoreError> {
+        self.finish_checked(check)
+    }
+
+    fn finish_checked(
+        self,
+        check: impl FnOnce(&Path, &Sha256, u64) -> Result<(), String>,
+    ) -> Result<(Sha256, u64, PathBuf), StoreError> {
         let BlobWriter {
             file,
             partial,
-            final_path,
+            root,
             expected,
             expected_size,
             hasher,
             written,
+            ..
         } = self;
         let actual = Sha256::from_digest(&hasher.finalize().into());
-        if actual != expected || written != expected_size {
+        let fail = |file: File, e: StoreError| {
             drop(file);
             let _ = fs::remove_file(&partial);
-            return Err(StoreError::HashMismatch {
-                sha256: expected.to_string(),
-                expected_size,
-                actual_size: written,
-                actual_sha256: actual.to_string(),
-            });
+            Err(e)
+        };
+        if expected.as_ref().is_some_and(|e| *e != actual)
+            || expected_size.is_some_and(|n| n != written)
+        {
+            return fail(
+                file,
+                StoreError::HashMismatch {
+                    sha256: expected.as_ref().map(Sha256::to_string).unwrap_or_default(),
+                    expected_size: expected_size.unwrap_or(written),
+                    actual_size: written,
+                    actual_sha256: actual.to_string(),
+                },
+            );
         }
         file.sync_all().map_err(|e| StoreError::io(&partial, e))?;
+        if let Err(message) = check(&partial, &actual, written) {
+            return fail(file, StoreError::Unverified(message));
+        }
         drop(file);
-        let dir = final_path.parent().expect("blob path has a parent");
-        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let hex = actual.as_str();
+        let dir = root.join(&hex[..2]);
+        let final_path = dir.join(hex);
+        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
         fs::rename(&partial, &final_path).map_err(|e| StoreError::io(&final_path, e))?;
-        sync_dir(dir);
-        Ok(final_path)
+        sync_dir(&dir);
+        Ok((actual, written, final_path))
     }
 }
 
@@ -275,5 +355,54 @@ mod tests {
         let p = w.finish().unwrap();
         assert_eq!(fs::read(&p).unwrap(), data);
         assert_eq!(BlobStore::hash_file(&p).unwrap(), (sha, data.len() as u64));
+    }
+
+    /// A feed file: stored under the hash of what arrived, once the declared
+    /// size and the caller's check agree; otherwise nothing is stored.
+    #[test]
+    fn files_of_unknown_hash_are_stored_under_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let key = sha_of(b"feed file key");
+        let data = b"episode bytes";
+
+        let mut w = store.begin_unknown(&key, Some(13), 1 << 20).unwrap();
+        w.write(b"episode ").unwrap();
+        drop(w);
+        let mut w = store.resume_unknown(&key, Some(13), 1 << 20).unwrap();
+        assert_eq!(w.written(), 8);
+        w.write(b"bytes").unwrap();
+        let (sha, n, path) = w
+            .finish_unknown(|p, sha, n| {
+                assert_eq!(fs::read(p).unwrap(), data, "the check sees the whole file");
+                assert_eq!((sha, n), (&sha_of(data), 13));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!((sha.clone(), n), (sha_of(data), 13));
+        assert_eq!(path, store.path(&sha));
+        assert!(!store.partial_path(&key).exists());
+
+        // Shorter than declared.
+        let mut w = store.begin_unknown(&key, Some(13), 1 << 20).unwrap();
+        w.write(b"episode").unwrap();
+        assert!(matches!(
+            w.finish_unknown(|_, _, _| Ok(())),
+            Err(StoreError::HashMismatch { .. })
+        ));
+        assert!(!store.partial_path(&key).exists());
+        // Refused by the check (an integrity digest): nothing stored.
+        let other = b"other bytes";
+        let mut w = store.begin_unknown(&key, None, 1 << 20).unwrap();
+        w.write(other).unwrap();
+        let e = w
+            .finish_unknown(|_, _, _| Err("integrity".into()))
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Unverified(_)), "{e}");
+        assert!(!store.path(&sha_of(other)).exists());
+        assert!(!store.partial_path(&key).exists());
+        // No declared size: the cap holds.
+        let mut w = store.begin_unknown(&key, None, 4).unwrap();
+        assert!(w.write(b"12345").is_err());
     }
 }

@@ -176,6 +176,57 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE libraries ADD COLUMN access TEXT NOT NULL DEFAULT 'public'
         CHECK (access IN ('public', 'token'));
     "#,
+    // 7: podcast feeds. A feed library has a row in `feeds` (and no public
+    // key). Its files are not known by hash before their first download:
+    // `feed_files` says where to get each and how to check it, and `key` is
+    // what the catalog's assets carry until the SHA-256 is learned. Transcript
+    // text joins the search index.
+    r#"
+    CREATE TABLE feeds (
+        library_id      TEXT PRIMARY KEY REFERENCES libraries(id) ON DELETE CASCADE,
+        url             TEXT NOT NULL,
+        subscribed_url  TEXT NOT NULL,
+        etag            TEXT,
+        last_modified   TEXT,
+        last_status     INTEGER,
+        last_fetched_at INTEGER
+    ) STRICT;
+    CREATE TABLE feed_files (
+        key        TEXT PRIMARY KEY,
+        library_id TEXT NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        urls       TEXT NOT NULL,
+        length     INTEGER,
+        integrity  TEXT,
+        sha256     TEXT,
+        size       INTEGER
+    ) STRICT;
+    CREATE INDEX feed_files_by_sha256 ON feed_files(sha256);
+    ALTER TABLE items ADD COLUMN transcript TEXT;
+    DROP TRIGGER items_fts_insert;
+    DROP TRIGGER items_fts_delete;
+    DROP TRIGGER items_fts_update;
+    DROP TABLE items_fts;
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, summary, notes, transcript,
+        content = 'items', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts(rowid, title, summary, notes, transcript)
+        VALUES (new.rowid, new.title, new.summary, new.notes, new.transcript);
+    END;
+    CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes, transcript)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes, old.transcript);
+    END;
+    CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary, notes, transcript ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes, transcript)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes, old.transcript);
+        INSERT INTO items_fts(rowid, title, summary, notes, transcript)
+        VALUES (new.rowid, new.title, new.summary, new.notes, new.transcript);
+    END;
+    INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+    "#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {

@@ -37,6 +37,11 @@ pub enum StoreError {
     },
     #[error("blob {sha256}: more bytes than the expected {expected_size}")]
     TooLong { sha256: String, expected_size: u64 },
+    /// A feed file failed the publisher's check (its integrity digest).
+    #[error("{0}")]
+    Unverified(String),
+    #[error("library {0:?} is subscribed from another source")]
+    SourceConflict(String),
 }
 
 impl StoreError {
@@ -60,6 +65,8 @@ impl StoreError {
             StoreError::Equivocation { .. } => "equivocation",
             StoreError::HashMismatch { .. } => "hash_mismatch",
             StoreError::TooLong { .. } => "too_long",
+            StoreError::Unverified(_) => "integrity_mismatch",
+            StoreError::SourceConflict(_) => "source_conflict",
         }
     }
 }

@@ -207,7 +207,7 @@ impl Store {
             .as_deref()
             .and_then(|b| serde_json::from_slice(b).ok());
         let d = diff(old.as_ref(), new);
-        write_catalog(&tx, library, verified, &d)?;
+        write_catalog(&tx, library, new, &verified.bytes, &d)?;
         crate::downloads::want_new_items(&tx, library, &d.added)?;
         tx.commit()?;
         Ok(ApplyOutcome {
@@ -354,13 +354,16 @@ fn insert_asset_cols(a: Option<&Asset>) -> (Option<String>, Option<i64>, Option<
     }
 }
 
-fn write_catalog(
+/// Writes `c` (whose exact bytes are `bytes`) over what the diff `d` says
+/// changed. A signed catalog's bytes are what was verified; a feed's are its
+/// canonical JSON.
+pub(crate) fn write_catalog(
     tx: &Transaction<'_>,
     library: &str,
-    verified: &VerifiedCatalog,
+    c: &Catalog,
+    bytes: &[u8],
     d: &CatalogDiff,
 ) -> Result<(), StoreError> {
-    let c = &verified.catalog;
     let (asha, asize, atype) = insert_asset_cols(c.library.artwork.as_ref());
     tx.execute(
         "UPDATE libraries SET title = ?2, description = ?3, sequence = ?4, catalog = ?5,
@@ -371,7 +374,7 @@ fn write_catalog(
             c.library.title,
             c.library.description,
             c.sequence as i64,
-            verified.bytes,
+            bytes,
             ts(c.generated_at),
             ts(c.expires_at),
             asha,

@@ -277,7 +277,7 @@ fn search(conn: &Connection, q: &str, limit: usize) -> Result<Vec<SearchHit>, St
          JOIN items i ON i.rowid = items_fts.rowid
          JOIN collections c ON c.library_id = i.library_id AND c.id = i.collection_id
          WHERE items_fts MATCH ?1
-         ORDER BY bm25(items_fts, 10.0, 3.0, 1.0)
+         ORDER BY bm25(items_fts, 10.0, 3.0, 1.0, 0.5)
          LIMIT ?2",
     )?;
     let hits = stmt

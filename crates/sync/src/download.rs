@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use stowaway_catalog::{blob_path, Sha256};
 use stowaway_mirrors::{Fetched, MirrorError, MirrorPool, RateLimiter, Validators};
-use stowaway_store::{BlobWriter, StoreError, WantedBlob};
+use stowaway_store::{BlobWriter, FeedFile, FileDigest, StoreError, WantedBlob};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -59,7 +59,7 @@ struct Sink {
 impl Sink {
     fn new(mut writer: BlobWriter) -> Sink {
         let accepted = writer.written();
-        let size = writer.expected_size();
+        let size = writer.limit();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
         let task = tokio::task::spawn_blocking(move || {
             let mut last = std::time::Instant::now();
@@ -216,6 +216,7 @@ impl Downloads<'_> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+        self.index_transcript(&w.sha256).await;
         self.done.fetch_add(n, Ordering::Relaxed);
         self.engine.emit(SyncEvent::DownloadFinished {
             sha256: w.sha256.to_string(),
@@ -227,9 +228,12 @@ impl Downloads<'_> {
 
     /// Downloads `w` into the store. Returns bytes received from mirrors.
     pub async fn blob(&self, w: &WantedBlob) -> Result<u64, String> {
+        let store = self.engine.store();
+        if let Some(file) = store.feed_file(&w.sha256).map_err(|e| e.to_string())? {
+            return self.feed_file(w, file).await;
+        }
         let sha = w.sha256.to_string();
         let path = blob_path(&w.sha256);
-        let store = self.engine.store();
         if w.size <= SMALL_BLOB && !store.blobs().partial_path(&w.sha256).exists() {
             match self.small(w).await {
                 Ok(n) => return Ok(n),
@@ -276,6 +280,7 @@ impl Downloads<'_> {
                         store
                             .mark_blob_present(&w.sha256, w.size)
                             .map_err(|e| e.to_string())?;
+                        self.index_transcript(&w.sha256).await;
                         let _ = store2.remove_partial(&w.sha256);
                         self.engine.emit(SyncEvent::DownloadFinished {
                             sha256: sha.clone(),
@@ -596,6 +601,398 @@ impl Downloads<'_> {
                 self.pool.url(best_other.0),
                 best_other.1 / 1000.0
             )
+        })
+    }
+}
+
+/// Checks a complete feed file against the publisher's `podcast:integrity`
+/// digests (Subresource Integrity: the strongest algorithm given decides,
+/// and any of its digests may match).
+fn check_integrity(
+    path: &std::path::Path,
+    sha: &Sha256,
+    digests: &[FileDigest],
+) -> Result<(), String> {
+    use sha2::Digest;
+    let strength = |a: &str| match a {
+        "sha512" => 3,
+        "sha384" => 2,
+        "sha256" => 1,
+        _ => 0,
+    };
+    let Some(best) = digests.iter().map(|d| strength(&d.algorithm)).max() else {
+        return Ok(());
+    };
+    let wanted: Vec<&FileDigest> = digests
+        .iter()
+        .filter(|d| strength(&d.algorithm) == best)
+        .collect();
+    let actual = match best {
+        1 => sha.to_string(),
+        n => {
+            let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+            let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut h384 = sha2::Sha384::new();
+            let mut h512 = sha2::Sha512::new();
+            loop {
+                let k = std::io::Read::read(&mut reader, &mut buf).map_err(|e| e.to_string())?;
+                if k == 0 {
+                    break;
+                }
+                if n == 2 {
+                    h384.update(&buf[..k]);
+                } else {
+                    h512.update(&buf[..k]);
+                }
+            }
+            if n == 2 {
+                hex::encode(h384.finalize())
+            } else {
+                hex::encode(h512.finalize())
+            }
+        }
+    };
+    if wanted.iter().any(|d| d.hex == actual) {
+        Ok(())
+    } else {
+        Err(format!(
+            "integrity mismatch: the file's {} is not the one the feed gives",
+            wanted[0].algorithm
+        ))
+    }
+}
+
+impl Downloads<'_> {
+    /// After a blob is stored: if it is an item's transcript, its text goes
+    /// into the search index.
+    async fn index_transcript(&self, sha: &Sha256) {
+        let store = self.engine.store().clone();
+        let blob = sha.clone();
+        let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
+            let sha = blob;
+            let Some(media_type) = store.transcript_type(&sha).map_err(|e| e.to_string())? else {
+                return Ok(());
+            };
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            std::fs::File::open(store.blobs().path(&sha))
+                .and_then(|f| f.take(8 << 20).read_to_end(&mut bytes))
+                .map_err(|e| e.to_string())?;
+            let text = stowaway_feeds::transcript_text(&bytes, Some(&media_type));
+            store
+                .set_transcript_text(&sha, &text)
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .await;
+        if let Ok(Err(e)) | Err(e) = r.map_err(|e| e.to_string()) {
+            warn!(blob = %sha, error = %e, "could not index the transcript");
+        }
+    }
+
+    /// A feed file: from its sources (the enclosure, then the alternates
+    /// that are the same file), on whichever host answers, resuming with
+    /// Range across sources. Before its hash is known the file is checked
+    /// against the declared length and the integrity digests, then stored
+    /// under its SHA-256, which is recorded; after, every copy must match it.
+    async fn feed_file(&self, w: &WantedBlob, file: FeedFile) -> Result<u64, String> {
+        let store = self.engine.store().clone();
+        let learned = file.sha256.clone();
+        let size = file.size.or(file.length);
+        let label = w.sha256.to_string();
+        // Each source on its host in the pool.
+        let sources: Vec<(usize, url::Url)> = file
+            .urls
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok())
+            .filter_map(|u| {
+                let origin = crate::feed::origin_of(&u);
+                (0..self.pool.len())
+                    .find(|&i| self.pool.url(i) == origin)
+                    .map(|i| (i, u))
+            })
+            .collect();
+        if sources.is_empty() {
+            return Err("none of the feed's sources is usable".into());
+        }
+        let open_writer = |fresh: bool| {
+            let store = store.clone();
+            let (key, learned) = (w.sha256.clone(), learned.clone());
+            async move {
+                tokio::task::spawn_blocking(move || match (&learned, fresh) {
+                    (Some(sha), false) => store.blobs().resume(sha, size.unwrap_or(0)),
+                    (Some(sha), true) => store.blobs().begin(sha, size.unwrap_or(0)),
+                    (None, false) => {
+                        store
+                            .blobs()
+                            .resume_unknown(&key, size, crate::feed::MAX_UNDECLARED_FILE)
+                    }
+                    (None, true) => {
+                        store
+                            .blobs()
+                            .begin_unknown(&key, size, crate::feed::MAX_UNDECLARED_FILE)
+                    }
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+            }
+        };
+        let mut writer = Sink::new(open_writer(false).await?);
+        let resumed = writer.written();
+        if resumed > 0 {
+            info!(file = %label, offset = resumed, "resuming partial download");
+            self.engine.emit(SyncEvent::DownloadResumed {
+                sha256: label.clone(),
+                offset: resumed,
+                size: size.unwrap_or(0),
+            });
+        }
+        self.done.fetch_add(resumed, Ordering::Relaxed);
+        let mut counted = resumed;
+        let mut received = 0u64;
+        let mut errors: Vec<String> = Vec::new();
+        let mut bad: HashSet<usize> = HashSet::new();
+        let mut previous: Option<usize> = None;
+        for round in 0..self.max_rounds {
+            if round > 0 {
+                let wait =
+                    Duration::from_millis(250 * (1 << round.min(6))).mul_f64(0.5 + fastrand::f64());
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = self.cancel.cancelled() => return Err("cancelled".into()),
+                }
+            }
+            // Healthy hosts first, in the pool's order; the rest after.
+            let order = self.pool.available();
+            let mut queue: Vec<&(usize, url::Url)> =
+                sources.iter().filter(|(m, _)| !bad.contains(m)).collect();
+            queue.sort_by_key(|(m, _)| order.iter().position(|o| o == m).unwrap_or(usize::MAX));
+            if queue.is_empty() {
+                break;
+            }
+            for &(m, ref url) in queue {
+                if self.cancel.is_cancelled() {
+                    return Err("cancelled".into());
+                }
+                let offset = writer.written();
+                let _permit = self.pool.permit(m).await;
+                let mut body = match self.pool.open_url(m, url, offset).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                            sha256: label.clone(),
+                            mirror: url.to_string(),
+                            error: e.to_string(),
+                            code: e.code().to_owned(),
+                        });
+                        errors.push(format!("{url}: {e}"));
+                        continue;
+                    }
+                };
+                let mut pending = if body.start < offset {
+                    match body.skip_to(offset).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            self.pool.record_failure(m, &e);
+                            errors.push(format!("{url}: {e}"));
+                            continue;
+                        }
+                    }
+                } else {
+                    None
+                };
+                if let (Some(size), Some(rem)) = (size, body.remaining) {
+                    let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
+                    if rem != size - offset {
+                        let e = format!(
+                            "announces {rem} bytes from offset {offset}, the feed says {}",
+                            size - offset
+                        );
+                        self.pool.record_bad_bytes(m, &e);
+                        bad.insert(m);
+                        errors.push(format!("{url}: {e}"));
+                        continue;
+                    }
+                }
+                match previous {
+                    Some(from) if from != m => self.engine.emit(SyncEvent::Failover {
+                        sha256: label.clone(),
+                        from: self.pool.url(from).to_owned(),
+                        to: url.to_string(),
+                        offset,
+                        reason: errors.last().cloned().unwrap_or_default(),
+                    }),
+                    _ => self.engine.emit(SyncEvent::DownloadStarted {
+                        sha256: label.clone(),
+                        label: w.label.clone(),
+                        size: size.unwrap_or(0),
+                        offset,
+                        mirror: url.to_string(),
+                    }),
+                }
+                previous = Some(m);
+                let started = Instant::now();
+                let start_bytes = writer.written();
+                let mut last_event = Instant::now();
+                let end = loop {
+                    let chunk = match pending.take() {
+                        Some(c) => c,
+                        None => {
+                            let others = sources.iter().any(|(o, _)| *o != m && !bad.contains(o));
+                            let stall = if others {
+                                self.stall_timeout
+                            } else {
+                                Duration::from_secs(3600)
+                            };
+                            let next = tokio::select! {
+                                c = tokio::time::timeout(stall, body.next_chunk()) => match c {
+                                    Ok(c) => c,
+                                    Err(_) => Err(MirrorError::Stalled(stall)),
+                                },
+                                () = self.cancel.cancelled() => break StreamEnd::Cancelled,
+                            };
+                            match next {
+                                Ok(Some(c)) => c,
+                                Ok(None) => break StreamEnd::Complete,
+                                Err(e) => {
+                                    self.pool.record_failure(m, &e);
+                                    break StreamEnd::Failed(e.to_string());
+                                }
+                            }
+                        }
+                    };
+                    if let Some(l) = self.limiter {
+                        l.take(chunk.len()).await;
+                    }
+                    let n = chunk.len() as u64;
+                    received += n;
+                    self.received.fetch_add(n, Ordering::Relaxed);
+                    if let Err(e) = writer.write(chunk).await {
+                        if matches!(e, StoreError::TooLong { .. }) {
+                            break StreamEnd::BadBytes(format!(
+                                "more bytes than the {} expected",
+                                writer.size
+                            ));
+                        }
+                        return Err(e.to_string());
+                    }
+                    self.done.fetch_add(n, Ordering::Relaxed);
+                    counted += n;
+                    if last_event.elapsed() >= Duration::from_millis(100) {
+                        last_event = Instant::now();
+                        self.engine.emit(SyncEvent::DownloadProgress {
+                            sha256: label.clone(),
+                            bytes: writer.written(),
+                            size: size.unwrap_or(0),
+                            mirror: url.to_string(),
+                        });
+                    }
+                };
+                match end {
+                    StreamEnd::Complete => {
+                        self.pool.record_success(m, None);
+                        self.pool.record_transfer(
+                            m,
+                            writer.written() - start_bytes,
+                            started.elapsed(),
+                        );
+                        let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
+                        let (key, digests, learned) =
+                            (w.sha256.clone(), file.integrity.clone(), learned.clone());
+                        let store2 = store.clone();
+                        let finished = tokio::task::spawn_blocking(move || match learned {
+                            Some(sha) => {
+                                let n = inner.written();
+                                inner.finish()?;
+                                store2.mark_blob_present(&sha, n)?;
+                                Ok(sha)
+                            }
+                            None => {
+                                let (sha, n, _) = inner.finish_unknown(|path, sha, _| {
+                                    check_integrity(path, sha, &digests)
+                                })?;
+                                store2.learn_feed_file(&key, &sha, n)?;
+                                Ok::<_, StoreError>(sha)
+                            }
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                        match finished {
+                            Ok(sha) => {
+                                let _ = store.remove_partial(&w.sha256);
+                                self.index_transcript(&sha).await;
+                                self.engine.emit(SyncEvent::DownloadFinished {
+                                    sha256: label.clone(),
+                                    mirror: url.to_string(),
+                                    size: counted,
+                                });
+                                return Ok(received);
+                            }
+                            Err(e) => {
+                                warn!(file = %label, source = %url, error = %e, "feed file failed verification; discarded");
+                                // Every byte came from this source only if it served all.
+                                if start_bytes == 0 {
+                                    self.pool.record_bad_bytes(m, &e.to_string());
+                                    bad.insert(m);
+                                }
+                                self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                                    sha256: label.clone(),
+                                    mirror: url.to_string(),
+                                    error: e.to_string(),
+                                    code: e.code().to_owned(),
+                                });
+                                errors.push(format!("{url}: {e}"));
+                                self.done.fetch_sub(counted, Ordering::Relaxed);
+                                counted = 0;
+                                writer = Sink::new(open_writer(true).await?);
+                            }
+                        }
+                    }
+                    StreamEnd::Failed(e) | StreamEnd::Slow(e) => {
+                        self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                            sha256: label.clone(),
+                            mirror: url.to_string(),
+                            error: e.clone(),
+                            code: "interrupted".into(),
+                        });
+                        errors.push(format!("{url}: {e}"));
+                        let _ = store.record_partial(
+                            &w.sha256,
+                            size.unwrap_or(0),
+                            writer.written(),
+                            Some(url.as_str()),
+                        );
+                    }
+                    StreamEnd::BadBytes(e) => {
+                        self.pool.record_bad_bytes(m, &e);
+                        bad.insert(m);
+                        errors.push(format!("{url}: {e}"));
+                        if let Ok(inner) = writer.finish_writing().await {
+                            inner.discard();
+                        }
+                        self.done.fetch_sub(counted, Ordering::Relaxed);
+                        counted = 0;
+                        writer = Sink::new(open_writer(true).await?);
+                    }
+                    StreamEnd::Cancelled => {
+                        let _ = store.record_partial(
+                            &w.sha256,
+                            size.unwrap_or(0),
+                            writer.written(),
+                            Some(url.as_str()),
+                        );
+                        return Err("cancelled".into());
+                    }
+                }
+            }
+        }
+        let _ = store.record_partial(&w.sha256, size.unwrap_or(0), writer.written(), None);
+        Err(if errors.is_empty() {
+            "no source is available".into()
+        } else {
+            errors.join("; ")
         })
     }
 }

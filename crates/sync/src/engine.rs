@@ -43,6 +43,8 @@ pub enum SyncError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Feed(#[from] stowaway_feeds::FeedError),
 }
 
 impl SyncError {
@@ -55,6 +57,7 @@ impl SyncError {
             SyncError::Busy => "busy",
             SyncError::Read { .. } => "io",
             SyncError::Internal(_) => "internal",
+            SyncError::Feed(e) => e.code(),
         }
     }
 }
@@ -462,13 +465,22 @@ impl Engine {
             library: library.to_owned(),
             ..LibraryReport::default()
         };
-        let (pool, records) = self.pool(library, opts)?;
-
         let unauthorized = std::sync::atomic::AtomicBool::new(false);
-        match self
-            .refresh_catalog(library, public_key, &pool, &records, &unauthorized)
-            .await
-        {
+        // A feed library's pool is its files' hosts, known after the fetch.
+        let feed = self.store.feed(library)?;
+        let refreshed = match &feed {
+            Some(row) => self.refresh_feed(library, row).await,
+            None => {
+                let (pool, records) = self.pool(library, opts)?;
+                let r = self
+                    .refresh_catalog(library, public_key, &pool, &records, &unauthorized)
+                    .await;
+                self.save_health(library, &pool);
+                r
+            }
+        };
+        let (pool, _) = self.pool(library, opts)?;
+        match refreshed {
             Ok((outcome, mirror, expired)) => {
                 if !outcome.unchanged {
                     match self.store.collect_garbage() {
@@ -503,7 +515,6 @@ impl Engine {
                 report.catalog_error = Some(e);
             }
         }
-        self.save_health(library, &pool);
 
         if !opts.catalog_only {
             let r = self

@@ -15,6 +15,10 @@ mod catalog;
 mod download;
 mod engine;
 mod events;
+mod feed;
 
 pub use engine::{Engine, LibraryReport, Subscribed, SyncError, SyncOptions, SyncReport};
 pub use events::SyncEvent;
+pub use feed::{
+    file_key, item_id, library_id_for, FeedSubscribed, FetchedFeed, Source, FEED_COLLECTION,
+};

@@ -1,0 +1,367 @@
+//! Podcast feeds as libraries: the feed's address and validators, and the
+//! files its episodes point at.
+//!
+//! A feed library is stored like a signed one (collections, items, assets,
+//! the same downloads, playback and search), with two differences. Nothing
+//! signs it: the sync layer turns each fetch into a catalog and
+//! [`Store::apply_feed`] writes it. And its files have no hash before their
+//! first download: such an asset carries its [`FeedFile::key`] where the
+//! SHA-256 would be, until [`Store::learn_feed_file`] records the real hash
+//! (and from then on every copy, from any source, must match it).
+
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use stowaway_catalog::{diff, Catalog, Sha256};
+
+use crate::library::{write_catalog, ApplyOutcome};
+use crate::{now_unix, Store, StoreError};
+
+/// A subscribed feed.
+#[derive(Clone, Debug, Serialize)]
+pub struct FeedRow {
+    pub library_id: String,
+    /// Where it is fetched from now (a permanent redirect changes it).
+    pub url: String,
+    /// The address the member subscribed to.
+    pub subscribed_url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// HTTP status of the last fetch (or 0 when no server answered).
+    pub last_status: Option<u16>,
+    pub last_fetched_at: Option<i64>,
+}
+
+/// One expected digest of a feed file (`podcast:integrity`), as the feed
+/// gave it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    /// `sha256`, `sha384` or `sha512`.
+    pub algorithm: String,
+    /// Lowercase hex.
+    pub hex: String,
+}
+
+/// Where a feed file comes from and how it is checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FeedFile {
+    /// Stands in for the SHA-256 until it is known (see the module docs).
+    pub key: Sha256,
+    /// Every source, the enclosure first, then the alternates.
+    pub urls: Vec<String>,
+    /// The declared length, if the feed gave one.
+    pub length: Option<u64>,
+    pub integrity: Vec<FileDigest>,
+    /// Learned at the first download.
+    pub sha256: Option<Sha256>,
+    pub size: Option<u64>,
+}
+
+impl FeedFile {
+    /// What the catalog's asset carries: the real hash once known.
+    pub fn current_sha256(&self) -> &Sha256 {
+        self.sha256.as_ref().unwrap_or(&self.key)
+    }
+}
+
+fn feed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedRow> {
+    Ok(FeedRow {
+        library_id: r.get(0)?,
+        url: r.get(1)?,
+        subscribed_url: r.get(2)?,
+        etag: r.get(3)?,
+        last_modified: r.get(4)?,
+        last_status: r.get::<_, Option<i64>>(5)?.map(|s| s as u16),
+        last_fetched_at: r.get(6)?,
+    })
+}
+
+const FEED_COLUMNS: &str =
+    "library_id, url, subscribed_url, etag, last_modified, last_status, last_fetched_at";
+
+fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedFile> {
+    let text = |i: usize| r.get::<_, Option<String>>(i);
+    let sha = |s: Option<String>| s.and_then(|s| Sha256::parse(&s).ok());
+    Ok(FeedFile {
+        key: sha(text(0)?).ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(0, "key".into(), rusqlite::types::Type::Text)
+        })?,
+        urls: serde_json::from_str(&r.get::<_, String>(1)?).unwrap_or_default(),
+        length: r.get::<_, Option<i64>>(2)?.map(|n| n as u64),
+        integrity: text(3)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default(),
+        sha256: sha(text(4)?),
+        size: r.get::<_, Option<i64>>(5)?.map(|n| n as u64),
+    })
+}
+
+const FILE_COLUMNS: &str = "key, urls, length, integrity, sha256, size";
+
+impl Store {
+    /// Subscribes to a feed as library `library` (titled `title` until the
+    /// first fetch). Subscribing again to the same feed changes nothing;
+    /// an id that names another library or feed is refused. Returns true if
+    /// the library is new.
+    pub fn subscribe_feed(
+        &self,
+        library: &str,
+        title: &str,
+        url: &str,
+    ) -> Result<bool, StoreError> {
+        stowaway_catalog::validate_id("library", library)
+            .map_err(|e| StoreError::SourceConflict(e.to_string()))?;
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let existing: Option<Option<String>> = tx
+            .query_row(
+                "SELECT f.subscribed_url FROM libraries l LEFT JOIN feeds f ON f.library_id = l.id
+                 WHERE l.id = ?1",
+                [library],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match existing {
+            Some(Some(u)) if u == url => return Ok(false),
+            Some(_) => return Err(StoreError::SourceConflict(library.to_owned())),
+            None => {}
+        }
+        tx.execute(
+            "INSERT INTO libraries(id, title, public_key, subscribed_at) VALUES (?1, ?2, '', ?3)",
+            params![library, title, now_unix()],
+        )?;
+        tx.execute(
+            "INSERT INTO feeds(library_id, url, subscribed_url) VALUES (?1, ?2, ?2)",
+            params![library, url],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// The feed behind `library`, if it is a feed library.
+    pub fn feed(&self, library: &str) -> Result<Option<FeedRow>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row(
+                &format!("SELECT {FEED_COLUMNS} FROM feeds WHERE library_id = ?1"),
+                [library],
+                feed_row,
+            )
+            .optional()?)
+    }
+
+    /// Every subscribed feed, in subscription order.
+    pub fn feeds(&self) -> Result<Vec<FeedRow>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {} FROM feeds f JOIN libraries l ON l.id = f.library_id
+             ORDER BY l.subscribed_at, l.id",
+            FEED_COLUMNS
+                .split(", ")
+                .map(|c| format!("f.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
+        let rows = stmt
+            .query_map([], feed_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The library subscribed to the feed at `url` (as subscribed, or where
+    /// it moved), if any.
+    pub fn feed_library(&self, url: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row(
+                "SELECT library_id FROM feeds WHERE subscribed_url = ?1 OR url = ?1",
+                [url],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Records a fetch of the feed: its status, the validators for the next
+    /// conditional GET (kept when `None`, as after a 304) and, after a
+    /// permanent redirect, the new address.
+    pub fn record_feed_fetch(
+        &self,
+        library: &str,
+        status: u16,
+        validators: Option<(Option<&str>, Option<&str>)>,
+        moved_to: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let conn = self.writer();
+        conn.execute(
+            "UPDATE feeds SET last_status = ?2, last_fetched_at = ?3, url = COALESCE(?4, url)
+             WHERE library_id = ?1",
+            params![library, status, now_unix(), moved_to],
+        )?;
+        if let Some((etag, last_modified)) = validators {
+            conn.execute(
+                "UPDATE feeds SET etag = ?2, last_modified = ?3 WHERE library_id = ?1",
+                params![library, etag, last_modified],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// What is known of a feed library's files, by key.
+    pub fn feed_files(&self, library: &str) -> Result<HashMap<Sha256, FeedFile>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {FILE_COLUMNS} FROM feed_files WHERE library_id = ?1"
+        ))?;
+        let rows = stmt
+            .query_map([library], file_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows.into_iter().map(|f| (f.key.clone(), f)).collect())
+    }
+
+    /// The feed file an asset hash stands for: by its key before the first
+    /// download, by its learned SHA-256 after. `None` for a signed library's
+    /// blob.
+    pub fn feed_file(&self, sha: &Sha256) -> Result<Option<FeedFile>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row(
+                &format!(
+                    "SELECT {FILE_COLUMNS} FROM feed_files WHERE key = ?1 OR sha256 = ?1
+                     ORDER BY key = ?1 DESC LIMIT 1"
+                ),
+                [sha.as_str()],
+                file_row,
+            )
+            .optional()?)
+    }
+
+    /// Applies a feed fetch turned into a catalog: `files` are the sources
+    /// of every asset it references (already-learned hashes are kept). The
+    /// sequence grows by one for every change; the same content is
+    /// `unchanged`. One transaction, like a signed catalog.
+    pub fn apply_feed(
+        &self,
+        library: &str,
+        catalog: &Catalog,
+        files: &[FeedFile],
+    ) -> Result<ApplyOutcome, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let row: Option<(Option<i64>, Option<Vec<u8>>)> = tx
+            .query_row(
+                "SELECT l.sequence, l.catalog FROM libraries l JOIN feeds f ON f.library_id = l.id
+                 WHERE l.id = ?1",
+                [library],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((seq, old_bytes)) = row else {
+            return Err(StoreError::UnknownLibrary(library.to_owned()));
+        };
+        let previous_sequence = seq.map(|s| s as u64);
+        let old: Option<Catalog> = old_bytes
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok());
+        let mut new = catalog.clone();
+        new.sequence = previous_sequence.unwrap_or(0);
+        new.generated_at = old.as_ref().map_or(new.generated_at, |o| o.generated_at);
+        let unchanged = old.as_ref() == Some(&new);
+        for f in files {
+            tx.execute(
+                "INSERT INTO feed_files(key, library_id, urls, length, integrity)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(key) DO UPDATE SET urls = excluded.urls, length = excluded.length,
+                     integrity = excluded.integrity",
+                params![
+                    f.key.as_str(),
+                    library,
+                    serde_json::to_string(&f.urls).expect("strings serialise"),
+                    f.length.map(|n| n as i64),
+                    (!f.integrity.is_empty())
+                        .then(|| serde_json::to_string(&f.integrity).expect("serialises"))
+                ],
+            )?;
+        }
+        if unchanged {
+            tx.commit()?;
+            return Ok(ApplyOutcome {
+                library: library.to_owned(),
+                previous_sequence,
+                sequence: new.sequence,
+                unchanged: true,
+                diff: Default::default(),
+            });
+        }
+        new.sequence = previous_sequence.map_or(1, |s| s + 1);
+        new.generated_at = catalog.generated_at;
+        let d = diff(old.as_ref(), &new);
+        write_catalog(&tx, library, &new, &new.to_canonical_json(), &d)?;
+        crate::downloads::want_new_items(&tx, library, &d.added)?;
+        tx.commit()?;
+        Ok(ApplyOutcome {
+            library: library.to_owned(),
+            previous_sequence,
+            sequence: new.sequence,
+            unchanged: false,
+            diff: d,
+        })
+    }
+
+    /// After the first verified download of a feed file: records its hash
+    /// and size, points every asset that carried the key at the real hash,
+    /// and indexes the blob (already at its final path).
+    pub fn learn_feed_file(&self, key: &Sha256, sha: &Sha256, size: u64) -> Result<(), StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE feed_files SET sha256 = ?2, size = ?3 WHERE key = ?1",
+            params![key.as_str(), sha.as_str(), size as i64],
+        )?;
+        tx.execute(
+            "UPDATE assets SET sha256 = ?2, size = ?3 WHERE sha256 = ?1",
+            params![key.as_str(), sha.as_str(), size as i64],
+        )?;
+        tx.execute(
+            "UPDATE collections SET artwork_sha256 = ?2, artwork_size = ?3 WHERE artwork_sha256 = ?1",
+            params![key.as_str(), sha.as_str(), size as i64],
+        )?;
+        tx.execute(
+            "UPDATE libraries SET artwork_sha256 = ?2, artwork_size = ?3 WHERE artwork_sha256 = ?1",
+            params![key.as_str(), sha.as_str(), size as i64],
+        )?;
+        let now = now_unix();
+        tx.execute(
+            "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
+            params![sha.as_str(), size as i64, now],
+        )?;
+        tx.execute("DELETE FROM partials WHERE sha256 = ?1", [key.as_str()])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The media type of the blob `sha` if some item uses it as its
+    /// transcript (else `None`).
+    pub fn transcript_type(&self, sha: &Sha256) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row(
+                "SELECT media_type FROM assets WHERE sha256 = ?1 AND role = 'transcript' LIMIT 1",
+                [sha.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Indexes `text` as the transcript of every item whose transcript
+    /// asset is the blob `sha` (so search finds what was said).
+    pub fn set_transcript_text(&self, sha: &Sha256, text: &str) -> Result<usize, StoreError> {
+        Ok(self.writer().execute(
+            "UPDATE items SET transcript = ?2
+             WHERE rowid IN (SELECT item_rowid FROM assets WHERE sha256 = ?1 AND role = 'transcript')
+               AND transcript IS NOT ?2",
+            params![sha.as_str(), text],
+        )?)
+    }
+}

@@ -1,0 +1,696 @@
+//! Podcast feeds as libraries: fetching a feed, and turning it into the
+//! catalog the store keeps.
+//!
+//! A feed is one show. Every fetch is conditional (ETag / Last-Modified);
+//! redirects are followed and a chain of permanent ones moves the
+//! subscription. A feed that fails to fetch or parse changes nothing in the
+//! store (the error is reported), and one that is gone (404, 410) keeps
+//! every cached episode playable. Episodes that drop out of a feed stay in
+//! the library: publishers trim old episodes from their feeds, and a member
+//! keeps what they had.
+//!
+//! Files: an episode's enclosure, and each `podcast:alternateEnclosure` that
+//! is the same file (same length, compatible type), become the sources of one
+//! feed file, tried through the library's pool of hosts like mirrors. Its
+//! hash is unknown until the first download (see `stowaway_store::FeedFile`);
+//! `podcast:integrity` digests and the declared length are checked then.
+
+use std::collections::{HashMap, HashSet};
+
+use stowaway_catalog::{
+    Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo, Sha256,
+};
+use stowaway_feeds::{Episode, Feed};
+use stowaway_store::{FeedFile, FileDigest};
+use time::OffsetDateTime;
+use url::Url;
+
+/// Largest feed document accepted (the parser's own limit).
+pub(crate) const MAX_FEED_BYTES: u64 = 32 << 20;
+
+/// Largest feed file accepted when the feed declares no length.
+pub(crate) const MAX_UNDECLARED_FILE: u64 = 16 << 30;
+
+/// The one collection of a feed library.
+pub const FEED_COLLECTION: &str = "episodes";
+
+/// The key that stands for a feed file's hash until it is known: a hash of
+/// the library and the file's first URL, so the same enclosure keeps its key
+/// from fetch to fetch.
+pub fn file_key(library: &str, url: &Url) -> Sha256 {
+    Sha256::digest(format!("stowaway feed file\n{library}\n{url}").as_bytes())
+}
+
+/// A stable item id from an episode's GUID (any string) that fits the
+/// catalog's id rules.
+pub fn item_id(guid: &str) -> String {
+    format!("e-{}", &Sha256::digest(guid.as_bytes()).as_str()[..20])
+}
+
+/// A library id for a feed: its title as a slug, else its host.
+pub fn library_id_for(title: Option<&str>, url: &Url) -> String {
+    let source = title
+        .filter(|t| t.chars().any(char::is_alphanumeric))
+        .unwrap_or_else(|| url.host_str().unwrap_or("feed"));
+    let mut slug = String::new();
+    for c in source.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 48 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        "feed".to_owned()
+    } else {
+        slug.to_owned()
+    }
+}
+
+/// The host part of a URL as a mirror base (`https://cdn.example:8443/`).
+pub(crate) fn origin_of(url: &Url) -> String {
+    format!("{}/", url.origin().ascii_serialization())
+}
+
+/// Text the catalog accepts: no control characters, at most `max` characters.
+fn clean(text: &str, max: usize) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .take(max)
+        .collect()
+}
+
+/// Builds the catalog for one fetch of `feed`, merged over the `previous`
+/// one (episodes no longer in the feed are kept), with the hashes already
+/// `known`. Returns it and the sources of every file it references.
+pub(crate) fn to_catalog(
+    library: &str,
+    feed_url: &Url,
+    feed: &Feed,
+    previous: Option<&Catalog>,
+    known: &HashMap<Sha256, FeedFile>,
+) -> (Catalog, Vec<FeedFile>) {
+    let mut files: Vec<FeedFile> = Vec::new();
+    let mut asset = |role: AssetRole,
+                     urls: Vec<Url>,
+                     length: Option<u64>,
+                     integrity: Vec<FileDigest>,
+                     media_type: &str| {
+        let key = file_key(library, &urls[0]);
+        let learned = known.get(&key);
+        let sha256 = learned
+            .and_then(|f| f.sha256.clone())
+            .unwrap_or_else(|| key.clone());
+        let size = learned.and_then(|f| f.size).or(length).unwrap_or(0);
+        if !files.iter().any(|f| f.key == key) {
+            files.push(FeedFile {
+                key,
+                urls: urls.iter().map(Url::to_string).collect(),
+                length,
+                integrity,
+                sha256: None,
+                size: None,
+            });
+        }
+        Asset {
+            role,
+            sha256,
+            size,
+            media_type: media_type_or(media_type),
+            name: None,
+        }
+    };
+
+    let title = feed
+        .title
+        .as_deref()
+        .map(|t| clean(t, 1000))
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| feed_url.host_str().unwrap_or("Podcast").to_owned());
+    let description = feed.description.as_deref().map(|d| clean(d, 200_000));
+    let artwork = feed.artwork_url.as_ref().map(|u| {
+        asset(
+            AssetRole::Artwork,
+            vec![u.clone()],
+            None,
+            Vec::new(),
+            "image/jpeg",
+        )
+    });
+
+    let mut items: Vec<(Option<OffsetDateTime>, Item)> = Vec::new();
+    let mut seen = HashSet::new();
+    for e in &feed.episodes {
+        let Some(item) = episode(e, &mut asset) else {
+            continue; // nothing to play
+        };
+        if seen.insert(item.id.clone()) {
+            items.push((e.published_at, item));
+        }
+    }
+    // Episodes the feed no longer lists stay.
+    if let Some(prev) = previous {
+        for it in prev.collections.iter().flat_map(|c| &c.items) {
+            if seen.insert(it.id.clone()) {
+                let mut it = it.clone();
+                for a in &mut it.assets {
+                    // A hash learned since that catalog was written.
+                    if let Some(f) = known.get(&a.sha256).filter(|f| f.sha256.is_some()) {
+                        a.sha256 = f.sha256.clone().expect("checked");
+                        a.size = f.size.unwrap_or(a.size);
+                    }
+                }
+                items.push((it.published_at, it));
+            }
+        }
+        // Their files' sources stay known too (the store keeps them).
+    }
+    // Newest first; undated ones after, in feed order.
+    items.sort_by(|a, b| match (a.0, b.0) {
+        (Some(x), Some(y)) => y.cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+
+    // The hosts of every file referenced: this fetch's and the kept episodes'.
+    let by_hash: HashMap<&Sha256, &FeedFile> = known
+        .values()
+        .flat_map(|f| std::iter::once((&f.key, f)).chain(f.sha256.as_ref().map(|s| (s, f))))
+        .collect();
+    let mut mirrors: Vec<String> = Vec::new();
+    let mut add = |urls: &[String]| {
+        for u in urls.iter().filter_map(|u| Url::parse(u).ok()) {
+            let o = origin_of(&u);
+            if !mirrors.contains(&o) {
+                mirrors.push(o);
+            }
+        }
+    };
+    for f in &files {
+        add(&f.urls);
+    }
+    for (_, it) in &items {
+        for a in &it.assets {
+            if let Some(f) = by_hash.get(&a.sha256) {
+                add(&f.urls);
+            }
+        }
+    }
+    let epoch = OffsetDateTime::UNIX_EPOCH;
+    let catalog = Catalog {
+        format: stowaway_catalog::FORMAT_VERSION,
+        library: LibraryInfo {
+            id: library.to_owned(),
+            title: title.clone(),
+            description: description.clone(),
+            artwork: None,
+        },
+        sequence: 0,
+        generated_at: OffsetDateTime::now_utc(),
+        // A feed does not expire; what was fetched stays valid.
+        expires_at: epoch + time::Duration::days(365 * 8000),
+        mirrors,
+        collections: vec![Collection {
+            id: FEED_COLLECTION.to_owned(),
+            kind: CollectionKind::Show,
+            title,
+            summary: description,
+            artwork,
+            items: items.into_iter().map(|(_, i)| i).collect(),
+        }],
+    };
+    (catalog, files)
+}
+
+fn media_type_or(declared: &str) -> String {
+    let ok = declared.len() <= 127
+        && declared.split_once('/').is_some_and(|(t, s)| {
+            !t.is_empty()
+                && !s.is_empty()
+                && declared
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/.+-_".contains(&b))
+        });
+    if ok {
+        declared.to_owned()
+    } else {
+        "application/octet-stream".to_owned()
+    }
+}
+
+/// The media type of an enclosure: declared, else guessed from the URL.
+fn enclosure_type(declared: Option<&str>, url: &Url) -> String {
+    if let Some(t) = declared.filter(|t| t.contains('/')) {
+        return t.to_owned();
+    }
+    let path = url.path().to_ascii_lowercase();
+    let ext = path.rsplit('.').next().unwrap_or("");
+    match ext {
+        "mp3" => "audio/mpeg",
+        "m4a" | "aac" => "audio/mp4",
+        "ogg" | "oga" | "opus" => "audio/ogg",
+        "wav" => "audio/wav",
+        "flac" => "audio/flac",
+        "mp4" | "m4v" => "video/mp4",
+        "webm" => "video/webm",
+        _ => "audio/mpeg",
+    }
+    .to_owned()
+}
+
+fn digests(e: &stowaway_feeds::AlternateEnclosure) -> Vec<FileDigest> {
+    e.integrity
+        .iter()
+        .map(|i| FileDigest {
+            algorithm: match i.algorithm {
+                stowaway_feeds::HashAlgorithm::Sha256 => "sha256",
+                stowaway_feeds::HashAlgorithm::Sha384 => "sha384",
+                stowaway_feeds::HashAlgorithm::Sha512 => "sha512",
+            }
+            .to_owned(),
+            hex: hex::encode(&i.digest),
+        })
+        .collect()
+}
+
+/// One episode as an item; `None` when it has nothing to play.
+fn episode(
+    e: &Episode,
+    asset: &mut impl FnMut(AssetRole, Vec<Url>, Option<u64>, Vec<FileDigest>, &str) -> Asset,
+) -> Option<Item> {
+    let enclosure = e.enclosure.as_ref()?;
+    let media_type = enclosure_type(enclosure.media_type.as_deref(), &enclosure.url);
+    // Alternates that are this same file become its other sources, and
+    // their integrity digests apply to it.
+    let mut urls = vec![enclosure.url.clone()];
+    let mut integrity = Vec::new();
+    for alt in &e.alternate_enclosures {
+        let same_length = alt.length.is_some() && alt.length == enclosure.length;
+        let same_type = match (&alt.media_type, &enclosure.media_type) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        if same_length && same_type {
+            for s in &alt.sources {
+                if !urls.contains(s) {
+                    urls.push(s.clone());
+                }
+            }
+            for d in digests(alt) {
+                if !integrity.contains(&d) {
+                    integrity.push(d);
+                }
+            }
+        }
+    }
+    let mut assets = vec![asset(
+        AssetRole::Media,
+        urls,
+        enclosure.length,
+        integrity,
+        &media_type,
+    )];
+    if let Some(ch) = &e.chapters {
+        assets.push(asset(
+            AssetRole::Chapters,
+            vec![ch.url.clone()],
+            None,
+            Vec::new(),
+            "application/json",
+        ));
+    }
+    // One transcript: the player reads WebVTT and SRT best, then JSON, then HTML.
+    let rank = |t: &stowaway_feeds::Transcript| match t.media_type.as_deref() {
+        Some("text/vtt") => 0,
+        Some("application/x-subrip" | "application/srt" | "text/srt") => 1,
+        Some("application/json") => 2,
+        Some("text/html") => 3,
+        _ => 4,
+    };
+    if let Some(t) = e.transcripts.iter().min_by_key(|t| rank(t)) {
+        assets.push(asset(
+            AssetRole::Transcript,
+            vec![t.url.clone()],
+            None,
+            Vec::new(),
+            t.media_type.as_deref().unwrap_or("text/plain"),
+        ));
+    }
+    let notes = e
+        .notes_html
+        .as_deref()
+        .map(|h| clean(&stowaway_feeds::html_to_paragraphs(h), 200_000))
+        .filter(|n| !n.is_empty());
+    Some(Item {
+        id: item_id(&e.guid),
+        kind: ItemKind::Episode,
+        title: e
+            .title
+            .as_deref()
+            .map(|t| clean(t, 1000))
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| "Untitled episode".to_owned()),
+        summary: e.summary.as_deref().map(|s| clean(s, 200_000)),
+        notes,
+        published_at: e.published_at,
+        duration_ms: e.duration_ms,
+        season: e.season,
+        number: e.number,
+        assets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_fit_the_catalog_rules() {
+        let u = Url::parse("https://feeds.example/show.xml").unwrap();
+        assert_eq!(
+            library_id_for(Some("The Deal Room: Ep. Ünö!"), &u),
+            "the-deal-room-ep-n"
+        );
+        assert_eq!(library_id_for(Some("¡¡!!"), &u), "feeds-example");
+        assert_eq!(library_id_for(None, &u), "feeds-example");
+        for id in [item_id("tag:x,2020:1"), library_id_for(Some("a"), &u)] {
+            stowaway_catalog::validate_id("x", &id).unwrap();
+        }
+        assert_eq!(item_id("g"), item_id("g"));
+        assert_ne!(item_id("g"), item_id("h"));
+    }
+}
+
+/// A feed fetched and parsed, not yet applied.
+#[derive(Debug)]
+pub struct FetchedFeed {
+    /// Where it was served from (after redirects).
+    pub url: Url,
+    /// Set when every redirect on the way was permanent.
+    pub moved_to: Option<Url>,
+    pub status: u16,
+    pub validators: stowaway_mirrors::Validators,
+    pub feed: Feed,
+}
+
+/// What a subscription source turned out to be.
+#[derive(Debug)]
+pub enum Source {
+    /// A Stowaway library (`.stowaway` file or its URL).
+    Library(stowaway_catalog::Subscription),
+    /// A podcast feed (RSS or Atom).
+    Feed(Box<FetchedFeed>),
+}
+
+/// What [`Engine::subscribe_feed`] did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FeedSubscribed {
+    pub library: String,
+    pub title: String,
+    pub new: bool,
+    /// The first fetch, applied (`None` when subscribed without fetching).
+    pub catalog: Option<ApplyOutcome>,
+}
+
+use stowaway_store::{ApplyOutcome, FeedRow};
+use tracing::{info, warn};
+
+use crate::{Engine, SyncError, SyncEvent};
+
+impl Engine {
+    /// Reads what a member wants to subscribe to: a `.stowaway` file, or a
+    /// URL that serves either a subscription or a podcast feed (told apart
+    /// by content, with one request).
+    pub async fn read_source(&self, source: &str) -> Result<Source, SyncError> {
+        let Some(url) = Url::parse(source)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+        else {
+            return Ok(Source::Library(self.read_subscription(source).await?));
+        };
+        let doc = self
+            .client()
+            .fetch_document(&url, &Default::default(), MAX_FEED_BYTES)
+            .await?;
+        let body = doc.body.unwrap_or_default();
+        if body.trim_ascii_start().starts_with(b"{") {
+            return Ok(Source::Library(stowaway_catalog::Subscription::parse(
+                &body,
+            )?));
+        }
+        let feed = stowaway_feeds::parse(&body, &doc.url)?;
+        Ok(Source::Feed(Box::new(FetchedFeed {
+            url: doc.url,
+            moved_to: doc.moved_to,
+            status: doc.status,
+            validators: doc.validators,
+            feed,
+        })))
+    }
+
+    /// Subscribes to a fetched feed and applies it at once. The library id
+    /// comes from the show's title (made unique). Subscribing again to the
+    /// same feed refreshes it.
+    pub fn subscribe_feed(&self, fetched: &FetchedFeed) -> Result<FeedSubscribed, SyncError> {
+        // The address the member can keep using: a permanent move is taken.
+        let url = fetched.url.to_string();
+        let (library, new) = match self.store().feed_library(&url)? {
+            Some(lib) => (lib, false),
+            None => {
+                let lib = self.free_library_id(&library_id_for(
+                    fetched.feed.title.as_deref(),
+                    &fetched.url,
+                ))?;
+                let title = fetched.feed.title.clone().unwrap_or_else(|| lib.clone());
+                self.store()
+                    .subscribe_feed(&lib, &clean(&title, 1000), &url)?;
+                (lib, true)
+            }
+        };
+        let outcome = self.apply_fetched_feed(&library, fetched)?;
+        let title = self.store().library(&library)?.title;
+        Ok(FeedSubscribed {
+            library,
+            title,
+            new,
+            catalog: Some(outcome),
+        })
+    }
+
+    /// Subscribes to a feed by URL without fetching it (an OPML import):
+    /// `title` names the library until the first sync.
+    pub fn subscribe_feed_url(
+        &self,
+        url: &Url,
+        title: Option<&str>,
+    ) -> Result<FeedSubscribed, SyncError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(stowaway_mirrors::MirrorError::BadUrl(
+                url.to_string(),
+                "a feed URL must be http or https".into(),
+            )
+            .into());
+        }
+        if let Some(lib) = self.store().feed_library(url.as_str())? {
+            let title = self.store().library(&lib)?.title;
+            return Ok(FeedSubscribed {
+                library: lib,
+                title,
+                new: false,
+                catalog: None,
+            });
+        }
+        let lib = self.free_library_id(&library_id_for(title, url))?;
+        let title = title.map_or_else(|| lib.clone(), |t| clean(t, 1000));
+        self.store().subscribe_feed(&lib, &title, url.as_str())?;
+        Ok(FeedSubscribed {
+            library: lib,
+            title,
+            new: true,
+            catalog: None,
+        })
+    }
+
+    /// `base`, or `base-2`, `base-3`… whichever no library uses.
+    fn free_library_id(&self, base: &str) -> Result<String, SyncError> {
+        let taken: HashSet<String> = self
+            .store()
+            .libraries()?
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
+        Ok((1..)
+            .map(|n| {
+                if n == 1 {
+                    base.to_owned()
+                } else {
+                    format!("{base}-{n}")
+                }
+            })
+            .find(|id| !taken.contains(id))
+            .expect("an unused id exists"))
+    }
+
+    /// Turns a fetched feed into the library's catalog and applies it; then
+    /// records the validators (and a permanent move) for the next fetch.
+    fn apply_fetched_feed(
+        &self,
+        library: &str,
+        fetched: &FetchedFeed,
+    ) -> Result<ApplyOutcome, SyncError> {
+        let store = self.store();
+        let previous = store
+            .applied_catalog(library)?
+            .and_then(|(_, bytes)| serde_json::from_slice::<Catalog>(&bytes).ok());
+        let known = store.feed_files(library)?;
+        let (catalog, files) = to_catalog(
+            library,
+            &fetched.url,
+            &fetched.feed,
+            previous.as_ref(),
+            &known,
+        );
+        let limits = stowaway_catalog::Limits {
+            max_mirrors: usize::MAX,
+            ..Default::default()
+        };
+        stowaway_catalog::validate_catalog(&catalog, &limits)?;
+        let outcome = store.apply_feed(library, &catalog, &files)?;
+        // Where the feed lives from now on: a permanent redirect, or the
+        // publisher's `itunes:new-feed-url`.
+        let moved = fetched
+            .moved_to
+            .clone()
+            .or_else(|| {
+                fetched
+                    .feed
+                    .new_feed_url
+                    .clone()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && *u != fetched.url)
+            })
+            .map(|u| u.to_string());
+        if let Some(m) = &moved {
+            info!(library, to = %m, "the feed moved permanently; following it from now on");
+        }
+        store.record_feed_fetch(
+            library,
+            fetched.status,
+            Some((
+                fetched.validators.etag.as_deref(),
+                fetched.validators.last_modified.as_deref(),
+            )),
+            moved.as_deref(),
+        )?;
+        Ok(outcome)
+    }
+
+    /// The catalog phase of a feed library: a conditional fetch, parse and
+    /// apply. Any failure leaves the store as it was.
+    pub(crate) async fn refresh_feed(
+        &self,
+        library: &str,
+        row: &FeedRow,
+    ) -> Result<(ApplyOutcome, String, bool), String> {
+        let url = Url::parse(&row.url).map_err(|e| format!("feed URL {}: {e}", row.url))?;
+        let applied = self
+            .store()
+            .applied_catalog(library)
+            .map_err(|e| e.to_string())?;
+        let validators = match &applied {
+            Some(_) => stowaway_mirrors::Validators {
+                etag: row.etag.clone(),
+                last_modified: row.last_modified.clone(),
+            },
+            None => Default::default(),
+        };
+        let failed = |e: String, code: &str, status: u16| {
+            let _ = self.store().record_feed_fetch(library, status, None, None);
+            warn!(library, feed = %url, error = %e, "feed not refreshed; everything cached stays");
+            self.emit(SyncEvent::CatalogMirrorFailed {
+                library: library.to_owned(),
+                mirror: url.to_string(),
+                error: e.clone(),
+                code: code.to_owned(),
+            });
+            Err(format!("feed {url}: {e}"))
+        };
+        let doc = match self
+            .client()
+            .fetch_document(&url, &validators, MAX_FEED_BYTES)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                let status = match &e {
+                    stowaway_mirrors::MirrorError::Gone { status }
+                    | stowaway_mirrors::MirrorError::Status { status, .. } => *status,
+                    _ => 0,
+                };
+                return failed(e.to_string(), e.code(), status);
+            }
+        };
+        let Some(body) = doc.body else {
+            // 304: nothing new.
+            let moved = doc.moved_to.as_ref().map(Url::to_string);
+            let _ = self
+                .store()
+                .record_feed_fetch(library, doc.status, None, moved.as_deref());
+            let sequence = applied.map_or(0, |(s, _)| s);
+            let outcome = ApplyOutcome {
+                library: library.to_owned(),
+                previous_sequence: Some(sequence),
+                sequence,
+                unchanged: true,
+                diff: Default::default(),
+            };
+            self.emit_applied(library, url.as_str(), &outcome);
+            return Ok((outcome, url.to_string(), false));
+        };
+        let feed = match stowaway_feeds::parse(&body, &doc.url) {
+            Ok(f) => f,
+            Err(e) => return failed(e.to_string(), e.code(), doc.status),
+        };
+        let fetched = FetchedFeed {
+            url: doc.url,
+            moved_to: doc.moved_to,
+            status: doc.status,
+            validators: doc.validators,
+            feed,
+        };
+        let engine = self.clone();
+        let lib = library.to_owned();
+        let outcome = tokio::task::spawn_blocking(move || {
+            engine
+                .apply_fetched_feed(&lib, &fetched)
+                .map(|o| (o, fetched.url.to_string()))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        match outcome {
+            Ok((outcome, served)) => {
+                info!(library, feed = %served, sequence = outcome.sequence, unchanged = outcome.unchanged, "feed applied");
+                self.emit_applied(library, &served, &outcome);
+                Ok((outcome, served, false))
+            }
+            Err(e) => failed(e.to_string(), e.code(), 0),
+        }
+    }
+
+    fn emit_applied(&self, library: &str, url: &str, outcome: &ApplyOutcome) {
+        self.emit(SyncEvent::CatalogApplied {
+            library: library.to_owned(),
+            mirror: url.to_owned(),
+            sequence: outcome.sequence,
+            unchanged: outcome.unchanged,
+            added: outcome.diff.added.len(),
+            changed: outcome.diff.changed.len(),
+            removed: outcome.diff.removed.len(),
+            expired: false,
+        });
+    }
+}

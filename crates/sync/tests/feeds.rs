@@ -1,0 +1,500 @@
+//! Podcast feeds through the engine, against real HTTP servers on loopback
+//! (the fault-injecting test mirror) and a real store on disk: alternate
+//! sources when the enclosure's host is down, integrity and length checks,
+//! hashes learned at the first download, conditional GET, transcripts in
+//! search, and feeds that break, turn hostile or go away without costing the
+//! member anything.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use sha2::Digest;
+use stowaway_catalog::Sha256;
+use stowaway_mirrors::ClientConfig;
+use stowaway_store::Store;
+use stowaway_sync::{Engine, Source, SyncOptions, SyncReport};
+use stowaway_testmirror::{refused_url, Fault, PathMatch, Rule, TestMirror};
+use tokio_util::sync::CancellationToken;
+
+const SIZE: usize = 700 * 1024;
+
+fn media(n: u8) -> Vec<u8> {
+    (0..SIZE)
+        .map(|i| (i as u8).wrapping_mul(n | 1).wrapping_add(n))
+        .collect()
+}
+
+struct Ep {
+    n: u8,
+    /// Declared `length` (the real one unless a test lies).
+    length: usize,
+    /// A `podcast:integrity` sha384 of these bytes.
+    integrity: Option<Vec<u8>>,
+}
+
+impl Ep {
+    fn new(n: u8) -> Ep {
+        Ep {
+            n,
+            length: SIZE,
+            integrity: Some(media(n)),
+        }
+    }
+}
+
+/// An RSS feed whose enclosures are on `primary` and whose alternate
+/// enclosures (same file) are on `alternate`; transcripts and chapters on
+/// `feed_host`.
+fn feed_xml(feed_host: &str, primary: &str, alternate: &str, eps: &[Ep]) -> String {
+    let mut items = String::new();
+    for e in eps {
+        let n = e.n;
+        let integrity = e.integrity.as_ref().map_or(String::new(), |bytes| {
+            let d = base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(bytes));
+            format!(r#"<podcast:integrity type="sri" value="sha384-{d}"/>"#)
+        });
+        items.push_str(&format!(
+            r#"<item>
+  <title>Episode {n}: closing &amp; escrow</title>
+  <guid isPermaLink="false">deal-room-{n}</guid>
+  <pubDate>Mon, 0{n} Jun 2026 09:00:00 +0000</pubDate>
+  <description><![CDATA[<p>Show notes {n}</p><script>alert(1)</script>]]></description>
+  <itunes:duration>12:0{n}</itunes:duration>
+  <itunes:episode>{n}</itunes:episode>
+  <enclosure url="{primary}media/e{n}.mp3" length="{len}" type="audio/mpeg"/>
+  <podcast:alternateEnclosure type="audio/mpeg" length="{len}">
+    <podcast:source uri="{alternate}media/e{n}.mp3"/>
+    {integrity}
+  </podcast:alternateEnclosure>
+  <podcast:transcript url="{feed_host}tr/e{n}.vtt" type="text/vtt"/>
+  <podcast:chapters url="{feed_host}ch/e{n}.json" type="application/json+chapters"/>
+</item>
+"#,
+            len = e.length
+        ));
+    }
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:podcast="https://podcastindex.org/namespace/1.0">
+<channel>
+<title>The Deal Room</title>
+<description>Negotiation for agents</description>
+{items}</channel>
+</rss>
+"#
+    )
+}
+
+struct Setup {
+    tmp: tempfile::TempDir,
+    feed: TestMirror,
+    alternate: TestMirror,
+    engine: Engine,
+    library: String,
+}
+
+impl Setup {
+    /// Feed and transcripts on one server, media on `primary` (another
+    /// test mirror, or a dead address) and on the alternate.
+    async fn new(primary: Option<&TestMirror>, eps: &[Ep]) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let feed_root = tmp.path().join("feed");
+        let alt_root = tmp.path().join("alt");
+        let feed = TestMirror::start(&feed_root).unwrap();
+        let alternate = TestMirror::start(&alt_root).unwrap();
+        for root in [alt_root.as_path()]
+            .into_iter()
+            .chain(primary.map(|p| p.root()))
+        {
+            write_media(root, eps);
+        }
+        std::fs::create_dir_all(feed_root.join("tr")).unwrap();
+        std::fs::create_dir_all(feed_root.join("ch")).unwrap();
+        for e in eps {
+            let word = if e.n == 1 { "flamingo" } else { "pelican" };
+            std::fs::write(
+                feed_root.join(format!("tr/e{}.vtt", e.n)),
+                format!("WEBVTT\n\n00:00:00.000 --> 00:00:02.000\n<v Host>The {word} clause\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                feed_root.join(format!("ch/e{}.json", e.n)),
+                r#"{"version":"1.2.0","chapters":[{"startTime":0,"title":"Intro"}]}"#,
+            )
+            .unwrap();
+        }
+        let primary_url = primary.map_or_else(refused_url, |p| p.url());
+        write_feed(
+            &feed_root.join("feed.xml"),
+            &feed_xml(&feed.url(), &primary_url, &alternate.url(), eps),
+        );
+        let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+        let engine = Engine::new(store, ClientConfig::default()).unwrap();
+        let Source::Feed(fetched) = engine
+            .read_source(&format!("{}feed.xml", feed.url()))
+            .await
+            .unwrap()
+        else {
+            panic!("a feed URL read as a library subscription");
+        };
+        let subscribed = engine.subscribe_feed(&fetched).unwrap();
+        assert!(subscribed.new);
+        assert_eq!(subscribed.title, "The Deal Room");
+        Setup {
+            library: subscribed.library,
+            tmp,
+            feed,
+            alternate,
+            engine,
+        }
+    }
+
+    async fn sync(&self) -> SyncReport {
+        let opts = SyncOptions {
+            max_rounds: 1,
+            ..SyncOptions::default()
+        };
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            self.engine.sync(&opts, &CancellationToken::new()),
+        )
+        .await
+        .expect("a sync ends")
+        .unwrap()
+    }
+
+    fn store(&self) -> &Store {
+        self.engine.store()
+    }
+
+    /// (item title, downloaded) in the library's order.
+    fn items(&self) -> Vec<(String, bool)> {
+        self.store()
+            .list(Some(&self.library))
+            .unwrap()
+            .into_iter()
+            .flat_map(|c| c.items)
+            .map(|i| (i.title, i.downloaded))
+            .collect()
+    }
+
+    fn stored_files(&self) -> usize {
+        files_below(&self.tmp.path().join("member/blobs/sha256"))
+    }
+}
+
+/// Writes the feed, dated an hour ago: validators of a file changed within
+/// the last second are (rightly) not kept by the client.
+fn write_feed(path: &Path, xml: &str) {
+    std::fs::write(path, xml).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .unwrap();
+}
+
+fn write_media(root: &Path, eps: &[Ep]) {
+    std::fs::create_dir_all(root.join("media")).unwrap();
+    for e in eps {
+        std::fs::write(root.join(format!("media/e{}.mp3", e.n)), media(e.n)).unwrap();
+    }
+}
+
+fn files_below(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                files_below(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn alternate_sources_serve_when_the_enclosure_host_is_down() {
+    let s = Setup::new(None, &[Ep::new(1), Ep::new(2)]).await;
+    assert_eq!(
+        s.items(),
+        vec![
+            ("Episode 2: closing & escrow".to_owned(), false),
+            ("Episode 1: closing & escrow".to_owned(), false)
+        ],
+        "newest first, titles as plain text"
+    );
+    let r = s.sync().await;
+    let lib = &r.libraries[0];
+    assert!(r.ok(), "{:?}", lib.failed);
+    // Two episodes, two transcripts, two chapter files.
+    assert_eq!(lib.files_downloaded, 6, "{lib:?}");
+    assert!(s.items().iter().all(|(_, d)| *d), "{:?}", s.items());
+    assert!(s
+        .alternate
+        .requests()
+        .iter()
+        .any(|q| q.path == "media/e1.mp3" && q.status == 200));
+
+    // The hash is learned and recorded; the bytes under it are the episode's.
+    let learned = s.store().feed_files(&s.library).unwrap();
+    let e1 = Sha256::digest(&media(1));
+    let file = learned
+        .values()
+        .find(|f| f.sha256.as_ref() == Some(&e1))
+        .expect("the hash of episode 1 is recorded");
+    assert_eq!(file.size, Some(SIZE as u64));
+    assert_eq!(
+        file.urls.len(),
+        2,
+        "enclosure and alternate: {:?}",
+        file.urls
+    );
+    assert_eq!(
+        std::fs::read(s.store().blobs().path(&e1)).unwrap(),
+        media(1)
+    );
+
+    // What was said is searchable; the notes are text, the script gone.
+    let hits = s.store().search("flamingo", 10).unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].title, "Episode 1: closing & escrow");
+    assert!(
+        hits[0].snippet.contains("[flamingo]"),
+        "{}",
+        hits[0].snippet
+    );
+
+    // The next sync asks conditionally, gets 304, and fetches nothing else.
+    s.feed.clear_requests();
+    s.alternate.clear_requests();
+    let r = s.sync().await;
+    assert!(r.ok());
+    let feed_req: Vec<_> = s
+        .feed
+        .requests()
+        .into_iter()
+        .filter(|q| q.path == "feed.xml")
+        .collect();
+    assert_eq!(feed_req.len(), 1);
+    assert!(
+        feed_req[0].header("if-none-match").is_some(),
+        "{feed_req:?}"
+    );
+    assert_eq!(feed_req[0].status, 304);
+    assert!(r.libraries[0].catalog.as_ref().unwrap().unchanged);
+    assert!(s.alternate.requests().is_empty());
+}
+
+#[tokio::test]
+async fn bad_bytes_from_one_source_are_caught_and_another_serves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let primary = TestMirror::start(tmp.path().join("primary")).unwrap();
+    // The enclosure's host corrupts every file: same length, other bytes.
+    primary.set_faults(vec![Rule::all(Fault::FlipBytes)]);
+    let s = Setup::new(Some(&primary), &[Ep::new(1)]).await;
+    let r = s.sync().await;
+    assert!(r.ok(), "{:?}", r.libraries[0].failed);
+    assert!(primary.requests().iter().any(|q| q.path == "media/e1.mp3"));
+    assert_eq!(
+        std::fs::read(s.store().blobs().path(&Sha256::digest(&media(1)))).unwrap(),
+        media(1),
+        "the alternate's good copy is the one stored"
+    );
+}
+
+#[tokio::test]
+async fn an_integrity_mismatch_stores_nothing() {
+    // The enclosure's host is down and the alternate corrupts episode 1.
+    let s = Setup::new(None, &[Ep::new(1), Ep::new(2)]).await;
+    s.alternate.set_faults(vec![Rule {
+        path: PathMatch::exact("media/e1.mp3"),
+        fault: Fault::FlipBytes,
+        times: None,
+    }]);
+    let r = s.sync().await;
+    let lib = &r.libraries[0];
+    assert_eq!(lib.failed.len(), 1, "{lib:?}");
+    assert!(lib.failed[0].0.starts_with("Episode 1"), "{:?}", lib.failed);
+    assert!(
+        lib.failed[0].1.contains("integrity mismatch"),
+        "{:?}",
+        lib.failed
+    );
+    assert_eq!(
+        s.items(),
+        vec![
+            ("Episode 2: closing & escrow".to_owned(), true),
+            ("Episode 1: closing & escrow".to_owned(), false)
+        ]
+    );
+    // Episode 2, two transcripts and the chapters (both episodes' chapter
+    // files have the same bytes: one blob). Nothing of episode 1's media.
+    assert_eq!(s.stored_files(), 4);
+
+    // Once the alternate serves the right bytes, the next sync gets it.
+    s.alternate.clear_faults();
+    assert!(s.sync().await.ok());
+    assert!(s.items().iter().all(|(_, d)| *d));
+}
+
+#[tokio::test]
+async fn declared_lengths_and_learned_hashes_check_every_later_copy() {
+    // No integrity digests: the declared length is the check, then the hash
+    // learned at the first download.
+    let mut lying = Ep::new(1);
+    lying.integrity = None;
+    lying.length = SIZE + 1;
+    let mut honest = Ep::new(2);
+    honest.integrity = None;
+    let s = Setup::new(None, &[lying, honest]).await;
+    let r = s.sync().await;
+    let lib = &r.libraries[0];
+    assert_eq!(lib.failed.len(), 1, "{lib:?}");
+    assert!(lib.failed[0].0.starts_with("Episode 1"));
+    assert!(
+        lib.failed[0].1.contains("the feed says"),
+        "{:?}",
+        lib.failed
+    );
+
+    // Episode 2's hash is known now. Remove it, have the alternate serve
+    // other bytes of the same length: the next copy is refused.
+    let e2 = Sha256::digest(&media(2));
+    let items = s.store().list(Some(&s.library)).unwrap();
+    let item = items[0]
+        .items
+        .iter()
+        .find(|i| i.title.starts_with("Episode 2"))
+        .unwrap();
+    s.engine
+        .remove_download(stowaway_store::ItemKey {
+            library: &s.library,
+            collection: "episodes",
+            item: &item.id,
+        })
+        .unwrap();
+    assert!(!s.store().blobs().path(&e2).exists());
+    s.engine
+        .want_download(&s.library, "episodes", Some(&item.id))
+        .unwrap();
+    std::fs::write(s.alternate.root().join("media/e2.mp3"), media(9)).unwrap();
+    let r = s.sync().await;
+    let failed = &r.libraries[0].failed;
+    assert!(
+        failed
+            .iter()
+            .any(|(l, e)| l.starts_with("Episode 2") && e.contains("hash")),
+        "{failed:?}"
+    );
+    assert!(!s.store().blobs().path(&Sha256::digest(&media(9))).exists());
+    write_media(s.alternate.root(), &[Ep::new(2)]);
+    s.sync().await;
+    assert!(s.store().blobs().path(&e2).exists());
+}
+
+/// Every way a feed can break or turn hostile: a clear error, and the store
+/// exactly as it was (catalog, items, files).
+#[tokio::test]
+async fn broken_hostile_and_vanished_feeds_change_nothing() {
+    let s = Setup::new(None, &[Ep::new(1), Ep::new(2)]).await;
+    assert!(s.sync().await.ok());
+    let before = (
+        s.store().applied_catalog(&s.library).unwrap(),
+        s.items(),
+        s.stored_files(),
+    );
+    let feed_path = s.feed.root().join("feed.xml");
+    let good = std::fs::read(&feed_path).unwrap();
+    let laughs = format!(
+        r#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "{}">{}]><rss version="2.0"><channel><title>&j;</title></channel></rss>"#,
+        "x".repeat(10),
+        (b'b'..=b'j')
+            .map(|c| {
+                let prev = (c - 1) as char;
+                format!(
+                    r#"<!ENTITY {} "{}">"#,
+                    c as char,
+                    format!("&{prev};").repeat(10)
+                )
+            })
+            .collect::<String>()
+    );
+    let xxe = r#"<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss version="2.0"><channel><title>&x;</title><item><title>t</title></item></channel></rss>"#;
+    let deep = format!(
+        r#"<rss version="2.0"><channel>{}</channel></rss>"#,
+        "<a>".repeat(100_000)
+    );
+    let truncated = &good[..good.len() * 2 / 3];
+    let huge = vec![b' '; 33 << 20];
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "billion laughs",
+            laughs.into_bytes(),
+            "declares XML entities",
+        ),
+        (
+            "external entity",
+            xxe.as_bytes().to_vec(),
+            "declares XML entities",
+        ),
+        ("deep nesting", deep.into_bytes(), "deeper"),
+        ("truncated", truncated.to_vec(), "truncated"),
+        (
+            "an HTML page",
+            b"<!doctype html><html><body>Moved</body></html>".to_vec(),
+            "not a podcast feed",
+        ),
+        ("more than 32 MiB", huge, "larger than"),
+    ];
+    for (what, bytes, expect) in cases {
+        std::fs::write(&feed_path, &bytes).unwrap();
+        let r = s.sync().await;
+        let lib = &r.libraries[0];
+        let error = lib.catalog_error.as_deref().unwrap_or("");
+        assert!(error.contains(expect), "{what}: {error:?}");
+        assert_eq!(
+            (
+                s.store().applied_catalog(&s.library).unwrap(),
+                s.items(),
+                s.stored_files()
+            ),
+            before,
+            "{what} changed the store"
+        );
+        assert!(
+            !s.items().iter().any(|(t, _)| t.contains("root:")),
+            "{what}: a local file leaked into the library"
+        );
+    }
+
+    // The feed drops episode 1: it stays in the library, playable.
+    write_feed(
+        &feed_path,
+        &feed_xml(
+            &s.feed.url(),
+            &refused_url(),
+            &s.alternate.url(),
+            &[Ep::new(2)],
+        ),
+    );
+    assert!(s.sync().await.ok());
+    assert_eq!(s.items(), before.1);
+    // The feed disappears (404): an error, and every episode stays.
+    std::fs::remove_file(&feed_path).unwrap();
+    let r = s.sync().await;
+    let error = r.libraries[0].catalog_error.clone().unwrap_or_default();
+    assert!(error.contains("404"), "{error}");
+    assert_eq!(s.items(), before.1);
+    assert_eq!(s.stored_files(), before.2);
+    assert_eq!(
+        s.store().feed(&s.library).unwrap().unwrap().last_status,
+        Some(404)
+    );
+}
