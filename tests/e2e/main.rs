@@ -6,6 +6,7 @@
 mod downloads;
 mod drill;
 mod failover;
+mod feeds;
 mod journey;
 mod private;
 mod trust;

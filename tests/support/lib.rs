@@ -238,7 +238,13 @@ impl Nginx {
         )
     }
 
-    fn start_with(root: &Path, server_extra: &str) -> Nginx {
+    /// nginx with extra `server` directives (redirects, checks).
+    pub fn start_with(root: &Path, server_extra: &str) -> Nginx {
+        Nginx::start_at(root, None, server_extra)
+    }
+
+    /// nginx on a given port (one a test handed out before the server ran).
+    pub fn start_at(root: &Path, port: Option<u16>, server_extra: &str) -> Nginx {
         let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .map(PathBuf::from)
@@ -246,7 +252,7 @@ impl Nginx {
             .expect("nginx is not installed: run scripts/setup (Debian package nginx-light)");
         for _attempt in 0..5 {
             let dir = tempfile::tempdir().unwrap();
-            let port = free_port();
+            let port = port.unwrap_or_else(free_port);
             let d = dir.path().display();
             let conf = format!(
                 "daemon off; master_process off; worker_processes 1;

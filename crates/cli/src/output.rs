@@ -371,8 +371,9 @@ pub fn status(
     }
     for l in libs {
         println!("\n{} ({})", l.title, l.id);
-        match l.sequence {
-            Some(s) => println!(
+        match (&l.feed_url, l.sequence) {
+            (Some(url), _) => println!("  feed:      {url}"),
+            (None, Some(s)) => println!(
                 "  catalog:   sequence {s}{}",
                 if l.expired {
                     " — EXPIRED (cached content stays playable)"
@@ -380,7 +381,7 @@ pub fn status(
                     ""
                 }
             ),
-            None => println!("  catalog:   none yet"),
+            (None, None) => println!("  catalog:   none yet"),
         }
         let state = match l.last_sync_ok {
             Some(true) => "ok".to_string(),

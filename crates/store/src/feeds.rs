@@ -260,9 +260,30 @@ impl Store {
             return Err(StoreError::UnknownLibrary(library.to_owned()));
         };
         let previous_sequence = seq.map(|s| s as u64);
-        let old: Option<Catalog> = old_bytes
+        let mut old: Option<Catalog> = old_bytes
             .as_deref()
             .and_then(|b| serde_json::from_slice(b).ok());
+        // Hashes learned since the old catalog was written are not changes.
+        if let Some(old) = &mut old {
+            let mut stmt = tx.prepare(
+                "SELECT key, sha256, size FROM feed_files WHERE library_id = ?1 AND sha256 IS NOT NULL",
+            )?;
+            let learned: HashMap<String, (String, i64)> = stmt
+                .query_map([library], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+                .collect::<Result<_, _>>()?;
+            for a in old.collections.iter_mut().flat_map(|c| {
+                c.artwork
+                    .iter_mut()
+                    .chain(c.items.iter_mut().flat_map(|i| i.assets.iter_mut()))
+            }) {
+                if let Some((sha, size)) = learned.get(a.sha256.as_str()) {
+                    if let Ok(sha) = Sha256::parse(sha) {
+                        a.sha256 = sha;
+                        a.size = *size as u64;
+                    }
+                }
+            }
+        }
         let mut new = catalog.clone();
         new.sequence = previous_sequence.unwrap_or(0);
         new.generated_at = old.as_ref().map_or(new.generated_at, |o| o.generated_at);

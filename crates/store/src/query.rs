@@ -80,6 +80,8 @@ pub struct LibraryStatus {
     pub last_sync_mirror: Option<String>,
     pub last_sync_error: Option<String>,
     pub mirrors: Vec<String>,
+    /// A podcast feed library: where its feed is fetched from now.
+    pub feed_url: Option<String>,
     #[ts(type = "number")]
     pub collections: u64,
     #[ts(type = "number")]
@@ -204,7 +206,8 @@ impl Store {
             let mut s = conn.query_row(
                 "SELECT generated_at, expires_at, last_sync_at, last_sync_ok, last_sync_mirror, last_sync_error,
                         (SELECT COUNT(*) FROM collections WHERE library_id = ?1),
-                        (SELECT COUNT(*) FROM items WHERE library_id = ?1)
+                        (SELECT COUNT(*) FROM items WHERE library_id = ?1),
+                        (SELECT url FROM feeds WHERE library_id = ?1)
                  FROM libraries WHERE id = ?1",
                 [&lib.id],
                 |r| {
@@ -222,6 +225,7 @@ impl Store {
                         last_sync_mirror: r.get(4)?,
                         last_sync_error: r.get(5)?,
                         mirrors: Vec::new(),
+                        feed_url: r.get(8)?,
                         collections: r.get::<_, i64>(6)? as u64,
                         items: r.get::<_, i64>(7)? as u64,
                         blobs_wanted: 0,

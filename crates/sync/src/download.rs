@@ -226,7 +226,8 @@ impl Downloads<'_> {
         Ok(n)
     }
 
-    /// Downloads `w` into the store. Returns bytes received from mirrors.
+    /// Downloads `w` into the store. Returns the size of the stored file
+    /// (bytes received are counted in `received`).
     pub async fn blob(&self, w: &WantedBlob) -> Result<u64, String> {
         let store = self.engine.store();
         if let Some(file) = store.feed_file(&w.sha256).map_err(|e| e.to_string())? {
@@ -255,7 +256,6 @@ impl Downloads<'_> {
         let mut counted = resumed; // what of this blob is in `done`
         let _ = store.record_partial(&w.sha256, w.size, resumed, None);
 
-        let mut received = 0u64;
         let mut contributors: HashSet<usize> = HashSet::new();
         let mut bad_for_this: HashSet<usize> = HashSet::new();
         let mut tried: HashSet<usize> = HashSet::new();
@@ -289,7 +289,7 @@ impl Downloads<'_> {
                                 .unwrap_or_default(),
                             size: w.size,
                         });
-                        return Ok(received);
+                        return Ok(w.size);
                     }
                     Err(e) => {
                         warn!(blob = %sha, error = %e, "downloaded bytes do not match the hash; discarding");
@@ -481,7 +481,6 @@ impl Downloads<'_> {
                 if let Some(l) = self.limiter {
                     l.take(chunk.len()).await;
                 }
-                received += chunk.len() as u64;
                 self.received
                     .fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 let n = chunk.len() as u64;
@@ -751,7 +750,6 @@ impl Downloads<'_> {
         }
         self.done.fetch_add(resumed, Ordering::Relaxed);
         let mut counted = resumed;
-        let mut received = 0u64;
         let mut errors: Vec<String> = Vec::new();
         let mut bad: HashSet<usize> = HashSet::new();
         let mut previous: Option<usize> = None;
@@ -867,7 +865,6 @@ impl Downloads<'_> {
                         l.take(chunk.len()).await;
                     }
                     let n = chunk.len() as u64;
-                    received += n;
                     self.received.fetch_add(n, Ordering::Relaxed);
                     if let Err(e) = writer.write(chunk).await {
                         if matches!(e, StoreError::TooLong { .. }) {
@@ -928,7 +925,7 @@ impl Downloads<'_> {
                                     mirror: url.to_string(),
                                     size: counted,
                                 });
-                                return Ok(received);
+                                return Ok(counted);
                             }
                             Err(e) => {
                                 warn!(file = %label, source = %url, error = %e, "feed file failed verification; discarded");

@@ -651,7 +651,10 @@ impl Engine {
         let wanted = self.fit_budget(library, wanted, report)?;
         report.files_resumed = wanted
             .iter()
-            .filter(|w| self.store.blobs().partial_path(&w.sha256).exists())
+            .filter(|w| {
+                std::fs::metadata(self.store.blobs().partial_path(&w.sha256))
+                    .is_ok_and(|m| m.len() > 0)
+            })
             .count();
         let files_total = wanted.len();
         let bytes_total: u64 = wanted.iter().map(|w| w.size).sum();
@@ -701,7 +704,7 @@ impl Engine {
                                     Outcome::Cancelled
                                 }
                                 Err(e) => Outcome::Failed(e),
-                                Ok(_) => Outcome::Done,
+                                Ok(size) => Outcome::Done(size),
                             }
                         }
                         Ok(false) => Outcome::Cancelled,
@@ -750,9 +753,9 @@ impl Engine {
         }
         for (w, r) in results {
             match r {
-                Outcome::Done => {
+                Outcome::Done(size) => {
                     report.files_downloaded += 1;
-                    report.bytes_downloaded += w.size;
+                    report.bytes_downloaded += size;
                 }
                 Outcome::Cancelled => {
                     report.cancelled += 1;
@@ -860,7 +863,8 @@ impl Engine {
 }
 
 enum Outcome {
-    Done,
+    /// Stored, with its size (a feed file's is known only now).
+    Done(u64),
     Cancelled,
     Failed(String),
 }

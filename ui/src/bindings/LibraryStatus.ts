@@ -8,4 +8,8 @@ private: boolean, sequence: number | null, generated_at: number | null, expires_
 /**
  * The applied catalog's expiry has passed: cached content still plays.
  */
-expired: boolean, last_sync_at: number | null, last_sync_ok: boolean | null, last_sync_mirror: string | null, last_sync_error: string | null, mirrors: Array<string>, collections: number, items: number, blobs_wanted: number, blobs_stored: number, bytes_wanted: number, bytes_stored: number, };
+expired: boolean, last_sync_at: number | null, last_sync_ok: boolean | null, last_sync_mirror: string | null, last_sync_error: string | null, mirrors: Array<string>, 
+/**
+ * A podcast feed library: where its feed is fetched from now.
+ */
+feed_url: string | null, collections: number, items: number, blobs_wanted: number, blobs_stored: number, bytes_wanted: number, bytes_stored: number, };
