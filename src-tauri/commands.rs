@@ -198,14 +198,17 @@ pub fn sync_now(state: State<'_, AppState>) -> Answer<()> {
     Ok(())
 }
 
-/// What a `.stowaway` file or link offers, for the member to confirm.
+/// What a `.stowaway` file, link or podcast feed URL offers, for the member
+/// to confirm.
 #[derive(Debug, Serialize, TS)]
 #[ts(export)]
 pub struct SubscriptionPreview {
     /// What to hand `subscribe` (the link resolved to a URL or path).
     pub source: String,
+    /// The library id (for a feed: the one it will get).
     pub library: String,
     pub title: Option<String>,
+    /// Mirror base URLs (for a feed: the hosts of its files).
     pub mirrors: Vec<String>,
     /// For a library already subscribed: mirrors it did not have (for a
     /// private one, confirming asks for the access token again).
@@ -213,8 +216,19 @@ pub struct SubscriptionPreview {
     /// Its mirrors want an access token.
     pub private: bool,
     pub already_subscribed: bool,
-    /// The publisher's key every catalog must be signed with.
+    /// The publisher's key every catalog must be signed with (empty for a feed).
     pub public_key: String,
+    /// Set for a podcast feed (RSS or Atom), which nothing signs.
+    pub feed: Option<FeedOffer>,
+}
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct FeedOffer {
+    /// Where the feed is (after redirects).
+    pub url: String,
+    pub episodes: u32,
+    pub description: Option<String>,
 }
 
 #[tauri::command]
@@ -226,7 +240,46 @@ pub async fn preview_subscription(
         code: "bad_link".into(),
         message: m,
     })?;
-    let sub = state.engine.read_subscription(&source).await?;
+    let sub = match state.engine.read_source(&source).await? {
+        stowaway_sync::Source::Library(sub) => sub,
+        stowaway_sync::Source::Feed(fetched) => {
+            let store = state.engine.store();
+            let existing = store.feed_library(fetched.url.as_str())?;
+            let mut hosts: Vec<String> = Vec::new();
+            for e in &fetched.feed.episodes {
+                for u in e
+                    .enclosure
+                    .iter()
+                    .map(|x| &x.url)
+                    .chain(e.alternate_enclosures.iter().flat_map(|a| a.sources.iter()))
+                {
+                    let h = format!("{}/", u.origin().ascii_serialization());
+                    if !hosts.contains(&h) {
+                        hosts.push(h);
+                    }
+                }
+            }
+            let preview = SubscriptionPreview {
+                source: source.clone(),
+                library: existing.clone().unwrap_or_else(|| {
+                    stowaway_sync::library_id_for(fetched.feed.title.as_deref(), &fetched.url)
+                }),
+                title: fetched.feed.title.clone(),
+                mirrors: hosts,
+                new_mirrors: Vec::new(),
+                private: false,
+                already_subscribed: existing.is_some(),
+                public_key: String::new(),
+                feed: Some(FeedOffer {
+                    url: fetched.url.to_string(),
+                    episodes: fetched.feed.episodes.len() as u32,
+                    description: fetched.feed.description.clone(),
+                }),
+            };
+            state.remember_preview(&source, crate::state::Offer::Feed(fetched));
+            return Ok(preview);
+        }
+    };
     let store = state.engine.store();
     let already_subscribed = store.library(&sub.library).is_ok();
     let known = if already_subscribed {
@@ -245,7 +298,7 @@ pub async fn preview_subscription(
     };
     // What the member confirms is exactly this: `subscribe` uses it, not a
     // second fetch (which could answer differently).
-    state.remember_preview(&source, sub.clone());
+    state.remember_preview(&source, crate::state::Offer::Library(sub.clone()));
     Ok(SubscriptionPreview {
         source,
         private: sub.access == stowaway_catalog::Access::Token,
@@ -255,6 +308,7 @@ pub async fn preview_subscription(
         new_mirrors,
         already_subscribed,
         public_key: sub.public_key,
+        feed: None,
     })
 }
 
@@ -278,11 +332,20 @@ pub async fn subscribe(
         code: "bad_link".into(),
         message: m,
     })?;
-    let sub = state.take_preview(&source).ok_or_else(|| CommandError {
+    let offer = state.take_preview(&source).ok_or_else(|| CommandError {
         code: "not_previewed".into(),
         message: "open the subscription again: it was not shown for confirmation".into(),
     })?;
-    let library = state.subscribe_confirmed(&sub).await?;
+    let library = match offer {
+        crate::state::Offer::Library(sub) => state.subscribe_confirmed(&sub).await?,
+        crate::state::Offer::Feed(fetched) => {
+            let engine = state.engine.clone();
+            tokio::task::spawn_blocking(move || engine.subscribe_feed(&fetched))
+                .await
+                .map_err(|e| anyhow::anyhow!(e.to_string()))??
+                .library
+        }
+    };
     let token = match token.filter(|t| !t.trim().is_empty()) {
         Some(t) => Some(state.set_token(&library, &t).await?),
         None => None,

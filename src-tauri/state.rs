@@ -12,7 +12,7 @@ use stowaway_catalog::Subscription;
 use stowaway_media::MediaServer;
 use stowaway_mirrors::AccessToken;
 use stowaway_store::ItemKey;
-use stowaway_sync::{Engine, SyncOptions, SyncReport};
+use stowaway_sync::{Engine, FetchedFeed, SyncOptions, SyncReport};
 use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -72,6 +72,13 @@ pub struct TokenSaved {
     pub warning: Option<String>,
 }
 
+/// What a source turned out to offer, kept between the preview and the
+/// member's confirmation (so that what is subscribed is what was shown).
+pub enum Offer {
+    Library(Subscription),
+    Feed(Box<FetchedFeed>),
+}
+
 pub struct AppState {
     pub engine: Engine,
     pub media: MediaServer,
@@ -82,8 +89,8 @@ pub struct AppState {
     pub pending_links: Mutex<Vec<String>>,
     /// The "still running in the tray" notice was shown.
     pub told_about_tray: AtomicBool,
-    /// Subscriptions shown to the member, by source, until confirmed.
-    previews: Mutex<HashMap<String, Subscription>>,
+    /// Subscriptions and feeds shown to the member, by source, until confirmed.
+    previews: Mutex<HashMap<String, Offer>>,
     sync_lock: tokio::sync::Mutex<()>,
 }
 
@@ -178,15 +185,15 @@ impl AppState {
         })
     }
 
-    pub fn remember_preview(&self, source: &str, sub: Subscription) {
+    pub fn remember_preview(&self, source: &str, offer: Offer) {
         let mut p = self.previews.lock().unwrap_or_else(|p| p.into_inner());
         if p.len() > 32 {
             p.clear(); // previews nobody confirmed
         }
-        p.insert(source.to_owned(), sub);
+        p.insert(source.to_owned(), offer);
     }
 
-    pub fn take_preview(&self, source: &str) -> Option<Subscription> {
+    pub fn take_preview(&self, source: &str) -> Option<Offer> {
         self.previews
             .lock()
             .unwrap_or_else(|p| p.into_inner())

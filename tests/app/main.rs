@@ -653,6 +653,88 @@ async fn member_journey_in_the_real_app() {
     assert!(text(&c, "#dialog").await.contains("Acme Coaching"));
     click(&c, "#dialog button.ghost").await;
 
+    // An ordinary podcast feed, pasted into the subscribe box: its
+    // enclosure's host is down, its alternate enclosure serves; its JSON
+    // transcript is searchable and shown by the player.
+    let podcast = tmp.path().join("podcast");
+    std::fs::create_dir_all(&podcast).unwrap();
+    let feed_server = TestMirror::start(&podcast).unwrap();
+    // Real audio: the demo's largest Ogg file.
+    let audio = stowaway_tests::files_below(&paths.mirror_a.join("blobs"))
+        .into_iter()
+        .filter(|p| std::fs::read(p).is_ok_and(|b| b.starts_with(b"OggS")))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("the demo has Ogg audio");
+    std::fs::copy(audio, podcast.join("ep.ogg")).unwrap();
+    let ep_len = std::fs::metadata(podcast.join("ep.ogg")).unwrap().len();
+    std::fs::write(
+        podcast.join("ep.json"),
+        r#"{"version":"1.0.0","segments":[{"speaker":"Host","startTime":0,"endTime":2,"body":"The albatross offer"}]}"#,
+    )
+    .unwrap();
+    let dead = stowaway_testmirror::refused_url();
+    let feed_url = feed_server.url();
+    std::fs::write(
+        podcast.join("feed.xml"),
+        format!(
+            r#"<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel>
+<title>Open Door Podcast</title><description>Conversations about deals</description>
+<item><title>Open door 1</title><guid>odp-1</guid><pubDate>Tue, 03 Nov 2026 08:00:00 GMT</pubDate>
+<enclosure url="{dead}ep.ogg" length="{ep_len}" type="audio/ogg"/>
+<podcast:alternateEnclosure type="audio/ogg" length="{ep_len}"><podcast:source uri="{feed_url}ep.ogg"/></podcast:alternateEnclosure>
+<podcast:transcript url="{feed_url}ep.json" type="application/json"/>
+</item></channel></rss>"#
+        ),
+    )
+    .unwrap();
+    click(&c, "#tab-settings").await;
+    let input = c.find(Locator::Css("#subscribe-source")).await.unwrap();
+    input
+        .send_keys(&format!("{feed_url}feed.xml"))
+        .await
+        .unwrap();
+    click(&c, "form.subscribe button[type='submit']").await;
+    eventually(15, "the podcast offer", || async {
+        text(&c, "#dialog").await.contains("Follow this podcast?")
+    })
+    .await;
+    assert_eq!(text(&c, "#feed-episodes").await, "1");
+    assert!(text(&c, "#dialog").await.contains("Open Door Podcast"));
+    shot(&c, "8-podcast-feed").await;
+    click(&c, "#subscribe-confirm").await;
+    click(&c, "#tab-library").await;
+    let episode = stowaway_sync::item_id("odp-1");
+    eventually(
+        30,
+        "the feed's episode downloaded from the alternate",
+        || async { exists(&c, &format!("[data-item='{episode}'] .dl.downloaded")).await },
+    )
+    .await;
+    let search = c.find(Locator::Css("#search")).await.unwrap();
+    search.send_keys("albatross").await.unwrap();
+    eventually(10, "search to find the transcript's words", || async {
+        exists(&c, &format!(".results [data-item='{episode}']")).await
+    })
+    .await;
+    search.clear().await.unwrap();
+    c.execute(
+        "document.getElementById('search').dispatchEvent(new Event('input'));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    open_lesson(&c, &episode).await;
+    eventually(10, "the JSON transcript in the player", || async {
+        text(&c, "#transcript")
+            .await
+            .contains("Host: The albatross offer")
+    })
+    .await;
+    click(&c, "#tab-library").await;
+    // From here on the podcast's server is gone too (the offline steps
+    // below take every server away).
+    drop(feed_server);
+
     // A new episode: the next sync announces it, in the page and as a
     // desktop notification (the org.freedesktop.Notifications call, seen by
     // dbus-monitor on the session bus; no notification daemon runs here).

@@ -5,6 +5,7 @@ import { api, errorText, type ItemRef } from "./api";
 import type { AppSettings } from "./bindings/AppSettings";
 import type { DownloadMode } from "./bindings/DownloadMode";
 import type { DownloadsView } from "./bindings/DownloadsView";
+import type { FeedOffer } from "./bindings/FeedOffer";
 import type { MirrorView } from "./bindings/MirrorView";
 import type { CollectionView } from "./bindings/CollectionView";
 import type { ItemDetail } from "./bindings/ItemDetail";
@@ -219,7 +220,7 @@ function renderLibrary() {
         "div",
         { class: "empty" },
         h("h2", {}, "No library yet"),
-        h("p", {}, "Open the subscription your coach sent you (a .stowaway file or link)."),
+        h("p", {}, "Open the subscription your coach sent you (a .stowaway file or link), or paste a podcast feed's address."),
         subscribeForm(),
       ),
     );
@@ -296,7 +297,7 @@ async function act(f: () => Promise<unknown>) {
 }
 
 function subscribeForm() {
-  const input = h("input", { type: "text", id: "subscribe-source", placeholder: "stowaway:// link, or path or URL of a .stowaway file" });
+  const input = h("input", { type: "text", id: "subscribe-source", placeholder: "stowaway:// link, podcast feed URL, or path or URL of a .stowaway file" });
   const msg = h("p", { class: "msg", role: "alert" });
   return h(
     "form",
@@ -354,9 +355,9 @@ async function subscribeDialog(source: string) {
           }
         },
       },
-      h("h2", {}, p.already_subscribed ? "Update subscription" : "Subscribe to this library?"),
+      h("h2", {}, p.feed ? (p.already_subscribed ? "Refresh this podcast?" : "Follow this podcast?") : p.already_subscribed ? "Update subscription" : "Subscribe to this library?"),
       h("p", { class: "lib-title" }, p.title ?? p.library),
-      h(
+      p.feed ? feedFacts(p.feed, p.mirrors) : h(
         "dl",
         { class: "facts" },
         h("dt", {}, "Library"),
@@ -375,6 +376,26 @@ async function subscribeDialog(source: string) {
       msg,
       h("div", { class: "buttons" }, h("button", { type: "button", class: "ghost", onclick: closeDialog }, "Cancel"), confirm),
     ),
+  );
+}
+
+/** What a podcast feed offers. Feeds are not signed: say what protects the member instead. */
+function feedFacts(f: FeedOffer, hosts: string[]) {
+  return h(
+    "div",
+    {},
+    f.description ? h("p", { class: "feed-description" }, f.description) : null,
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Feed"),
+      h("dd", { class: "key" }, f.url),
+      h("dt", {}, "Episodes"),
+      h("dd", { id: "feed-episodes" }, String(f.episodes)),
+      h("dt", {}, "Files from"),
+      h("dd", {}, ...hosts.slice(0, 6).map((m) => h("div", {}, m)), hosts.length > 6 ? h("div", {}, `and ${hosts.length - 6} more`) : null),
+    ),
+    h("p", { class: "note" }, "A podcast feed is not signed. Each file is checked against the sizes and digests the feed gives, and its fingerprint is kept after the first download, so a later copy from another server must match it."),
   );
 }
 
@@ -688,7 +709,7 @@ async function renderSettings() {
         row("Storage budget", budget, "Played episodes are removed first to make room; what you download by hand is always kept."),
         msg,
       ),
-      h("h3", {}, "Add a library"),
+      h("h3", {}, "Add a library or a podcast"),
       subscribeForm(),
     ),
   );

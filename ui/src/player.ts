@@ -72,8 +72,10 @@ export interface Cue {
   text: string;
 }
 
-/** Parses WebVTT (and SRT, which differs only in its header and commas). */
+/** Parses a transcript: WebVTT, SRT (which differs only in its header and
+ * commas), or the Podcasting 2.0 JSON format ({"segments": [{startTime, endTime, body}]}). */
 export function parseCues(text: string): Cue[] {
+  if (text.trimStart().startsWith("{")) return jsonCues(text);
   const ts = (t: string) => {
     const m = t.trim().replace(",", ".").match(/^(?:(\d+):)?(\d{1,2}):(\d{2})(?:\.(\d{1,3}))?$/);
     if (!m) return NaN;
@@ -92,6 +94,27 @@ export function parseCues(text: string): Cue[] {
     cues.push({ start, end, text: lines.slice(at + 1).join("\n") });
   }
   return cues;
+}
+
+function jsonCues(text: string): Cue[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const segments = (json as { segments?: unknown })?.segments;
+  if (!Array.isArray(segments)) return [];
+  const cues: Cue[] = [];
+  for (const s of segments as { startTime?: unknown; endTime?: unknown; body?: unknown; speaker?: unknown }[]) {
+    const start = Number(s?.startTime);
+    const end = Number(s?.endTime);
+    const body = typeof s?.body === "string" ? s.body.trim() : "";
+    if (!Number.isFinite(start) || start < 0 || !body) continue;
+    const speaker = typeof s.speaker === "string" && s.speaker ? `${s.speaker}: ` : "";
+    cues.push({ start, end: Number.isFinite(end) ? end : start, text: speaker + body });
+  }
+  return cues.sort((a, b) => a.start - b.start);
 }
 
 /** Podcasting 2.0 JSON chapters → sorted [{start, title}]. */

@@ -43,6 +43,23 @@ describe("player", () => {
     expect(parseCues("garbage")).toEqual([]);
   });
 
+  it("parses Podcasting 2.0 JSON transcripts, in time order, ignoring junk", () => {
+    const json = JSON.stringify({
+      version: "1.0.0",
+      segments: [
+        { speaker: "Ana", startTime: 4.5, endTime: 6, body: "Second." },
+        { startTime: 0, endTime: 4.5, body: " First. " },
+        { startTime: "x", body: "no time" },
+        { startTime: 7, endTime: 8, body: "" },
+      ],
+    });
+    expect(parseCues(json)).toEqual([
+      { start: 0, end: 4.5, text: "First." },
+      { start: 4.5, end: 6, text: "Ana: Second." },
+    ]);
+    expect(parseCues("{ not json")).toEqual([]);
+  });
+
   it("parses Podcasting 2.0 chapters, ignoring junk", () => {
     const j = { version: "1.2.0", chapters: [{ startTime: 30, title: "B" }, { startTime: 0, title: "A" }, { startTime: "x" }] };
     expect(parseChapters(j)).toEqual([{ start: 0, title: "A" }, { start: 30, title: "B" }]);

@@ -469,7 +469,12 @@ impl Engine {
         // A feed library's pool is its files' hosts, known after the fetch.
         let feed = self.store.feed(library)?;
         let refreshed = match &feed {
-            Some(row) => self.refresh_feed(library, row).await,
+            Some(row) => {
+                let (pool, _) = self.pool(library, opts)?;
+                let r = self.refresh_feed(library, row, &pool).await;
+                self.save_health(library, &pool);
+                r
+            }
             None => {
                 let (pool, records) = self.pool(library, opts)?;
                 let r = self

@@ -182,7 +182,8 @@ pub(crate) fn to_catalog(
         .values()
         .flat_map(|f| std::iter::once((&f.key, f)).chain(f.sha256.as_ref().map(|s| (s, f))))
         .collect();
-    let mut mirrors: Vec<String> = Vec::new();
+    // The feed's own host first: its health shows with the files' hosts.
+    let mut mirrors: Vec<String> = vec![origin_of(feed_url)];
     let mut add = |urls: &[String]| {
         for u in urls.iter().filter_map(|u| Url::parse(u).ok()) {
             let o = origin_of(&u);
@@ -595,8 +596,12 @@ impl Engine {
         &self,
         library: &str,
         row: &FeedRow,
+        pool: &stowaway_mirrors::MirrorPool,
     ) -> Result<(ApplyOutcome, String, bool), String> {
         let url = Url::parse(&row.url).map_err(|e| format!("feed URL {}: {e}", row.url))?;
+        // The feed's host is in the pool once a fetch succeeded: its health
+        // follows the fetches.
+        let host = (0..pool.len()).find(|&i| pool.url(i) == origin_of(&url));
         let applied = self
             .store()
             .applied_catalog(library)
@@ -619,13 +624,22 @@ impl Engine {
             });
             Err(format!("feed {url}: {e}"))
         };
+        let started = std::time::Instant::now();
         let doc = match self
             .client()
             .fetch_document(&url, &validators, MAX_FEED_BYTES)
             .await
         {
-            Ok(d) => d,
+            Ok(d) => {
+                if let Some(h) = host {
+                    pool.record_success(h, Some(started.elapsed()));
+                }
+                d
+            }
             Err(e) => {
+                if let Some(h) = host {
+                    pool.record_failure(h, &e);
+                }
                 let status = match &e {
                     stowaway_mirrors::MirrorError::Gone { status }
                     | stowaway_mirrors::MirrorError::Status { status, .. } => *status,
