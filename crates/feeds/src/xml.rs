@@ -113,6 +113,21 @@ impl Ns {
 /// hostile `<a x1="" x2="" …>` can cost.
 const MAX_ATTRIBUTES: usize = 64;
 
+/// Elements whose own text is never read (they only hold other elements),
+/// by local name in any namespace.
+const CONTAINERS: &[&str] = &[
+    "rss",
+    "channel",
+    "item",
+    "feed",
+    "entry",
+    "image",
+    "alternateEnclosure",
+    "owner",
+    "group",
+    "RDF",
+];
+
 /// A test on an element's namespace, such as [`Ns::is_rss`].
 pub(crate) type NsTest = fn(&Ns) -> bool;
 
@@ -559,6 +574,11 @@ impl<'l> Builder<'l> {
             self.stray_text |= !text.trim().is_empty();
             return Ok(());
         };
+        // Indentation between the children of a container is never read:
+        // not keeping it saves a node per element of a large feed.
+        if CONTAINERS.contains(&&*open.element.name) && text.trim().is_empty() {
+            return Ok(());
+        }
         let room = limit.saturating_sub(open.text_bytes);
         let kept = if text.len() > room {
             self.truncated_text = true;
