@@ -197,7 +197,7 @@ function itemRow(c: CollectionView, i: ItemView, n: number) {
       h(
         "span",
         { class: "item-text" },
-        h("span", { class: "item-title" }, i.title),
+        h("span", { class: "item-title" }, i.explicit ? h("span", { class: "badge explicit", title: "Explicit" }, "E") : null, i.title),
         h("span", { class: "item-sub" }, [c.kind === "show" ? date(i.published_at) : "", i.summary ?? ""].filter(Boolean).join(" · ")),
       ),
       h("span", { class: "item-meta" }, status),

@@ -7,7 +7,7 @@ function item(id: string, extra: Partial<ItemView> = {}): ItemView {
   return {
     library_id: "l", collection_id: "c", id, kind: "episode", title: id, summary: null,
     published_at: null, duration_ms: 60_000, assets: 1, assets_stored: 1, bytes: 10,
-    downloaded: true, wanted: true, position_ms: 0, played: false, ...extra,
+    downloaded: true, explicit: null, wanted: true, position_ms: 0, played: false, ...extra,
   };
 }
 

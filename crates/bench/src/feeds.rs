@@ -206,7 +206,8 @@ fn main() -> Result<()> {
     let work = tempfile::tempdir()?;
     let big = work.path().join("generated.xml");
     std::fs::write(&big, generated(args.episodes))?;
-    let corpus_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../feeds/tests/fixtures/podcastparser");
+    let corpus_dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../feeds/tests/fixtures/podcastparser");
     let mut corpus: Vec<PathBuf> = std::fs::read_dir(&corpus_dir)
         .with_context(|| format!("read {}", corpus_dir.display()))?
         .flatten()
@@ -216,7 +217,10 @@ fn main() -> Result<()> {
     corpus.sort();
     let inputs: Vec<(String, Vec<PathBuf>)> = vec![
         (format!("generated, {} episodes", args.episodes), vec![big]),
-        (format!("real feeds of the corpus ({} files)", corpus.len()), corpus),
+        (
+            format!("real feeds of the corpus ({} files)", corpus.len()),
+            corpus,
+        ),
     ];
     let me = std::env::current_exe()?;
     println!("| input | size | parser | episodes | median | best | MB/s | peak RSS (base) |");
@@ -228,7 +232,10 @@ fn main() -> Result<()> {
             .sum();
         let mut parsers: Vec<(String, Result<Measured>)> = Vec::new();
         let mut rust = Command::new(&me);
-        rust.arg("--runs").arg(args.runs.to_string()).arg("--child").args(files);
+        rust.arg("--runs")
+            .arg(args.runs.to_string())
+            .arg("--child")
+            .args(files);
         parsers.push((
             format!("stowaway-feeds {}", env!("CARGO_PKG_VERSION")),
             run_child(&mut rust),
@@ -239,7 +246,8 @@ fn main() -> Result<()> {
                 continue;
             };
             let mut py = Command::new("python3");
-            py.args(["-c", PYTHON, module, &args.runs.to_string()]).args(files);
+            py.args(["-c", PYTHON, module, &args.runs.to_string()])
+                .args(files);
             parsers.push((format!("{module} {version} (Python)"), run_child(&mut py)));
         }
         for (parser, m) in parsers {

@@ -116,6 +116,9 @@ pub struct Item {
     pub season: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<u32>,
+    /// The publisher marks the item explicit (`true`) or clean (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explicit: Option<bool>,
     #[serde(default)]
     pub assets: Vec<Asset>,
 }

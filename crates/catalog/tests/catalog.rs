@@ -47,6 +47,7 @@ fn item(id: &str, title: &str) -> Item {
         duration_ms: Some(1000),
         season: None,
         number: None,
+        explicit: None,
         assets: vec![Asset {
             role: AssetRole::Media,
             sha256: sha('a'),

@@ -198,8 +198,13 @@ async fn run(cli: Cli) -> Result<bool> {
     }
     match cli.command {
         Command::Subscribe { source } => {
+            let web = source.starts_with("http://") || source.starts_with("https://");
             let sub = match engine.read_source(&source).await.with_context(|| {
-                format!("{source} is neither a Stowaway subscription nor a podcast feed")
+                if web {
+                    format!("{source} is neither a Stowaway subscription nor a podcast feed")
+                } else {
+                    format!("{source} is not a Stowaway subscription")
+                }
             })? {
                 Source::Library(sub) => sub,
                 Source::Feed(fetched) => {

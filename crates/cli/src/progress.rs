@@ -61,6 +61,10 @@ pub fn spawn(mut events: broadcast::Receiver<SyncEvent>) -> Bars {
                 }
                 SyncEvent::Progress { bytes_done, .. } => {
                     if let Some(t) = &total {
+                        // Feed files of unknown size count once they arrive.
+                        if t.length().is_some_and(|n| bytes_done > n) {
+                            t.set_length(bytes_done);
+                        }
                         t.set_position(bytes_done);
                     }
                 }
@@ -83,7 +87,12 @@ pub fn spawn(mut events: broadcast::Receiver<SyncEvent>) -> Bars {
                     offset,
                     ..
                 } => {
-                    let bar = multi.add(ProgressBar::new(size));
+                    // A feed file may not say its size.
+                    let bar = multi.add(if size > 0 {
+                        ProgressBar::new(size)
+                    } else {
+                        ProgressBar::no_length()
+                    });
                     bar.set_style(file_style.clone());
                     bar.set_message(label.clone());
                     bar.set_position(offset);

@@ -63,6 +63,7 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
                 duration_ms: None,
                 season: None,
                 number: None,
+                explicit: None,
                 assets: vec![
                     asset(AUDIO, AssetRole::Media, "audio/ogg"),
                     asset(b"WEBVTT\n", AssetRole::Transcript, "text/vtt"),

@@ -228,6 +228,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
                 duration_ms,
                 season: it.season,
                 number: it.number,
+                explicit: None,
                 assets,
             });
         }

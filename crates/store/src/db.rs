@@ -202,6 +202,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX feed_files_by_sha256 ON feed_files(sha256);
     ALTER TABLE items ADD COLUMN transcript TEXT;
+    ALTER TABLE items ADD COLUMN explicit INTEGER;
     DROP TRIGGER items_fts_insert;
     DROP TRIGGER items_fts_delete;
     DROP TRIGGER items_fts_update;

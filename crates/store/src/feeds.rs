@@ -362,6 +362,23 @@ impl Store {
         Ok(())
     }
 
+    /// What an item uses the blob `sha` for (`None`: not an item's asset,
+    /// e.g. a show's artwork).
+    pub fn asset_role(
+        &self,
+        sha: &Sha256,
+    ) -> Result<Option<stowaway_catalog::AssetRole>, StoreError> {
+        let role: Option<String> = self
+            .reader()
+            .query_row(
+                "SELECT role FROM assets WHERE sha256 = ?1 LIMIT 1",
+                [sha.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(role.as_deref().and_then(stowaway_catalog::AssetRole::parse))
+    }
+
     /// The media type of the blob `sha` if some item uses it as its
     /// transcript (else `None`).
     pub fn transcript_type(&self, sha: &Sha256) -> Result<Option<String>, StoreError> {

@@ -436,12 +436,13 @@ pub(crate) fn write_catalog(
             }
             let rowid: i64 = tx.query_row(
                 "INSERT INTO items(library_id, collection_id, id, kind, title, summary, notes,
-                                   published_at, duration_ms, season, number, position)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                   published_at, duration_ms, season, number, position, explicit)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT(library_id, collection_id, id) DO UPDATE SET kind = excluded.kind,
                      title = excluded.title, summary = excluded.summary, notes = excluded.notes,
                      published_at = excluded.published_at, duration_ms = excluded.duration_ms,
-                     season = excluded.season, number = excluded.number, position = excluded.position
+                     season = excluded.season, number = excluded.number, position = excluded.position,
+                     explicit = excluded.explicit
                  RETURNING rowid",
                 params![
                     library,
@@ -455,7 +456,8 @@ pub(crate) fn write_catalog(
                     it.duration_ms.map(|d| d as i64),
                     it.season,
                     it.number,
-                    ipos as i64
+                    ipos as i64,
+                    it.explicit
                 ],
                 |r| r.get(0),
             )?;

@@ -38,6 +38,8 @@ pub struct ItemView {
     pub bytes: u64,
     /// Every asset of the item is in the store.
     pub downloaded: bool,
+    /// The publisher marks it explicit (a podcast feed's `itunes:explicit`).
+    pub explicit: Option<bool>,
     /// The download rules want it: the next sync fetches what is missing.
     pub wanted: bool,
     /// Resume position, and whether the member finished it.
@@ -104,7 +106,8 @@ const ITEM_COLUMNS: &str = "i.library_id, i.collection_id, i.id, i.kind, i.title
     COALESCE((SELECT p.position_ms FROM playback p WHERE p.library_id = i.library_id
               AND p.collection_id = i.collection_id AND p.item_id = i.id), 0),
     COALESCE((SELECT p.played FROM playback p WHERE p.library_id = i.library_id
-              AND p.collection_id = i.collection_id AND p.item_id = i.id), 0)";
+              AND p.collection_id = i.collection_id AND p.item_id = i.id), 0),
+    i.explicit";
 
 fn item_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
     let assets: u32 = r.get(8)?;
@@ -122,7 +125,8 @@ fn item_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
         assets_stored: stored,
         bytes: r.get::<_, i64>(10)? as u64,
         downloaded: stored == assets,
-        wanted: r.get(13)?,
+        wanted: r.get(14)?,
+        explicit: r.get(13)?,
         position_ms: r.get::<_, i64>(11)? as u64,
         played: r.get(12)?,
     })

@@ -23,6 +23,7 @@ fn item(id: &str, title: &str, notes: &str, media: &[u8]) -> Item {
         duration_ms: None,
         season: None,
         number: None,
+        explicit: None,
         assets: vec![Asset {
             role: AssetRole::Media,
             sha256: sha_of(media),

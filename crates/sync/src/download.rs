@@ -699,6 +699,20 @@ impl Downloads<'_> {
         let store = self.engine.store().clone();
         let learned = file.sha256.clone();
         let size = file.size.or(file.length);
+        // Only media may be large; a transcript, chapters or artwork that
+        // keeps coming is cut off.
+        let limit = match store.asset_role(&w.sha256).map_err(|e| e.to_string())? {
+            Some(stowaway_catalog::AssetRole::Media | stowaway_catalog::AssetRole::Attachment) => {
+                crate::feed::MAX_UNDECLARED_FILE
+            }
+            _ => crate::feed::MAX_SMALL_FILE,
+        };
+        // Bytes from two responses may be joined only when the whole file is
+        // checked at the end by a hash: with nothing but a length (or not even
+        // that), a server that serves other bytes each time (dynamic ad
+        // insertion) would be spliced into a file that passes. Such a file
+        // starts over after any interruption.
+        let resumable = learned.is_some() || !file.integrity.is_empty();
         let label = w.sha256.to_string();
         // Each source on its host in the pool.
         let sources: Vec<(usize, url::Url)> = file
@@ -722,23 +736,15 @@ impl Downloads<'_> {
                 tokio::task::spawn_blocking(move || match (&learned, fresh) {
                     (Some(sha), false) => store.blobs().resume(sha, size.unwrap_or(0)),
                     (Some(sha), true) => store.blobs().begin(sha, size.unwrap_or(0)),
-                    (None, false) => {
-                        store
-                            .blobs()
-                            .resume_unknown(&key, size, crate::feed::MAX_UNDECLARED_FILE)
-                    }
-                    (None, true) => {
-                        store
-                            .blobs()
-                            .begin_unknown(&key, size, crate::feed::MAX_UNDECLARED_FILE)
-                    }
+                    (None, false) => store.blobs().resume_unknown(&key, size, limit),
+                    (None, true) => store.blobs().begin_unknown(&key, size, limit),
                 })
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())
             }
         };
-        let mut writer = Sink::new(open_writer(false).await?);
+        let mut writer = Sink::new(open_writer(!resumable).await?);
         let resumed = writer.written();
         if resumed > 0 {
             info!(file = %label, offset = resumed, "resuming partial download");
@@ -773,6 +779,14 @@ impl Downloads<'_> {
             for &(m, ref url) in queue {
                 if self.cancel.is_cancelled() {
                     return Err("cancelled".into());
+                }
+                if !resumable && writer.written() > 0 {
+                    if let Ok(inner) = writer.finish_writing().await {
+                        inner.discard();
+                    }
+                    self.done.fetch_sub(counted, Ordering::Relaxed);
+                    counted = 0;
+                    writer = Sink::new(open_writer(true).await?);
                 }
                 let offset = writer.written();
                 let _permit = self.pool.permit(m).await;

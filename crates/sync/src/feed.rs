@@ -28,8 +28,11 @@ use url::Url;
 /// Largest feed document accepted (the parser's own limit).
 pub(crate) const MAX_FEED_BYTES: u64 = 32 << 20;
 
-/// Largest feed file accepted when the feed declares no length.
+/// Largest episode (or attachment) accepted when the feed declares no length.
 pub(crate) const MAX_UNDECLARED_FILE: u64 = 16 << 30;
+
+/// Largest transcript, chapters file or artwork accepted.
+pub(crate) const MAX_SMALL_FILE: u64 = 64 << 20;
 
 /// The one collection of a feed library.
 pub const FEED_COLLECTION: &str = "episodes";
@@ -362,6 +365,7 @@ fn episode(
         duration_ms: e.duration_ms,
         season: e.season,
         number: e.number,
+        explicit: e.explicit,
         assets,
     })
 }

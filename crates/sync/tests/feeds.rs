@@ -62,6 +62,7 @@ fn feed_xml(feed_host: &str, primary: &str, alternate: &str, eps: &[Ep]) -> Stri
   <description><![CDATA[<p>Show notes {n}</p><script>alert(1)</script>]]></description>
   <itunes:duration>12:0{n}</itunes:duration>
   <itunes:episode>{n}</itunes:episode>
+  {explicit}
   <enclosure url="{primary}media/e{n}.mp3" length="{len}" type="audio/mpeg"/>
   <podcast:alternateEnclosure type="audio/mpeg" length="{len}">
     <podcast:source uri="{alternate}media/e{n}.mp3"/>
@@ -71,7 +72,12 @@ fn feed_xml(feed_host: &str, primary: &str, alternate: &str, eps: &[Ep]) -> Stri
   <podcast:chapters url="{feed_host}ch/e{n}.json" type="application/json+chapters"/>
 </item>
 "#,
-            len = e.length
+            len = e.length,
+            explicit = if n == 1 {
+                "<itunes:explicit>yes</itunes:explicit>"
+            } else {
+                ""
+            },
         ));
     }
     format!(
@@ -230,6 +236,23 @@ async fn alternate_sources_serve_when_the_enclosure_host_is_down() {
         ],
         "newest first, titles as plain text"
     );
+    // The mapping: numbers, durations, explicit flags, notes as text.
+    let items = s.store().list(Some(&s.library)).unwrap().remove(0).items;
+    assert_eq!(items[1].explicit, Some(true));
+    assert_eq!(items[0].explicit, None);
+    assert_eq!(items[1].duration_ms, Some(721_000));
+    let notes = s
+        .store()
+        .item_text(stowaway_store::ItemKey {
+            library: &s.library,
+            collection: stowaway_sync::FEED_COLLECTION,
+            item: &stowaway_sync::item_id("deal-room-1"),
+        })
+        .unwrap()
+        .unwrap()
+        .notes;
+    assert_eq!(notes.as_deref(), Some("Show notes 1"), "sanitised, as text");
+
     let r = s.sync().await;
     let lib = &r.libraries[0];
     assert!(r.ok(), "{:?}", lib.failed);
@@ -497,4 +520,51 @@ async fn broken_hostile_and_vanished_feeds_change_nothing() {
         s.store().feed(&s.library).unwrap().unwrap().last_status,
         Some(404)
     );
+}
+
+/// Bytes of two responses are joined only when a hash checks the whole
+/// file: with an integrity digest the next source continues with Range;
+/// with nothing but a length the download starts over (a server inserting
+/// other ads each time would otherwise be spliced into a file that passes).
+#[tokio::test]
+async fn only_files_a_hash_will_check_are_resumed_across_sources() {
+    for with_integrity in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let primary = TestMirror::start(tmp.path().join("primary")).unwrap();
+        primary.set_faults(vec![Rule {
+            path: PathMatch::exact("media/e1.mp3"),
+            fault: Fault::DropAfter(300_000),
+            times: None,
+        }]);
+        let mut ep = Ep::new(1);
+        if !with_integrity {
+            ep.integrity = None;
+        }
+        let s = Setup::new(Some(&primary), &[ep]).await;
+        let r = s.sync().await;
+        assert!(r.ok(), "{:?}", r.libraries[0].failed);
+        assert!(primary.requests().iter().any(|q| q.path == "media/e1.mp3"));
+        let from_alternate: Vec<_> = s
+            .alternate
+            .requests()
+            .into_iter()
+            .filter(|q| q.path == "media/e1.mp3")
+            .collect();
+        assert_eq!(from_alternate.len(), 1, "{from_alternate:?}");
+        let range = from_alternate[0].range.clone();
+        if with_integrity {
+            assert!(
+                range
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("bytes=") && r != "bytes=0-"),
+                "continued where the first source stopped: {range:?}"
+            );
+        } else {
+            assert_eq!(range, None, "started over");
+        }
+        assert_eq!(
+            std::fs::read(s.store().blobs().path(&Sha256::digest(&media(1)))).unwrap(),
+            media(1)
+        );
+    }
 }

@@ -10,6 +10,10 @@ assets: number, assets_stored: number, bytes: number,
  */
 downloaded: boolean, 
 /**
+ * The publisher marks it explicit (a podcast feed's `itunes:explicit`).
+ */
+explicit: boolean | null, 
+/**
  * The download rules want it: the next sync fetches what is missing.
  */
 wanted: boolean, 
