@@ -688,7 +688,12 @@ async fn member_journey_in_the_real_app() {
     )
     .unwrap();
     click(&c, "#tab-settings").await;
-    let input = c.find(Locator::Css("#subscribe-source")).await.unwrap();
+    let input = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#subscribe-source"))
+        .await
+        .expect("the settings view with its subscribe box");
     input
         .send_keys(&format!("{feed_url}feed.xml"))
         .await

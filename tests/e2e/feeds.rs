@@ -37,13 +37,26 @@ fn publisher_feeds_followed_with_the_first_mirror_down() {
     // The show's old address redirects permanently to B's feed.
     let old_host = Nginx::start_with(
         &tmp.path().join("empty"),
-        &format!("location = /show.xml {{ return 301 {show_feed}; }}"),
+        &format!(
+            "location = /show.xml {{ return 301 {show_feed}; }}
+             location = /today.xml {{ return 302 {course_feed}; }}"
+        ),
     );
     let member = Member::new(&tmp.path().join("member"));
     let s = member.json(&["subscribe", &format!("{}show.xml", old_host.url())]);
     assert_eq!(s["feed"], true, "{s}");
     assert_eq!(s["library"], "the-deal-room", "{s}");
     assert_eq!(s["episodes"], 2, "{s}");
+    // A temporary redirect is followed but not recorded: the address asked
+    // for is kept.
+    let other = Member::new(&tmp.path().join("other-member"));
+    let today = format!("{}today.xml", old_host.url());
+    let s = other.json(&["subscribe", &today]);
+    assert_eq!(s["library"], "your-first-deal", "{s}");
+    assert_eq!(
+        other.json(&["status"])["libraries"][0]["feed_url"].as_str(),
+        Some(today.as_str())
+    );
     drop(old_host);
     let status = member.json(&["status"]);
     assert_eq!(

@@ -163,10 +163,7 @@ mod tests {
             "not_a_feed"
         );
         let bomb = br#"<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><opml><body><outline text="&b;" xmlUrl="https://a.example/"/></body></opml>"#;
-        // The entity is not expanded (no DTD processing): at worst the title is lost.
-        let feeds = parse_opml(bomb).unwrap_or_default();
-        assert!(feeds
-            .iter()
-            .all(|f| f.title.as_deref().unwrap_or("").len() < 100));
+        // Refused whole, nothing expanded.
+        assert_eq!(parse_opml(bomb).unwrap_err(), FeedError::EntityDeclarations);
     }
 }

@@ -207,6 +207,20 @@ impl MirrorClient {
         validators: &Validators,
         max: u64,
     ) -> Result<Document, MirrorError> {
+        // A server dripping a feed byte by byte must not hold a sync for
+        // long: the whole fetch has a deadline, not only each read.
+        let deadline = DOCUMENT_DEADLINE;
+        tokio::time::timeout(deadline, self.fetch_document_inner(url, validators, max))
+            .await
+            .unwrap_or(Err(MirrorError::Timeout(deadline)))
+    }
+
+    async fn fetch_document_inner(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        max: u64,
+    ) -> Result<Document, MirrorError> {
         let mut current = url.clone();
         let mut permanent = true;
         let mut hops = 0;
@@ -562,6 +576,9 @@ pub struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
 }
+
+/// Longest a whole document fetch may take (a 32 MiB feed at 300 kB/s).
+const DOCUMENT_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A document fetched by [`MirrorClient::fetch_document`].
 #[derive(Debug)]

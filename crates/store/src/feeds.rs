@@ -219,25 +219,26 @@ impl Store {
         Ok(rows.into_iter().map(|f| (f.key.clone(), f)).collect())
     }
 
-    /// The feed file an asset hash stands for: by its key before the first
-    /// download, by its learned SHA-256 after. `None` for a signed library's
-    /// blob.
-    pub fn feed_file(&self, sha: &Sha256) -> Result<Option<FeedFile>, StoreError> {
+    /// The file of feed library `library` an asset hash stands for: by its
+    /// key before the first download, by its learned SHA-256 after. `None`
+    /// for a blob of a signed library.
+    pub fn feed_file(&self, library: &str, sha: &Sha256) -> Result<Option<FeedFile>, StoreError> {
         Ok(self
             .reader()
             .query_row(
                 &format!(
-                    "SELECT {FILE_COLUMNS} FROM feed_files WHERE key = ?1 OR sha256 = ?1
+                    "SELECT {FILE_COLUMNS} FROM feed_files
+                     WHERE library_id = ?2 AND (key = ?1 OR sha256 = ?1)
                      ORDER BY key = ?1 DESC LIMIT 1"
                 ),
-                [sha.as_str()],
+                params![sha.as_str(), library],
                 file_row,
             )
             .optional()?)
     }
 
-    /// Applies a feed fetch turned into a catalog: `files` are the sources
-    /// of every asset it references (already-learned hashes are kept). The
+    /// Applies a feed fetch turned into a catalog whose assets carry their
+    /// files' keys: `files` are the sources of every asset it references. The
     /// sequence grows by one for every change; the same content is
     /// `unchanged`. One transaction, like a signed catalog.
     pub fn apply_feed(
@@ -260,18 +261,45 @@ impl Store {
             return Err(StoreError::UnknownLibrary(library.to_owned()));
         };
         let previous_sequence = seq.map(|s| s as u64);
-        let mut old: Option<Catalog> = old_bytes
-            .as_deref()
-            .and_then(|b| serde_json::from_slice(b).ok());
-        // Hashes learned since the old catalog was written are not changes.
-        if let Some(old) = &mut old {
+        // The files first. A file whose declared length or integrity changed,
+        // or (having neither) whose address changed, is another file: what
+        // was learned of it is forgotten.
+        for f in files {
+            tx.execute(
+                "INSERT INTO feed_files(key, library_id, urls, length, integrity)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(key) DO UPDATE SET
+                     sha256 = CASE WHEN (feed_files.length IS excluded.length AND feed_files.integrity IS excluded.integrity
+                                    AND (feed_files.length IS NOT NULL OR feed_files.integrity IS NOT NULL
+                                         OR json_extract(feed_files.urls, '$[0]') IS json_extract(excluded.urls, '$[0]'))) THEN feed_files.sha256 END,
+                     size = CASE WHEN (feed_files.length IS excluded.length AND feed_files.integrity IS excluded.integrity
+                                    AND (feed_files.length IS NOT NULL OR feed_files.integrity IS NOT NULL
+                                         OR json_extract(feed_files.urls, '$[0]') IS json_extract(excluded.urls, '$[0]'))) THEN feed_files.size END,
+                     urls = excluded.urls, length = excluded.length, integrity = excluded.integrity",
+                params![
+                    f.key.as_str(),
+                    library,
+                    serde_json::to_string(&f.urls).expect("strings serialise"),
+                    f.length.map(|n| n as i64),
+                    (!f.integrity.is_empty())
+                        .then(|| serde_json::to_string(&f.integrity).expect("serialises"))
+                ],
+            )?;
+        }
+        // Assets carry keys; inside this transaction each becomes its learned
+        // hash where one is known (so a download finishing meanwhile is not
+        // undone), in the old catalog as in the new.
+        let learned: HashMap<String, (String, i64)> = {
             let mut stmt = tx.prepare(
                 "SELECT key, sha256, size FROM feed_files WHERE library_id = ?1 AND sha256 IS NOT NULL",
             )?;
-            let learned: HashMap<String, (String, i64)> = stmt
+            let rows = stmt
                 .query_map([library], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
                 .collect::<Result<_, _>>()?;
-            for a in old.collections.iter_mut().flat_map(|c| {
+            rows
+        };
+        let resolve = |c: &mut Catalog| {
+            for a in c.collections.iter_mut().flat_map(|c| {
                 c.artwork
                     .iter_mut()
                     .chain(c.items.iter_mut().flat_map(|i| i.assets.iter_mut()))
@@ -283,27 +311,18 @@ impl Store {
                     }
                 }
             }
+        };
+        let mut old: Option<Catalog> = old_bytes
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok());
+        if let Some(old) = &mut old {
+            resolve(old);
         }
         let mut new = catalog.clone();
+        resolve(&mut new);
         new.sequence = previous_sequence.unwrap_or(0);
         new.generated_at = old.as_ref().map_or(new.generated_at, |o| o.generated_at);
         let unchanged = old.as_ref() == Some(&new);
-        for f in files {
-            tx.execute(
-                "INSERT INTO feed_files(key, library_id, urls, length, integrity)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(key) DO UPDATE SET urls = excluded.urls, length = excluded.length,
-                     integrity = excluded.integrity",
-                params![
-                    f.key.as_str(),
-                    library,
-                    serde_json::to_string(&f.urls).expect("strings serialise"),
-                    f.length.map(|n| n as i64),
-                    (!f.integrity.is_empty())
-                        .then(|| serde_json::to_string(&f.integrity).expect("serialises"))
-                ],
-            )?;
-        }
         if unchanged {
             tx.commit()?;
             return Ok(ApplyOutcome {
@@ -329,26 +348,43 @@ impl Store {
         })
     }
 
-    /// After the first verified download of a feed file: records its hash
-    /// and size, points every asset that carried the key at the real hash,
-    /// and indexes the blob (already at its final path).
+    /// After a verified download of a feed file: records its hash and size,
+    /// points the library's assets that carried the key (or the hash learned
+    /// before, when the publisher's copy changed) at it, and indexes the
+    /// blob (already at its final path).
     pub fn learn_feed_file(&self, key: &Sha256, sha: &Sha256, size: u64) -> Result<(), StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
+        let Some((library, before)) = tx
+            .query_row(
+                "SELECT library_id, sha256 FROM feed_files WHERE key = ?1",
+                [key.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+            )
+            .optional()?
+        else {
+            return Err(StoreError::UnknownItem(format!("feed file {key}")));
+        };
+        let old = before.unwrap_or_else(|| key.to_string());
+        let args = params![key.as_str(), sha.as_str(), size as i64, library, old];
+        tx.execute(
+            "UPDATE assets SET sha256 = ?2, size = ?3
+             WHERE sha256 IN (?1, ?5)
+               AND item_rowid IN (SELECT rowid FROM items WHERE library_id = ?4)",
+            args,
+        )?;
+        tx.execute(
+            "UPDATE collections SET artwork_sha256 = ?2, artwork_size = ?3
+             WHERE artwork_sha256 IN (?1, ?5) AND library_id = ?4",
+            args,
+        )?;
+        tx.execute(
+            "UPDATE libraries SET artwork_sha256 = ?2, artwork_size = ?3
+             WHERE artwork_sha256 IN (?1, ?5) AND id = ?4",
+            args,
+        )?;
         tx.execute(
             "UPDATE feed_files SET sha256 = ?2, size = ?3 WHERE key = ?1",
-            params![key.as_str(), sha.as_str(), size as i64],
-        )?;
-        tx.execute(
-            "UPDATE assets SET sha256 = ?2, size = ?3 WHERE sha256 = ?1",
-            params![key.as_str(), sha.as_str(), size as i64],
-        )?;
-        tx.execute(
-            "UPDATE collections SET artwork_sha256 = ?2, artwork_size = ?3 WHERE artwork_sha256 = ?1",
-            params![key.as_str(), sha.as_str(), size as i64],
-        )?;
-        tx.execute(
-            "UPDATE libraries SET artwork_sha256 = ?2, artwork_size = ?3 WHERE artwork_sha256 = ?1",
             params![key.as_str(), sha.as_str(), size as i64],
         )?;
         let now = now_unix();
@@ -357,7 +393,10 @@ impl Store {
              ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
             params![sha.as_str(), size as i64, now],
         )?;
-        tx.execute("DELETE FROM partials WHERE sha256 = ?1", [key.as_str()])?;
+        tx.execute(
+            "DELETE FROM partials WHERE sha256 IN (?1, ?2)",
+            params![key.as_str(), old],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -390,6 +429,25 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// Stored transcripts not yet in the search index (downloaded before
+    /// transcripts were indexed), at most `limit`: (hash, media type).
+    pub fn unindexed_transcripts(&self, limit: usize) -> Result<Vec<(Sha256, String)>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT a.sha256, a.media_type FROM assets a
+             JOIN items i ON i.rowid = a.item_rowid
+             JOIN blobs b ON b.sha256 = a.sha256
+             WHERE a.role = 'transcript' AND i.transcript IS NULL
+             LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?
+            .filter_map(|r| r.ok())
+            .filter_map(|(sha, t)| Sha256::parse(&sha).ok().map(|s| (s, t)))
+            .collect();
+        Ok(rows)
     }
 
     /// Indexes `text` as the transcript of every item whose transcript

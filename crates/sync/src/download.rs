@@ -216,7 +216,7 @@ impl Downloads<'_> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-        self.index_transcript(&w.sha256).await;
+        self.engine.index_transcript(&w.sha256).await;
         self.done.fetch_add(n, Ordering::Relaxed);
         self.engine.emit(SyncEvent::DownloadFinished {
             sha256: w.sha256.to_string(),
@@ -230,7 +230,10 @@ impl Downloads<'_> {
     /// (bytes received are counted in `received`).
     pub async fn blob(&self, w: &WantedBlob) -> Result<u64, String> {
         let store = self.engine.store();
-        if let Some(file) = store.feed_file(&w.sha256).map_err(|e| e.to_string())? {
+        if let Some(file) = store
+            .feed_file(&w.library_id, &w.sha256)
+            .map_err(|e| e.to_string())?
+        {
             return self.feed_file(w, file).await;
         }
         let sha = w.sha256.to_string();
@@ -280,7 +283,7 @@ impl Downloads<'_> {
                         store
                             .mark_blob_present(&w.sha256, w.size)
                             .map_err(|e| e.to_string())?;
-                        self.index_transcript(&w.sha256).await;
+                        self.engine.index_transcript(&w.sha256).await;
                         let _ = store2.remove_partial(&w.sha256);
                         self.engine.emit(SyncEvent::DownloadFinished {
                             sha256: sha.clone(),
@@ -663,38 +666,14 @@ fn check_integrity(
 }
 
 impl Downloads<'_> {
-    /// After a blob is stored: if it is an item's transcript, its text goes
-    /// into the search index.
-    async fn index_transcript(&self, sha: &Sha256) {
-        let store = self.engine.store().clone();
-        let blob = sha.clone();
-        let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
-            let sha = blob;
-            let Some(media_type) = store.transcript_type(&sha).map_err(|e| e.to_string())? else {
-                return Ok(());
-            };
-            use std::io::Read;
-            let mut bytes = Vec::new();
-            std::fs::File::open(store.blobs().path(&sha))
-                .and_then(|f| f.take(8 << 20).read_to_end(&mut bytes))
-                .map_err(|e| e.to_string())?;
-            let text = stowaway_feeds::transcript_text(&bytes, Some(&media_type));
-            store
-                .set_transcript_text(&sha, &text)
-                .map_err(|e| e.to_string())?;
-            Ok(())
-        })
-        .await;
-        if let Ok(Err(e)) | Err(e) = r.map_err(|e| e.to_string()) {
-            warn!(blob = %sha, error = %e, "could not index the transcript");
-        }
-    }
-
     /// A feed file: from its sources (the enclosure, then the alternates
     /// that are the same file), on whichever host answers, resuming with
-    /// Range across sources. Before its hash is known the file is checked
-    /// against the declared length and the integrity digests, then stored
-    /// under its SHA-256, which is recorded; after, every copy must match it.
+    /// Range across sources when a hash will check the whole. Before its
+    /// hash is known the file is checked against the declared length and the
+    /// integrity digests, then stored under its SHA-256, which is recorded;
+    /// after, a copy must match it, except one the enclosure's own address
+    /// serves whole with no digest to check: for an unsigned feed that is the
+    /// publisher's word (a re-upload), and it is learned anew.
     async fn feed_file(&self, w: &WantedBlob, file: FeedFile) -> Result<u64, String> {
         let store = self.engine.store().clone();
         let learned = file.sha256.clone();
@@ -714,7 +693,7 @@ impl Downloads<'_> {
         // starts over after any interruption.
         let resumable = learned.is_some() || !file.integrity.is_empty();
         let label = w.sha256.to_string();
-        // Each source on its host in the pool.
+        // Each source on its host in the pool (the first is the enclosure).
         let sources: Vec<(usize, url::Url)> = file
             .urls
             .iter()
@@ -729,15 +708,17 @@ impl Downloads<'_> {
         if sources.is_empty() {
             return Err("none of the feed's sources is usable".into());
         }
+        let primary = file.urls.first().cloned().unwrap_or_default();
         let open_writer = |fresh: bool| {
             let store = store.clone();
-            let (key, learned) = (w.sha256.clone(), learned.clone());
+            let partial = w.sha256.clone();
             async move {
-                tokio::task::spawn_blocking(move || match (&learned, fresh) {
-                    (Some(sha), false) => store.blobs().resume(sha, size.unwrap_or(0)),
-                    (Some(sha), true) => store.blobs().begin(sha, size.unwrap_or(0)),
-                    (None, false) => store.blobs().resume_unknown(&key, size, limit),
-                    (None, true) => store.blobs().begin_unknown(&key, size, limit),
+                tokio::task::spawn_blocking(move || {
+                    if fresh {
+                        store.blobs().begin_unknown(&partial, size, limit)
+                    } else {
+                        store.blobs().resume_unknown(&partial, size, limit)
+                    }
                 })
                 .await
                 .map_err(|e| e.to_string())?
@@ -756,6 +737,12 @@ impl Downloads<'_> {
         }
         self.done.fetch_add(resumed, Ordering::Relaxed);
         let mut counted = resumed;
+        // Every byte so far came from the enclosure's own address (a resumed
+        // prefix of unknown origin does not count).
+        let mut primary_only = resumed == 0;
+        // Who served the bytes since the file last started from nothing.
+        let mut contributors: HashSet<usize> = HashSet::new();
+        let mut earlier_prefix = resumed > 0;
         let mut errors: Vec<String> = Vec::new();
         let mut bad: HashSet<usize> = HashSet::new();
         let mut previous: Option<usize> = None;
@@ -786,154 +773,168 @@ impl Downloads<'_> {
                     }
                     self.done.fetch_sub(counted, Ordering::Relaxed);
                     counted = 0;
+                    primary_only = true;
+                    contributors.clear();
+                    earlier_prefix = false;
                     writer = Sink::new(open_writer(true).await?);
                 }
-                let offset = writer.written();
-                let _permit = self.pool.permit(m).await;
-                let mut body = match self.pool.open_url(m, url, offset).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        self.engine.emit(SyncEvent::DownloadMirrorFailed {
-                            sha256: label.clone(),
-                            mirror: url.to_string(),
-                            error: e.to_string(),
-                            code: e.code().to_owned(),
-                        });
-                        errors.push(format!("{url}: {e}"));
-                        continue;
-                    }
-                };
-                let mut pending = if body.start < offset {
-                    match body.skip_to(offset).await {
-                        Ok(c) => c,
+                // A partial that is already whole (the last sync stopped
+                // while checking it) is finished, not asked for again.
+                let whole = size.is_some_and(|n| n > 0 && writer.written() == n);
+                let end = if whole {
+                    StreamEnd::Complete
+                } else {
+                    let offset = writer.written();
+                    let _permit = self.pool.permit(m).await;
+                    let mut body = match self.pool.open_url(m, url, offset).await {
+                        Ok(b) => b,
                         Err(e) => {
-                            self.pool.record_failure(m, &e);
+                            self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                                sha256: label.clone(),
+                                mirror: url.to_string(),
+                                error: e.to_string(),
+                                code: e.code().to_owned(),
+                            });
+                            errors.push(format!("{url}: {e}"));
+                            continue;
+                        }
+                    };
+                    let mut pending = if body.start < offset {
+                        match body.skip_to(offset).await {
+                            Ok(c) => c,
+                            Err(e) => {
+                                self.pool.record_failure(m, &e);
+                                errors.push(format!("{url}: {e}"));
+                                continue;
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    if let (Some(size), Some(rem)) = (size, body.remaining) {
+                        let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
+                        if rem != size - offset {
+                            let e = format!(
+                                "announces {rem} bytes from offset {offset}, the feed says {}",
+                                size - offset
+                            );
+                            // A wrong length in the feed is common: not the
+                            // host's fault, but this source cannot serve it.
+                            bad.insert(m);
                             errors.push(format!("{url}: {e}"));
                             continue;
                         }
                     }
-                } else {
-                    None
-                };
-                if let (Some(size), Some(rem)) = (size, body.remaining) {
-                    let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
-                    if rem != size - offset {
-                        let e = format!(
-                            "announces {rem} bytes from offset {offset}, the feed says {}",
-                            size - offset
-                        );
-                        self.pool.record_bad_bytes(m, &e);
-                        bad.insert(m);
-                        errors.push(format!("{url}: {e}"));
-                        continue;
+                    match previous {
+                        Some(from) if from != m => self.engine.emit(SyncEvent::Failover {
+                            sha256: label.clone(),
+                            from: self.pool.url(from).to_owned(),
+                            to: url.to_string(),
+                            offset,
+                            reason: errors.last().cloned().unwrap_or_default(),
+                        }),
+                        _ => self.engine.emit(SyncEvent::DownloadStarted {
+                            sha256: label.clone(),
+                            label: w.label.clone(),
+                            size: size.unwrap_or(0),
+                            offset,
+                            mirror: url.to_string(),
+                        }),
                     }
-                }
-                match previous {
-                    Some(from) if from != m => self.engine.emit(SyncEvent::Failover {
-                        sha256: label.clone(),
-                        from: self.pool.url(from).to_owned(),
-                        to: url.to_string(),
-                        offset,
-                        reason: errors.last().cloned().unwrap_or_default(),
-                    }),
-                    _ => self.engine.emit(SyncEvent::DownloadStarted {
-                        sha256: label.clone(),
-                        label: w.label.clone(),
-                        size: size.unwrap_or(0),
-                        offset,
-                        mirror: url.to_string(),
-                    }),
-                }
-                previous = Some(m);
-                let started = Instant::now();
-                let start_bytes = writer.written();
-                let mut last_event = Instant::now();
-                let end = loop {
-                    let chunk = match pending.take() {
-                        Some(c) => c,
-                        None => {
-                            let others = sources.iter().any(|(o, _)| *o != m && !bad.contains(o));
-                            let stall = if others {
-                                self.stall_timeout
-                            } else {
-                                Duration::from_secs(3600)
-                            };
-                            let next = tokio::select! {
-                                c = tokio::time::timeout(stall, body.next_chunk()) => match c {
-                                    Ok(c) => c,
-                                    Err(_) => Err(MirrorError::Stalled(stall)),
-                                },
-                                () = self.cancel.cancelled() => break StreamEnd::Cancelled,
-                            };
-                            match next {
-                                Ok(Some(c)) => c,
-                                Ok(None) => break StreamEnd::Complete,
-                                Err(e) => {
-                                    self.pool.record_failure(m, &e);
-                                    break StreamEnd::Failed(e.to_string());
+                    previous = Some(m);
+                    let started = Instant::now();
+                    let start_bytes = writer.written();
+                    let mut last_event = Instant::now();
+                    let end = loop {
+                        let chunk = match pending.take() {
+                            Some(c) => c,
+                            None => {
+                                let others =
+                                    sources.iter().any(|(o, _)| *o != m && !bad.contains(o));
+                                let stall = if others {
+                                    self.stall_timeout
+                                } else {
+                                    Duration::from_secs(3600)
+                                };
+                                let next = tokio::select! {
+                                    c = tokio::time::timeout(stall, body.next_chunk()) => match c {
+                                        Ok(c) => c,
+                                        Err(_) => Err(MirrorError::Stalled(stall)),
+                                    },
+                                    () = self.cancel.cancelled() => break StreamEnd::Cancelled,
+                                };
+                                match next {
+                                    // A body shorter than it announced is cut, not complete.
+                                    Ok(None) if body.remaining.is_some_and(|r| r > 0) => {
+                                        let e = MirrorError::Transfer(
+                                            "the body ended before its announced length".into(),
+                                        );
+                                        self.pool.record_failure(m, &e);
+                                        break StreamEnd::Failed(e.to_string());
+                                    }
+                                    Ok(None) => break StreamEnd::Complete,
+                                    Ok(Some(c)) => c,
+                                    Err(e) => {
+                                        self.pool.record_failure(m, &e);
+                                        break StreamEnd::Failed(e.to_string());
+                                    }
                                 }
                             }
+                        };
+                        if let Some(l) = self.limiter {
+                            l.take(chunk.len()).await;
+                        }
+                        let n = chunk.len() as u64;
+                        self.received.fetch_add(n, Ordering::Relaxed);
+                        if let Err(e) = writer.write(chunk).await {
+                            if matches!(e, StoreError::TooLong { .. }) {
+                                break StreamEnd::BadBytes(format!(
+                                    "more bytes than the {} expected",
+                                    writer.size
+                                ));
+                            }
+                            return Err(e.to_string());
+                        }
+                        primary_only &= url.as_str() == primary;
+                        contributors.insert(m);
+                        self.done.fetch_add(n, Ordering::Relaxed);
+                        counted += n;
+                        if last_event.elapsed() >= Duration::from_millis(100) {
+                            last_event = Instant::now();
+                            self.engine.emit(SyncEvent::DownloadProgress {
+                                sha256: label.clone(),
+                                bytes: writer.written(),
+                                size: size.unwrap_or(0),
+                                mirror: url.to_string(),
+                            });
                         }
                     };
-                    if let Some(l) = self.limiter {
-                        l.take(chunk.len()).await;
-                    }
-                    let n = chunk.len() as u64;
-                    self.received.fetch_add(n, Ordering::Relaxed);
-                    if let Err(e) = writer.write(chunk).await {
-                        if matches!(e, StoreError::TooLong { .. }) {
-                            break StreamEnd::BadBytes(format!(
-                                "more bytes than the {} expected",
-                                writer.size
-                            ));
-                        }
-                        return Err(e.to_string());
-                    }
-                    self.done.fetch_add(n, Ordering::Relaxed);
-                    counted += n;
-                    if last_event.elapsed() >= Duration::from_millis(100) {
-                        last_event = Instant::now();
-                        self.engine.emit(SyncEvent::DownloadProgress {
-                            sha256: label.clone(),
-                            bytes: writer.written(),
-                            size: size.unwrap_or(0),
-                            mirror: url.to_string(),
-                        });
-                    }
-                };
-                match end {
-                    StreamEnd::Complete => {
+                    if matches!(end, StreamEnd::Complete) {
                         self.pool.record_success(m, None);
                         self.pool.record_transfer(
                             m,
                             writer.written() - start_bytes,
                             started.elapsed(),
                         );
-                        let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
-                        let (key, digests, learned) =
-                            (w.sha256.clone(), file.integrity.clone(), learned.clone());
-                        let store2 = store.clone();
-                        let finished = tokio::task::spawn_blocking(move || match learned {
-                            Some(sha) => {
-                                let n = inner.written();
-                                inner.finish()?;
-                                store2.mark_blob_present(&sha, n)?;
-                                Ok(sha)
-                            }
-                            None => {
-                                let (sha, n, _) = inner.finish_unknown(|path, sha, _| {
-                                    check_integrity(path, sha, &digests)
-                                })?;
-                                store2.learn_feed_file(&key, &sha, n)?;
-                                Ok::<_, StoreError>(sha)
-                            }
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    }
+                    end
+                };
+                match end {
+                    StreamEnd::Complete => {
+                        // With no digest, what the enclosure's address serves
+                        // whole is the publisher's word and may replace what
+                        // was learned; a copy from anywhere else must match.
+                        let relearn = file.integrity.is_empty() && primary_only;
+                        let finished = self
+                            .finish_feed_file(writer, &file, learned.clone().filter(|_| !relearn))
+                            .await?;
                         match finished {
                             Ok(sha) => {
+                                if learned.as_ref().is_some_and(|l| *l != sha) {
+                                    info!(file = %label, new = %sha, "the publisher's copy changed; learned anew");
+                                }
                                 let _ = store.remove_partial(&w.sha256);
-                                self.index_transcript(&sha).await;
+                                self.engine.index_transcript(&sha).await;
                                 self.engine.emit(SyncEvent::DownloadFinished {
                                     sha256: label.clone(),
                                     mirror: url.to_string(),
@@ -943,11 +944,11 @@ impl Downloads<'_> {
                             }
                             Err(e) => {
                                 warn!(file = %label, source = %url, error = %e, "feed file failed verification; discarded");
-                                // Every byte came from this source only if it served all.
-                                if start_bytes == 0 {
+                                // Blame the source only if it served every byte.
+                                if !earlier_prefix && contributors.len() == 1 {
                                     self.pool.record_bad_bytes(m, &e.to_string());
-                                    bad.insert(m);
                                 }
+                                bad.insert(m);
                                 self.engine.emit(SyncEvent::DownloadMirrorFailed {
                                     sha256: label.clone(),
                                     mirror: url.to_string(),
@@ -957,6 +958,9 @@ impl Downloads<'_> {
                                 errors.push(format!("{url}: {e}"));
                                 self.done.fetch_sub(counted, Ordering::Relaxed);
                                 counted = 0;
+                                primary_only = true;
+                                contributors.clear();
+                                earlier_prefix = false;
                                 writer = Sink::new(open_writer(true).await?);
                             }
                         }
@@ -985,6 +989,9 @@ impl Downloads<'_> {
                         }
                         self.done.fetch_sub(counted, Ordering::Relaxed);
                         counted = 0;
+                        primary_only = true;
+                        contributors.clear();
+                        earlier_prefix = false;
                         writer = Sink::new(open_writer(true).await?);
                     }
                     StreamEnd::Cancelled => {
@@ -1005,5 +1012,76 @@ impl Downloads<'_> {
         } else {
             errors.join("; ")
         })
+    }
+
+    /// Checks a complete feed file (its declared size, the hash learned
+    /// before if `learned`, the integrity digests) and stores it under its
+    /// SHA-256, recording that hash. `Ok(Err(_))`: the bytes were refused
+    /// and discarded.
+    async fn finish_feed_file(
+        &self,
+        writer: Sink,
+        file: &FeedFile,
+        learned: Option<Sha256>,
+    ) -> Result<Result<Sha256, StoreError>, String> {
+        let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
+        let store = self.engine.store().clone();
+        let (key, digests) = (file.key.clone(), file.integrity.clone());
+        tokio::task::spawn_blocking(move || {
+            let (sha, n, _) = inner.finish_unknown(|path, sha, _| {
+                if let Some(l) = learned.as_ref().filter(|l| *l != sha) {
+                    return Err(format!(
+                        "hash mismatch: this copy hashes to {sha}, the one first downloaded to {l}"
+                    ));
+                }
+                check_integrity(path, sha, &digests)
+            })?;
+            store.learn_feed_file(&key, &sha, n)?;
+            Ok(sha)
+        })
+        .await
+        .map_err(|e| e.to_string())
+    }
+}
+
+impl Engine {
+    /// After a blob is stored: if it is an item's transcript, its text goes
+    /// into the search index.
+    pub(crate) async fn index_transcript(&self, sha: &Sha256) {
+        let store = self.store().clone();
+        let blob = sha.clone();
+        let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
+            let sha = blob;
+            let Some(media_type) = store.transcript_type(&sha).map_err(|e| e.to_string())? else {
+                return Ok(());
+            };
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            std::fs::File::open(store.blobs().path(&sha))
+                .and_then(|f| f.take(8 << 20).read_to_end(&mut bytes))
+                .map_err(|e| e.to_string())?;
+            let text = stowaway_feeds::transcript_text(&bytes, Some(&media_type));
+            store
+                .set_transcript_text(&sha, &text)
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .await;
+        if let Ok(Err(e)) | Err(e) = r.map_err(|e| e.to_string()) {
+            warn!(blob = %sha, error = %e, "could not index the transcript");
+        }
+    }
+
+    /// Indexes transcripts stored before they were indexed (a cache from an
+    /// earlier version), a bounded number per sync.
+    pub(crate) async fn index_stored_transcripts(&self) {
+        match self.store().unindexed_transcripts(200) {
+            Ok(list) => {
+                for (sha, _) in list {
+                    self.index_transcript(&sha).await;
+                }
+            }
+            Err(e) => warn!(error = %e, "could not list transcripts to index"),
+        }
     }
 }

@@ -414,12 +414,16 @@ impl Engine {
         opts: &SyncOptions,
     ) -> Result<(MirrorPool, Vec<stowaway_store::MirrorRecord>), SyncError> {
         let records = self.store.mirror_records(library)?;
-        let token = self
-            .tokens
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(library)
-            .cloned();
+        // A feed library's hosts are anybody's: no token ever goes to them.
+        let token = if self.store.feed(library)?.is_some() {
+            None
+        } else {
+            self.tokens
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(library)
+                .cloned()
+        };
         let mut mirrors = Vec::new();
         let mut kept = Vec::new();
         for r in records {
@@ -530,6 +534,7 @@ impl Engine {
             if let Err(e) = self.store.prune_partials() {
                 warn!(error = %e, "could not prune partial downloads");
             }
+            self.index_stored_transcripts().await;
         }
         let error = report.catalog_error.clone().or_else(|| {
             (!report.failed.is_empty())

@@ -38,10 +38,11 @@ pub(crate) const MAX_SMALL_FILE: u64 = 64 << 20;
 pub const FEED_COLLECTION: &str = "episodes";
 
 /// The key that stands for a feed file's hash until it is known: a hash of
-/// the library and the file's first URL, so the same enclosure keeps its key
-/// from fetch to fetch.
-pub fn file_key(library: &str, url: &Url) -> Sha256 {
-    Sha256::digest(format!("stowaway feed file\n{library}\n{url}").as_bytes())
+/// the library and what the file is (an episode's GUID and the file's role),
+/// so a file keeps its key, and what was learned of it, when the publisher
+/// moves it to another address (a new CDN, a tracking prefix).
+pub fn file_key(library: &str, what: &str) -> Sha256 {
+    Sha256::digest(format!("stowaway feed file\n{library}\n{what}").as_bytes())
 }
 
 /// A stable item id from an episode's GUID (any string) that fits the
@@ -98,17 +99,19 @@ pub(crate) fn to_catalog(
     known: &HashMap<Sha256, FeedFile>,
 ) -> (Catalog, Vec<FeedFile>) {
     let mut files: Vec<FeedFile> = Vec::new();
-    let mut asset = |role: AssetRole,
+    // Assets carry their file's key; the store resolves keys to the hashes
+    // learned so far when it applies the catalog.
+    let mut asset = |what: String,
+                     role: AssetRole,
                      urls: Vec<Url>,
                      length: Option<u64>,
                      integrity: Vec<FileDigest>,
                      media_type: &str| {
-        let key = file_key(library, &urls[0]);
-        let learned = known.get(&key);
-        let sha256 = learned
-            .and_then(|f| f.sha256.clone())
-            .unwrap_or_else(|| key.clone());
-        let size = learned.and_then(|f| f.size).or(length).unwrap_or(0);
+        let key = file_key(library, &what);
+        // An absurd declared length is no length (and no way round the cap).
+        let length = length.filter(|&n| n <= MAX_UNDECLARED_FILE);
+        let sha256 = key.clone();
+        let size = length.unwrap_or(0);
         if !files.iter().any(|f| f.key == key) {
             files.push(FeedFile {
                 key,
@@ -123,7 +126,7 @@ pub(crate) fn to_catalog(
             role,
             sha256,
             size,
-            media_type: media_type_or(media_type),
+            media_type: safe_media_type(role, media_type),
             name: None,
         }
     };
@@ -137,6 +140,7 @@ pub(crate) fn to_catalog(
     let description = feed.description.as_deref().map(|d| clean(d, 200_000));
     let artwork = feed.artwork_url.as_ref().map(|u| {
         asset(
+            "show artwork".to_owned(),
             AssetRole::Artwork,
             vec![u.clone()],
             None,
@@ -156,15 +160,18 @@ pub(crate) fn to_catalog(
         }
     }
     // Episodes the feed no longer lists stay.
+    let by_hash: HashMap<&Sha256, &FeedFile> = known
+        .values()
+        .flat_map(|f| std::iter::once((&f.key, f)).chain(f.sha256.as_ref().map(|s| (s, f))))
+        .collect();
     if let Some(prev) = previous {
         for it in prev.collections.iter().flat_map(|c| &c.items) {
             if seen.insert(it.id.clone()) {
                 let mut it = it.clone();
                 for a in &mut it.assets {
-                    // A hash learned since that catalog was written.
-                    if let Some(f) = known.get(&a.sha256).filter(|f| f.sha256.is_some()) {
-                        a.sha256 = f.sha256.clone().expect("checked");
-                        a.size = f.size.unwrap_or(a.size);
+                    // Back to its file's key, like every other asset.
+                    if let Some(f) = by_hash.get(&a.sha256) {
+                        a.sha256 = f.key.clone();
                     }
                 }
                 items.push((it.published_at, it));
@@ -181,10 +188,6 @@ pub(crate) fn to_catalog(
     });
 
     // The hosts of every file referenced: this fetch's and the kept episodes'.
-    let by_hash: HashMap<&Sha256, &FeedFile> = known
-        .values()
-        .flat_map(|f| std::iter::once((&f.key, f)).chain(f.sha256.as_ref().map(|s| (s, f))))
-        .collect();
     // The feed's own host first: its health shows with the files' hosts.
     let mut mirrors: Vec<String> = vec![origin_of(feed_url)];
     let mut add = |urls: &[String]| {
@@ -231,8 +234,12 @@ pub(crate) fn to_catalog(
     (catalog, files)
 }
 
-fn media_type_or(declared: &str) -> String {
-    let ok = declared.len() <= 127
+/// The media type the cache keeps (and the local media server sends) for a
+/// feed file: what the publisher declared only where it is a type that file
+/// may have. Nothing from a feed is ever served as HTML, script or SVG.
+fn safe_media_type(role: AssetRole, declared: &str) -> String {
+    let declared = declared.trim().to_ascii_lowercase();
+    let well_formed = declared.len() <= 127
         && declared.split_once('/').is_some_and(|(t, s)| {
             !t.is_empty()
                 && !s.is_empty()
@@ -240,10 +247,29 @@ fn media_type_or(declared: &str) -> String {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"/.+-_".contains(&b))
         });
-    if ok {
-        declared.to_owned()
+    let allowed = well_formed
+        && match role {
+            AssetRole::Media => declared.starts_with("audio/") || declared.starts_with("video/"),
+            AssetRole::Artwork => matches!(
+                declared.as_str(),
+                "image/jpeg" | "image/png" | "image/webp" | "image/gif"
+            ),
+            AssetRole::Transcript => matches!(
+                declared.as_str(),
+                "text/vtt" | "application/x-subrip" | "application/srt" | "application/json"
+            ),
+            AssetRole::Chapters => declared.starts_with("application/json"),
+            AssetRole::Attachment => false,
+        };
+    if allowed {
+        declared
     } else {
-        "application/octet-stream".to_owned()
+        match role {
+            AssetRole::Transcript => "text/plain",
+            AssetRole::Chapters => "application/json",
+            _ => "application/octet-stream",
+        }
+        .to_owned()
     }
 }
 
@@ -285,7 +311,7 @@ fn digests(e: &stowaway_feeds::AlternateEnclosure) -> Vec<FileDigest> {
 /// One episode as an item; `None` when it has nothing to play.
 fn episode(
     e: &Episode,
-    asset: &mut impl FnMut(AssetRole, Vec<Url>, Option<u64>, Vec<FileDigest>, &str) -> Asset,
+    asset: &mut impl FnMut(String, AssetRole, Vec<Url>, Option<u64>, Vec<FileDigest>, &str) -> Asset,
 ) -> Option<Item> {
     let enclosure = e.enclosure.as_ref()?;
     let media_type = enclosure_type(enclosure.media_type.as_deref(), &enclosure.url);
@@ -313,6 +339,7 @@ fn episode(
         }
     }
     let mut assets = vec![asset(
+        format!("{}\nmedia", e.guid),
         AssetRole::Media,
         urls,
         enclosure.length,
@@ -321,6 +348,7 @@ fn episode(
     )];
     if let Some(ch) = &e.chapters {
         assets.push(asset(
+            format!("{}\nchapters", e.guid),
             AssetRole::Chapters,
             vec![ch.url.clone()],
             None,
@@ -338,6 +366,7 @@ fn episode(
     };
     if let Some(t) = e.transcripts.iter().min_by_key(|t| rank(t)) {
         assets.push(asset(
+            format!("{}\ntranscript", e.guid),
             AssetRole::Transcript,
             vec![t.url.clone()],
             None,
@@ -394,6 +423,8 @@ mod tests {
 /// A feed fetched and parsed, not yet applied.
 #[derive(Debug)]
 pub struct FetchedFeed {
+    /// The address asked for.
+    pub requested: Url,
     /// Where it was served from (after redirects).
     pub url: Url,
     /// Set when every redirect on the way was permanent.
@@ -450,6 +481,7 @@ impl Engine {
         }
         let feed = stowaway_feeds::parse(&body, &doc.url)?;
         Ok(Source::Feed(Box::new(FetchedFeed {
+            requested: url,
             url: doc.url,
             moved_to: doc.moved_to,
             status: doc.status,
@@ -462,8 +494,13 @@ impl Engine {
     /// comes from the show's title (made unique). Subscribing again to the
     /// same feed refreshes it.
     pub fn subscribe_feed(&self, fetched: &FetchedFeed) -> Result<FeedSubscribed, SyncError> {
-        // The address the member can keep using: a permanent move is taken.
-        let url = fetched.url.to_string();
+        // The address to keep using: where a permanent move leads, else the
+        // one asked for (a temporary redirect may lead somewhere short-lived).
+        let url = fetched
+            .moved_to
+            .as_ref()
+            .unwrap_or(&fetched.requested)
+            .to_string();
         let (library, new) = match self.store().feed_library(&url)? {
             Some(lib) => (lib, false),
             None => {
@@ -572,11 +609,12 @@ impl Engine {
             .moved_to
             .clone()
             .or_else(|| {
-                fetched
-                    .feed
-                    .new_feed_url
-                    .clone()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && *u != fetched.url)
+                // Never from https down to http.
+                fetched.feed.new_feed_url.clone().filter(|u| {
+                    (u.scheme() == "https"
+                        || (u.scheme() == "http" && fetched.url.scheme() == "http"))
+                        && *u != fetched.url
+                })
             })
             .map(|u| u.to_string());
         if let Some(m) = &moved {
@@ -674,6 +712,7 @@ impl Engine {
             Err(e) => return failed(e.to_string(), e.code(), doc.status),
         };
         let fetched = FetchedFeed {
+            requested: url.clone(),
             url: doc.url,
             moved_to: doc.moved_to,
             status: doc.status,

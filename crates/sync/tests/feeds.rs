@@ -507,7 +507,12 @@ async fn broken_hostile_and_vanished_feeds_change_nothing() {
             &[Ep::new(2)],
         ),
     );
-    assert!(s.sync().await.ok());
+    let r = s.sync().await;
+    assert!(r.ok());
+    assert!(
+        !r.libraries[0].catalog.as_ref().unwrap().unchanged,
+        "the shorter feed was applied"
+    );
     assert_eq!(s.items(), before.1);
     // The feed disappears (404): an error, and every episode stays.
     std::fs::remove_file(&feed_path).unwrap();
@@ -567,4 +572,91 @@ async fn only_files_a_hash_will_check_are_resumed_across_sources() {
             media(1)
         );
     }
+}
+
+/// A publisher moving its files (a new CDN, a tracking prefix) changes
+/// nothing the member has: the files are known by episode, not by address.
+#[tokio::test]
+async fn moved_files_keep_what_was_downloaded() {
+    let s = Setup::new(None, &[Ep::new(1), Ep::new(2)]).await;
+    assert!(s.sync().await.ok());
+    let files = s.stored_files();
+    // Same files, now behind a tracking prefix on the alternate's host.
+    let moved = format!("{}track/?u=", s.alternate.url());
+    write_feed(
+        &s.feed.root().join("feed.xml"),
+        &feed_xml(
+            &s.feed.url(),
+            &moved,
+            &s.alternate.url(),
+            &[Ep::new(1), Ep::new(2)],
+        ),
+    );
+    s.alternate.clear_requests();
+    let r = s.sync().await;
+    assert!(r.ok(), "{:?}", r.libraries[0]);
+    assert_eq!(r.libraries[0].files_downloaded, 0);
+    assert_eq!(r.libraries[0].garbage_bytes, 0);
+    assert!(s.alternate.requests().is_empty());
+    assert!(s.items().iter().all(|(_, d)| *d));
+    assert_eq!(s.stored_files(), files);
+}
+
+/// With no digest in the feed, the enclosure's own address may replace a
+/// file (the publisher re-uploaded it): learned anew. An alternate serving
+/// other bytes is still refused (see the test above).
+#[tokio::test]
+async fn the_publishers_own_copy_may_change_without_a_digest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let primary = TestMirror::start(tmp.path().join("primary")).unwrap();
+    let mut ep = Ep::new(1);
+    ep.integrity = None;
+    let s = Setup::new(Some(&primary), &[ep]).await;
+    assert!(s.sync().await.ok());
+    let first = Sha256::digest(&media(1));
+    assert!(s.store().blobs().path(&first).exists());
+    // Re-uploaded: same length, other bytes, at the same address.
+    let mut v2 = media(1);
+    v2[10] ^= 1;
+    std::fs::write(primary.root().join("media/e1.mp3"), &v2).unwrap();
+    let id = stowaway_sync::item_id("deal-room-1");
+    let key = stowaway_store::ItemKey {
+        library: &s.library,
+        collection: stowaway_sync::FEED_COLLECTION,
+        item: &id,
+    };
+    s.engine.remove_download(key).unwrap();
+    s.engine
+        .want_download(&s.library, stowaway_sync::FEED_COLLECTION, Some(&id))
+        .unwrap();
+    let r = s.sync().await;
+    assert!(r.ok(), "{:?}", r.libraries[0].failed);
+    let second = Sha256::digest(&v2);
+    assert_eq!(std::fs::read(s.store().blobs().path(&second)).unwrap(), v2);
+    let learned = s.store().feed_files(&s.library).unwrap();
+    assert!(learned.values().any(|f| f.sha256.as_ref() == Some(&second)));
+    assert!(s.items().iter().all(|(_, d)| *d));
+}
+
+/// A partial file that is already whole (a sync stopped while checking it)
+/// is finished without asking any source again.
+#[tokio::test]
+async fn a_whole_partial_file_is_finished_without_a_request() {
+    let s = Setup::new(None, &[Ep::new(1)]).await;
+    let key = stowaway_sync::file_key(&s.library, "deal-room-1\nmedia");
+    std::fs::write(s.store().blobs().partial_path(&key), media(1)).unwrap();
+    let r = s.sync().await;
+    assert!(r.ok(), "{:?}", r.libraries[0].failed);
+    assert!(
+        !s.alternate
+            .requests()
+            .iter()
+            .any(|q| q.path == "media/e1.mp3"),
+        "{:?}",
+        s.alternate.requests()
+    );
+    assert_eq!(
+        std::fs::read(s.store().blobs().path(&Sha256::digest(&media(1)))).unwrap(),
+        media(1)
+    );
 }
