@@ -929,7 +929,7 @@ async function open(ref: ItemRef) {
         cues = parseCues(t);
         transcript.replaceChildren(
           h("h3", {}, "Transcript"),
-          ...cues.map((c) => h("p", { class: "cue", onclick: () => (m.currentTime = c.start) }, c.text)),
+          ...cues.map((c) => h("p", { class: "cue", onclick: () => c.start >= 0 && (m.currentTime = c.start) }, c.text)),
         );
       })
       .catch(() => undefined);

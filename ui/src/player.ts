@@ -75,7 +75,9 @@ export interface Cue {
 /** Parses a transcript: WebVTT, SRT (which differs only in its header and
  * commas), or the Podcasting 2.0 JSON format ({"segments": [{startTime, endTime, body}]}). */
 export function parseCues(text: string): Cue[] {
-  if (text.trimStart().startsWith("{")) return jsonCues(text);
+  const head = text.trimStart();
+  if (head.startsWith("{")) return jsonCues(text);
+  if (head.startsWith("<")) return htmlCues(text);
   const ts = (t: string) => {
     const m = t.trim().replace(",", ".").match(/^(?:(\d+):)?(\d{1,2}):(\d{2})(?:\.(\d{1,3}))?$/);
     if (!m) return NaN;
@@ -115,6 +117,30 @@ function jsonCues(text: string): Cue[] {
     cues.push({ start, end: Number.isFinite(end) ? end : start, text: speaker + body });
   }
   return cues.sort((a, b) => a.start - b.start);
+}
+
+/** An HTML transcript (Podcasting 2.0 allows text/html): one cue per
+ * paragraph, timed by the `<time>` before it where there is one, else
+ * untimed (start −1: shown, not seekable). Parsed inertly: text only. */
+function htmlCues(text: string): Cue[] {
+  const doc = new DOMParser().parseFromString(text, "text/html");
+  const clock = (t: string) => {
+    const parts = t.trim().split(":").map(Number);
+    if (parts.length < 2 || parts.length > 3 || parts.some((n) => !Number.isFinite(n) || n < 0)) return NaN;
+    return parts.reduce((acc, n) => acc * 60 + n, 0);
+  };
+  const cues: Cue[] = [];
+  let at = -1;
+  for (const el of Array.from(doc.body.querySelectorAll("time, p"))) {
+    const body = (el.textContent ?? "").replace(/\s+/g, " ").trim();
+    if (el.tagName === "TIME") {
+      const t = clock(body);
+      if (!Number.isNaN(t)) at = t;
+    } else if (body) {
+      cues.push({ start: at, end: at, text: body });
+    }
+  }
+  return cues;
 }
 
 /** Podcasting 2.0 JSON chapters → sorted [{start, title}]. */

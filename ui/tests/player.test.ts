@@ -60,6 +60,18 @@ describe("player", () => {
     expect(parseCues("{ not json")).toEqual([]);
   });
 
+  it("parses HTML transcripts inertly, timed where they say so", () => {
+    const html =
+      "<html><body><p>Untimed intro</p><cite>Ana:</cite><time>0:05</time><p>Hello <b>there</b></p>" +
+      "<time>1:02:03</time><p>Later</p><script>window.hacked = true</script><p><img src=x onerror=alert(1)></p></body></html>";
+    expect(parseCues(html)).toEqual([
+      { start: -1, end: -1, text: "Untimed intro" },
+      { start: 5, end: 5, text: "Hello there" },
+      { start: 3723, end: 3723, text: "Later" },
+    ]);
+    expect((window as unknown as { hacked?: boolean }).hacked).toBeUndefined();
+  });
+
   it("parses Podcasting 2.0 chapters, ignoring junk", () => {
     const j = { version: "1.2.0", chapters: [{ startTime: 30, title: "B" }, { startTime: 0, title: "A" }, { startTime: "x" }] };
     expect(parseChapters(j)).toEqual([{ start: 0, title: "A" }, { start: 30, title: "B" }]);
