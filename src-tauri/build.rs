@@ -21,6 +21,8 @@ fn main() {
             "settings",
             "set_settings",
             "mirrors",
+            "import_opml",
+            "export_opml",
         ]),
     ))
     .expect("tauri build script");

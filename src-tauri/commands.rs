@@ -360,6 +360,83 @@ pub fn take_links(state: State<'_, AppState>) -> Vec<String> {
     state.take_links()
 }
 
+/// What an OPML import did.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct OpmlImported {
+    /// Titles of the feeds subscribed now.
+    pub added: Vec<String>,
+    /// Feeds that were already subscribed.
+    pub already: u32,
+}
+
+/// Subscribes to every feed of an OPML file (its text, as the page read it
+/// from the file the member picked); the sync that follows fetches them.
+#[tauri::command(async)]
+pub fn import_opml(state: State<'_, AppState>, text: String) -> Answer<OpmlImported> {
+    if text.len() > 32 << 20 {
+        return Err(CommandError {
+            code: "too_large".into(),
+            message: "that file is larger than 32 MiB: not a subscription list".into(),
+        });
+    }
+    let done = state.engine.import_opml(text.as_bytes())?;
+    let added: Vec<String> = done
+        .iter()
+        .filter(|f| f.new)
+        .map(|f| f.title.clone())
+        .collect();
+    if !added.is_empty() {
+        state.wake.notify_one();
+    }
+    Ok(OpmlImported {
+        already: (done.len() - added.len()) as u32,
+        added,
+    })
+}
+
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct OpmlExported {
+    pub path: String,
+    pub feeds: u32,
+}
+
+/// Writes every podcast subscription as OPML into the member's Downloads
+/// folder (their home folder if there is none), never over another file.
+#[tauri::command(async)]
+pub fn export_opml(state: State<'_, AppState>) -> Answer<OpmlExported> {
+    let (text, n) = state.engine.export_opml()?;
+    let dirs = directories::UserDirs::new().ok_or_else(|| CommandError {
+        code: "no_home".into(),
+        message: "no home folder to save into".into(),
+    })?;
+    let dir = dirs
+        .download_dir()
+        .unwrap_or_else(|| dirs.home_dir())
+        .to_path_buf();
+    std::fs::create_dir_all(&dir)?;
+    let path = (1..1000)
+        .map(|i| {
+            dir.join(if i == 1 {
+                "stowaway-podcasts.opml".to_owned()
+            } else {
+                format!("stowaway-podcasts-{i}.opml")
+            })
+        })
+        .find(|p| !p.exists())
+        .ok_or("too many exports in that folder")?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))?;
+    Ok(OpmlExported {
+        path: path.display().to_string(),
+        feeds: n as u32,
+    })
+}
+
 #[tauri::command]
 pub async fn set_access_token(
     state: State<'_, AppState>,

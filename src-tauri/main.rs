@@ -148,6 +148,8 @@ fn main() -> anyhow::Result<()> {
             commands::settings,
             commands::set_settings,
             commands::mirrors,
+            commands::import_opml,
+            commands::export_opml,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {

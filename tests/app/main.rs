@@ -735,6 +735,60 @@ async fn member_journey_in_the_real_app() {
             .contains("Host: The albatross offer")
     })
     .await;
+    // OPML from another podcast app: one feed already followed, one new;
+    // then the export lists both.
+    std::fs::write(
+        podcast.join("second.xml"),
+        r#"<?xml version="1.0"?><rss version="2.0"><channel><title>Second Show</title></channel></rss>"#,
+    )
+    .unwrap();
+    let opml = tmp.path().join("from-another-app.opml");
+    std::fs::write(
+        &opml,
+        format!(
+            r#"<?xml version="1.0"?><opml version="2.0"><body><outline text="Podcasts">
+<outline type="rss" text="Open Door" xmlUrl="{feed_url}feed.xml"/>
+<outline type="rss" text="Second Show" xmlUrl="{feed_url}second.xml"/></outline></body></opml>"#
+        ),
+    )
+    .unwrap();
+    click(&c, "#tab-settings").await;
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#opml-file"))
+        .await
+        .expect("the OPML import")
+        .send_keys(opml.to_str().unwrap())
+        .await
+        .unwrap();
+    eventually(15, "the OPML import's result", || async {
+        text(&c, ".toasts")
+            .await
+            .contains("Following 1 more podcast (1 already)")
+    })
+    .await;
+    click(&c, "#opml-export").await;
+    eventually(15, "the OPML export", || async {
+        text(&c, ".toasts").await.contains("Saved 2 podcasts to ")
+    })
+    .await;
+    let toasts = text(&c, ".toasts").await;
+    let saved = toasts
+        .split("Saved 2 podcasts to ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    let exported = std::fs::read_to_string(&saved).unwrap_or_else(|e| panic!("{saved}: {e}"));
+    assert!(
+        exported.contains(&format!("{feed_url}feed.xml")),
+        "{exported}"
+    );
+    assert!(
+        exported.contains(&format!("{feed_url}second.xml")),
+        "{exported}"
+    );
     click(&c, "#tab-library").await;
     // From here on the podcast's server is gone too (the offline steps
     // below take every server away).

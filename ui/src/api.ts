@@ -11,6 +11,8 @@ import type { NewItems } from "./bindings/NewItems";
 import type { SearchHit } from "./bindings/SearchHit";
 import type { Snapshot } from "./bindings/Snapshot";
 import type { Subscribed } from "./bindings/Subscribed";
+import type { OpmlExported } from "./bindings/OpmlExported";
+import type { OpmlImported } from "./bindings/OpmlImported";
 import type { SubscriptionPreview } from "./bindings/SubscriptionPreview";
 import type { SyncEvent } from "./bindings/SyncEvent";
 import type { SyncStatus } from "./bindings/SyncStatus";
@@ -42,6 +44,8 @@ export const api = {
     invoke<void>("set_download_mode", { library, collection, mode }),
   setDownloadsPaused: (paused: boolean) => invoke<void>("set_downloads_paused", { paused }),
   mirrors: () => invoke<MirrorView[]>("mirrors"),
+  importOpml: (text: string) => invoke<OpmlImported>("import_opml", { text }),
+  exportOpml: () => invoke<OpmlExported>("export_opml"),
   settings: () => invoke<AppSettings>("settings"),
   setSettings: (settings: AppSettings) => invoke<AppSettings>("set_settings", { settings }),
   onSyncEvent: (f: (e: SyncEvent) => void): Promise<UnlistenFn> =>

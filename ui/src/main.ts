@@ -711,6 +711,52 @@ async function renderSettings() {
       ),
       h("h3", {}, "Add a library or a podcast"),
       subscribeForm(),
+      h("h3", {}, "Podcasts from other apps (OPML)"),
+      opmlRow(),
+    ),
+  );
+}
+
+/** Import the subscription list another podcast app exported; export ours. */
+function opmlRow() {
+  const file = h("input", { type: "file", id: "opml-file", accept: ".opml,.xml,text/x-opml,text/xml" }) as HTMLInputElement;
+  file.addEventListener("change", async () => {
+    const f = file.files?.[0];
+    if (!f) return;
+    try {
+      const r = await api.importOpml(await f.text());
+      const added = r.added.length;
+      toast(
+        added
+          ? `Following ${added} more podcast${added === 1 ? "" : "s"}${r.already ? ` (${r.already} already)` : ""}. Syncing…`
+          : `Nothing new: ${r.already} already followed.`,
+      );
+      await refresh();
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+    file.value = "";
+  });
+  return h(
+    "div",
+    { class: "opml" },
+    h("label", { class: "button ghost" }, "Import…", file),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "ghost",
+        id: "opml-export",
+        onclick: async () => {
+          try {
+            const r = await api.exportOpml();
+            toast(`Saved ${r.feeds} podcast${r.feeds === 1 ? "" : "s"} to ${r.path}`);
+          } catch (err) {
+            toast(errorText(err), "error");
+          }
+        },
+      },
+      "Export",
     ),
   );
 }

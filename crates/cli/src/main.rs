@@ -246,34 +246,20 @@ async fn run(cli: Cli) -> Result<bool> {
                 std::fs::File::open(&file)
                     .and_then(|f| f.take(32 << 20).read_to_end(&mut bytes))
                     .with_context(|| format!("cannot read {}", file.display()))?;
-                let feeds = stowaway_feeds::parse_opml(&bytes)
+                let done = engine
+                    .import_opml(&bytes)
                     .with_context(|| format!("{} is not an OPML file", file.display()))?;
-                let mut done = Vec::new();
-                for f in &feeds {
-                    done.push(engine.subscribe_feed_url(&f.url, f.title.as_deref())?);
-                }
                 output::opml_imported(json, &done)?;
                 Ok(true)
             }
             OpmlAction::Export { output: path } => {
-                let mut feeds = Vec::new();
-                for f in store.feeds()? {
-                    let title = store.library(&f.library_id)?.title;
-                    if let Ok(url) = url::Url::parse(&f.url) {
-                        feeds.push(stowaway_feeds::OpmlFeed {
-                            url,
-                            title: Some(title),
-                            html_url: None,
-                        });
-                    }
-                }
-                let text = stowaway_feeds::write_opml("Stowaway podcast subscriptions", &feeds);
+                let (text, n) = engine.export_opml()?;
                 match path {
                     Some(p) => {
                         std::fs::write(&p, text)
                             .with_context(|| format!("cannot write {}", p.display()))?;
                         if !json {
-                            eprintln!("Wrote {} feed(s) to {}.", feeds.len(), p.display());
+                            eprintln!("Wrote {n} feed(s) to {}.", p.display());
                         }
                     }
                     None => print!("{text}"),

@@ -558,6 +558,35 @@ impl Engine {
         })
     }
 
+    /// Subscribes to every feed an OPML document lists, without fetching
+    /// them (the next sync does). Feeds already subscribed are reported as
+    /// such, not duplicated.
+    pub fn import_opml(&self, bytes: &[u8]) -> Result<Vec<FeedSubscribed>, SyncError> {
+        let feeds = stowaway_feeds::parse_opml(bytes)?;
+        feeds
+            .iter()
+            .map(|f| self.subscribe_feed_url(&f.url, f.title.as_deref()))
+            .collect()
+    }
+
+    /// Every feed subscription, at its current address, as OPML 2.0;
+    /// and how many there are.
+    pub fn export_opml(&self) -> Result<(String, usize), SyncError> {
+        let mut feeds = Vec::new();
+        for f in self.store().feeds()? {
+            let title = self.store().library(&f.library_id)?.title;
+            if let Ok(url) = Url::parse(&f.url) {
+                feeds.push(stowaway_feeds::OpmlFeed {
+                    url,
+                    title: Some(title),
+                    html_url: None,
+                });
+            }
+        }
+        let text = stowaway_feeds::write_opml("Stowaway podcast subscriptions", &feeds);
+        Ok((text, feeds.len()))
+    }
+
     /// `base`, or `base-2`, `base-3`… whichever no library uses.
     fn free_library_id(&self, base: &str) -> Result<String, SyncError> {
         let taken: HashSet<String> = self
