@@ -253,7 +253,7 @@ pub async fn preview_subscription(
                     .map(|x| &x.url)
                     .chain(e.alternate_enclosures.iter().flat_map(|a| a.sources.iter()))
                 {
-                    let h = format!("{}/", u.origin().ascii_serialization());
+                    let h = stowaway_sync::origin_of(u);
                     if !hosts.contains(&h) {
                         hosts.push(h);
                     }

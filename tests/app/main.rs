@@ -370,6 +370,34 @@ async fn text(c: &Client, css: &str) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
+/// Types `query` into the search box and waits for `item` among the results.
+async fn search_finds(c: &Client, query: &str, item: &str) {
+    let search = c.find(Locator::Css("#search")).await.unwrap();
+    search.send_keys(query).await.unwrap();
+    eventually(
+        10,
+        &format!("search for {query:?} to find {item}"),
+        || async { exists(c, &format!(".results [data-item='{item}']")).await },
+    )
+    .await;
+}
+
+/// Empties the search box: the library view comes back.
+async fn clear_search(c: &Client) {
+    c.find(Locator::Css("#search"))
+        .await
+        .unwrap()
+        .clear()
+        .await
+        .unwrap();
+    c.execute(
+        "document.getElementById('search').dispatchEvent(new Event('input'));",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
 async fn open_lesson(c: &Client, id: &str) {
     click(c, &format!("[data-item='{id}'] .item-main")).await;
     c.wait()
@@ -416,20 +444,9 @@ async fn member_journey_in_the_real_app() {
     shot(&c, "1-library").await;
 
     // Search, offline-capable, from the box.
-    let search = c.find(Locator::Css("#search")).await.unwrap();
-    search.send_keys("escrow").await.unwrap();
-    eventually(10, "search to find the escrow lesson", || async {
-        exists(&c, ".results [data-item='04-closing']").await
-    })
-    .await;
+    search_finds(&c, "escrow", "04-closing").await;
     shot(&c, "2-search").await;
-    search.clear().await.unwrap();
-    c.execute(
-        "document.getElementById('search').dispatchEvent(new Event('input'));",
-        vec![],
-    )
-    .await
-    .unwrap();
+    clear_search(&c).await;
 
     // Play: currentTime advances.
     open_lesson(&c, "01-mindset").await;
@@ -715,19 +732,8 @@ async fn member_journey_in_the_real_app() {
         || async { exists(&c, &format!("[data-item='{episode}'] .dl.downloaded")).await },
     )
     .await;
-    let search = c.find(Locator::Css("#search")).await.unwrap();
-    search.send_keys("albatross").await.unwrap();
-    eventually(10, "search to find the transcript's words", || async {
-        exists(&c, &format!(".results [data-item='{episode}']")).await
-    })
-    .await;
-    search.clear().await.unwrap();
-    c.execute(
-        "document.getElementById('search').dispatchEvent(new Event('input'));",
-        vec![],
-    )
-    .await
-    .unwrap();
+    search_finds(&c, "albatross", &episode).await;
+    clear_search(&c).await;
     open_lesson(&c, &episode).await;
     eventually(10, "the JSON transcript in the player", || async {
         text(&c, "#transcript")

@@ -138,11 +138,7 @@ impl BlobStore {
         size: Option<u64>,
         limit: u64,
     ) -> Result<BlobWriter, StoreError> {
-        let limit = size.unwrap_or(limit);
-        let mut w = self.resume(key, limit)?;
-        w.expected = None;
-        w.expected_size = size;
-        Ok(w)
+        Ok(self.resume(key, size.unwrap_or(limit))?.unknown(size))
     }
 
     /// Starts such a download over from nothing.
@@ -152,11 +148,7 @@ impl BlobStore {
         size: Option<u64>,
         limit: u64,
     ) -> Result<BlobWriter, StoreError> {
-        let limit = size.unwrap_or(limit);
-        let mut w = self.begin(key, limit)?;
-        w.expected = None;
-        w.expected_size = size;
-        Ok(w)
+        Ok(self.begin(key, size.unwrap_or(limit))?.unknown(size))
     }
 
     /// Hashes the file at `path` (streaming). Returns its SHA-256 and size.
@@ -182,6 +174,14 @@ pub struct BlobWriter {
 }
 
 impl BlobWriter {
+    /// The same writer, for bytes whose hash is not known (and whose size
+    /// may not be): they are checked by [`finish_unknown`](Self::finish_unknown).
+    fn unknown(mut self, size: Option<u64>) -> BlobWriter {
+        self.expected = None;
+        self.expected_size = size;
+        self
+    }
+
     /// Appends bytes, hashing them. Refuses to grow past the expected size.
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         if self.written + bytes.len() as u64 > self.limit {

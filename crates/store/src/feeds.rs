@@ -13,9 +13,9 @@ use std::collections::HashMap;
 
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use stowaway_catalog::{diff, Catalog, Sha256};
+use stowaway_catalog::{Catalog, Sha256};
 
-use crate::library::{write_catalog, ApplyOutcome};
+use crate::library::{applied_row, write_changes, ApplyOutcome};
 use crate::{now_unix, Store, StoreError};
 
 /// A subscribed feed.
@@ -154,14 +154,10 @@ impl Store {
     /// Every subscribed feed, in subscription order.
     pub fn feeds(&self) -> Result<Vec<FeedRow>, StoreError> {
         let conn = self.reader();
+        // Every feed column name is its own (libraries has none of them).
         let mut stmt = conn.prepare(&format!(
-            "SELECT {} FROM feeds f JOIN libraries l ON l.id = f.library_id
-             ORDER BY l.subscribed_at, l.id",
-            FEED_COLUMNS
-                .split(", ")
-                .map(|c| format!("f.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT {FEED_COLUMNS} FROM feeds JOIN libraries l ON l.id = library_id
+             ORDER BY l.subscribed_at, l.id"
         ))?;
         let rows = stmt
             .query_map([], feed_row)?
@@ -249,18 +245,18 @@ impl Store {
     ) -> Result<ApplyOutcome, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        let row: Option<(Option<i64>, Option<Vec<u8>>)> = tx
+        let is_feed = tx
             .query_row(
-                "SELECT l.sequence, l.catalog FROM libraries l JOIN feeds f ON f.library_id = l.id
-                 WHERE l.id = ?1",
+                "SELECT 1 FROM feeds WHERE library_id = ?1",
                 [library],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |_| Ok(()),
             )
-            .optional()?;
-        let Some((seq, old_bytes)) = row else {
+            .optional()?
+            .is_some();
+        if !is_feed {
             return Err(StoreError::UnknownLibrary(library.to_owned()));
-        };
-        let previous_sequence = seq.map(|s| s as u64);
+        }
+        let (previous_sequence, old_bytes) = applied_row(&tx, library)?;
         // The files first. A file whose declared length or integrity changed,
         // or (having neither) whose address changed, is another file: what
         // was learned of it is forgotten.
@@ -335,17 +331,10 @@ impl Store {
         }
         new.sequence = previous_sequence.map_or(1, |s| s + 1);
         new.generated_at = catalog.generated_at;
-        let d = diff(old.as_ref(), &new);
-        write_catalog(&tx, library, &new, &new.to_canonical_json(), &d)?;
-        crate::downloads::want_new_items(&tx, library, &d.added)?;
+        let bytes = new.to_canonical_json();
+        let outcome = write_changes(&tx, library, old.as_ref(), &new, &bytes, previous_sequence)?;
         tx.commit()?;
-        Ok(ApplyOutcome {
-            library: library.to_owned(),
-            previous_sequence,
-            sequence: new.sequence,
-            unchanged: false,
-            diff: d,
-        })
+        Ok(outcome)
     }
 
     /// After a verified download of a feed file: records its hash and size,

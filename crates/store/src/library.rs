@@ -166,17 +166,7 @@ impl Store {
         let new = &verified.catalog;
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        let row: Option<(Option<i64>, Option<Vec<u8>>)> = tx
-            .query_row(
-                "SELECT sequence, catalog FROM libraries WHERE id = ?1",
-                [library],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((seq, old_bytes)) = row else {
-            return Err(StoreError::UnknownLibrary(library.to_owned()));
-        };
-        let previous_sequence = seq.map(|s| s as u64);
+        let (previous_sequence, old_bytes) = applied_row(&tx, library)?;
         if let (Some(applied), Some(old_bytes)) = (previous_sequence, &old_bytes) {
             if new.sequence < applied {
                 return Err(StoreError::Rollback {
@@ -206,17 +196,16 @@ impl Store {
         let old: Option<Catalog> = old_bytes
             .as_deref()
             .and_then(|b| serde_json::from_slice(b).ok());
-        let d = diff(old.as_ref(), new);
-        write_catalog(&tx, library, new, &verified.bytes, &d)?;
-        crate::downloads::want_new_items(&tx, library, &d.added)?;
-        tx.commit()?;
-        Ok(ApplyOutcome {
-            library: library.to_owned(),
+        let outcome = write_changes(
+            &tx,
+            library,
+            old.as_ref(),
+            new,
+            &verified.bytes,
             previous_sequence,
-            sequence: new.sequence,
-            unchanged: false,
-            diff: d,
-        })
+        )?;
+        tx.commit()?;
+        Ok(outcome)
     }
 
     /// Records the outcome of a sync attempt for `status`.
@@ -343,6 +332,45 @@ impl Store {
     }
 }
 
+/// The sequence and bytes of the catalog applied for `library` (both
+/// `None` before the first), in a transaction.
+pub(crate) fn applied_row(
+    tx: &Transaction<'_>,
+    library: &str,
+) -> Result<(Option<u64>, Option<Vec<u8>>), StoreError> {
+    let row: Option<(Option<i64>, Option<Vec<u8>>)> = tx
+        .query_row(
+            "SELECT sequence, catalog FROM libraries WHERE id = ?1",
+            [library],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (seq, bytes) = row.ok_or_else(|| StoreError::UnknownLibrary(library.to_owned()))?;
+    Ok((seq.map(|s| s as u64), bytes))
+}
+
+/// Writes what changed from `old` to `new` (whose exact bytes are `bytes`)
+/// and queues the new items the download rules want.
+pub(crate) fn write_changes(
+    tx: &Transaction<'_>,
+    library: &str,
+    old: Option<&Catalog>,
+    new: &Catalog,
+    bytes: &[u8],
+    previous_sequence: Option<u64>,
+) -> Result<ApplyOutcome, StoreError> {
+    let d = diff(old, new);
+    write_catalog(tx, library, new, bytes, &d)?;
+    crate::downloads::want_new_items(tx, library, &d.added)?;
+    Ok(ApplyOutcome {
+        library: library.to_owned(),
+        previous_sequence,
+        sequence: new.sequence,
+        unchanged: false,
+        diff: d,
+    })
+}
+
 fn insert_asset_cols(a: Option<&Asset>) -> (Option<String>, Option<i64>, Option<String>) {
     match a {
         Some(a) => (
@@ -357,7 +385,7 @@ fn insert_asset_cols(a: Option<&Asset>) -> (Option<String>, Option<i64>, Option<
 /// Writes `c` (whose exact bytes are `bytes`) over what the diff `d` says
 /// changed. A signed catalog's bytes are what was verified; a feed's are its
 /// canonical JSON.
-pub(crate) fn write_catalog(
+fn write_catalog(
     tx: &Transaction<'_>,
     library: &str,
     c: &Catalog,

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use stowaway_catalog::{blob_path, Sha256};
-use stowaway_mirrors::{Fetched, MirrorError, MirrorPool, RateLimiter, Validators};
+use stowaway_mirrors::{BodyStream, Fetched, MirrorError, MirrorPool, RateLimiter, Validators};
 use stowaway_store::{BlobWriter, FeedFile, FileDigest, StoreError, WantedBlob};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -401,17 +401,12 @@ impl Downloads<'_> {
                 }
             };
             // The body must be the rest of exactly this blob.
-            let first = if body.start < offset {
-                match body.skip_to(offset).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        self.pool.record_failure(m, &e);
-                        errors.push(format!("{url}: {e}"));
-                        continue;
-                    }
+            let first = match self.skip_to(&mut body, m, offset).await {
+                Ok(c) => c,
+                Err(e) => {
+                    errors.push(format!("{url}: {e}"));
+                    continue;
                 }
-            } else {
-                None
             };
             let expected_rest = w.size - offset;
             if let Some(rem) = body.remaining {
@@ -426,22 +421,7 @@ impl Downloads<'_> {
                     continue;
                 }
             }
-            match previous {
-                Some(from) if from != m => self.engine.emit(SyncEvent::Failover {
-                    sha256: sha.clone(),
-                    from: self.pool.url(from).to_owned(),
-                    to: url.clone(),
-                    offset,
-                    reason: errors.last().cloned().unwrap_or_default(),
-                }),
-                _ => self.engine.emit(SyncEvent::DownloadStarted {
-                    sha256: sha.clone(),
-                    label: w.label.clone(),
-                    size: w.size,
-                    offset,
-                    mirror: url.clone(),
-                }),
-            }
+            self.announce(previous, m, &sha, w, w.size, offset, &url, &errors);
             previous = Some(m);
 
             // Stream until done, failure, stall, slowness or cancel.
@@ -456,28 +436,11 @@ impl Downloads<'_> {
                 let chunk = match pending.take() {
                     Some(c) => c,
                     None => {
-                        // A stall costs the stall timeout when another mirror
-                        // could take over, the transport's idle timeout otherwise.
                         let others = self.pool.available().iter().any(|o| *o != m);
-                        let stall = if others {
-                            self.stall_timeout
-                        } else {
-                            Duration::from_secs(3600)
-                        };
-                        let next = tokio::select! {
-                            c = tokio::time::timeout(stall, body.next_chunk()) => match c {
-                                Ok(c) => c,
-                                Err(_) => Err(MirrorError::Stalled(stall)),
-                            },
-                            () = self.cancel.cancelled() => break StreamEnd::Cancelled,
-                        };
-                        match next {
+                        match self.next_chunk(&mut body, m, others).await {
                             Ok(Some(c)) => c,
                             Ok(None) => break StreamEnd::Complete,
-                            Err(e) => {
-                                self.pool.record_failure(m, &e);
-                                break StreamEnd::Failed(e.to_string());
-                            }
+                            Err(end) => break end,
                         }
                     }
                 };
@@ -581,6 +544,83 @@ impl Downloads<'_> {
         }
     }
 
+    /// Moves a body that starts before `offset` (a server that ignored
+    /// Range) up to it; returns the part of its chunk past `offset`. A
+    /// failure is recorded against mirror `m`.
+    async fn skip_to(
+        &self,
+        body: &mut BodyStream,
+        m: usize,
+        offset: u64,
+    ) -> Result<Option<bytes::Bytes>, MirrorError> {
+        if body.start >= offset {
+            return Ok(None);
+        }
+        body.skip_to(offset)
+            .await
+            .inspect_err(|e| self.pool.record_failure(m, e))
+    }
+
+    /// Tells the shells a stream starts: the first from any mirror, or a
+    /// move from the `previous` one (with the last error as its reason).
+    #[allow(clippy::too_many_arguments)]
+    fn announce(
+        &self,
+        previous: Option<usize>,
+        m: usize,
+        id: &str,
+        w: &WantedBlob,
+        size: u64,
+        offset: u64,
+        url: &str,
+        errors: &[String],
+    ) {
+        self.engine.emit(match previous {
+            Some(from) if from != m => SyncEvent::Failover {
+                sha256: id.to_owned(),
+                from: self.pool.url(from).to_owned(),
+                to: url.to_owned(),
+                offset,
+                reason: errors.last().cloned().unwrap_or_default(),
+            },
+            _ => SyncEvent::DownloadStarted {
+                sha256: id.to_owned(),
+                label: w.label.clone(),
+                size,
+                offset,
+                mirror: url.to_owned(),
+            },
+        });
+    }
+
+    /// The next chunk from mirror `m`. A stall costs the stall timeout when
+    /// another source could take over (`others`), the transport's idle
+    /// timeout otherwise; a stall or an error is recorded against `m` and
+    /// ends the stream, as does the member cancelling.
+    async fn next_chunk(
+        &self,
+        body: &mut BodyStream,
+        m: usize,
+        others: bool,
+    ) -> Result<Option<bytes::Bytes>, StreamEnd> {
+        let stall = if others {
+            self.stall_timeout
+        } else {
+            Duration::from_secs(3600)
+        };
+        let next = tokio::select! {
+            c = tokio::time::timeout(stall, body.next_chunk()) => match c {
+                Ok(c) => c,
+                Err(_) => Err(MirrorError::Stalled(stall)),
+            },
+            () = self.cancel.cancelled() => return Err(StreamEnd::Cancelled),
+        };
+        next.map_err(|e| {
+            self.pool.record_failure(m, &e);
+            StreamEnd::Failed(e.to_string())
+        })
+    }
+
     /// Is `rate` (bytes/s on mirror `m`) far below what another mirror we
     /// could switch to is known to do?
     fn too_slow(&self, m: usize, rate: f64, tried: &HashSet<usize>) -> Option<String> {
@@ -615,7 +655,6 @@ fn check_integrity(
     sha: &Sha256,
     digests: &[FileDigest],
 ) -> Result<(), String> {
-    use sha2::Digest;
     let strength = |a: &str| match a {
         "sha512" => 3,
         "sha384" => 2,
@@ -629,31 +668,17 @@ fn check_integrity(
         .iter()
         .filter(|d| strength(&d.algorithm) == best)
         .collect();
+    fn hex_of<D: sha2::Digest + std::io::Write>(path: &std::path::Path) -> Result<String, String> {
+        let mut h = D::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| std::io::copy(&mut f, &mut h))
+            .map_err(|e| e.to_string())?;
+        Ok(hex::encode(h.finalize()))
+    }
     let actual = match best {
         1 => sha.to_string(),
-        n => {
-            let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-            let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut h384 = sha2::Sha384::new();
-            let mut h512 = sha2::Sha512::new();
-            loop {
-                let k = std::io::Read::read(&mut reader, &mut buf).map_err(|e| e.to_string())?;
-                if k == 0 {
-                    break;
-                }
-                if n == 2 {
-                    h384.update(&buf[..k]);
-                } else {
-                    h512.update(&buf[..k]);
-                }
-            }
-            if n == 2 {
-                hex::encode(h384.finalize())
-            } else {
-                hex::encode(h512.finalize())
-            }
-        }
+        2 => hex_of::<sha2::Sha384>(path)?,
+        _ => hex_of::<sha2::Sha512>(path)?,
     };
     if wanted.iter().any(|d| d.hex == actual) {
         Ok(())
@@ -799,17 +824,12 @@ impl Downloads<'_> {
                             continue;
                         }
                     };
-                    let mut pending = if body.start < offset {
-                        match body.skip_to(offset).await {
-                            Ok(c) => c,
-                            Err(e) => {
-                                self.pool.record_failure(m, &e);
-                                errors.push(format!("{url}: {e}"));
-                                continue;
-                            }
+                    let mut pending = match self.skip_to(&mut body, m, offset).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            errors.push(format!("{url}: {e}"));
+                            continue;
                         }
-                    } else {
-                        None
                     };
                     if let (Some(size), Some(rem)) = (size, body.remaining) {
                         let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
@@ -825,22 +845,17 @@ impl Downloads<'_> {
                             continue;
                         }
                     }
-                    match previous {
-                        Some(from) if from != m => self.engine.emit(SyncEvent::Failover {
-                            sha256: label.clone(),
-                            from: self.pool.url(from).to_owned(),
-                            to: url.to_string(),
-                            offset,
-                            reason: errors.last().cloned().unwrap_or_default(),
-                        }),
-                        _ => self.engine.emit(SyncEvent::DownloadStarted {
-                            sha256: label.clone(),
-                            label: w.label.clone(),
-                            size: size.unwrap_or(0),
-                            offset,
-                            mirror: url.to_string(),
-                        }),
-                    }
+                    let source = url.as_str();
+                    self.announce(
+                        previous,
+                        m,
+                        &label,
+                        w,
+                        size.unwrap_or(0),
+                        offset,
+                        source,
+                        &errors,
+                    );
                     previous = Some(m);
                     let started = Instant::now();
                     let start_bytes = writer.written();
@@ -851,19 +866,7 @@ impl Downloads<'_> {
                             None => {
                                 let others =
                                     sources.iter().any(|(o, _)| *o != m && !bad.contains(o));
-                                let stall = if others {
-                                    self.stall_timeout
-                                } else {
-                                    Duration::from_secs(3600)
-                                };
-                                let next = tokio::select! {
-                                    c = tokio::time::timeout(stall, body.next_chunk()) => match c {
-                                        Ok(c) => c,
-                                        Err(_) => Err(MirrorError::Stalled(stall)),
-                                    },
-                                    () = self.cancel.cancelled() => break StreamEnd::Cancelled,
-                                };
-                                match next {
+                                match self.next_chunk(&mut body, m, others).await {
                                     // A body shorter than it announced is cut, not complete.
                                     Ok(None) if body.remaining.is_some_and(|r| r > 0) => {
                                         let e = MirrorError::Transfer(
@@ -874,10 +877,7 @@ impl Downloads<'_> {
                                     }
                                     Ok(None) => break StreamEnd::Complete,
                                     Ok(Some(c)) => c,
-                                    Err(e) => {
-                                        self.pool.record_failure(m, &e);
-                                        break StreamEnd::Failed(e.to_string());
-                                    }
+                                    Err(end) => break end,
                                 }
                             }
                         };

@@ -76,7 +76,7 @@ pub fn library_id_for(title: Option<&str>, url: &Url) -> String {
 }
 
 /// The host part of a URL as a mirror base (`https://cdn.example:8443/`).
-pub(crate) fn origin_of(url: &Url) -> String {
+pub fn origin_of(url: &Url) -> String {
     format!("{}/", url.origin().ascii_serialization())
 }
 
