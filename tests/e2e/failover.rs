@@ -61,7 +61,7 @@ fn primary_answers_500() {
     assert!(bad
         .requests()
         .iter()
-        .any(|r| r.path == "library.json" && r.status == 500));
+        .any(|r| r.path == "library.json.minisig" && r.status == 500));
 }
 
 #[test]

@@ -23,7 +23,8 @@ pub use model::{
     FORMAT_VERSION,
 };
 pub use signed::{
-    verify_catalog, PublicKey, VerifiedCatalog, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES,
+    read_claim, verify_catalog, PublicKey, SignatureClaim, VerifiedCatalog, MAX_CATALOG_BYTES,
+    MAX_SIGNATURE_BYTES,
 };
 pub use subscription::{Access, Subscription, SUBSCRIPTION_FORMAT};
 pub use validate::{validate_catalog, validate_id, Limits};
@@ -41,3 +42,10 @@ pub fn blob_path(sha: &Sha256) -> String {
 pub const CATALOG_FILE: &str = "library.json";
 /// Name of the detached signature of the catalog on every mirror.
 pub const SIGNATURE_FILE: &str = "library.json.minisig";
+
+/// Where a mirror keeps the signature of the catalog whose bytes hash to
+/// `sha` (written before `library.json` changes, so whatever `library.json`
+/// a reader gets, its signature is there; see FORMAT.md).
+pub fn signature_path(sha: &Sha256) -> String {
+    format!("signatures/{}.minisig", sha.as_str())
+}

@@ -13,6 +13,10 @@ pub const MAX_SIGNATURE_BYTES: usize = 4096;
 pub struct PublicKey {
     key: minisign_verify::PublicKey,
     base64: String,
+    /// Its key id (8 bytes) and Ed25519 key (32 bytes), for checking a
+    /// signature's trusted comment on its own ([`read_claim`]).
+    id: [u8; 8],
+    ed25519: [u8; 32],
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -31,9 +35,14 @@ impl PublicKey {
             .ok_or_else(|| CatalogError::BadPublicKey("empty".into()))?;
         let key = minisign_verify::PublicKey::from_base64(line)
             .map_err(|e| CatalogError::BadPublicKey(e.to_string()))?;
+        let raw = decode_base64(line)
+            .filter(|b| b.len() == 42)
+            .ok_or_else(|| CatalogError::BadPublicKey("not 42 bytes of base64".into()))?;
         Ok(PublicKey {
             key,
             base64: line.to_owned(),
+            id: raw[2..10].try_into().expect("8 bytes"),
+            ed25519: raw[10..42].try_into().expect("32 bytes"),
         })
     }
 
@@ -49,10 +58,100 @@ pub struct VerifiedCatalog {
     pub catalog: Catalog,
     /// The exact signed bytes, kept so the store can persist what was verified.
     pub bytes: Vec<u8>,
+    /// The signature file they verified with (empty when not kept).
+    pub signature: Vec<u8>,
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
+}
+
+/// What a signature file says of the catalog it signs, before that catalog
+/// is fetched: its library and sequence, from the trusted comment
+/// (`stowaway library <id> sequence <n>`). minisign's global signature covers
+/// the trusted comment, so the claim is the publisher's word even without
+/// the catalog; that the catalog itself matches is checked by
+/// [`verify_catalog`] when it arrives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureClaim {
+    /// `None`: the trusted comment is not in Stowaway's form (the catalog
+    /// has to be fetched to learn its sequence).
+    pub sequence: Option<u64>,
+}
+
+/// Reads and authenticates the trusted comment of a signature file with
+/// `key`: a comment the key did not sign, or one for another library, is
+/// refused.
+pub fn read_claim(
+    signature: &[u8],
+    key: &PublicKey,
+    library_id: &str,
+) -> Result<SignatureClaim, CatalogError> {
+    if signature.len() > MAX_SIGNATURE_BYTES {
+        return Err(CatalogError::BadSignature(
+            "signature file too large".into(),
+        ));
+    }
+    let bad = |m: &str| CatalogError::BadSignature(m.to_owned());
+    let text = std::str::from_utf8(signature).map_err(|_| bad("not UTF-8"))?;
+    let mut lines = text.lines();
+    let _untrusted = lines.next().ok_or_else(|| bad("empty"))?;
+    let sig = lines
+        .next()
+        .and_then(decode_base64)
+        .filter(|b| b.len() == 74)
+        .ok_or_else(|| bad("no signature line"))?;
+    let comment = lines
+        .next()
+        .and_then(|l| l.strip_prefix("trusted comment: "))
+        .ok_or_else(|| bad("no trusted comment"))?;
+    let global = lines
+        .next()
+        .and_then(decode_base64)
+        .filter(|b| b.len() == 64)
+        .ok_or_else(|| bad("no global signature"))?;
+    if sig[2..10] != key.id {
+        return Err(CatalogError::SignatureMismatch);
+    }
+    let mut message = sig[10..74].to_vec();
+    message.extend_from_slice(comment.as_bytes());
+    let pk = ed25519_compact::PublicKey::new(key.ed25519);
+    let gs =
+        ed25519_compact::Signature::from_slice(&global).map_err(|_| bad("global signature"))?;
+    pk.verify(&message, &gs)
+        .map_err(|_| CatalogError::SignatureMismatch)?;
+    Ok(SignatureClaim {
+        sequence: parse_comment(comment, library_id)?,
+    })
+}
+
+/// `stowaway library <id> sequence <n>` → `Some(n)`; another library's id is
+/// an error; a comment in another form says nothing.
+fn parse_comment(comment: &str, library_id: &str) -> Result<Option<u64>, CatalogError> {
+    let words: Vec<&str> = comment.split(' ').collect();
+    match words.as_slice() {
+        ["stowaway", "library", id, "sequence", n] => {
+            if *id != library_id {
+                return Err(CatalogError::WrongLibrary {
+                    expected: library_id.to_owned(),
+                    found: (*id).to_owned(),
+                });
+            }
+            n.parse()
+                .map(Some)
+                .map_err(|_| CatalogError::BadSignature("sequence in the trusted comment".into()))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Verifies `bytes` against the detached minisign `signature` with `key`, then
-/// parses and validates the catalog and checks that it is for `library_id`.
+/// parses and validates the catalog and checks that it is for `library_id`
+/// (and, when the signature's trusted comment names a library and sequence,
+/// that they are the catalog's).
 pub fn verify_catalog(
     bytes: &[u8],
     signature: &[u8],
@@ -87,8 +186,18 @@ pub fn verify_catalog(
             });
         }
     }
+    // The comment is covered by the signature just verified.
+    if let Some(n) = parse_comment(sig.trusted_comment(), &catalog.library.id)? {
+        if n != catalog.sequence {
+            return Err(CatalogError::Invalid(format!(
+                "the signature says sequence {n}, the catalog {}",
+                catalog.sequence
+            )));
+        }
+    }
     Ok(VerifiedCatalog {
         catalog,
         bytes: bytes.to_vec(),
+        signature: signature.to_vec(),
     })
 }

@@ -3,8 +3,8 @@
 use std::io::Cursor;
 
 use stowaway_catalog::{
-    diff, verify_catalog, Asset, AssetRole, Catalog, CatalogError, Collection, CollectionKind,
-    Item, ItemKind, LibraryInfo, PublicKey, Sha256,
+    diff, read_claim, verify_catalog, Asset, AssetRole, Catalog, CatalogError, Collection,
+    CollectionKind, Item, ItemKind, LibraryInfo, PublicKey, Sha256,
 };
 use time::macros::datetime;
 
@@ -23,6 +23,13 @@ fn key() -> Key {
 
 fn sign(k: &Key, bytes: &[u8]) -> Vec<u8> {
     minisign::sign(Some(&k.pk), &k.sk, Cursor::new(bytes), None, None)
+        .unwrap()
+        .into_string()
+        .into_bytes()
+}
+
+fn sign_with_comment(k: &Key, bytes: &[u8], comment: &str) -> Vec<u8> {
+    minisign::sign(Some(&k.pk), &k.sk, Cursor::new(bytes), Some(comment), None)
         .unwrap()
         .into_string()
         .into_bytes()
@@ -221,4 +228,51 @@ fn hostile_catalogs_get_clear_errors() {
     let many: Vec<Item> = (0..200_001).map(|i| item(&format!("e{i}"), "x")).collect();
     let e = signed(&catalog(many).to_canonical_json()).unwrap_err();
     assert!(e.to_string().contains("more than 200000 items"), "{e}");
+}
+
+/// A signature file alone says which sequence it signs (the trusted comment,
+/// covered by the global signature): a mirror's freshness is known before
+/// its catalog is fetched, and no one without the key can claim a sequence.
+#[test]
+fn a_signature_claims_its_sequence_and_only_the_key_can_make_it_say_so() {
+    let k = key();
+    let bytes = catalog(vec![item("e1", "One")]).to_canonical_json();
+    let sig = sign_with_comment(&k, &bytes, "stowaway library acme sequence 1");
+    let claim = read_claim(&sig, &public(&k), "acme").unwrap();
+    assert_eq!(claim.sequence, Some(1));
+    // The same comment checks out against the catalog too.
+    verify_catalog(&bytes, &sig, &public(&k), Some("acme")).unwrap();
+
+    // A comment changed after signing (a mirror claiming a newer catalog).
+    let text = String::from_utf8(sig.clone()).unwrap();
+    let raised = text.replace("sequence 1", "sequence 9").into_bytes();
+    let e = read_claim(&raised, &public(&k), "acme").unwrap_err();
+    assert!(matches!(e, CatalogError::SignatureMismatch), "{e}");
+    // Another key's signature, another library's, garbage.
+    let other = key();
+    let e = read_claim(
+        &sign_with_comment(&other, &bytes, "stowaway library acme sequence 1"),
+        &public(&k),
+        "acme",
+    )
+    .unwrap_err();
+    assert!(matches!(e, CatalogError::SignatureMismatch), "{e}");
+    let e = read_claim(&sig, &public(&k), "other").unwrap_err();
+    assert!(matches!(e, CatalogError::WrongLibrary { .. }), "{e}");
+    assert_eq!(
+        read_claim(b"junk", &public(&k), "acme").unwrap_err().code(),
+        "bad_signature"
+    );
+    // A comment in another form claims nothing.
+    let plain = sign_with_comment(&k, &bytes, "timestamp:1\tfile:library.json");
+    assert_eq!(
+        read_claim(&plain, &public(&k), "acme").unwrap().sequence,
+        None
+    );
+
+    // A valid signature whose comment names another sequence than the
+    // catalog's is refused with the catalog.
+    let wrong = sign_with_comment(&k, &bytes, "stowaway library acme sequence 7");
+    let e = verify_catalog(&bytes, &wrong, &public(&k), Some("acme")).unwrap_err();
+    assert_eq!(e.code(), "catalog_invalid", "{e}");
 }

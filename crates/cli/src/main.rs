@@ -1,5 +1,22 @@
 //! `stowaway`: the same engine as the desktop app, headless.
 
+/// `println!` that reports a closed standard output as an error instead of
+/// panicking (`stowaway list | head -1` ends quietly).
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?;
+    }};
+}
+
+/// `print!`, likewise.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)?;
+    }};
+}
+
 mod output;
 mod progress;
 
@@ -99,8 +116,13 @@ enum Command {
     Token {
         library: String,
         /// Remove the stored token instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "trust_mirrors")]
         forget: bool,
+        /// Send the token already given (keyring or STOWAWAY_TOKEN_<LIB>) to
+        /// every mirror the library has now, after you checked them: a
+        /// subscription update's new mirrors get no token until then.
+        #[arg(long)]
+        trust_mirrors: bool,
     },
     /// Mirror health: latency, throughput, failures, circuit breaker.
     Mirrors {
@@ -171,15 +193,26 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
+        // The reader went away (`| head`): nothing more to say, to anyone.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if json {
                 let v = serde_json::json!({ "ok": false, "error": format!("{e:#}") });
-                println!("{v}");
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{v}");
             }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `e` is standard output closed by its reader.
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Runs the command; Ok(false) means "ran, but report failure" (exit 1).
@@ -215,14 +248,30 @@ async fn run(cli: Cli) -> Result<bool> {
             };
             let outcome = engine.subscribe(&sub)?;
             let new = outcome.new;
-            if outcome.token_dropped {
-                let _ = stowaway_secrets::forget(&sub.library);
+            if outcome.access_kept {
                 eprintln!(
-                    "warning: this subscription adds mirrors to private library {}: give its access token again (`stowaway token {}`)",
-                    sub.library, sub.library
+                    "warning: this file says library {} is public; it stays private (an update never lowers access; unsubscribe first to change it)",
+                    sub.library
                 );
             }
-            if sub.access == stowaway_catalog::Access::Token {
+            if outcome.token_dropped {
+                if let Err(e) = stowaway_secrets::forget(&sub.library) {
+                    eprintln!("warning: cannot remove the old token from the keyring: {e}");
+                }
+                let mut changes: Vec<String> = outcome
+                    .mirrors_added
+                    .iter()
+                    .map(|m| format!("+ {m}"))
+                    .collect();
+                changes.extend(outcome.mirrors_removed.iter().map(|m| format!("- {m}")));
+                eprintln!(
+                    "warning: this subscription changes the mirrors of private library {} ({}): its access token was forgotten and goes to no new mirror until you give it again (`stowaway token {}`)",
+                    sub.library,
+                    changes.join(", "),
+                    sub.library
+                );
+            }
+            if outcome.private {
                 load_tokens(&engine, &store).await?;
             }
             // Check the mirrors now so the member knows at once; offline is fine.
@@ -262,7 +311,7 @@ async fn run(cli: Cli) -> Result<bool> {
                             eprintln!("Wrote {n} feed(s) to {}.", p.display());
                         }
                     }
-                    None => print!("{text}"),
+                    None => out!("{text}"),
                 }
                 Ok(true)
             }
@@ -291,11 +340,11 @@ async fn run(cli: Cli) -> Result<bool> {
             let t = Target::parse(&target, false)?;
             let n = engine.want_download(&t.library, &t.collection, t.item.as_deref())?;
             if !json {
-                println!("Queued {n} item(s) of {target}.");
+                outln!("Queued {n} item(s) of {target}.");
             }
             if queue_only {
                 if json {
-                    println!("{}", serde_json::json!({ "ok": true, "queued": n }));
+                    outln!("{}", serde_json::json!({ "ok": true, "queued": n }));
                 }
                 return Ok(true);
             }
@@ -323,9 +372,9 @@ async fn run(cli: Cli) -> Result<bool> {
             }
             engine.set_download_mode(&t.library, &t.collection, mode)?;
             if json {
-                println!("{}", serde_json::json!({ "ok": true, "mode": mode }));
+                outln!("{}", serde_json::json!({ "ok": true, "mode": mode }));
             } else {
-                println!(
+                outln!(
                     "{target}: automatic downloads {}",
                     match mode {
                         DownloadMode::All => "of every item",
@@ -349,29 +398,48 @@ async fn run(cli: Cli) -> Result<bool> {
             output::downloads(json, &store.storage_usage()?, &store.download_queue(None)?)?;
             Ok(true)
         }
-        Command::Token { library, forget } => {
+        Command::Token {
+            library,
+            forget,
+            trust_mirrors,
+        } => {
             store.library(&library)?;
             if forget {
                 let had = stowaway_secrets::forget(&library)?;
                 if json {
-                    println!("{}", serde_json::json!({ "ok": true, "forgotten": had }));
+                    outln!("{}", serde_json::json!({ "ok": true, "forgotten": had }));
                 } else if had {
-                    println!("Removed the access token of {library} from the keyring.");
+                    outln!("Removed the access token of {library} from the keyring.");
                 } else {
-                    println!("No access token of {library} was stored.");
+                    outln!("No access token of {library} was stored.");
                 }
                 return Ok(true);
             }
-            let text = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                rpassword::prompt_password(format!("Access token for {library}: "))?
+            if trust_mirrors {
+                load_tokens(&engine, &store).await?;
+                if !engine.has_access_token(&library) {
+                    bail!("no access token for {library} to send: give it with `stowaway token {library}`");
+                }
+                if !json {
+                    eprintln!("The access token of {library} now goes to:");
+                    for m in store.mirrors(&library)? {
+                        eprintln!("  {m}");
+                    }
+                }
             } else {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                line
-            };
-            let token = stowaway_mirrors::AccessToken::new(&text)?;
-            stowaway_secrets::store(&library, &token)?;
-            engine.set_access_token(&library, Some(token));
+                let text = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    rpassword::prompt_password(format!("Access token for {library}: "))?
+                } else {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line
+                };
+                let token = stowaway_mirrors::AccessToken::new(&text)?;
+                stowaway_secrets::store(&library, &token)?;
+                engine.set_access_token(&library, Some(token));
+            }
+            // Given (or confirmed) knowing the mirrors: it goes to all of them.
+            engine.confirm_token_mirrors(&library)?;
             // Check it at once: a catalog refresh with the new token.
             let opts = SyncOptions {
                 library: Some(library.clone()),
@@ -381,19 +449,21 @@ async fn run(cli: Cli) -> Result<bool> {
             let report = engine.sync(&opts, &CancellationToken::new()).await?;
             let lib = &report.libraries[0];
             if json {
-                println!(
+                outln!(
                     "{}",
-                    serde_json::json!({ "ok": lib.catalog_error.is_none(), "stored": true, "catalog_error": lib.catalog_error })
+                    serde_json::json!({ "ok": lib.catalog_error.is_none(), "stored": !trust_mirrors, "catalog_error": lib.catalog_error })
                 );
             } else if lib.needs_token {
-                println!(
+                outln!(
                     "Saved, but the mirrors refused this token: {}",
                     lib.catalog_error.as_deref().unwrap_or("")
                 );
             } else if let Some(e) = &lib.catalog_error {
-                println!("Saved in the keyring. The mirrors could not be checked now: {e}");
+                outln!("Saved. The mirrors could not be checked now: {e}");
+            } else if trust_mirrors {
+                outln!("Done; the mirrors accept it. Run `stowaway sync`.");
             } else {
-                println!("Saved in the keyring; the mirrors accept it. Run `stowaway sync`.");
+                outln!("Saved in the keyring; the mirrors accept it. Run `stowaway sync`.");
             }
             Ok(!lib.needs_token)
         }
@@ -401,13 +471,13 @@ async fn run(cli: Cli) -> Result<bool> {
             let paused = matches!(cli.command, Command::Pause);
             engine.set_downloads_paused(paused)?;
             if json {
-                println!("{}", serde_json::json!({ "ok": true, "paused": paused }));
+                outln!("{}", serde_json::json!({ "ok": true, "paused": paused }));
             } else if paused {
-                println!(
+                outln!(
                     "Downloads paused. Syncs refresh catalogs only; `stowaway resume` continues."
                 );
             } else {
-                println!("Downloads resumed; the next sync continues where they stopped.");
+                outln!("Downloads resumed; the next sync continues where they stopped.");
             }
             Ok(true)
         }

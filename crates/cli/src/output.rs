@@ -13,7 +13,7 @@ use stowaway_store::{
 use stowaway_sync::{FeedSubscribed, LibraryReport, SyncReport};
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -51,7 +51,7 @@ pub fn subscribed(json: bool, sub: &Subscription, new: bool, r: &LibraryReport) 
         }));
     }
     let title = sub.title.as_deref().unwrap_or(&sub.library);
-    println!(
+    outln!(
         "{} {title} ({}), {} mirror(s)",
         if new {
             "Subscribed to"
@@ -62,17 +62,17 @@ pub fn subscribed(json: bool, sub: &Subscription, new: bool, r: &LibraryReport) 
         sub.mirrors.len()
     );
     match (&r.catalog, &r.catalog_error) {
-        (Some(c), _) => println!(
+        (Some(c), _) => outln!(
             "Catalog sequence {} verified; {} new item(s). Run `stowaway sync` to download.",
             c.sequence,
             c.diff.added.len()
         ),
-        (None, Some(_)) if r.needs_token => println!(
+        (None, Some(_)) if r.needs_token => outln!(
             "This is a private library. Run `stowaway token {}` and paste the access token you were given; it is kept in your OS keyring.",
             sub.library
         ),
         (None, Some(e)) => {
-            println!("Could not fetch the catalog yet ({e}); `stowaway sync` will retry.")
+            outln!("Could not fetch the catalog yet ({e}); `stowaway sync` will retry.")
         }
         _ => {}
     }
@@ -86,7 +86,7 @@ pub fn subscribed_feed(json: bool, s: &FeedSubscribed, episodes: usize) -> Resul
             "feed": true, "episodes": episodes, "catalog": s.catalog,
         }));
     }
-    println!(
+    outln!(
         "{} {} ({}): a podcast feed with {episodes} episode(s). Run `stowaway sync` to download.",
         if s.new { "Subscribed to" } else { "Refreshed" },
         s.title,
@@ -101,14 +101,14 @@ pub fn opml_imported(json: bool, feeds: &[FeedSubscribed]) -> Result<()> {
         return print_json(&serde_json::json!({ "ok": true, "new": new, "feeds": feeds }));
     }
     for f in feeds {
-        println!(
+        outln!(
             "{} {} ({})",
             if f.new { "subscribed" } else { "already  " },
             f.title,
             f.library
         );
     }
-    println!(
+    outln!(
         "{new} new feed(s), {} already subscribed. Run `stowaway sync` to fetch them.",
         feeds.len() - new
     );
@@ -126,12 +126,12 @@ pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
             (Some(c), _) => {
                 let mirror = l.catalog_mirror.as_deref().unwrap_or("?");
                 if c.unchanged {
-                    println!(
+                    outln!(
                         "{}: catalog unchanged (sequence {}) from {mirror}",
                         l.library, c.sequence
                     );
                 } else {
-                    println!(
+                    outln!(
                         "{}: catalog sequence {} from {mirror}: {} added, {} changed, {} removed",
                         l.library,
                         c.sequence,
@@ -141,17 +141,23 @@ pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
                     );
                 }
             }
-            (None, Some(e)) if l.needs_token => println!(
+            (None, Some(e)) if l.needs_token => outln!(
                 "{}: {e}. It is a private library: run `stowaway token {}` to give your access token.",
                 l.library, l.library
             ),
-            (None, Some(e)) => println!("{}: {e}; cached content is still available", l.library),
+            (None, Some(e)) => outln!("{}: {e}; cached content is still available", l.library),
             _ => {}
         }
         if l.expired {
-            println!("{}: warning: the catalog has expired; the publisher has not refreshed it. Cached content stays playable.", l.library);
+            outln!("{}: warning: the catalog has expired; the publisher has not refreshed it. Cached content stays playable.", l.library);
         }
-        println!(
+        for m in &l.stale_mirrors {
+            outln!(
+                "{}: warning: {m} serves an older catalog than another mirror (stale)",
+                l.library
+            );
+        }
+        outln!(
             "{}: downloaded {} file(s), {} in {:.1} s{}",
             l.library,
             l.files_downloaded,
@@ -164,33 +170,34 @@ pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
             }
         );
         if l.paused {
-            println!(
+            outln!(
                 "{}: downloads are paused (`stowaway resume` continues them)",
                 l.library
             );
         }
         if l.cancelled > 0 {
-            println!(
+            outln!(
                 "{}: {} download(s) stopped (paused or removed)",
-                l.library, l.cancelled
+                l.library,
+                l.cancelled
             );
         }
         if l.evicted_bytes > 0 {
-            println!(
+            outln!(
                 "{}: freed {} of played items for the storage budget",
                 l.library,
                 bytes(l.evicted_bytes)
             );
         }
         if l.garbage_bytes > 0 {
-            println!(
+            outln!(
                 "{}: freed {} of files the library no longer has",
                 l.library,
                 bytes(l.garbage_bytes)
             );
         }
         if l.deferred_files > 0 {
-            println!(
+            outln!(
                 "{}: {} file(s), {}, wait: the storage budget is reached (`stowaway budget`)",
                 l.library,
                 l.deferred_files,
@@ -198,7 +205,7 @@ pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
             );
         }
         for (label, e) in &l.failed {
-            println!("{}: FAILED {label}: {e}", l.library);
+            outln!("{}: FAILED {label}: {e}", l.library);
         }
     }
     Ok(())
@@ -209,14 +216,14 @@ pub fn list(json: bool, libs: &[LibraryRow], cols: &[CollectionView]) -> Result<
         return print_json(&cols);
     }
     if libs.is_empty() {
-        println!("No subscriptions yet. Run `stowaway subscribe FILE_OR_URL`.");
+        outln!("No subscriptions yet. Run `stowaway subscribe FILE_OR_URL`.");
         return Ok(());
     }
     for lib in libs {
-        println!("{} ({})", lib.title, lib.id);
+        outln!("{} ({})", lib.title, lib.id);
         let mine: Vec<_> = cols.iter().filter(|c| c.library_id == lib.id).collect();
         if mine.is_empty() {
-            println!("  (no catalog yet: run `stowaway sync`)");
+            outln!("  (no catalog yet: run `stowaway sync`)");
         }
         for c in mine {
             let done = c.items.iter().filter(|i| i.downloaded).count();
@@ -225,7 +232,7 @@ pub fn list(json: bool, libs: &[LibraryRow], cols: &[CollectionView]) -> Result<
             } else {
                 "episodes"
             };
-            println!(
+            outln!(
                 "  {} {} — {} {unit}, {} downloaded",
                 if c.kind == "course" {
                     "Course:"
@@ -244,7 +251,7 @@ pub fn list(json: bool, libs: &[LibraryRow], cols: &[CollectionView]) -> Result<
                 } else {
                     "·"
                 };
-                println!(
+                outln!(
                     "    {mark} {:>2}. {:<52} {:>8}  {:>9}  {}",
                     n + 1,
                     i.title,
@@ -263,10 +270,10 @@ pub fn search(json: bool, q: &str, hits: &[SearchHit]) -> Result<()> {
         return print_json(&hits);
     }
     if hits.is_empty() {
-        println!("No results for {q:?}.");
+        outln!("No results for {q:?}.");
     }
     for h in hits {
-        println!(
+        outln!(
             "{} {} — {}  [{}/{}/{}]",
             if h.downloaded { "✓" } else { "·" },
             h.title,
@@ -275,7 +282,7 @@ pub fn search(json: bool, q: &str, hits: &[SearchHit]) -> Result<()> {
             h.collection_id,
             h.item_id
         );
-        println!("    {}", h.snippet.replace('\n', " "));
+        outln!("    {}", h.snippet.replace('\n', " "));
     }
     Ok(())
 }
@@ -316,6 +323,11 @@ impl MirrorRow {
                 "asked us to wait {}s",
                 (h.retry_after_until.unwrap_or(0) - now_ms()).max(0) / 1000
             ),
+            "stale" => format!(
+                "stale (serves catalog {}, the newest is {})",
+                h.catalog_sequence.unwrap_or(0),
+                h.newest_sequence.unwrap_or(0)
+            ),
             other => other.replace('_', "-"),
         }];
         if let Some(l) = h.latency_ms {
@@ -337,17 +349,17 @@ pub fn mirrors(json: bool, rows: &[MirrorRow]) -> Result<()> {
         return print_json(&rows);
     }
     if rows.is_empty() {
-        println!("No mirrors: no subscriptions yet.");
+        outln!("No mirrors: no subscriptions yet.");
     }
     let mut lib = "";
     for r in rows {
         if r.library != lib {
             lib = &r.library;
-            println!("{lib}");
+            outln!("{lib}");
         }
-        println!("  {}\n      {}", r.url, r.summary());
+        outln!("  {}\n      {}", r.url, r.summary());
         if let (Some(e), true) = (&r.health.last_error, r.state != "ok") {
-            println!("      last error: {e}");
+            outln!("      last error: {e}");
         }
     }
     Ok(())
@@ -365,15 +377,15 @@ pub fn status(
             "data_dir": dir, "libraries": libs, "mirrors": mirrors, "partial_downloads": partials,
         }));
     }
-    println!("Data directory: {}", dir.display());
+    outln!("Data directory: {}", dir.display());
     if libs.is_empty() {
-        println!("No subscriptions yet.");
+        outln!("No subscriptions yet.");
     }
     for l in libs {
-        println!("\n{} ({})", l.title, l.id);
+        outln!("\n{} ({})", l.title, l.id);
         match (&l.feed_url, l.sequence) {
-            (Some(url), _) => println!("  feed:      {url}"),
-            (None, Some(s)) => println!(
+            (Some(url), _) => outln!("  feed:      {url}"),
+            (None, Some(s)) => outln!(
                 "  catalog:   sequence {s}{}",
                 if l.expired {
                     " — EXPIRED (cached content stays playable)"
@@ -381,36 +393,37 @@ pub fn status(
                     ""
                 }
             ),
-            (None, None) => println!("  catalog:   none yet"),
+            (None, None) => outln!("  catalog:   none yet"),
         }
         let state = match l.last_sync_ok {
             Some(true) => "ok".to_string(),
             Some(false) => format!("failed: {}", l.last_sync_error.as_deref().unwrap_or("?")),
             None => String::new(),
         };
-        println!("  last sync: {} {state}", ago(l.last_sync_at));
+        outln!("  last sync: {} {state}", ago(l.last_sync_at));
         if let Some(m) = &l.last_sync_mirror {
-            println!("  served by: {m}");
+            outln!("  served by: {m}");
         }
-        println!(
+        outln!(
             "  content:   {} collections, {} items",
-            l.collections, l.items
+            l.collections,
+            l.items
         );
-        println!(
+        outln!(
             "  cached:    {}/{} files, {} of {}",
             l.blobs_stored,
             l.blobs_wanted,
             bytes(l.bytes_stored),
             bytes(l.bytes_wanted)
         );
-        println!("  mirrors:");
+        outln!("  mirrors:");
         for m in mirrors.iter().filter(|m| m.library == l.id) {
-            println!("    {:<40} {}", m.url, m.summary());
+            outln!("    {:<40} {}", m.url, m.summary());
         }
     }
     if !partials.is_empty() {
         let b: u64 = partials.iter().map(|p| p.bytes).sum();
-        println!(
+        outln!(
             "\n{} partial download(s), {} so far: the next sync resumes them",
             partials.len(),
             bytes(b)
@@ -423,7 +436,7 @@ pub fn fsck(json: bool, r: &FsckReport, repair: bool) -> Result<()> {
     if json {
         return print_json(r);
     }
-    println!(
+    outln!(
         "database: {}",
         if r.database_ok {
             "ok".to_string()
@@ -431,31 +444,31 @@ pub fn fsck(json: bool, r: &FsckReport, repair: bool) -> Result<()> {
             r.database_messages.join("; ")
         }
     );
-    println!(
+    outln!(
         "checked {} blob(s), {}",
         r.blobs_checked,
         bytes(r.bytes_checked)
     );
     for p in &r.problems {
         match p {
-            FsckProblem::Missing { sha256 } => println!("MISSING  {sha256}"),
+            FsckProblem::Missing { sha256 } => outln!("MISSING  {sha256}"),
             FsckProblem::Corrupt {
                 sha256,
                 actual_sha256,
                 ..
             } => {
-                println!("CORRUPT  {sha256} (hashes to {actual_sha256})")
+                outln!("CORRUPT  {sha256} (hashes to {actual_sha256})")
             }
-            FsckProblem::Stray { path } => println!("STRAY    {path}"),
+            FsckProblem::Stray { path } => outln!("STRAY    {path}"),
         }
     }
     for line in &r.repaired {
-        println!("repaired: {line}");
+        outln!("repaired: {line}");
     }
     if r.problems.is_empty() {
-        println!("all blobs verify");
+        outln!("all blobs verify");
     } else if !repair {
-        println!(
+        outln!(
             "{} problem(s); run `stowaway fsck --repair` to fix them",
             r.problems.len()
         );
@@ -467,7 +480,7 @@ pub fn removed(json: bool, target: &str, f: &Freed) -> Result<()> {
     if json {
         return print_json(&serde_json::json!({ "ok": true, "freed": f }));
     }
-    println!(
+    outln!(
         "Removed the download of {target}: freed {} ({} file(s)). `stowaway download {target}` brings it back.",
         bytes(f.bytes),
         f.blobs
@@ -479,7 +492,7 @@ pub fn downloads(json: bool, u: &StorageUsage, queue: &[QueuedDownload]) -> Resu
     if json {
         return print_json(&serde_json::json!({ "ok": true, "storage": u, "queue": queue }));
     }
-    println!(
+    outln!(
         "Stored: {} in {} file(s); budget: {}{}",
         bytes(u.bytes_stored),
         u.blobs_stored,
@@ -487,17 +500,17 @@ pub fn downloads(json: bool, u: &StorageUsage, queue: &[QueuedDownload]) -> Resu
         if u.paused { "; downloads PAUSED" } else { "" }
     );
     if queue.is_empty() {
-        println!("Nothing queued.");
+        outln!("Nothing queued.");
         return Ok(());
     }
-    println!("Queued: {} item(s), {}", queue.len(), bytes(u.bytes_queued));
+    outln!("Queued: {} item(s), {}", queue.len(), bytes(u.bytes_queued));
     for q in queue {
         let partial = if q.bytes_partial > 0 {
             format!(", {} done", bytes(q.bytes_partial))
         } else {
             String::new()
         };
-        println!(
+        outln!(
             "  {}/{}/{}  {}  ({}{partial}){}",
             q.library_id,
             q.collection_id,

@@ -73,7 +73,14 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
     };
     let bytes = catalog.to_canonical_json();
     store
-        .apply_catalog("lib", &VerifiedCatalog { catalog, bytes })
+        .apply_catalog(
+            "lib",
+            &VerifiedCatalog {
+                catalog,
+                bytes,
+                signature: Vec::new(),
+            },
+        )
         .unwrap();
     let s = sha(AUDIO);
     let mut w = store.blobs().begin(&s, AUDIO.len() as u64).unwrap();

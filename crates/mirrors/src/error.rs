@@ -12,6 +12,13 @@ pub enum MirrorError {
     Timeout(Duration),
     #[error("no data for {0:?} (stalled)")]
     Stalled(Duration),
+    /// A body arriving far too slowly to ever finish (a drip).
+    #[error("too slow: {received} bytes in {elapsed:?}, below the floor of {floor_bps} bytes/s")]
+    TooSlow {
+        received: u64,
+        elapsed: Duration,
+        floor_bps: u64,
+    },
     #[error("HTTP {status}{}", retry_after.map(|s| format!(" (retry after {s:?})")).unwrap_or_default())]
     Status {
         status: u16,
@@ -44,6 +51,7 @@ impl MirrorError {
             MirrorError::Connect(_) => "connect",
             MirrorError::Timeout(_) => "timeout",
             MirrorError::Stalled(_) => "stalled",
+            MirrorError::TooSlow { .. } => "too_slow",
             MirrorError::Status { .. } => "http_status",
             MirrorError::NotFound => "not_found",
             MirrorError::Gone { .. } => "gone",

@@ -64,6 +64,12 @@ pub struct MirrorHealth {
     pub opened: u32,
     /// A 429/503 asked us to come back no earlier than this.
     pub retry_after_until: Option<i64>,
+    /// The catalog sequence this mirror served at the last check, and the
+    /// newest any of the library's mirrors (or the member's cache) had then:
+    /// a mirror behind the others is *stale* (a lagging copy, or one
+    /// that would freeze its members at an old catalog).
+    pub catalog_sequence: Option<u64>,
+    pub newest_sequence: Option<u64>,
 }
 
 fn ewma(old: Option<f64>, sample: f64) -> f64 {
@@ -91,14 +97,16 @@ impl MirrorHealth {
 
     /// How the mirror is doing, in one word, for status displays: `ok`,
     /// `unknown` (never asked), `failing` (recent failures), `retry_after`
-    /// (asked us to wait), `half_open` (about to be probed again) or `open`
-    /// (skipped while its circuit is open).
+    /// (asked us to wait), `half_open` (about to be probed again), `open`
+    /// (skipped while its circuit is open) or `stale` (answers, with an older
+    /// catalog than another mirror's).
     pub fn state(&self, now_ms: i64) -> &'static str {
         match (self.circuit(now_ms), self.available(now_ms)) {
             (Circuit::Open, _) => "open",
             (_, false) => "retry_after",
             (Circuit::HalfOpen, _) => "half_open",
             (Circuit::Closed, _) if self.consecutive_failures > 0 => "failing",
+            (Circuit::Closed, _) if self.is_stale() => "stale",
             (Circuit::Closed, _) if self.successes == 0 => "unknown",
             _ => "ok",
         }
@@ -120,6 +128,17 @@ impl MirrorHealth {
             .filter(|t| *t > now_ms)
             .unwrap_or(now_ms);
         Some(open.max(retry))
+    }
+
+    /// Serves an older catalog than the newest known.
+    pub fn is_stale(&self) -> bool {
+        matches!((self.catalog_sequence, self.newest_sequence), (Some(a), Some(b)) if a < b)
+    }
+
+    /// The mirror served catalog `serves` while the newest known was `newest`.
+    pub fn record_catalog(&mut self, serves: u64, newest: u64) {
+        self.catalog_sequence = Some(serves);
+        self.newest_sequence = Some(newest.max(serves));
     }
 
     /// A time to response headers.
@@ -208,9 +227,11 @@ impl MirrorHealth {
             _ => 3,
         };
         let latency_bucket = self.latency_ms.map_or(1, |l| (l / 100.0) as u64);
+        // A stale mirror lacks the newest files: asked after fresh ones.
+        let stale = if self.is_stale() { 3 } else { 0 };
         (
             class,
-            latency_bucket + 2 * u64::from(self.consecutive_failures),
+            latency_bucket + 2 * u64::from(self.consecutive_failures) + stale,
         )
     }
 }
@@ -273,6 +294,25 @@ mod tests {
         let mut failing = fast.clone();
         failing.record_failure(0, "x", None, &HealthPolicy::default(), 0.0);
         assert!(fast.rank(0) < failing.rank(0));
+    }
+
+    #[test]
+    fn a_mirror_behind_the_others_is_stale_until_it_catches_up() {
+        let mut h = MirrorHealth {
+            latency_ms: Some(5.0),
+            successes: 1,
+            ..Default::default()
+        };
+        let fresh = h.clone();
+        h.record_catalog(4, 5);
+        assert!(h.is_stale());
+        assert_eq!(h.state(0), "stale");
+        assert!(fresh.rank(0) < h.rank(0), "asked after fresh mirrors");
+        h.record_catalog(5, 5);
+        assert!(!h.is_stale());
+        assert_eq!(h.state(0), "ok");
+        h.record_catalog(6, 5);
+        assert_eq!((h.catalog_sequence, h.newest_sequence), (Some(6), Some(6)));
     }
 
     #[test]

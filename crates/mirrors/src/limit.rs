@@ -25,6 +25,11 @@ impl RateLimiter {
         }
     }
 
+    /// The cap, in bytes per second.
+    pub fn rate(&self) -> u64 {
+        self.rate as u64
+    }
+
     /// Waits until `n` bytes may pass.
     pub async fn take(&self, n: usize) {
         let wait = {

@@ -282,8 +282,13 @@ impl MirrorPool {
         F: Fn(usize) -> Fut,
         Fut: Future<Output = Result<T, String>>,
     {
-        // Unavailable mirrors are still tried, last: an outage of every
-        // mirror must not stop us from trying at all.
+        self.hedged_among(self.preferred(), attempt).await
+    }
+
+    /// Every mirror in the order requests should try them: the available
+    /// ones best first, then the others (an outage of every mirror must not
+    /// stop us from trying at all).
+    pub fn preferred(&self) -> Vec<usize> {
         let mut queue: Vec<usize> = self.available();
         let rest: Vec<usize> = self
             .order()
@@ -291,6 +296,24 @@ impl MirrorPool {
             .filter(|i| !queue.contains(i))
             .collect();
         queue.extend(rest);
+        queue
+    }
+
+    /// The serving catalog `serves` while the newest known was `newest`.
+    pub fn record_catalog(&self, id: usize, serves: u64, newest: u64) {
+        self.with_health(id, |h| h.record_catalog(serves, newest));
+    }
+
+    /// [`hedged`](Self::hedged) over the mirrors in `queue`, in that order.
+    pub async fn hedged_among<T, F, Fut>(
+        &self,
+        queue: Vec<usize>,
+        attempt: F,
+    ) -> Result<(usize, T), Vec<AttemptError>>
+    where
+        F: Fn(usize) -> Fut,
+        Fut: Future<Output = Result<T, String>>,
+    {
         let mut queue = queue.into_iter();
         let delay = self.hedge_delay();
         let mut running = FuturesUnordered::new();

@@ -23,6 +23,11 @@ pub struct ClientConfig {
     /// Longest wait for response headers, and for each chunk of a body: a
     /// silent server costs at most this, never a hang.
     pub idle_timeout: Duration,
+    /// The slowest a whole-object fetch (catalog, signature, subscription,
+    /// feed, small file) may be: a server sending a byte now and then never
+    /// trips the idle timeout, so the object's deadline follows from its
+    /// size instead (see [`Pace`]).
+    pub small_pace: Pace,
     pub user_agent: String,
 }
 
@@ -31,8 +36,31 @@ impl Default for ClientConfig {
         ClientConfig {
             connect_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(15),
+            small_pace: Pace {
+                floor_bps: 16 * 1024,
+                grace: Duration::from_secs(5),
+            },
             user_agent: format!("stowaway/{}", env!("CARGO_PKG_VERSION")),
         }
+    }
+}
+
+/// The slowest a transfer may be: from `grace` after its request was sent,
+/// it must have averaged `floor_bps`. A body of `n` bytes therefore has a
+/// deadline of `grace + n / floor_bps`, and one that drips (a byte every
+/// half second) is given up after about `grace`, whatever its size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pace {
+    pub floor_bps: u64,
+    pub grace: Duration,
+}
+
+impl Pace {
+    /// How much longer a transfer that has received `received` bytes after
+    /// `elapsed` may wait for its next one; `None` once it is too slow.
+    pub fn allowance(&self, received: u64, elapsed: Duration) -> Option<Duration> {
+        let earned = Duration::from_secs_f64(received as f64 / self.floor_bps.max(1) as f64);
+        (self.grace + earned).checked_sub(elapsed)
     }
 }
 
@@ -239,6 +267,7 @@ impl MirrorClient {
                 req = req.header(IF_MODIFIED_SINCE, lm);
             }
             let idle = self.config.idle_timeout;
+            let sent = Instant::now();
             let resp = match tokio::time::timeout(idle, req.send()).await {
                 Err(_) => return Err(MirrorError::Timeout(idle)),
                 Ok(Err(e)) => return Err(classify(e, idle)),
@@ -287,6 +316,9 @@ impl MirrorClient {
                         idle,
                         ttfb: Duration::ZERO,
                         validators: Validators::default(),
+                        sent,
+                        received: 0,
+                        pace: Some(self.config.small_pace),
                         inner: Inner::Http(resp),
                     };
                     if stream.remaining.is_some_and(|n| n > max) {
@@ -403,6 +435,7 @@ impl MirrorClient {
             Opened::NotModified => return Ok(Fetched::NotModified),
             Opened::Body(b) => b,
         };
+        body.set_pace(Some(self.config.small_pace));
         if body.remaining.is_some_and(|n| n > max) {
             return Err(MirrorError::TooLarge { limit: max });
         }
@@ -564,6 +597,9 @@ impl MirrorClient {
             idle,
             ttfb,
             validators,
+            sent,
+            received: 0,
+            pace: None,
             inner: Inner::Http(resp),
         }))
     }
@@ -690,6 +726,9 @@ async fn open_file(path: PathBuf, offset: u64) -> Result<BodyStream, MirrorError
         idle: Duration::from_secs(60),
         ttfb: opened.elapsed(),
         validators: Validators::default(),
+        sent: opened,
+        received: 0,
+        pace: None,
         inner: Inner::File(file),
     })
 }
@@ -710,16 +749,39 @@ pub struct BodyStream {
     pub ttfb: Duration,
     pub validators: Validators,
     idle: Duration,
+    /// When the request was sent, and the body bytes received since.
+    sent: Instant,
+    received: u64,
+    pace: Option<Pace>,
     inner: Inner,
 }
 
 impl BodyStream {
+    /// Holds this body to `pace` from now on (counted from its request).
+    pub fn set_pace(&mut self, pace: Option<Pace>) {
+        self.pace = pace;
+    }
+
     /// The next chunk, `None` at the end of the body.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, MirrorError> {
         let idle = self.idle;
+        // The idle timeout, or sooner the moment the body falls below its pace.
+        let (wait, paced) = match self
+            .pace
+            .map(|p| (p, p.allowance(self.received, self.sent.elapsed())))
+        {
+            Some((p, None)) => return Err(self.too_slow(p)),
+            Some((p, Some(a))) if a < idle => (a, Some(p)),
+            _ => (idle, None),
+        };
         let chunk = match &mut self.inner {
-            Inner::Http(resp) => match tokio::time::timeout(idle, resp.chunk()).await {
-                Err(_) => return Err(MirrorError::Stalled(idle)),
+            Inner::Http(resp) => match tokio::time::timeout(wait, resp.chunk()).await {
+                Err(_) => {
+                    return Err(match paced {
+                        Some(p) => self.too_slow(p),
+                        None => MirrorError::Stalled(idle),
+                    })
+                }
                 Ok(Err(e)) if e.is_timeout() => return Err(MirrorError::Stalled(idle)),
                 Ok(Err(e)) => return Err(MirrorError::Transfer(error_chain(&e))),
                 Ok(Ok(c)) => c,
@@ -738,7 +800,18 @@ impl BodyStream {
         if let (Some(c), Some(rem)) = (&chunk, &mut self.remaining) {
             *rem = rem.saturating_sub(c.len() as u64);
         }
+        if let Some(c) = &chunk {
+            self.received += c.len() as u64;
+        }
         Ok(chunk)
+    }
+
+    fn too_slow(&self, pace: Pace) -> MirrorError {
+        MirrorError::TooSlow {
+            received: self.received,
+            elapsed: self.sent.elapsed(),
+            floor_bps: pace.floor_bps,
+        }
     }
 
     /// Reads and drops bytes until the body is at `offset` of the whole file

@@ -2,8 +2,18 @@
 //!
 //! Blobs are hashed while streaming and copied only when the mirror lacks
 //! them (copy to a temporary name, fsync, rename). The catalog's sequence is
-//! bumped only when its content changed (or on `refresh`), and the catalog
-//! and its signature are each replaced atomically.
+//! bumped only when its content changed (or on `refresh`).
+//!
+//! No reader may see a catalog without its signature: the catalog and its
+//! signature are two files, fetched by two requests, and a publication can
+//! fall between them. So the signature is first written under the catalog's
+//! own hash (`signatures/<sha256>.minisig`, never changed afterwards), then
+//! `library.json` and then `library.json.minisig` are each replaced
+//! atomically. Whatever `library.json` a reader got, the signature of exactly
+//! those bytes is there; a client that reads the signature first and the
+//! catalog second sees either a matching pair or a newer catalog whose own
+//! signature it can fetch. Signatures of catalogs older than a month are
+//! removed.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -11,8 +21,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use stowaway_catalog::{
-    blob_path, validate_catalog, Asset, AssetRole, Catalog, Collection, CollectionKind, Item,
-    ItemKind, LibraryInfo, Limits, Sha256, CATALOG_FILE, FORMAT_VERSION, SIGNATURE_FILE,
+    blob_path, signature_path, validate_catalog, Asset, AssetRole, Catalog, Collection,
+    CollectionKind, Item, ItemKind, LibraryInfo, Limits, Sha256, CATALOG_FILE, FORMAT_VERSION,
+    SIGNATURE_FILE,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -45,6 +56,15 @@ pub struct BuildOutcome {
     /// none without mirror URLs.
     pub feeds: Vec<String>,
 }
+
+/// How long a catalog stays fresh unless `library.toml` says otherwise (see
+/// FORMAT.md: it bounds how long a member can be frozen at an old catalog
+/// without being told, and the publisher re-signs at least this often).
+pub const DEFAULT_EXPIRES_IN_DAYS: u32 = 7;
+
+/// Signatures of earlier catalogs are kept this long (a slow mirror may
+/// still serve one).
+const OLD_SIGNATURES_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
 /// Hashes a file (streaming): its SHA-256 and size.
 fn hash_file(path: &Path) -> Result<(Sha256, u64)> {
@@ -81,6 +101,42 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         f.sync_all()?;
     }
     fs::rename(&tmp, path)
+}
+
+/// Puts a catalog and its signature in place so that no reader sees a pair
+/// that does not match (see the module docs).
+fn publish_pair(out: &Path, catalog: &[u8], signature: &[u8]) -> Result<()> {
+    let own = out.join(signature_path(&Sha256::digest(catalog)));
+    let dir = own.parent().expect("signatures/ has a parent");
+    fs::create_dir_all(dir)?;
+    write_atomic(&own, signature)?;
+    sync_dir(dir);
+    write_atomic(&out.join(CATALOG_FILE), catalog)?;
+    sync_dir(out);
+    write_atomic(&out.join(SIGNATURE_FILE), signature)?;
+    sync_dir(out);
+    // Old catalogs' signatures, once no mirror should serve them.
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > OLD_SIGNATURES_KEPT);
+            if old && e.path() != own {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Makes the renames in `dir` durable (best effort).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 struct Blobs<'a> {
@@ -254,7 +310,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
         },
         sequence: 1,
         generated_at: now,
-        expires_at: now + Duration::days(i64::from(m.library.expires_in_days.unwrap_or(30))),
+        expires_at: now
+            + Duration::days(i64::from(
+                m.library.expires_in_days.unwrap_or(DEFAULT_EXPIRES_IN_DAYS),
+            )),
         mirrors: opts.mirrors.clone(),
         collections,
     };
@@ -289,6 +348,14 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
             a == b
         };
         if same && !opts.refresh && opts.out.join(SIGNATURE_FILE).exists() {
+            // A tree from before signatures/ existed gets the current one.
+            let bytes = fs::read(&catalog_path)?;
+            let own = opts.out.join(signature_path(&Sha256::digest(&bytes)));
+            if !own.exists() {
+                let sig = fs::read(opts.out.join(SIGNATURE_FILE))?;
+                fs::create_dir_all(own.parent().expect("signatures/ has a parent"))?;
+                write_atomic(&own, &sig)?;
+            }
             let feeds = crate::feed::write_feeds(prev, &opts.out)?;
             return Ok(BuildOutcome {
                 library_id: catalog.library.id,
@@ -316,8 +383,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
         Some(&trusted),
         None,
     )?;
-    write_atomic(&catalog_path, &bytes)?;
-    write_atomic(&opts.out.join(SIGNATURE_FILE), sig.into_string().as_bytes())?;
+    publish_pair(&opts.out, &bytes, sig.into_string().as_bytes())?;
     let feeds = crate::feed::write_feeds(&catalog, &opts.out)?;
     Ok(BuildOutcome {
         library_id: catalog.library.id,

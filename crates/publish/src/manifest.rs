@@ -24,7 +24,8 @@ pub struct LibrarySection {
     pub title: String,
     pub description: Option<String>,
     pub artwork: Option<String>,
-    /// How long a published catalog stays fresh (default 30 days).
+    /// How long a published catalog stays fresh (default
+    /// [`DEFAULT_EXPIRES_IN_DAYS`](crate::build::DEFAULT_EXPIRES_IN_DAYS)).
     pub expires_in_days: Option<u32>,
 }
 

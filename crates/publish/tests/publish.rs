@@ -266,3 +266,67 @@ fn build_writes_podcast_feeds_listing_every_mirror_with_integrity() {
     .unwrap();
     assert!(o.feeds.is_empty() && !out2.join("feeds").exists());
 }
+
+/// A reader fetching while the publisher publishes never gets a catalog
+/// whose signature it cannot find: whatever `library.json` it read, the
+/// signature of exactly those bytes is at `signatures/<sha256>.minisig`
+/// (written before `library.json` changes). Before, the catalog and its one
+/// signature were two renames apart, and a reader between them saw a
+/// mismatch.
+#[test]
+fn readers_never_see_a_catalog_without_its_signature() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use stowaway_catalog::{signature_path, verify_catalog, PublicKey, Sha256};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    source(&src, "a.ogg");
+    let keys = stowaway_publish::keygen(&tmp.path().join("keys"), None).unwrap();
+    let key = PublicKey::parse(&keys.public_key_base64).unwrap();
+    let out = tmp.path().join("mirror");
+    let opts = BuildOptions {
+        source: src.clone(),
+        out: out.clone(),
+        secret_key: keys.secret_key.clone(),
+        mirrors: vec![],
+        refresh: true,
+        now: time::OffsetDateTime::now_utc(),
+    };
+    build(&opts).unwrap();
+    let stop = AtomicBool::new(false);
+    let (reads, published) = std::thread::scope(|s| {
+        let publisher = s.spawn(|| {
+            let mut n = 0;
+            while n < 60 {
+                build(&opts).unwrap();
+                n += 1;
+            }
+            stop.store(true, Ordering::Relaxed);
+            n
+        });
+        let mut reads = 0;
+        while !stop.load(Ordering::Relaxed) || reads < 20 {
+            let catalog = std::fs::read(out.join("library.json")).unwrap();
+            let sig = std::fs::read(out.join(signature_path(&Sha256::digest(&catalog))))
+                .expect("the signature of the catalog just read is there");
+            let v = verify_catalog(&catalog, &sig, &key, Some("lib")).expect("they match");
+            assert!(v.catalog.sequence >= 1);
+            reads += 1;
+        }
+        (reads, publisher.join().unwrap())
+    });
+    assert_eq!(published, 60);
+    assert!(reads >= 20);
+    let last = std::fs::read(out.join("library.json")).unwrap();
+    let v = verify_catalog(
+        &last,
+        &std::fs::read(out.join("library.json.minisig")).unwrap(),
+        &key,
+        Some("lib"),
+    )
+    .unwrap();
+    assert_eq!(
+        v.catalog.sequence, 61,
+        "every --refresh build is a new sequence"
+    );
+}

@@ -21,9 +21,9 @@ pub struct BlobStore {
 
 impl BlobStore {
     pub(crate) fn open(root: &Path) -> Result<BlobStore, StoreError> {
+        crate::private::create_dir(root)?;
         for sub in ["sha256", "partial", "quarantine"] {
-            let p = root.join(sub);
-            fs::create_dir_all(&p).map_err(|e| StoreError::io(&p, e))?;
+            crate::private::create_dir(&root.join(sub))?;
         }
         Ok(BlobStore {
             root: root.to_path_buf(),
@@ -57,7 +57,7 @@ impl BlobStore {
     /// discarding any earlier partial file of it.
     pub fn begin(&self, sha: &Sha256, size: u64) -> Result<BlobWriter, StoreError> {
         let partial = self.partial_path(sha);
-        let file = OpenOptions::new()
+        let file = crate::private::options()
             .create(true)
             .write(true)
             .truncate(true)
@@ -288,7 +288,7 @@ impl BlobWriter {
         let hex = actual.as_str();
         let dir = root.join(&hex[..2]);
         let final_path = dir.join(hex);
-        fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        crate::private::create_dir(&dir)?;
         fs::rename(&partial, &final_path).map_err(|e| StoreError::io(&final_path, e))?;
         sync_dir(&dir);
         Ok((actual, written, final_path))

@@ -228,6 +228,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     END;
     INSERT INTO items_fts(items_fts) VALUES ('rebuild');
     "#,
+    // 8: a private library's token goes only to the mirrors confirmed for it
+    // (those it had when the member gave the token, and those its signed
+    // catalog lists); mirrors known before this version keep it. The
+    // signature of the applied catalog, so a mirror's freshness is told from
+    // its signature file alone.
+    r#"
+    ALTER TABLE mirrors ADD COLUMN token_ok INTEGER NOT NULL DEFAULT 0;
+    UPDATE mirrors SET token_ok = 1;
+    ALTER TABLE libraries ADD COLUMN signature BLOB;
+    "#,
 ];
 
 pub(crate) fn migrations() -> Migrations<'static> {
@@ -241,6 +251,9 @@ fn pragmas(conn: &Connection) -> Result<(), StoreError> {
 }
 
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    // Created readable by the member only (SQLite gives its WAL and shared
+    // memory files the same mode).
+    crate::private::create_file(path)?;
     let mut conn = Connection::open(path)?;
     pragmas(&conn)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -135,8 +135,31 @@ impl Store {
             "INSERT INTO feeds(library_id, url, subscribed_url) VALUES (?1, ?2, ?2)",
             params![library, url],
         )?;
+        self.save_feed_copy(library, url, title)?;
         tx.commit()?;
         Ok(true)
+    }
+
+    /// The copy of a feed subscription kept beside the index (what
+    /// `fsck --repair` subscribes to again): where the feed is, and its title.
+    fn save_feed_copy(&self, library: &str, url: &str, title: &str) -> Result<(), StoreError> {
+        let copy = serde_json::json!({ "feed": url, "title": title });
+        self.save_subscription_copy(library, "feed", copy.to_string().as_bytes())
+    }
+
+    /// The member subscribed again to a feed, at `url`, that answered just
+    /// now: it is fetched from there from now on (whatever address it had
+    /// moved to before).
+    pub fn set_feed_url(&self, library: &str, url: &str) -> Result<(), StoreError> {
+        let n = self.writer().execute(
+            "UPDATE feeds SET url = ?2, etag = NULL, last_modified = NULL WHERE library_id = ?1 AND url != ?2",
+            params![library, url],
+        )?;
+        if n > 0 {
+            let title = self.library(library)?.title;
+            self.save_feed_copy(library, url, &title)?;
+        }
+        Ok(())
     }
 
     /// The feed behind `library`, if it is a feed library.
@@ -199,6 +222,11 @@ impl Store {
                 "UPDATE feeds SET etag = ?2, last_modified = ?3 WHERE library_id = ?1",
                 params![library, etag, last_modified],
             )?;
+        }
+        drop(conn);
+        if let Some(url) = moved_to {
+            let title = self.library(library)?.title;
+            self.save_feed_copy(library, url, &title)?;
         }
         Ok(())
     }

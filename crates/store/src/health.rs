@@ -16,6 +16,10 @@ pub struct MirrorRecord {
     pub health: Option<String>,
     pub catalog_etag: Option<String>,
     pub catalog_last_modified: Option<String>,
+    /// A private library's token may go to this mirror: it was among the
+    /// library's mirrors when the member gave the token, or the signed
+    /// catalog lists it.
+    pub token_ok: bool,
 }
 
 /// A download in progress, as recorded by the engine.
@@ -31,14 +35,14 @@ pub struct PartialRow {
 impl Store {
     /// The library's mirrors in subscription order with what is known of them.
     pub fn mirror_records(&self, library: &str) -> Result<Vec<MirrorRecord>, StoreError> {
-        let urls = self.mirrors(library)?;
+        let urls = self.mirrors_confirmed(library)?;
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT health, catalog_etag, catalog_last_modified FROM mirror_health
              WHERE library_id = ?1 AND url = ?2",
         )?;
         let mut out = Vec::new();
-        for url in urls {
+        for (url, token_ok) in urls {
             let row = stmt
                 .query_row(params![library, url], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -50,6 +54,7 @@ impl Store {
                 health,
                 catalog_etag: etag,
                 catalog_last_modified: lm,
+                token_ok,
             });
         }
         Ok(out)
@@ -72,35 +77,6 @@ impl Store {
             )?;
         }
         tx.commit()?;
-        Ok(())
-    }
-
-    /// Remembers the validators of the catalog a mirror served, for the next
-    /// conditional GET. Call only when that catalog is the applied one.
-    pub fn save_catalog_validators(
-        &self,
-        library: &str,
-        url: &str,
-        etag: Option<&str>,
-        last_modified: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.writer().execute(
-            "INSERT INTO mirror_health(library_id, url, health, catalog_etag, catalog_last_modified, updated_at)
-             VALUES (?1, ?2, '{}', ?3, ?4, ?5)
-             ON CONFLICT(library_id, url) DO UPDATE SET catalog_etag = excluded.catalog_etag,
-                 catalog_last_modified = excluded.catalog_last_modified",
-            params![library, url, etag, last_modified, now_unix()],
-        )?;
-        Ok(())
-    }
-
-    /// Forgets every mirror's catalog validators for a library (after a new
-    /// catalog is applied, the old validators describe the old bytes).
-    pub fn clear_catalog_validators(&self, library: &str) -> Result<(), StoreError> {
-        self.writer().execute(
-            "UPDATE mirror_health SET catalog_etag = NULL, catalog_last_modified = NULL WHERE library_id = ?1",
-            [library],
-        )?;
         Ok(())
     }
 

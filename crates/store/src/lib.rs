@@ -23,6 +23,7 @@ mod fsck;
 mod health;
 mod library;
 mod playback;
+mod private;
 mod query;
 
 pub use blobs::{BlobStore, BlobWriter};
@@ -31,7 +32,7 @@ pub use error::StoreError;
 pub use feeds::{FeedFile, FeedRow, FileDigest};
 pub use fsck::{FsckProblem, FsckReport};
 pub use health::{MirrorRecord, PartialRow};
-pub use library::{ApplyOutcome, LibraryRow, WantedBlob};
+pub use library::{ApplyOutcome, LibraryRow, SubscribeOutcome, Unsubscribed, WantedBlob};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
 pub use query::{CollectionView, ItemView, LibraryStatus, SearchHit};
 
@@ -56,7 +57,7 @@ impl Store {
     /// Opens (creating if needed) the cache in `data_dir`, migrating the index
     /// to the current schema.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
+        private::create_dir(data_dir)?;
         let db_path = data_dir.join(DB_FILE);
         let writer = db::open_writer(&db_path)?;
         let reader = db::open_reader(&db_path)?;

@@ -2,9 +2,43 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
-use stowaway_catalog::{diff, Asset, Catalog, CatalogDiff, Sha256, Subscription, VerifiedCatalog};
+use stowaway_catalog::{
+    diff, Access, Asset, Catalog, CatalogDiff, Sha256, Subscription, VerifiedCatalog,
+};
 
 use crate::{now_unix, Store, StoreError};
+
+/// Where copies of the member's subscriptions live, beside the index.
+pub(crate) const SUBSCRIPTIONS_DIR: &str = "subscriptions";
+
+/// What [`Store::subscribe`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SubscribeOutcome {
+    /// The library was not subscribed before.
+    pub new: bool,
+    /// It is private now (its mirrors want the member's token).
+    pub private: bool,
+    /// The file said "public" for a private library; it stays private.
+    pub access_kept: bool,
+    /// Mirrors the library did not have before (an update), and mirrors the
+    /// update dropped.
+    pub mirrors_added: Vec<String>,
+    pub mirrors_removed: Vec<String>,
+}
+
+/// What [`Store::unsubscribe`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Unsubscribed {
+    pub library: String,
+    pub items: u64,
+    /// Files deleted (no other library used them) and their bytes.
+    pub blobs: u32,
+    pub bytes: u64,
+    /// Every blob of the library no other one uses: a download of one in
+    /// flight should stop.
+    #[serde(skip)]
+    pub unwanted: Vec<Sha256>,
+}
 
 /// A subscribed library as the index knows it.
 #[derive(Clone, Debug, Serialize)]
@@ -46,23 +80,32 @@ fn ts(t: time::OffsetDateTime) -> i64 {
 }
 
 impl Store {
-    /// Adds a subscription (or refreshes its mirrors if it is already there with
-    /// the same key). Returns true if the library is new.
-    pub fn subscribe(&self, sub: &Subscription) -> Result<bool, StoreError> {
+    /// Adds a subscription, or updates one already there with the same key.
+    ///
+    /// An update can only raise a library's access level: a file that says
+    /// "public" for a private library leaves it private (anyone can write a
+    /// subscription naming a library and its public key, so a lowered level
+    /// would send the member's token wherever that file points). Mirrors the
+    /// library did not know are recorded unconfirmed for its token
+    /// (`token_ok` = 0) until the member gives the token again; a new
+    /// library's mirrors are the ones the member just chose, and confirmed.
+    /// A copy of the subscription is kept outside the index
+    /// (`subscriptions/<id>.stowaway`), so `fsck --repair` can rebuild it.
+    pub fn subscribe(&self, sub: &Subscription) -> Result<SubscribeOutcome, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        let existing: Option<String> = tx
+        let existing: Option<(String, String)> = tx
             .query_row(
-                "SELECT public_key FROM libraries WHERE id = ?1",
+                "SELECT public_key, access FROM libraries WHERE id = ?1",
                 [&sub.library],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let new = match existing {
-            Some(key) if key != sub.public_key => {
+        let (new, was_private) = match &existing {
+            Some((key, _)) if *key != sub.public_key => {
                 return Err(StoreError::KeyConflict(sub.library.clone()))
             }
-            Some(_) => false,
+            Some((_, access)) => (false, access == "token"),
             None => {
                 tx.execute(
                     "INSERT INTO libraries(id, title, public_key, subscribed_at, access) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -74,26 +117,203 @@ impl Store {
                         sub.access.as_str()
                     ],
                 )?;
-                true
+                (true, false)
             }
         };
+        let private = was_private || sub.access == Access::Token;
         tx.execute(
             "UPDATE libraries SET access = ?2 WHERE id = ?1",
-            params![sub.library, sub.access.as_str()],
+            params![sub.library, if private { "token" } else { "public" }],
         )?;
-        tx.execute(
-            "DELETE FROM mirrors WHERE library_id = ?1 AND origin = 'subscription'",
-            [&sub.library],
-        )?;
+        let known: Vec<(String, String)> = tx
+            .prepare("SELECT url, origin FROM mirrors WHERE library_id = ?1")?
+            .query_map([&sub.library], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mirrors_added: Vec<String> = sub
+            .mirrors
+            .iter()
+            .filter(|m| !known.iter().any(|(u, _)| u == *m))
+            .cloned()
+            .collect();
+        let mut mirrors_removed = Vec::new();
+        for (url, origin) in &known {
+            if origin == "subscription" && !sub.mirrors.contains(url) {
+                tx.execute(
+                    "DELETE FROM mirrors WHERE library_id = ?1 AND url = ?2",
+                    params![sub.library, url],
+                )?;
+                mirrors_removed.push(url.clone());
+            }
+        }
         for (i, url) in sub.mirrors.iter().enumerate() {
             tx.execute(
-                "INSERT INTO mirrors(library_id, url, position, origin) VALUES (?1, ?2, ?3, 'subscription')
+                "INSERT INTO mirrors(library_id, url, position, origin, token_ok) VALUES (?1, ?2, ?3, 'subscription', ?4)
                  ON CONFLICT(library_id, url) DO UPDATE SET position = excluded.position, origin = 'subscription'",
-                params![sub.library, url, i as i64],
+                params![sub.library, url, i as i64, new],
             )?;
         }
+        let mut copy = sub.clone();
+        if private {
+            copy.access = Access::Token;
+        }
+        self.save_subscription_copy(&sub.library, "stowaway", copy.to_json().as_bytes())?;
         tx.commit()?;
-        Ok(new)
+        Ok(SubscribeOutcome {
+            new,
+            private,
+            access_kept: was_private && sub.access == Access::Public,
+            mirrors_added: if new { Vec::new() } else { mirrors_added },
+            mirrors_removed,
+        })
+    }
+
+    /// The member gave `library`'s access token knowing its mirrors: from now
+    /// on it goes to every mirror the library has.
+    pub fn confirm_token_mirrors(&self, library: &str) -> Result<(), StoreError> {
+        self.library(library)?;
+        self.writer().execute(
+            "UPDATE mirrors SET token_ok = 1 WHERE library_id = ?1",
+            [library],
+        )?;
+        Ok(())
+    }
+
+    /// The copies of subscriptions kept beside the index: (library id,
+    /// kind (`stowaway` or `feed`), bytes).
+    pub fn subscription_copies(&self) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+        let dir = self.root.join(SUBSCRIPTIONS_DIR);
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(out);
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some((id, kind)) = name.rsplit_once('.') else {
+                continue;
+            };
+            if !matches!(kind, "stowaway" | "feed")
+                || stowaway_catalog::validate_id("library", id).is_err()
+            {
+                continue;
+            }
+            // Our own files, in the member's own directory: regular ones only.
+            let path = e.path();
+            let regular =
+                std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= 64 * 1024);
+            if regular {
+                let bytes = std::fs::read(&path).map_err(|err| StoreError::io(&path, err))?;
+                out.push((id.to_owned(), kind.to_owned(), bytes));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The copy of `library`'s last verified catalog and its signature kept
+    /// beside the index (for `fsck --repair`), if there is one.
+    pub fn catalog_copy(&self, library: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+        let dir = self.root.join(SUBSCRIPTIONS_DIR);
+        let read = |kind: &str, max: u64| {
+            let path = dir.join(format!("{library}.{kind}"));
+            std::fs::symlink_metadata(&path)
+                .ok()
+                .filter(|m| m.is_file() && m.len() <= max)
+                .and_then(|_| std::fs::read(&path).ok())
+        };
+        Some((
+            read("catalog", stowaway_catalog::MAX_CATALOG_BYTES as u64)?,
+            read("minisig", stowaway_catalog::MAX_SIGNATURE_BYTES as u64)?,
+        ))
+    }
+
+    /// Removes a library: every row of it (in one transaction), then its
+    /// files that no other library uses, its partial downloads and the copies
+    /// of its subscription. Playback positions and download choices go too.
+    /// Its access token is the shell's to forget (it lives in the keyring).
+    pub fn unsubscribe(&self, library: &str) -> Result<Unsubscribed, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let items: Option<i64> = tx
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM items WHERE library_id = ?1) FROM libraries WHERE id = ?1",
+                [library],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(items) = items else {
+            return Err(StoreError::UnknownLibrary(library.to_owned()));
+        };
+        // Everything this library references (its files, and feed files'
+        // keys, which name their partial downloads) …
+        let referenced: Vec<String> = tx
+            .prepare(
+                "SELECT a.sha256 FROM assets a JOIN items i ON i.rowid = a.item_rowid WHERE i.library_id = ?1
+                 UNION SELECT artwork_sha256 FROM collections WHERE library_id = ?1 AND artwork_sha256 IS NOT NULL
+                 UNION SELECT artwork_sha256 FROM libraries WHERE id = ?1 AND artwork_sha256 IS NOT NULL
+                 UNION SELECT key FROM feed_files WHERE library_id = ?1",
+            )?
+            .query_map([library], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        tx.execute("DELETE FROM libraries WHERE id = ?1", [library])?;
+        // … that nothing left references any more.
+        let mut out = Unsubscribed {
+            library: library.to_owned(),
+            items: items as u64,
+            ..Unsubscribed::default()
+        };
+        let mut files = Vec::new();
+        for sha in referenced {
+            let still: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM assets WHERE sha256 = ?1)
+                     OR EXISTS (SELECT 1 FROM collections WHERE artwork_sha256 = ?1)
+                     OR EXISTS (SELECT 1 FROM libraries WHERE artwork_sha256 = ?1)",
+                [&sha],
+                |r| r.get(0),
+            )?;
+            let Ok(sha) = Sha256::parse(&sha) else {
+                continue;
+            };
+            if still {
+                continue;
+            }
+            let size: Option<i64> = tx
+                .query_row(
+                    "DELETE FROM blobs WHERE sha256 = ?1 RETURNING size",
+                    [sha.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(size) = size {
+                out.blobs += 1;
+                out.bytes += size as u64;
+                files.push(self.blobs().path(&sha));
+            }
+            tx.execute("DELETE FROM partials WHERE sha256 = ?1", [sha.as_str()])?;
+            files.push(self.blobs().partial_path(&sha));
+            out.unwanted.push(sha);
+        }
+        tx.commit()?;
+        drop(conn);
+        // As when removing a download: rows first, files after the commit.
+        let dir = self.root.join(SUBSCRIPTIONS_DIR);
+        for kind in ["stowaway", "feed", "catalog", "minisig"] {
+            files.push(dir.join(format!("{library}.{kind}")));
+        }
+        for f in files {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn save_subscription_copy(
+        &self,
+        library: &str,
+        kind: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let dir = self.root.join(SUBSCRIPTIONS_DIR);
+        crate::private::create_dir(&dir)?;
+        crate::private::write_atomic(&dir.join(format!("{library}.{kind}")), bytes)
     }
 
     /// Every subscribed library, in subscription order.
@@ -137,6 +357,37 @@ impl Store {
         Ok(urls)
     }
 
+    /// The signature file the applied catalog verified with (`None` before
+    /// the first catalog, or for one applied by an older version).
+    pub fn applied_signature(&self, library: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .reader()
+            .query_row(
+                "SELECT signature FROM libraries WHERE id = ?1",
+                [library],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// [`mirrors`](Self::mirrors), each with whether the library's token may
+    /// go to it.
+    pub(crate) fn mirrors_confirmed(
+        &self,
+        library: &str,
+    ) -> Result<Vec<(String, bool)>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT url, token_ok FROM mirrors WHERE library_id = ?1
+             ORDER BY origin = 'catalog', position",
+        )?;
+        let urls = stmt
+            .query_map([library], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(urls)
+    }
+
     /// The catalog last applied for `library`, if any, as verified bytes.
     pub fn applied_catalog(&self, library: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         let conn = self.reader();
@@ -177,6 +428,13 @@ impl Store {
             }
             if new.sequence == applied {
                 if *old_bytes == verified.bytes {
+                    if !verified.signature.is_empty() {
+                        tx.execute(
+                            "UPDATE libraries SET signature = ?2 WHERE id = ?1",
+                            params![library, verified.signature],
+                        )?;
+                        tx.commit()?;
+                    }
                     return Ok(ApplyOutcome {
                         library: library.to_owned(),
                         previous_sequence,
@@ -204,6 +462,18 @@ impl Store {
             &verified.bytes,
             previous_sequence,
         )?;
+        tx.execute(
+            "UPDATE libraries SET signature = ?2 WHERE id = ?1",
+            params![
+                library,
+                (!verified.signature.is_empty()).then_some(&verified.signature)
+            ],
+        )?;
+        // A copy beside the index, for `fsck --repair` (verified again then).
+        if !verified.signature.is_empty() {
+            self.save_subscription_copy(library, "catalog", &verified.bytes)?;
+            self.save_subscription_copy(library, "minisig", &verified.signature)?;
+        }
         tx.commit()?;
         Ok(outcome)
     }
@@ -418,8 +688,8 @@ fn write_catalog(
     )?;
     for (i, url) in c.mirrors.iter().enumerate() {
         tx.execute(
-            "INSERT INTO mirrors(library_id, url, position, origin) VALUES (?1, ?2, ?3, 'catalog')
-             ON CONFLICT(library_id, url) DO NOTHING",
+            "INSERT INTO mirrors(library_id, url, position, origin, token_ok) VALUES (?1, ?2, ?3, 'catalog', 1)
+             ON CONFLICT(library_id, url) DO UPDATE SET token_ok = 1",
             params![library, url, i as i64],
         )?;
     }

@@ -58,7 +58,11 @@ fn verified(sequence: u64, items: Vec<Item>) -> VerifiedCatalog {
     };
     // The store trusts its caller to have verified; tests hand it the bytes directly.
     let bytes = catalog.to_canonical_json();
-    VerifiedCatalog { catalog, bytes }
+    VerifiedCatalog {
+        catalog,
+        bytes,
+        signature: Vec::new(),
+    }
 }
 
 fn open() -> (tempfile::TempDir, Store) {

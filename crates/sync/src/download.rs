@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use stowaway_catalog::{blob_path, Sha256};
-use stowaway_mirrors::{BodyStream, Fetched, MirrorError, MirrorPool, RateLimiter, Validators};
+use stowaway_mirrors::{
+    BodyStream, Fetched, MirrorError, MirrorPool, Pace, RateLimiter, Validators,
+};
 use stowaway_store::{BlobWriter, FeedFile, FileDigest, StoreError, WantedBlob};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +37,9 @@ pub(crate) struct Downloads<'a> {
     pub received: &'a AtomicU64,
     pub max_rounds: u32,
     pub slow_ratio: f64,
+    /// What the member should know of this sync's files (a feed's wrong
+    /// lengths, …), for the report.
+    pub notes: &'a std::sync::Mutex<Vec<String>>,
     /// No byte for this long, with another mirror to go to: move on.
     pub stall_timeout: Duration,
 }
@@ -45,6 +50,15 @@ pub(crate) const SMALL_BLOB: u64 = 512 * 1024;
 /// Below this rate (bytes/s) a stream is worth moving even when nothing is
 /// known yet of the other mirrors.
 const FLOOR_BPS: f64 = 32.0 * 1024.0;
+
+/// The slowest any stream may be, even with no other source to move to: a
+/// source that drips a byte now and then is left (the partial file stays for
+/// the next round or sync) instead of holding the sync, and its lock, for
+/// ever. Lowered under a bandwidth cap the member set.
+const STREAM_PACE: Pace = Pace {
+    floor_bps: 4 * 1024,
+    grace: Duration::from_secs(10),
+};
 
 /// The file being written, fed through a channel to a blocking thread that
 /// hashes, writes and (every 2 s) fdatasyncs, so receiving overlaps hashing
@@ -139,6 +153,26 @@ enum StreamEnd {
 }
 
 impl Downloads<'_> {
+    fn note(&self, text: String) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(text);
+    }
+
+    /// [`STREAM_PACE`], or lower under the member's bandwidth cap (which
+    /// the downloads running at once share).
+    fn pace(&self) -> Pace {
+        let floor = match self.limiter {
+            Some(l) => STREAM_PACE.floor_bps.min(l.rate() / 16).max(1),
+            None => STREAM_PACE.floor_bps,
+        };
+        Pace {
+            floor_bps: floor,
+            ..STREAM_PACE
+        }
+    }
+
     async fn resume(&self, w: &WantedBlob) -> Result<BlobWriter, StoreError> {
         let store = self.engine.store().clone();
         let (sha, size) = (w.sha256.clone(), w.size);
@@ -387,7 +421,10 @@ impl Downloads<'_> {
             let offset = writer.written();
             let _permit = self.pool.permit(m).await;
             let mut body = match self.pool.open(m, &path, offset).await {
-                Ok(b) => b,
+                Ok(mut b) => {
+                    b.set_pace(Some(self.pace()));
+                    b
+                }
                 Err(e) => {
                     debug!(blob = %sha, mirror = %url, error = %e, "mirror failed");
                     self.engine.emit(SyncEvent::DownloadMirrorFailed {
@@ -460,7 +497,6 @@ impl Downloads<'_> {
                     return Err(e.to_string());
                 }
                 contributors.insert(m);
-                progressed_this_round = true;
                 self.done.fetch_add(n, Ordering::Relaxed);
                 counted += n;
                 window_bytes += n;
@@ -495,6 +531,11 @@ impl Downloads<'_> {
                 }
             };
             let got = writer.written() - start_bytes;
+            // Bytes from a stream given up as too slow are not progress that
+            // earns another round (a drip would earn them for ever).
+            if got > 0 && !matches!(end, StreamEnd::Slow(_)) {
+                progressed_this_round = true;
+            }
             match end {
                 StreamEnd::Complete if writer.written() == w.size => {
                     self.pool.record_success(m, None);
@@ -617,7 +658,10 @@ impl Downloads<'_> {
         };
         next.map_err(|e| {
             self.pool.record_failure(m, &e);
-            StreamEnd::Failed(e.to_string())
+            match e {
+                MirrorError::TooSlow { .. } => StreamEnd::Slow(e.to_string()),
+                e => StreamEnd::Failed(e.to_string()),
+            }
         })
     }
 
@@ -702,7 +746,12 @@ impl Downloads<'_> {
     async fn feed_file(&self, w: &WantedBlob, file: FeedFile) -> Result<u64, String> {
         let store = self.engine.store().clone();
         let learned = file.sha256.clone();
-        let size = file.size.or(file.length);
+        // The size learned with the hash is exact; the length the feed
+        // declares is advice (hosts get it wrong: ad insertion, re-encodes, a
+        // duration in seconds): shown as progress, reported if it differs,
+        // never a reason to refuse the file. A digest or a hash decides.
+        let size = file.size;
+        let declared = file.length;
         // Only media may be large; a transcript, chapters or artwork that
         // keeps coming is cut off.
         let limit = match store.asset_role(&w.sha256).map_err(|e| e.to_string())? {
@@ -740,9 +789,9 @@ impl Downloads<'_> {
             async move {
                 tokio::task::spawn_blocking(move || {
                     if fresh {
-                        store.blobs().begin_unknown(&partial, size, limit)
+                        store.blobs().begin_unknown(&partial, None, limit)
                     } else {
-                        store.blobs().resume_unknown(&partial, size, limit)
+                        store.blobs().resume_unknown(&partial, None, limit)
                     }
                 })
                 .await
@@ -757,7 +806,7 @@ impl Downloads<'_> {
             self.engine.emit(SyncEvent::DownloadResumed {
                 sha256: label.clone(),
                 offset: resumed,
-                size: size.unwrap_or(0),
+                size: size.or(declared).unwrap_or(0),
             });
         }
         self.done.fetch_add(resumed, Ordering::Relaxed);
@@ -804,15 +853,23 @@ impl Downloads<'_> {
                     writer = Sink::new(open_writer(true).await?);
                 }
                 // A partial that is already whole (the last sync stopped
-                // while checking it) is finished, not asked for again.
-                let whole = size.is_some_and(|n| n > 0 && writer.written() == n);
+                // while checking it) is finished, not asked for again: only
+                // when a hash or digest will check it, so the declared
+                // length, which is only advice, is enough to try.
+                let whole = resumable
+                    && size
+                        .or(declared)
+                        .is_some_and(|n| n > 0 && writer.written() == n);
                 let end = if whole {
                     StreamEnd::Complete
                 } else {
                     let offset = writer.written();
                     let _permit = self.pool.permit(m).await;
                     let mut body = match self.pool.open_url(m, url, offset).await {
-                        Ok(b) => b,
+                        Ok(mut b) => {
+                            b.set_pace(Some(self.pace()));
+                            b
+                        }
                         Err(e) => {
                             self.engine.emit(SyncEvent::DownloadMirrorFailed {
                                 sha256: label.clone(),
@@ -831,15 +888,18 @@ impl Downloads<'_> {
                             continue;
                         }
                     };
-                    if let (Some(size), Some(rem)) = (size, body.remaining) {
+                    // A source announcing another length than the copy whose
+                    // hash was learned serves another file (the enclosure's
+                    // own address without a digest may: the publisher's new
+                    // copy is learned anew).
+                    let relearnable = file.integrity.is_empty() && url.as_str() == primary;
+                    if let (Some(size), Some(rem), false) = (size, body.remaining, relearnable) {
                         let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
-                        if rem != size - offset {
+                        if rem != size.saturating_sub(offset) {
                             let e = format!(
-                                "announces {rem} bytes from offset {offset}, the feed says {}",
-                                size - offset
+                                "announces {rem} bytes from offset {offset}, the copy first downloaded has {}",
+                                size.saturating_sub(offset)
                             );
-                            // A wrong length in the feed is common: not the
-                            // host's fault, but this source cannot serve it.
                             bad.insert(m);
                             errors.push(format!("{url}: {e}"));
                             continue;
@@ -851,7 +911,7 @@ impl Downloads<'_> {
                         m,
                         &label,
                         w,
-                        size.unwrap_or(0),
+                        size.or(declared).unwrap_or(0),
                         offset,
                         source,
                         &errors,
@@ -904,7 +964,7 @@ impl Downloads<'_> {
                             self.engine.emit(SyncEvent::DownloadProgress {
                                 sha256: label.clone(),
                                 bytes: writer.written(),
-                                size: size.unwrap_or(0),
+                                size: size.or(declared).unwrap_or(0),
                                 mirror: url.to_string(),
                             });
                         }
@@ -929,9 +989,17 @@ impl Downloads<'_> {
                             .finish_feed_file(writer, &file, learned.clone().filter(|_| !relearn))
                             .await?;
                         match finished {
-                            Ok(sha) => {
+                            Ok((sha, n)) => {
                                 if learned.as_ref().is_some_and(|l| *l != sha) {
                                     info!(file = %label, new = %sha, "the publisher's copy changed; learned anew");
+                                }
+                                if let Some(d) = declared.filter(|&d| d != n) {
+                                    warn!(file = %label, declared = d, actual = n, "the feed declares another length than the file has; kept");
+                                    self.note(format!(
+                                        "{}: the feed says {d} bytes, the file has {n}; kept (checked by {})",
+                                        w.label,
+                                        if file.integrity.is_empty() { "its own hash from now on" } else { "the feed's integrity digest" }
+                                    ));
                                 }
                                 let _ = store.remove_partial(&w.sha256);
                                 self.engine.index_transcript(&sha).await;
@@ -975,7 +1043,7 @@ impl Downloads<'_> {
                         errors.push(format!("{url}: {e}"));
                         let _ = store.record_partial(
                             &w.sha256,
-                            size.unwrap_or(0),
+                            size.or(declared).unwrap_or(0),
                             writer.written(),
                             Some(url.as_str()),
                         );
@@ -997,7 +1065,7 @@ impl Downloads<'_> {
                     StreamEnd::Cancelled => {
                         let _ = store.record_partial(
                             &w.sha256,
-                            size.unwrap_or(0),
+                            size.or(declared).unwrap_or(0),
                             writer.written(),
                             Some(url.as_str()),
                         );
@@ -1006,7 +1074,12 @@ impl Downloads<'_> {
                 }
             }
         }
-        let _ = store.record_partial(&w.sha256, size.unwrap_or(0), writer.written(), None);
+        let _ = store.record_partial(
+            &w.sha256,
+            size.or(declared).unwrap_or(0),
+            writer.written(),
+            None,
+        );
         Err(if errors.is_empty() {
             "no source is available".into()
         } else {
@@ -1014,8 +1087,8 @@ impl Downloads<'_> {
         })
     }
 
-    /// Checks a complete feed file (its declared size, the hash learned
-    /// before if `learned`, the integrity digests) and stores it under its
+    /// Checks a complete feed file (the hash learned before if `learned`,
+    /// the integrity digests) and stores it under its
     /// SHA-256, recording that hash. `Ok(Err(_))`: the bytes were refused
     /// and discarded.
     async fn finish_feed_file(
@@ -1023,7 +1096,7 @@ impl Downloads<'_> {
         writer: Sink,
         file: &FeedFile,
         learned: Option<Sha256>,
-    ) -> Result<Result<Sha256, StoreError>, String> {
+    ) -> Result<Result<(Sha256, u64), StoreError>, String> {
         let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
         let store = self.engine.store().clone();
         let (key, digests) = (file.key.clone(), file.integrity.clone());
@@ -1037,7 +1110,7 @@ impl Downloads<'_> {
                 check_integrity(path, sha, &digests)
             })?;
             store.learn_feed_file(&key, &sha, n)?;
-            Ok(sha)
+            Ok((sha, n))
         })
         .await
         .map_err(|e| e.to_string())

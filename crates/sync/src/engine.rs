@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::catalog::{self, CatalogFetch};
+use crate::catalog;
 use crate::download::Downloads;
 use crate::SyncEvent;
 
@@ -98,12 +98,21 @@ impl Default for SyncOptions {
 }
 
 /// What [`Engine::subscribe`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscribed {
     /// The library was not subscribed before.
     pub new: bool,
-    /// Its access token was dropped (new mirrors for a private library).
+    /// It is private (its mirrors want the member's access token).
+    pub private: bool,
+    /// Its access token was dropped: the update changed a private library's
+    /// mirrors. The shell forgets the stored copy too, and the member gives
+    /// the token again (which confirms the new mirrors for it).
     pub token_dropped: bool,
+    /// The file said the library is public; it stays private (an update
+    /// never lowers a library's access level).
+    pub access_kept: bool,
+    pub mirrors_added: Vec<String>,
+    pub mirrors_removed: Vec<String>,
 }
 
 /// What one sync did, per library.
@@ -141,6 +150,12 @@ pub struct LibraryReport {
     /// Mirrors refused the catalog for want of a valid access token: ask
     /// the member for one.
     pub needs_token: bool,
+    /// Mirrors that serve an older catalog than another mirror (or the
+    /// cache) has: lagging, or holding members back.
+    pub stale_mirrors: Vec<String>,
+    /// What the member should know though nothing failed: a feed that moved
+    /// but whose new address does not work, episodes skipped, wrong lengths…
+    pub warnings: Vec<String>,
     /// Downloads were paused: nothing was downloaded.
     pub paused: bool,
     /// Files stopped because the member paused, removed or cancelled them.
@@ -337,30 +352,44 @@ impl Engine {
     /// Subscribes to a library: records the subscription. The first sync
     /// fetches and verifies its catalog.
     ///
-    /// Updating a private library's subscription with a mirror it did not
-    /// have drops its access token (anyone can write a subscription naming a
-    /// library and its public key; the token must not follow it to a new
-    /// host): the member confirms the token again, and the shell forgets the
-    /// stored copy when `token_dropped` says so.
+    /// Anyone can write a subscription naming a library and its public key,
+    /// so an update of a private library is held to what the member
+    /// confirmed: it cannot make the library public (the access level only
+    /// ever rises), and any change of its mirrors drops its access token here
+    /// (the shell forgets the keyring's copy when `token_dropped` says so).
+    /// Mirrors it adds are not confirmed for the token: even a token from
+    /// `STOWAWAY_TOKEN_<LIB>` goes to them only after the member gives or
+    /// confirms the token again ([`Engine::confirm_token_mirrors`]).
     pub fn subscribe(&self, sub: &Subscription) -> Result<Subscribed, SyncError> {
         sub.validate()?;
         for m in &sub.mirrors {
             Mirror::parse(m)?;
         }
-        let before = self.store.library(&sub.library).ok();
-        let known = match &before {
-            Some(_) => self.store.mirrors(&sub.library)?,
-            None => Vec::new(),
-        };
-        let new = self.store.subscribe(sub)?;
-        let private = sub.access == stowaway_catalog::Access::Token;
-        let token_dropped =
-            before.is_some() && private && sub.mirrors.iter().any(|m| !known.contains(m));
+        let o = self.store.subscribe(sub)?;
+        let changed = !o.mirrors_added.is_empty() || !o.mirrors_removed.is_empty();
+        let token_dropped = !o.new && o.private && changed;
         if token_dropped {
-            warn!(library = %sub.library, "new mirrors for a private library: its access token must be given again");
+            warn!(library = %sub.library, added = ?o.mirrors_added, removed = ?o.mirrors_removed,
+                "the mirrors of a private library changed: its access token must be given again");
             self.set_access_token(&sub.library, None);
         }
-        Ok(Subscribed { new, token_dropped })
+        if o.access_kept {
+            warn!(library = %sub.library, "a subscription update said the private library is public; it stays private");
+        }
+        Ok(Subscribed {
+            new: o.new,
+            private: o.private,
+            token_dropped,
+            access_kept: o.access_kept,
+            mirrors_added: o.mirrors_added,
+            mirrors_removed: o.mirrors_removed,
+        })
+    }
+
+    /// The member gave (or confirmed) `library`'s access token knowing its
+    /// mirrors: it goes to all of them from now on.
+    pub fn confirm_token_mirrors(&self, library: &str) -> Result<(), SyncError> {
+        Ok(self.store.confirm_token_mirrors(library)?)
     }
 
     /// Syncs every subscribed library (or the one in `opts`).
@@ -427,7 +456,9 @@ impl Engine {
         let mut mirrors = Vec::new();
         let mut kept = Vec::new();
         for r in records {
-            match Mirror::parse(&r.url).map(|m| m.with_token(token.as_ref())) {
+            // Only to mirrors confirmed for it (see `subscribe`).
+            let token = token.as_ref().filter(|_| r.token_ok);
+            match Mirror::parse(&r.url).map(|m| m.with_token(token)) {
                 Ok(m) => {
                     let health = MirrorHealth::from_stored(r.health.as_deref());
                     mirrors.push((m, health));
@@ -480,9 +511,9 @@ impl Engine {
                 r
             }
             None => {
-                let (pool, records) = self.pool(library, opts)?;
+                let (pool, _) = self.pool(library, opts)?;
                 let r = self
-                    .refresh_catalog(library, public_key, &pool, &records, &unauthorized)
+                    .refresh_catalog(library, public_key, &pool, &unauthorized, &mut report)
                     .await;
                 self.save_health(library, &pool);
                 r
@@ -550,14 +581,15 @@ impl Engine {
         Ok(report)
     }
 
-    /// The catalog phase: hedged and conditional; applies what wins.
+    /// The catalog phase: the newest catalog any mirror serves (see
+    /// `catalog.rs`); applies it if it is new.
     async fn refresh_catalog(
         &self,
         library: &str,
         public_key: &str,
         pool: &MirrorPool,
-        records: &[stowaway_store::MirrorRecord],
         unauthorized: &std::sync::atomic::AtomicBool,
+        report: &mut LibraryReport,
     ) -> Result<(ApplyOutcome, String, bool), String> {
         let key = stowaway_catalog::PublicKey::parse(public_key).map_err(|e| e.to_string())?;
         let on_failure = |mirror: &str, error: &str, code: &str| {
@@ -571,11 +603,29 @@ impl Engine {
                 code: code.to_owned(),
             })
         };
-        let (id, fetched) =
-            catalog::fetch(pool, &self.store, library, &key, records, &on_failure).await?;
-        let url = pool.url(id).to_owned();
-        let (outcome, validators, expired) = match fetched {
-            CatalogFetch::Unchanged { validators } => {
+        let checked = catalog::Check {
+            pool,
+            store: &self.store,
+            library,
+            key: &key,
+            on_failure: &on_failure,
+        }
+        .run()
+        .await?;
+        for &(id, serves) in &checked.stale {
+            let mirror = pool.url(id).to_owned();
+            warn!(library, %mirror, serves, newest = checked.newest, "mirror serves an older catalog than another");
+            self.emit(SyncEvent::MirrorStale {
+                library: library.to_owned(),
+                mirror: mirror.clone(),
+                serves,
+                newest: checked.newest,
+            });
+            report.stale_mirrors.push(mirror);
+        }
+        let url = pool.url(checked.mirror).to_owned();
+        let (outcome, expired) = match checked.new {
+            None => {
                 let (seq, bytes) = self
                     .store
                     .applied_catalog(library)
@@ -591,12 +641,9 @@ impl Engine {
                     unchanged: true,
                     diff: Default::default(),
                 };
-                (outcome, validators, expired)
+                (outcome, expired)
             }
-            CatalogFetch::New {
-                verified,
-                validators,
-            } => {
+            Some(verified) => {
                 let expired = verified.catalog.is_expired(time::OffsetDateTime::now_utc());
                 if expired {
                     warn!(library, expires_at = %verified.catalog.expires_at, "catalog has expired; applying it, cached content stays playable");
@@ -608,16 +655,9 @@ impl Engine {
                         .await
                         .map_err(|e| e.to_string())?
                         .map_err(|e| e.to_string())?;
-                let _ = self.store.clear_catalog_validators(library);
-                (outcome, validators, expired)
+                (outcome, expired)
             }
         };
-        let _ = self.store.save_catalog_validators(
-            library,
-            &url,
-            validators.etag.as_deref(),
-            validators.last_modified.as_deref(),
-        );
         info!(library, mirror = %url, sequence = outcome.sequence, unchanged = outcome.unchanged, "catalog applied");
         self.emit(SyncEvent::CatalogApplied {
             library: library.to_owned(),
@@ -677,6 +717,7 @@ impl Engine {
             return Ok(());
         }
         let limiter = opts.bandwidth_limit.map(RateLimiter::new);
+        let notes = Mutex::new(Vec::new());
         let done = AtomicU64::new(0);
         let received = AtomicU64::new(0);
         let files_done = AtomicUsize::new(0);
@@ -690,6 +731,7 @@ impl Engine {
             max_rounds: opts.max_rounds.max(1),
             slow_ratio: opts.slow_ratio.max(1.0),
             stall_timeout: opts.stall_timeout,
+            notes: &notes,
         };
         let still_wanted = StillWanted::new(self, library);
         let work = stream::iter(wanted)
@@ -758,6 +800,9 @@ impl Engine {
             () = ticker => unreachable!("the ticker never ends"),
         };
         report.bytes_received = received.load(Ordering::Relaxed);
+        report
+            .warnings
+            .extend(notes.into_inner().unwrap_or_else(|p| p.into_inner()));
         if cancel.is_cancelled() {
             return Err(SyncError::Cancelled);
         }

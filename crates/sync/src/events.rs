@@ -16,6 +16,16 @@ pub enum SyncEvent {
         error: String,
         code: String,
     },
+    /// A mirror serves an older catalog than the newest another mirror (or
+    /// the cache) has: it is marked stale in mirror health.
+    MirrorStale {
+        library: String,
+        mirror: String,
+        #[ts(type = "number")]
+        serves: u64,
+        #[ts(type = "number")]
+        newest: u64,
+    },
     CatalogApplied {
         library: String,
         mirror: String,

@@ -369,22 +369,52 @@ async fn an_integrity_mismatch_stores_nothing() {
 
 #[tokio::test]
 async fn declared_lengths_and_learned_hashes_check_every_later_copy() {
-    // No integrity digests: the declared length is the check, then the hash
-    // learned at the first download.
+    // Real hosts declare wrong lengths (ad insertion, re-encodes, a duration
+    // in seconds, 1). Without a digest the length is advice: the file is
+    // downloaded, kept, its hash learned, and the difference reported. With
+    // a digest, the digest decides. Before, such an episode could never be
+    // downloaded.
     let mut lying = Ep::new(1);
     lying.integrity = None;
     lying.length = SIZE + 1;
     let mut honest = Ep::new(2);
     honest.integrity = None;
-    let s = Setup::new(None, &[lying, honest]).await;
+    let mut one = Ep::new(3);
+    one.length = 1; // with a digest
+    let s = Setup::new(None, &[lying, honest, one]).await;
     let r = s.sync().await;
     let lib = &r.libraries[0];
-    assert_eq!(lib.failed.len(), 1, "{lib:?}");
-    assert!(lib.failed[0].0.starts_with("Episode 1"));
-    assert!(
-        lib.failed[0].1.contains("the feed says"),
-        "{:?}",
-        lib.failed
+    assert!(lib.failed.is_empty(), "{lib:?}");
+    assert!(s.items().iter().all(|(_, d)| *d), "{:?}", s.items());
+    for n in [1, 3] {
+        let sha = Sha256::digest(&media(n));
+        assert_eq!(
+            std::fs::read(s.store().blobs().path(&sha)).unwrap(),
+            media(n)
+        );
+    }
+    let said: Vec<&String> = lib
+        .warnings
+        .iter()
+        .filter(|w| w.contains("the feed says"))
+        .collect();
+    assert_eq!(said.len(), 2, "{:?}", lib.warnings);
+    assert!(said
+        .iter()
+        .any(|w| w.starts_with("Episode 1") && w.contains(&format!("{}", SIZE + 1))));
+    assert!(said
+        .iter()
+        .any(|w| w.starts_with("Episode 3") && w.contains("integrity")));
+    // The learned size is the real one.
+    let files = s.store().feed_files(&s.library).unwrap();
+    let e1 = Sha256::digest(&media(1));
+    let f1 = files
+        .values()
+        .find(|f| f.sha256.as_ref() == Some(&e1))
+        .unwrap();
+    assert_eq!(
+        (f1.length, f1.size),
+        (Some(SIZE as u64 + 1), Some(SIZE as u64))
     );
 
     // Episode 2's hash is known now. Remove it, have the alternate serve
@@ -659,4 +689,41 @@ async fn a_whole_partial_file_is_finished_without_a_request() {
         std::fs::read(s.store().blobs().path(&Sha256::digest(&media(1)))).unwrap(),
         media(1)
     );
+}
+
+/// A feed server that sends a byte every half second. Before, every sync
+/// waited 120 s for it (the document deadline); now its pace gives it up
+/// within seconds, and nothing changes.
+#[tokio::test]
+async fn a_dripping_feed_is_given_up_within_seconds() {
+    let s = Setup::new(None, &[Ep::new(1)]).await;
+    // Changed since the last fetch (no 304), and now sent a byte at a time.
+    let path = s.feed.root().join("feed.xml");
+    let xml = std::fs::read_to_string(&path).unwrap();
+    write_feed(&path, &format!("{xml}<!-- updated -->\n"));
+    s.feed.set_faults(vec![Rule::path(
+        PathMatch::exact("feed.xml"),
+        Fault::Trickle { bytes_per_sec: 2 },
+    )]);
+    let before = s.items();
+    let t = std::time::Instant::now();
+    let r = s
+        .engine
+        .sync(
+            &SyncOptions {
+                catalog_only: true,
+                ..SyncOptions::default()
+            },
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let e = r.libraries[0].catalog_error.as_deref().unwrap();
+    assert!(e.contains("too slow"), "{e}");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(s.items(), before);
 }

@@ -125,3 +125,80 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A forged "update" for a private library (its id and public key are in
+/// every member's file) that leaves out `"access": "token"` and adds a
+/// collector's mirror: the library stays private, the token is dropped, and
+/// a token handed back at once (as `STOWAWAY_TOKEN_<LIB>` would) goes only to
+/// the mirrors the member confirmed, never to the new one, until the member
+/// confirms it for them. Before, the library turned public and the next
+/// catalog request sent `Authorization: Bearer` to the collector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_cannot_lower_access_or_hand_the_token_to_new_mirrors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("acme");
+    std::fs::create_dir_all(root.join("mirror")).unwrap();
+    let private = TestMirror::start(root.join("mirror")).unwrap();
+    let mut sub = common::publish(&root, "acme", &private.url());
+    sub.access = Access::Token;
+    private.set_faults(vec![Rule::all(Fault::RequireToken(TOKEN.into()))]);
+    // The collector serves a copy of the mirror, and records what it gets.
+    let collector = TestMirror::start(root.join("mirror")).unwrap();
+
+    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+    let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
+    engine.subscribe(&sub).unwrap();
+    engine.set_access_token("acme", Some(AccessToken::new(TOKEN).unwrap()));
+    let opts = SyncOptions {
+        catalog_only: true,
+        ..SyncOptions::default()
+    };
+    let r = engine.sync(&opts, &CancellationToken::new()).await.unwrap();
+    assert!(r.libraries[0].ok(), "{:?}", r.libraries[0]);
+
+    let mut forged = sub.clone();
+    forged.access = Access::Public;
+    forged.mirrors.insert(0, collector.url());
+    let o = engine.subscribe(&forged).unwrap();
+    assert!(o.access_kept && o.private && o.token_dropped, "{o:?}");
+    assert_eq!(o.mirrors_added, [collector.url()]);
+    assert!(store.library("acme").unwrap().private, "still private");
+    assert!(!engine.has_access_token("acme"));
+
+    // The token comes back without the member looking at the mirrors.
+    engine.set_access_token("acme", Some(AccessToken::new(TOKEN).unwrap()));
+    let r = engine.sync(&opts, &CancellationToken::new()).await.unwrap();
+    assert!(
+        r.libraries[0].catalog_error.is_none(),
+        "{:?}",
+        r.libraries[0]
+    );
+    let asked = collector.requests();
+    assert!(!asked.is_empty(), "the new mirror was asked");
+    assert!(
+        asked.iter().all(|q| q.header("authorization").is_none()),
+        "no token to a mirror nobody confirmed: {asked:?}"
+    );
+    assert!(private
+        .requests()
+        .iter()
+        .any(|q| q.header("authorization") == Some(&*format!("Bearer {TOKEN}"))));
+
+    // The member confirms the mirrors (gives the token again): now it goes.
+    engine.confirm_token_mirrors("acme").unwrap();
+    collector.clear_requests();
+    engine.sync(&opts, &CancellationToken::new()).await.unwrap();
+    assert!(collector
+        .requests()
+        .iter()
+        .any(|q| q.header("authorization").is_some()));
+
+    // Removing a mirror is a change too: the token is dropped again.
+    let mut fewer = sub.clone();
+    fewer.mirrors = vec![collector.url()];
+    let o = engine.subscribe(&fewer).unwrap();
+    assert!(
+        o.token_dropped && o.mirrors_removed == [private.url()],
+        "{o:?}"
+    );
+}

@@ -14,7 +14,7 @@
 //!
 //! FAULT := black-hole | status:CODE[:RETRY_AFTER_SECS] | stall-after:N
 //!        | trickle:BYTES_PER_SEC | truncate:N | flip-bytes | ignore-range
-//!        | drop-after:N | delay:MILLIS[ms|s]
+//!        | drop-after:N | delay:MILLIS[ms|s] | serve-from:DIR
 //! PATH  := exact path (e.g. `library.json`), or a prefix ending in `*`
 //!          (e.g. `blobs/*`); without `@PATH` the rule matches every path
 //! ```
@@ -102,6 +102,10 @@ pub enum Fault {
     /// A private mirror: answer `401` (with `WWW-Authenticate: Bearer`)
     /// unless the request carries `Authorization: Bearer <token>`.
     RequireToken(String),
+    /// Answer from this other tree instead (same path below it): a stale
+    /// mirror that still serves an older, validly signed catalog, or one
+    /// whose files lag behind.
+    ServeFrom(std::path::PathBuf),
 }
 
 /// A fault applied to requests whose path matches, optionally only a limited
@@ -223,6 +227,13 @@ impl FromStr for Fault {
             "truncate" => one_arg().and(Ok(Fault::Truncate(num(&kind, arg1)?))),
             "drop-after" | "drop" => one_arg().and(Ok(Fault::DropAfter(num(&kind, arg1)?))),
             "delay" => one_arg().and(Ok(Fault::Delay(parse_duration(arg1)?))),
+            "serve-from" => {
+                one_arg()?;
+                match arg1 {
+                    Some(dir) if !dir.is_empty() => Ok(Fault::ServeFrom(dir.into())),
+                    _ => Err(err("serve-from needs a directory".to_owned())),
+                }
+            }
             "require-token" => {
                 one_arg()?;
                 match arg1 {
@@ -259,6 +270,7 @@ impl fmt::Display for Fault {
             Fault::DropAfter(n) => write!(f, "drop-after:{n}"),
             Fault::Delay(d) => write!(f, "delay:{}ms", d.as_millis()),
             Fault::RequireToken(t) => write!(f, "require-token:{t}"),
+            Fault::ServeFrom(d) => write!(f, "serve-from:{}", d.display()),
         }
     }
 }
@@ -377,6 +389,7 @@ mod tests {
             "ignore-range",
             "drop-after:3",
             "delay:250ms",
+            "serve-from:/srv/old-mirror",
         ] {
             let fault: Fault = text.parse().unwrap();
             assert_eq!(fault.to_string(), text);

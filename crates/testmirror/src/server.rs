@@ -321,6 +321,7 @@ impl Connection {
 
         let fault = lock(&self.shared.rules).take(&path);
         let mut honour_range = true;
+        let mut root = self.shared.root.clone();
         let mut body_fault = BodyFault::None;
         match &fault {
             None => {}
@@ -357,6 +358,7 @@ impl Connection {
                         .await;
                 }
             }
+            Some(Fault::ServeFrom(other)) => root = other.clone(),
             Some(Fault::IgnoreRange) => honour_range = false,
             Some(Fault::FlipBytes) => body_fault = BodyFault::Flip,
             Some(Fault::Trickle { bytes_per_sec }) => {
@@ -367,19 +369,25 @@ impl Connection {
             Some(Fault::DropAfter(n)) => body_fault = BodyFault::Drop(*n),
         }
 
-        let resp = self.file_response(&req, &path, honour_range).await;
+        let resp = self.file_response(&req, &root, &path, honour_range).await;
         self.log(&req, &path, resp.status, fault.as_ref());
         self.send(resp, head_only, keep_alive, req.http11, body_fault)
             .await
     }
 
     /// The fault-free response for `path`.
-    async fn file_response(&self, req: &Request, path: &str, honour_range: bool) -> Response {
+    async fn file_response(
+        &self,
+        req: &Request,
+        root: &Path,
+        path: &str,
+        honour_range: bool,
+    ) -> Response {
         if req.method != "GET" && req.method != "HEAD" {
             return Response::text(405, "only GET and HEAD are supported\n")
                 .header("Allow", "GET, HEAD");
         }
-        let Some((file, meta)) = open_under(&self.shared.root, path).await else {
+        let Some((file, meta)) = open_under(root, path).await else {
             return Response::text(404, "not found\n");
         };
         let len = meta.len();
