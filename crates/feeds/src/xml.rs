@@ -13,10 +13,14 @@
 //! - **Bounded.** Nesting depth, element count, attributes and text per
 //!   element are limited ([`Limits`], `MAX_ATTRIBUTES`); the builder is
 //!   iterative, so depth never touches the stack.
-//! - **Tolerant where feeds are sloppy.** A stray `&`, an unquoted attribute, an
-//!   end tag that closes an unclosed `<br>` inside it, or an end tag that matches
-//!   nothing are accepted (the first two as text, the last ignored). A document
-//!   that ends with elements still open is refused as truncated.
+//! - **Tolerant where feeds are sloppy, strict where structure is at stake.** A
+//!   stray `&` or an unquoted attribute is accepted as text. An end tag that
+//!   does not match the open element (raw HTML such as `<br>` pasted into a
+//!   description, or a `</channel>` that closes nothing) is refused, not
+//!   repaired: guessing where elements end would let one feed be read two
+//!   ways. So is anything but comments and whitespace after the root
+//!   element. A document that ends with elements still open is refused as
+//!   truncated.
 //! - **Namespaces by URI, with the usual prefixes as a fallback.** `xmlns` and
 //!   `xmlns:p` declarations are honoured on any element (so `it:duration` with
 //!   `xmlns:it` = iTunes is iTunes, and so is `<duration xmlns="…itunes…">`);
@@ -341,8 +345,8 @@ impl<'l> Builder<'l> {
     fn run(mut self, text: &str) -> Result<Document, FeedError> {
         let mut reader = Reader::from_str(text);
         let config = reader.config_mut();
-        config.check_end_names = false;
-        config.allow_unmatched_ends = true;
+        config.check_end_names = true;
+        config.allow_unmatched_ends = false;
         config.allow_dangling_amp = true;
         config.expand_empty_elements = false;
 
@@ -390,11 +394,33 @@ impl<'l> Builder<'l> {
                 Event::Eof => break,
             }
             if self.root.is_some() {
-                // Anything after the root element is ignored.
-                break;
+                return self.after_root(&mut reader);
             }
         }
 
+        self.finish()
+    }
+
+    /// After the root element: comments, processing instructions and
+    /// whitespace only.
+    fn after_root(self, reader: &mut Reader<&[u8]>) -> Result<Document, FeedError> {
+        loop {
+            let position = reader.buffer_position();
+            match reader.read_event() {
+                Ok(Event::Eof) => return self.finish(),
+                Ok(Event::Comment(_) | Event::PI(_)) => {}
+                Ok(Event::Text(t)) if t.as_ref().trim().is_empty() => {}
+                Ok(_) | Err(_) => {
+                    return Err(FeedError::Malformed {
+                        position,
+                        message: "content after the root element".into(),
+                    })
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Document, FeedError> {
         if let Some(open) = self.stack.last() {
             return Err(FeedError::Truncated {
                 open: open.qname.to_string(),
@@ -717,12 +743,22 @@ mod tests {
     }
 
     #[test]
-    fn unclosed_inner_tags_are_closed_by_their_parent_and_stray_ends_ignored() {
-        let d = doc("<rss><d>a<br>b</d></x><e/></rss>").unwrap();
-        let names: Vec<_> = d.root.elements().map(|e| &*e.name).collect();
-        assert_eq!(names, ["d", "e"]);
-        assert_eq!(d.root.elements().next().unwrap().markup(), "a<br>b</br>");
-        let d = doc("<d>a<br/>b<p>c</p></d>").unwrap();
+    fn mismatched_end_tags_and_content_after_the_root_are_refused() {
+        // Raw HTML in a description, a stray end tag: not repaired (where
+        // each element ends would be a guess).
+        for bad in [
+            "<rss><d>a<br>b</d><e/></rss>",
+            "<rss><d>a</d></x><e/></rss>",
+            "<rss><c></rss></c>",
+            "<rss/><rss/>",
+            "<rss></rss>junk",
+            "<rss></rss><item>second root</item>",
+        ] {
+            let e = doc(bad).unwrap_err();
+            assert_eq!(e.code(), "malformed_xml", "{bad}: {e}");
+        }
+        // Well-formed inline markup, and comments or whitespace after the root.
+        let d = doc("<d>a<br/>b<p>c</p></d>\n<!-- generated -->\n<?pi x?>\n").unwrap();
         assert_eq!(d.root.markup(), "a<br>b<p>c</p>");
     }
 

@@ -118,10 +118,7 @@ fn cdata_escaped_and_raw_notes_are_sanitised() {
         notes.starts_with("<p>Raw <strong>markup</strong><br>"),
         "{notes}"
     );
-    assert_eq!(
-        three.summary.as_deref(),
-        Some("Raw markup with an unclosed break")
-    );
+    assert_eq!(three.summary.as_deref(), Some("Raw markup with a break"));
 
     let four = episode(&feed, "Plain text notes");
     assert_eq!(

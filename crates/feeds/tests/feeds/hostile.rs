@@ -114,6 +114,10 @@ fn truncated_and_broken_documents() {
     );
     // Something readable comes out of the sloppy one, or a clear error: never a panic.
     let _ = parse_fixture("hostile/broken_xml.rss");
+    // Not repaired: end tags that do not match, a second document after the root.
+    for f in ["hostile/mismatched_tags.rss", "hostile/after_root.rss"] {
+        assert_eq!(code(parse_fixture(f)), "malformed_xml", "{f}");
+    }
 }
 
 #[test]
