@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 Source::Library(sub) => sub,
                 Source::Feed(fetched) => {
                     let s = engine.subscribe_feed(&fetched)?;
-                    output::subscribed_feed(json, &s, fetched.feed.episodes.len())?;
+                    output::subscribed_feed(json, &s)?;
                     return Ok(true);
                 }
             };

@@ -79,19 +79,24 @@ pub fn subscribed(json: bool, sub: &Subscription, new: bool, r: &LibraryReport) 
     Ok(())
 }
 
-pub fn subscribed_feed(json: bool, s: &FeedSubscribed, episodes: usize) -> Result<()> {
+pub fn subscribed_feed(json: bool, s: &FeedSubscribed) -> Result<()> {
     if json {
         return print_json(&serde_json::json!({
             "ok": true, "library": s.library, "title": s.title, "new": s.new,
-            "feed": true, "episodes": episodes, "catalog": s.catalog,
+            "feed": true, "episodes": s.mapped.episodes, "skipped": s.mapped.skipped,
+            "catalog": s.catalog,
         }));
     }
     outln!(
-        "{} {} ({}): a podcast feed with {episodes} episode(s). Run `stowaway sync` to download.",
+        "{} {} ({}): a podcast feed with {} episode(s). Run `stowaway sync` to download.",
         if s.new { "Subscribed to" } else { "Refreshed" },
         s.title,
-        s.library
+        s.library,
+        s.mapped.episodes
     );
+    for line in s.mapped.summary() {
+        outln!("  {line}");
+    }
     Ok(())
 }
 
@@ -150,6 +155,9 @@ pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
         }
         if l.expired {
             outln!("{}: warning: the catalog has expired; the publisher has not refreshed it. Cached content stays playable.", l.library);
+        }
+        for w in &l.warnings {
+            outln!("{}: note: {w}", l.library);
         }
         for m in &l.stale_mirrors {
             outln!(

@@ -56,6 +56,9 @@ pub struct FeedFile {
     /// Learned at the first download.
     pub sha256: Option<Sha256>,
     pub size: Option<u64>,
+    /// Read from the file's first bytes at that download (for a feed that
+    /// declares no type).
+    pub media_type: Option<String>,
 }
 
 impl FeedFile {
@@ -94,10 +97,11 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedFile> {
             .unwrap_or_default(),
         sha256: sha(text(4)?),
         size: r.get::<_, Option<i64>>(5)?.map(|n| n as u64),
+        media_type: text(6)?,
     })
 }
 
-const FILE_COLUMNS: &str = "key, urls, length, integrity, sha256, size";
+const FILE_COLUMNS: &str = "key, urls, length, integrity, sha256, size, media_type";
 
 impl Store {
     /// Subscribes to a feed as library `library` (titled `title` until the
@@ -299,6 +303,9 @@ impl Store {
                      size = CASE WHEN (feed_files.length IS excluded.length AND feed_files.integrity IS excluded.integrity
                                     AND (feed_files.length IS NOT NULL OR feed_files.integrity IS NOT NULL
                                          OR json_extract(feed_files.urls, '$[0]') IS json_extract(excluded.urls, '$[0]'))) THEN feed_files.size END,
+                     media_type = CASE WHEN (feed_files.length IS excluded.length AND feed_files.integrity IS excluded.integrity
+                                    AND (feed_files.length IS NOT NULL OR feed_files.integrity IS NOT NULL
+                                         OR json_extract(feed_files.urls, '$[0]') IS json_extract(excluded.urls, '$[0]'))) THEN feed_files.media_type END,
                      urls = excluded.urls, length = excluded.length, integrity = excluded.integrity",
                 params![
                     f.key.as_str(),
@@ -368,8 +375,15 @@ impl Store {
     /// After a verified download of a feed file: records its hash and size,
     /// points the library's assets that carried the key (or the hash learned
     /// before, when the publisher's copy changed) at it, and indexes the
-    /// blob (already at its final path).
-    pub fn learn_feed_file(&self, key: &Sha256, sha: &Sha256, size: u64) -> Result<(), StoreError> {
+    /// blob (already at its final path). `sniffed`: the type its first bytes
+    /// show, for assets whose type the feed did not give.
+    pub fn learn_feed_file(
+        &self,
+        key: &Sha256,
+        sha: &Sha256,
+        size: u64,
+        sniffed: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         let Some((library, before)) = tx
@@ -401,9 +415,17 @@ impl Store {
             args,
         )?;
         tx.execute(
-            "UPDATE feed_files SET sha256 = ?2, size = ?3 WHERE key = ?1",
-            params![key.as_str(), sha.as_str(), size as i64],
+            "UPDATE feed_files SET sha256 = ?2, size = ?3, media_type = ?4 WHERE key = ?1",
+            params![key.as_str(), sha.as_str(), size as i64, sniffed],
         )?;
+        if let Some(t) = sniffed {
+            tx.execute(
+                "UPDATE assets SET media_type = ?2
+                 WHERE sha256 = ?1 AND media_type = 'application/octet-stream'
+                   AND item_rowid IN (SELECT rowid FROM items WHERE library_id = ?3)",
+                params![sha.as_str(), t, library],
+            )?;
+        }
         let now = now_unix();
         tx.execute(
             "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)

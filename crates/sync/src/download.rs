@@ -40,6 +40,8 @@ pub(crate) struct Downloads<'a> {
     /// What the member should know of this sync's files (a feed's wrong
     /// lengths, …), for the report.
     pub notes: &'a std::sync::Mutex<Vec<String>>,
+    /// The storage budget, if the member set one.
+    pub budget: Option<&'a Budget>,
     /// No byte for this long, with another mirror to go to: move on.
     pub stall_timeout: Duration,
 }
@@ -150,6 +152,71 @@ enum StreamEnd {
     Slow(String),
     BadBytes(String),
     Cancelled,
+    /// More bytes came than the storage budget has room for.
+    OverBudget,
+}
+
+/// The storage budget while files arrive. A file is planned at the size the
+/// catalog or feed declares; a feed's declared length is advice (or absent:
+/// 0 bytes), so every byte past it is charged here as it arrives, and a
+/// download the member did not ask for stops when the room is gone.
+pub(crate) struct Budget {
+    /// Bytes of room left beyond what the plan reserved.
+    spare: std::sync::atomic::AtomicI64,
+    /// Bytes charged so far per file (past its reservation).
+    charged: std::sync::Mutex<std::collections::HashMap<Sha256, u64>>,
+    /// Files stopped for the budget (reported as deferred).
+    pub(crate) stopped: std::sync::Mutex<HashSet<Sha256>>,
+    /// Files of unknown size go one at a time (concurrent ones would share
+    /// the room and all stop), and none starts once one ran out of room.
+    one_at_a_time: tokio::sync::Semaphore,
+    exhausted: std::sync::atomic::AtomicBool,
+}
+
+impl Budget {
+    pub(crate) fn new(spare: u64) -> Budget {
+        Budget {
+            spare: std::sync::atomic::AtomicI64::new(spare.min(i64::MAX as u64) as i64),
+            charged: Default::default(),
+            stopped: Default::default(),
+            one_at_a_time: tokio::sync::Semaphore::new(1),
+            exhausted: Default::default(),
+        }
+    }
+
+    fn stop(&self, w: &WantedBlob) {
+        self.exhausted.store(true, Ordering::SeqCst);
+        let past = self
+            .charged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&w.sha256)
+            .unwrap_or(0);
+        // Its bytes are deleted: their room is free again.
+        self.spare.fetch_add(past as i64, Ordering::SeqCst);
+        self.stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(w.sha256.clone());
+    }
+
+    /// Charges what of `written` bytes of `w` lies past its reservation;
+    /// false (and nothing charged) when the room is gone.
+    fn charge(&self, w: &WantedBlob, written: u64) -> bool {
+        let past = written.saturating_sub(w.size);
+        let mut charged = self.charged.lock().unwrap_or_else(|p| p.into_inner());
+        let before = charged.get(&w.sha256).copied().unwrap_or(0);
+        let delta = past.saturating_sub(before) as i64;
+        if delta == 0 {
+            return true;
+        }
+        if self.spare.fetch_sub(delta, Ordering::SeqCst) < delta {
+            self.spare.fetch_add(delta, Ordering::SeqCst);
+            return false;
+        }
+        charged.insert(w.sha256.clone(), past);
+        true
+    }
 }
 
 impl Downloads<'_> {
@@ -581,6 +648,8 @@ impl Downloads<'_> {
                     let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
                     return Err("cancelled".into());
                 }
+                // Planned at their exact size: the budget is settled before.
+                StreamEnd::OverBudget => return Err("over the storage budget".into()),
             }
         }
     }
@@ -744,6 +813,22 @@ impl Downloads<'_> {
     /// serves whole with no digest to check: for an unsigned feed that is the
     /// publisher's word (a re-upload), and it is learned anew.
     async fn feed_file(&self, w: &WantedBlob, file: FeedFile) -> Result<u64, String> {
+        // Under a budget, a file of unknown size waits its turn, and does
+        // not start once one found the room gone.
+        let _turn = match self.budget.filter(|_| !w.explicit && w.size == 0) {
+            Some(b) => {
+                let turn = tokio::select! {
+                    t = b.one_at_a_time.acquire() => t.ok(),
+                    () = self.cancel.cancelled() => return Err("cancelled".into()),
+                };
+                if b.exhausted.load(Ordering::SeqCst) {
+                    b.stop(w);
+                    return Err("the storage budget has no room left".into());
+                }
+                turn
+            }
+            None => None,
+        };
         let store = self.engine.store().clone();
         let learned = file.sha256.clone();
         // The size learned with the hash is exact; the length the feed
@@ -754,7 +839,8 @@ impl Downloads<'_> {
         let declared = file.length;
         // Only media may be large; a transcript, chapters or artwork that
         // keeps coming is cut off.
-        let limit = match store.asset_role(&w.sha256).map_err(|e| e.to_string())? {
+        let role = store.asset_role(&w.sha256).map_err(|e| e.to_string())?;
+        let limit = match role {
             Some(stowaway_catalog::AssetRole::Media | stowaway_catalog::AssetRole::Attachment) => {
                 crate::feed::MAX_UNDECLARED_FILE
             }
@@ -946,6 +1032,13 @@ impl Downloads<'_> {
                         }
                         let n = chunk.len() as u64;
                         self.received.fetch_add(n, Ordering::Relaxed);
+                        let fits = w.explicit
+                            || self
+                                .budget
+                                .is_none_or(|b| b.charge(w, writer.written() + n));
+                        if !fits {
+                            break StreamEnd::OverBudget;
+                        }
                         if let Err(e) = writer.write(chunk).await {
                             if matches!(e, StoreError::TooLong { .. }) {
                                 break StreamEnd::BadBytes(format!(
@@ -986,7 +1079,12 @@ impl Downloads<'_> {
                         // was learned; a copy from anywhere else must match.
                         let relearn = file.integrity.is_empty() && primary_only;
                         let finished = self
-                            .finish_feed_file(writer, &file, learned.clone().filter(|_| !relearn))
+                            .finish_feed_file(
+                                writer,
+                                &file,
+                                role,
+                                learned.clone().filter(|_| !relearn),
+                            )
                             .await?;
                         match finished {
                             Ok((sha, n)) => {
@@ -1071,6 +1169,21 @@ impl Downloads<'_> {
                         );
                         return Err("cancelled".into());
                     }
+                    StreamEnd::OverBudget => {
+                        // Its space is what is short: nothing of it is kept.
+                        if let Ok(inner) = writer.finish_writing().await {
+                            inner.discard();
+                        }
+                        let _ = store.remove_partial(&w.sha256);
+                        self.done.fetch_sub(counted, Ordering::Relaxed);
+                        if let Some(b) = self.budget {
+                            b.stop(w);
+                        }
+                        warn!(file = %label, bytes = counted, "stopped: the file is larger than the storage budget has room for");
+                        return Err(format!(
+                            "stopped at {counted} bytes: larger than the storage budget has room for"
+                        ));
+                    }
                 }
             }
         }
@@ -1095,13 +1208,14 @@ impl Downloads<'_> {
         &self,
         writer: Sink,
         file: &FeedFile,
+        role: Option<stowaway_catalog::AssetRole>,
         learned: Option<Sha256>,
     ) -> Result<Result<(Sha256, u64), StoreError>, String> {
         let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
         let store = self.engine.store().clone();
         let (key, digests) = (file.key.clone(), file.integrity.clone());
         tokio::task::spawn_blocking(move || {
-            let (sha, n, _) = inner.finish_unknown(|path, sha, _| {
+            let (sha, n, path) = inner.finish_unknown(|path, sha, _| {
                 if let Some(l) = learned.as_ref().filter(|l| *l != sha) {
                     return Err(format!(
                         "hash mismatch: this copy hashes to {sha}, the one first downloaded to {l}"
@@ -1109,7 +1223,16 @@ impl Downloads<'_> {
                 }
                 check_integrity(path, sha, &digests)
             })?;
-            store.learn_feed_file(&key, &sha, n)?;
+            // What the bytes are, for a feed that did not say.
+            let sniffed = role.and_then(|role| {
+                use std::io::Read;
+                let mut head = Vec::with_capacity(8192);
+                std::fs::File::open(&path)
+                    .and_then(|f| f.take(8192).read_to_end(&mut head))
+                    .ok()?;
+                crate::feed::sniffed_type(role, &head)
+            });
+            store.learn_feed_file(&key, &sha, n, sniffed.as_deref())?;
             Ok((sha, n))
         })
         .await

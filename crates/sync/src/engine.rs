@@ -506,7 +506,9 @@ impl Engine {
         let refreshed = match &feed {
             Some(row) => {
                 let (pool, _) = self.pool(library, opts)?;
-                let r = self.refresh_feed(library, row, &pool).await;
+                let r = self
+                    .refresh_feed(library, row, &pool, &mut report.warnings)
+                    .await;
                 self.save_health(library, &pool);
                 r
             }
@@ -698,7 +700,8 @@ impl Engine {
             });
             return Ok(());
         }
-        let wanted = self.fit_budget(library, wanted, report)?;
+        let (wanted, spare) = self.fit_budget(library, wanted, report)?;
+        let budget = spare.map(crate::download::Budget::new);
         report.files_resumed = wanted
             .iter()
             .filter(|w| {
@@ -732,6 +735,7 @@ impl Engine {
             slow_ratio: opts.slow_ratio.max(1.0),
             stall_timeout: opts.stall_timeout,
             notes: &notes,
+            budget: budget.as_ref(),
         };
         let still_wanted = StillWanted::new(self, library);
         let work = stream::iter(wanted)
@@ -751,7 +755,14 @@ impl Engine {
                             }
                             .blob(&w)
                             .await;
+                            let over = downloads.budget.is_some_and(|b| {
+                                b.stopped
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .contains(&w.sha256)
+                            });
                             match r {
+                                Err(_) if over => Outcome::Deferred,
                                 Err(_) if token.is_cancelled() && !cancel.is_cancelled() => {
                                     Outcome::Cancelled
                                 }
@@ -812,6 +823,15 @@ impl Engine {
                     report.files_downloaded += 1;
                     report.bytes_downloaded += size;
                 }
+                Outcome::Deferred => {
+                    report.deferred_files += 1;
+                    self.emit(SyncEvent::DownloadsDeferred {
+                        library: library.to_owned(),
+                        files: 1,
+                        bytes: w.size,
+                        budget: self.store.storage_budget()?.unwrap_or(0),
+                    });
+                }
                 Outcome::Cancelled => {
                     report.cancelled += 1;
                     self.emit(SyncEvent::DownloadCancelled {
@@ -834,15 +854,17 @@ impl Engine {
 
     /// Keeps what fits the storage budget: what the member asked for always,
     /// the rules' downloads while they fit, after evicting played items the
-    /// rules fetched. The rest waits (reported, not failed).
+    /// rules fetched. The rest waits (reported, not failed). Also returns the
+    /// room left beyond the sizes planned (for bytes a feed did not declare),
+    /// `None` without a budget.
     fn fit_budget(
         &self,
         library: &str,
         mut wanted: Vec<WantedBlob>,
         report: &mut LibraryReport,
-    ) -> Result<Vec<WantedBlob>, SyncError> {
+    ) -> Result<(Vec<WantedBlob>, Option<u64>), SyncError> {
         let Some(budget) = self.store.storage_budget()? else {
-            return Ok(wanted);
+            return Ok((wanted, None));
         };
         let need: u64 = wanted.iter().map(|w| w.size).sum();
         let mut used = self.store.storage_usage()?.bytes_stored;
@@ -895,7 +917,7 @@ impl Engine {
                 budget,
             });
         }
-        Ok(keep)
+        Ok((keep, Some(room)))
     }
 
     fn track(&self, sha: &Sha256, parent: &CancellationToken) -> CancellationToken {
@@ -921,6 +943,8 @@ enum Outcome {
     /// Stored, with its size (a feed file's is known only now).
     Done(u64),
     Cancelled,
+    /// Stopped because it did not fit the storage budget after all.
+    Deferred,
     Failed(String),
 }
 

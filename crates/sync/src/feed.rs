@@ -37,6 +37,87 @@ pub(crate) const MAX_SMALL_FILE: u64 = 64 << 20;
 /// The one collection of a feed library.
 pub const FEED_COLLECTION: &str = "episodes";
 
+/// Most episodes one refresh adds to a library that has a catalog already
+/// (the first fetch takes the whole feed, within the parser's limits). A
+/// feed whose episode ids change on every fetch would otherwise grow the
+/// library without bound until it could never be refreshed again.
+pub const MAX_NEW_EPISODES_PER_REFRESH: usize = 500;
+
+/// An episode of a feed that is not in the library, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedEpisode {
+    pub title: String,
+    pub reason: SkipReason,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// No enclosure: nothing to play or download.
+    NoMedia,
+    /// Another episode of the feed has the same id (GUID).
+    DuplicateId,
+    /// A new id for a file the library has under an earlier episode: the
+    /// feed changed its episode ids, and the episode is kept as it was.
+    KnownFile,
+    /// Over [`MAX_NEW_EPISODES_PER_REFRESH`] new episodes at once.
+    TooManyNew,
+}
+
+impl SkipReason {
+    pub fn text(self) -> &'static str {
+        match self {
+            SkipReason::NoMedia => "no audio or video file",
+            SkipReason::DuplicateId => "the same id as another episode",
+            SkipReason::KnownFile => "a new id for an episode the library has (kept as it was)",
+            SkipReason::TooManyNew => "more new episodes at once than one refresh adds",
+        }
+    }
+}
+
+/// What one fetch of a feed gave the library.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Mapped {
+    /// Episodes of this fetch that are in the library now.
+    pub episodes: usize,
+    pub skipped: Vec<SkippedEpisode>,
+}
+
+impl Mapped {
+    /// One line per reason, for the member ("2 episodes skipped: no audio
+    /// or video file").
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for reason in [
+            SkipReason::NoMedia,
+            SkipReason::DuplicateId,
+            SkipReason::KnownFile,
+            SkipReason::TooManyNew,
+        ] {
+            let titles: Vec<&str> = self
+                .skipped
+                .iter()
+                .filter(|s| s.reason == reason)
+                .map(|s| s.title.as_str())
+                .collect();
+            if titles.is_empty() {
+                continue;
+            }
+            let mut shown: Vec<String> = titles.iter().take(3).map(|t| format!("{t:?}")).collect();
+            if titles.len() > 3 {
+                shown.push(format!("and {} more", titles.len() - 3));
+            }
+            out.push(format!(
+                "{} episode(s) skipped, {}: {}",
+                titles.len(),
+                reason.text(),
+                shown.join(", ")
+            ));
+        }
+        out
+    }
+}
+
 /// The key that stands for a feed file's hash until it is known: a hash of
 /// the library and what the file is (an episode's GUID and the file's role),
 /// so a file keeps its key, and what was learned of it, when the publisher
@@ -90,14 +171,15 @@ fn clean(text: &str, max: usize) -> String {
 
 /// Builds the catalog for one fetch of `feed`, merged over the `previous`
 /// one (episodes no longer in the feed are kept), with the hashes already
-/// `known`. Returns it and the sources of every file it references.
+/// `known`. Returns it, the sources of every file it references, and what
+/// of the feed it kept and skipped.
 pub(crate) fn to_catalog(
     library: &str,
     feed_url: &Url,
     feed: &Feed,
     previous: Option<&Catalog>,
     known: &HashMap<Sha256, FeedFile>,
-) -> (Catalog, Vec<FeedFile>) {
+) -> (Catalog, Vec<FeedFile>, Mapped) {
     let mut files: Vec<FeedFile> = Vec::new();
     // Assets carry their file's key; the store resolves keys to the hashes
     // learned so far when it applies the catalog.
@@ -106,12 +188,21 @@ pub(crate) fn to_catalog(
                      urls: Vec<Url>,
                      length: Option<u64>,
                      integrity: Vec<FileDigest>,
-                     media_type: &str| {
+                     media_type: Option<&str>| {
         let key = file_key(library, &what);
         // An absurd declared length is no length (and no way round the cap).
         let length = length.filter(|&n| n <= MAX_UNDECLARED_FILE);
         let sha256 = key.clone();
         let size = length.unwrap_or(0);
+        // No type from the feed: what the file's first bytes showed at its
+        // download, else what its address's extension says.
+        let sniffed = known.get(&key).and_then(|f| f.media_type.clone());
+        let media_type = match media_type {
+            Some(t) if t.contains('/') => t.to_owned(),
+            _ => sniffed
+                .or_else(|| urls.first().and_then(|u| type_from_extension(role, u)))
+                .unwrap_or_else(|| UNKNOWN_TYPE.to_owned()),
+        };
         if !files.iter().any(|f| f.key == key) {
             files.push(FeedFile {
                 key,
@@ -120,13 +211,14 @@ pub(crate) fn to_catalog(
                 integrity,
                 sha256: None,
                 size: None,
+                media_type: None,
             });
         }
         Asset {
             role,
             sha256,
             size,
-            media_type: safe_media_type(role, media_type),
+            media_type: safe_media_type(role, &media_type),
             name: None,
         }
     };
@@ -145,19 +237,70 @@ pub(crate) fn to_catalog(
             vec![u.clone()],
             None,
             Vec::new(),
-            "image/jpeg",
+            None,
         )
     });
 
     let mut items: Vec<(Option<OffsetDateTime>, Item)> = Vec::new();
     let mut seen = HashSet::new();
+    let mut mapped = Mapped::default();
+    let before: HashSet<&str> = previous
+        .iter()
+        .flat_map(|c| c.collections.iter().flat_map(|c| &c.items))
+        .map(|i| i.id.as_str())
+        .collect();
+    // The library's episodes by their enclosure's address and title: a "new"
+    // episode with both the same is an old one whose id the feed changed
+    // (one address alone is not enough: some feeds reuse `latest.mp3`).
+    let file_of: HashMap<&Sha256, &FeedFile> = known
+        .values()
+        .flat_map(|f| std::iter::once((&f.key, f)).chain(f.sha256.as_ref().map(|s| (s, f))))
+        .collect();
+    let known_media: HashSet<(&str, &str)> = previous
+        .iter()
+        .flat_map(|c| c.collections.iter().flat_map(|c| &c.items))
+        .filter_map(|i| {
+            let media = i.assets.iter().find(|a| a.role == AssetRole::Media)?;
+            let url = file_of.get(&media.sha256)?.urls.first()?;
+            Some((url.as_str(), i.title.as_str()))
+        })
+        .collect();
+    let mut new_ones = 0;
     for e in &feed.episodes {
-        let Some(item) = episode(e, &mut asset) else {
-            continue; // nothing to play
+        let title = || e.title.clone().unwrap_or_else(|| "Untitled episode".into());
+        let skip = |mapped: &mut Mapped, reason| {
+            mapped.skipped.push(SkippedEpisode {
+                title: clean(&title(), 1000),
+                reason,
+            })
         };
-        if seen.insert(item.id.clone()) {
-            items.push((e.published_at, item));
+        let Some(enclosure) = e.enclosure.as_ref() else {
+            skip(&mut mapped, SkipReason::NoMedia);
+            continue;
+        };
+        let id = item_id(&e.guid);
+        if seen.contains(&id) {
+            skip(&mut mapped, SkipReason::DuplicateId);
+            continue;
         }
+        if previous.is_some() && !before.contains(id.as_str()) {
+            let t = clean(&title(), 1000);
+            if known_media.contains(&(enclosure.url.as_str(), t.as_str())) {
+                skip(&mut mapped, SkipReason::KnownFile);
+                continue;
+            }
+            if new_ones >= MAX_NEW_EPISODES_PER_REFRESH {
+                skip(&mut mapped, SkipReason::TooManyNew);
+                continue;
+            }
+            new_ones += 1;
+        }
+        let Some(item) = episode(e, &mut asset) else {
+            continue; // not reached: it has an enclosure
+        };
+        seen.insert(item.id.clone());
+        mapped.episodes += 1;
+        items.push((e.published_at, item));
     }
     // Episodes the feed no longer lists stay.
     let by_hash: HashMap<&Sha256, &FeedFile> = known
@@ -231,7 +374,7 @@ pub(crate) fn to_catalog(
             items: items.into_iter().map(|(_, i)| i).collect(),
         }],
     };
-    (catalog, files)
+    (catalog, files, mapped)
 }
 
 /// The media type the cache keeps (and the local media server sends) for a
@@ -273,24 +416,46 @@ fn safe_media_type(role: AssetRole, declared: &str) -> String {
     }
 }
 
-/// The media type of an enclosure: declared, else guessed from the URL.
-fn enclosure_type(declared: Option<&str>, url: &Url) -> String {
-    if let Some(t) = declared.filter(|t| t.contains('/')) {
-        return t.to_owned();
-    }
+/// What a feed file's type is while neither the feed nor anything else says.
+pub(crate) const UNKNOWN_TYPE: &str = "application/octet-stream";
+
+/// The type a file's address suggests by its extension, for its role
+/// (never audio for an image: an unknown extension says nothing).
+fn type_from_extension(role: AssetRole, url: &Url) -> Option<String> {
     let path = url.path().to_ascii_lowercase();
-    let ext = path.rsplit('.').next().unwrap_or("");
-    match ext {
-        "mp3" => "audio/mpeg",
-        "m4a" | "aac" => "audio/mp4",
-        "ogg" | "oga" | "opus" => "audio/ogg",
-        "wav" => "audio/wav",
-        "flac" => "audio/flac",
-        "mp4" | "m4v" => "video/mp4",
-        "webm" => "video/webm",
-        _ => "audio/mpeg",
-    }
-    .to_owned()
+    let ext = path.rsplit_once('.').map(|(_, e)| e)?;
+    let t = match (role, ext) {
+        (AssetRole::Media, "mp3") => "audio/mpeg",
+        (AssetRole::Media, "m4a" | "aac") => "audio/mp4",
+        (AssetRole::Media, "ogg" | "oga" | "opus") => "audio/ogg",
+        (AssetRole::Media, "wav") => "audio/wav",
+        (AssetRole::Media, "flac") => "audio/flac",
+        (AssetRole::Media, "mp4" | "m4v") => "video/mp4",
+        (AssetRole::Media, "webm") => "video/webm",
+        (AssetRole::Artwork, "jpg" | "jpeg") => "image/jpeg",
+        (AssetRole::Artwork, "png") => "image/png",
+        (AssetRole::Artwork, "webp") => "image/webp",
+        (AssetRole::Artwork, "gif") => "image/gif",
+        (AssetRole::Transcript, "vtt") => "text/vtt",
+        (AssetRole::Transcript, "srt") => "application/x-subrip",
+        (AssetRole::Transcript | AssetRole::Chapters, "json") => "application/json",
+        _ => return None,
+    };
+    Some(t.to_owned())
+}
+
+/// The type a downloaded feed file's first bytes show (`infer`), as the
+/// cache may keep it for `role`; `None` when they say nothing usable.
+pub(crate) fn sniffed_type(role: AssetRole, head: &[u8]) -> Option<String> {
+    let t = infer::get(head)?.mime_type();
+    let t = match t {
+        "audio/m4a" | "audio/x-m4a" => "audio/mp4",
+        "audio/x-flac" => "audio/flac",
+        "audio/x-wav" => "audio/wav",
+        t => t,
+    };
+    let safe = safe_media_type(role, t);
+    (safe == t).then_some(safe)
 }
 
 fn digests(e: &stowaway_feeds::AlternateEnclosure) -> Vec<FileDigest> {
@@ -311,10 +476,17 @@ fn digests(e: &stowaway_feeds::AlternateEnclosure) -> Vec<FileDigest> {
 /// One episode as an item; `None` when it has nothing to play.
 fn episode(
     e: &Episode,
-    asset: &mut impl FnMut(String, AssetRole, Vec<Url>, Option<u64>, Vec<FileDigest>, &str) -> Asset,
+    asset: &mut impl FnMut(
+        String,
+        AssetRole,
+        Vec<Url>,
+        Option<u64>,
+        Vec<FileDigest>,
+        Option<&str>,
+    ) -> Asset,
 ) -> Option<Item> {
     let enclosure = e.enclosure.as_ref()?;
-    let media_type = enclosure_type(enclosure.media_type.as_deref(), &enclosure.url);
+    let media_type = enclosure.media_type.as_deref();
     // Alternates that are this same file become its other sources, and
     // their integrity digests apply to it.
     let mut urls = vec![enclosure.url.clone()];
@@ -344,7 +516,7 @@ fn episode(
         urls,
         enclosure.length,
         integrity,
-        &media_type,
+        media_type,
     )];
     if let Some(ch) = &e.chapters {
         assets.push(asset(
@@ -353,7 +525,7 @@ fn episode(
             vec![ch.url.clone()],
             None,
             Vec::new(),
-            "application/json",
+            Some("application/json"),
         ));
     }
     // One transcript: the player reads WebVTT and SRT best, then JSON, then HTML.
@@ -371,7 +543,7 @@ fn episode(
             vec![t.url.clone()],
             None,
             Vec::new(),
-            t.media_type.as_deref().unwrap_or("text/plain"),
+            t.media_type.as_deref(),
         ));
     }
     let notes = e
@@ -451,6 +623,16 @@ pub struct FeedSubscribed {
     pub new: bool,
     /// The first fetch, applied (`None` when subscribed without fetching).
     pub catalog: Option<ApplyOutcome>,
+    /// What of the feed the library kept, and what it skipped and why.
+    pub mapped: Mapped,
+}
+
+impl FetchedFeed {
+    /// What subscribing to this feed would keep and skip (as shown before
+    /// the member confirms).
+    pub fn preview(&self) -> Mapped {
+        to_catalog("preview", &self.url, &self.feed, None, &HashMap::new()).2
+    }
 }
 
 use stowaway_store::{ApplyOutcome, FeedRow};
@@ -502,7 +684,12 @@ impl Engine {
             .unwrap_or(&fetched.requested)
             .to_string();
         let (library, new) = match self.store().feed_library(&url)? {
-            Some(lib) => (lib, false),
+            Some(lib) => {
+                // It answered at this address just now: fetch it from here
+                // (whatever address it had moved to before, dead or not).
+                self.store().set_feed_url(&lib, &url)?;
+                (lib, false)
+            }
             None => {
                 let lib = self.free_library_id(&library_id_for(
                     fetched.feed.title.as_deref(),
@@ -514,13 +701,15 @@ impl Engine {
                 (lib, true)
             }
         };
-        let outcome = self.apply_fetched_feed(&library, fetched)?;
+        // Where the feed says it moves is checked by the next refresh.
+        let (outcome, mapped) = self.apply_fetched_feed(&library, fetched, None, false)?;
         let title = self.store().library(&library)?.title;
         Ok(FeedSubscribed {
             library,
             title,
             new,
             catalog: Some(outcome),
+            mapped,
         })
     }
 
@@ -545,6 +734,7 @@ impl Engine {
                 title,
                 new: false,
                 catalog: None,
+                mapped: Mapped::default(),
             });
         }
         let lib = self.free_library_id(&library_id_for(title, url))?;
@@ -555,6 +745,7 @@ impl Engine {
             title,
             new: true,
             catalog: None,
+            mapped: Mapped::default(),
         })
     }
 
@@ -608,18 +799,24 @@ impl Engine {
     }
 
     /// Turns a fetched feed into the library's catalog and applies it; then
-    /// records the validators (and a permanent move) for the next fetch.
+    /// records the validators, and the address to use from now on: where a
+    /// chain of permanent redirects led, or `moved_to` (a new address the
+    /// feed announced that served it, checked by the caller). Without
+    /// validators when the next fetch must read the feed again (`recheck`,
+    /// or episodes left for later).
     fn apply_fetched_feed(
         &self,
         library: &str,
         fetched: &FetchedFeed,
-    ) -> Result<ApplyOutcome, SyncError> {
+        moved_to: Option<Url>,
+        recheck: bool,
+    ) -> Result<(ApplyOutcome, Mapped), SyncError> {
         let store = self.store();
         let previous = store
             .applied_catalog(library)?
             .and_then(|(_, bytes)| serde_json::from_slice::<Catalog>(&bytes).ok());
         let known = store.feed_files(library)?;
-        let (catalog, files) = to_catalog(
+        let (catalog, files, mapped) = to_catalog(
             library,
             &fetched.url,
             &fetched.feed,
@@ -632,33 +829,78 @@ impl Engine {
         };
         stowaway_catalog::validate_catalog(&catalog, &limits)?;
         let outcome = store.apply_feed(library, &catalog, &files)?;
-        // Where the feed lives from now on: a permanent redirect, or the
-        // publisher's `itunes:new-feed-url`.
-        let moved = fetched
-            .moved_to
-            .clone()
-            .or_else(|| {
-                // Never from https down to http.
-                fetched.feed.new_feed_url.clone().filter(|u| {
-                    (u.scheme() == "https"
-                        || (u.scheme() == "http" && fetched.url.scheme() == "http"))
-                        && *u != fetched.url
-                })
-            })
-            .map(|u| u.to_string());
+        let moved = fetched.moved_to.clone().or(moved_to).map(|u| u.to_string());
+        // Episodes left for later are fetched again by the next refresh,
+        // not answered with a 304.
+        let truncated = mapped
+            .skipped
+            .iter()
+            .any(|k| k.reason == SkipReason::TooManyNew);
+        let validators = if truncated || recheck {
+            (None, None)
+        } else {
+            (
+                fetched.validators.etag.as_deref(),
+                fetched.validators.last_modified.as_deref(),
+            )
+        };
         if let Some(m) = &moved {
             info!(library, to = %m, "the feed moved permanently; following it from now on");
         }
-        store.record_feed_fetch(
-            library,
-            fetched.status,
-            Some((
-                fetched.validators.etag.as_deref(),
-                fetched.validators.last_modified.as_deref(),
-            )),
-            moved.as_deref(),
-        )?;
-        Ok(outcome)
+        store.record_feed_fetch(library, fetched.status, Some(validators), moved.as_deref())?;
+        Ok((outcome, mapped))
+    }
+
+    /// The address a feed says it moved to (`itunes:new-feed-url`), if it
+    /// is one to follow: it must serve a valid feed of the same show now
+    /// (its title, or one of its episodes), and never be a step down from
+    /// https to http. Otherwise the feed stays where it is, `warnings` says
+    /// why, and the next refresh checks again (`Err(())`).
+    async fn check_new_feed_url(
+        &self,
+        current: &Url,
+        feed: &Feed,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<Url>, ()> {
+        let Some(candidate) = feed.new_feed_url.clone() else {
+            return Ok(None);
+        };
+        if candidate == *current {
+            return Ok(None);
+        }
+        let mut refuse = |why: String| {
+            warn!(feed = %current, to = %candidate, why, "not following the feed's new address");
+            warnings.push(format!(
+                "the feed says it moved to {candidate}, but {why}; it is still fetched from {current}"
+            ));
+            Err(())
+        };
+        if candidate.scheme() == "http" && current.scheme() == "https" {
+            return refuse("that address is not https".into());
+        }
+        let doc = match self
+            .client()
+            .fetch_document(&candidate, &Default::default(), MAX_FEED_BYTES)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => return refuse(format!("it does not answer ({e})")),
+        };
+        let other = match stowaway_feeds::parse(&doc.body.unwrap_or_default(), &doc.url) {
+            Ok(f) => f,
+            Err(e) => return refuse(format!("it does not serve a feed ({e})")),
+        };
+        let norm = |t: &Option<String>| t.as_deref().map(|t| t.trim().to_lowercase());
+        let same_title = norm(&feed.title).is_some() && norm(&feed.title) == norm(&other.title);
+        let guids: HashSet<&str> = feed.episodes.iter().map(|e| e.guid.as_str()).collect();
+        let same_episode = other
+            .episodes
+            .iter()
+            .any(|e| guids.contains(e.guid.as_str()));
+        if !same_title && !same_episode {
+            return refuse("it serves another show".into());
+        }
+        Ok(Some(doc.moved_to.unwrap_or(candidate)))
     }
 
     /// The catalog phase of a feed library: a conditional fetch, parse and
@@ -668,6 +910,7 @@ impl Engine {
         library: &str,
         row: &FeedRow,
         pool: &stowaway_mirrors::MirrorPool,
+        warnings: &mut Vec<String>,
     ) -> Result<(ApplyOutcome, String, bool), String> {
         let url = Url::parse(&row.url).map_err(|e| format!("feed URL {}: {e}", row.url))?;
         // The feed's host is in the pool once a fetch succeeded: its health
@@ -740,6 +983,12 @@ impl Engine {
             Ok(f) => f,
             Err(e) => return failed(e.to_string(), e.code(), doc.status),
         };
+        let new_address = match &doc.moved_to {
+            Some(_) => Ok(None), // a permanent redirect: it served the feed just now
+            None => self.check_new_feed_url(&url, &feed, warnings).await,
+        };
+        let recheck = new_address.is_err();
+        let new_address = new_address.unwrap_or(None);
         let fetched = FetchedFeed {
             requested: url.clone(),
             url: doc.url,
@@ -752,13 +1001,14 @@ impl Engine {
         let lib = library.to_owned();
         let outcome = tokio::task::spawn_blocking(move || {
             engine
-                .apply_fetched_feed(&lib, &fetched)
-                .map(|o| (o, fetched.url.to_string()))
+                .apply_fetched_feed(&lib, &fetched, new_address, recheck)
+                .map(|(o, m)| (o, m, fetched.url.to_string()))
         })
         .await
         .map_err(|e| e.to_string())?;
         match outcome {
-            Ok((outcome, served)) => {
+            Ok((outcome, mapped, served)) => {
+                warnings.extend(mapped.summary());
                 info!(library, feed = %served, sequence = outcome.sequence, unchanged = outcome.unchanged, "feed applied");
                 self.emit_applied(library, &served, &outcome);
                 Ok((outcome, served, false))

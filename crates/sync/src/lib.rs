@@ -20,6 +20,6 @@ mod feed;
 pub use engine::{Engine, LibraryReport, Subscribed, SyncError, SyncOptions, SyncReport};
 pub use events::SyncEvent;
 pub use feed::{
-    file_key, item_id, library_id_for, origin_of, FeedSubscribed, FetchedFeed, Source,
-    FEED_COLLECTION,
+    file_key, item_id, library_id_for, origin_of, FeedSubscribed, FetchedFeed, Mapped, SkipReason,
+    SkippedEpisode, Source, FEED_COLLECTION, MAX_NEW_EPISODES_PER_REFRESH,
 };

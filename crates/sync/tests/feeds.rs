@@ -13,7 +13,7 @@ use sha2::Digest;
 use stowaway_catalog::Sha256;
 use stowaway_mirrors::ClientConfig;
 use stowaway_store::Store;
-use stowaway_sync::{Engine, Source, SyncOptions, SyncReport};
+use stowaway_sync::{Engine, SkipReason, Source, SyncOptions, SyncReport};
 use stowaway_testmirror::{refused_url, Fault, PathMatch, Rule, TestMirror};
 use tokio_util::sync::CancellationToken;
 
@@ -726,4 +726,362 @@ async fn a_dripping_feed_is_given_up_within_seconds() {
         t.elapsed()
     );
     assert_eq!(s.items(), before);
+}
+
+/// A feed of `items` (raw `<item>` elements) at `root/feed.xml`, with an
+/// optional `itunes:new-feed-url`.
+fn small_feed(root: &Path, title: &str, new_url: Option<&str>, items: &str) {
+    std::fs::create_dir_all(root).unwrap();
+    let moved = new_url.map_or(String::new(), |u| {
+        format!("<itunes:new-feed-url>{u}</itunes:new-feed-url>")
+    });
+    write_feed(
+        &root.join("feed.xml"),
+        &format!(
+            r#"<?xml version="1.0"?><rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel><title>{title}</title>{moved}{items}</channel></rss>"#
+        ),
+    );
+}
+
+fn item(guid: &str, title: &str, enclosure: Option<(&str, Option<&str>)>) -> String {
+    let enc = enclosure.map_or(String::new(), |(url, t)| {
+        let t = t.map_or(String::new(), |t| format!(r#" type="{t}""#));
+        format!(r#"<enclosure url="{url}"{t}/>"#)
+    });
+    format!("<item><guid>{guid}</guid><title>{title}</title>{enc}</item>")
+}
+
+async fn subscribe(engine: &Engine, url: &str) -> stowaway_sync::FeedSubscribed {
+    let Source::Feed(f) = engine.read_source(url).await.unwrap() else {
+        panic!("not read as a feed")
+    };
+    engine.subscribe_feed(&f).unwrap()
+}
+
+fn engine_in(dir: &Path) -> Engine {
+    Engine::new(Arc::new(Store::open(dir).unwrap()), ClientConfig::default()).unwrap()
+}
+
+async fn refresh(engine: &Engine) -> stowaway_sync::LibraryReport {
+    let opts = SyncOptions {
+        catalog_only: true,
+        ..SyncOptions::default()
+    };
+    let mut r = engine.sync(&opts, &CancellationToken::new()).await.unwrap();
+    r.libraries.remove(0)
+}
+
+/// `subscribe` says what it kept and what it skipped, and why (before, it
+/// reported every `<item>` and then kept fewer). The same preview is what
+/// the app shows before the member confirms.
+#[tokio::test]
+async fn subscribing_reports_the_episodes_kept_and_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = TestMirror::start(tmp.path().join("site")).unwrap();
+    let u = host.url();
+    small_feed(
+        host.root(),
+        "Sparse Show",
+        None,
+        &[
+            item(
+                "a",
+                "Playable",
+                Some((&format!("{u}a.mp3"), Some("audio/mpeg"))),
+            ),
+            item("b", "Text only", None),
+            // The parser tells a repeated id apart: both are kept.
+            item("a", "Same id again", Some((&format!("{u}a2.mp3"), None))),
+        ]
+        .concat(),
+    );
+    let engine = engine_in(&tmp.path().join("member"));
+    let Source::Feed(f) = engine.read_source(&format!("{u}feed.xml")).await.unwrap() else {
+        panic!()
+    };
+    let preview = f.preview();
+    let s = engine.subscribe_feed(&f).unwrap();
+    assert_eq!(s.mapped, preview);
+    assert_eq!(s.mapped.episodes, 2);
+    let why: Vec<(&str, SkipReason)> = s
+        .mapped
+        .skipped
+        .iter()
+        .map(|k| (k.title.as_str(), k.reason))
+        .collect();
+    assert_eq!(why, [("Text only", SkipReason::NoMedia)]);
+    let lines = s.mapped.summary();
+    assert!(
+        lines.iter().any(|l| l.contains("no audio or video file")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        engine.store().list(Some(&s.library)).unwrap()[0]
+            .items
+            .len(),
+        2
+    );
+}
+
+/// No type in the feed: the extension says, or else the file's first bytes
+/// once downloaded. Before, anything without a type was called audio/mpeg,
+/// an image too.
+#[tokio::test]
+async fn a_missing_media_type_comes_from_the_extension_or_the_first_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = TestMirror::start(tmp.path().join("site")).unwrap();
+    let u = host.url();
+    let mut mp3 = b"ID3\x04\x00\x00\x00\x00\x00\x00".to_vec();
+    mp3.extend(std::iter::repeat_n(0x55u8, 4000));
+    let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[0u8; 2000]].concat();
+    std::fs::create_dir_all(host.root()).unwrap();
+    std::fs::write(host.root().join("talk"), &mp3).unwrap();
+    std::fs::write(host.root().join("cover"), &jpeg).unwrap();
+    std::fs::write(host.root().join("ep.m4a"), b"not really m4a").unwrap();
+    small_feed(
+        host.root(),
+        "Untyped Show",
+        None,
+        &[
+            item("t", "Talk", Some((&format!("{u}talk"), None))),
+            item("c", "Cover", Some((&format!("{u}cover"), None))),
+            item(
+                "m",
+                "Typed by extension",
+                Some((&format!("{u}ep.m4a"), None)),
+            ),
+        ]
+        .concat(),
+    );
+    let engine = engine_in(&tmp.path().join("member"));
+    let s = subscribe(&engine, &format!("{u}feed.xml")).await;
+    let media_type = |guid: &str| {
+        engine
+            .store()
+            .item_assets(stowaway_store::ItemKey {
+                library: &s.library,
+                collection: "episodes",
+                item: &stowaway_sync::item_id(guid),
+            })
+            .unwrap()
+            .into_iter()
+            .find(|a| a.role == "media")
+            .unwrap()
+            .media_type
+    };
+    assert_eq!(media_type("t"), "application/octet-stream");
+    assert_eq!(
+        media_type("c"),
+        "application/octet-stream",
+        "not audio/mpeg"
+    );
+    assert_eq!(media_type("m"), "audio/mp4");
+    let r = engine
+        .sync(&SyncOptions::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(r.ok(), "{:?}", r.libraries[0].failed);
+    assert_eq!(media_type("t"), "audio/mpeg", "read from the bytes");
+    assert_eq!(
+        media_type("c"),
+        "application/octet-stream",
+        "an image is never served as an episode's audio"
+    );
+    // And it stays so through the next refresh of the (unchanged) feed.
+    small_feed(
+        host.root(),
+        "Untyped Show",
+        None,
+        &[
+            item("t", "Talk", Some((&format!("{u}talk"), None))),
+            item("c", "Cover", Some((&format!("{u}cover"), None))),
+            item(
+                "m",
+                "Typed by extension",
+                Some((&format!("{u}ep.m4a"), None)),
+            ),
+            "<!-- touched -->".to_owned(),
+        ]
+        .concat(),
+    );
+    refresh(&engine).await;
+    assert_eq!(media_type("t"), "audio/mpeg");
+}
+
+/// A feed whose episode ids change on every fetch: the episodes are known by
+/// their file and title and kept as they were; and one refresh adds at most
+/// MAX_NEW_EPISODES_PER_REFRESH new ones, saying so. Before, every fetch
+/// added every episode again until the library could not be refreshed.
+#[tokio::test]
+async fn changing_episode_ids_do_not_grow_the_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = TestMirror::start(tmp.path().join("site")).unwrap();
+    let u = host.url();
+    let items = |round: usize, n: usize| -> String {
+        (0..n)
+            .map(|i| {
+                item(
+                    &format!("r{round}-{i}"),
+                    &format!("Episode {i}"),
+                    Some((&format!("{u}e{i}.mp3"), Some("audio/mpeg"))),
+                )
+            })
+            .collect()
+    };
+    small_feed(host.root(), "Churn", None, &items(0, 20));
+    let engine = engine_in(&tmp.path().join("member"));
+    let s = subscribe(&engine, &format!("{u}feed.xml")).await;
+    let count = || {
+        engine.store().list(Some(&s.library)).unwrap()[0]
+            .items
+            .len()
+    };
+    assert_eq!(count(), 20);
+    for round in 1..=3 {
+        small_feed(host.root(), "Churn", None, &items(round, 20));
+        let r = refresh(&engine).await;
+        assert!(r.catalog_error.is_none(), "{r:?}");
+        assert_eq!(count(), 20, "round {round}");
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("20 episode(s) skipped")),
+            "{:?}",
+            r.warnings
+        );
+    }
+    // Many genuinely new episodes at once: the newest first, up to the bound.
+    let many: String = (0..600)
+        .map(|i| {
+            item(
+                &format!("new-{i}"),
+                &format!("New {i}"),
+                Some((&format!("{u}n{i}.mp3"), Some("audio/mpeg"))),
+            )
+        })
+        .collect();
+    small_feed(host.root(), "Churn", None, &many);
+    let r = refresh(&engine).await;
+    assert_eq!(count(), 20 + stowaway_sync::MAX_NEW_EPISODES_PER_REFRESH);
+    assert!(
+        r.warnings.iter().any(
+            |w| w.contains("100 episode(s) skipped") && w.contains("more new episodes at once")
+        ),
+        "{:?}",
+        r.warnings
+    );
+    // The rest come with the next refresh.
+    refresh(&engine).await;
+    assert_eq!(count(), 620);
+}
+
+/// `itunes:new-feed-url` moves the subscription only once the new address
+/// served a valid feed of the same show; otherwise the feed stays and the
+/// member is told why. Subscribing again to the address that works uses it.
+#[tokio::test]
+async fn a_new_feed_url_is_followed_only_once_it_serves_the_show() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = TestMirror::start(tmp.path().join("old")).unwrap();
+    let new = TestMirror::start(tmp.path().join("new")).unwrap();
+    let episodes = item(
+        "g1",
+        "One",
+        Some((&format!("{}e1.mp3", old.url()), Some("audio/mpeg"))),
+    );
+    let old_feed = format!("{}feed.xml", old.url());
+    let new_feed = format!("{}feed.xml", new.url());
+    small_feed(old.root(), "Moving Show", None, &episodes);
+    let engine = engine_in(&tmp.path().join("member"));
+    let s = subscribe(&engine, &old_feed).await;
+    let at = || engine.store().feed(&s.library).unwrap().unwrap().url;
+
+    // The new address does not answer yet.
+    small_feed(old.root(), "Moving Show", Some(&new_feed), &episodes);
+    let r = refresh(&engine).await;
+    assert_eq!(at(), old_feed);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("does not answer")),
+        "{r:?}"
+    );
+    // It serves another show.
+    small_feed(new.root(), "Somebody Else", None, &item("x", "X", None));
+    let r = refresh(&engine).await;
+    assert_eq!(at(), old_feed);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("another show")),
+        "{:?}",
+        r.warnings
+    );
+    // It serves this show: followed.
+    small_feed(new.root(), "Moving Show", None, &episodes);
+    let r = refresh(&engine).await;
+    assert!(r.catalog_error.is_none(), "{r:?}");
+    assert_eq!(at(), new_feed);
+
+    // The new address dies; the member subscribes again to the old one,
+    // which works: that is where the feed is fetched from now.
+    drop(new);
+    small_feed(old.root(), "Moving Show", None, &episodes);
+    let again = subscribe(&engine, &old_feed).await;
+    assert!(!again.new);
+    assert_eq!(at(), old_feed);
+    assert!(refresh(&engine).await.catalog_error.is_none());
+}
+
+/// Episodes that declare no length were counted as 0 bytes, so the storage
+/// budget let through any number of them (up to 16 GiB each). Now bytes are
+/// counted as they arrive: a download the rules started stops when the room
+/// is gone, and one the member asked for still comes.
+#[tokio::test]
+async fn undeclared_lengths_cannot_pass_the_storage_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = TestMirror::start(tmp.path().join("site")).unwrap();
+    let u = host.url();
+    std::fs::create_dir_all(host.root()).unwrap();
+    let items: String = (1..=4u8)
+        .map(|n| {
+            std::fs::write(host.root().join(format!("e{n}.mp3")), media(n)).unwrap();
+            item(
+                &format!("g{n}"),
+                &format!("Episode {n}"),
+                Some((&format!("{u}e{n}.mp3"), Some("audio/mpeg"))),
+            )
+        })
+        .collect();
+    small_feed(host.root(), "Unsized", None, &items);
+    let engine = engine_in(&tmp.path().join("member"));
+    let s = subscribe(&engine, &format!("{u}feed.xml")).await;
+    let budget = 2 * SIZE as u64 + SIZE as u64 / 2; // room for two and a half
+    engine.store().set_storage_budget(Some(budget)).unwrap();
+    let r = engine
+        .sync(&SyncOptions::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    let lib = &r.libraries[0];
+    let used = engine.store().storage_usage().unwrap().bytes_stored;
+    assert!(used <= budget, "{used} stored, budget {budget}");
+    assert_eq!(lib.files_downloaded, 2, "{lib:?}");
+    assert_eq!(lib.deferred_files, 2, "{lib:?}");
+    assert!(lib.failed.is_empty(), "deferred, not failed: {lib:?}");
+    assert!(
+        engine.store().partials().unwrap().is_empty(),
+        "nothing half-kept"
+    );
+
+    // What the member asks for comes anyway.
+    let missing = engine.store().list(Some(&s.library)).unwrap()[0]
+        .items
+        .iter()
+        .find(|i| !i.downloaded)
+        .unwrap()
+        .id
+        .clone();
+    engine
+        .want_download(&s.library, "episodes", Some(&missing))
+        .unwrap();
+    let r = engine
+        .sync(&SyncOptions::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(r.libraries[0].files_downloaded, 1, "{:?}", r.libraries[0]);
 }
