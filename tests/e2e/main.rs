@@ -8,5 +8,6 @@ mod drill;
 mod failover;
 mod feeds;
 mod journey;
+mod local;
 mod private;
 mod trust;

@@ -56,6 +56,14 @@ enum Command {
         #[arg(value_name = "FILE_OR_URL")]
         source: String,
     },
+    /// Remove a library: its catalog, playback positions, download choices,
+    /// access token, and every downloaded file no other library uses.
+    Unsubscribe {
+        library: String,
+        /// Do not ask first.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Podcast subscriptions as OPML, to and from other podcast apps.
     Opml {
         #[command(subcommand)]
@@ -218,6 +226,10 @@ fn closed_pipe(e: &anyhow::Error) -> bool {
 /// Runs the command; Ok(false) means "ran, but report failure" (exit 1).
 async fn run(cli: Cli) -> Result<bool> {
     let dir = data_dir(cli.data_dir)?;
+    if let Command::Fsck { repair } = cli.command {
+        // Before opening: the index may be what is broken.
+        return fsck(&dir, repair, cli.json);
+    }
     let store = Arc::new(
         Store::open(&dir).with_context(|| format!("cannot open the cache in {}", dir.display()))?,
     );
@@ -288,15 +300,41 @@ async fn run(cli: Cli) -> Result<bool> {
             output::subscribed(json, &sub, new, &report.libraries[0])?;
             Ok(true)
         }
+        Command::Unsubscribe { library, yes } => {
+            let lib = store.library(&library)?;
+            let status = store.status()?;
+            let s = status.iter().find(|s| s.id == library);
+            if !yes {
+                if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    bail!("this removes {library} and its downloads: pass --yes to confirm");
+                }
+                eprint!(
+                    "Remove {} ({library}): {} item(s), {} downloaded? [y/N] ",
+                    lib.title,
+                    s.map_or(0, |s| s.items),
+                    output::bytes(s.map_or(0, |s| s.bytes_stored))
+                );
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    eprintln!("Nothing removed.");
+                    return Ok(false);
+                }
+            }
+            let gone = engine.unsubscribe(&library)?;
+            if lib.private {
+                if let Err(e) = stowaway_secrets::forget(&library) {
+                    eprintln!("warning: cannot remove its access token from the keyring: {e}");
+                }
+            }
+            output::unsubscribed(json, &lib, &gone)?;
+            Ok(true)
+        }
         Command::Opml { action } => match action {
             OpmlAction::Import { file } => {
-                use std::io::Read;
-                let mut bytes = Vec::new();
-                std::fs::File::open(&file)
-                    .and_then(|f| f.take(32 << 20).read_to_end(&mut bytes))
-                    .with_context(|| format!("cannot read {}", file.display()))?;
                 let done = engine
-                    .import_opml(&bytes)
+                    .import_opml_file(&file)
+                    .await
                     .with_context(|| format!("{} is not an OPML file", file.display()))?;
                 output::opml_imported(json, &done)?;
                 Ok(true)
@@ -501,13 +539,46 @@ async fn run(cli: Cli) -> Result<bool> {
             output::mirrors(json, &mirror_health(&store, library.as_deref())?)?;
             Ok(true)
         }
-        Command::Fsck { repair } => {
-            let r = store.fsck(repair)?;
-            output::fsck(json, &r, repair)?;
-            Ok(r.database_ok
-                && (r.problems.is_empty() || (repair && r.repaired.len() == r.problems.len())))
-        }
+        Command::Fsck { .. } => unreachable!("handled before the store is opened"),
     }
+}
+
+/// `fsck`: opens what it can and says what is broken; with `repair`, under
+/// the sync lock (a sync storing a file meanwhile must not see it moved to
+/// quarantine), fixes blobs, or rebuilds an index that cannot be read.
+fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> Result<bool> {
+    let _lock = if repair {
+        std::fs::create_dir_all(dir)?;
+        Some(Store::lock_sync(dir).map_err(|e| match e {
+            stowaway_store::StoreError::Busy => {
+                anyhow::anyhow!("a sync is running on this cache; repair it when the sync ends")
+            }
+            e => e.into(),
+        })?)
+    } else {
+        None
+    };
+    let broken = match Store::open(dir) {
+        Ok(store) => {
+            let r = store.fsck(repair)?;
+            if r.database_ok || !repair {
+                output::fsck(json, &r, repair)?;
+                return Ok(r.database_ok
+                    && (r.problems.is_empty()
+                        || (repair && r.repaired.len() == r.problems.len())));
+            }
+            r.database_messages.join("; ")
+        }
+        Err(stowaway_store::StoreError::Corrupt(e)) => e,
+        Err(e) => return Err(e).context(format!("cannot open the cache in {}", dir.display())),
+    };
+    if !repair {
+        output::index_unreadable(json, dir, &broken)?;
+        return Ok(false);
+    }
+    let (_, rebuilt) = Store::rebuild(dir)?;
+    output::rebuilt(json, &broken, &rebuilt)?;
+    Ok(rebuilt.problems.is_empty())
 }
 
 /// Hands the engine the access token of every private library (from the

@@ -8,7 +8,7 @@ use stowaway_catalog::Subscription;
 use stowaway_mirrors::MirrorHealth;
 use stowaway_store::{
     CollectionView, Freed, FsckProblem, FsckReport, LibraryRow, LibraryStatus, PartialRow,
-    QueuedDownload, SearchHit, StorageUsage,
+    QueuedDownload, Rebuilt, SearchHit, StorageUsage, Unsubscribed,
 };
 use stowaway_sync::{FeedSubscribed, LibraryReport, SyncReport};
 
@@ -97,6 +97,21 @@ pub fn subscribed_feed(json: bool, s: &FeedSubscribed) -> Result<()> {
     for line in s.mapped.summary() {
         outln!("  {line}");
     }
+    Ok(())
+}
+
+pub fn unsubscribed(json: bool, lib: &LibraryRow, gone: &Unsubscribed) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({ "ok": true, "unsubscribed": gone }));
+    }
+    outln!(
+        "Unsubscribed from {} ({}): {} item(s) removed, {} file(s) deleted ({}).",
+        lib.title,
+        gone.library,
+        gone.items,
+        gone.blobs,
+        bytes(gone.bytes)
+    );
     Ok(())
 }
 
@@ -437,6 +452,61 @@ pub fn status(
             bytes(b)
         );
     }
+    Ok(())
+}
+
+/// Files under `dir/blobs/sha256` (what an unreadable index would know of).
+fn files_on_disk(dir: &Path) -> u64 {
+    let Ok(prefixes) = std::fs::read_dir(dir.join("blobs/sha256")) else {
+        return 0;
+    };
+    prefixes
+        .flatten()
+        .filter_map(|p| std::fs::read_dir(p.path()).ok())
+        .map(|files| files.count() as u64)
+        .sum()
+}
+
+pub fn index_unreadable(json: bool, dir: &Path, error: &str) -> Result<()> {
+    let files = files_on_disk(dir);
+    if json {
+        return print_json(&serde_json::json!({
+            "database_ok": false, "database_messages": [error], "files_on_disk": files,
+        }));
+    }
+    outln!("database: cannot be read: {error}");
+    outln!(
+        "{files} downloaded file(s) on disk, untouched. Run `stowaway fsck --repair` to rebuild the index from your subscriptions and the files it can verify."
+    );
+    Ok(())
+}
+
+pub fn rebuilt(json: bool, error: &str, r: &Rebuilt) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({
+            "database_ok": false, "database_messages": [error], "rebuilt": r,
+        }));
+    }
+    outln!("database: {error}");
+    if !r.moved_to.is_empty() {
+        outln!("moved the unreadable index to {}", r.moved_to);
+    }
+    outln!(
+        "rebuilt: {} librar(ies) subscribed again, {} catalog(s) verified and applied, {} file(s) verified and kept",
+        r.libraries.len(),
+        r.catalogs,
+        r.blobs
+    );
+    if r.unreferenced > 0 {
+        outln!(
+            "{} file(s) no catalog names yet (podcast episodes are known again after the next sync) left in place",
+            r.unreferenced
+        );
+    }
+    for p in &r.problems {
+        outln!("not restored: {p}");
+    }
+    outln!("Playback positions and download choices were in the old index and start afresh. Run `stowaway sync`.");
     Ok(())
 }
 

@@ -29,6 +29,6 @@ pub use health::{Circuit, HealthPolicy, MirrorHealth};
 pub use limit::RateLimiter;
 pub use pool::{AttemptError, MirrorPool, PoolConfig};
 pub use transport::{
-    AccessToken, BodyStream, ClientConfig, Document, Fetched, Mirror, MirrorClient, Opened, Pace,
-    Validators,
+    open_regular_file, read_local_file, AccessToken, BodyStream, ClientConfig, Document, Fetched,
+    Mirror, MirrorClient, Opened, Pace, Validators,
 };

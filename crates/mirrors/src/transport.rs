@@ -704,17 +704,75 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// Opens a local file for reading only if it is a regular file, without
+/// ever waiting on what it turns out to be: a FIFO (or a device) named like
+/// a mirror's `library.json`, a `.stowaway` file or an OPML file would
+/// block `open` until some writer came, for ever. It is opened non-blocking
+/// and refused unless it is a regular file; reads of a regular file are
+/// unaffected by the flag.
+pub fn open_regular_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
+/// Reads a small local file whole: a regular file only (see
+/// [`open_regular_file`]), at most `max` bytes (more is an error), off the
+/// async workers and within `deadline`.
+pub async fn read_local_file(
+    path: &std::path::Path,
+    max: u64,
+    deadline: Duration,
+) -> std::io::Result<Vec<u8>> {
+    let p = path.to_owned();
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        open_regular_file(&p)?
+            .take(max + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > max {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("larger than {max} bytes"),
+            ));
+        }
+        Ok(bytes)
+    });
+    match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(std::io::Error::other(e.to_string())),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("reading {} took longer than {deadline:?}", path.display()),
+        )),
+    }
+}
+
 async fn open_file(path: PathBuf, offset: u64) -> Result<BodyStream, MirrorError> {
     let opened = Instant::now();
-    let mut file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(MirrorError::NotFound),
-        Err(e) => return Err(e.into()),
+    let std_file = match tokio::task::spawn_blocking(move || open_regular_file(&path)).await {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(MirrorError::NotFound)
+        }
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(MirrorError::NotFound)
+        }
+        Ok(Err(e)) => return Err(e.into()),
+        Err(e) => return Err(MirrorError::Transfer(e.to_string())),
     };
+    let mut file = tokio::fs::File::from_std(std_file);
     let meta = file.metadata().await?;
-    if !meta.is_file() {
-        return Err(MirrorError::NotFound);
-    }
     let len = meta.len();
     if offset > 0 {
         use tokio::io::AsyncSeekExt;

@@ -18,7 +18,7 @@ pub enum StoreError {
     UnknownLibrary(String),
     #[error("no such collection or item: {0}")]
     UnknownItem(String),
-    #[error("already subscribed to library {0:?} with a different public key; unsubscribe first")]
+    #[error("already subscribed to library {0:?} with a different public key; unsubscribe first (`stowaway unsubscribe {0}`)")]
     KeyConflict(String),
     #[error("refusing catalog sequence {offered} for {library:?}: sequence {applied} is already applied (rollback)")]
     Rollback {
@@ -42,6 +42,10 @@ pub enum StoreError {
     Unverified(String),
     #[error("library {0:?} is subscribed from another source")]
     SourceConflict(String),
+    #[error("another sync is already running on this cache")]
+    Busy,
+    #[error("the index cannot be read ({0}); `stowaway fsck --repair` rebuilds it from your subscriptions and the files it can verify")]
+    Corrupt(String),
 }
 
 impl StoreError {
@@ -49,6 +53,26 @@ impl StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+
+    /// An index SQLite cannot read at all (overwritten, truncated to
+    /// garbage) becomes [`StoreError::Corrupt`].
+    pub(crate) fn corrupt_if_not_a_database(e: StoreError) -> StoreError {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        let code = match &e {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => Some(f.code),
+            StoreError::Migration(rusqlite_migration::Error::RusqliteError { err, .. }) => {
+                match err {
+                    rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match code {
+            Some(NotADatabase | DatabaseCorrupt) => StoreError::Corrupt(e.to_string()),
+            _ => e,
         }
     }
 
@@ -67,6 +91,8 @@ impl StoreError {
             StoreError::TooLong { .. } => "too_long",
             StoreError::Unverified(_) => "integrity_mismatch",
             StoreError::SourceConflict(_) => "source_conflict",
+            StoreError::Busy => "busy",
+            StoreError::Corrupt(_) => "index_corrupt",
         }
     }
 }

@@ -6,11 +6,18 @@
 //! does not know are re-hashed too: a valid one that a catalog references is
 //! adopted (the index is rebuilt from what can be re-verified), anything else
 //! is reported.
+//!
+//! An index that cannot be read at all is rebuilt by [`Store::rebuild`]
+//! from what lives beside it and can be verified again: the copies of the
+//! member's subscriptions, the last verified catalog of each signed library
+//! (checked against its subscription's key once more), and the blobs on
+//! disk, adopted only when a catalog names them and their bytes match.
 
 use std::fs;
+use std::path::Path;
 
 use serde::Serialize;
-use stowaway_catalog::Sha256;
+use stowaway_catalog::{verify_catalog, Sha256, Subscription};
 
 use crate::{BlobStore, Store, StoreError};
 
@@ -47,7 +54,110 @@ impl FsckReport {
     }
 }
 
+/// What [`Store::rebuild`] did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Rebuilt {
+    /// Where the unreadable index was moved (kept, not deleted).
+    pub moved_to: String,
+    /// Libraries subscribed again from their copies.
+    pub libraries: Vec<String>,
+    /// Signed catalogs verified again and applied.
+    pub catalogs: usize,
+    /// Verified files the new index holds.
+    pub blobs: u64,
+    /// Files on disk no restored catalog names (a podcast's episodes are
+    /// known by hash only after their next download): left in place.
+    pub unreferenced: u64,
+    /// What could not be restored, and why.
+    pub problems: Vec<String>,
+}
+
 impl Store {
+    /// Rebuilds an index that cannot be trusted: moves it aside, starts a
+    /// new one, subscribes again to every library whose subscription copy is
+    /// there, applies each signed library's last catalog after verifying it
+    /// again with that subscription's key, and adopts the blobs those
+    /// catalogs name whose bytes match. Playback positions and download
+    /// choices lived only in the old index and are lost; a podcast's files
+    /// are known again once the next sync fetches its feed. The caller holds
+    /// [`Store::lock_sync`].
+    pub fn rebuild(data_dir: &Path) -> Result<(Store, Rebuilt), StoreError> {
+        let mut done = Rebuilt::default();
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let db = data_dir.join(crate::DB_FILE);
+        let aside = data_dir.join(format!("{}.corrupt-{stamp}", crate::DB_FILE));
+        if db.exists() {
+            fs::rename(&db, &aside).map_err(|e| StoreError::io(&db, e))?;
+            done.moved_to = aside.display().to_string();
+        }
+        for suffix in ["-wal", "-shm"] {
+            let side = data_dir.join(format!("{}{suffix}", crate::DB_FILE));
+            if side.exists() {
+                let _ = fs::rename(&side, format!("{}{suffix}", aside.display()));
+            }
+        }
+        let store = Store::open(data_dir)?;
+        for (library, kind, bytes) in store.subscription_copies()? {
+            let restored = match kind.as_str() {
+                "stowaway" => store.restore_signed(&library, &bytes, &mut done),
+                _ => store.restore_feed(&library, &bytes),
+            };
+            match restored {
+                Ok(()) => done.libraries.push(library),
+                Err(e) => done.problems.push(format!("{library}: {e}")),
+            }
+        }
+        // Adopts the files the restored catalogs name (and reports the rest).
+        let check = store.fsck(false)?;
+        done.blobs = check.blobs_checked;
+        done.unreferenced = check
+            .problems
+            .iter()
+            .filter(|p| matches!(p, FsckProblem::Stray { .. }))
+            .count() as u64;
+        Ok((store, done))
+    }
+
+    fn restore_signed(
+        &self,
+        library: &str,
+        bytes: &[u8],
+        done: &mut Rebuilt,
+    ) -> Result<(), String> {
+        let sub = Subscription::parse(bytes).map_err(|e| e.to_string())?;
+        if sub.library != library {
+            return Err(format!("the copy names library {:?}", sub.library));
+        }
+        self.subscribe(&sub).map_err(|e| e.to_string())?;
+        let Some((catalog, signature)) = self.catalog_copy(library) else {
+            return Ok(()); // no catalog yet: the next sync fetches one
+        };
+        let key = sub.public_key().map_err(|e| e.to_string())?;
+        let verified = verify_catalog(&catalog, &signature, &key, Some(library)).map_err(|e| {
+            format!("its saved catalog does not verify ({e}); the next sync fetches one")
+        })?;
+        self.apply_catalog(library, &verified)
+            .map_err(|e| e.to_string())?;
+        done.catalogs += 1;
+        Ok(())
+    }
+
+    fn restore_feed(&self, library: &str, bytes: &[u8]) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        struct Copy {
+            feed: String,
+            title: String,
+        }
+        let c: Copy = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        url::Url::parse(&c.feed)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or("the copy holds no feed address")?;
+        self.subscribe_feed(library, &c.title, &c.feed)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     /// Checks the database and every blob. With `repair`, fixes what it can.
     pub fn fsck(&self, repair: bool) -> Result<FsckReport, StoreError> {
         let mut report = FsckReport::default();

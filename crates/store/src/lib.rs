@@ -30,7 +30,7 @@ pub use blobs::{BlobStore, BlobWriter};
 pub use downloads::{DownloadMode, Freed, QueuedDownload, StorageUsage};
 pub use error::StoreError;
 pub use feeds::{FeedFile, FeedRow, FileDigest};
-pub use fsck::{FsckProblem, FsckReport};
+pub use fsck::{FsckProblem, FsckReport, Rebuilt};
 pub use health::{MirrorRecord, PartialRow};
 pub use library::{ApplyOutcome, LibraryRow, SubscribeOutcome, Unsubscribed, WantedBlob};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
@@ -59,7 +59,7 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         private::create_dir(data_dir)?;
         let db_path = data_dir.join(DB_FILE);
-        let writer = db::open_writer(&db_path)?;
+        let writer = db::open_writer(&db_path).map_err(StoreError::corrupt_if_not_a_database)?;
         let reader = db::open_reader(&db_path)?;
         let blobs = BlobStore::open(&data_dir.join("blobs"))?;
         Ok(Store {
@@ -72,6 +72,24 @@ impl Store {
 
     pub fn data_dir(&self) -> &Path {
         &self.root
+    }
+
+    /// One sync (or repair) per cache at a time: an exclusive lock on
+    /// `sync.lock`, released when the returned file is dropped or the
+    /// process ends (even by `kill -9`). [`StoreError::Busy`] if held.
+    pub fn lock_sync(data_dir: &Path) -> Result<std::fs::File, StoreError> {
+        let path = data_dir.join("sync.lock");
+        let f = private::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        match f.try_lock() {
+            Ok(()) => Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(&path, e)),
+        }
     }
 
     pub fn blobs(&self) -> &BlobStore {

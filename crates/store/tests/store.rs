@@ -565,3 +565,123 @@ fn settings_budget_and_pause_persist() {
     let u = store.storage_usage().unwrap();
     assert_eq!((u.budget, u.paused), (None, false));
 }
+
+/// Unsubscribing removes the library's rows in one transaction (items,
+/// search, playback, choices, mirrors) and every file no other library
+/// uses; a file another library shares stays. The copy of its subscription
+/// beside the index goes too.
+#[test]
+fn unsubscribe_removes_the_library_and_only_its_own_files() {
+    let (dir, store) = open();
+    store
+        .apply_catalog(
+            "acme",
+            &verified(
+                1,
+                vec![
+                    item("e1", "Negotiation", "escrow", b"only acme"),
+                    item("e2", "Shared", "n", b"both"),
+                ],
+            ),
+        )
+        .unwrap();
+    let mut beta = verified(1, vec![item("b1", "Beta one", "n", b"both")]);
+    beta.catalog.library.id = "beta".into();
+    beta.bytes = beta.catalog.to_canonical_json();
+    store
+        .subscribe(&Subscription {
+            stowaway: 1,
+            library: "beta".into(),
+            title: None,
+            public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into(),
+            mirrors: vec!["https://b.example/".into()],
+            access: Default::default(),
+        })
+        .unwrap();
+    store.apply_catalog("beta", &beta).unwrap();
+    for d in [&b"only acme"[..], b"both"] {
+        put(&store, d);
+    }
+    store.set_position(key("e1"), 1000, Some(5000)).unwrap();
+    assert!(dir.path().join("subscriptions/acme.stowaway").exists());
+
+    let gone = store.unsubscribe("acme").unwrap();
+    assert_eq!((gone.items, gone.blobs, gone.bytes), (2, 1, 9));
+    assert!(!store.blobs().path(&sha_of(b"only acme")).exists());
+    assert!(
+        store.has_blob(&sha_of(b"both")).unwrap(),
+        "beta still uses it"
+    );
+    assert!(store.blobs().path(&sha_of(b"both")).exists());
+    assert_eq!(
+        store
+            .libraries()
+            .unwrap()
+            .iter()
+            .map(|l| l.id.as_str())
+            .collect::<Vec<_>>(),
+        ["beta"]
+    );
+    assert!(store.search("escrow", 10).unwrap().is_empty());
+    assert!(store.mirror_records("acme").unwrap().is_empty());
+    assert!(matches!(store.playback(key("e1")), Ok(p) if p.position_ms == 0));
+    assert!(!dir.path().join("subscriptions/acme.stowaway").exists());
+    assert!(dir.path().join("subscriptions/beta.stowaway").exists());
+    assert!(store.fsck(false).unwrap().is_clean());
+    assert!(matches!(
+        store.unsubscribe("acme"),
+        Err(StoreError::UnknownLibrary(_))
+    ));
+    // Subscribing again starts from nothing.
+    store
+        .subscribe(&Subscription {
+            stowaway: 1,
+            library: "acme".into(),
+            title: None,
+            public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into(),
+            mirrors: vec!["https://a.example/".into()],
+            access: Default::default(),
+        })
+        .unwrap();
+    assert_eq!(store.applied_catalog("acme").unwrap(), None);
+}
+
+/// The cache is the member's alone: directories 0700, files 0600, an
+/// existing cache tightened when opened.
+#[cfg(unix)]
+#[test]
+fn the_cache_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let store = Store::open(&data).unwrap();
+    store
+        .subscribe(&Subscription {
+            stowaway: 1,
+            library: "acme".into(),
+            title: None,
+            public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into(),
+            mirrors: vec!["https://a.example/".into()],
+            access: Default::default(),
+        })
+        .unwrap();
+    store
+        .apply_catalog("acme", &verified(1, vec![item("e1", "A", "n", b"alpha")]))
+        .unwrap();
+    put(&store, b"alpha");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut seen = 0;
+    let mut stack = vec![data.clone()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            assert_eq!(mode(&p), 0o700, "{}", p.display());
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "the index, a blob, a subscription copy");
+}

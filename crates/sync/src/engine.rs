@@ -21,6 +21,10 @@ use crate::catalog;
 use crate::download::Downloads;
 use crate::SyncEvent;
 
+/// Longest a local file the member named (a `.stowaway` or OPML file) may
+/// take to read: a stalled network share must not hang the CLI or the app.
+pub(crate) const LOCAL_READ_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Errors that end a sync (or a subscription) as a whole. Per-mirror and
 /// per-file failures are reported in [`SyncReport`] instead.
 #[derive(Debug, thiserror::Error)]
@@ -327,20 +331,13 @@ impl Engine {
             self.client.fetch_small(&mirror, name, 64 * 1024).await?
         } else {
             // A regular file, read no further than the format allows (not a
-            // device or a pipe someone named x.stowaway).
-            let path = source.to_owned();
-            tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-                use std::io::Read;
-                let f = std::fs::File::open(&path)?;
-                if !f.metadata()?.is_file() {
-                    return Err(std::io::Error::other("not a regular file"));
-                }
-                let mut bytes = Vec::new();
-                f.take(64 * 1024 + 1).read_to_end(&mut bytes)?;
-                Ok(bytes)
-            })
+            // device or a pipe someone named x.stowaway, which would never end).
+            stowaway_mirrors::read_local_file(
+                std::path::Path::new(source),
+                64 * 1024,
+                LOCAL_READ_DEADLINE,
+            )
             .await
-            .map_err(|e| SyncError::Internal(e.to_string()))?
             .map_err(|e| SyncError::Read {
                 path: source.to_owned(),
                 source: e,
@@ -386,6 +383,23 @@ impl Engine {
         })
     }
 
+    /// Removes a library and everything of it (see [`Store::unsubscribe`]);
+    /// its downloads in flight stop, and its token is dropped here (the shell
+    /// forgets the keyring's copy).
+    pub fn unsubscribe(&self, library: &str) -> Result<stowaway_store::Unsubscribed, SyncError> {
+        let gone = self.store.unsubscribe(library)?;
+        self.set_access_token(library, None);
+        self.reconcile()?;
+        info!(
+            library,
+            items = gone.items,
+            blobs = gone.blobs,
+            bytes = gone.bytes,
+            "unsubscribed"
+        );
+        Ok(gone)
+    }
+
     /// The member gave (or confirmed) `library`'s access token knowing its
     /// mirrors: it goes to all of them from now on.
     pub fn confirm_token_mirrors(&self, library: &str) -> Result<(), SyncError> {
@@ -416,24 +430,12 @@ impl Engine {
         Ok(report)
     }
 
-    /// One sync at a time per cache: an exclusive lock on `sync.lock`,
-    /// released when the process ends (even by `kill -9`).
+    /// One sync at a time per cache (see [`Store::lock_sync`]).
     fn lock(&self) -> Result<std::fs::File, SyncError> {
-        let path = self.store.data_dir().join("sync.lock");
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| StoreError::Io {
-                path: path.clone(),
-                source: e,
-            })?;
-        match f.try_lock() {
-            Ok(()) => Ok(f),
-            Err(std::fs::TryLockError::WouldBlock) => Err(SyncError::Busy),
-            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io { path, source: e }.into()),
-        }
+        Store::lock_sync(self.store.data_dir()).map_err(|e| match e {
+            StoreError::Busy => SyncError::Busy,
+            e => e.into(),
+        })
     }
 
     /// The library's mirror pool, with the health the store remembers.

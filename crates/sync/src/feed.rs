@@ -760,6 +760,22 @@ impl Engine {
             .collect()
     }
 
+    /// [`import_opml`](Self::import_opml) of a local file (a regular file of
+    /// at most 32 MiB, read within a deadline).
+    pub async fn import_opml_file(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<Vec<FeedSubscribed>, SyncError> {
+        let bytes =
+            stowaway_mirrors::read_local_file(path, 32 << 20, crate::engine::LOCAL_READ_DEADLINE)
+                .await
+                .map_err(|e| SyncError::Read {
+                    path: path.display().to_string(),
+                    source: e,
+                })?;
+        self.import_opml(&bytes)
+    }
+
     /// Every feed subscription, at its current address, as OPML 2.0;
     /// and how many there are.
     pub fn export_opml(&self) -> Result<(String, usize), SyncError> {
