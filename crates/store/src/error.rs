@@ -62,12 +62,10 @@ impl StoreError {
         use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
         let code = match &e {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => Some(f.code),
-            StoreError::Migration(rusqlite_migration::Error::RusqliteError { err, .. }) => {
-                match err {
-                    rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
-                    _ => None,
-                }
-            }
+            StoreError::Migration(rusqlite_migration::Error::RusqliteError {
+                err: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            }) => Some(f.code),
             _ => None,
         };
         match code {
