@@ -100,3 +100,61 @@ fn rules_requests_removal_budget_and_pause() {
     let e = member.run(&["budget", "lots"]).failure();
     assert!(e.stderr.contains("not a size"), "{}", e.stderr);
 }
+
+/// Two processes on one cache (the app syncing, the CLI removing): a file
+/// the member removes in one stops downloading in the other, and is not kept
+/// when it would have finished. Before, the running download did not know
+/// and stored it anyway.
+#[test]
+fn a_removal_in_another_process_stops_the_download() {
+    use stowaway_testmirror::{Fault, PathMatch, Rule, TestMirror};
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = Publisher::show(&tmp.path().join("publisher"), 2, 3 << 20);
+    publisher.build();
+    let mirror = TestMirror::start(&publisher.mirror).unwrap();
+    mirror.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::Trickle {
+            bytes_per_sec: 300_000,
+        },
+    )]);
+    let sub = publisher.subscription(&[mirror.url()]);
+    let member = Member::new(&tmp.path().join("member"));
+    member.json(&["subscribe", sub.to_str().unwrap()]);
+    let mut sync = std::process::Command::new(stowaway_tests::bin("stowaway"))
+        .args([
+            "--data-dir",
+            member.data.to_str().unwrap(),
+            "sync",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Both files are under way, then one is removed from the other process.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while member.json(&["status"])["partial_downloads"]
+        .as_array()
+        .is_none_or(|p| p.len() < 2)
+    {
+        assert!(std::time::Instant::now() < deadline, "no downloads started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let r = member.json(&["remove", "big/show/e1"]);
+    assert_eq!(r["freed"]["items"], 1, "{r}");
+    let out = sync.wait_with_output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lib = &report["libraries"][0];
+    assert_eq!(lib["files_downloaded"], 1, "{report}");
+    assert_eq!(lib["cancelled"], 1, "{report}");
+    let items = member.items();
+    assert_eq!(
+        items
+            .iter()
+            .map(|i| (i.1.as_str(), i.2))
+            .collect::<Vec<_>>(),
+        [("e1", false), ("e2", true)]
+    );
+    assert_eq!(stowaway_tests::files_below(&member.blob_dir()).len(), 1);
+}

@@ -44,6 +44,9 @@ pub enum StoreError {
     SourceConflict(String),
     #[error("another sync is already running on this cache")]
     Busy,
+    /// A file finished downloading after its item was removed: not kept.
+    #[error("no longer wanted: removed while it downloaded")]
+    Unwanted,
     #[error("the index cannot be read ({0}); `stowaway fsck --repair` rebuilds it from your subscriptions and the files it can verify")]
     Corrupt(String),
 }
@@ -90,6 +93,7 @@ impl StoreError {
             StoreError::Unverified(_) => "integrity_mismatch",
             StoreError::SourceConflict(_) => "source_conflict",
             StoreError::Busy => "busy",
+            StoreError::Unwanted => "cancelled",
             StoreError::Corrupt(_) => "index_corrupt",
         }
     }

@@ -375,15 +375,17 @@ impl Store {
     /// After a verified download of a feed file: records its hash and size,
     /// points the library's assets that carried the key (or the hash learned
     /// before, when the publisher's copy changed) at it, and indexes the
-    /// blob (already at its final path). `sniffed`: the type its first bytes
-    /// show, for assets whose type the feed did not give.
+    /// blob (already at its final path) if it is still wanted; if not (the
+    /// member removed it meanwhile, maybe in another process), deletes the
+    /// file and returns `false`. `sniffed`: the type its first bytes show,
+    /// for assets whose type the feed did not give.
     pub fn learn_feed_file(
         &self,
         key: &Sha256,
         sha: &Sha256,
         size: u64,
         sniffed: Option<&str>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         let Some((library, before)) = tx
@@ -426,18 +428,28 @@ impl Store {
                 params![sha.as_str(), t, library],
             )?;
         }
-        let now = now_unix();
-        tx.execute(
-            "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
-            params![sha.as_str(), size as i64, now],
-        )?;
+        // Kept only if still wanted (another process may have removed it
+        // meanwhile): the store's state wins.
+        let wanted: bool =
+            tx.query_row(&crate::library::wanted_sql(), [sha.as_str()], |r| r.get(0))?;
+        if wanted {
+            let now = now_unix();
+            tx.execute(
+                "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
+                params![sha.as_str(), size as i64, now],
+            )?;
+        }
         tx.execute(
             "DELETE FROM partials WHERE sha256 IN (?1, ?2)",
             params![key.as_str(), old],
         )?;
         tx.commit()?;
-        Ok(())
+        drop(conn);
+        if !wanted {
+            let _ = std::fs::remove_file(self.blobs().path(sha));
+        }
+        Ok(wanted)
     }
 
     /// What an item uses the blob `sha` for (`None`: not an item's asset,

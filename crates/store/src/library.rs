@@ -560,6 +560,41 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether the index (as any process left it) still wants blob `sha`:
+    /// an item the rules keep uses it, or it is artwork. A download running
+    /// in one process checks this, so a removal in another (the CLI while
+    /// the app syncs) stops it.
+    pub fn is_wanted(&self, sha: &Sha256) -> Result<bool, StoreError> {
+        Ok(self
+            .reader()
+            .query_row(&wanted_sql(), [sha.as_str()], |r| r.get(0))?)
+    }
+
+    /// Records a blob just verified at its final path, if it is still wanted
+    /// (checked in the same transaction, so the store's state wins over a
+    /// download that finishes after the member removed it elsewhere). When
+    /// not, the file is deleted and `false` returned.
+    pub fn keep_blob_if_wanted(&self, sha: &Sha256, size: u64) -> Result<bool, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction()?;
+        let wanted: bool = tx.query_row(&wanted_sql(), [sha.as_str()], |r| r.get(0))?;
+        if wanted {
+            let now = now_unix();
+            tx.execute(
+                "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
+                params![sha.as_str(), size as i64, now],
+            )?;
+        }
+        tx.execute("DELETE FROM partials WHERE sha256 = ?1", [sha.as_str()])?;
+        tx.commit()?;
+        drop(conn);
+        if !wanted {
+            let _ = std::fs::remove_file(self.blobs().path(sha));
+        }
+        Ok(wanted)
+    }
+
     /// Records that the blob at its path was just verified.
     pub fn mark_blob_present(&self, sha: &Sha256, size: u64) -> Result<(), StoreError> {
         let now = now_unix();
@@ -600,6 +635,20 @@ impl Store {
             Err(_) => Ok(false),
         }
     }
+}
+
+/// `SELECT` whether blob `?1` is wanted (see [`Store::is_wanted`]).
+pub(crate) fn wanted_sql() -> String {
+    format!(
+        "SELECT EXISTS (
+             SELECT 1 FROM assets a JOIN items i ON i.rowid = a.item_rowid
+             {joins}
+             WHERE a.sha256 = ?1 AND {wanted})
+         OR EXISTS (SELECT 1 FROM libraries WHERE artwork_sha256 = ?1)
+         OR EXISTS (SELECT 1 FROM collections WHERE artwork_sha256 = ?1)",
+        joins = crate::downloads::ITEM_POLICY_JOINS,
+        wanted = crate::downloads::ITEM_WANTED,
+    )
 }
 
 /// The sequence and bytes of the catalog applied for `library` (both

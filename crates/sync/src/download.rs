@@ -220,6 +220,24 @@ impl Budget {
 }
 
 impl Downloads<'_> {
+    /// The index no longer wants `w` (removed, maybe by another process):
+    /// this download stops, as if cancelled here.
+    fn removed_in_store(&self, w: &WantedBlob) -> bool {
+        let gone = matches!(self.engine.store().is_wanted(&w.sha256), Ok(false));
+        if gone {
+            info!(file = %w.label, "no longer wanted in the store (removed elsewhere); stopping");
+            self.cancel.cancel();
+        }
+        gone
+    }
+
+    /// A download finished after the member removed its item elsewhere: the
+    /// file is not kept, and the download counts as cancelled.
+    fn removed_elsewhere(&self) -> String {
+        self.cancel.cancel();
+        "cancelled: removed while it downloaded".into()
+    }
+
     fn note(&self, text: String) {
         self.notes
             .lock()
@@ -308,15 +326,18 @@ impl Downloads<'_> {
         let store = self.engine.store().clone();
         let (sha, size) = (w.sha256.clone(), w.size);
         let n = bytes.len() as u64;
-        tokio::task::spawn_blocking(move || {
+        let kept = tokio::task::spawn_blocking(move || {
             let mut writer = store.blobs().begin(&sha, size)?;
             writer.write(&bytes)?;
             writer.finish()?;
-            store.mark_blob_present(&sha, size)
+            store.keep_blob_if_wanted(&sha, size)
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+        if !kept {
+            return Err(self.removed_elsewhere());
+        }
         self.engine.index_transcript(&w.sha256).await;
         self.done.fetch_add(n, Ordering::Relaxed);
         self.engine.emit(SyncEvent::DownloadFinished {
@@ -381,9 +402,12 @@ impl Downloads<'_> {
                     .map_err(|e| e.to_string())?;
                 match finished {
                     Ok(_) => {
-                        store
-                            .mark_blob_present(&w.sha256, w.size)
+                        let kept = store
+                            .keep_blob_if_wanted(&w.sha256, w.size)
                             .map_err(|e| e.to_string())?;
+                        if !kept {
+                            return Err(self.removed_elsewhere());
+                        }
                         self.engine.index_transcript(&w.sha256).await;
                         let _ = store2.remove_partial(&w.sha256);
                         self.engine.emit(SyncEvent::DownloadFinished {
@@ -581,6 +605,9 @@ impl Downloads<'_> {
                 if last_checkpoint.elapsed() >= Duration::from_secs(2) {
                     last_checkpoint = Instant::now();
                     let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
+                    if self.removed_in_store(w) {
+                        break StreamEnd::Cancelled;
+                    }
                 }
                 // Far slower than another mirror is known to be? Move on.
                 let window = window_start.elapsed();
@@ -1006,6 +1033,7 @@ impl Downloads<'_> {
                     let started = Instant::now();
                     let start_bytes = writer.written();
                     let mut last_event = Instant::now();
+                    let mut last_check = Instant::now();
                     let end = loop {
                         let chunk = match pending.take() {
                             Some(c) => c,
@@ -1061,6 +1089,12 @@ impl Downloads<'_> {
                                 mirror: url.to_string(),
                             });
                         }
+                        if last_check.elapsed() >= Duration::from_secs(2) {
+                            last_check = Instant::now();
+                            if self.removed_in_store(w) {
+                                break StreamEnd::Cancelled;
+                            }
+                        }
                     };
                     if matches!(end, StreamEnd::Complete) {
                         self.pool.record_success(m, None);
@@ -1108,6 +1142,7 @@ impl Downloads<'_> {
                                 });
                                 return Ok(counted);
                             }
+                            Err(StoreError::Unwanted) => return Err(self.removed_elsewhere()),
                             Err(e) => {
                                 warn!(file = %label, source = %url, error = %e, "feed file failed verification; discarded");
                                 // Blame the source only if it served every byte.
@@ -1232,7 +1267,9 @@ impl Downloads<'_> {
                     .ok()?;
                 crate::feed::sniffed_type(role, &head)
             });
-            store.learn_feed_file(&key, &sha, n, sniffed.as_deref())?;
+            if !store.learn_feed_file(&key, &sha, n, sniffed.as_deref())? {
+                return Err(StoreError::Unwanted);
+            }
             Ok((sha, n))
         })
         .await
