@@ -121,7 +121,7 @@ fn a_removal_in_another_process_stops_the_download() {
     let sub = publisher.subscription(&[mirror.url()]);
     let member = Member::new(&tmp.path().join("member"));
     member.json(&["subscribe", sub.to_str().unwrap()]);
-    let mut sync = std::process::Command::new(stowaway_tests::bin("stowaway"))
+    let sync = std::process::Command::new(stowaway_tests::bin("stowaway"))
         .args([
             "--data-dir",
             member.data.to_str().unwrap(),

@@ -4,8 +4,16 @@
 //! file URLs, so the app runs this small HTTP server on a random
 //! `127.0.0.1` port. It serves *only* verified blobs the index knows, looked
 //! up by `(library, collection, item, role, index)` — never a path the page
-//! chose — behind a per-run secret token in the URL, with Range (206/416),
-//! the catalog's Content-Type, and no caching. Nothing here knows Tauri.
+//! chose — behind a per-run secret token in the URL, with Range (206/416)
+//! and no caching. Nothing here knows Tauri.
+//!
+//! What a publisher or a feed declares as a file's type is not what this
+//! origin sends: only media (`audio/*`, `video/*`), images, PDF and plain
+//! text go out as such (a "text/html" or script attachment is plain text or
+//! a download, never a page running on 127.0.0.1), and every response,
+//! errors too, carries `X-Content-Type-Options: nosniff` and
+//! `Content-Security-Policy: default-src 'none'; sandbox` (an SVG or PDF
+//! opened from here runs no script).
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -70,6 +78,7 @@ impl MediaServer {
                 get(serve),
             )
             .fallback(|| async { StatusCode::NOT_FOUND })
+            .layer(axum::middleware::map_response(guarded))
             .with_state(shared);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -117,6 +126,48 @@ impl Drop for MediaServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// The headers every response gets (see the module docs).
+async fn guarded(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    resp
+}
+
+/// The type this origin sends for a file the catalog calls `declared`:
+/// media, images and PDF as they are, anything textual as plain text, and
+/// everything else as bytes to download.
+pub fn served_type(declared: &str) -> String {
+    let t = declared.trim().to_ascii_lowercase();
+    let well_formed = t.len() <= 127
+        && t.split_once('/').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && t.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"/.+-_".contains(&c))
+        });
+    if !well_formed {
+        return "application/octet-stream".into();
+    }
+    let textual = t.starts_with("text/")
+        || t.starts_with("application/json")
+        || matches!(t.as_str(), "application/x-subrip" | "application/srt");
+    match t.as_str() {
+        _ if t.starts_with("audio/") || t.starts_with("video/") => t,
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "image/avif"
+        | "image/svg+xml" | "application/pdf" => t,
+        _ if textual => "text/plain; charset=utf-8".into(),
+        _ => "application/octet-stream".into(),
     }
 }
 
@@ -189,17 +240,17 @@ async fn serve(
     let mut resp = resp;
     let status = resp.status();
     let h = resp.headers_mut();
-    // The catalog's media type (validated as type/subtype), not a guess.
-    if matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT) {
-        if let Ok(ct) = HeaderValue::from_str(&asset.media_type) {
+    // Never tower-http's guess from a file name, never a type this origin
+    // should not send (see `served_type`).
+    match HeaderValue::from_str(&served_type(&asset.media_type)) {
+        Ok(ct) if matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT) => {
             h.insert(header::CONTENT_TYPE, ct);
+        }
+        _ => {
+            h.remove(header::CONTENT_TYPE);
         }
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     if let Some(origin) = origin {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         h.insert(header::VARY, HeaderValue::from_static("Origin"));

@@ -11,6 +11,9 @@ use stowaway_media::MediaServer;
 use stowaway_store::{ItemKey, Store};
 
 const AUDIO: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+const HTML: &[u8] = b"<script>fetch('/')</script>";
+const SCRIPT: &[u8] = b"alert(document.cookie)";
+const PDF: &[u8] = b"%PDF-1.4\n%%EOF\n";
 
 fn sha(b: &[u8]) -> Sha256 {
     Sha256::from_digest(&sha2::Sha256::digest(b).into())
@@ -67,6 +70,9 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
                 assets: vec![
                     asset(AUDIO, AssetRole::Media, "audio/ogg"),
                     asset(b"WEBVTT\n", AssetRole::Transcript, "text/vtt"),
+                    asset(HTML, AssetRole::Attachment, "text/html"),
+                    asset(SCRIPT, AssetRole::Attachment, "application/javascript"),
+                    asset(PDF, AssetRole::Attachment, "application/pdf"),
                 ],
             }],
         }],
@@ -82,11 +88,13 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
             },
         )
         .unwrap();
-    let s = sha(AUDIO);
-    let mut w = store.blobs().begin(&s, AUDIO.len() as u64).unwrap();
-    w.write(AUDIO).unwrap();
-    w.finish().unwrap();
-    store.mark_blob_present(&s, AUDIO.len() as u64).unwrap();
+    for data in [AUDIO, HTML, SCRIPT, PDF] {
+        let s = sha(data);
+        let mut w = store.blobs().begin(&s, data.len() as u64).unwrap();
+        w.write(data).unwrap();
+        w.finish().unwrap();
+        store.mark_blob_present(&s, data.len() as u64).unwrap();
+    }
     Arc::new(store)
 }
 
@@ -222,4 +230,53 @@ async fn serves_nothing_else() {
         .send()
         .await
         .is_err());
+}
+
+/// Whatever a catalog or feed declares, this origin sends only media,
+/// images, PDF and plain text, with nosniff and a sandboxing CSP on every
+/// response: an attachment declared `text/html` is never a page on
+/// 127.0.0.1 (before, the declared type went out as it was).
+#[tokio::test]
+async fn declared_types_are_held_to_media_images_pdf_and_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MediaServer::start(store(dir.path()), &[]).await.unwrap();
+    let client = reqwest::Client::new();
+    let at = |i| server.asset_url(KEY, AssetRole::Attachment, i);
+    for (url, served, body) in [
+        (at(0), "text/plain; charset=utf-8", HTML),
+        (at(1), "application/octet-stream", SCRIPT),
+        (at(2), "application/pdf", PDF),
+        (server.asset_url(KEY, AssetRole::Media, 0), "audio/ogg", AUDIO),
+    ] {
+        let r = client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        assert_eq!(r.headers()["content-type"], served, "{url}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(
+            r.headers()["content-security-policy"],
+            "default-src 'none'; sandbox"
+        );
+        assert_eq!(r.bytes().await.unwrap(), body);
+    }
+    // Errors too.
+    let r = client
+        .get(format!("{}nothing", server.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers().contains_key("content-security-policy"));
+    for (declared, served) in [
+        ("video/mp4", "video/mp4"),
+        ("IMAGE/PNG", "image/png"),
+        ("text/vtt", "text/plain; charset=utf-8"),
+        ("application/json+chapters", "text/plain; charset=utf-8"),
+        ("text/html; charset=utf-8", "application/octet-stream"),
+        ("application/xhtml+xml", "application/octet-stream"),
+        ("image/svg+xml", "image/svg+xml"),
+        ("nonsense", "application/octet-stream"),
+    ] {
+        assert_eq!(stowaway_media::served_type(declared), served, "{declared}");
+    }
 }

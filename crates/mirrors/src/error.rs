@@ -39,6 +39,9 @@ pub enum MirrorError {
     RangeIgnored,
     #[error("transfer failed: {0}")]
     Transfer(String),
+    /// A public feed named a host on this machine or the local network.
+    #[error("refused: {0}")]
+    NotPublic(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -60,6 +63,7 @@ impl MirrorError {
             MirrorError::TooLarge { .. } => "too_large",
             MirrorError::RangeIgnored => "range_ignored",
             MirrorError::Transfer(_) => "transfer",
+            MirrorError::NotPublic(_) => "not_public",
             MirrorError::Io(_) => "io",
         }
     }

@@ -22,12 +22,14 @@ mod error;
 pub mod health;
 pub mod limit;
 pub mod pool;
+pub mod reach;
 pub mod transport;
 
 pub use error::MirrorError;
 pub use health::{Circuit, HealthPolicy, MirrorHealth};
 pub use limit::RateLimiter;
 pub use pool::{AttemptError, MirrorPool, PoolConfig};
+pub use reach::{is_public, Reach};
 pub use transport::{
     open_regular_file, read_local_file, AccessToken, BodyStream, ClientConfig, Document, Fetched,
     Mirror, MirrorClient, Opened, Pace, Validators,

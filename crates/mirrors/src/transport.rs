@@ -13,7 +13,7 @@ use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::MirrorError;
+use crate::{MirrorError, Reach};
 
 /// Timeouts and identity for every request.
 #[derive(Clone, Debug)]
@@ -29,6 +29,9 @@ pub struct ClientConfig {
     /// size instead (see [`Pace`]).
     pub small_pace: Pace,
     pub user_agent: String,
+    /// Host names resolved to a fixed address instead of by DNS (like
+    /// curl's `--resolve`); they count as public hosts (see [`crate::reach`]).
+    pub pins: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl Default for ClientConfig {
@@ -41,6 +44,7 @@ impl Default for ClientConfig {
                 grace: Duration::from_secs(5),
             },
             user_agent: format!("stowaway/{}", env!("CARGO_PKG_VERSION")),
+            pins: Vec::new(),
         }
     }
 }
@@ -64,11 +68,12 @@ impl Pace {
     }
 }
 
-/// One mirror: a parsed base URL, and for a private library the member's
-/// access token (sent as `Authorization: Bearer`).
+/// One mirror: a parsed base URL, for a private library the member's
+/// access token (sent as `Authorization: Bearer`), and where its requests
+/// may go ([`Reach`]: a public feed's hosts are held to public addresses).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mirror {
-    Http(Url, Option<AccessToken>),
+    Http(Url, Option<AccessToken>, Reach),
     File(PathBuf),
 }
 
@@ -115,7 +120,7 @@ impl Mirror {
                 }
                 url.set_query(None);
                 url.set_fragment(None);
-                Ok(Mirror::Http(url, None))
+                Ok(Mirror::Http(url, None, Reach::Any))
             }
             "file" => url
                 .to_file_path()
@@ -131,7 +136,7 @@ impl Mirror {
     /// a mirror goes without it (and a private library will refuse it).
     pub fn with_token(self, token: Option<&AccessToken>) -> Mirror {
         match self {
-            Mirror::Http(url, _) => {
+            Mirror::Http(url, _, reach) => {
                 let protected = url.scheme() == "https"
                     || match url.host() {
                         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -140,21 +145,29 @@ impl Mirror {
                         None => false,
                     };
                 let token = token.filter(|_| protected).cloned();
-                Mirror::Http(url, token)
+                Mirror::Http(url, token, reach)
             }
+            file => file,
+        }
+    }
+
+    /// The same mirror, its requests held to `reach`.
+    pub fn with_reach(self, reach: Reach) -> Mirror {
+        match self {
+            Mirror::Http(url, token, _) => Mirror::Http(url, token, reach),
             file => file,
         }
     }
 
     /// Whether requests to this mirror carry an access token.
     pub fn has_token(&self) -> bool {
-        matches!(self, Mirror::Http(_, Some(_)))
+        matches!(self, Mirror::Http(_, Some(_), _))
     }
 
     /// The base URL as text, for logs and the store (never the token).
     pub fn to_url_string(&self) -> String {
         match self {
-            Mirror::Http(u, _) => u.to_string(),
+            Mirror::Http(u, _, _) => u.to_string(),
             Mirror::File(p) => Url::from_directory_path(p)
                 .map(|u| u.to_string())
                 .unwrap_or_else(|()| p.display().to_string()),
@@ -183,45 +196,79 @@ fn check_relative(path: &str) -> Result<(), MirrorError> {
 #[derive(Clone, Debug)]
 pub struct MirrorClient {
     http: reqwest::Client,
+    /// The same, for [`Reach::Public`]: resolves names to public addresses
+    /// only and refuses redirects elsewhere.
+    http_public: reqwest::Client,
     /// Follows no redirect: for feeds, whose permanent moves are recorded.
     manual: reqwest::Client,
+    manual_public: reqwest::Client,
+    pins: crate::reach::Pins,
     config: ClientConfig,
 }
 
 impl MirrorClient {
     pub fn new(config: ClientConfig) -> Result<MirrorClient, MirrorError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.idle_timeout)
-            .user_agent(config.user_agent.clone())
-            // Up to 5 hops, never from https down to http: a private
-            // library's token (which reqwest keeps on a same-host redirect)
-            // must not travel in clear text, and nothing else should either.
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let downgrade = attempt.url().scheme() == "http"
-                    && attempt.previous().iter().any(|u| u.scheme() == "https");
-                if downgrade {
-                    attempt.error("refusing a redirect from https to http")
-                } else if attempt.previous().len() > 5 {
-                    attempt.error("too many redirects")
-                } else {
-                    attempt.follow()
+        let pins: crate::reach::Pins = std::sync::Arc::new(
+            config
+                .pins
+                .iter()
+                .map(|(h, a)| (h.to_ascii_lowercase(), *a))
+                .collect(),
+        );
+        let build = |follow: bool, reach: Reach| {
+            let mut b = reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .read_timeout(config.idle_timeout)
+                .user_agent(config.user_agent.clone());
+            b = match reach {
+                Reach::Public => {
+                    b.dns_resolver(std::sync::Arc::new(crate::reach::PublicResolver {
+                        pins: pins.clone(),
+                    }))
                 }
-            }))
-            .build()
-            .map_err(|e| MirrorError::Transfer(e.to_string()))?;
-        let manual = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.idle_timeout)
-            .user_agent(config.user_agent.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| MirrorError::Transfer(e.to_string()))?;
+                Reach::Any => pins.iter().fold(b, |b, (h, a)| b.resolve(h, *a)),
+            };
+            let policy = if follow {
+                // Up to 5 hops, never from https down to http: a private
+                // library's token (which reqwest keeps on a same-host
+                // redirect) must not travel in clear text, and nothing else
+                // should either; and never off the public internet for a
+                // public feed's hosts.
+                reqwest::redirect::Policy::custom(move |attempt| {
+                    let downgrade = attempt.url().scheme() == "http"
+                        && attempt.previous().iter().any(|u| u.scheme() == "https");
+                    if downgrade {
+                        attempt.error("refusing a redirect from https to http")
+                    } else if attempt.previous().len() > 5 {
+                        attempt.error("too many redirects")
+                    } else if let Err(e) = crate::reach::check(attempt.url(), reach) {
+                        attempt.error(e.to_string())
+                    } else {
+                        attempt.follow()
+                    }
+                })
+            } else {
+                reqwest::redirect::Policy::none()
+            };
+            b.redirect(policy)
+                .build()
+                .map_err(|e| MirrorError::Transfer(e.to_string()))
+        };
         Ok(MirrorClient {
-            http,
-            manual,
+            http: build(true, Reach::Any)?,
+            http_public: build(true, Reach::Public)?,
+            manual: build(false, Reach::Any)?,
+            manual_public: build(false, Reach::Public)?,
+            pins,
             config,
         })
+    }
+
+    /// Whether `url` is on this machine or the local network (literally, or
+    /// by what its name resolves to): the hosts a feed there names may be
+    /// too ([`Reach::Any`]); a feed elsewhere gets [`Reach::Public`].
+    pub async fn is_local(&self, url: &Url) -> bool {
+        crate::reach::is_local(url, &self.pins).await
     }
 
     /// Fetches a document (a podcast feed) from an absolute http(s) URL,
@@ -229,18 +276,23 @@ impl MirrorClient {
     /// Redirects are followed here, up to 5 and never from https to http, so
     /// that a chain of permanent ones (301, 308) can be reported as
     /// [`Document::moved_to`]: the subscription should use that address.
+    /// Every hop is held to `reach`.
     pub async fn fetch_document(
         &self,
         url: &Url,
         validators: &Validators,
         max: u64,
+        reach: Reach,
     ) -> Result<Document, MirrorError> {
         // A server dripping a feed byte by byte must not hold a sync for
         // long: the whole fetch has a deadline, not only each read.
         let deadline = DOCUMENT_DEADLINE;
-        tokio::time::timeout(deadline, self.fetch_document_inner(url, validators, max))
-            .await
-            .unwrap_or(Err(MirrorError::Timeout(deadline)))
+        tokio::time::timeout(
+            deadline,
+            self.fetch_document_inner(url, validators, max, reach),
+        )
+        .await
+        .unwrap_or(Err(MirrorError::Timeout(deadline)))
     }
 
     async fn fetch_document_inner(
@@ -248,7 +300,12 @@ impl MirrorClient {
         url: &Url,
         validators: &Validators,
         max: u64,
+        reach: Reach,
     ) -> Result<Document, MirrorError> {
+        let client = match reach {
+            Reach::Any => &self.manual,
+            Reach::Public => &self.manual_public,
+        };
         let mut current = url.clone();
         let mut permanent = true;
         let mut hops = 0;
@@ -259,7 +316,8 @@ impl MirrorClient {
                     "only http and https".into(),
                 ));
             }
-            let mut req = self.manual.get(current.clone());
+            crate::reach::check(&current, reach)?;
+            let mut req = client.get(current.clone());
             if let Some(etag) = &validators.etag {
                 req = req.header(IF_NONE_MATCH, etag);
             }
@@ -385,7 +443,7 @@ impl MirrorClient {
         url: &Url,
         offset: u64,
     ) -> Result<BodyStream, MirrorError> {
-        let Mirror::Http(base, token) = mirror else {
+        let Mirror::Http(base, token, reach) = mirror else {
             return Err(MirrorError::BadUrl(
                 url.to_string(),
                 "not an HTTP mirror".into(),
@@ -398,7 +456,13 @@ impl MirrorClient {
             ));
         }
         match self
-            .send(url.clone(), token.as_ref(), offset, &Validators::default())
+            .send(
+                url.clone(),
+                token.as_ref(),
+                *reach,
+                offset,
+                &Validators::default(),
+            )
             .await?
         {
             Opened::Body(b) => Ok(b),
@@ -483,36 +547,31 @@ impl MirrorClient {
     ) -> Result<Opened, MirrorError> {
         check_relative(path)?;
         match mirror {
-            Mirror::Http(base, token) => {
-                self.open_http(base, token.as_ref(), path, offset, validators)
+            Mirror::Http(base, token, reach) => {
+                let url = base
+                    .join(path)
+                    .map_err(|e| MirrorError::BadUrl(path.to_owned(), e.to_string()))?;
+                self.send(url, token.as_ref(), *reach, offset, validators)
                     .await
             }
             Mirror::File(root) => open_file(root.join(path), offset).await.map(Opened::Body),
         }
     }
 
-    async fn open_http(
-        &self,
-        base: &Url,
-        token: Option<&AccessToken>,
-        path: &str,
-        offset: u64,
-        validators: &Validators,
-    ) -> Result<Opened, MirrorError> {
-        let url = base
-            .join(path)
-            .map_err(|e| MirrorError::BadUrl(path.to_owned(), e.to_string()))?;
-        self.send(url, token, offset, validators).await
-    }
-
     async fn send(
         &self,
         url: Url,
         token: Option<&AccessToken>,
+        reach: Reach,
         offset: u64,
         validators: &Validators,
     ) -> Result<Opened, MirrorError> {
-        let mut req = self.http.get(url);
+        crate::reach::check(&url, reach)?;
+        let client = match reach {
+            Reach::Any => &self.http,
+            Reach::Public => &self.http_public,
+        };
+        let mut req = client.get(url);
         if let Some(t) = token {
             // reqwest drops it if a redirect leaves this host.
             req = req.bearer_auth(t.expose());
@@ -901,7 +960,11 @@ mod tests {
     fn parses_mirror_urls() {
         assert_eq!(
             Mirror::parse("https://cdn.example/lib").unwrap(),
-            Mirror::Http(Url::parse("https://cdn.example/lib/").unwrap(), None)
+            Mirror::Http(
+                Url::parse("https://cdn.example/lib/").unwrap(),
+                None,
+                Reach::Any
+            )
         );
         assert_eq!(
             Mirror::parse("file:///media/usb/lib/").unwrap(),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use stowaway_catalog::{CatalogError, Sha256, Subscription};
 use stowaway_mirrors::{
     AccessToken, ClientConfig, Mirror, MirrorClient, MirrorError, MirrorHealth, MirrorPool,
-    PoolConfig, RateLimiter,
+    PoolConfig, RateLimiter, Reach,
 };
 use stowaway_store::{ApplyOutcome, DownloadMode, Freed, ItemKey, Store, StoreError, WantedBlob};
 use tokio::sync::broadcast;
@@ -438,12 +438,14 @@ impl Engine {
         })
     }
 
-    /// The library's mirror pool, with the health the store remembers.
+    /// The library's mirror pool, with the health the store remembers; its
+    /// requests held to `reach` (a public feed's hosts: public addresses).
     fn pool(
         &self,
         library: &str,
         opts: &SyncOptions,
-    ) -> Result<(MirrorPool, Vec<stowaway_store::MirrorRecord>), SyncError> {
+        reach: Reach,
+    ) -> Result<MirrorPool, SyncError> {
         let records = self.store.mirror_records(library)?;
         // A feed library's hosts are anybody's: no token ever goes to them.
         let token = if self.store.feed(library)?.is_some() {
@@ -456,15 +458,13 @@ impl Engine {
                 .cloned()
         };
         let mut mirrors = Vec::new();
-        let mut kept = Vec::new();
         for r in records {
             // Only to mirrors confirmed for it (see `subscribe`).
             let token = token.as_ref().filter(|_| r.token_ok);
-            match Mirror::parse(&r.url).map(|m| m.with_token(token)) {
+            match Mirror::parse(&r.url).map(|m| m.with_token(token).with_reach(reach)) {
                 Ok(m) => {
                     let health = MirrorHealth::from_stored(r.health.as_deref());
                     mirrors.push((m, health));
-                    kept.push(r);
                 }
                 Err(e) => warn!(library, url = %r.url, error = %e, "skipping unusable mirror"),
             }
@@ -473,7 +473,7 @@ impl Engine {
             per_mirror_connections: opts.per_mirror_connections.max(1),
             ..PoolConfig::default()
         };
-        Ok((MirrorPool::new(self.client.clone(), mirrors, config), kept))
+        Ok(MirrorPool::new(self.client.clone(), mirrors, config))
     }
 
     fn save_health(&self, library: &str, pool: &MirrorPool) {
@@ -504,18 +504,27 @@ impl Engine {
         };
         let unauthorized = std::sync::atomic::AtomicBool::new(false);
         // A feed library's pool is its files' hosts, known after the fetch.
+        // A feed on the internet may not send us to this machine or the
+        // local network (see stowaway_mirrors::reach).
         let feed = self.store.feed(library)?;
+        let reach = match &feed {
+            Some(row) => match url::Url::parse(&row.url) {
+                Ok(u) if self.client.is_local(&u).await => Reach::Any,
+                _ => Reach::Public,
+            },
+            None => Reach::Any,
+        };
         let refreshed = match &feed {
             Some(row) => {
-                let (pool, _) = self.pool(library, opts)?;
+                let pool = self.pool(library, opts, reach)?;
                 let r = self
-                    .refresh_feed(library, row, &pool, &mut report.warnings)
+                    .refresh_feed(library, row, &pool, reach, &mut report.warnings)
                     .await;
                 self.save_health(library, &pool);
                 r
             }
             None => {
-                let (pool, _) = self.pool(library, opts)?;
+                let pool = self.pool(library, opts, reach)?;
                 let r = self
                     .refresh_catalog(library, public_key, &pool, &unauthorized, &mut report)
                     .await;
@@ -523,7 +532,7 @@ impl Engine {
                 r
             }
         };
-        let (pool, _) = self.pool(library, opts)?;
+        let pool = self.pool(library, opts, reach)?;
         match refreshed {
             Ok((outcome, mirror, expired)) => {
                 if !outcome.unchanged {

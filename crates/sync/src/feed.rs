@@ -635,6 +635,7 @@ impl FetchedFeed {
     }
 }
 
+use stowaway_mirrors::Reach;
 use stowaway_store::{ApplyOutcome, FeedRow};
 use tracing::{info, warn};
 
@@ -653,7 +654,8 @@ impl Engine {
         };
         let doc = self
             .client()
-            .fetch_document(&url, &Default::default(), MAX_FEED_BYTES)
+            // The address the member gave, wherever it is.
+            .fetch_document(&url, &Default::default(), MAX_FEED_BYTES, Reach::Any)
             .await?;
         let body = doc.body.unwrap_or_default();
         if body.trim_ascii_start().starts_with(b"{") {
@@ -876,6 +878,7 @@ impl Engine {
         &self,
         current: &Url,
         feed: &Feed,
+        reach: Reach,
         warnings: &mut Vec<String>,
     ) -> Result<Option<Url>, ()> {
         let Some(candidate) = feed.new_feed_url.clone() else {
@@ -896,7 +899,7 @@ impl Engine {
         }
         let doc = match self
             .client()
-            .fetch_document(&candidate, &Default::default(), MAX_FEED_BYTES)
+            .fetch_document(&candidate, &Default::default(), MAX_FEED_BYTES, reach)
             .await
         {
             Ok(d) => d,
@@ -926,6 +929,7 @@ impl Engine {
         library: &str,
         row: &FeedRow,
         pool: &stowaway_mirrors::MirrorPool,
+        reach: Reach,
         warnings: &mut Vec<String>,
     ) -> Result<(ApplyOutcome, String, bool), String> {
         let url = Url::parse(&row.url).map_err(|e| format!("feed URL {}: {e}", row.url))?;
@@ -957,7 +961,7 @@ impl Engine {
         let started = std::time::Instant::now();
         let doc = match self
             .client()
-            .fetch_document(&url, &validators, MAX_FEED_BYTES)
+            .fetch_document(&url, &validators, MAX_FEED_BYTES, reach)
             .await
         {
             Ok(d) => {
@@ -1001,7 +1005,7 @@ impl Engine {
         };
         let new_address = match &doc.moved_to {
             Some(_) => Ok(None), // a permanent redirect: it served the feed just now
-            None => self.check_new_feed_url(&url, &feed, warnings).await,
+            None => self.check_new_feed_url(&url, &feed, reach, warnings).await,
         };
         let recheck = new_address.is_err();
         let new_address = new_address.unwrap_or(None);

@@ -1085,3 +1085,114 @@ async fn undeclared_lengths_cannot_pass_the_storage_budget() {
         .unwrap();
     assert_eq!(r.libraries[0].files_downloaded, 1, "{:?}", r.libraries[0]);
 }
+
+/// A feed on the internet names hosts on the member's own machine or
+/// network (a printer, the router, a cloud metadata address): none of them
+/// gets a request, and the member is told why. Before, any feed could make
+/// the app GET any loopback or LAN address. ("podcast.example" is pinned to
+/// this machine's loopback server and stands for a public host: a public
+/// internet host is a boundary the tests cannot run.)
+#[tokio::test]
+async fn a_public_feed_cannot_send_the_member_to_local_addresses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = TestMirror::start(tmp.path().join("site")).unwrap();
+    let lan = TestMirror::start(tmp.path().join("lan")).unwrap();
+    std::fs::create_dir_all(lan.root()).unwrap();
+    std::fs::write(lan.root().join("secret.mp3"), b"router admin page").unwrap();
+    let public = format!("http://podcast.example:{}/", site.addr().port());
+    let local = lan.url(); // http://127.0.0.1:…/
+    let by_name = format!("http://localhost:{}/", lan.addr().port());
+    let private_ip = "http://192.168.1.1/admin.mp3";
+    small_feed(
+        site.root(),
+        "Public Show",
+        Some(&format!("{local}feed.xml")),
+        &[
+            item(
+                "a",
+                "Loopback",
+                Some((&format!("{local}secret.mp3"), Some("audio/mpeg"))),
+            ),
+            item(
+                "b",
+                "By name",
+                Some((&format!("{by_name}secret.mp3"), Some("audio/mpeg"))),
+            ),
+            item("c", "LAN", Some((private_ip, Some("audio/mpeg")))),
+        ]
+        .concat(),
+    );
+    let config = ClientConfig {
+        pins: vec![("podcast.example".into(), site.addr())],
+        ..ClientConfig::default()
+    };
+    let engine = Engine::new(
+        Arc::new(Store::open(&tmp.path().join("member")).unwrap()),
+        config,
+    )
+    .unwrap();
+    let s = subscribe(&engine, &format!("{public}feed.xml")).await;
+    assert_eq!(s.mapped.episodes, 3);
+    // Updated since (the next refresh reads it and its new address).
+    let xml = std::fs::read_to_string(site.root().join("feed.xml")).unwrap();
+    write_feed(
+        &site.root().join("feed.xml"),
+        &format!("{xml}<!-- updated -->"),
+    );
+    let r = engine
+        .sync(
+            &SyncOptions {
+                max_rounds: 1,
+                ..SyncOptions::default()
+            },
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let lib = &r.libraries[0];
+    assert_eq!(lib.files_downloaded, 0, "{lib:?}");
+    assert_eq!(lib.failed.len(), 3, "{lib:?}");
+    assert!(
+        lib.failed
+            .iter()
+            .all(|(_, e)| e.contains("may not point there")),
+        "{lib:?}"
+    );
+    // The feed's new address on loopback is not followed either.
+    assert!(
+        lib.warnings
+            .iter()
+            .any(|w| w.contains("may not point there")),
+        "{:?}",
+        lib.warnings
+    );
+    assert_eq!(
+        engine.store().feed(&s.library).unwrap().unwrap().url,
+        format!("{public}feed.xml")
+    );
+    assert!(lan.requests().is_empty(), "{:?}", lan.requests());
+
+    // The same files behind a feed on the member's own network: fetched.
+    small_feed(
+        lan.root(),
+        "LAN Show",
+        None,
+        &item(
+            "a",
+            "Loopback",
+            Some((&format!("{local}secret.mp3"), Some("audio/mpeg"))),
+        ),
+    );
+    let s2 = subscribe(&engine, &format!("{local}feed.xml")).await;
+    let r = engine
+        .sync(
+            &SyncOptions {
+                library: Some(s2.library.clone()),
+                ..SyncOptions::default()
+            },
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.libraries[0].files_downloaded, 1, "{:?}", r.libraries[0]);
+}
