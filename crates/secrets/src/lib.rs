@@ -92,8 +92,23 @@ pub fn load(library: &str, subscribed: &[String]) -> Result<Option<AccessToken>,
     }
 }
 
+/// Whether this build's keyring keeps secrets beyond the process: the OS
+/// store of this platform, not keyring's in-memory fallback.
+pub fn persistent() -> bool {
+    matches!(
+        keyring::default::default_credential_builder().persistence(),
+        keyring::credential::CredentialPersistence::UntilDelete
+    )
+}
+
 /// Files `token` for `library` in the keyring (replacing any earlier one).
+/// Refused where the keyring would only keep it in memory.
 pub fn store(library: &str, token: &AccessToken) -> Result<(), SecretsError> {
+    if !persistent() {
+        return Err(SecretsError::Unavailable(
+            "this build has no keyring for this platform".into(),
+        ));
+    }
     entry(library)?.set_password(token.expose()).map_err(map)?;
     tracing::info!(library, "access token saved in the OS keyring");
     Ok(())
@@ -131,6 +146,11 @@ mod tests {
             Some("t0k3n".to_owned())
         );
         std::env::remove_var(&var);
+    }
+
+    #[test]
+    fn the_keyring_is_the_platforms_own_store() {
+        assert!(persistent(), "keyring would keep tokens in memory only");
     }
 
     #[test]
