@@ -23,6 +23,8 @@ fn main() {
             "mirrors",
             "import_opml",
             "export_opml",
+            "unsubscribe",
+            "open_attachment",
         ]),
     ))
     .expect("tauri build script");

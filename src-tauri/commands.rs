@@ -72,6 +72,8 @@ pub fn search(state: State<'_, AppState>, query: String) -> Answer<Vec<SearchHit
 #[derive(Debug, Serialize, TS)]
 #[ts(export)]
 pub struct Attachment {
+    /// Its place among the item's attachments (for `open_attachment`).
+    pub index: u32,
     pub name: String,
     pub media_type: String,
     /// None until it is downloaded.
@@ -142,6 +144,7 @@ pub fn item_detail(
             .iter()
             .filter(|a| a.role == "attachment")
             .map(|a| Attachment {
+                index: a.index as u32,
                 name: a.name.clone().unwrap_or_else(|| "attachment".into()),
                 media_type: a.media_type.clone(),
                 url: a
@@ -210,9 +213,14 @@ pub struct SubscriptionPreview {
     pub title: Option<String>,
     /// Mirror base URLs (for a feed: the hosts of its files).
     pub mirrors: Vec<String>,
-    /// For a library already subscribed: mirrors it did not have (for a
-    /// private one, confirming asks for the access token again).
+    /// For a library already subscribed: mirrors it did not have, and
+    /// mirrors this update drops (for a private one, either makes confirming
+    /// forget the access token, to be given again).
     pub new_mirrors: Vec<String>,
+    pub removed_mirrors: Vec<String>,
+    /// The file says a private library is public: it stays private (an
+    /// update never lowers access).
+    pub access_kept: bool,
     /// Its mirrors want an access token.
     pub private: bool,
     pub already_subscribed: bool,
@@ -227,7 +235,11 @@ pub struct SubscriptionPreview {
 pub struct FeedOffer {
     /// Where the feed is (after redirects).
     pub url: String,
+    /// Episodes the library will have (with something to play).
     pub episodes: u32,
+    /// Episodes it will not, one line per reason ("2 episode(s) skipped, no
+    /// audio or video file: …").
+    pub skipped: Vec<String>,
     pub description: Option<String>,
 }
 
@@ -259,6 +271,7 @@ pub async fn preview_subscription(
                     }
                 }
             }
+            let mapped = fetched.preview();
             let preview = SubscriptionPreview {
                 source: source.clone(),
                 library: existing.clone().unwrap_or_else(|| {
@@ -267,12 +280,15 @@ pub async fn preview_subscription(
                 title: fetched.feed.title.clone(),
                 mirrors: hosts,
                 new_mirrors: Vec::new(),
+                removed_mirrors: Vec::new(),
+                access_kept: false,
                 private: false,
                 already_subscribed: existing.is_some(),
                 public_key: String::new(),
                 feed: Some(FeedOffer {
                     url: fetched.url.to_string(),
-                    episodes: fetched.feed.episodes.len() as u32,
+                    episodes: mapped.episodes as u32,
+                    skipped: mapped.summary(),
                     description: fetched.feed.description.clone(),
                 }),
             };
@@ -281,7 +297,8 @@ pub async fn preview_subscription(
         }
     };
     let store = state.engine.store();
-    let already_subscribed = store.library(&sub.library).is_ok();
+    let existing = store.library(&sub.library).ok();
+    let already_subscribed = existing.is_some();
     let known = if already_subscribed {
         store.mirrors(&sub.library)?
     } else {
@@ -296,16 +313,27 @@ pub async fn preview_subscription(
     } else {
         Vec::new()
     };
+    let removed_mirrors = match &existing {
+        Some(_) => store
+            .subscription_mirrors(&sub.library)?
+            .into_iter()
+            .filter(|m| !sub.mirrors.contains(m))
+            .collect(),
+        None => Vec::new(),
+    };
+    let was_private = existing.as_ref().is_some_and(|l| l.private);
     // What the member confirms is exactly this: `subscribe` uses it, not a
     // second fetch (which could answer differently).
     state.remember_preview(&source, crate::state::Offer::Library(sub.clone()));
     Ok(SubscriptionPreview {
         source,
-        private: sub.access == stowaway_catalog::Access::Token,
+        private: was_private || sub.access == stowaway_catalog::Access::Token,
+        access_kept: was_private && sub.access == stowaway_catalog::Access::Public,
         library: sub.library,
         title: sub.title,
         mirrors: sub.mirrors,
         new_mirrors,
+        removed_mirrors,
         already_subscribed,
         public_key: sub.public_key,
         feed: None,
@@ -552,8 +580,14 @@ pub fn set_settings(app: AppHandle, settings: AppSettings) -> Answer<AppSettings
 pub struct MirrorView {
     pub library: String,
     pub url: String,
-    /// ok | unknown | failing | retry_after | half_open | open
+    /// ok | unknown | failing | retry_after | half_open | open | stale
     pub state: String,
+    /// The catalog sequence it served at the last check, and the newest
+    /// any mirror (or this laptop) had then: it is stale when behind.
+    #[ts(type = "number | null")]
+    pub serves: Option<u64>,
+    #[ts(type = "number | null")]
+    pub newest: Option<u64>,
     pub latency_ms: Option<f64>,
     pub throughput_bps: Option<f64>,
     pub last_error: Option<String>,
@@ -574,6 +608,8 @@ pub fn mirrors(state: State<'_, AppState>) -> Answer<Vec<MirrorView>> {
                 library: lib.id.clone(),
                 url: r.url,
                 state: h.state(now_ms).to_owned(),
+                serves: h.catalog_sequence,
+                newest: h.newest_sequence,
                 latency_ms: h.latency_ms,
                 throughput_bps: h.throughput_bps,
                 last_error: h.last_error,
@@ -582,4 +618,68 @@ pub fn mirrors(state: State<'_, AppState>) -> Answer<Vec<MirrorView>> {
         }
     }
     Ok(out)
+}
+
+/// What unsubscribing removed.
+#[derive(Debug, Serialize, TS)]
+#[ts(export)]
+pub struct UnsubscribedView {
+    pub library: String,
+    #[ts(type = "number")]
+    pub items: u64,
+    pub files: u32,
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// Removes a library the member confirmed removing (the page asks first):
+/// its rows, its files no other library uses, its token in the keyring.
+#[tauri::command]
+pub async fn unsubscribe(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    library: String,
+) -> Answer<UnsubscribedView> {
+    let gone = state.unsubscribe(&app, &library).await?;
+    Ok(UnsubscribedView {
+        library: gone.library,
+        items: gone.items,
+        files: gone.blobs,
+        bytes: gone.bytes,
+    })
+}
+
+/// Opens an item's attachment (a PDF workbook) with the system's viewer:
+/// a copy of the verified blob, found by item, never a path the page gave.
+#[tauri::command(async)]
+pub fn open_attachment(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    library: String,
+    collection: String,
+    item: String,
+    index: u32,
+) -> Answer<String> {
+    use tauri_plugin_opener::OpenerExt;
+    let key = ItemKey {
+        library: &library,
+        collection: &collection,
+        item: &item,
+    };
+    let path = state
+        .engine
+        .store()
+        .export_attachment(key, index as usize)?
+        .ok_or_else(|| CommandError {
+            code: "not_downloaded".into(),
+            message: "that attachment is not downloaded yet".into(),
+        })?;
+    let shown = path.display().to_string();
+    app.opener()
+        .open_path(shown.clone(), None::<&str>)
+        .map_err(|e| CommandError {
+            code: "no_viewer".into(),
+            message: format!("no program could open {shown}: {e}"),
+        })?;
+    Ok(shown)
 }

@@ -77,6 +77,28 @@ pub fn ago(secs: i64) -> String {
     }
 }
 
+/// Forwards engine events until the engine goes away. A slow receiver that
+/// lags behind the broadcast channel loses the oldest events, never the
+/// forwarding: it is told (`lagged`) and goes on. (Before, one lag ended
+/// the forwarding for good and the page saw no progress again.)
+async fn forward_events(
+    mut events: tokio::sync::broadcast::Receiver<stowaway_sync::SyncEvent>,
+    emit: impl Fn(&stowaway_sync::SyncEvent),
+    lagged: impl Fn(),
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match events.recv().await {
+            Ok(ev) => emit(&ev),
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(dropped = n, "the page fell behind the sync events");
+                lagged();
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -124,6 +146,9 @@ fn main() -> anyhow::Result<()> {
         )
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
+        // Used from Rust only (attachments, by item): the page gets none of
+        // its commands.
+        .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![MINIMIZED]),
@@ -150,6 +175,8 @@ fn main() -> anyhow::Result<()> {
             commands::mirrors,
             commands::import_opml,
             commands::export_opml,
+            commands::unsubscribe,
+            commands::open_attachment,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {
@@ -183,13 +210,19 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             // Forward engine events to the page.
-            let mut events = state::get(&handle).engine.events();
-            let h = handle.clone();
-            tauri::async_runtime::spawn(async move {
-                while let Ok(ev) = events.recv().await {
-                    let _ = h.emit("sync-event", &ev);
-                }
-            });
+            let events = state::get(&handle).engine.events();
+            let (h, h2) = (handle.clone(), handle.clone());
+            tauri::async_runtime::spawn(forward_events(
+                events,
+                move |ev| {
+                    let _ = h.emit("sync-event", ev);
+                },
+                // Events were dropped (the page fell behind): it reloads
+                // what it shows instead of trusting its running totals.
+                move || {
+                    let _ = h2.emit("sync-status", state::get(&h2).status());
+                },
+            ));
             // Links from other platforms' deep-link events.
             {
                 use tauri_plugin_deep_link::DeepLinkExt;
@@ -223,4 +256,47 @@ fn main() -> anyhow::Result<()> {
     app.run(|_, _| {});
     drop(runtime);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use stowaway_sync::SyncEvent;
+
+    /// More events than the channel holds arrive before the forwarder reads
+    /// any: it reports the lag and keeps forwarding what comes after.
+    #[tokio::test]
+    async fn the_event_forwarder_survives_a_lag() {
+        let (tx, rx) = tokio::sync::broadcast::channel(4);
+        let ev = |n: usize| SyncEvent::LibraryStarted {
+            library: format!("lib{n}"),
+        };
+        for n in 0..10 {
+            tx.send(ev(n)).unwrap();
+        }
+        let (seen, lags) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (s, l) = (seen.clone(), lags.clone());
+        let task = tokio::spawn(super::forward_events(
+            rx,
+            move |_| {
+                s.fetch_add(1, Ordering::SeqCst);
+            },
+            move || {
+                l.fetch_add(1, Ordering::SeqCst);
+            },
+        ));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tx.send(ev(10)).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(lags.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            5,
+            "the last 4 queued, then the new one"
+        );
+        drop(tx);
+        task.await.unwrap();
+    }
 }

@@ -172,6 +172,9 @@ impl AppState {
         let (lib, t2) = (library.to_owned(), t.clone());
         let kept = tokio::task::spawn_blocking(move || stowaway_secrets::store(&lib, &t2)).await?;
         self.engine.set_access_token(library, Some(t));
+        // Given knowing the library's mirrors (the page shows them): the
+        // token goes to all of them from now on.
+        self.engine.confirm_token_mirrors(library)?;
         self.set_status(|s| s.needs_token.retain(|l| l != library));
         Ok(match kept {
             Ok(()) => TokenSaved {
@@ -226,6 +229,33 @@ impl AppState {
             self.load_tokens().await;
         }
         Ok(library)
+    }
+
+    /// Removes a library (after the member confirmed it in the page): the
+    /// engine's rows and files, its token in the keyring; the page and the
+    /// tray are told.
+    pub async fn unsubscribe(
+        &self,
+        app: &AppHandle,
+        library: &str,
+    ) -> Result<stowaway_store::Unsubscribed> {
+        let private = self.engine.store().library(library)?.private;
+        let engine = self.engine.clone();
+        let lib = library.to_owned();
+        let gone = tokio::task::spawn_blocking(move || engine.unsubscribe(&lib)).await??;
+        if private {
+            let lib = library.to_owned();
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || stowaway_secrets::forget(&lib)).await
+            {
+                tracing::warn!(library, error = %e, "cannot remove the token from the keyring");
+            }
+        }
+        self.set_status(|s| s.needs_token.retain(|l| l != library));
+        let status = self.status();
+        let _ = app.emit("sync-status", &status);
+        crate::tray::update(app, &status);
+        Ok(gone)
     }
 
     /// One sync of everything; updates the status, the tray and the page,

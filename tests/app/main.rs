@@ -422,6 +422,30 @@ async fn member_journey_in_the_real_app() {
     let keyring = SecretService::start();
     let mut env: Vec<(&str, String)> = keyring.env();
     env.push(("STOWAWAY_DATA_DIR", data.display().to_string()));
+    // The desktop's "open this file" (xdg-open) is a boundary the test
+    // cannot run; a stand-in records what it was asked to open.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let opened = tmp.path().join("opened.txt");
+    std::fs::write(
+        bin.join("xdg-open"),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("xdg-open"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    env.push(("PATH", path));
     let mut app_env = env.clone();
     app_env.push(("STOWAWAY_SUBSCRIBE", sub.display().to_string()));
     let driver = Driver::start(&app_env);
@@ -466,16 +490,23 @@ async fn member_journey_in_the_real_app() {
         .for_element(Locator::Css("#transcript .cue"))
         .await
         .expect("the transcript is shown");
-    let pdf = c
-        .find(Locator::Css(".attachments a"))
+    c.find(Locator::Css(".attachments button.attachment"))
         .await
         .expect("the workbook is listed");
-    let href = pdf.attr("href").await.unwrap().unwrap_or_default();
-    assert!(
-        href.starts_with("http://127.0.0.1:") && href.ends_with("/attachment/0"),
-        "{href}"
-    );
     shot(&c, "3-player").await;
+    // Opening it hands the system's viewer a verified copy, by item.
+    click(&c, ".attachments button.attachment").await;
+    eventually(10, "the workbook to be opened", || async {
+        std::fs::read_to_string(&opened).is_ok_and(|t| t.trim_end().ends_with(".pdf"))
+    })
+    .await;
+    let workbook = PathBuf::from(std::fs::read_to_string(&opened).unwrap().trim());
+    assert!(workbook.starts_with(&data), "{}", workbook.display());
+    assert!(
+        std::fs::read(&workbook).unwrap().starts_with(b"%PDF"),
+        "{}",
+        workbook.display()
+    );
 
     // Seek (a Range request to the media server), then pause: the position is saved.
     c.execute(
@@ -853,6 +884,48 @@ async fn member_journey_in_the_real_app() {
         Some(ROTATED),
         "replaced in the keyring"
     );
+
+    // A forged "update" (the library id and key are public): it leaves out
+    // "access" and puts a collector's mirror first. The dialog says the
+    // library stays private and the token will be forgotten; confirmed, the
+    // keyring no longer has it and the collector never gets it.
+    let collector = TestMirror::start(&publisher.mirror).unwrap();
+    let mut forged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    forged.as_object_mut().unwrap().remove("access");
+    forged["mirrors"] = json!([collector.url(), private.url()]);
+    let forged_file = tmp.path().join("acme-update.stowaway");
+    std::fs::write(&forged_file, forged.to_string()).unwrap();
+    launch_again(&env, forged_file.to_str().unwrap());
+    eventually(15, "the update dialog", || async {
+        exists(&c, "#subscribe-confirm").await
+    })
+    .await;
+    assert!(
+        exists(&c, "#access-kept").await,
+        "{}",
+        text(&c, "#dialog").await
+    );
+    assert!(
+        exists(&c, "#token-dropped").await,
+        "{}",
+        text(&c, "#dialog").await
+    );
+    click(&c, "#subscribe-confirm").await;
+    eventually(30, "the update to sync from the collector", || async {
+        !collector.requests().is_empty() && !text(&c, ".banner").await.starts_with("Syncing")
+    })
+    .await;
+    assert_eq!(keyring.lookup("acme"), None, "the token left the keyring");
+    assert!(
+        collector
+            .requests()
+            .iter()
+            .all(|q| q.header("authorization").is_none()),
+        "{:?}",
+        collector.requests()
+    );
+    drop(collector);
     drop(private);
 
     // Every mirror gone: the offline banner, and playback still works.
@@ -921,6 +994,30 @@ async fn member_journey_in_the_real_app() {
     let _a_again = TestMirror::start_on(&paths.mirror_a, a_addr).unwrap();
     eventually(45, "the app to sync again on its own", || async {
         text(&c, ".banner").await.starts_with("Synced")
+    })
+    .await;
+
+    // Unsubscribe from the private library, in Settings, after a question.
+    click(&c, "#tab-settings").await;
+    eventually(10, "the libraries in settings", || async {
+        exists(&c, "[data-unsubscribe='acme']").await
+    })
+    .await;
+    click(&c, "[data-unsubscribe='acme']").await;
+    eventually(10, "the question", || async {
+        exists(&c, "#unsubscribe-confirm").await
+    })
+    .await;
+    assert!(text(&c, "#dialog").await.contains("Acme Coaching"));
+    click(&c, "#unsubscribe-confirm").await;
+    eventually(15, "the library to go", || async {
+        !exists(&c, "[data-unsubscribe='acme']").await
+    })
+    .await;
+    assert!(!data.join("subscriptions/acme.stowaway").exists());
+    click(&c, "#tab-library").await;
+    eventually(10, "the library view without Acme's items", || async {
+        exists(&c, "[data-collection='first-deal']").await && !exists(&c, "[data-item='ep2']").await
     })
     .await;
 

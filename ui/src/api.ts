@@ -17,6 +17,7 @@ import type { SubscriptionPreview } from "./bindings/SubscriptionPreview";
 import type { SyncEvent } from "./bindings/SyncEvent";
 import type { SyncStatus } from "./bindings/SyncStatus";
 import type { TokenSaved } from "./bindings/TokenSaved";
+import type { UnsubscribedView } from "./bindings/UnsubscribedView";
 
 export interface ItemRef {
   library: string;
@@ -45,6 +46,8 @@ export const api = {
   setDownloadsPaused: (paused: boolean) => invoke<void>("set_downloads_paused", { paused }),
   mirrors: () => invoke<MirrorView[]>("mirrors"),
   importOpml: (text: string) => invoke<OpmlImported>("import_opml", { text }),
+  unsubscribe: (library: string) => invoke<UnsubscribedView>("unsubscribe", { library }),
+  openAttachment: (r: ItemRef, index: number) => invoke<string>("open_attachment", { ...r, index }),
   exportOpml: () => invoke<OpmlExported>("export_opml"),
   settings: () => invoke<AppSettings>("settings"),
   setSettings: (settings: AppSettings) => invoke<AppSettings>("set_settings", { settings }),

@@ -363,12 +363,20 @@ async function subscribeDialog(source: string) {
         h("dt", {}, "Library"),
         h("dd", {}, p.library),
         h("dt", {}, "Mirrors"),
-        h("dd", {}, ...p.mirrors.map((m) => h("div", { class: p.new_mirrors.includes(m) ? "new-mirror" : "" }, m, p.new_mirrors.includes(m) ? " (new)" : ""))),
+        h(
+          "dd",
+          {},
+          ...p.mirrors.map((m) => h("div", { class: p.new_mirrors.includes(m) ? "new-mirror" : "" }, m, p.new_mirrors.includes(m) ? " (new)" : "")),
+          ...p.removed_mirrors.map((m) => h("div", { class: "removed-mirror" }, h("s", {}, m), " (dropped)")),
+        ),
         h("dt", {}, "Signed with"),
         h("dd", { class: "key" }, p.public_key),
       ),
-      p.private && p.already_subscribed && p.new_mirrors.length
-        ? h("p", { class: "msg" }, "This adds mirrors to a private library: your access token will only go to them once you enter it again.")
+      p.access_kept
+        ? h("p", { class: "msg warn", id: "access-kept" }, "This file says the library is public. It stays private: an update can never make a private library public (unsubscribe first if that is really what your coach wants).")
+        : null,
+      p.private && p.already_subscribed && (p.new_mirrors.length || p.removed_mirrors.length)
+        ? h("p", { class: "msg warn", id: "token-dropped" }, "This changes the mirrors of a private library: your access token will be forgotten, and goes to no new mirror until you enter it again. Only do that if these mirrors come from your coach.")
         : null,
       p.private
         ? h("label", { class: "field" }, "This library is private. Your access token (kept in your system keyring):", token)
@@ -391,7 +399,7 @@ function feedFacts(f: FeedOffer, hosts: string[]) {
       h("dt", {}, "Feed"),
       h("dd", { class: "key" }, f.url),
       h("dt", {}, "Episodes"),
-      h("dd", { id: "feed-episodes" }, String(f.episodes)),
+      h("dd", { id: "feed-episodes" }, String(f.episodes), ...f.skipped.map((line) => h("div", { class: "skipped" }, line))),
       h("dt", {}, "Files from"),
       h("dd", {}, ...hosts.slice(0, 6).map((m) => h("div", {}, m)), hosts.length > 6 ? h("div", {}, `and ${hosts.length - 6} more`) : null),
     ),
@@ -582,7 +590,10 @@ function mirrorsCard() {
     retry_after: "asked us to wait",
     half_open: "about to be tried again",
     open: "skipped for now",
+    stale: "stale",
   };
+  const detail = (m: MirrorView) =>
+    m.state === "stale" && m.serves != null && m.newest != null ? `serves catalog ${m.serves}, the newest is ${m.newest}` : m.last_error && m.state !== "ok" ? m.last_error : "";
   const titles = new Map(snap?.libraries.map((l) => [l.id, l.title]));
   return h(
     "section",
@@ -603,7 +614,7 @@ function mirrorsCard() {
               "span",
               { class: "item-text" },
               h("span", { class: "item-title" }, hostOf(m.url)),
-              h("span", { class: "item-sub" }, [titles.get(m.library) ?? m.library, word[m.state] ?? m.state, m.last_error && m.state !== "ok" ? m.last_error : ""].filter(Boolean).join(" · ")),
+              h("span", { class: "item-sub" }, [titles.get(m.library) ?? m.library, word[m.state] ?? m.state, detail(m)].filter(Boolean).join(" · ")),
             ),
             h(
               "span",
@@ -709,10 +720,62 @@ async function renderSettings() {
         row("Storage budget", budget, "Played episodes are removed first to make room; what you download by hand is always kept."),
         msg,
       ),
+      h("h3", {}, "Your libraries"),
+      librariesList(),
       h("h3", {}, "Add a library or a podcast"),
       subscribeForm(),
       h("h3", {}, "Podcasts from other apps (OPML)"),
       opmlRow(),
+    ),
+  );
+}
+
+/** Every subscribed library, with a way to unsubscribe (asked first). */
+function librariesList() {
+  const libs = snap?.libraries ?? [];
+  if (!libs.length) return h("p", { class: "none" }, "No libraries yet.");
+  return h(
+    "ul",
+    { class: "libraries", id: "libraries" },
+    libs.map((l) =>
+      h(
+        "li",
+        { class: "library", "data-library": l.id },
+        h("span", { class: "item-text" }, h("span", { class: "item-title" }, l.title), h("span", { class: "item-sub" }, `${l.items} items · ${bytes(Number(l.bytes_stored))} on this laptop${l.feed_url ? " · podcast" : l.private ? " · private" : ""}`)),
+        h("button", { type: "button", class: "ghost unsubscribe", "data-unsubscribe": l.id, onclick: () => unsubscribeDialog(l.id, l.title, Number(l.items), Number(l.bytes_stored)) }, "Unsubscribe…"),
+      ),
+    ),
+  );
+}
+
+/** Asks before removing a library and what this laptop keeps of it. */
+function unsubscribeDialog(library: string, title: string, items: number, stored: number) {
+  const msg = h("p", { class: "msg", role: "alert" });
+  const confirm = h("button", { type: "submit", id: "unsubscribe-confirm", class: "danger" }, "Unsubscribe");
+  openDialog(
+    h(
+      "form",
+      {
+        method: "dialog",
+        onsubmit: async (e: Event) => {
+          e.preventDefault();
+          confirm.setAttribute("disabled", "");
+          try {
+            const r = await api.unsubscribe(library);
+            closeDialog();
+            toast(`Unsubscribed from ${title}: ${bytes(Number(r.bytes))} freed.`);
+            await refresh();
+            if (view === "settings") void renderSettings();
+          } catch (err) {
+            msg.textContent = errorText(err);
+            confirm.removeAttribute("disabled");
+          }
+        },
+      },
+      h("h2", {}, `Unsubscribe from ${title}?`),
+      h("p", {}, `Its ${items} item${items === 1 ? "" : "s"}, ${bytes(stored)} of downloads, your playback positions and its access token are removed from this laptop. Files another library also uses stay.`),
+      msg,
+      h("div", { class: "buttons" }, h("button", { type: "button", class: "ghost", onclick: closeDialog }, "Cancel"), confirm),
     ),
   );
 }
@@ -917,7 +980,31 @@ async function open(ref: ItemRef) {
             "ul",
             { class: "attachments" },
             detail.attachments.map((a) =>
-              h("li", {}, a.url ? h("a", { href: a.url, target: "_blank", rel: "noopener" }, h("span", { class: "badge" }, a.media_type === "application/pdf" ? "PDF" : "FILE"), a.name) : `${a.name} (not downloaded yet)`),
+              h(
+                "li",
+                {},
+                a.url
+                  ? h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "link attachment",
+                        "data-attachment": a.index,
+                        title: "Open with your system's viewer",
+                        onclick: async () => {
+                          try {
+                            await api.openAttachment(ref, a.index);
+                            toast(`Opened ${a.name}`);
+                          } catch (err) {
+                            toast(errorText(err), "error");
+                          }
+                        },
+                      },
+                      h("span", { class: "badge" }, a.media_type === "application/pdf" ? "PDF" : "FILE"),
+                      a.name,
+                    )
+                  : `${a.name} (not downloaded yet)`,
+              ),
             ),
           )
         : null,

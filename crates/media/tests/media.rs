@@ -246,7 +246,11 @@ async fn declared_types_are_held_to_media_images_pdf_and_text() {
         (at(0), "text/plain; charset=utf-8", HTML),
         (at(1), "application/octet-stream", SCRIPT),
         (at(2), "application/pdf", PDF),
-        (server.asset_url(KEY, AssetRole::Media, 0), "audio/ogg", AUDIO),
+        (
+            server.asset_url(KEY, AssetRole::Media, 0),
+            "audio/ogg",
+            AUDIO,
+        ),
     ] {
         let r = client.get(&url).send().await.unwrap();
         assert_eq!(r.status(), 200, "{url}");

@@ -407,6 +407,7 @@ impl Store {
                 freed.bytes += size as u64;
             }
         }
+        self.prune_attachment_copies();
         Ok(freed)
     }
 

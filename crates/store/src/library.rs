@@ -302,6 +302,7 @@ impl Store {
         for f in files {
             let _ = std::fs::remove_file(f);
         }
+        self.prune_attachment_copies();
         Ok(out)
     }
 
@@ -369,6 +370,19 @@ impl Store {
             )
             .optional()?
             .flatten())
+    }
+
+    /// The mirrors the library's subscription lists (not those its catalog
+    /// announced), in order.
+    pub fn subscription_mirrors(&self, library: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare(
+            "SELECT url FROM mirrors WHERE library_id = ?1 AND origin = 'subscription' ORDER BY position",
+        )?;
+        let urls = stmt
+            .query_map([library], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(urls)
     }
 
     /// [`mirrors`](Self::mirrors), each with whether the library's token may

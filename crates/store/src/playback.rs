@@ -52,14 +52,17 @@ impl Store {
         index: usize,
     ) -> Result<Option<StoredAsset>, StoreError> {
         let conn = self.reader();
+        // The index counts every asset with the role (as `item_assets`
+        // does), stored or not; only a stored one is returned.
         let row: Option<(String, i64, String, Option<String>)> = conn
             .query_row(
-                "SELECT a.sha256, a.size, a.media_type, a.name
-                 FROM items i
-                 JOIN assets a ON a.item_rowid = i.rowid
-                 JOIN blobs b ON b.sha256 = a.sha256
-                 WHERE i.library_id = ?1 AND i.collection_id = ?2 AND i.id = ?3 AND a.role = ?4
-                 ORDER BY a.position LIMIT 1 OFFSET ?5",
+                "SELECT sha256, size, media_type, name FROM (
+                     SELECT a.sha256, a.size, a.media_type, a.name
+                     FROM items i
+                     JOIN assets a ON a.item_rowid = i.rowid
+                     WHERE i.library_id = ?1 AND i.collection_id = ?2 AND i.id = ?3 AND a.role = ?4
+                     ORDER BY a.position LIMIT 1 OFFSET ?5)
+                 WHERE sha256 IN (SELECT sha256 FROM blobs)",
                 params![
                     key.library,
                     key.collection,
@@ -81,6 +84,59 @@ impl Store {
                 name,
             })
         }))
+    }
+
+    /// A copy of an item's stored attachment for the system's viewer, named
+    /// as the catalog names it (made safe: a display name is never a path)
+    /// and in `attachments/` of the member's own data directory. A copy, so
+    /// that a viewer that saves over its file cannot change a verified blob.
+    pub fn export_attachment(
+        &self,
+        key: ItemKey<'_>,
+        index: usize,
+    ) -> Result<Option<PathBuf>, StoreError> {
+        let Some(a) = self.stored_asset(key, AssetRole::Attachment, index)? else {
+            return Ok(None);
+        };
+        let name = safe_file_name(a.name.as_deref(), &a.media_type);
+        let dir = self
+            .data_dir()
+            .join("attachments")
+            .join(&a.sha256.as_str()[..16]);
+        crate::private::create_dir(&dir)?;
+        let dest = dir.join(name);
+        let fresh =
+            std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file() && m.len() == a.size);
+        if !fresh {
+            let bytes = std::fs::read(&a.path).map_err(|e| StoreError::io(&a.path, e))?;
+            if Sha256::digest(&bytes) != a.sha256 {
+                return Err(StoreError::Unverified(format!(
+                    "{} no longer matches its hash: run `stowaway fsck --repair`",
+                    a.path.display()
+                )));
+            }
+            crate::private::write_atomic(&dest, &bytes)?;
+        }
+        Ok(Some(dest))
+    }
+
+    /// Deletes copies of attachments whose blob the store no longer holds.
+    pub(crate) fn prune_attachment_copies(&self) {
+        let dir = self.data_dir().join("attachments");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let held: std::collections::HashSet<String> = self
+            .reader()
+            .prepare("SELECT substr(sha256, 1, 16) FROM blobs")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect::<Result<_, _>>())
+            .unwrap_or_default();
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !held.contains(&name) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 
     /// Saves the resume position (and the duration the player saw).
@@ -221,5 +277,70 @@ impl Store {
                 }
             })
             .collect())
+    }
+}
+
+/// A file name for an attachment from its display name: no directories, no
+/// leading dots, no control characters, at most 100 characters, and an
+/// extension that matches its type (so the viewer the desktop picks is
+/// the right one).
+pub(crate) fn safe_file_name(name: Option<&str>, media_type: &str) -> String {
+    let base: String = name
+        .unwrap_or("")
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
+        .collect::<String>()
+        .trim()
+        .trim_start_matches('.')
+        .chars()
+        .take(100)
+        .collect();
+    let ext = match media_type {
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "audio/mpeg" => "mp3",
+        "application/zip" => "zip",
+        _ => "",
+    };
+    let base = if base.is_empty() {
+        "attachment".to_owned()
+    } else {
+        base
+    };
+    let has_ext = !ext.is_empty() && base.to_ascii_lowercase().ends_with(&format!(".{ext}"));
+    if ext.is_empty() || has_ext {
+        base
+    } else {
+        format!("{base}.{ext}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_file_name;
+
+    #[test]
+    fn attachment_names_are_never_paths() {
+        for (name, t, want) in [
+            (Some("workbook.pdf"), "application/pdf", "workbook.pdf"),
+            (Some("../../.bashrc"), "application/pdf", "bashrc.pdf"),
+            (Some("/etc/passwd"), "text/plain", "passwd.txt"),
+            (
+                Some("C:\\Windows\\evil.exe"),
+                "application/octet-stream",
+                "evil.exe",
+            ),
+            (Some("a\nb\u{0}c.pdf"), "application/pdf", "abc.pdf"),
+            (Some("..."), "application/pdf", "attachment.pdf"),
+            (None, "application/pdf", "attachment.pdf"),
+            (Some("Notes"), "application/pdf", "Notes.pdf"),
+        ] {
+            assert_eq!(safe_file_name(name, t), want, "{name:?}");
+        }
     }
 }

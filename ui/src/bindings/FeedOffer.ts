@@ -4,4 +4,13 @@ export type FeedOffer = {
 /**
  * Where the feed is (after redirects).
  */
-url: string, episodes: number, description: string | null, };
+url: string, 
+/**
+ * Episodes the library will have (with something to play).
+ */
+episodes: number, 
+/**
+ * Episodes it will not, one line per reason ("2 episode(s) skipped, no
+ * audio or video file: …").
+ */
+skipped: Array<string>, description: string | null, };

@@ -5,9 +5,14 @@
  */
 export type MirrorView = { library: string, url: string, 
 /**
- * ok | unknown | failing | retry_after | half_open | open
+ * ok | unknown | failing | retry_after | half_open | open | stale
  */
-state: string, latency_ms: number | null, throughput_bps: number | null, last_error: string | null, 
+state: string, 
+/**
+ * The catalog sequence it served at the last check, and the newest
+ * any mirror (or this laptop) had then: it is stale when behind.
+ */
+serves: number | null, newest: number | null, latency_ms: number | null, throughput_bps: number | null, last_error: string | null, 
 /**
  * Unix seconds of the last answer that worked.
  */

@@ -19,10 +19,16 @@ library: string, title: string | null,
  */
 mirrors: Array<string>, 
 /**
- * For a library already subscribed: mirrors it did not have (for a
- * private one, confirming asks for the access token again).
+ * For a library already subscribed: mirrors it did not have, and
+ * mirrors this update drops (for a private one, either makes confirming
+ * forget the access token, to be given again).
  */
-new_mirrors: Array<string>, 
+new_mirrors: Array<string>, removed_mirrors: Array<string>, 
+/**
+ * The file says a private library is public: it stays private (an
+ * update never lowers access).
+ */
+access_kept: boolean, 
 /**
  * Its mirrors want an access token.
  */
