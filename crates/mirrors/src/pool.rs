@@ -227,6 +227,19 @@ impl MirrorPool {
         r
     }
 
+    /// [`fetch`](Self::fetch) without validators: the body, whole.
+    pub async fn fetch_whole(
+        &self,
+        id: usize,
+        path: &str,
+        max: u64,
+    ) -> Result<Vec<u8>, MirrorError> {
+        match self.fetch(id, path, max, &Validators::default()).await? {
+            Fetched::Body { bytes, .. } => Ok(bytes),
+            Fetched::NotModified => Err(MirrorError::Transfer("unexpected 304".into())),
+        }
+    }
+
     /// Opens a whole URL below mirror `id` (a feed file's source) from
     /// `offset`, recording failures and the time to headers like [`open`](Self::open).
     pub async fn open_url(

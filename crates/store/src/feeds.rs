@@ -430,16 +430,7 @@ impl Store {
         }
         // Kept only if still wanted (another process may have removed it
         // meanwhile): the store's state wins.
-        let wanted: bool =
-            tx.query_row(&crate::library::wanted_sql(), [sha.as_str()], |r| r.get(0))?;
-        if wanted {
-            let now = now_unix();
-            tx.execute(
-                "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
-                 ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
-                params![sha.as_str(), size as i64, now],
-            )?;
-        }
+        let wanted = crate::library::keep_if_wanted(&tx, sha, size)?;
         tx.execute(
             "DELETE FROM partials WHERE sha256 IN (?1, ?2)",
             params![key.as_str(), old],

@@ -591,15 +591,7 @@ impl Store {
     pub fn keep_blob_if_wanted(&self, sha: &Sha256, size: u64) -> Result<bool, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        let wanted: bool = tx.query_row(&wanted_sql(), [sha.as_str()], |r| r.get(0))?;
-        if wanted {
-            let now = now_unix();
-            tx.execute(
-                "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
-                 ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
-                params![sha.as_str(), size as i64, now],
-            )?;
-        }
+        let wanted = keep_if_wanted(&tx, sha, size)?;
         tx.execute("DELETE FROM partials WHERE sha256 = ?1", [sha.as_str()])?;
         tx.commit()?;
         drop(conn);
@@ -611,13 +603,7 @@ impl Store {
 
     /// Records that the blob at its path was just verified.
     pub fn mark_blob_present(&self, sha: &Sha256, size: u64) -> Result<(), StoreError> {
-        let now = now_unix();
-        self.writer().execute(
-            "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
-            params![sha.as_str(), size as i64, now],
-        )?;
-        Ok(())
+        insert_blob(&self.writer(), sha, size)
     }
 
     /// Whether the index says the blob is stored and verified.
@@ -649,6 +635,30 @@ impl Store {
             Err(_) => Ok(false),
         }
     }
+}
+
+/// Records a verified blob in the index.
+fn insert_blob(conn: &rusqlite::Connection, sha: &Sha256, size: u64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
+        params![sha.as_str(), size as i64, now_unix()],
+    )?;
+    Ok(())
+}
+
+/// In `tx`: records the verified blob `sha` if the index still wants it;
+/// whether it did.
+pub(crate) fn keep_if_wanted(
+    tx: &Transaction<'_>,
+    sha: &Sha256,
+    size: u64,
+) -> Result<bool, StoreError> {
+    let wanted: bool = tx.query_row(&wanted_sql(), [sha.as_str()], |r| r.get(0))?;
+    if wanted {
+        insert_blob(tx, sha, size)?;
+    }
+    Ok(wanted)
 }
 
 /// `SELECT` whether blob `?1` is wanted (see [`Store::is_wanted`]).

@@ -33,7 +33,7 @@ use stowaway_catalog::{
     read_claim, signature_path, verify_catalog, CatalogError, PublicKey, Sha256, VerifiedCatalog,
     CATALOG_FILE, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES, SIGNATURE_FILE,
 };
-use stowaway_mirrors::{Fetched, MirrorError, MirrorPool, Validators};
+use stowaway_mirrors::{MirrorError, MirrorPool};
 use stowaway_store::Store;
 use tokio::time::Instant;
 
@@ -290,20 +290,9 @@ impl Check<'_> {
             .collect();
         let ask = |id: usize| async move {
             let r = async {
-                let bytes = match pool
-                    .fetch(
-                        id,
-                        SIGNATURE_FILE,
-                        MAX_SIGNATURE_BYTES as u64,
-                        &Validators::default(),
-                    )
-                    .await?
-                {
-                    Fetched::Body { bytes, .. } => bytes,
-                    Fetched::NotModified => {
-                        return Err(Failure::from("unexpected 304 for the signature".to_owned()))
-                    }
-                };
+                let bytes = pool
+                    .fetch_whole(id, SIGNATURE_FILE, MAX_SIGNATURE_BYTES as u64)
+                    .await?;
                 match read_claim(&bytes, self.key, self.library) {
                     Ok(claim) => Ok(Probe {
                         sequence: claim.sequence,
@@ -399,38 +388,23 @@ impl Check<'_> {
     /// served (`sig`), or else with the signature of exactly these bytes (the
     /// catalog changed between the two requests).
     async fn fetch_catalog(&self, id: usize, sig: &[u8]) -> Result<VerifiedCatalog, Failure> {
-        let bytes = match self
+        let bytes = self
             .pool
-            .fetch(
-                id,
-                CATALOG_FILE,
-                MAX_CATALOG_BYTES as u64,
-                &Validators::default(),
-            )
-            .await?
-        {
-            Fetched::Body { bytes, .. } => bytes,
-            Fetched::NotModified => {
-                return Err(Failure::from("unexpected 304 for the catalog".to_owned()))
-            }
-        };
+            .fetch_whole(id, CATALOG_FILE, MAX_CATALOG_BYTES as u64)
+            .await?;
         let first = match verify_catalog(&bytes, sig, self.key, Some(self.library)) {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let own = match self
+        let own = self
             .pool
-            .fetch(
+            .fetch_whole(
                 id,
                 &signature_path(&Sha256::digest(&bytes)),
                 MAX_SIGNATURE_BYTES as u64,
-                &Validators::default(),
             )
             .await
-        {
-            Ok(Fetched::Body { bytes, .. }) => Some(bytes),
-            _ => None,
-        };
+            .ok();
         let result = match own {
             Some(own) => verify_catalog(&bytes, &own, self.key, Some(self.library)),
             None => Err(first),

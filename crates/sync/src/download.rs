@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use stowaway_catalog::{blob_path, Sha256};
-use stowaway_mirrors::{
-    BodyStream, Fetched, MirrorError, MirrorPool, Pace, RateLimiter, Validators,
-};
+use stowaway_mirrors::{BodyStream, MirrorError, MirrorPool, Pace, RateLimiter};
 use stowaway_store::{BlobWriter, FeedFile, FileDigest, StoreError, WantedBlob};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -281,15 +279,11 @@ impl Downloads<'_> {
                 if let Some(l) = self.limiter {
                     l.take(w.size as usize).await;
                 }
-                let bytes = match self
+                let bytes = self
                     .pool
-                    .fetch(id, &path, w.size, &Validators::default())
+                    .fetch_whole(id, &path, w.size)
                     .await
-                    .map_err(|e| e.to_string())?
-                {
-                    Fetched::Body { bytes, .. } => bytes,
-                    Fetched::NotModified => return Err("unexpected 304".to_owned()),
-                };
+                    .map_err(|e| e.to_string())?;
                 self.received
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 let actual = Sha256::digest(&bytes);

@@ -242,6 +242,19 @@ async fn a_catalog_newer_than_its_signature_file_is_matched_by_hash() {
         .any(|q| q.path.starts_with("signatures/") && q.status == 200));
 }
 
+/// A library published to one test mirror, and a member's engine
+/// subscribed to it (`dir/publisher`, `dir/member`).
+fn one_mirror(dir: &Path) -> (TestMirror, stowaway_catalog::Subscription, Engine) {
+    let root = dir.join("publisher");
+    std::fs::create_dir_all(root.join("mirror")).unwrap();
+    let m = TestMirror::start(root.join("mirror")).unwrap();
+    let sub = common::publish(&root, "acme", &m.url());
+    let store = Arc::new(Store::open(&dir.join("member")).unwrap());
+    let engine = Engine::new(store, ClientConfig::default()).unwrap();
+    engine.subscribe(&sub).unwrap();
+    (m, sub, engine)
+}
+
 /// A byte every half second: never idle for long, never done.
 fn drip(path: PathMatch) -> Rule {
     Rule::path(path, Fault::Trickle { bytes_per_sec: 2 })
@@ -252,14 +265,9 @@ fn drip(path: PathMatch) -> Rule {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dripping_catalog_ends_the_check_within_seconds() {
     let tmp = tempfile::tempdir().unwrap();
+    let (m, sub, engine) = one_mirror(tmp.path());
     let root = tmp.path().join("publisher");
-    std::fs::create_dir_all(root.join("mirror")).unwrap();
-    let m = TestMirror::start(root.join("mirror")).unwrap();
-    let sub = common::publish(&root, "acme", &m.url());
     m.set_faults(vec![drip(PathMatch::exact("library.json"))]);
-    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
-    let engine = Engine::new(store, ClientConfig::default()).unwrap();
-    engine.subscribe(&sub).unwrap();
     let t = std::time::Instant::now();
     let r = tokio::time::timeout(Duration::from_secs(60), catalog_sync(&engine))
         .await
@@ -287,14 +295,8 @@ async fn a_dripping_catalog_ends_the_check_within_seconds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dripping_file_with_no_other_source_is_left_for_later() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("publisher");
-    std::fs::create_dir_all(root.join("mirror")).unwrap();
-    let m = TestMirror::start(root.join("mirror")).unwrap();
-    let sub = common::publish(&root, "acme", &m.url());
+    let (m, _, engine) = one_mirror(tmp.path());
     m.set_faults(vec![drip(PathMatch::prefix("blobs/"))]);
-    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
-    let engine = Engine::new(store, ClientConfig::default()).unwrap();
-    engine.subscribe(&sub).unwrap();
     let t = std::time::Instant::now();
     let opts = SyncOptions {
         max_rounds: 1,
