@@ -364,8 +364,12 @@ pub async fn subscribe(
         code: "not_previewed".into(),
         message: "open the subscription again: it was not shown for confirmation".into(),
     })?;
+    let mut shown = Vec::new();
     let library = match offer {
-        crate::state::Offer::Library(sub) => state.subscribe_confirmed(&sub).await?,
+        crate::state::Offer::Library(sub) => {
+            shown.clone_from(&sub.mirrors);
+            state.subscribe_confirmed(&sub).await?
+        }
         crate::state::Offer::Feed(fetched) => {
             let engine = state.engine.clone();
             tokio::task::spawn_blocking(move || engine.subscribe_feed(&fetched))
@@ -375,7 +379,7 @@ pub async fn subscribe(
         }
     };
     let token = match token.filter(|t| !t.trim().is_empty()) {
-        Some(t) => Some(state.set_token(&library, &t).await?),
+        Some(t) => Some(state.set_token(&library, &t, &shown).await?),
         None => None,
     };
     state.wake.notify_one();
@@ -465,13 +469,16 @@ pub fn export_opml(state: State<'_, AppState>) -> Answer<OpmlExported> {
     })
 }
 
+/// The member's token for `library`, given in a dialog that showed its
+/// mirrors (`mirrors`): the token goes to those.
 #[tauri::command]
 pub async fn set_access_token(
     state: State<'_, AppState>,
     library: String,
     token: String,
+    mirrors: Vec<String>,
 ) -> Answer<TokenSaved> {
-    let saved = state.set_token(&library, &token).await?;
+    let saved = state.set_token(&library, &token, &mirrors).await?;
     state.wake.notify_one();
     Ok(saved)
 }

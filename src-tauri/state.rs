@@ -166,15 +166,20 @@ impl AppState {
 
     /// Keeps a private library's token: in the OS keyring if there is one,
     /// else for this session only (and says so).
-    pub async fn set_token(&self, library: &str, token: &str) -> Result<TokenSaved> {
+    /// `shown`: the library's mirrors as the page showed them with the
+    /// question: the token goes to those.
+    pub async fn set_token(
+        &self,
+        library: &str,
+        token: &str,
+        shown: &[String],
+    ) -> Result<TokenSaved> {
         self.engine.store().library(library)?;
         let t = AccessToken::new(token)?;
         let (lib, t2) = (library.to_owned(), t.clone());
         let kept = tokio::task::spawn_blocking(move || stowaway_secrets::store(&lib, &t2)).await?;
         self.engine.set_access_token(library, Some(t));
-        // Given knowing the library's mirrors (the page shows them): the
-        // token goes to all of them from now on.
-        self.engine.confirm_token_mirrors(library)?;
+        self.engine.confirm_token_mirrors(library, shown)?;
         self.set_status(|s| s.needs_token.retain(|l| l != library));
         Ok(match kept {
             Ok(()) => TokenSaved {

@@ -474,12 +474,7 @@ async fn member_journey_in_the_real_app() {
 
     // Play: currentTime advances.
     open_lesson(&c, "01-mindset").await;
-    c.find(Locator::Css("#play"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#play").await;
     eventually(20, "playback to advance", || async {
         current_time(&c).await > 1.0
     })
@@ -516,12 +511,7 @@ async fn member_journey_in_the_real_app() {
     .await
     .unwrap();
     eventually(10, "the seek", || async { current_time(&c).await >= 9.0 }).await;
-    c.find(Locator::Css("#play"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#play").await;
     let paused_at = current_time(&c).await;
     assert!(paused_at >= 9.0, "{paused_at}");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -932,12 +922,7 @@ async fn member_journey_in_the_real_app() {
     let a_addr = a.addr();
     drop(a);
     drop(b);
-    c.find(Locator::Css("#sync-now"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#sync-now").await;
     eventually(30, "the offline banner", || async {
         let t = c
             .execute(
@@ -950,12 +935,7 @@ async fn member_journey_in_the_real_app() {
     })
     .await;
     open_lesson(&c, "02-finding-deals").await;
-    c.find(Locator::Css("#play"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#play").await;
     eventually(20, "offline playback to advance", || async {
         current_time(&c).await > 1.0
     })

@@ -36,7 +36,8 @@ export const api = {
   previewSubscription: (source: string) => invoke<SubscriptionPreview>("preview_subscription", { source }),
   subscribe: (source: string, token: string | null) => invoke<Subscribed>("subscribe", { source, token }),
   takeLinks: () => invoke<string[]>("take_links"),
-  setAccessToken: (library: string, token: string) => invoke<TokenSaved>("set_access_token", { library, token }),
+  setAccessToken: (library: string, token: string, mirrors: string[]) =>
+    invoke<TokenSaved>("set_access_token", { library, token, mirrors }),
   downloads: () => invoke<DownloadsView>("downloads"),
   download: (library: string, collection: string, item: string | null) =>
     invoke<number>("download", { library, collection, item }),

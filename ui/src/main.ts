@@ -115,7 +115,7 @@ function renderBanner() {
     banner.classList.add("warn");
     banner.replaceChildren(
       `${locked.map((l) => l.title).join(", ")} ${locked.length === 1 ? "is" : "are"} private: your access token is needed. `,
-      h("button", { type: "button", class: "link", id: "enter-token", onclick: () => tokenDialog(locked[0].id, locked[0].title) }, "Enter access token"),
+      h("button", { type: "button", class: "link", id: "enter-token", onclick: () => tokenDialog(locked[0].id, locked[0].title, locked[0].mirrors) }, "Enter access token"),
     );
     banner.hidden = false;
     return;
@@ -407,7 +407,7 @@ function feedFacts(f: FeedOffer, hosts: string[]) {
   );
 }
 
-function tokenDialog(library: string, title: string) {
+function tokenDialog(library: string, title: string, mirrors: string[]) {
   const token = h("input", { type: "password", id: "token-input", autocomplete: "off", placeholder: "Access token" });
   const msg = h("p", { class: "msg", role: "alert" });
   openDialog(
@@ -418,7 +418,7 @@ function tokenDialog(library: string, title: string) {
         onsubmit: async (e: Event) => {
           e.preventDefault();
           try {
-            const r = await api.setAccessToken(library, token.value);
+            const r = await api.setAccessToken(library, token.value, mirrors);
             closeDialog();
             toast(r.warning ?? "Token saved in your keyring. Syncing…", r.warning ? "warn" : "");
             await refresh();
@@ -428,7 +428,8 @@ function tokenDialog(library: string, title: string) {
         },
       },
       h("h2", {}, `Access token for ${title}`),
-      h("p", {}, "Paste the access token your coach gave you. Stowaway keeps it in your system keyring and sends it only to this library's mirrors."),
+      h("p", {}, "Paste the access token your coach gave you. Stowaway keeps it in your system keyring and sends it only to these mirrors of the library:"),
+      h("ul", { class: "token-mirrors" }, mirrors.map((m) => h("li", {}, m))),
       h("label", { class: "field" }, "Access token", token),
       msg,
       h("div", { class: "buttons" }, h("button", { type: "button", class: "ghost", onclick: closeDialog }, "Cancel"), h("button", { type: "submit", id: "token-save" }, "Save")),

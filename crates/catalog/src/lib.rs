@@ -23,8 +23,8 @@ pub use model::{
     FORMAT_VERSION,
 };
 pub use signed::{
-    read_claim, verify_catalog, PublicKey, SignatureClaim, VerifiedCatalog, MAX_CATALOG_BYTES,
-    MAX_SIGNATURE_BYTES,
+    read_claim, signature_fingerprint, verify_catalog, PublicKey, SignatureClaim, VerifiedCatalog,
+    MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES,
 };
 pub use subscription::{Access, Subscription, SUBSCRIPTION_FORMAT};
 pub use validate::{validate_catalog, validate_id, Limits};

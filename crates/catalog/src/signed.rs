@@ -80,6 +80,21 @@ pub struct SignatureClaim {
     /// `None`: the trusted comment is not in Stowaway's form (the catalog
     /// has to be fetched to learn its sequence).
     pub sequence: Option<u64>,
+    /// What the key signed (see [`signature_fingerprint`]): equal for the
+    /// same signature whatever its untrusted comment says.
+    pub fingerprint: Vec<u8>,
+}
+
+/// The signed part of a signature file: the signature, the trusted comment
+/// and the global signature, without the untrusted first line (which anyone
+/// can change without the key). Two signature files sign the same thing
+/// exactly when their fingerprints are equal. `None` if it is not a
+/// signature file at all.
+pub fn signature_fingerprint(signature: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(signature).ok()?;
+    let mut lines = text.lines().skip(1);
+    let (sig, comment, global) = (lines.next()?, lines.next()?, lines.next()?);
+    Some(format!("{}\n{comment}\n{}", sig.trim(), global.trim()).into_bytes())
 }
 
 /// Reads and authenticates the trusted comment of a signature file with
@@ -125,6 +140,7 @@ pub fn read_claim(
         .map_err(|_| CatalogError::SignatureMismatch)?;
     Ok(SignatureClaim {
         sequence: parse_comment(comment, library_id)?,
+        fingerprint: signature_fingerprint(signature).unwrap_or_default(),
     })
 }
 

@@ -240,6 +240,14 @@ fn a_signature_claims_its_sequence_and_only_the_key_can_make_it_say_so() {
     let sig = sign_with_comment(&k, &bytes, "stowaway library acme sequence 1");
     let claim = read_claim(&sig, &public(&k), "acme").unwrap();
     assert_eq!(claim.sequence, Some(1));
+    // The untrusted first line is anybody's to change: not part of what
+    // the signature is.
+    let text = String::from_utf8(sig.clone()).unwrap();
+    let (_, rest) = text.split_once('\n').unwrap();
+    let relabelled = format!("untrusted comment: hello from a mirror\n{rest}");
+    let again = read_claim(relabelled.as_bytes(), &public(&k), "acme").unwrap();
+    assert_eq!(again.fingerprint, claim.fingerprint);
+    assert_ne!(relabelled.as_bytes(), &sig[..]);
     // The same comment checks out against the catalog too.
     verify_catalog(&bytes, &sig, &public(&k), Some("acme")).unwrap();
 

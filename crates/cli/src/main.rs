@@ -453,16 +453,18 @@ async fn run(cli: Cli) -> Result<bool> {
                 }
                 return Ok(true);
             }
+            // What the member is told the token goes to is what it goes to.
+            let shown = store.mirrors(&library)?;
+            if !json {
+                eprintln!("The access token of {library} goes to its mirrors:");
+                for m in &shown {
+                    eprintln!("  {m}");
+                }
+            }
             if trust_mirrors {
                 load_tokens(&engine, &store).await?;
                 if !engine.has_access_token(&library) {
                     bail!("no access token for {library} to send: give it with `stowaway token {library}`");
-                }
-                if !json {
-                    eprintln!("The access token of {library} now goes to:");
-                    for m in store.mirrors(&library)? {
-                        eprintln!("  {m}");
-                    }
                 }
             } else {
                 let text = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
@@ -476,8 +478,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 stowaway_secrets::store(&library, &token)?;
                 engine.set_access_token(&library, Some(token));
             }
-            // Given (or confirmed) knowing the mirrors: it goes to all of them.
-            engine.confirm_token_mirrors(&library)?;
+            engine.confirm_token_mirrors(&library, &shown)?;
             // Check it at once: a catalog refresh with the new token.
             let opts = SyncOptions {
                 library: Some(library.clone()),

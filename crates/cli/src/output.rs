@@ -506,6 +506,9 @@ pub fn rebuilt(json: bool, error: &str, r: &Rebuilt) -> Result<()> {
     for p in &r.problems {
         outln!("not restored: {p}");
     }
+    for l in &r.tokens_to_give {
+        outln!("{l} is private: give its access token again (`stowaway token {l}`) to confirm its mirrors");
+    }
     outln!("Playback positions and download choices were in the old index and start afresh. Run `stowaway sync`.");
     Ok(())
 }

@@ -47,19 +47,43 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_multicast()
                 || a == 0
+                || a >= 240 // reserved
                 || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking
                 || (a == 192 && b == 0 && v4.octets()[2] == 0)) // IETF protocol assignments
         }
         IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            // IPv4 inside IPv6: mapped, compatible, NAT64 (RFC 6052, 8215), 6to4.
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            if seg[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                return is_public(embedded(seg[6], seg[7])); // ::a.b.c.d
+            }
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1)
+            {
+                return is_public(embedded(seg[6], seg[7]));
+            }
+            if seg[0] == 0x2002 {
+                return is_public(embedded(seg[1], seg[2]));
+            }
+            let first = seg[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80) // link-local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || (first & 0xffc0) == 0xfec0) // site-local (deprecated)
         }
     }
 }
@@ -96,8 +120,11 @@ pub(crate) fn check(url: &Url, reach: Reach) -> Result<(), MirrorError> {
     }
 }
 
-/// Whether `url` is on this machine or the local network (literally, or by
-/// what its name resolves to): such a feed may name such hosts.
+/// Whether `url` is on this machine or the local network: a literal
+/// address that is not public, `localhost`, or a name *every* address of
+/// which is not public (a public name with one private address among its
+/// records is public). Such a feed may name such hosts. Decided once, when
+/// the member subscribes, so a later DNS answer cannot change it.
 pub(crate) async fn is_local(url: &Url, pins: &Pins) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
@@ -113,7 +140,10 @@ pub(crate) async fn is_local(url: &Url, pins: &Pins) -> bool {
             let port = url.port_or_known_default().unwrap_or(80);
             let found = tokio::net::lookup_host((d.as_str(), port)).await;
             match found {
-                Ok(mut addrs) => addrs.any(|a| !is_public(a.ip())),
+                Ok(addrs) => {
+                    let addrs: Vec<SocketAddr> = addrs.collect();
+                    !addrs.is_empty() && addrs.iter().all(|a| !is_public(a.ip()))
+                }
                 Err(_) => false,
             }
         }
@@ -179,9 +209,39 @@ mod tests {
             ("::ffff:127.0.0.1", false),
             ("::ffff:8.8.8.8", true),
             ("2606:4700::1111", true),
+            ("198.18.0.1", false),
+            ("240.0.0.1", false),
+            ("::7f00:1", false),            // IPv4-compatible 127.0.0.1
+            ("64:ff9b::a00:1", false),      // NAT64 of 10.0.0.1
+            ("64:ff9b::808:808", true),     // NAT64 of 8.8.8.8
+            ("64:ff9b:1::c0a8:101", false), // local-use NAT64 of 192.168.1.1
+            ("2002:7f00:1::", false),       // 6to4 of 127.0.0.1
+            ("2002:808:808::", true),
+            ("fec0::1", false),
         ] {
             assert_eq!(is_public(ip.parse().unwrap()), public, "{ip}");
         }
+    }
+
+    /// The DNS half: a name resolves to its public addresses only (this
+    /// machine's `localhost` has none), a pinned name to its pin.
+    #[tokio::test]
+    async fn names_resolve_to_public_addresses_only() {
+        use reqwest::dns::Resolve;
+        let pin: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let r = PublicResolver {
+            pins: Arc::new(HashMap::from([("podcast.example".to_owned(), pin)])),
+        };
+        let e = match r.resolve("localhost".parse().unwrap()).await {
+            Ok(addrs) => panic!("localhost resolved to {:?}", addrs.collect::<Vec<_>>()),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("no public address"), "{e}");
+        let pinned: Vec<SocketAddr> = match r.resolve("podcast.example".parse().unwrap()).await {
+            Ok(a) => a.collect(),
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(pinned, [pin]);
     }
 
     #[test]

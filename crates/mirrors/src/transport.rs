@@ -39,9 +39,11 @@ impl Default for ClientConfig {
         ClientConfig {
             connect_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(15),
+            // 32 kbit/s: a throttled mobile plan still gets its catalog; a
+            // server sending a byte every half second is left after 10 s.
             small_pace: Pace {
-                floor_bps: 16 * 1024,
-                grace: Duration::from_secs(5),
+                floor_bps: 4 * 1024,
+                grace: Duration::from_secs(10),
             },
             user_agent: format!("stowaway/{}", env!("CARGO_PKG_VERSION")),
             pins: Vec::new(),
@@ -220,14 +222,15 @@ impl MirrorClient {
                 .connect_timeout(config.connect_timeout)
                 .read_timeout(config.idle_timeout)
                 .user_agent(config.user_agent.clone());
-            b = match reach {
-                Reach::Public => {
-                    b.dns_resolver(std::sync::Arc::new(crate::reach::PublicResolver {
-                        pins: pins.clone(),
-                    }))
-                }
-                Reach::Any => pins.iter().fold(b, |b, (h, a)| b.resolve(h, *a)),
-            };
+            b =
+                match reach {
+                    // No proxy: it would resolve and connect where our resolver
+                    // never looks (and a proxy on the LAN would be refused).
+                    Reach::Public => b.no_proxy().dns_resolver(std::sync::Arc::new(
+                        crate::reach::PublicResolver { pins: pins.clone() },
+                    )),
+                    Reach::Any => pins.iter().fold(b, |b, (h, a)| b.resolve(h, *a)),
+                };
             let policy = if follow {
                 // Up to 5 hops, never from https down to http: a private
                 // library's token (which reqwest keeps on a same-host
@@ -495,6 +498,20 @@ impl MirrorClient {
         max: u64,
         validators: &Validators,
     ) -> Result<Fetched, MirrorError> {
+        // However fast it trickles, a whole object has an end in sight.
+        let deadline = DOCUMENT_DEADLINE;
+        tokio::time::timeout(deadline, self.fetch_inner(mirror, path, max, validators))
+            .await
+            .unwrap_or(Err(MirrorError::Timeout(deadline)))
+    }
+
+    async fn fetch_inner(
+        &self,
+        mirror: &Mirror,
+        path: &str,
+        max: u64,
+        validators: &Validators,
+    ) -> Result<Fetched, MirrorError> {
         let mut body = match self.request(mirror, path, 0, validators).await? {
             Opened::NotModified => return Ok(Fetched::NotModified),
             Opened::Body(b) => b,
@@ -672,7 +689,8 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
-/// Longest a whole document fetch may take (a 32 MiB feed at 300 kB/s).
+/// Longest a whole object (a catalog, a feed) may take to fetch: a 32 MiB
+/// feed at 300 kB/s; past it, the next mirror or the next sync.
 const DOCUMENT_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A document fetched by [`MirrorClient::fetch_document`].

@@ -233,12 +233,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // catalog lists); mirrors known before this version keep it. The
     // signature of the applied catalog, so a mirror's freshness is told from
     // its signature file alone. A feed file's media type read from its first
-    // bytes, for a feed that declares none.
+    // bytes, for a feed that declares none. Whether a feed is on the member's
+    // own network (decided once: NULL until then).
     r#"
     ALTER TABLE mirrors ADD COLUMN token_ok INTEGER NOT NULL DEFAULT 0;
     UPDATE mirrors SET token_ok = 1;
     ALTER TABLE libraries ADD COLUMN signature BLOB;
     ALTER TABLE feed_files ADD COLUMN media_type TEXT;
+    ALTER TABLE feeds ADD COLUMN local INTEGER;
     "#,
 ];
 

@@ -44,6 +44,9 @@ pub enum StoreError {
     SourceConflict(String),
     #[error("another sync is already running on this cache")]
     Busy,
+    /// An attachment of a type the app does not hand to the system.
+    #[error("Stowaway opens documents, images, audio and video only; this attachment is {0}")]
+    NotOpenable(String),
     /// A file finished downloading after its item was removed: not kept.
     #[error("no longer wanted: removed while it downloaded")]
     Unwanted,
@@ -94,6 +97,7 @@ impl StoreError {
             StoreError::SourceConflict(_) => "source_conflict",
             StoreError::Busy => "busy",
             StoreError::Unwanted => "cancelled",
+            StoreError::NotOpenable(_) => "not_openable",
             StoreError::Corrupt(_) => "index_corrupt",
         }
     }

@@ -31,6 +31,9 @@ pub struct FeedRow {
     /// HTTP status of the last fetch (or 0 when no server answered).
     pub last_status: Option<u16>,
     pub last_fetched_at: Option<i64>,
+    /// The member subscribed to it on their own machine or network (so it
+    /// may name hosts there); `None` until decided.
+    pub local: Option<bool>,
 }
 
 /// One expected digest of a feed file (`podcast:integrity`), as the feed
@@ -77,11 +80,12 @@ fn feed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedRow> {
         last_modified: r.get(4)?,
         last_status: r.get::<_, Option<i64>>(5)?.map(|s| s as u16),
         last_fetched_at: r.get(6)?,
+        local: r.get(7)?,
     })
 }
 
 const FEED_COLUMNS: &str =
-    "library_id, url, subscribed_url, etag, last_modified, last_status, last_fetched_at";
+    "library_id, url, subscribed_url, etag, last_modified, last_status, last_fetched_at, local";
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedFile> {
     let text = |i: usize| r.get::<_, Option<String>>(i);
@@ -149,6 +153,16 @@ impl Store {
     fn save_feed_copy(&self, library: &str, url: &str, title: &str) -> Result<(), StoreError> {
         let copy = serde_json::json!({ "feed": url, "title": title });
         self.save_subscription_copy(library, "feed", copy.to_string().as_bytes())
+    }
+
+    /// Records, once, whether the feed is on the member's own network (see
+    /// [`FeedRow::local`]); a decision made is never changed.
+    pub fn set_feed_local(&self, library: &str, local: bool) -> Result<(), StoreError> {
+        self.writer().execute(
+            "UPDATE feeds SET local = ?2 WHERE library_id = ?1 AND local IS NULL",
+            params![library, local],
+        )?;
+        Ok(())
     }
 
     /// The member subscribed again to a feed, at `url`, that answered just

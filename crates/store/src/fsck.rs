@@ -70,6 +70,10 @@ pub struct Rebuilt {
     pub unreferenced: u64,
     /// What could not be restored, and why.
     pub problems: Vec<String>,
+    /// Private libraries whose access token goes to no mirror until the
+    /// member gives it again (which mirrors they had confirmed it for was in
+    /// the old index).
+    pub tokens_to_give: Vec<String>,
 }
 
 impl Store {
@@ -128,7 +132,12 @@ impl Store {
         if sub.library != library {
             return Err(format!("the copy names library {:?}", sub.library));
         }
-        self.subscribe(&sub).map_err(|e| e.to_string())?;
+        let o = self
+            .subscribe_with(&sub, false)
+            .map_err(|e| e.to_string())?;
+        if o.private {
+            done.tokens_to_give.push(library.to_owned());
+        }
         let Some((catalog, signature)) = self.catalog_copy(library) else {
             return Ok(()); // no catalog yet: the next sync fetches one
         };

@@ -92,6 +92,17 @@ impl Store {
     /// A copy of the subscription is kept outside the index
     /// (`subscriptions/<id>.stowaway`), so `fsck --repair` can rebuild it.
     pub fn subscribe(&self, sub: &Subscription) -> Result<SubscribeOutcome, StoreError> {
+        self.subscribe_with(sub, true)
+    }
+
+    /// [`subscribe`](Self::subscribe); `confirm_new`: whether a new
+    /// library's mirrors are the member's choice (and confirmed for its
+    /// token), which they are not when an index is rebuilt from a copy.
+    pub(crate) fn subscribe_with(
+        &self,
+        sub: &Subscription,
+        confirm_new: bool,
+    ) -> Result<SubscribeOutcome, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
         let existing: Option<(String, String)> = tx
@@ -149,7 +160,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO mirrors(library_id, url, position, origin, token_ok) VALUES (?1, ?2, ?3, 'subscription', ?4)
                  ON CONFLICT(library_id, url) DO UPDATE SET position = excluded.position, origin = 'subscription'",
-                params![sub.library, url, i as i64, new],
+                params![sub.library, url, i as i64, new && confirm_new],
             )?;
         }
         let mut copy = sub.clone();
@@ -167,14 +178,18 @@ impl Store {
         })
     }
 
-    /// The member gave `library`'s access token knowing its mirrors: from now
-    /// on it goes to every mirror the library has.
-    pub fn confirm_token_mirrors(&self, library: &str) -> Result<(), StoreError> {
+    /// The member gave `library`'s access token after being shown `shown`,
+    /// its mirrors then: from now on the token goes to those of them the
+    /// library still has (a mirror an update added meanwhile is not one).
+    pub fn confirm_token_mirrors(&self, library: &str, shown: &[String]) -> Result<(), StoreError> {
         self.library(library)?;
-        self.writer().execute(
-            "UPDATE mirrors SET token_ok = 1 WHERE library_id = ?1",
-            [library],
-        )?;
+        let conn = self.writer();
+        for url in shown {
+            conn.execute(
+                "UPDATE mirrors SET token_ok = 1 WHERE library_id = ?1 AND url = ?2",
+                params![library, url],
+            )?;
+        }
         Ok(())
     }
 

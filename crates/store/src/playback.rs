@@ -87,9 +87,11 @@ impl Store {
     }
 
     /// A copy of an item's stored attachment for the system's viewer, named
-    /// as the catalog names it (made safe: a display name is never a path)
-    /// and in `attachments/` of the member's own data directory. A copy, so
-    /// that a viewer that saves over its file cannot change a verified blob.
+    /// as the catalog names it (made safe: a display name is never a path,
+    /// and the extension is its type's) and in `attachments/` of the member's
+    /// own data directory. A copy, so that a viewer that saves over its file
+    /// cannot change a verified blob. Only documents, images, audio and video
+    /// are handed out ([`StoreError::NotOpenable`] otherwise).
     pub fn export_attachment(
         &self,
         key: ItemKey<'_>,
@@ -98,7 +100,9 @@ impl Store {
         let Some(a) = self.stored_asset(key, AssetRole::Attachment, index)? else {
             return Ok(None);
         };
-        let name = safe_file_name(a.name.as_deref(), &a.media_type);
+        let Some(name) = safe_file_name(a.name.as_deref(), &a.media_type) else {
+            return Err(StoreError::NotOpenable(a.media_type));
+        };
         let dir = self
             .data_dir()
             .join("attachments")
@@ -280,11 +284,37 @@ impl Store {
     }
 }
 
+/// The extension a file of `media_type` is opened with, for the types the
+/// system viewer may be handed: documents, images, audio and video. Anything
+/// else (an executable, a script, an installer, a `.desktop` launcher, …) is
+/// never opened by the app.
+fn openable_extension(media_type: &str) -> Option<&'static str> {
+    Some(match media_type {
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "audio/mpeg" => "mp3",
+        "audio/mp4" => "m4a",
+        "audio/ogg" => "ogg",
+        "audio/opus" => "opus",
+        "audio/wav" => "wav",
+        "audio/flac" => "flac",
+        "video/mp4" => "mp4",
+        "video/webm" => "webm",
+        _ => return None,
+    })
+}
+
 /// A file name for an attachment from its display name: no directories, no
-/// leading dots, no control characters, at most 100 characters, and an
-/// extension that matches its type (so the viewer the desktop picks is
-/// the right one).
-pub(crate) fn safe_file_name(name: Option<&str>, media_type: &str) -> String {
+/// leading dots, no control characters, at most 100 characters, and the
+/// extension of its type whatever the name says (so the viewer the desktop
+/// picks is one for that type, never a program's launcher). `None` for a
+/// type the app does not open.
+pub(crate) fn safe_file_name(name: Option<&str>, media_type: &str) -> Option<String> {
+    let ext = openable_extension(media_type)?;
     let base: String = name
         .unwrap_or("")
         .rsplit(['/', '\\'])
@@ -298,26 +328,16 @@ pub(crate) fn safe_file_name(name: Option<&str>, media_type: &str) -> String {
         .chars()
         .take(100)
         .collect();
-    let ext = match media_type {
-        "application/pdf" => "pdf",
-        "text/plain" => "txt",
-        "image/png" => "png",
-        "image/jpeg" => "jpg",
-        "audio/mpeg" => "mp3",
-        "application/zip" => "zip",
-        _ => "",
+    let stem = match base.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_owned(),
+        _ => base,
     };
-    let base = if base.is_empty() {
+    let stem = if stem.is_empty() {
         "attachment".to_owned()
     } else {
-        base
+        stem
     };
-    let has_ext = !ext.is_empty() && base.to_ascii_lowercase().ends_with(&format!(".{ext}"));
-    if ext.is_empty() || has_ext {
-        base
-    } else {
-        format!("{base}.{ext}")
-    }
+    Some(format!("{stem}.{ext}"))
 }
 
 #[cfg(test)]
@@ -325,22 +345,30 @@ mod tests {
     use super::safe_file_name;
 
     #[test]
-    fn attachment_names_are_never_paths() {
+    fn attachment_names_are_never_paths_or_programs() {
         for (name, t, want) in [
-            (Some("workbook.pdf"), "application/pdf", "workbook.pdf"),
-            (Some("../../.bashrc"), "application/pdf", "bashrc.pdf"),
-            (Some("/etc/passwd"), "text/plain", "passwd.txt"),
+            (
+                Some("workbook.pdf"),
+                "application/pdf",
+                Some("workbook.pdf"),
+            ),
+            (Some("../../.bashrc"), "application/pdf", Some("bashrc.pdf")),
+            (Some("/etc/passwd"), "text/plain", Some("passwd.txt")),
             (
                 Some("C:\\Windows\\evil.exe"),
-                "application/octet-stream",
-                "evil.exe",
+                "application/pdf",
+                Some("evil.pdf"),
             ),
-            (Some("a\nb\u{0}c.pdf"), "application/pdf", "abc.pdf"),
-            (Some("..."), "application/pdf", "attachment.pdf"),
-            (None, "application/pdf", "attachment.pdf"),
-            (Some("Notes"), "application/pdf", "Notes.pdf"),
+            (Some("evil.exe"), "application/octet-stream", None),
+            (Some("run.desktop"), "application/x-desktop", None),
+            (Some("page.html"), "text/html", None),
+            (Some("a\nb\u{0}c.pdf"), "application/pdf", Some("abc.pdf")),
+            (Some("..."), "application/pdf", Some("attachment.pdf")),
+            (None, "application/pdf", Some("attachment.pdf")),
+            (Some("Notes"), "application/pdf", Some("Notes.pdf")),
+            (Some("a.pdf.exe"), "application/pdf", Some("a.pdf.pdf")),
         ] {
-            assert_eq!(safe_file_name(name, t), want, "{name:?}");
+            assert_eq!(safe_file_name(name, t).as_deref(), want, "{name:?}");
         }
     }
 }

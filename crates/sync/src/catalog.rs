@@ -21,8 +21,10 @@
 //! applied catalog already, 400 ms to 1 s (a black-holed mirror costs a
 //! first subscription well under a second, and a newer catalog it missed
 //! wins the next sync). A mirror that failed last time gets the lower bound.
-//! One that runs out of patience is recorded as failed, so a black hole's
-//! circuit opens after a few syncs and it stops costing anything.
+//! One that runs out of patience is recorded as slow (and waited for longer
+//! next time) if it has answered before; if it never has, or it already had
+//! the longest wait, as failed, so a black hole's circuit opens after a few
+//! syncs and it stops costing anything.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,8 +32,8 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use stowaway_catalog::{
-    read_claim, signature_path, verify_catalog, CatalogError, PublicKey, Sha256, VerifiedCatalog,
-    CATALOG_FILE, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES, SIGNATURE_FILE,
+    read_claim, signature_fingerprint, signature_path, verify_catalog, CatalogError, PublicKey,
+    Sha256, VerifiedCatalog, CATALOG_FILE, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES, SIGNATURE_FILE,
 };
 use stowaway_mirrors::{MirrorError, MirrorPool};
 use stowaway_store::Store;
@@ -95,6 +97,7 @@ impl From<String> for Failure {
 struct Probe {
     sequence: Option<u64>,
     signature: Vec<u8>,
+    fingerprint: Vec<u8>,
 }
 
 pub(crate) struct Check<'a> {
@@ -117,10 +120,13 @@ impl Check<'_> {
             .store
             .applied_catalog(self.library)
             .map_err(|e| e.to_string())?;
-        let applied_sig = self
+        // What the applied catalog's signature signs (its untrusted comment
+        // line is anybody's to change, so it does not count).
+        let applied_fp = self
             .store
             .applied_signature(self.library)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .and_then(|s| signature_fingerprint(&s));
         let applied_seq = applied.as_ref().map(|(s, _)| *s);
         let (probes, mut errors) = self.probe(applied_seq).await;
         if probes.is_empty() {
@@ -133,6 +139,7 @@ impl Check<'_> {
             .enumerate()
             .map(|(rank, id)| (id, rank))
             .collect();
+        let is_applied = |p: &Probe| applied_fp.as_deref() == Some(&p.fingerprint[..]);
         // Mirrors whose catalog is worth fetching: newer than the applied one,
         // or claiming its sequence with another signature (an equivocation,
         // or a catalog applied before signatures were kept), best claim first.
@@ -140,9 +147,7 @@ impl Check<'_> {
             .iter()
             .filter(|(_, p)| match (p.sequence, applied_seq) {
                 (_, None) | (None, _) => true,
-                (Some(s), Some(a)) => {
-                    s > a || (s == a && applied_sig.as_deref() != Some(&p.signature[..]))
-                }
+                (Some(s), Some(a)) => s > a || (s == a && !is_applied(p)),
             })
             .map(|(id, p)| (*id, p))
             .collect();
@@ -152,15 +157,14 @@ impl Check<'_> {
                 order.get(id).copied().unwrap_or(usize::MAX),
             )
         });
-        // Sequences the mirrors were found to serve (claimed, or fetched).
-        let mut serves: HashMap<usize, u64> = probes
-            .iter()
-            .filter_map(|(id, p)| p.sequence.map(|s| (*id, s)))
-            .collect();
+        // Sequences the mirrors were found to serve: what their signatures
+        // claim, or, where a fetch showed less, what they really serve.
+        let claims: HashMap<usize, &Probe> = probes.iter().map(|(id, p)| (*id, p)).collect();
+        let served_less: std::sync::Mutex<HashMap<usize, u64>> = Default::default();
         let mut winner: Option<(usize, Box<VerifiedCatalog>)> = None;
         let mut current: Option<usize> = probes
             .iter()
-            .filter(|(_, p)| applied_sig.as_deref() == Some(&p.signature[..]))
+            .filter(|(_, p)| is_applied(p))
             .map(|(id, _)| *id)
             .min_by_key(|id| order.get(id).copied().unwrap_or(usize::MAX));
         let mut i = 0;
@@ -178,43 +182,51 @@ impl Check<'_> {
                 (None, Some(_)) => continue,
                 _ => {}
             }
-            let sigs: HashMap<usize, &[u8]> = candidates
-                .iter()
-                .map(|(id, p)| (*id, &p.signature[..]))
-                .collect();
             let attempt = |id: usize| {
-                let sig = sigs[&id];
+                let probe = claims[&id];
                 let applied = applied.as_ref();
+                let served_less = &served_less;
                 async move {
-                    match self.fetch_catalog(id, sig).await {
+                    let v = match self.fetch_catalog(id, &probe.signature).await {
+                        Ok(v) => v,
                         Err(f) => {
+                            self.failed(id, &f);
+                            return Err(f.message);
+                        }
+                    };
+                    let served = v.catalog.sequence;
+                    // Less than its own signature says (a cache holding an
+                    // old library.json, or a mirror replaying one with that
+                    // catalog's own signature), or less than applied: this
+                    // mirror is stale, and another is asked.
+                    let floor = probe.sequence.max(applied.map(|(s, _)| *s));
+                    if floor.is_some_and(|f| served < f) {
+                        served_less
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(id, served);
+                        let f = Failure::from(format!(
+                            "serves catalog sequence {served}, older than {} (stale)",
+                            floor.unwrap_or(served)
+                        ));
+                        self.failed(id, &f);
+                        return Err(f.message);
+                    }
+                    match applied {
+                        Some((seq, bytes)) if served == *seq && *bytes != v.bytes => {
+                            let f = Failure::from(format!(
+                                "serves a different catalog with the applied sequence {seq} (equivocation refused)"
+                            ));
+                            self.pool.record_bad_bytes(id, &f.message);
                             self.failed(id, &f);
                             Err(f.message)
                         }
-                        Ok(v) => match applied {
-                            Some((seq, _)) if v.catalog.sequence < *seq => {
-                                Ok((id, Err(v.catalog.sequence)))
-                            }
-                            Some((seq, bytes)) if v.catalog.sequence == *seq => {
-                                if *bytes == v.bytes {
-                                    Ok((id, Ok(v)))
-                                } else {
-                                    let f = Failure::from(format!(
-                                        "serves a different catalog with the applied sequence {seq} (equivocation refused)"
-                                    ));
-                                    self.pool.record_bad_bytes(id, &f.message);
-                                    self.failed(id, &f);
-                                    Err(f.message)
-                                }
-                            }
-                            _ => Ok((id, Ok(v))),
-                        },
+                        _ => Ok((id, v)),
                     }
                 }
             };
             match self.pool.hedged_among(group, attempt).await {
-                Ok((_, (id, Ok(v)))) => {
-                    serves.insert(id, v.catalog.sequence);
+                Ok((_, (id, v))) => {
                     if applied_seq == Some(v.catalog.sequence) {
                         // The applied catalog after all: keep its signature.
                         current.get_or_insert(id);
@@ -229,17 +241,29 @@ impl Check<'_> {
                         winner = Some((id, Box::new(v)));
                     }
                 }
-                Ok((_, (id, Err(older)))) => {
-                    serves.insert(id, older);
-                }
                 Err(e) => errors.extend(e.into_iter().map(|e| (e.mirror, e.message))),
             }
         }
+        let served_less = served_less.into_inner().unwrap_or_else(|p| p.into_inner());
+        let serves: HashMap<usize, u64> = probes
+            .iter()
+            .filter_map(|(id, p)| {
+                served_less
+                    .get(id)
+                    .copied()
+                    .or(p.sequence)
+                    .map(|s| (*id, s))
+            })
+            .collect();
+        // The newest the publisher is known to have signed: applied, fetched,
+        // or claimed by a signature the key checked (even if no mirror
+        // delivered it yet).
         let newest = winner
             .as_ref()
             .map(|(_, w)| w.catalog.sequence)
             .into_iter()
             .chain(applied_seq)
+            .chain(probes.iter().filter_map(|(_, p)| p.sequence))
             .max()
             .unwrap_or(0);
         let mut stale = Vec::new();
@@ -296,6 +320,7 @@ impl Check<'_> {
                 match read_claim(&bytes, self.key, self.library) {
                     Ok(claim) => Ok(Probe {
                         sequence: claim.sequence,
+                        fingerprint: claim.fingerprint,
                         signature: bytes,
                     }),
                     Err(e) => {
@@ -346,9 +371,18 @@ impl Check<'_> {
                 Some(d) => tokio::select! {
                     n = running.next() => n,
                     () = tokio::time::sleep_until(d) => {
+                        // A mirror that answered before is slow, and is
+                        // given longer next time; one that never answered
+                        // anything (dead, black-holed), or still not at the
+                        // longest wait, failed: a few syncs open its circuit.
                         for &id in &waiting {
                             let waited = started.elapsed();
-                            pool.record_failure(id, &MirrorError::Timeout(waited));
+                            let h = pool.health(id);
+                            if h.successes > 0 && patience(id) < most {
+                                pool.record_slow(id, waited);
+                            } else {
+                                pool.record_failure(id, &MirrorError::Timeout(waited));
+                            }
                         }
                         break;
                     }

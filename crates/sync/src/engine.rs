@@ -400,10 +400,10 @@ impl Engine {
         Ok(gone)
     }
 
-    /// The member gave (or confirmed) `library`'s access token knowing its
-    /// mirrors: it goes to all of them from now on.
-    pub fn confirm_token_mirrors(&self, library: &str) -> Result<(), SyncError> {
-        Ok(self.store.confirm_token_mirrors(library)?)
+    /// The member gave (or confirmed) `library`'s access token after being
+    /// shown `shown`, its mirrors: it goes to those from now on.
+    pub fn confirm_token_mirrors(&self, library: &str, shown: &[String]) -> Result<(), SyncError> {
+        Ok(self.store.confirm_token_mirrors(library, shown)?)
     }
 
     /// Syncs every subscribed library (or the one in `opts`).
@@ -508,10 +508,26 @@ impl Engine {
         // local network (see stowaway_mirrors::reach).
         let feed = self.store.feed(library)?;
         let reach = match &feed {
-            Some(row) => match url::Url::parse(&row.url) {
-                Ok(u) if self.client.is_local(&u).await => Reach::Any,
-                _ => Reach::Public,
-            },
+            Some(row) => {
+                let local = match row.local {
+                    Some(l) => l,
+                    // Decided once, from the address the member subscribed
+                    // to (a feed from before this was recorded).
+                    None => {
+                        let l = match url::Url::parse(&row.subscribed_url) {
+                            Ok(u) => self.client.is_local(&u).await,
+                            Err(_) => false,
+                        };
+                        self.store.set_feed_local(library, l)?;
+                        l
+                    }
+                };
+                if local {
+                    Reach::Any
+                } else {
+                    Reach::Public
+                }
+            }
             None => Reach::Any,
         };
         let refreshed = match &feed {

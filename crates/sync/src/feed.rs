@@ -34,6 +34,9 @@ pub(crate) const MAX_UNDECLARED_FILE: u64 = 16 << 30;
 /// Largest transcript, chapters file or artwork accepted.
 pub(crate) const MAX_SMALL_FILE: u64 = 64 << 20;
 
+/// Longest the check of a feed's announced new address may take.
+const NEW_ADDRESS_CHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The one collection of a feed library.
 pub const FEED_COLLECTION: &str = "episodes";
 
@@ -256,13 +259,15 @@ pub(crate) fn to_catalog(
         .values()
         .flat_map(|f| std::iter::once((&f.key, f)).chain(f.sha256.as_ref().map(|s| (s, f))))
         .collect();
-    let known_media: HashSet<(&str, &str)> = previous
+    // Without its query: tracking parameters may change on every fetch too.
+    let bare = |u: &str| u.split(['?', '#']).next().unwrap_or(u).to_owned();
+    let known_media: HashSet<(String, &str)> = previous
         .iter()
         .flat_map(|c| c.collections.iter().flat_map(|c| &c.items))
         .filter_map(|i| {
             let media = i.assets.iter().find(|a| a.role == AssetRole::Media)?;
             let url = file_of.get(&media.sha256)?.urls.first()?;
-            Some((url.as_str(), i.title.as_str()))
+            Some((bare(url), i.title.as_str()))
         })
         .collect();
     let mut new_ones = 0;
@@ -285,7 +290,7 @@ pub(crate) fn to_catalog(
         }
         if previous.is_some() && !before.contains(id.as_str()) {
             let t = clean(&title(), 1000);
-            if known_media.contains(&(enclosure.url.as_str(), t.as_str())) {
+            if known_media.contains(&(bare(enclosure.url.as_str()), t.as_str())) {
                 skip(&mut mapped, SkipReason::KnownFile);
                 continue;
             }
@@ -604,6 +609,9 @@ pub struct FetchedFeed {
     pub status: u16,
     pub validators: stowaway_mirrors::Validators,
     pub feed: Feed,
+    /// The address asked for is on the member's own machine or network:
+    /// the feed may name hosts there (see `stowaway_mirrors::reach`).
+    pub local: bool,
 }
 
 /// What a subscription source turned out to be.
@@ -652,10 +660,13 @@ impl Engine {
         else {
             return Ok(Source::Library(self.read_subscription(source).await?));
         };
+        // The address the member gave, wherever it is; but a public one
+        // may not redirect onto the member's own network.
+        let local = self.client().is_local(&url).await;
+        let reach = if local { Reach::Any } else { Reach::Public };
         let doc = self
             .client()
-            // The address the member gave, wherever it is.
-            .fetch_document(&url, &Default::default(), MAX_FEED_BYTES, Reach::Any)
+            .fetch_document(&url, &Default::default(), MAX_FEED_BYTES, reach)
             .await?;
         let body = doc.body.unwrap_or_default();
         if body.trim_ascii_start().starts_with(b"{") {
@@ -671,6 +682,7 @@ impl Engine {
             status: doc.status,
             validators: doc.validators,
             feed,
+            local,
         })))
     }
 
@@ -703,6 +715,7 @@ impl Engine {
                 (lib, true)
             }
         };
+        self.store().set_feed_local(&library, fetched.local)?;
         // Where the feed says it moves is checked by the next refresh.
         let (outcome, mapped) = self.apply_fetched_feed(&library, fetched, None, false)?;
         let title = self.store().library(&library)?.title;
@@ -742,6 +755,9 @@ impl Engine {
         let lib = self.free_library_id(&library_id_for(title, url))?;
         let title = title.map_or_else(|| lib.clone(), |t| clean(t, 1000));
         self.store().subscribe_feed(&lib, &title, url.as_str())?;
+        // From a list, not typed by the member: held to public hosts, the
+        // feed's own address included.
+        self.store().set_feed_local(&lib, false)?;
         Ok(FeedSubscribed {
             library: lib,
             title,
@@ -897,13 +913,15 @@ impl Engine {
         if candidate.scheme() == "http" && current.scheme() == "https" {
             return refuse("that address is not https".into());
         }
-        let doc = match self
+        // Checked again by every refresh until it works: never for long.
+        let none = Default::default();
+        let check = self
             .client()
-            .fetch_document(&candidate, &Default::default(), MAX_FEED_BYTES, reach)
-            .await
-        {
-            Ok(d) => d,
-            Err(e) => return refuse(format!("it does not answer ({e})")),
+            .fetch_document(&candidate, &none, MAX_FEED_BYTES, reach);
+        let doc = match tokio::time::timeout(NEW_ADDRESS_CHECK, check).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return refuse(format!("it does not answer ({e})")),
+            Err(_) => return refuse(format!("it does not answer within {NEW_ADDRESS_CHECK:?}")),
         };
         let other = match stowaway_feeds::parse(&doc.body.unwrap_or_default(), &doc.url) {
             Ok(f) => f,
@@ -1016,6 +1034,7 @@ impl Engine {
             status: doc.status,
             validators: doc.validators,
             feed,
+            local: reach == Reach::Any,
         };
         let engine = self.clone();
         let lib = library.to_owned();

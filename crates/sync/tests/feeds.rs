@@ -917,13 +917,14 @@ async fn changing_episode_ids_do_not_grow_the_library() {
     let tmp = tempfile::tempdir().unwrap();
     let host = TestMirror::start(tmp.path().join("site")).unwrap();
     let u = host.url();
+    // New ids, and a tracking parameter that changes, on every fetch.
     let items = |round: usize, n: usize| -> String {
         (0..n)
             .map(|i| {
                 item(
                     &format!("r{round}-{i}"),
                     &format!("Episode {i}"),
-                    Some((&format!("{u}e{i}.mp3"), Some("audio/mpeg"))),
+                    Some((&format!("{u}e{i}.mp3?fetch={round}"), Some("audio/mpeg"))),
                 )
             })
             .collect()
@@ -1119,9 +1120,19 @@ async fn a_public_feed_cannot_send_the_member_to_local_addresses() {
                 Some((&format!("{by_name}secret.mp3"), Some("audio/mpeg"))),
             ),
             item("c", "LAN", Some((private_ip, Some("audio/mpeg")))),
+            // On the public host, redirected to this machine.
+            item(
+                "d",
+                "Redirected",
+                Some((&format!("{public}hop.mp3"), Some("audio/mpeg"))),
+            ),
         ]
         .concat(),
     );
+    site.set_faults(vec![Rule::path(
+        PathMatch::exact("hop.mp3"),
+        Fault::Redirect(format!("{local}secret.mp3")),
+    )]);
     let config = ClientConfig {
         pins: vec![("podcast.example".into(), site.addr())],
         ..ClientConfig::default()
@@ -1132,7 +1143,7 @@ async fn a_public_feed_cannot_send_the_member_to_local_addresses() {
     )
     .unwrap();
     let s = subscribe(&engine, &format!("{public}feed.xml")).await;
-    assert_eq!(s.mapped.episodes, 3);
+    assert_eq!(s.mapped.episodes, 4);
     // Updated since (the next refresh reads it and its new address).
     let xml = std::fs::read_to_string(site.root().join("feed.xml")).unwrap();
     write_feed(
@@ -1151,7 +1162,11 @@ async fn a_public_feed_cannot_send_the_member_to_local_addresses() {
         .unwrap();
     let lib = &r.libraries[0];
     assert_eq!(lib.files_downloaded, 0, "{lib:?}");
-    assert_eq!(lib.failed.len(), 3, "{lib:?}");
+    assert_eq!(lib.failed.len(), 4, "{lib:?}");
+    assert!(site
+        .requests()
+        .iter()
+        .any(|q| q.path == "hop.mp3" && q.status == 302));
     assert!(
         lib.failed
             .iter()

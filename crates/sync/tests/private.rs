@@ -185,7 +185,8 @@ async fn an_update_cannot_lower_access_or_hand_the_token_to_new_mirrors() {
         .any(|q| q.header("authorization") == Some(&*format!("Bearer {TOKEN}"))));
 
     // The member confirms the mirrors (gives the token again): now it goes.
-    engine.confirm_token_mirrors("acme").unwrap();
+    let shown = engine.store().mirrors("acme").unwrap();
+    engine.confirm_token_mirrors("acme", &shown).unwrap();
     collector.clear_requests();
     engine.sync(&opts, &CancellationToken::new()).await.unwrap();
     assert!(collector

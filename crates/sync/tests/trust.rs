@@ -317,3 +317,54 @@ async fn a_dripping_file_with_no_other_source_is_left_for_later() {
     );
     assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
 }
+
+/// A fast mirror serves the newest signature (it is public) but an old
+/// library.json, with that old catalog's own signature beside it. It must
+/// not win for the sequence it claims: another mirror claiming the same is
+/// asked, the member gets the newest, and the liar is stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_claiming_a_catalog_it_does_not_serve_does_not_win() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("publisher");
+    std::fs::create_dir_all(root.join("mirror")).unwrap();
+    let honest = TestMirror::start(root.join("mirror")).unwrap();
+    let mut sub = common::publish(&root, "acme", &honest.url());
+    let old = tmp.path().join("old");
+    copy_tree(&root.join("mirror"), &old);
+    republish(&root, "e3");
+    let liar = TestMirror::start(root.join("mirror")).unwrap();
+    liar.set_faults(vec![Rule::path(
+        PathMatch::exact("library.json"),
+        Fault::ServeFrom(old.clone()),
+    )]);
+    honest.set_faults(vec![Rule::all(Fault::Delay(Duration::from_millis(200)))]);
+    sub.mirrors = vec![liar.url(), honest.url()];
+    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+    let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
+    engine.subscribe(&sub).unwrap();
+    let r = catalog_sync(&engine).await;
+    let lib = &r.libraries[0];
+    assert_eq!(lib.catalog.as_ref().map(|c| c.sequence), Some(2), "{lib:?}");
+    assert_eq!(lib.catalog_mirror.as_deref(), Some(honest.url().as_str()));
+    assert_eq!(lib.stale_mirrors, [liar.url()]);
+    assert!(health(&store, &liar.url()).is_stale());
+}
+
+/// The first line of a signature file is its untrusted comment: anybody can
+/// change it without the key. A mirror that does still says "unchanged"
+/// (it is not a newer catalog to fetch, and not a way to be fetched from).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_untrusted_comment_is_not_a_new_catalog() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (m, _, engine) = one_mirror(tmp.path());
+    catalog_sync(&engine).await;
+    let sig_path = m.root().join("library.json.minisig");
+    let text = std::fs::read_to_string(&sig_path).unwrap();
+    let (_, rest) = text.split_once('\n').unwrap();
+    std::fs::write(&sig_path, format!("untrusted comment: fetch me!\n{rest}")).unwrap();
+    m.clear_requests();
+    let r = catalog_sync(&engine).await;
+    assert!(r.libraries[0].catalog.as_ref().unwrap().unchanged);
+    let paths: Vec<String> = m.requests().iter().map(|q| q.path.clone()).collect();
+    assert_eq!(paths, ["library.json.minisig"]);
+}

@@ -14,7 +14,7 @@
 //!
 //! FAULT := black-hole | status:CODE[:RETRY_AFTER_SECS] | stall-after:N
 //!        | trickle:BYTES_PER_SEC | truncate:N | flip-bytes | ignore-range
-//!        | drop-after:N | delay:MILLIS[ms|s] | serve-from:DIR
+//!        | drop-after:N | delay:MILLIS[ms|s] | serve-from:DIR | redirect:URL
 //! PATH  := exact path (e.g. `library.json`), or a prefix ending in `*`
 //!          (e.g. `blobs/*`); without `@PATH` the rule matches every path
 //! ```
@@ -102,6 +102,9 @@ pub enum Fault {
     /// A private mirror: answer `401` (with `WWW-Authenticate: Bearer`)
     /// unless the request carries `Authorization: Bearer <token>`.
     RequireToken(String),
+    /// Answer `302 Found` with this `Location` (a mirror or feed host
+    /// sending the client somewhere else).
+    Redirect(String),
     /// Answer from this other tree instead (same path below it): a stale
     /// mirror that still serves an older, validly signed catalog, or one
     /// whose files lag behind.
@@ -187,6 +190,9 @@ impl FromStr for Fault {
     type Err = ParseFaultError;
 
     fn from_str(s: &str) -> Result<Fault, ParseFaultError> {
+        if let Some(to) = s.trim().strip_prefix("redirect:") {
+            return Ok(Fault::Redirect(to.to_owned()));
+        }
         let mut parts = s.trim().split(':');
         let kind = parts.next().unwrap_or_default().to_ascii_lowercase();
         let arg1 = parts.next();
@@ -271,6 +277,7 @@ impl fmt::Display for Fault {
             Fault::Delay(d) => write!(f, "delay:{}ms", d.as_millis()),
             Fault::RequireToken(t) => write!(f, "require-token:{t}"),
             Fault::ServeFrom(d) => write!(f, "serve-from:{}", d.display()),
+            Fault::Redirect(to) => write!(f, "redirect:{to}"),
         }
     }
 }
@@ -390,6 +397,7 @@ mod tests {
             "drop-after:3",
             "delay:250ms",
             "serve-from:/srv/old-mirror",
+            "redirect:http://127.0.0.1:631/admin",
         ] {
             let fault: Fault = text.parse().unwrap();
             assert_eq!(fault.to_string(), text);

@@ -347,6 +347,14 @@ impl Connection {
                     .await;
             }
             Some(Fault::Delay(d)) => tokio::time::sleep(*d).await,
+            Some(Fault::Redirect(to)) => {
+                self.log(&req, &path, 302, fault.as_ref());
+                let resp = Response::text(302, "stowaway-testmirror: moved\n")
+                    .header("Location", to.clone());
+                return self
+                    .send(resp, head_only, keep_alive, req.http11, BodyFault::None)
+                    .await;
+            }
             Some(Fault::RequireToken(t)) => {
                 let expected = format!("Bearer {t}");
                 if req.header("authorization") != Some(expected.as_str()) {
