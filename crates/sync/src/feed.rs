@@ -754,10 +754,9 @@ impl Engine {
         }
         let lib = self.free_library_id(&library_id_for(title, url))?;
         let title = title.map_or_else(|| lib.clone(), |t| clean(t, 1000));
+        // Whether it is on the member's network is decided by its first
+        // refresh, from its own address, as for a feed typed in.
         self.store().subscribe_feed(&lib, &title, url.as_str())?;
-        // From a list, not typed by the member: held to public hosts, the
-        // feed's own address included.
-        self.store().set_feed_local(&lib, false)?;
         Ok(FeedSubscribed {
             library: lib,
             title,
