@@ -90,12 +90,25 @@ impl Driver {
             "tauri:options".into(),
             json!({ "application": env!("CARGO_BIN_EXE_stowaway-app") }),
         );
-        // Plain HTTP on loopback: no TLS stack needed.
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("WebDriver session")
+        // Plain HTTP on loopback: no TLS stack needed. tauri-driver listens
+        // before the native driver it starts does: on a cold machine (a fresh
+        // CI clone) the first request can find it not ready and be cut off.
+        let mut tries = 0;
+        loop {
+            let r = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{}", self.port))
+                .await;
+            match r {
+                Ok(c) => return c,
+                Err(e) if tries < 10 => {
+                    tries += 1;
+                    eprintln!("WebDriver session not ready ({e:?}); trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => panic!("WebDriver session: {e:?}"),
+            }
+        }
     }
 }
 
