@@ -27,7 +27,7 @@ pub use signed::{
     MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES,
 };
 pub use subscription::{Access, Subscription, SUBSCRIPTION_FORMAT};
-pub use validate::{validate_catalog, validate_id, Limits};
+pub use validate::{is_media_type, validate_catalog, validate_id, Limits};
 
 /// The path of a blob below a mirror's base URL (or below a blob store root).
 ///

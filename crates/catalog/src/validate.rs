@@ -33,6 +33,19 @@ impl Default for Limits {
     }
 }
 
+/// Whether `mt` is a plain `type/subtype` media type: at most 127
+/// characters of `A-Z a-z 0-9 . + - _ /`, no parameters.
+pub fn is_media_type(mt: &str) -> bool {
+    mt.len() <= 127
+        && mt.split_once('/').is_some_and(|(t, s)| {
+            !t.is_empty()
+                && !s.is_empty()
+                && mt
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/.+-_".contains(&b))
+        })
+}
+
 /// Checks an identifier: 1–128 characters of `[A-Za-z0-9._-]`, starting with an
 /// alphanumeric character.
 pub fn validate_id(what: &str, id: &str) -> Result<(), CatalogError> {
@@ -75,15 +88,7 @@ fn asset(where_: &str, a: &Asset, limits: &Limits) -> Result<(), CatalogError> {
         )));
     }
     let mt = &a.media_type;
-    let mt_ok = mt.len() <= 127
-        && mt.split_once('/').is_some_and(|(t, s)| {
-            !t.is_empty()
-                && !s.is_empty()
-                && mt
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"/.+-_".contains(&b))
-        });
-    if !mt_ok {
+    if !is_media_type(mt) {
         return Err(invalid(format!("{where_}: bad media type {mt:?}")));
     }
     if let Some(name) = &a.name {

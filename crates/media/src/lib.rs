@@ -152,14 +152,7 @@ async fn guarded(mut resp: Response) -> Response {
 /// everything else as bytes to download.
 pub fn served_type(declared: &str) -> String {
     let t = declared.trim().to_ascii_lowercase();
-    let well_formed = t.len() <= 127
-        && t.split_once('/').is_some_and(|(a, b)| {
-            !a.is_empty()
-                && !b.is_empty()
-                && t.bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || b"/.+-_".contains(&c))
-        });
-    if !well_formed {
+    if !stowaway_catalog::is_media_type(&t) {
         return "application/octet-stream".into();
     }
     let textual = t.starts_with("text/")

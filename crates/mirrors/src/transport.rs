@@ -382,20 +382,7 @@ impl MirrorClient {
                         pace: Some(self.config.small_pace),
                         inner: Inner::Http(resp),
                     };
-                    if stream.remaining.is_some_and(|n| n > max) {
-                        return Err(MirrorError::TooLarge { limit: max });
-                    }
-                    let mut out = Vec::new();
-                    while let Some(chunk) = stream.next_chunk().await? {
-                        if out.len() as u64 + chunk.len() as u64 > max {
-                            return Err(MirrorError::TooLarge { limit: max });
-                        }
-                        out.extend_from_slice(&chunk);
-                    }
-                    if stream.remaining.is_some_and(|n| n > 0) {
-                        return Err(MirrorError::Transfer("body shorter than announced".into()));
-                    }
-                    Some(out)
+                    Some(stream.read_all(max).await?)
                 }
                 StatusCode::NOT_FOUND | StatusCode::GONE => {
                     return Err(MirrorError::Gone {
@@ -517,21 +504,9 @@ impl MirrorClient {
             Opened::Body(b) => b,
         };
         body.set_pace(Some(self.config.small_pace));
-        if body.remaining.is_some_and(|n| n > max) {
-            return Err(MirrorError::TooLarge { limit: max });
-        }
-        let mut out = Vec::new();
-        while let Some(chunk) = body.next_chunk().await? {
-            if out.len() as u64 + chunk.len() as u64 > max {
-                return Err(MirrorError::TooLarge { limit: max });
-            }
-            out.extend_from_slice(&chunk);
-        }
-        if body.remaining.is_some_and(|n| n > 0) {
-            return Err(MirrorError::Transfer("body shorter than announced".into()));
-        }
+        let bytes = body.read_all(max).await?;
         Ok(Fetched::Body {
-            bytes: out,
+            bytes,
             validators: body.validators.clone(),
             ttfb: body.ttfb,
         })
@@ -939,6 +914,25 @@ impl BodyStream {
             self.received += c.len() as u64;
         }
         Ok(chunk)
+    }
+
+    /// The whole body, at most `max` bytes (more is refused unread where
+    /// the server announced it), and all of what it announced.
+    pub async fn read_all(&mut self, max: u64) -> Result<Vec<u8>, MirrorError> {
+        if self.remaining.is_some_and(|n| n > max) {
+            return Err(MirrorError::TooLarge { limit: max });
+        }
+        let mut out = Vec::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            if out.len() as u64 + chunk.len() as u64 > max {
+                return Err(MirrorError::TooLarge { limit: max });
+            }
+            out.extend_from_slice(&chunk);
+        }
+        if self.remaining.is_some_and(|n| n > 0) {
+            return Err(MirrorError::Transfer("body shorter than announced".into()));
+        }
+        Ok(out)
     }
 
     fn too_slow(&self, pace: Pace) -> MirrorError {

@@ -1,6 +1,7 @@
 //! Persistence for the mirror pool: per (library, mirror) health records (an
-//! opaque JSON document owned by `stowaway-mirrors`), the catalog validators
-//! (ETag / Last-Modified) for conditional GETs, and partial downloads.
+//! opaque JSON document owned by `stowaway-mirrors`) and partial downloads.
+//! (The `catalog_etag` columns of schema 3 are no longer used: a catalog
+//! check asks each mirror for its signature file instead.)
 
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
@@ -14,8 +15,6 @@ pub struct MirrorRecord {
     pub url: String,
     /// JSON, as written by the mirror pool; None if never recorded.
     pub health: Option<String>,
-    pub catalog_etag: Option<String>,
-    pub catalog_last_modified: Option<String>,
     /// A private library's token may go to this mirror: it was among the
     /// library's mirrors when the member gave the token, or the signed
     /// catalog lists it.
@@ -38,22 +37,16 @@ impl Store {
         let urls = self.mirrors_confirmed(library)?;
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
-            "SELECT health, catalog_etag, catalog_last_modified FROM mirror_health
-             WHERE library_id = ?1 AND url = ?2",
+            "SELECT health FROM mirror_health WHERE library_id = ?1 AND url = ?2",
         )?;
         let mut out = Vec::new();
         for (url, token_ok) in urls {
-            let row = stmt
-                .query_row(params![library, url], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
+            let health = stmt
+                .query_row(params![library, url], |r| r.get(0))
                 .optional()?;
-            let (health, etag, lm) = row.unwrap_or((None, None, None));
             out.push(MirrorRecord {
                 url,
                 health,
-                catalog_etag: etag,
-                catalog_last_modified: lm,
                 token_ok,
             });
         }

@@ -211,12 +211,7 @@ impl Store {
             {
                 continue;
             }
-            // Our own files, in the member's own directory: regular ones only.
-            let path = e.path();
-            let regular =
-                std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= 64 * 1024);
-            if regular {
-                let bytes = std::fs::read(&path).map_err(|err| StoreError::io(&path, err))?;
+            if let Some(bytes) = crate::private::read_own(&e.path(), 64 * 1024) {
                 out.push((id.to_owned(), kind.to_owned(), bytes));
             }
         }
@@ -229,11 +224,7 @@ impl Store {
     pub fn catalog_copy(&self, library: &str) -> Option<(Vec<u8>, Vec<u8>)> {
         let dir = self.root.join(SUBSCRIPTIONS_DIR);
         let read = |kind: &str, max: u64| {
-            let path = dir.join(format!("{library}.{kind}"));
-            std::fs::symlink_metadata(&path)
-                .ok()
-                .filter(|m| m.is_file() && m.len() <= max)
-                .and_then(|_| std::fs::read(&path).ok())
+            crate::private::read_own(&dir.join(format!("{library}.{kind}")), max)
         };
         Some((
             read("catalog", stowaway_catalog::MAX_CATALOG_BYTES as u64)?,

@@ -60,6 +60,15 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// One of our own small files in the data directory, if it is there as a
+/// regular file of at most `max` bytes (not a link or a device put there).
+pub(crate) fn read_own(path: &Path, max: u64) -> Option<Vec<u8>> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file() && m.len() <= max)
+        .and_then(|_| std::fs::read(path).ok())
+}
+
 #[cfg(unix)]
 fn restrict(path: &Path, mode: u32) -> Result<(), StoreError> {
     use std::os::unix::fs::PermissionsExt;

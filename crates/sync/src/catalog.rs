@@ -373,8 +373,9 @@ impl Check<'_> {
                     () = tokio::time::sleep_until(d) => {
                         // A mirror that answered before is slow, and is
                         // given longer next time; one that never answered
-                        // anything (dead, black-holed), or still not at the
-                        // longest wait, failed: a few syncs open its circuit.
+                        // anything (dead, black-holed), or that had the
+                        // longest wait already, failed: a few syncs open its
+                        // circuit.
                         for &id in &waiting {
                             let waited = started.elapsed();
                             let h = pool.health(id);

@@ -476,6 +476,25 @@ impl Engine {
         Ok(MirrorPool::new(self.client.clone(), mirrors, config))
     }
 
+    /// Where a feed's hosts may be: anywhere for a feed the member
+    /// subscribed to on their own network, public addresses otherwise.
+    /// Decided once (for a feed from before this was recorded: now, from
+    /// the address the member subscribed to) and never changed.
+    async fn feed_reach(&self, row: &stowaway_store::FeedRow) -> Result<Reach, SyncError> {
+        let local = match row.local {
+            Some(l) => l,
+            None => {
+                let l = match url::Url::parse(&row.subscribed_url) {
+                    Ok(u) => self.client.is_local(&u).await,
+                    Err(_) => false,
+                };
+                self.store.set_feed_local(&row.library_id, l)?;
+                l
+            }
+        };
+        Ok(if local { Reach::Any } else { Reach::Public })
+    }
+
     fn save_health(&self, library: &str, pool: &MirrorPool) {
         let records: Vec<(String, String)> = pool
             .snapshot()
@@ -508,26 +527,7 @@ impl Engine {
         // local network (see stowaway_mirrors::reach).
         let feed = self.store.feed(library)?;
         let reach = match &feed {
-            Some(row) => {
-                let local = match row.local {
-                    Some(l) => l,
-                    // Decided once, from the address the member subscribed
-                    // to (a feed from before this was recorded).
-                    None => {
-                        let l = match url::Url::parse(&row.subscribed_url) {
-                            Ok(u) => self.client.is_local(&u).await,
-                            Err(_) => false,
-                        };
-                        self.store.set_feed_local(library, l)?;
-                        l
-                    }
-                };
-                if local {
-                    Reach::Any
-                } else {
-                    Reach::Public
-                }
-            }
+            Some(row) => self.feed_reach(row).await?,
             None => Reach::Any,
         };
         let refreshed = match &feed {

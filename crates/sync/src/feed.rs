@@ -255,7 +255,8 @@ pub(crate) fn to_catalog(
     // The library's episodes by their enclosure's address and title: a "new"
     // episode with both the same is an old one whose id the feed changed
     // (one address alone is not enough: some feeds reuse `latest.mp3`).
-    let file_of: HashMap<&Sha256, &FeedFile> = known
+    // Every known file by what an asset carries: its key, or its hash.
+    let by_hash: HashMap<&Sha256, &FeedFile> = known
         .values()
         .flat_map(|f| std::iter::once((&f.key, f)).chain(f.sha256.as_ref().map(|s| (s, f))))
         .collect();
@@ -266,7 +267,7 @@ pub(crate) fn to_catalog(
         .flat_map(|c| c.collections.iter().flat_map(|c| &c.items))
         .filter_map(|i| {
             let media = i.assets.iter().find(|a| a.role == AssetRole::Media)?;
-            let url = file_of.get(&media.sha256)?.urls.first()?;
+            let url = by_hash.get(&media.sha256)?.urls.first()?;
             Some((bare(url), i.title.as_str()))
         })
         .collect();
@@ -308,10 +309,6 @@ pub(crate) fn to_catalog(
         items.push((e.published_at, item));
     }
     // Episodes the feed no longer lists stay.
-    let by_hash: HashMap<&Sha256, &FeedFile> = known
-        .values()
-        .flat_map(|f| std::iter::once((&f.key, f)).chain(f.sha256.as_ref().map(|s| (s, f))))
-        .collect();
     if let Some(prev) = previous {
         for it in prev.collections.iter().flat_map(|c| &c.items) {
             if seen.insert(it.id.clone()) {
@@ -387,15 +384,7 @@ pub(crate) fn to_catalog(
 /// may have. Nothing from a feed is ever served as HTML, script or SVG.
 fn safe_media_type(role: AssetRole, declared: &str) -> String {
     let declared = declared.trim().to_ascii_lowercase();
-    let well_formed = declared.len() <= 127
-        && declared.split_once('/').is_some_and(|(t, s)| {
-            !t.is_empty()
-                && !s.is_empty()
-                && declared
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"/.+-_".contains(&b))
-        });
-    let allowed = well_formed
+    let allowed = stowaway_catalog::is_media_type(&declared)
         && match role {
             AssetRole::Media => declared.starts_with("audio/") || declared.starts_with("video/"),
             AssetRole::Artwork => matches!(
