@@ -428,6 +428,7 @@ async fn member_journey_in_the_real_app() {
     let paths = stowaway_demo::DemoPaths::new(&demo);
     let a = TestMirror::start(&paths.mirror_a).unwrap();
     let b = TestMirror::start(&paths.mirror_b).unwrap();
+    let (a_url, b_url) = (a.url(), b.url());
     stowaway_demo::prepare(&demo, &[a.url(), b.url()]).unwrap();
     let sub = stowaway_demo::write_subscription(&demo, &[a.url(), b.url()]).unwrap();
     let data = tmp.path().join("member");
@@ -987,6 +988,46 @@ async fn member_journey_in_the_real_app() {
     let _a_again = TestMirror::start_on(&paths.mirror_a, a_addr).unwrap();
     eventually(45, "the app to sync again on its own", || async {
         text(&c, ".banner").await.starts_with("Synced")
+    })
+    .await;
+
+    // The publisher lets the catalog expire: the banner says so, and the
+    // lessons still play.
+    let toml = paths.source.join("library.toml");
+    let manifest = std::fs::read_to_string(&toml).unwrap();
+    assert!(manifest.contains("expires_in_days = 30"));
+    std::fs::write(
+        &toml,
+        manifest.replace("expires_in_days = 30", "expires_in_days = 0"),
+    )
+    .unwrap();
+    let key = paths.keys.join("stowaway.key");
+    run_with(
+        "stowaway-publish",
+        &[
+            "build",
+            "--refresh",
+            "--key",
+            key.to_str().unwrap(),
+            "--source",
+            paths.source.to_str().unwrap(),
+            "--out",
+            paths.mirror_a.to_str().unwrap(),
+            "--mirror",
+            &a_url,
+            "--mirror",
+            &b_url,
+        ],
+        &[],
+        None,
+    )
+    .success();
+    std::thread::sleep(Duration::from_millis(1100)); // past expires_at (whole seconds)
+    click(&c, "#sync-now").await;
+    eventually(30, "the expired-catalog banner", || async {
+        text(&c, ".banner")
+            .await
+            .contains("has not refreshed this library lately")
     })
     .await;
 

@@ -143,6 +143,12 @@ fn rebuilding_bumps_the_sequence_only_on_change_or_refresh() {
     );
     let refreshed = build(&opts(true)).unwrap();
     assert_eq!((refreshed.sequence, refreshed.changed), (2, true));
+    // Without `expires_in_days`, a catalog is fresh for 7 days (FORMAT.md
+    // says why: it bounds how long a freeze goes untold).
+    let c: stowaway_catalog::Catalog =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("mirror/library.json")).unwrap())
+            .unwrap();
+    assert_eq!(c.expires_at - c.generated_at, time::Duration::days(7));
 }
 
 /// The podcast feeds beside the catalog, read back by our own feed parser:
