@@ -3,7 +3,10 @@ fn main() {
     // tauri.conf.json allows exactly these and nothing else.
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
         tauri_build::AppManifest::new().commands(&[
-            "snapshot",
+            "library_page",
+            "collections",
+            "collection",
+            "items",
             "search",
             "item_detail",
             "save_position",

@@ -2,14 +2,14 @@
 //!
 //! It owns an [`Engine`] (the same one the CLI drives), the media server,
 //! the tray and the background sync loop; the page calls the commands in
-//! `commands.rs` and listens to forwarded `SyncEvent`s. No business logic
+//! `commands.rs` (thin adapters over `stowaway-api`, the use cases it
+//! shares with the CLI) and listens to forwarded events. No business logic
 //! lives here.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
 mod links;
 mod scheduler;
-mod settings;
 mod state;
 mod tray;
 
@@ -24,7 +24,6 @@ use stowaway_sync::Engine;
 use tauri::{AppHandle, Emitter, Manager, WindowEvent};
 use tauri_plugin_notification::NotificationExt;
 
-use crate::settings::AppSettings;
 use crate::state::AppState;
 
 /// Passed by the login item: start in the tray, without a window.
@@ -155,7 +154,10 @@ fn main() -> anyhow::Result<()> {
         ))
         .manage(state)
         .invoke_handler(tauri::generate_handler![
-            commands::snapshot,
+            commands::library_page,
+            commands::collections,
+            commands::collection,
+            commands::items,
             commands::search,
             commands::item_detail,
             commands::save_position,
@@ -182,9 +184,7 @@ fn main() -> anyhow::Result<()> {
             if let WindowEvent::CloseRequested { api, .. } = event {
                 let app = window.app_handle();
                 let state = state::get(app);
-                let to_tray = AppSettings::load(state.engine.store())
-                    .map(|s| s.close_to_tray)
-                    .unwrap_or(true);
+                let to_tray = state.settings().close_to_tray;
                 if to_tray && app.try_state::<tray::TrayItems>().is_some() {
                     api.prevent_close();
                     let _ = window.hide();
@@ -210,12 +210,14 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             // Forward engine events to the page.
-            let events = state::get(&handle).engine.events();
+            let events = state::get(&handle).engine().events();
             let (h, h2) = (handle.clone(), handle.clone());
             tauri::async_runtime::spawn(forward_events(
                 events,
                 move |ev| {
-                    let _ = h.emit("sync-event", ev);
+                    if let Some(ev) = stowaway_api::PageEvent::of(ev) {
+                        let _ = h.emit("sync-event", ev);
+                    }
                 },
                 // Events were dropped (the page fell behind): it reloads
                 // what it shows instead of trusting its running totals.

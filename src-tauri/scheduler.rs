@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tauri::{AppHandle, Manager};
 
-use crate::settings::AppSettings;
 use crate::state::AppState;
+use stowaway_api::AppSettings;
 
 const OFFLINE_FIRST_RETRY: Duration = Duration::from_secs(15);
 const OFFLINE_MAX_RETRY: Duration = Duration::from_secs(5 * 60);
@@ -37,7 +37,9 @@ pub async fn run(app: AppHandle) {
         state.sync(&app).await;
         let offline = state.status().offline;
         offline_retries = if offline { offline_retries + 1 } else { 0 };
-        let interval = AppSettings::load(state.engine.store())
+        let interval = state
+            .api
+            .settings()
             .map(|s| s.sync_interval_minutes)
             .unwrap_or(AppSettings::DEFAULT_INTERVAL);
         let wait = next_wait(interval, offline, offline_retries.saturating_sub(1));

@@ -8,7 +8,9 @@ use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Wry};
 
-use crate::state::{self, SyncStatus};
+use stowaway_api::SyncStatus;
+
+use crate::state;
 
 /// Menu items that change with the sync status.
 pub struct TrayItems {

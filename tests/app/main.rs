@@ -308,6 +308,63 @@ where
     }
 }
 
+/// [`eventually`] for a step on the page: when it times out, the page's text
+/// and a screenshot (`failed.png`) say what the member saw instead.
+async fn eventually_seen<F, Fut>(c: &Client, secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        if Instant::now() >= deadline {
+            let seen = c
+                .execute("return document.body.innerText;", vec![])
+                .await
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .unwrap_or_default();
+            if let Ok(png) = c.screenshot().await {
+                let _ = std::fs::write(screenshots().join("failed.png"), png);
+            }
+            panic!("timed out waiting for {what}; the page shows:\n{seen}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Scrolls the element `css` names (if the page has it) into view.
+async fn reveal(c: &Client, css: &str) {
+    let _ = c
+        .execute(
+            "const e = document.querySelector(arguments[0]); if (e) e.scrollIntoView({block: 'start'});",
+            vec![json!(css)],
+        )
+        .await;
+}
+
+/// Whether the page shows `css`; if not, scrolls the library down a screen
+/// (back to the top from the bottom), as a member looking for it would:
+/// only the rows near the screen exist. Call it until it is true.
+async fn scrolled_to(c: &Client, css: &str) -> bool {
+    if exists(c, css).await {
+        let _ = c
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});",
+                vec![json!(css)],
+            )
+            .await;
+        return true;
+    }
+    let _ = c
+        .execute(
+            "const m = document.getElementById('content');
+             m.scrollTop = m.scrollTop + m.clientHeight >= m.scrollHeight - 1 ? 0 : m.scrollTop + m.clientHeight * 0.8;",
+            vec![],
+        )
+        .await;
+    false
+}
+
 async fn current_time(c: &Client) -> f64 {
     js_f64(
         c,
@@ -412,7 +469,12 @@ async fn clear_search(c: &Client) {
 }
 
 async fn open_lesson(c: &Client, id: &str) {
-    click(c, &format!("[data-item='{id}'] .item-main")).await;
+    let row = format!("[data-item='{id}'] .item-main");
+    eventually(20, &format!("{id} on screen"), || async {
+        scrolled_to(c, &row).await
+    })
+    .await;
+    click(c, &row).await;
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css("#play"))
@@ -466,7 +528,7 @@ async fn member_journey_in_the_real_app() {
 
     // First run: the app subscribes, syncs, lists the library.
     let c = driver.session().await;
-    eventually(30, "the course to appear", || async {
+    eventually_seen(&c, 30, "the course to appear", || async {
         exists(&c, "[data-collection='first-deal']").await
     })
     .await;
@@ -670,13 +732,21 @@ async fn member_journey_in_the_real_app() {
         .unwrap();
     shot(&c, "7-subscribe").await;
     click(&c, "#subscribe-confirm").await;
-    eventually(30, "the private library to sync with the token", || async {
-        exists(
-            &c,
-            "[data-collection='deal-room'] [data-item='ep2'] .dl.downloaded",
-        )
-        .await
-    })
+    eventually_seen(
+        &c,
+        30,
+        "the private library to sync with the token",
+        || async {
+            // Below the demo's collections: the member scrolls to it (only
+            // the rows on screen exist).
+            reveal(&c, "[data-collection='deal-room']").await;
+            exists(
+                &c,
+                "[data-collection='deal-room'] [data-item='ep2'] .dl.downloaded",
+            )
+            .await
+        },
+    )
     .await;
     assert_eq!(
         keyring.lookup("acme").as_deref(),
@@ -764,7 +834,7 @@ async fn member_journey_in_the_real_app() {
     eventually(
         30,
         "the feed's episode downloaded from the alternate",
-        || async { exists(&c, &format!("[data-item='{episode}'] .dl.downloaded")).await },
+        || async { scrolled_to(&c, &format!("[data-item='{episode}'] .dl.downloaded")).await },
     )
     .await;
     search_finds(&c, "albatross", &episode).await;

@@ -9,7 +9,14 @@ import type { ItemDetail } from "./bindings/ItemDetail";
 import type { MirrorView } from "./bindings/MirrorView";
 import type { NewItems } from "./bindings/NewItems";
 import type { SearchHit } from "./bindings/SearchHit";
-import type { Snapshot } from "./bindings/Snapshot";
+import type { LibraryPage } from "./bindings/LibraryPage";
+import type { CollectionView } from "./bindings/CollectionView";
+import type { Filter } from "./bindings/Filter";
+import type { ItemWindow } from "./bindings/ItemWindow";
+import type { Seek } from "./bindings/Seek";
+import type { ItemRef } from "./bindings/ItemRef";
+import type { ApiError } from "./bindings/ApiError";
+import type { ErrorCode } from "./bindings/ErrorCode";
 import type { Subscribed } from "./bindings/Subscribed";
 import type { OpmlExported } from "./bindings/OpmlExported";
 import type { OpmlImported } from "./bindings/OpmlImported";
@@ -19,19 +26,19 @@ import type { SyncStatus } from "./bindings/SyncStatus";
 import type { TokenSaved } from "./bindings/TokenSaved";
 import type { UnsubscribedView } from "./bindings/UnsubscribedView";
 
-export interface ItemRef {
-  library: string;
-  collection: string;
-  item: string;
-}
+export type { ItemRef };
 
 export const api = {
-  snapshot: () => invoke<Snapshot>("snapshot"),
+  libraryPage: () => invoke<LibraryPage>("library_page"),
+  collections: (after: { library: string; position: number }) => invoke<[CollectionView[], boolean]>("collections", { after }),
+  collection: (library: string, collection: string) => invoke<CollectionView>("collection", { library, collection }),
+  items: (library: string, collection: string, filter: Filter, seek: Seek, limit: number) =>
+    invoke<ItemWindow>("items", { library, collection, filter, seek, limit }),
   search: (query: string) => invoke<SearchHit[]>("search", { query }),
-  itemDetail: (r: ItemRef) => invoke<ItemDetail>("item_detail", { ...r }),
-  savePosition: (r: ItemRef, positionMs: number, durationMs: number | null) =>
-    invoke<void>("save_position", { ...r, positionMs, durationMs }),
-  setPlayed: (r: ItemRef, played: boolean) => invoke<void>("set_played", { ...r, played }),
+  itemDetail: (item: ItemRef) => invoke<ItemDetail>("item_detail", { item }),
+  savePosition: (item: ItemRef, positionMs: number, durationMs: number | null) =>
+    invoke<void>("save_position", { item, positionMs, durationMs }),
+  setPlayed: (item: ItemRef, played: boolean) => invoke<void>("set_played", { item, played }),
   syncNow: () => invoke<void>("sync_now"),
   previewSubscription: (source: string) => invoke<SubscriptionPreview>("preview_subscription", { source }),
   subscribe: (source: string, token: string | null) => invoke<Subscribed>("subscribe", { source, token }),
@@ -41,14 +48,14 @@ export const api = {
   downloads: () => invoke<DownloadsView>("downloads"),
   download: (library: string, collection: string, item: string | null) =>
     invoke<number>("download", { library, collection, item }),
-  removeDownload: (r: ItemRef) => invoke<Freed>("remove_download", { ...r }),
+  removeDownload: (item: ItemRef) => invoke<Freed>("remove_download", { item }),
   setDownloadMode: (library: string, collection: string, mode: DownloadMode) =>
     invoke<void>("set_download_mode", { library, collection, mode }),
   setDownloadsPaused: (paused: boolean) => invoke<void>("set_downloads_paused", { paused }),
   mirrors: () => invoke<MirrorView[]>("mirrors"),
   importOpml: (text: string) => invoke<OpmlImported>("import_opml", { text }),
   unsubscribe: (library: string) => invoke<UnsubscribedView>("unsubscribe", { library }),
-  openAttachment: (r: ItemRef, index: number) => invoke<string>("open_attachment", { ...r, index }),
+  openAttachment: (item: ItemRef, index: number) => invoke<string>("open_attachment", { item, index }),
   exportOpml: () => invoke<OpmlExported>("export_opml"),
   settings: () => invoke<AppSettings>("settings"),
   setSettings: (settings: AppSettings) => invoke<AppSettings>("set_settings", { settings }),
@@ -60,7 +67,17 @@ export const api = {
   onLinksPending: (f: () => void): Promise<UnlistenFn> => listen("links-pending", () => f()),
 };
 
-/** The message of a failed command (a CommandError), or the error as text. */
+/** The message of a failed command (an ApiError), or the error as text. */
 export function errorText(err: unknown): string {
   return (err as { message?: string })?.message ?? String(err);
+}
+
+/** The stable code of a failed command ("internal" for anything else). */
+export function errorCode(err: unknown): ErrorCode {
+  return (err as Partial<ApiError>)?.code ?? "internal";
+}
+
+/** The library a failed command concerns, if it names one. */
+export function errorLibrary(err: unknown): string | null {
+  return (err as Partial<ApiError>)?.library ?? null;
 }

@@ -1,7 +1,7 @@
 // The app's views: library (courses and shows), search, downloads,
 // settings, the player, the sync/offline banner, and the subscribe and
 // access-token dialogs. State lives in the shell; this renders it.
-import { api, errorText, type ItemRef } from "./api";
+import { api, errorCode, errorLibrary, errorText, type ItemRef } from "./api";
 import type { AppSettings } from "./bindings/AppSettings";
 import type { DownloadMode } from "./bindings/DownloadMode";
 import type { DownloadsView } from "./bindings/DownloadsView";
@@ -10,17 +10,23 @@ import type { MirrorView } from "./bindings/MirrorView";
 import type { CollectionView } from "./bindings/CollectionView";
 import type { ItemDetail } from "./bindings/ItemDetail";
 import type { ItemView } from "./bindings/ItemView";
-import type { Snapshot } from "./bindings/Snapshot";
+import type { LibraryPage } from "./bindings/LibraryPage";
 import type { SyncEvent } from "./bindings/SyncEvent";
 import { h } from "./dom";
 import { ago, bytes, date, duration } from "./format";
 import { budgetPercent, DownloadTracker, parseSize, queueRows, storageLabel } from "./downloads";
-import { downloadState, FILTERS, matches, missing, nextAfter, ordered, progressLabel, type Filter } from "./library";
+import { FILTERS, progressLabel, startsOpen, type Filter } from "./library";
+import { ItemList } from "./itemlist";
 import { keyAction, parseChapters, parseCues, PositionSaver, resumeAt, stepSpeed, type Cue } from "./player";
 
 const app = document.getElementById("app")!;
 
-let snap: Snapshot | null = null;
+let snap: LibraryPage | null = null;
+/** Collections past the first page, loaded with "More". */
+let moreCollections: CollectionView[] = [];
+/** Open collections (library/id) and their lists; the member's choice of open or closed. */
+const lists = new Map<string, ItemList>();
+const opened = new Map<string, boolean>();
 type View = "library" | "downloads" | "settings";
 let view: View = "library";
 let downloadsView: DownloadsView | null = null;
@@ -157,7 +163,7 @@ function renderFilters() {
 }
 
 function itemRow(c: CollectionView, i: ItemView, n: number) {
-  const state = downloadState(i);
+  const state = i.state;
   const pos = Number(i.position_ms);
   const dur = i.duration_ms == null ? null : Number(i.duration_ms);
   const status = i.played
@@ -212,6 +218,19 @@ function itemRow(c: CollectionView, i: ItemView, n: number) {
   );
 }
 
+const colKey = (c: CollectionView) => `${c.library_id}/${c.id}`;
+
+function allCollections(): CollectionView[] {
+  return [...(snap?.collections ?? []), ...moreCollections];
+}
+
+function isOpen(c: CollectionView): boolean {
+  const libItems = snap?.libraries.reduce((n, l) => n + Number(l.items), 0) ?? 0;
+  return opened.get(colKey(c)) ?? startsOpen(libItems);
+}
+
+/** The library: every collection with its counts; an open one lists its
+ * items as a virtual list (only the rows near the screen exist). */
 function renderLibrary() {
   if (!snap) return;
   if (snap.libraries.length === 0) {
@@ -224,33 +243,85 @@ function renderLibrary() {
         subscribeForm(),
       ),
     );
+    lists.clear();
     return;
   }
-  const sections = snap.collections.map((c) => {
-    const items = ordered(c).filter((i) => matches(i, filter));
+  const wanted = new Set<string>();
+  const sections = allCollections().map((c) => {
+    const key = colKey(c);
+    const open = isOpen(c);
+    let list = lists.get(key);
+    if (open) {
+      wanted.add(key);
+      if (!list || list.filterOf !== filter) {
+        list = new ItemList(c, filter, itemRow, content);
+        lists.set(key, list);
+      } else list.refresh(c);
+    }
     return h(
       "section",
-      { class: "collection", "data-collection": c.id },
+      { class: "collection", "data-collection": c.id, "data-library": c.library_id },
       h(
         "header",
         {},
-        h("h2", {}, c.title),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "open",
+            "aria-expanded": open ? "true" : "false",
+            "data-open": c.id,
+            onclick: () => {
+              opened.set(key, !open);
+              renderLibrary();
+            },
+          },
+          h("span", { class: "chevron", "aria-hidden": "true" }, open ? "▾ " : "▸ "),
+          h("h2", {}, c.title),
+        ),
         h("span", { class: "kind" }, c.kind === "course" ? "Course" : "Show"),
         h("span", { class: "progress" }, progressLabel(c)),
         collectionTools(c),
       ),
       c.summary ? h("p", { class: "summary" }, c.summary) : null,
-      items.length
-        ? h("ol", { class: "items" }, items.map((i) => itemRow(c, i, c.items.indexOf(i))))
-        : h("p", { class: "none" }, "Nothing here with this filter."),
+      open && list ? list.el : null,
     );
   });
-  content.replaceChildren(...sections);
+  for (const k of [...lists.keys()]) if (!wanted.has(k)) lists.delete(k);
+  const more = moreCollections.length ? moreShown : snap.more;
+  const tail = more
+    ? [h("button", { type: "button", class: "ghost more-collections", id: "more-collections", onclick: () => void loadMoreCollections() }, "More collections")]
+    : [];
+  content.replaceChildren(...sections, ...tail);
+  updateLists();
 }
+
+let moreShown = false;
+async function loadMoreCollections() {
+  const all = allCollections();
+  const last = all[all.length - 1];
+  if (!last) return;
+  const [page, more] = await api.collections({ library: last.library_id, position: Number(last.position) });
+  moreCollections.push(...page);
+  moreShown = more;
+  renderLibrary();
+}
+
+/** Draws the rows of every open list that the screen shows now. */
+let listFrame = 0;
+function updateLists() {
+  if (listFrame) return;
+  listFrame = requestAnimationFrame(() => {
+    listFrame = 0;
+    for (const l of lists.values()) l.update();
+  });
+}
+content.addEventListener("scroll", updateLists, { passive: true });
+window.addEventListener("resize", updateLists);
 
 /** Download-all and the auto-download rule of a collection. */
 function collectionTools(c: CollectionView) {
-  const left = missing(c).filter((i) => !i.wanted);
+  const left = Number(c.not_kept);
   const mode = h(
     "select",
     {
@@ -270,7 +341,7 @@ function collectionTools(c: CollectionView) {
   return h(
     "span",
     { class: "tools" },
-    left.length
+    left
       ? h(
           "button",
           {
@@ -279,7 +350,7 @@ function collectionTools(c: CollectionView) {
             "data-download-all": c.id,
             onclick: () => void act(() => api.download(c.library_id, c.id, null)),
           },
-          c.kind === "course" ? `Download course (${left.length})` : `Download all (${left.length})`,
+          c.kind === "course" ? `Download course (${left})` : `Download all (${left})`,
         )
       : null,
     mode,
@@ -291,9 +362,28 @@ async function act(f: () => Promise<unknown>) {
   try {
     await f();
   } catch (err) {
-    toast(errorText(err), "error");
+    failed(err);
   }
   await refresh();
+}
+
+/** What the page does about a failed command, by its stable code. */
+function failed(err: unknown) {
+  const code = errorCode(err);
+  const lib = snap?.libraries.find((l) => l.id === errorLibrary(err));
+  if (code === "needs_token" && lib) {
+    tokenDialog(lib.id, lib.title, lib.mirrors);
+  } else if (code === "offline" && snap) {
+    snap.sync.offline = true;
+    renderBanner();
+    toast(errorText(err), "warn");
+  } else if (code === "busy") {
+    toast("A sync is running on this library; try again when it ends.", "warn");
+  } else if (code === "index_corrupt") {
+    toast(`The library's index cannot be read: run \`stowaway fsck --repair\`. (${errorText(err)})`, "error");
+  } else {
+    toast(errorText(err), "error");
+  }
 }
 
 function subscribeForm() {
@@ -895,8 +985,21 @@ function scheduleRefresh() {
   }, 250);
 }
 
+/** Fetches the page's state again and redraws; a failure is told, not thrown. */
 async function refresh() {
-  snap = await api.snapshot();
+  try {
+    await fetchState();
+  } catch (err) {
+    failed(err);
+  }
+}
+
+async function fetchState() {
+  snap = await api.libraryPage();
+  if (moreCollections.length) {
+    // Counts of the further pages, fetched again.
+    moreCollections = await Promise.all(moreCollections.map((c) => api.collection(c.library_id, c.id).catch(() => c)));
+  }
   downloadsView = await api.downloads();
   if (view === "downloads") mirrorsView = await api.mirrors();
   if (view === "settings" && !query) {
@@ -913,9 +1016,6 @@ async function refresh() {
 let media: HTMLMediaElement | null = null;
 let cues: Cue[] = [];
 
-function collectionOf(ref: ItemRef): CollectionView | undefined {
-  return snap?.collections.find((c) => c.library_id === ref.library && c.id === ref.collection);
-}
 
 async function savePosition(force: boolean) {
   if (!media || !current) return;
@@ -944,7 +1044,7 @@ async function open(ref: ItemRef) {
       "div",
       { class: "now" },
       h("div", { class: "now-title", id: "now-title" }, detail.title),
-      h("div", { class: "now-sub" }, collectionOf(ref)?.title ?? ""),
+      h("div", { class: "now-sub" }, detail.collection_title),
     ),
     media
       ? h(
@@ -1017,7 +1117,7 @@ async function open(ref: ItemRef) {
   render();
   if (!media) return;
   const m = media;
-  mediaSession(detail.title, collectionOf(ref)?.title ?? "", ref);
+  mediaSession(detail.title, detail.collection_title);
   m.src = detail.media_url!;
   const start = resumeAt(Number(detail.playback.position_ms), detail.playback.duration_ms == null ? null : Number(detail.playback.duration_ms), detail.playback.played);
   m.addEventListener("loadedmetadata", () => {
@@ -1042,10 +1142,8 @@ async function open(ref: ItemRef) {
   });
   m.addEventListener("ended", async () => {
     await api.setPlayed(ref, true);
-    const c = collectionOf(ref);
-    const next = c && nextAfter(c, ref.item);
     await refresh();
-    if (next && next.downloaded) void open({ library: next.library_id, collection: next.collection_id, item: next.id }).then(() => media?.play());
+    void playNext(detail);
   });
   play.addEventListener("click", () => (m.paused ? void m.play() : m.pause()));
   seek.addEventListener("input", () => {
@@ -1083,7 +1181,14 @@ async function open(ref: ItemRef) {
 }
 
 /** Media keys and the desktop's now-playing controls (MPRIS on Linux), where the engine offers them. */
-function mediaSession(title: string, album: string, ref: ItemRef) {
+/** Continues with what follows in the collection, if it is downloaded. */
+async function playNext(d: ItemDetail) {
+  if (!d.next) return;
+  const next = await api.itemDetail(d.next);
+  if (next.media_url) void open(d.next).then(() => media?.play());
+}
+
+function mediaSession(title: string, album: string) {
   if (!("mediaSession" in navigator) || typeof MediaMetadata === "undefined") return;
   const ms = navigator.mediaSession;
   ms.metadata = new MediaMetadata({ title, album, artist: "Stowaway" });
@@ -1095,9 +1200,7 @@ function mediaSession(title: string, album: string, ref: ItemRef) {
     [
       "nexttrack",
       () => {
-        const c = collectionOf(ref);
-        const next = c && nextAfter(c, ref.item);
-        if (next?.downloaded) void open({ library: next.library_id, collection: next.collection_id, item: next.id }).then(() => media?.play());
+        if (current) void playNext(current.detail);
       },
     ],
   ];

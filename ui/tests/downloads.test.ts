@@ -29,13 +29,13 @@ const entry = (item: string, blobs: string[], missing: number, partial = 0): Que
 describe("downloads", () => {
   it("tracks per-file bytes from engine events, across failover and to the end", () => {
     const t = new DownloadTracker();
-    expect(t.feed({ event: "download_started", sha256: "a", label: "E1", size: 1000, offset: 0, mirror: "http://m1.example/" })).toBe(true);
-    t.feed({ event: "download_progress", sha256: "a", bytes: 400, size: 1000, mirror: "http://m1.example/" });
+    expect(t.feed({ event: "download_started", sha256: "a", offset: 0, mirror: "http://m1.example/" })).toBe(true);
+    t.feed({ event: "download_progress", sha256: "a", bytes: 400, mirror: "http://m1.example/" });
     expect(t.bytes("a")).toBe(400);
-    t.feed({ event: "failover", sha256: "a", from: "http://m1.example/", to: "http://m2.example/", offset: 400, reason: "stalled" });
+    t.feed({ event: "failover", sha256: "a", to: "http://m2.example/" });
     expect(t.mirror("a")).toBe("http://m2.example/");
-    expect(t.feed({ event: "library_started", library: "acme" })).toBe(false);
-    t.feed({ event: "download_finished", sha256: "a", mirror: "http://m2.example/", size: 1000 });
+    expect(t.feed({ event: "catalog_applied", library: "acme", added: 1 })).toBe(false);
+    t.feed({ event: "download_finished", sha256: "a" });
     expect(t.active("a")).toBe(false);
   });
 
@@ -44,9 +44,10 @@ describe("downloads", () => {
     const view: DownloadsView = {
       usage: usage(),
       queue: [entry("1", ["a", "b"], 1000), entry("2", ["c"], 500, 100), entry("3", ["d"], 800)],
+      more: 0,
     };
-    t.feed({ event: "download_progress", sha256: "a", bytes: 250, size: 600, mirror: "http://mirror-a.example:8701/" });
-    t.feed({ event: "download_progress", sha256: "b", bytes: 250, size: 400, mirror: "http://mirror-a.example:8701/" });
+    t.feed({ event: "download_progress", sha256: "a", bytes: 250, mirror: "http://mirror-a.example:8701/" });
+    t.feed({ event: "download_progress", sha256: "b", bytes: 250, mirror: "http://mirror-a.example:8701/" });
     const rows = queueRows(view, t);
     expect(rows.map((r) => [r.percent, r.state])).toEqual([
       [50, "Downloading from mirror-a.example:8701"],

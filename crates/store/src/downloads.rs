@@ -32,9 +32,8 @@ const BUDGET: &str = "storage_budget";
 const PAUSED: &str = "downloads_paused";
 
 /// A collection's download rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[ts(export)]
 pub enum DownloadMode {
     /// Every item (a course to take offline). The default.
     #[default]
@@ -68,41 +67,33 @@ impl FromStr for DownloadMode {
 }
 
 /// Space given back by removing, evicting or collecting blobs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Freed {
     /// Items whose download was removed.
     pub items: u32,
     pub blobs: u32,
-    #[ts(type = "number")]
     pub bytes: u64,
     /// Every blob of the affected items that is no longer wanted, stored or
     /// not: a download of one in flight should stop.
     #[serde(skip)]
-    #[ts(skip)]
     pub unwanted: Vec<Sha256>,
 }
 
 /// Storage used by the cache and what is still to come.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct StorageUsage {
-    #[ts(type = "number")]
     pub bytes_stored: u64,
     pub blobs_stored: u32,
     /// Wanted and not stored yet.
-    #[ts(type = "number")]
     pub bytes_queued: u64,
     pub files_queued: u32,
     /// The member's budget for the cache, if any.
-    #[ts(type = "number | null")]
     pub budget: Option<u64>,
     pub paused: bool,
 }
 
 /// One item waiting to be downloaded (or partly downloaded).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct QueuedDownload {
     pub library_id: String,
     pub collection_id: String,
@@ -110,10 +101,8 @@ pub struct QueuedDownload {
     pub item_id: String,
     pub title: String,
     /// Bytes of the item's files that are not stored yet.
-    #[ts(type = "number")]
     pub bytes_missing: u64,
     /// Of those, bytes already in partial downloads.
-    #[ts(type = "number")]
     pub bytes_partial: u64,
     /// The blobs still missing, to match per-file progress events.
     pub blobs: Vec<String>,

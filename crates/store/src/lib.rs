@@ -22,6 +22,7 @@ mod feeds;
 mod fsck;
 mod health;
 mod library;
+mod pages;
 mod playback;
 mod private;
 mod query;
@@ -33,6 +34,7 @@ pub use feeds::{FeedFile, FeedRow, FileDigest};
 pub use fsck::{FsckProblem, FsckReport, Rebuilt};
 pub use health::{MirrorRecord, PartialRow};
 pub use library::{ApplyOutcome, LibraryRow, SubscribeOutcome, Unsubscribed, WantedBlob};
+pub use pages::{CollectionCursor, CollectionSummary, ItemCursor, ItemFilter, Seek, MAX_WINDOW};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
 pub use query::{CollectionView, ItemView, LibraryStatus, SearchHit};
 

@@ -10,15 +10,11 @@ use stowaway_catalog::{AssetRole, Sha256};
 use crate::{now_unix, Store, StoreError};
 
 /// Where a member is in an item.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Playback {
-    #[ts(type = "number")]
     pub position_ms: u64,
-    #[ts(type = "number | null")]
     pub duration_ms: Option<u64>,
     pub played: bool,
-    #[ts(type = "number")]
     pub updated_at: i64,
 }
 
@@ -196,29 +192,24 @@ impl Store {
 }
 
 /// One asset of an item, and whether its bytes are in the store.
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, Serialize)]
 pub struct AssetRow {
     pub role: String,
     /// Position among the item's assets with the same role.
     pub index: usize,
     pub media_type: String,
     pub name: Option<String>,
-    #[ts(type = "number")]
     pub size: u64,
     pub stored: bool,
 }
 
 /// An item's texts (the listing leaves out the long ones).
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ItemText {
     pub title: String,
     pub summary: Option<String>,
     pub notes: Option<String>,
-    #[ts(type = "number | null")]
     pub duration_ms: Option<u64>,
-    #[ts(type = "number | null")]
     pub published_at: Option<i64>,
 }
 

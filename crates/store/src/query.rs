@@ -1,12 +1,12 @@
-//! Read-only views of the index: the library listing, full-text search, status.
+//! Read-only views of the index: the whole listing (the CLI's `list`),
+//! full-text search, status. Windows of it for the app are in `pages`.
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use crate::{Store, StoreError};
 
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, Serialize)]
 pub struct CollectionView {
     pub library_id: String,
     pub id: String,
@@ -18,8 +18,7 @@ pub struct CollectionView {
     pub items: Vec<ItemView>,
 }
 
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, Serialize)]
 pub struct ItemView {
     pub library_id: String,
     pub collection_id: String,
@@ -27,14 +26,11 @@ pub struct ItemView {
     pub kind: String,
     pub title: String,
     pub summary: Option<String>,
-    #[ts(type = "number | null")]
     pub published_at: Option<i64>,
-    #[ts(type = "number | null")]
     pub duration_ms: Option<u64>,
     /// Assets of the item, and how many of them are stored and verified.
     pub assets: u32,
     pub assets_stored: u32,
-    #[ts(type = "number")]
     pub bytes: u64,
     /// Every asset of the item is in the store.
     pub downloaded: bool,
@@ -43,13 +39,13 @@ pub struct ItemView {
     /// The download rules want it: the next sync fetches what is missing.
     pub wanted: bool,
     /// Resume position, and whether the member finished it.
-    #[ts(type = "number")]
     pub position_ms: u64,
     pub played: bool,
+    /// Where it is in its collection's order (the keyset of a window).
+    pub cursor: crate::ItemCursor,
 }
 
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, Serialize)]
 pub struct SearchHit {
     pub library_id: String,
     pub collection_id: String,
@@ -61,22 +57,17 @@ pub struct SearchHit {
     pub downloaded: bool,
 }
 
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
-#[ts(export)]
+#[derive(Clone, Debug, Serialize)]
 pub struct LibraryStatus {
     pub id: String,
     pub title: String,
     /// Its mirrors want the member's access token.
     pub private: bool,
-    #[ts(type = "number | null")]
     pub sequence: Option<u64>,
-    #[ts(type = "number | null")]
     pub generated_at: Option<i64>,
-    #[ts(type = "number | null")]
     pub expires_at: Option<i64>,
     /// The applied catalog's expiry has passed: cached content still plays.
     pub expired: bool,
-    #[ts(type = "number | null")]
     pub last_sync_at: Option<i64>,
     pub last_sync_ok: Option<bool>,
     pub last_sync_mirror: Option<String>,
@@ -84,21 +75,15 @@ pub struct LibraryStatus {
     pub mirrors: Vec<String>,
     /// A podcast feed library: where its feed is fetched from now.
     pub feed_url: Option<String>,
-    #[ts(type = "number")]
     pub collections: u64,
-    #[ts(type = "number")]
     pub items: u64,
-    #[ts(type = "number")]
     pub blobs_wanted: u64,
-    #[ts(type = "number")]
     pub blobs_stored: u64,
-    #[ts(type = "number")]
     pub bytes_wanted: u64,
-    #[ts(type = "number")]
     pub bytes_stored: u64,
 }
 
-const ITEM_COLUMNS: &str = "i.library_id, i.collection_id, i.id, i.kind, i.title, i.summary,
+pub(crate) const ITEM_COLUMNS: &str = "i.library_id, i.collection_id, i.id, i.kind, i.title, i.summary,
     i.published_at, i.duration_ms,
     (SELECT COUNT(*) FROM assets a WHERE a.item_rowid = i.rowid),
     (SELECT COUNT(*) FROM assets a JOIN blobs b ON b.sha256 = a.sha256 WHERE a.item_rowid = i.rowid),
@@ -109,7 +94,7 @@ const ITEM_COLUMNS: &str = "i.library_id, i.collection_id, i.id, i.kind, i.title
               AND p.collection_id = i.collection_id AND p.item_id = i.id), 0),
     i.explicit";
 
-fn item_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
+pub(crate) fn item_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
     let assets: u32 = r.get(8)?;
     let stored: u32 = r.get(9)?;
     Ok(ItemView {
@@ -129,6 +114,10 @@ fn item_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
         explicit: r.get(13)?,
         position_ms: r.get::<_, i64>(11)? as u64,
         played: r.get(12)?,
+        cursor: crate::ItemCursor {
+            key: r.get(15)?,
+            position: r.get(16)?,
+        },
     })
 }
 
@@ -178,14 +167,15 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut items = conn.prepare(&format!(
-            "SELECT {ITEM_COLUMNS}, {wanted} FROM items i {joins}
+            "SELECT {ITEM_COLUMNS}, {wanted}, CASE ?3 WHEN 'show' THEN -COALESCE(i.published_at, 0) ELSE 0 END,
+                    i.position FROM items i {joins}
              WHERE i.library_id = ?1 AND i.collection_id = ?2 ORDER BY i.position",
             joins = crate::downloads::ITEM_POLICY_JOINS,
             wanted = crate::downloads::ITEM_WANTED,
         ))?;
         for c in &mut out {
             c.items = items
-                .query_map(params![c.library_id, c.id], item_view)?
+                .query_map(params![c.library_id, c.id, c.kind], item_view)?
                 .collect::<Result<Vec<_>, _>>()?;
         }
         Ok(out)

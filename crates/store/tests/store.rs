@@ -685,3 +685,156 @@ fn the_cache_is_readable_by_its_owner_only() {
     }
     assert!(seen >= 3, "the index, a blob, a subscription copy");
 }
+
+/// Windows of a show by keyset: newest first, continuing after and before a
+/// cursor, jumping to the n-th item, filtered; counts from SQL.
+#[test]
+fn item_windows_by_keyset() {
+    use stowaway_store::{ItemFilter, ItemKey, Seek};
+    let (_dir, store) = open();
+    // Published out of catalog order, two at the same time (ties by position).
+    let items: Vec<Item> = (0..250)
+        .map(|n| {
+            let mut i = item(
+                &format!("e{n}"),
+                &format!("Episode {n}"),
+                "",
+                format!("m{n}").as_bytes(),
+            );
+            i.published_at = Some(
+                time::OffsetDateTime::from_unix_timestamp(
+                    1_700_000_000 + ((n * 7919) % 250) as i64 * 60,
+                )
+                .unwrap(),
+            );
+            i
+        })
+        .collect();
+    let mut newest_first: Vec<(i64, usize, String)> = items
+        .iter()
+        .enumerate()
+        .map(|(pos, i)| (-i.published_at.unwrap().unix_timestamp(), pos, i.id.clone()))
+        .collect();
+    newest_first.sort();
+    let expected: Vec<String> = newest_first.into_iter().map(|(_, _, id)| id).collect();
+    store.apply_catalog("acme", &verified(1, items)).unwrap();
+    let ids = |v: &[stowaway_store::ItemView]| v.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
+
+    let first = store
+        .item_window("acme", "show", ItemFilter::All, Seek::First, 100)
+        .unwrap();
+    assert_eq!(ids(&first), expected[..100]);
+    let next = store
+        .item_window(
+            "acme",
+            "show",
+            ItemFilter::All,
+            Seek::After(first[99].cursor),
+            100,
+        )
+        .unwrap();
+    assert_eq!(ids(&next), expected[100..200]);
+    let at = store
+        .item_window("acme", "show", ItemFilter::All, Seek::At(200), 100)
+        .unwrap();
+    assert_eq!(ids(&at), expected[200..]);
+    let before = store
+        .item_window(
+            "acme",
+            "show",
+            ItemFilter::All,
+            Seek::Before(at[0].cursor),
+            30,
+        )
+        .unwrap();
+    assert_eq!(ids(&before), expected[170..200]);
+    assert!(store
+        .item_window("acme", "show", ItemFilter::All, Seek::At(250), 10)
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .item_window("acme", "nope", ItemFilter::All, Seek::First, 10)
+        .unwrap()
+        .is_empty());
+
+    // Played and started items, by filter; the counts agree.
+    for id in &expected[..10] {
+        let key = ItemKey {
+            library: "acme",
+            collection: "show",
+            item: id,
+        };
+        store.set_played(key, true).unwrap();
+    }
+    let started = ItemKey {
+        library: "acme",
+        collection: "show",
+        item: &expected[20],
+    };
+    store.set_position(started, 5_000, Some(60_000)).unwrap();
+    let unplayed = store
+        .item_window("acme", "show", ItemFilter::Unplayed, Seek::First, 5)
+        .unwrap();
+    assert_eq!(ids(&unplayed), expected[10..15]);
+    assert_eq!(
+        store
+            .count_items("acme", "show", ItemFilter::Unplayed)
+            .unwrap(),
+        240
+    );
+    assert_eq!(
+        store
+            .count_items("acme", "show", ItemFilter::InProgress)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .count_items("acme", "show", ItemFilter::Downloaded)
+            .unwrap(),
+        0
+    );
+    let in_progress = store
+        .item_window("acme", "show", ItemFilter::InProgress, Seek::First, 5)
+        .unwrap();
+    assert_eq!(ids(&in_progress), [expected[20].clone()]);
+
+    // What plays next, and the collection's counts.
+    let after = ItemKey {
+        library: "acme",
+        collection: "show",
+        item: &expected[41],
+    };
+    assert_eq!(store.next_item(after).unwrap().unwrap().id, expected[42]);
+    let last = ItemKey {
+        library: "acme",
+        collection: "show",
+        item: &expected[249],
+    };
+    assert!(store.next_item(last).unwrap().is_none());
+    let page = store.collection_page(None, None, 10).unwrap();
+    assert_eq!(page.len(), 1);
+    let c = &page[0];
+    assert_eq!(
+        (c.items, c.played, c.in_progress, c.downloaded),
+        (250, 10, 1, 0)
+    );
+    // Download rule "all" (the default) wants every item: none left to add.
+    assert_eq!(c.not_kept, 0);
+    let cursor = stowaway_store::CollectionCursor {
+        library: c.library_id.clone(),
+        position: c.position,
+    };
+    assert!(store
+        .collection_page(None, Some(&cursor), 10)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .collection_summary("acme", "show")
+            .unwrap()
+            .unwrap()
+            .items,
+        250
+    );
+}

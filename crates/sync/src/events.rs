@@ -2,9 +2,8 @@
 
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize, ts_rs::TS)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-#[ts(export)]
 pub enum SyncEvent {
     LibraryStarted {
         library: String,
@@ -21,15 +20,12 @@ pub enum SyncEvent {
     MirrorStale {
         library: String,
         mirror: String,
-        #[ts(type = "number")]
         serves: u64,
-        #[ts(type = "number")]
         newest: u64,
     },
     CatalogApplied {
         library: String,
         mirror: String,
-        #[ts(type = "number")]
         sequence: u64,
         unchanged: bool,
         added: usize,
@@ -41,7 +37,6 @@ pub enum SyncEvent {
     DownloadsPlanned {
         library: String,
         files: usize,
-        #[ts(type = "number")]
         bytes: u64,
     },
     /// The member paused downloads: this sync refreshed the catalog only.
@@ -52,9 +47,7 @@ pub enum SyncEvent {
     DownloadsDeferred {
         library: String,
         files: usize,
-        #[ts(type = "number")]
         bytes: u64,
-        #[ts(type = "number")]
         budget: u64,
     },
     /// Space given back: played items evicted for the budget, or files no
@@ -63,7 +56,6 @@ pub enum SyncEvent {
         library: String,
         reason: String,
         items: u32,
-        #[ts(type = "number")]
         bytes: u64,
     },
     /// A download stopped because the member paused, removed or cancelled it.
@@ -74,26 +66,20 @@ pub enum SyncEvent {
     /// A partial file from an earlier (interrupted) sync is continued.
     DownloadResumed {
         sha256: String,
-        #[ts(type = "number")]
         offset: u64,
-        #[ts(type = "number")]
         size: u64,
     },
     DownloadStarted {
         sha256: String,
         label: String,
-        #[ts(type = "number")]
         size: u64,
         /// Where this mirror starts (non-zero when resuming).
-        #[ts(type = "number")]
         offset: u64,
         mirror: String,
     },
     DownloadProgress {
         sha256: String,
-        #[ts(type = "number")]
         bytes: u64,
-        #[ts(type = "number")]
         size: u64,
         mirror: String,
     },
@@ -102,23 +88,18 @@ pub enum SyncEvent {
         sha256: String,
         from: String,
         to: String,
-        #[ts(type = "number")]
         offset: u64,
         reason: String,
     },
     /// Overall progress of a library's downloads, a few times a second.
     Progress {
         library: String,
-        #[ts(type = "number")]
         bytes_done: u64,
-        #[ts(type = "number")]
         bytes_total: u64,
         files_done: usize,
         files_total: usize,
         /// Recent rate in bytes per second.
-        #[ts(type = "number")]
         rate_bps: u64,
-        #[ts(type = "number | null")]
         eta_secs: Option<u64>,
     },
     /// One mirror failed for one file; the next mirror is tried.
@@ -131,7 +112,6 @@ pub enum SyncEvent {
     DownloadFinished {
         sha256: String,
         mirror: String,
-        #[ts(type = "number")]
         size: u64,
     },
     /// No mirror could deliver the file.

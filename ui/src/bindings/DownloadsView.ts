@@ -5,4 +5,8 @@ import type { StorageUsage } from "./StorageUsage";
 /**
  * The downloads view: what is queued (with partial bytes) and storage.
  */
-export type DownloadsView = { usage: StorageUsage, queue: Array<QueuedDownload>, };
+export type DownloadsView = { usage: StorageUsage, queue: Array<QueuedDownload>, 
+/**
+ * Items queued beyond those listed.
+ */
+more: number, };

@@ -10,7 +10,6 @@ url: string,
  */
 episodes: number, 
 /**
- * Episodes it will not, one line per reason ("2 episode(s) skipped, no
- * audio or video file: …").
+ * Episodes it will not, one line per reason.
  */
 skipped: Array<string>, description: string | null, };

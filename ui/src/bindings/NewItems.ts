@@ -3,4 +3,8 @@
 /**
  * New items one sync brought, for a notification and the page.
  */
-export type NewItems = { library: string, library_title: string, titles: Array<string>, };
+export type NewItems = { library: string, library_title: string, 
+/**
+ * At most [`NEWS_TITLES`] of them.
+ */
+titles: Array<string>, count: number, };

@@ -3,4 +3,4 @@
 /**
  * Where a member is in an item.
  */
-export type Playback = { position_ms: number, duration_ms: number | null, played: boolean, updated_at: number, };
+export type Playback = { position_ms: number, duration_ms: number | null, played: boolean, };

@@ -3,15 +3,7 @@
 /**
  * One item waiting to be downloaded (or partly downloaded).
  */
-export type QueuedDownload = { library_id: string, collection_id: string, collection_title: string, item_id: string, title: string, 
-/**
- * Bytes of the item's files that are not stored yet.
- */
-bytes_missing: number, 
-/**
- * Of those, bytes already in partial downloads.
- */
-bytes_partial: number, 
+export type QueuedDownload = { library_id: string, collection_id: string, collection_title: string, item_id: string, title: string, bytes_missing: number, bytes_partial: number, 
 /**
  * The blobs still missing, to match per-file progress events.
  */

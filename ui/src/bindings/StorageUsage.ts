@@ -7,8 +7,4 @@ export type StorageUsage = { bytes_stored: number, blobs_stored: number,
 /**
  * Wanted and not stored yet.
  */
-bytes_queued: number, files_queued: number, 
-/**
- * The member's budget for the cache, if any.
- */
-budget: number | null, paused: boolean, };
+bytes_queued: number, files_queued: number, budget: number | null, paused: boolean, };

@@ -7,7 +7,7 @@ import type { FeedOffer } from "./FeedOffer";
  */
 export type SubscriptionPreview = { 
 /**
- * What to hand `subscribe` (the link resolved to a URL or path).
+ * What to hand `subscribe`.
  */
 source: string, 
 /**
@@ -25,8 +25,7 @@ mirrors: Array<string>,
  */
 new_mirrors: Array<string>, removed_mirrors: Array<string>, 
 /**
- * The file says a private library is public: it stays private (an
- * update never lowers access).
+ * The file says a private library is public: it stays private.
  */
 access_kept: boolean, 
 /**

@@ -3,4 +3,8 @@
 /**
  * What unsubscribing removed.
  */
-export type UnsubscribedView = { library: string, items: number, files: number, bytes: number, };
+export type UnsubscribedView = { library: string, items: number, files: number, bytes: number, 
+/**
+ * The keyring could not forget its token.
+ */
+warning: string | null, };

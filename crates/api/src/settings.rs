@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use stowaway_store::{Store, StoreError};
+
+use crate::{ApiError, ErrorCode};
 use ts_rs::TS;
 
 const INTERVAL: &str = "app.sync_interval_minutes";
@@ -23,6 +25,18 @@ pub struct AppSettings {
     /// Largest size of the cache in bytes; None: no limit.
     #[ts(type = "number | null")]
     pub storage_budget: Option<u64>,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        AppSettings {
+            sync_interval_minutes: Self::DEFAULT_INTERVAL,
+            notify_new_items: true,
+            close_to_tray: true,
+            start_at_login: false,
+            storage_budget: None,
+        }
+    }
 }
 
 impl AppSettings {
@@ -47,12 +61,13 @@ impl AppSettings {
     }
 
     /// Validates and stores them.
-    pub fn save(&self, store: &Store) -> Result<(), String> {
+    pub fn save(&self, store: &Store) -> Result<(), ApiError> {
+        let invalid = |m: &str| Err(ApiError::new(ErrorCode::Invalid, m));
         if self.sync_interval_minutes > 7 * 24 * 60 {
-            return Err("the sync interval can be a week at most".into());
+            return invalid("the sync interval can be a week at most");
         }
         if self.storage_budget == Some(0) {
-            return Err("a storage budget of nothing would hold nothing".into());
+            return invalid("a storage budget of nothing would hold nothing");
         }
         let b = |v: bool| if v { "1" } else { "0" };
         let r = (|| {
@@ -61,7 +76,7 @@ impl AppSettings {
             store.set_setting(TRAY, Some(b(self.close_to_tray)))?;
             store.set_storage_budget(self.storage_budget)
         })();
-        r.map_err(|e| e.to_string())
+        Ok(r?)
     }
 }
 
@@ -96,7 +111,7 @@ mod tests {
             sync_interval_minutes: 8 * 24 * 60,
             ..s.clone()
         };
-        assert!(too_long.save(&store).is_err());
+        assert_eq!(too_long.save(&store).unwrap_err().code, ErrorCode::Invalid);
         assert_eq!(AppSettings::load(&store).unwrap(), s, "nothing changed");
     }
 }

@@ -1,0 +1,91 @@
+//! The use cases the desktop app and the CLI share, and their view types:
+//! the one place that knows what a page of the library, an item's detail, a
+//! subscription preview, the mirror list or the downloads view hold. The
+//! shells stay thin: the app turns these into Tauri commands and events, the
+//! CLI into text and `--json`.
+//!
+//! The wire format lives here and only here: every type the page receives
+//! is generated for TypeScript by ts-rs from this crate (into
+//! `ui/src/bindings`), and every error reaches it as an [`ApiError`] with a
+//! stable [`ErrorCode`]. The store and the engine export no UI types.
+//!
+//! Invariants:
+//! - No call hands out a whole table: collections come a page at a time,
+//!   items a window at a time (by keyset), the queue and search capped.
+//! - What the member confirms is what they were shown: a subscription is
+//!   confirmed from the offer kept at its preview, never a second fetch.
+//! - A token goes only to mirrors the member was shown with it.
+#![forbid(unsafe_code)]
+
+mod downloads;
+mod error;
+mod events;
+mod library;
+mod mirrors;
+mod settings;
+mod status;
+mod subscribe;
+mod tokens;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use stowaway_sync::Engine;
+
+pub use downloads::{
+    DownloadMode, DownloadsView, Freed, QueuedDownload, StorageUsage, QUEUE_SHOWN,
+};
+pub use error::{ApiError, ApiResult, ErrorCode};
+pub use events::PageEvent;
+pub use library::{
+    Attachment, CollectionAfter, CollectionView, Cursor, DownloadState, Filter, ItemDetail,
+    ItemRef, ItemView, ItemWindow, LibraryPage, LibraryView, Playback, SearchHit, Seek,
+    COLLECTIONS_PER_PAGE, MAX_HITS,
+};
+pub use mirrors::MirrorView;
+pub use settings::AppSettings;
+pub use status::{NewItems, SyncStatus, Synced, NEWS_TITLES};
+pub use subscribe::{
+    FeedOffer, LibrarySubscribed, OpmlExported, OpmlImported, Subscribed, SubscriptionPreview,
+    UnsubscribedView, MAX_OPML,
+};
+pub use tokens::{Keyring, OsKeyring, TokenSaved};
+
+/// The shared use cases over one engine (and so one cache).
+pub struct Api {
+    engine: Engine,
+    keyring: Arc<dyn Keyring>,
+    status: Mutex<SyncStatus>,
+    /// Subscriptions and feeds shown to the member, by source, until confirmed.
+    previews: Mutex<HashMap<String, subscribe::Offer>>,
+    sync_lock: tokio::sync::Mutex<()>,
+}
+
+impl Api {
+    /// Over `engine`, with tokens in `keyring`.
+    pub fn new(engine: Engine, keyring: Arc<dyn Keyring>) -> Api {
+        let paused = engine.store().downloads_paused().unwrap_or(false);
+        Api {
+            engine,
+            keyring,
+            status: Mutex::new(SyncStatus {
+                paused,
+                ..SyncStatus::default()
+            }),
+            previews: Mutex::new(HashMap::new()),
+            sync_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn settings(&self) -> ApiResult<AppSettings> {
+        Ok(AppSettings::load(self.engine.store())?)
+    }
+
+    pub fn set_settings(&self, s: &AppSettings) -> ApiResult<()> {
+        s.save(self.engine.store())
+    }
+}

@@ -1,0 +1,417 @@
+//! The shared use cases against a real cache (SQLite file and blob
+//! directory in a temporary folder). The keyring is the one boundary
+//! replaced: [`MemoryKeyring`] stands in for the OS's (the app's and the
+//! CLI's end-to-end tests use a real Secret Service on a private D-Bus).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256 as Hasher};
+use stowaway_api::{Api, AppSettings, ErrorCode, Filter, ItemRef, Keyring, Seek};
+use stowaway_catalog::{
+    Access, Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo,
+    Sha256, Subscription, VerifiedCatalog,
+};
+use stowaway_mirrors::{AccessToken, ClientConfig};
+use stowaway_secrets::SecretsError;
+use stowaway_store::Store;
+use stowaway_sync::Engine;
+
+#[derive(Default)]
+struct MemoryKeyring {
+    tokens: Mutex<HashMap<String, String>>,
+    broken: bool,
+}
+
+impl Keyring for MemoryKeyring {
+    fn load(&self, library: &str, _: &[String]) -> Result<Option<AccessToken>, SecretsError> {
+        let t = self.tokens.lock().unwrap().get(library).cloned();
+        Ok(t.map(|t| AccessToken::new(&t).unwrap()))
+    }
+    fn store(&self, library: &str, token: &AccessToken) -> Result<(), SecretsError> {
+        if self.broken {
+            return Err(SecretsError::Unavailable("no Secret Service".into()));
+        }
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(library.into(), token.expose().to_owned());
+        Ok(())
+    }
+    fn forget(&self, library: &str) -> Result<bool, SecretsError> {
+        Ok(self.tokens.lock().unwrap().remove(library).is_some())
+    }
+}
+
+const KEY: &str = "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3";
+
+fn sha_of(b: &[u8]) -> Sha256 {
+    Sha256::from_digest(&Hasher::digest(b).into())
+}
+
+fn item(id: &str, kind: ItemKind, published: i64) -> Item {
+    Item {
+        id: id.into(),
+        kind,
+        title: format!("Title of {id}"),
+        summary: Some(format!("About {id}")),
+        notes: None,
+        published_at: Some(time::OffsetDateTime::from_unix_timestamp(published).unwrap()),
+        duration_ms: Some(60_000),
+        season: None,
+        number: None,
+        explicit: None,
+        assets: vec![Asset {
+            role: AssetRole::Media,
+            sha256: sha_of(id.as_bytes()),
+            size: id.len() as u64,
+            media_type: "audio/ogg".into(),
+            name: None,
+        }],
+    }
+}
+
+fn subscription(mirrors: &[&str], access: Access) -> Subscription {
+    Subscription {
+        stowaway: 1,
+        library: "acme".into(),
+        title: Some("Acme Coaching".into()),
+        public_key: KEY.into(),
+        mirrors: mirrors.iter().map(|m| m.to_string()).collect(),
+        access,
+    }
+}
+
+/// A cache subscribed to "acme": a course of 3 lessons and a show of 120
+/// episodes (episode n published at minute n: newest first is e119 … e0).
+struct Cache {
+    dir: tempfile::TempDir,
+    api: Api,
+    keyring: Arc<MemoryKeyring>,
+}
+
+fn cache_with(keyring: MemoryKeyring, access: Access) -> Cache {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    store
+        .subscribe(&subscription(&["http://127.0.0.1:9/"], access))
+        .unwrap();
+    let catalog = Catalog {
+        format: 1,
+        library: LibraryInfo {
+            id: "acme".into(),
+            title: "Acme Coaching".into(),
+            description: None,
+            artwork: None,
+        },
+        sequence: 1,
+        generated_at: time::macros::datetime!(2026-01-01 0:00 UTC),
+        expires_at: time::macros::datetime!(2099-01-01 0:00 UTC),
+        mirrors: vec![],
+        collections: vec![
+            Collection {
+                id: "course".into(),
+                kind: CollectionKind::Course,
+                title: "The Course".into(),
+                summary: None,
+                artwork: None,
+                items: (0..3)
+                    .map(|n| item(&format!("l{n}"), ItemKind::Lesson, 1_700_000_000 - n * 60))
+                    .collect(),
+            },
+            Collection {
+                id: "show".into(),
+                kind: CollectionKind::Show,
+                title: "The Show".into(),
+                summary: None,
+                artwork: None,
+                items: (0..120)
+                    .map(|n| item(&format!("e{n}"), ItemKind::Episode, 1_700_000_000 + n * 60))
+                    .collect(),
+            },
+        ],
+    };
+    let bytes = catalog.to_canonical_json();
+    store
+        .apply_catalog(
+            "acme",
+            &VerifiedCatalog {
+                catalog,
+                bytes,
+                signature: Vec::new(),
+            },
+        )
+        .unwrap();
+    let keyring = Arc::new(keyring);
+    let engine = Engine::new(store, ClientConfig::default()).unwrap();
+    let api = Api::new(engine, keyring.clone());
+    Cache { dir, api, keyring }
+}
+
+fn cache() -> Cache {
+    cache_with(MemoryKeyring::default(), Access::Public)
+}
+
+fn r(collection: &str, item: &str) -> ItemRef {
+    ItemRef {
+        library: "acme".into(),
+        collection: collection.into(),
+        item: item.into(),
+    }
+}
+
+#[test]
+fn the_library_page_has_counts_not_items() {
+    let c = cache();
+    c.api.set_played(&r("course", "l0"), true).unwrap();
+    c.api
+        .save_position(&r("show", "e5"), 3_000.0, Some(60_000.0))
+        .unwrap();
+    let page = c.api.library_page().unwrap();
+    assert_eq!(page.libraries.len(), 1);
+    assert_eq!(page.libraries[0].items, 123);
+    assert!(!page.more);
+    let counts: Vec<_> = page
+        .collections
+        .iter()
+        .map(|c| (c.id.as_str(), c.items, c.played, c.in_progress))
+        .collect();
+    assert_eq!(counts, [("course", 3, 1, 0), ("show", 120, 0, 1)]);
+    let v = serde_json::to_value(&page).unwrap();
+    assert!(
+        v["collections"][0].get("items").unwrap().is_number(),
+        "a count, never the items"
+    );
+}
+
+#[test]
+fn item_windows_scroll_both_ways_and_jump() {
+    let c = cache();
+    let first = c
+        .api
+        .items("acme", "show", Filter::All, Seek::First, 50)
+        .unwrap();
+    assert_eq!(first.total, 120);
+    assert_eq!(first.items[0].id, "e119", "a show lists newest first");
+    let next = c
+        .api
+        .items(
+            "acme",
+            "show",
+            Filter::All,
+            Seek::After {
+                cursor: first.items[49].cursor,
+            },
+            50,
+        )
+        .unwrap();
+    assert_eq!(next.items[0].id, "e69");
+    let end = c
+        .api
+        .items("acme", "show", Filter::All, Seek::At { index: 100 }, 50)
+        .unwrap();
+    assert_eq!(end.items.len(), 20);
+    assert_eq!(end.items.last().unwrap().id, "e0");
+    let back = c
+        .api
+        .items(
+            "acme",
+            "show",
+            Filter::All,
+            Seek::Before {
+                cursor: end.items[0].cursor,
+            },
+            10,
+        )
+        .unwrap();
+    let ids: Vec<_> = back.items.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["e29", "e28", "e27", "e26", "e25", "e24", "e23", "e22", "e21", "e20"]
+    );
+    // A course keeps the publisher's order whatever the dates say.
+    let course = c
+        .api
+        .items("acme", "course", Filter::All, Seek::First, 10)
+        .unwrap();
+    let ids: Vec<_> = course.items.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["l0", "l1", "l2"]);
+    c.api.set_played(&r("show", "e119"), true).unwrap();
+    let unplayed = c
+        .api
+        .items("acme", "show", Filter::Unplayed, Seek::First, 1)
+        .unwrap();
+    assert_eq!(
+        (unplayed.total, unplayed.items[0].id.as_str()),
+        (119, "e118")
+    );
+}
+
+#[test]
+fn item_detail_names_what_plays_next_and_unknown_items_are_not_found() {
+    let c = cache();
+    let d = c.api.item_detail(&r("course", "l1"), None).unwrap();
+    assert_eq!(d.collection_title, "The Course");
+    assert_eq!(d.next.unwrap().item, "l2");
+    assert_eq!(
+        d.media_url, None,
+        "nothing is downloaded (and no media server)"
+    );
+    assert!(c
+        .api
+        .item_detail(&r("course", "l2"), None)
+        .unwrap()
+        .next
+        .is_none());
+    let e = c.api.item_detail(&r("course", "nope"), None).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound);
+    let e = c.api.collection("acme", "nope").unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound);
+}
+
+#[test]
+fn search_is_capped_and_typed() {
+    let c = cache();
+    let hits = c.api.search("title", 10_000).unwrap();
+    assert_eq!(hits.len(), stowaway_api::MAX_HITS.min(123));
+    assert!(c
+        .api
+        .search("e11", 5)
+        .unwrap()
+        .iter()
+        .any(|h| h.item_id == "e11"));
+}
+
+#[tokio::test]
+async fn a_token_is_kept_in_the_keyring_or_for_the_session_and_said_so() {
+    let c = cache_with(MemoryKeyring::default(), Access::Token);
+    let shown = vec!["http://127.0.0.1:9/".to_owned()];
+    let saved = c
+        .api
+        .set_token("acme", "s3cret-token", &shown)
+        .await
+        .unwrap();
+    assert!(saved.in_keyring && saved.warning.is_none());
+    assert_eq!(c.keyring.tokens.lock().unwrap()["acme"], "s3cret-token");
+    assert!(c.api.engine().has_access_token("acme"));
+    assert!(c.api.forget_token("acme").await.unwrap());
+    assert!(!c.api.engine().has_access_token("acme"));
+    let e = c
+        .api
+        .set_token("nope", "s3cret-token", &shown)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotFound);
+
+    let broken = cache_with(
+        MemoryKeyring {
+            broken: true,
+            ..Default::default()
+        },
+        Access::Token,
+    );
+    let saved = broken
+        .api
+        .set_token("acme", "s3cret-token", &shown)
+        .await
+        .unwrap();
+    assert!(!saved.in_keyring);
+    assert!(saved.warning.unwrap().contains("only until Stowaway quits"));
+    assert!(
+        broken.api.engine().has_access_token("acme"),
+        "kept for the session"
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_is_confirmed_only_as_shown() {
+    let c = cache_with(MemoryKeyring::default(), Access::Token);
+    c.api
+        .set_token("acme", "s3cret-token", &["http://127.0.0.1:9/".to_owned()])
+        .await
+        .unwrap();
+    // Unshown: refused.
+    let file = c.dir.path().join("acme.stowaway");
+    let e = c
+        .api
+        .confirm(file.to_str().unwrap(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotPreviewed);
+    // An update that adds a mirror to the private library: previewed as
+    // such, and confirming forgets the token here and in the keyring.
+    let update = subscription(
+        &["http://127.0.0.1:9/", "http://127.0.0.1:10/"],
+        Access::Public,
+    );
+    std::fs::write(&file, serde_json::to_vec(&update).unwrap()).unwrap();
+    let source = file.to_str().unwrap();
+    let p = c.api.preview(source).await.unwrap();
+    assert!(p.already_subscribed && p.private && p.access_kept);
+    assert_eq!(p.new_mirrors, ["http://127.0.0.1:10/"]);
+    // The file changes after the preview: what is confirmed is what was shown.
+    let other = subscription(&["http://127.0.0.1:11/"], Access::Public);
+    std::fs::write(&file, serde_json::to_vec(&other).unwrap()).unwrap();
+    let done = c.api.confirm(source, None).await.unwrap();
+    assert_eq!(done.library, "acme");
+    let mirrors = c.api.engine().store().mirrors("acme").unwrap();
+    assert!(mirrors.contains(&"http://127.0.0.1:10/".to_owned()));
+    assert!(!mirrors.contains(&"http://127.0.0.1:11/".to_owned()));
+    assert!(!c.api.engine().has_access_token("acme"));
+    assert!(c.keyring.tokens.lock().unwrap().is_empty());
+    assert_eq!(c.api.status().needs_token, ["acme"]);
+    // Not a subscription at all.
+    std::fs::write(&file, b"{\"hello\": 1}").unwrap();
+    let e = c.api.preview(source).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotASubscription, "{e:?}");
+}
+
+#[tokio::test]
+async fn unsubscribing_removes_the_library_and_its_token() {
+    let c = cache_with(MemoryKeyring::default(), Access::Token);
+    c.api
+        .set_token("acme", "s3cret-token", &["http://127.0.0.1:9/".to_owned()])
+        .await
+        .unwrap();
+    let gone = c.api.unsubscribe("acme").await.unwrap();
+    assert_eq!(gone.items, 123);
+    assert!(c.keyring.tokens.lock().unwrap().is_empty());
+    assert!(c.api.library_page().unwrap().collections.is_empty());
+    assert_eq!(
+        c.api.unsubscribe("acme").await.unwrap_err().code,
+        ErrorCode::NotFound
+    );
+}
+
+#[test]
+fn downloads_mirrors_and_settings() {
+    let c = cache();
+    let v = c.api.downloads().unwrap();
+    assert_eq!(
+        v.queue.len(),
+        123,
+        "every item is wanted by the default rule"
+    );
+    assert_eq!(v.more, 0);
+    c.api
+        .set_download_mode("acme", "show", stowaway_api::DownloadMode::Off)
+        .unwrap();
+    c.api.remove_download(&r("course", "l0")).unwrap();
+    assert_eq!(c.api.downloads().unwrap().queue.len(), 2);
+    c.api.set_downloads_paused(true).unwrap();
+    assert!(c.api.status().paused && c.api.downloads().unwrap().usage.paused);
+    let m = c.api.mirrors(None).unwrap();
+    assert_eq!((m.len(), m[0].state.as_str()), (1, "unknown"));
+    assert_eq!(
+        c.api.mirrors(Some("nope")).unwrap_err().code,
+        ErrorCode::NotFound
+    );
+    let bad = AppSettings {
+        storage_budget: Some(0),
+        ..c.api.settings().unwrap()
+    };
+    assert_eq!(
+        c.api.set_settings(&bad).unwrap_err().code,
+        ErrorCode::Invalid
+    );
+}
