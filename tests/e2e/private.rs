@@ -86,6 +86,13 @@ fn private_library_token_in_the_os_keyring() {
     json(&["token", "acme", "--forget"]).success();
     let r = json(&["sync"]).failure().json();
     assert_eq!(r["libraries"][0]["needs_token"], true, "{r}");
+    // Nothing to send to the mirrors: the stable code says to ask for it.
+    let r = json(&["token", "acme", "--trust-mirrors"]).failure().json();
+    assert_eq!(
+        (&r["code"], &r["ok"]),
+        (&"needs_token".into(), &false.into()),
+        "{r}"
+    );
 
     // No keyring at all: a clear error, and the environment still works.
     let no_bus = [("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")];
@@ -97,6 +104,15 @@ fn private_library_token_in_the_os_keyring() {
         "{}",
         r.stderr
     );
+    let r = member
+        .run_with(
+            &["token", "acme", "--json"],
+            &no_bus,
+            Some(&format!("{TOKEN}\n")),
+        )
+        .failure()
+        .json();
+    assert_eq!(r["code"], "keyring", "{r}");
     let r = member
         .run_with(
             &["sync", "--json"],

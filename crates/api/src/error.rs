@@ -152,6 +152,54 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The public error of the first error in `e`'s chain (it, its source,
+    /// and so on) that is an [`ApiError`] or a core crate's error; `None`
+    /// when none is (a shell's own message, which it codes itself). The
+    /// message is the whole chain's, as a human reads it.
+    pub fn of_chain(e: &(dyn std::error::Error + 'static), message: String) -> Option<ApiError> {
+        let mut next = Some(e);
+        while let Some(e) = next {
+            let found = if let Some(a) = e.downcast_ref::<ApiError>() {
+                Some(ApiError {
+                    message: message.clone(),
+                    ..a.clone()
+                })
+            } else {
+                core_code(e).map(|detail| ApiError::core(detail, message.clone()))
+            };
+            if found.is_some() {
+                return found;
+            }
+            next = e.source();
+        }
+        None
+    }
+}
+
+/// The core code of `e`, if it is one of the core crates' errors.
+fn core_code(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    macro_rules! try_code {
+        ($($t:ty),*) => {$(
+            if let Some(e) = e.downcast_ref::<$t>() {
+                return Some(e.code());
+            }
+        )*};
+    }
+    try_code!(
+        stowaway_store::StoreError,
+        stowaway_sync::SyncError,
+        stowaway_catalog::CatalogError,
+        stowaway_mirrors::MirrorError,
+        stowaway_feeds::FeedError,
+        stowaway_secrets::SecretsError
+    );
+    if e.downcast_ref::<std::io::Error>().is_some() {
+        return Some("io");
+    }
+    None
+}
+
 /// What every use case returns.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -255,6 +303,26 @@ mod tests {
             assert_eq!(ErrorCode::of_core(detail), code, "{detail}");
         }
         assert_eq!(ErrorCode::of_core("internal"), ErrorCode::Internal);
+    }
+
+    /// A core error wrapped in context (as a shell's anyhow chain holds it)
+    /// keeps its code; a shell's own message has none.
+    #[test]
+    fn a_chain_keeps_the_core_code() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot subscribe")]
+        struct Context(#[source] stowaway_sync::SyncError);
+        let e = Context(stowaway_sync::SyncError::Busy);
+        let a = ApiError::of_chain(&e, "cannot subscribe: busy".into()).unwrap();
+        assert_eq!((a.code, a.detail.as_str()), (ErrorCode::Busy, "busy"));
+        assert_eq!(a.message, "cannot subscribe: busy");
+        let io = std::io::Error::other("disk full");
+        assert_eq!(
+            ApiError::of_chain(&io, String::new()).unwrap().code,
+            ErrorCode::Storage
+        );
+        let plain = std::fmt::Error;
+        assert!(ApiError::of_chain(&plain, String::new()).is_none());
     }
 
     #[test]

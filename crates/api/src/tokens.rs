@@ -92,25 +92,50 @@ impl Api {
         token: &str,
         shown: &[String],
     ) -> ApiResult<TokenSaved> {
+        Ok(match self.give_token(library, token, shown, true).await? {
+            None => TokenSaved {
+                in_keyring: true,
+                warning: None,
+            },
+            Some(e) => TokenSaved {
+                in_keyring: false,
+                warning: Some(format!("{e}. The token is kept only until Stowaway quits.")),
+            },
+        })
+    }
+
+    /// Keeps a private library's token in the keyring, or fails with
+    /// `keyring` and keeps nothing (for a shell that quits at once, a
+    /// token kept for the session is a token lost).
+    pub async fn store_token(&self, library: &str, token: &str, shown: &[String]) -> ApiResult<()> {
+        match self.give_token(library, token, shown, false).await? {
+            None => Ok(()),
+            Some(e) => Err(crate::ApiError::from(e).for_library(library)),
+        }
+    }
+
+    /// Stores the token (the keyring's error, if it refused); hands it to
+    /// the engine when stored or when `session` allows a session-only one.
+    async fn give_token(
+        &self,
+        library: &str,
+        token: &str,
+        shown: &[String],
+        session: bool,
+    ) -> ApiResult<Option<stowaway_secrets::SecretsError>> {
         self.engine.store().library(library)?;
         let t = AccessToken::new(token).map_err(|e| {
             crate::ApiError::new(crate::ErrorCode::Invalid, e.to_string()).for_library(library)
         })?;
         let (keyring, lib, t2) = (self.keyring.clone(), library.to_owned(), t.clone());
         let kept = tokio::task::spawn_blocking(move || keyring.store(&lib, &t2)).await?;
+        if kept.is_err() && !session {
+            return Ok(kept.err());
+        }
         self.engine.set_access_token(library, Some(t));
         self.engine.confirm_token_mirrors(library, shown)?;
         self.set_status(|s| s.needs_token.retain(|l| l != library));
-        Ok(match kept {
-            Ok(()) => TokenSaved {
-                in_keyring: true,
-                warning: None,
-            },
-            Err(e) => TokenSaved {
-                in_keyring: false,
-                warning: Some(format!("{e}. The token is kept only until Stowaway quits.")),
-            },
-        })
+        Ok(kept.err())
     }
 
     /// Sends the token already given (keyring or environment) to every

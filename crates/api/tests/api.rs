@@ -321,6 +321,25 @@ async fn a_token_is_kept_in_the_keyring_or_for_the_session_and_said_so() {
         broken.api.engine().has_access_token("acme"),
         "kept for the session"
     );
+
+    // The CLI's way: kept in the keyring, or not at all.
+    let cli = cache_with(
+        MemoryKeyring {
+            broken: true,
+            ..Default::default()
+        },
+        Access::Token,
+    );
+    let e = cli
+        .api
+        .store_token("acme", "s3cret-token", &shown)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.library.as_deref()),
+        (ErrorCode::Keyring, Some("acme"))
+    );
+    assert!(!cli.api.engine().has_access_token("acme"));
 }
 
 #[tokio::test]

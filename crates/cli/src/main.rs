@@ -24,9 +24,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use stowaway_mirrors::{ClientConfig, MirrorHealth};
+use stowaway_api::{Api, ApiError, ErrorCode, OsKeyring};
+use stowaway_mirrors::ClientConfig;
 use stowaway_store::{DownloadMode, ItemKey, Store};
 use stowaway_sync::{Engine, Source, SyncOptions};
 use tokio_util::sync::CancellationToken;
@@ -176,8 +177,12 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(d) = arg {
         return Ok(d);
     }
-    let dirs = directories::ProjectDirs::from("org", "Stowaway", "Stowaway")
-        .context("cannot find a home directory for the data directory; pass --data-dir")?;
+    let dirs = directories::ProjectDirs::from("org", "Stowaway", "Stowaway").ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Storage,
+            "cannot find a home directory for the data directory; pass --data-dir",
+        )
+    })?;
     Ok(dirs.data_dir().to_path_buf())
 }
 
@@ -204,15 +209,35 @@ fn main() -> ExitCode {
         // The reader went away (`| head`): nothing more to say, to anyone.
         Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
+            let a = public_error(&e);
             if json {
-                let v = serde_json::json!({ "ok": false, "error": format!("{e:#}") });
+                let v = serde_json::json!({
+                    "ok": false,
+                    "code": a.code,
+                    "detail": a.detail,
+                    "error": a.message,
+                });
                 use std::io::Write as _;
                 let _ = writeln!(std::io::stdout(), "{v}");
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", a.message);
             ExitCode::FAILURE
         }
     }
+}
+
+/// The public error (stable code, core detail, message) of what failed:
+/// the code of the core error in the chain, or of the CLI's own
+/// [`ApiError`]; `internal` when neither is there (a bug).
+fn public_error(e: &anyhow::Error) -> ApiError {
+    let message = format!("{e:#}");
+    ApiError::of_chain(e.as_ref(), message.clone())
+        .unwrap_or_else(|| ApiError::new(ErrorCode::Internal, message))
+}
+
+/// A usage error: what was typed cannot be done (`invalid`).
+fn invalid(message: impl Into<String>) -> anyhow::Error {
+    ApiError::new(ErrorCode::Invalid, message).into()
 }
 
 /// Whether `e` is standard output closed by its reader.
@@ -233,23 +258,32 @@ async fn run(cli: Cli) -> Result<bool> {
     let store = Arc::new(
         Store::open(&dir).with_context(|| format!("cannot open the cache in {}", dir.display()))?,
     );
-    let engine = Engine::new(store.clone(), ClientConfig::default())?;
+    let api = Api::new(
+        Engine::new(store.clone(), ClientConfig::default())?,
+        Arc::new(OsKeyring),
+    );
+    let engine = api.engine();
     let json = cli.json;
     if matches!(
         cli.command,
         Command::Subscribe { .. } | Command::Sync { .. } | Command::Download { .. }
     ) {
-        load_tokens(&engine, &store).await?;
+        load_tokens(&api).await?;
     }
     match cli.command {
         Command::Subscribe { source } => {
             let web = source.starts_with("http://") || source.starts_with("https://");
-            let sub = match engine.read_source(&source).await.with_context(|| {
-                if web {
-                    format!("{source} is neither a Stowaway subscription nor a podcast feed")
+            let sub = match engine.read_source(&source).await.map_err(|e| {
+                let mut a = ApiError::from(e);
+                a.message = if web {
+                    format!(
+                        "{source} is neither a Stowaway subscription nor a podcast feed: {}",
+                        a.message
+                    )
                 } else {
-                    format!("{source} is not a Stowaway subscription")
-                }
+                    format!("{source} is not a Stowaway subscription: {}", a.message)
+                };
+                a
             })? {
                 Source::Library(sub) => sub,
                 Source::Feed(fetched) => {
@@ -267,7 +301,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 );
             }
             if outcome.token_dropped {
-                if let Err(e) = stowaway_secrets::forget(&sub.library) {
+                if let Err(e) = api.forget_token(&sub.library).await {
                     eprintln!("warning: cannot remove the old token from the keyring: {e}");
                 }
                 let mut changes: Vec<String> = outcome
@@ -284,7 +318,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 );
             }
             if outcome.private {
-                load_tokens(&engine, &store).await?;
+                load_tokens(&api).await?;
             }
             // Check the mirrors now so the member knows at once; offline is fine.
             let report = engine
@@ -306,7 +340,9 @@ async fn run(cli: Cli) -> Result<bool> {
             let s = status.iter().find(|s| s.id == library);
             if !yes {
                 if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                    bail!("this removes {library} and its downloads: pass --yes to confirm");
+                    return Err(invalid(format!(
+                        "this removes {library} and its downloads: pass --yes to confirm"
+                    )));
                 }
                 eprint!(
                     "Remove {} ({library}): {} item(s), {} downloaded? [y/N] ",
@@ -321,11 +357,9 @@ async fn run(cli: Cli) -> Result<bool> {
                     return Ok(false);
                 }
             }
-            let gone = engine.unsubscribe(&library)?;
-            if lib.private {
-                if let Err(e) = stowaway_secrets::forget(&library) {
-                    eprintln!("warning: cannot remove its access token from the keyring: {e}");
-                }
+            let gone = api.unsubscribe(&library).await?;
+            if let Some(w) = &gone.warning {
+                eprintln!("warning: {w}");
             }
             output::unsubscribed(json, &lib, &gone)?;
             Ok(true)
@@ -362,7 +396,9 @@ async fn run(cli: Cli) -> Result<bool> {
             limit_rate,
         } => {
             if store.libraries()?.is_empty() {
-                bail!("no subscriptions yet: run `stowaway subscribe FILE_OR_URL` first");
+                return Err(invalid(
+                    "no subscriptions yet: run `stowaway subscribe FILE_OR_URL` first",
+                ));
             }
             let opts = SyncOptions {
                 library,
@@ -372,7 +408,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 bandwidth_limit: limit_rate,
                 ..SyncOptions::default()
             };
-            sync(&engine, &opts, json).await
+            sync(engine, &opts, json).await
         }
         Command::Download { target, queue_only } => {
             let t = Target::parse(&target, false)?;
@@ -390,7 +426,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 library: Some(t.library),
                 ..SyncOptions::default()
             };
-            sync(&engine, &opts, json).await
+            sync(engine, &opts, json).await
         }
         Command::Remove { target } => {
             let t = Target::parse(&target, true)?;
@@ -406,7 +442,9 @@ async fn run(cli: Cli) -> Result<bool> {
         Command::AutoDownload { target, mode } => {
             let t = Target::parse(&target, false)?;
             if t.item.is_some() {
-                bail!("{target}: a rule is set for a collection (LIBRARY/COLLECTION)");
+                return Err(invalid(format!(
+                    "{target}: a rule is set for a collection (LIBRARY/COLLECTION)"
+                )));
             }
             engine.set_download_mode(&t.library, &t.collection, mode)?;
             if json {
@@ -424,16 +462,16 @@ async fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Downloads => {
-            output::downloads(json, &store.storage_usage()?, &store.download_queue(None)?)?;
+            output::downloads(json, &api.downloads()?)?;
             Ok(true)
         }
         Command::Budget { size } => {
             let budget = match size.trim() {
                 "none" | "off" | "unlimited" => None,
-                s => Some(parse_size(s).map_err(anyhow::Error::msg)?),
+                s => Some(parse_size(s).map_err(invalid)?),
             };
             store.set_storage_budget(budget)?;
-            output::downloads(json, &store.storage_usage()?, &store.download_queue(None)?)?;
+            output::downloads(json, &api.downloads()?)?;
             Ok(true)
         }
         Command::Token {
@@ -443,7 +481,7 @@ async fn run(cli: Cli) -> Result<bool> {
         } => {
             store.library(&library)?;
             if forget {
-                let had = stowaway_secrets::forget(&library)?;
+                let had = api.forget_token(&library).await?;
                 if json {
                     outln!("{}", serde_json::json!({ "ok": true, "forgotten": had }));
                 } else if had {
@@ -462,10 +500,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 }
             }
             if trust_mirrors {
-                load_tokens(&engine, &store).await?;
-                if !engine.has_access_token(&library) {
-                    bail!("no access token for {library} to send: give it with `stowaway token {library}`");
-                }
+                api.trust_mirrors(&library, &shown).await?;
             } else {
                 let text = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                     rpassword::prompt_password(format!("Access token for {library}: "))?
@@ -474,11 +509,8 @@ async fn run(cli: Cli) -> Result<bool> {
                     std::io::stdin().read_line(&mut line)?;
                     line
                 };
-                let token = stowaway_mirrors::AccessToken::new(&text)?;
-                stowaway_secrets::store(&library, &token)?;
-                engine.set_access_token(&library, Some(token));
+                api.store_token(&library, &text, &shown).await?;
             }
-            engine.confirm_token_mirrors(&library, &shown)?;
             // Check it at once: a catalog refresh with the new token.
             let opts = SyncOptions {
                 library: Some(library.clone()),
@@ -532,12 +564,12 @@ async fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Status => {
-            let mirrors = mirror_health(&store, None)?;
+            let mirrors = mirror_rows(&api, None)?;
             output::status(json, &store.status()?, &mirrors, &store.partials()?, &dir)?;
             Ok(true)
         }
         Command::Mirrors { library } => {
-            output::mirrors(json, &mirror_health(&store, library.as_deref())?)?;
+            output::mirrors(json, &mirror_rows(&api, library.as_deref())?)?;
             Ok(true)
         }
         Command::Fsck { .. } => unreachable!("handled before the store is opened"),
@@ -550,11 +582,15 @@ async fn run(cli: Cli) -> Result<bool> {
 fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> Result<bool> {
     let _lock = if repair {
         std::fs::create_dir_all(dir)?;
-        Some(Store::lock_sync(dir).map_err(|e| match e {
-            stowaway_store::StoreError::Busy => {
-                anyhow::anyhow!("a sync is running on this cache; repair it when the sync ends")
+        Some(Store::lock_sync(dir).map_err(|e| -> anyhow::Error {
+            match e {
+                stowaway_store::StoreError::Busy => ApiError::new(
+                    ErrorCode::Busy,
+                    "a sync is running on this cache; repair it when the sync ends",
+                )
+                .into(),
+                e => e.into(),
             }
-            e => e.into(),
         })?)
     } else {
         None
@@ -585,16 +621,9 @@ fn fsck(dir: &std::path::Path, repair: bool, json: bool) -> Result<bool> {
 /// Hands the engine the access token of every private library (from the
 /// environment or the OS keyring). A keyring that cannot be read is a
 /// warning: public libraries still sync.
-async fn load_tokens(engine: &Engine, store: &Store) -> Result<()> {
-    let libraries = store.libraries()?;
-    let ids: Vec<String> = libraries.iter().map(|l| l.id.clone()).collect();
-    for lib in libraries.into_iter().filter(|l| l.private) {
-        let (id, all) = (lib.id.clone(), ids.clone());
-        match tokio::task::spawn_blocking(move || stowaway_secrets::load(&id, &all)).await? {
-            Ok(Some(t)) => engine.set_access_token(&lib.id, Some(t)),
-            Ok(None) => {}
-            Err(e) => eprintln!("warning: {}: cannot read the access token: {e}", lib.id),
-        }
+async fn load_tokens(api: &Api) -> Result<()> {
+    for w in api.load_tokens().await? {
+        eprintln!("warning: {w}");
     }
     Ok(())
 }
@@ -642,8 +671,12 @@ impl Target {
                 collection: (*c).into(),
                 item: Some((*i).into()),
             }),
-            _ if need_item => bail!("{s:?}: expected LIBRARY/COLLECTION/ITEM (see `stowaway list`)"),
-            _ => bail!("{s:?}: expected LIBRARY/COLLECTION or LIBRARY/COLLECTION/ITEM (see `stowaway list`)"),
+            _ if need_item => Err(invalid(format!(
+                "{s:?}: expected LIBRARY/COLLECTION/ITEM (see `stowaway list`)"
+            ))),
+            _ => Err(invalid(format!(
+                "{s:?}: expected LIBRARY/COLLECTION or LIBRARY/COLLECTION/ITEM (see `stowaway list`)"
+            ))),
         }
     }
 }
@@ -675,22 +708,11 @@ fn parse_rate(s: &str) -> Result<u64, String> {
     Ok((n * mult).max(1.0) as u64)
 }
 
-/// Every mirror of every (or one) library with its parsed health record.
-fn mirror_health(store: &Store, library: Option<&str>) -> Result<Vec<output::MirrorRow>> {
-    let mut rows = Vec::new();
-    for lib in store.libraries()? {
-        if library.is_some_and(|l| l != lib.id) {
-            continue;
-        }
-        for r in store.mirror_records(&lib.id)? {
-            let health = MirrorHealth::from_stored(r.health.as_deref());
-            rows.push(output::MirrorRow::new(&lib.id, &r.url, health));
-        }
-    }
-    if let Some(l) = library {
-        if rows.is_empty() {
-            store.library(l)?;
-        }
-    }
-    Ok(rows)
+/// Every mirror of every (or one) library with its health.
+fn mirror_rows(api: &Api, library: Option<&str>) -> Result<Vec<output::MirrorRow>> {
+    Ok(api
+        .mirrors(library)?
+        .into_iter()
+        .map(|m| output::MirrorRow::new(&m.library, &m.url, m.health))
+        .collect())
 }

@@ -4,11 +4,12 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
+use stowaway_api::{DownloadsView, UnsubscribedView};
 use stowaway_catalog::Subscription;
 use stowaway_mirrors::MirrorHealth;
 use stowaway_store::{
-    CollectionView, Freed, FsckProblem, FsckReport, LibraryRow, LibraryStatus, PartialRow,
-    QueuedDownload, Rebuilt, SearchHit, StorageUsage, Unsubscribed,
+    CollectionView, Freed, FsckProblem, FsckReport, LibraryRow, LibraryStatus, PartialRow, Rebuilt,
+    SearchHit,
 };
 use stowaway_sync::{FeedSubscribed, LibraryReport, SyncReport};
 
@@ -100,16 +101,21 @@ pub fn subscribed_feed(json: bool, s: &FeedSubscribed) -> Result<()> {
     Ok(())
 }
 
-pub fn unsubscribed(json: bool, lib: &LibraryRow, gone: &Unsubscribed) -> Result<()> {
+pub fn unsubscribed(json: bool, lib: &LibraryRow, gone: &UnsubscribedView) -> Result<()> {
     if json {
-        return print_json(&serde_json::json!({ "ok": true, "unsubscribed": gone }));
+        return print_json(&serde_json::json!({ "ok": true, "unsubscribed": {
+            "library": gone.library,
+            "items": gone.items,
+            "blobs": gone.files,
+            "bytes": gone.bytes,
+        } }));
     }
     outln!(
         "Unsubscribed from {} ({}): {} item(s) removed, {} file(s) deleted ({}).",
         lib.title,
         gone.library,
         gone.items,
-        gone.blobs,
+        gone.files,
         bytes(gone.bytes)
     );
     Ok(())
@@ -569,9 +575,12 @@ pub fn removed(json: bool, target: &str, f: &Freed) -> Result<()> {
     Ok(())
 }
 
-pub fn downloads(json: bool, u: &StorageUsage, queue: &[QueuedDownload]) -> Result<()> {
+pub fn downloads(json: bool, d: &DownloadsView) -> Result<()> {
+    let (u, queue) = (&d.usage, &d.queue);
     if json {
-        return print_json(&serde_json::json!({ "ok": true, "storage": u, "queue": queue }));
+        return print_json(
+            &serde_json::json!({ "ok": true, "storage": u, "queue": queue, "more": d.more }),
+        );
     }
     outln!(
         "Stored: {} in {} file(s); budget: {}{}",
@@ -584,7 +593,11 @@ pub fn downloads(json: bool, u: &StorageUsage, queue: &[QueuedDownload]) -> Resu
         outln!("Nothing queued.");
         return Ok(());
     }
-    outln!("Queued: {} item(s), {}", queue.len(), bytes(u.bytes_queued));
+    outln!(
+        "Queued: {} item(s), {}",
+        queue.len() as u64 + d.more,
+        bytes(u.bytes_queued)
+    );
     for q in queue {
         let partial = if q.bytes_partial > 0 {
             format!(", {} done", bytes(q.bytes_partial))
@@ -600,6 +613,9 @@ pub fn downloads(json: bool, u: &StorageUsage, queue: &[QueuedDownload]) -> Resu
             bytes(q.bytes_missing),
             if q.explicit { "" } else { "  [auto]" }
         );
+    }
+    if d.more > 0 {
+        outln!("  … and {} more", d.more);
     }
     Ok(())
 }
