@@ -101,6 +101,44 @@ impl Default for SyncOptions {
     }
 }
 
+/// Catalog and feed refreshes in flight at once, in one sync.
+const REFRESH_CONCURRENCY: usize = 16;
+/// Of those, against any one host.
+const REFRESH_PER_HOST: usize = 4;
+
+/// A library after its refresh, before its downloads.
+struct Refreshed {
+    report: LibraryReport,
+    reach: Reach,
+    started: Instant,
+}
+
+/// A semaphore per host, made as hosts are met.
+struct HostLimits {
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl HostLimits {
+    fn new(per_host: usize) -> HostLimits {
+        HostLimits {
+            per_host,
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn acquire(&self, host: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let sem = self
+            .hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(host.to_owned())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_host)))
+            .clone();
+        sem.acquire_owned().await.ok()
+    }
+}
+
 /// What [`Engine::subscribe`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscribed {
@@ -417,17 +455,53 @@ impl Engine {
             Some(id) => vec![self.store.library(id)?],
             None => self.store.libraries()?,
         };
+        // Every library's catalog or feed at once: a member's 100 shows
+        // wait for the slowest host, not for the sum of them. Bounded
+        // overall and per host, so one host serving many feeds is not
+        // hammered. Reports keep the libraries' order.
+        let hosts = HostLimits::new(REFRESH_PER_HOST);
+        let hosts = &hosts;
+        let refreshed: Vec<Result<Refreshed, SyncError>> = stream::iter(libraries)
+            .map(|lib| async move {
+                if cancel.is_cancelled() {
+                    return Err(SyncError::Cancelled);
+                }
+                let _permit = hosts.acquire(&self.library_host(&lib.id)?).await;
+                self.refresh_library(&lib.id, &lib.public_key, opts).await
+            })
+            .buffered(REFRESH_CONCURRENCY)
+            .collect()
+            .await;
+        // Then each library's downloads, one library after another (the
+        // downloads of one share the connection limits and the budget).
         let mut report = SyncReport::default();
-        for lib in libraries {
+        for r in refreshed {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
             }
-            let r = self
-                .sync_library(&lib.id, &lib.public_key, opts, cancel)
-                .await?;
+            let r = self.finish_library(r?, opts, cancel).await?;
             report.libraries.push(r);
         }
         Ok(report)
+    }
+
+    /// The host a library's refresh is counted against: its feed's, or its
+    /// first mirror's (a signed catalog's probe asks all of them at once).
+    fn library_host(&self, library: &str) -> Result<String, SyncError> {
+        let url = match self.store.feed(library)? {
+            Some(row) => row.url,
+            None => self
+                .store
+                .mirror_records(library)?
+                .into_iter()
+                .next()
+                .map(|r| r.url)
+                .unwrap_or_default(),
+        };
+        Ok(url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or(url))
     }
 
     /// One sync at a time per cache (see [`Store::lock_sync`]).
@@ -506,13 +580,14 @@ impl Engine {
         }
     }
 
-    async fn sync_library(
+    /// A library's first phase: its catalog or feed, fetched and applied;
+    /// unreferenced files collected.
+    async fn refresh_library(
         &self,
         library: &str,
         public_key: &str,
         opts: &SyncOptions,
-        cancel: &CancellationToken,
-    ) -> Result<LibraryReport, SyncError> {
+    ) -> Result<Refreshed, SyncError> {
         let started = Instant::now();
         self.emit(SyncEvent::LibraryStarted {
             library: library.to_owned(),
@@ -548,7 +623,6 @@ impl Engine {
                 r
             }
         };
-        let pool = self.pool(library, opts, reach)?;
         match refreshed {
             Ok((outcome, mirror, expired)) => {
                 if !outcome.unchanged {
@@ -584,7 +658,29 @@ impl Engine {
                 report.catalog_error = Some(e);
             }
         }
+        Ok(Refreshed {
+            report,
+            reach,
+            started,
+        })
+    }
 
+    /// A library's second phase: its downloads (unless catalog-only), the
+    /// sync recorded, the report finished.
+    async fn finish_library(
+        &self,
+        refreshed: Refreshed,
+        opts: &SyncOptions,
+        cancel: &CancellationToken,
+    ) -> Result<LibraryReport, SyncError> {
+        let Refreshed {
+            mut report,
+            reach,
+            started,
+        } = refreshed;
+        let library = report.library.clone();
+        let library = library.as_str();
+        let pool = self.pool(library, opts, reach)?;
         if !opts.catalog_only {
             let r = self
                 .download_all(library, &pool, opts, cancel, &mut report)

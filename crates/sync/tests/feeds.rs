@@ -1211,3 +1211,57 @@ async fn a_public_feed_cannot_send_the_member_to_local_addresses() {
         .unwrap();
     assert_eq!(r.libraries[0].files_downloaded, 1, "{:?}", r.libraries[0]);
 }
+
+/// Libraries refresh at once, not one after another: while the first
+/// feed's host leaves its request unanswered, the second feed (subscribed
+/// later, another host) has already been asked. Told by order, not time.
+#[tokio::test]
+async fn libraries_refresh_at_once_not_one_after_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slow = TestMirror::start(tmp.path().join("slow")).unwrap();
+    let quick = TestMirror::start(tmp.path().join("quick")).unwrap();
+    for (host, title) in [(&slow, "A Slow Show"), (&quick, "Z Quick Show")] {
+        let u = host.url();
+        small_feed(
+            host.root(),
+            title,
+            None,
+            &item(
+                "e1",
+                "One",
+                Some((&format!("{u}e1.mp3"), Some("audio/mpeg"))),
+            ),
+        );
+    }
+    let engine = engine_in(&tmp.path().join("member"));
+    subscribe(&engine, &format!("{}feed.xml", slow.url())).await;
+    subscribe(&engine, &format!("{}feed.xml", quick.url())).await;
+    slow.set_faults(vec![Rule::all(Fault::BlackHole)]);
+    quick.clear_requests();
+    let e = engine.clone();
+    let task = tokio::spawn(async move {
+        let opts = SyncOptions {
+            catalog_only: true,
+            ..SyncOptions::default()
+        };
+        e.sync(&opts, &CancellationToken::new()).await
+    });
+    tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while !quick.requests().iter().any(|r| r.path == "feed.xml") {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the second feed is asked for");
+    assert!(
+        slow.requests()
+            .iter()
+            .any(|r| r.path == "feed.xml" && r.status == 0),
+        "the first feed's request is out, unanswered"
+    );
+    assert!(
+        !task.is_finished(),
+        "the sync still waits for the first feed"
+    );
+    task.abort();
+}
