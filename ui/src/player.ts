@@ -1,5 +1,5 @@
 // Player policy: keyboard shortcuts, speeds, skips and when to save the
-// position. Pure decisions, tested; main.ts wires them to the <audio>/<video>.
+// position. Pure decisions, tested; playerview.ts wires them to the <audio>/<video>.
 
 export const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.5, 3];
 
