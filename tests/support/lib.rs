@@ -2,6 +2,8 @@
 //! loopback, and a publisher fixture. Everything started here stops on drop.
 #![forbid(unsafe_code)]
 
+pub mod scale;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -242,7 +242,54 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE feed_files ADD COLUMN media_type TEXT;
     ALTER TABLE feeds ADD COLUMN local INTEGER;
     "#,
+    // 9: search as you type at 100,000 items: the full-text index keeps
+    // one- and two-letter prefixes too (a prefix query reads one entry, not
+    // every word that starts with it).
+    r#"
+    DROP TRIGGER items_fts_insert;
+    DROP TRIGGER items_fts_delete;
+    DROP TRIGGER items_fts_update;
+    DROP TABLE items_fts;
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, summary, notes, transcript,
+        content = 'items', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2',
+        prefix = '1 2'
+    );
+    CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts(rowid, title, summary, notes, transcript)
+        VALUES (new.rowid, new.title, new.summary, new.notes, new.transcript);
+    END;
+    CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes, transcript)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes, old.transcript);
+    END;
+    CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary, notes, transcript ON items BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes, transcript)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes, old.transcript);
+        INSERT INTO items_fts(rowid, title, summary, notes, transcript)
+        VALUES (new.rowid, new.title, new.summary, new.notes, new.transcript);
+    END;
+    INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+    "#,
 ];
+
+/// After a large write (a catalog applied): the write-ahead log folded into
+/// the database and truncated, so no WAL larger than the index is left
+/// behind. Waits briefly for readers; if one holds on, the log is folded
+/// later (SQLite does so on its own as it grows), nothing is lost.
+pub(crate) fn checkpoint(conn: &Connection) {
+    let _ = conn.busy_timeout(Duration::from_millis(250));
+    let r = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    let _ = conn.busy_timeout(Duration::from_secs(10));
+    match r {
+        Ok(0) => {}
+        Ok(_) => tracing::debug!("checkpoint: a reader holds the log; folded later"),
+        Err(e) => tracing::warn!(error = %e, "checkpoint failed"),
+    }
+}
 
 pub(crate) fn migrations() -> Migrations<'static> {
     Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())

@@ -383,6 +383,7 @@ impl Store {
         let bytes = new.to_canonical_json();
         let outcome = write_changes(&tx, library, old.as_ref(), &new, &bytes, previous_sequence)?;
         tx.commit()?;
+        crate::db::checkpoint(&conn);
         Ok(outcome)
     }
 

@@ -36,7 +36,7 @@ pub use health::{MirrorRecord, PartialRow};
 pub use library::{ApplyOutcome, LibraryRow, SubscribeOutcome, Unsubscribed, WantedBlob};
 pub use pages::{CollectionCursor, CollectionSummary, ItemCursor, ItemFilter, Seek, MAX_WINDOW};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
-pub use query::{CollectionView, ItemView, LibraryStatus, SearchHit};
+pub use query::{fts_query, CollectionView, ItemView, LibraryStatus, SearchHit};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

@@ -495,6 +495,7 @@ impl Store {
             self.save_subscription_copy(library, "minisig", &verified.signature)?;
         }
         tx.commit()?;
+        crate::db::checkpoint(&conn);
         Ok(outcome)
     }
 
@@ -779,12 +780,34 @@ fn write_catalog(
             params![library, cid],
         )?;
     }
+    // Prepared once each: at 100,000 items, preparing every statement
+    // again per row was most of an apply's time.
+    let mut delete_item = tx.prepare_cached(
+        "DELETE FROM items WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
+    )?;
     for (cid, iid) in &d.removed {
-        tx.execute(
-            "DELETE FROM items WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
-            params![library, cid, iid],
-        )?;
+        delete_item.execute(params![library, cid, iid])?;
     }
+    let mut move_item = tx.prepare_cached(
+        "UPDATE items SET position = ?4
+         WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3 AND position != ?4",
+    )?;
+    let mut upsert_item = tx.prepare_cached(
+        "INSERT INTO items(library_id, collection_id, id, kind, title, summary, notes,
+                           published_at, duration_ms, season, number, position, explicit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT(library_id, collection_id, id) DO UPDATE SET kind = excluded.kind,
+             title = excluded.title, summary = excluded.summary, notes = excluded.notes,
+             published_at = excluded.published_at, duration_ms = excluded.duration_ms,
+             season = excluded.season, number = excluded.number, position = excluded.position,
+             explicit = excluded.explicit
+         RETURNING rowid",
+    )?;
+    let mut delete_assets = tx.prepare_cached("DELETE FROM assets WHERE item_rowid = ?1")?;
+    let mut insert_asset = tx.prepare_cached(
+        "INSERT INTO assets(item_rowid, position, role, sha256, size, media_type, name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
     let touched: std::collections::HashSet<(&str, &str)> = d
         .added
         .iter()
@@ -804,23 +827,10 @@ fn write_catalog(
         )?;
         for (ipos, it) in col.items.iter().enumerate() {
             if !touched.contains(&(col.id.as_str(), it.id.as_str())) {
-                tx.execute(
-                    "UPDATE items SET position = ?4
-                     WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3 AND position != ?4",
-                    params![library, col.id, it.id, ipos as i64],
-                )?;
+                move_item.execute(params![library, col.id, it.id, ipos as i64])?;
                 continue;
             }
-            let rowid: i64 = tx.query_row(
-                "INSERT INTO items(library_id, collection_id, id, kind, title, summary, notes,
-                                   published_at, duration_ms, season, number, position, explicit)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                 ON CONFLICT(library_id, collection_id, id) DO UPDATE SET kind = excluded.kind,
-                     title = excluded.title, summary = excluded.summary, notes = excluded.notes,
-                     published_at = excluded.published_at, duration_ms = excluded.duration_ms,
-                     season = excluded.season, number = excluded.number, position = excluded.position,
-                     explicit = excluded.explicit
-                 RETURNING rowid",
+            let rowid: i64 = upsert_item.query_row(
                 params![
                     library,
                     col.id,
@@ -838,21 +848,17 @@ fn write_catalog(
                 ],
                 |r| r.get(0),
             )?;
-            tx.execute("DELETE FROM assets WHERE item_rowid = ?1", [rowid])?;
+            delete_assets.execute([rowid])?;
             for (apos, a) in it.assets.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO assets(item_rowid, position, role, sha256, size, media_type, name)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        rowid,
-                        apos as i64,
-                        a.role.as_str(),
-                        a.sha256.as_str(),
-                        a.size as i64,
-                        a.media_type,
-                        a.name
-                    ],
-                )?;
+                insert_asset.execute(params![
+                    rowid,
+                    apos as i64,
+                    a.role.as_str(),
+                    a.sha256.as_str(),
+                    a.size as i64,
+                    a.media_type,
+                    a.name
+                ])?;
             }
         }
     }

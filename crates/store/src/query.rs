@@ -139,6 +139,14 @@ pub fn fts_query(input: &str) -> Option<String> {
     Some(q)
 }
 
+/// Whether the last word typed is one or two characters long.
+fn short_last_word(input: &str) -> bool {
+    input
+        .split(|c: char| !c.is_alphanumeric())
+        .rfind(|w| !w.is_empty())
+        .is_some_and(|w| w.chars().count() <= 2)
+}
+
 impl Store {
     /// Collections and their items in the publisher's order, optionally for one library.
     pub fn list(&self, library: Option<&str>) -> Result<Vec<CollectionView>, StoreError> {
@@ -181,13 +189,46 @@ impl Store {
         Ok(out)
     }
 
-    /// Full-text search over titles, summaries and show notes, best first.
+    /// Full-text search over titles, summaries, show notes and
+    /// transcripts, best first (BM25, titles weighing most). While the last
+    /// word is one or two letters (the member is still typing it), nearly
+    /// every item matches and ranking them all would cost hundreds of
+    /// milliseconds at 100,000 items: then items whose title matches come
+    /// first, each group in catalog order, read only as far as `limit`.
     pub fn search(&self, input: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
         let Some(q) = fts_query(input) else {
             return Ok(Vec::new());
         };
         let conn = self.reader();
-        search(&conn, &q, limit)
+        if !short_last_word(input) {
+            return search(&conn, &q, limit);
+        }
+        let mut hits = search_unranked(&conn, &format!("{{title}} : ({q})"), limit)?;
+        if hits.len() < limit {
+            let seen: std::collections::HashSet<(String, String, String)> = hits
+                .iter()
+                .map(|h| {
+                    (
+                        h.library_id.clone(),
+                        h.collection_id.clone(),
+                        h.item_id.clone(),
+                    )
+                })
+                .collect();
+            let more = search_unranked(&conn, &q, limit + seen.len())?;
+            hits.extend(
+                more.into_iter()
+                    .filter(|h| {
+                        !seen.contains(&(
+                            h.library_id.clone(),
+                            h.collection_id.clone(),
+                            h.item_id.clone(),
+                        ))
+                    })
+                    .take(limit - seen.len()),
+            );
+        }
+        Ok(hits)
     }
 
     /// Per-library status: catalog, last sync, mirrors, what is stored.
@@ -265,6 +306,36 @@ fn blob_totals(conn: &Connection, library: &str) -> Result<(u64, u64, u64, u64),
     Ok(r)
 }
 
+/// Matches in index (rowid) order, so FTS5 stops after `limit` rows.
+fn search_unranked(conn: &Connection, q: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.library_id, i.collection_id, c.title, i.id, i.title, f.snip,
+                (SELECT COUNT(*) FROM assets a WHERE a.item_rowid = i.rowid) =
+                (SELECT COUNT(*) FROM assets a JOIN blobs b ON b.sha256 = a.sha256 WHERE a.item_rowid = i.rowid)
+         FROM (SELECT rowid, snippet(items_fts, -1, '[', ']', '…', 12) AS snip
+               FROM items_fts WHERE items_fts MATCH ?1 ORDER BY rowid LIMIT ?2) f
+         JOIN items i ON i.rowid = f.rowid
+         JOIN collections c ON c.library_id = i.library_id AND c.id = i.collection_id
+         ORDER BY f.rowid",
+    )?;
+    let hits = stmt
+        .query_map(params![q, limit as i64], hit)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(hits)
+}
+
+fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<SearchHit> {
+    Ok(SearchHit {
+        library_id: r.get(0)?,
+        collection_id: r.get(1)?,
+        collection_title: r.get(2)?,
+        item_id: r.get(3)?,
+        title: r.get(4)?,
+        snippet: r.get(5)?,
+        downloaded: r.get(6)?,
+    })
+}
+
 fn search(conn: &Connection, q: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT i.library_id, i.collection_id, c.title, i.id, i.title,
@@ -279,17 +350,7 @@ fn search(conn: &Connection, q: &str, limit: usize) -> Result<Vec<SearchHit>, St
          LIMIT ?2",
     )?;
     let hits = stmt
-        .query_map(params![q, limit as i64], |r| {
-            Ok(SearchHit {
-                library_id: r.get(0)?,
-                collection_id: r.get(1)?,
-                collection_title: r.get(2)?,
-                item_id: r.get(3)?,
-                title: r.get(4)?,
-                snippet: r.get(5)?,
-                downloaded: r.get(6)?,
-            })
-        })?
+        .query_map(params![q, limit as i64], hit)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(hits)
 }

@@ -838,3 +838,54 @@ fn item_windows_by_keyset() {
         250
     );
 }
+
+/// While the last word is one or two letters: items whose title matches
+/// come first, then the rest, each in catalog order, and no more than the
+/// limit; a longer word is ranked (BM25). And the index is checkpointed
+/// after an apply: no write-ahead log is left behind.
+#[test]
+fn short_prefixes_put_title_matches_first_and_apply_leaves_no_wal() {
+    let (dir, store) = open();
+    let mut items = Vec::new();
+    for n in 0..30u8 {
+        // Every 3rd title says "escrow"; every note does.
+        let title = if n % 3 == 0 {
+            format!("Escrow part {n}")
+        } else {
+            format!("Closing part {n}")
+        };
+        items.push(item(&format!("e{n:02}"), &title, "escrow notes", &[n]));
+    }
+    store.apply_catalog("acme", &verified(1, items)).unwrap();
+    let wal = dir.path().join("stowaway.db-wal");
+    assert_eq!(
+        std::fs::metadata(&wal).map_or(0, |m| m.len()),
+        0,
+        "the WAL is folded into the index after an apply"
+    );
+    let ids = |q: &str| -> Vec<String> {
+        store
+            .search(q, 12)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.item_id)
+            .collect()
+    };
+    let escrow_titles: Vec<String> = (0..30).step_by(3).map(|n| format!("e{n:02}")).collect();
+    let closing_titles: Vec<String> = (0..30)
+        .filter(|n| n % 3 != 0)
+        .map(|n| format!("e{n:02}"))
+        .collect();
+    for q in ["e", "es"] {
+        // The ten titles with "escrow", then the others (by their notes).
+        let got = ids(q);
+        assert_eq!(got[..10], escrow_titles[..], "{q}: {got:?}");
+        assert_eq!(got[10..], ["e01", "e02"], "{q}: {got:?}");
+    }
+    // No title has both words: the closing parts, by their notes, in order.
+    assert_eq!(ids("closing es"), closing_titles[..12], "closing es");
+    // A longer word is ranked: a title match outranks notes alone.
+    assert!(store.search("escr", 5).unwrap()[0]
+        .title
+        .starts_with("Escrow"));
+}

@@ -103,8 +103,9 @@ impl Default for SyncOptions {
 
 /// Catalog and feed refreshes in flight at once, in one sync.
 const REFRESH_CONCURRENCY: usize = 16;
-/// Of those, against any one host.
-const REFRESH_PER_HOST: usize = 4;
+/// Of those, against any one server (scheme, host and port, as browsers
+/// count connections per origin).
+const REFRESH_PER_HOST: usize = 6;
 
 /// A library after its refresh, before its downloads.
 struct Refreshed {
@@ -485,8 +486,8 @@ impl Engine {
         Ok(report)
     }
 
-    /// The host a library's refresh is counted against: its feed's, or its
-    /// first mirror's (a signed catalog's probe asks all of them at once).
+    /// The server a library's refresh is counted against: its feed's, or
+    /// its first mirror's (a signed catalog's probe asks all of them at once).
     fn library_host(&self, library: &str) -> Result<String, SyncError> {
         let url = match self.store.feed(library)? {
             Some(row) => row.url,
@@ -498,10 +499,12 @@ impl Engine {
                 .map(|r| r.url)
                 .unwrap_or_default(),
         };
+        // A file:// mirror has no origin to share: it counts on its own.
         Ok(url::Url::parse(&url)
             .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or(url))
+            .map(|u| u.origin())
+            .filter(|o| o.is_tuple())
+            .map_or(url, |o| o.ascii_serialization()))
     }
 
     /// One sync at a time per cache (see [`Store::lock_sync`]).
