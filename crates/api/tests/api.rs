@@ -131,15 +131,10 @@ fn cache_with(keyring: MemoryKeyring, access: Access) -> Cache {
             },
         ],
     };
-    let bytes = catalog.to_canonical_json();
     store
         .apply_catalog(
             "acme",
-            &VerifiedCatalog {
-                catalog,
-                bytes,
-                signature: Vec::new(),
-            },
+            &VerifiedCatalog::unsigned(&catalog, stowaway_catalog::Limits::default()),
         )
         .unwrap();
     let keyring = Arc::new(keyring);

@@ -55,6 +55,9 @@ struct Args {
     /// JSON on stdout instead of Markdown.
     #[arg(long)]
     json: bool,
+    /// Keep the working directory (mirrors, keys, member caches) and print where it is.
+    #[arg(long)]
+    keep: bool,
 }
 
 struct Bins {
@@ -136,6 +139,13 @@ struct LibraryRow {
     subscribe_peak_rss: u64,
     index_bytes: u64,
     wal_bytes: u64,
+    /// `sync --catalog-only` of a new sequence with 1,000 titles changed.
+    update_s: f64,
+    update_peak_rss: u64,
+    /// `sync --catalog-only` with nothing new.
+    unchanged_s: f64,
+    unchanged_peak_rss: u64,
+    wal_after_update: u64,
     search: Vec<SearchRow>,
 }
 
@@ -306,6 +316,42 @@ fn library(
     let (index_bytes, wal_bytes) = (size("stowaway.db"), size("stowaway.db-wal"));
     eprintln!("scale {items}: searching");
     let search = search_rows(&data, words, runs)?;
+
+    // An update: the first show's 1,000 titles changed, republished (a new
+    // sequence), then a sync with nothing new.
+    let toml = source.join("library.toml");
+    let text = fs::read_to_string(&toml)?.replace(" s000n", " revised s000n");
+    fs::write(&toml, text)?;
+    let status = Command::new(&bins.publish)
+        .arg("build")
+        .arg("--key")
+        .arg(keys.join("stowaway.key"))
+        .arg("--source")
+        .arg(&source)
+        .arg("--out")
+        .arg(&mirror)
+        .stdout(Stdio::null())
+        .status()?;
+    ensure!(status.success(), "republishing failed");
+    let sync = || {
+        let mut c = Command::new(&bins.stowaway);
+        c.arg("--data-dir")
+            .arg(&data)
+            .args(["--json", "sync", "--catalog-only"]);
+        c
+    };
+    eprintln!("scale {items}: updating");
+    let (update_s, update_rss, out) = timed(&mut sync(), "stowaway sync (update)", &root)?;
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    let changed = v["libraries"][0]["catalog"]["diff"]["changed"]
+        .as_array()
+        .map_or(0, Vec::len);
+    ensure!(
+        changed == 1000,
+        "the update changed {changed} items, not 1,000"
+    );
+    let (unchanged_s, unchanged_rss, _) = timed(&mut sync(), "stowaway sync (unchanged)", &root)?;
+    let wal_after_update = size("stowaway.db-wal");
     fs::remove_dir_all(&source).ok();
     Ok(LibraryRow {
         items,
@@ -314,6 +360,11 @@ fn library(
         subscribe_peak_rss: rss,
         index_bytes,
         wal_bytes,
+        update_s,
+        update_peak_rss: update_rss,
+        unchanged_s,
+        unchanged_peak_rss: unchanged_rss,
+        wal_after_update,
         search,
     })
 }
@@ -412,6 +463,19 @@ fn markdown(r: &Report) {
             mib(l.wal_bytes)
         );
     }
+    println!("\n| items | `sync --catalog-only`: update (1,000 titles changed) | peak RSS | then nothing new | peak RSS | WAL left |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for l in &r.libraries {
+        println!(
+            "| {} | {:.2} s | {} | {:.2} s | {} | {} |",
+            l.items,
+            l.update_s,
+            mib(l.update_peak_rss),
+            l.unchanged_s,
+            mib(l.unchanged_peak_rss),
+            mib(l.wal_after_update)
+        );
+    }
     println!("\n| items | queries | stowaway p50 / p95 / max | sqlite3, same SQL | sqlite3, every match ranked |");
     println!("|---:|---|---:|---:|---:|");
     for l in &r.libraries {
@@ -493,6 +557,9 @@ fn main() -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         markdown(&report);
+    }
+    if args.keep {
+        eprintln!("kept {}", work.keep().display());
     }
     Ok(())
 }

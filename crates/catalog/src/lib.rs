@@ -13,19 +13,21 @@ mod diff;
 mod error;
 mod model;
 mod signed;
+mod stream;
 mod subscription;
 mod validate;
 
-pub use diff::{diff, CatalogDiff};
+pub use diff::CatalogDiff;
 pub use error::CatalogError;
 pub use model::{
     Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo, Sha256,
     FORMAT_VERSION,
 };
 pub use signed::{
-    read_claim, signature_fingerprint, verify_catalog, PublicKey, SignatureClaim, VerifiedCatalog,
-    MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES,
+    read_claim, signature_fingerprint, verify_catalog, verify_catalog_owned, PublicKey,
+    SignatureClaim, VerifiedCatalog, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES,
 };
+pub use stream::{CatalogHead, CollectionHead};
 pub use subscription::{Access, Subscription, SUBSCRIPTION_FORMAT};
 pub use validate::{is_media_type, validate_catalog, validate_id, Limits};
 

@@ -124,6 +124,14 @@ pub struct Item {
 }
 
 impl Item {
+    /// The SHA-256 of the item's canonical JSON: two items are equal exactly
+    /// when their digests are (the store finds what changed by it).
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let json = serde_json::to_vec(self).expect("an item always serialises");
+        sha2::Sha256::digest(&json).into()
+    }
+
     /// The item's main media asset, if it has one.
     pub fn media(&self) -> Option<&Asset> {
         self.assets.iter().find(|a| a.role == AssetRole::Media)

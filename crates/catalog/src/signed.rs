@@ -1,7 +1,7 @@
 //! Verification of a signed catalog: the signature is checked over the exact
 //! bytes served, with the subscribed public key, *before* those bytes are parsed.
 
-use crate::{validate_catalog, Catalog, CatalogError, Limits};
+use crate::{Catalog, CatalogError, CatalogHead, Item, Limits, Sha256};
 
 /// A catalog larger than this is refused before its signature is even checked.
 pub const MAX_CATALOG_BYTES: usize = 64 << 20;
@@ -52,14 +52,88 @@ impl PublicKey {
     }
 }
 
-/// A catalog whose signature verified and whose content validated.
+/// A catalog whose signature verified and whose content validated: its
+/// exact bytes and its head. The items stay in the bytes until they are
+/// written ([`VerifiedCatalog::for_each_item`]): a 100,000-item catalog is
+/// never held as values.
 #[derive(Clone, Debug)]
 pub struct VerifiedCatalog {
-    pub catalog: Catalog,
+    head: CatalogHead,
+    bytes: Vec<u8>,
+    sha256: Sha256,
+    signature: Vec<u8>,
+    limits: Limits,
+}
+
+impl VerifiedCatalog {
+    /// A catalog its caller built and vouches for (a feed's, mapped by the
+    /// engine; tests): its canonical bytes, no signature, items read back
+    /// under `limits`. Not a verification: only code that made `catalog`
+    /// itself may call this.
+    pub fn unsigned(catalog: &Catalog, limits: Limits) -> VerifiedCatalog {
+        let bytes = catalog.to_canonical_json();
+        VerifiedCatalog {
+            head: catalog.head(),
+            sha256: Sha256::digest(&bytes),
+            bytes,
+            signature: Vec::new(),
+            limits,
+        }
+    }
+
+    /// Everything but the items.
+    pub fn head(&self) -> &CatalogHead {
+        &self.head
+    }
+
+    pub fn sequence(&self) -> u64 {
+        self.head.sequence
+    }
+
     /// The exact signed bytes, kept so the store can persist what was verified.
-    pub bytes: Vec<u8>,
-    /// The signature file they verified with (empty when not kept).
-    pub signature: Vec<u8>,
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The SHA-256 of [`bytes`](Self::bytes): two catalogs are the same exactly when these are.
+    pub fn sha256(&self) -> &Sha256 {
+        &self.sha256
+    }
+
+    /// The signature file the bytes verified with (empty when unsigned).
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// Hands every item to `f` as `(collection id, position in it, item)`,
+    /// in catalog order, reading them from the bytes one at a time. An error
+    /// of `f` stops the reading and is returned.
+    pub fn for_each_item<E: From<CatalogError>>(
+        &self,
+        mut f: impl FnMut(&str, usize, Item) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut stopped = None;
+        let mut sink = |c: &str, p: usize, it: Item| match f(c, p, it) {
+            Ok(()) => true,
+            Err(e) => {
+                stopped = Some(e);
+                false
+            }
+        };
+        let r = crate::stream::scan(&self.bytes, &self.limits, &mut sink);
+        match (r, stopped) {
+            (_, Some(e)) => Err(e),
+            (Ok(_), None) => Ok(()),
+            (Err(e), None) => Err(e
+                .unwrap_or_else(|| CatalogError::Invalid("reading stopped".into()))
+                .into()),
+        }
+    }
+
+    /// The whole catalog as values (for small catalogs and tests).
+    pub fn catalog(&self) -> Result<Catalog, CatalogError> {
+        Ok(serde_json::from_slice(&self.bytes)?)
+    }
 }
 
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
@@ -165,15 +239,50 @@ fn parse_comment(comment: &str, library_id: &str) -> Result<Option<u64>, Catalog
 }
 
 /// Verifies `bytes` against the detached minisign `signature` with `key`, then
-/// parses and validates the catalog and checks that it is for `library_id`
-/// (and, when the signature's trusted comment names a library and sequence,
-/// that they are the catalog's).
+/// reads and validates the catalog (streaming: its items are checked and
+/// dropped) and checks that it is for `library_id` (and, when the
+/// signature's trusted comment names a library and sequence, that they are
+/// the catalog's).
 pub fn verify_catalog(
     bytes: &[u8],
     signature: &[u8],
     key: &PublicKey,
     library_id: Option<&str>,
 ) -> Result<VerifiedCatalog, CatalogError> {
+    let head = check(bytes, signature, key, library_id)?;
+    Ok(verified(head, bytes.to_vec(), signature))
+}
+
+/// [`verify_catalog`] keeping `bytes` without a copy; on failure they are
+/// handed back (to try another signature).
+pub fn verify_catalog_owned(
+    bytes: Vec<u8>,
+    signature: &[u8],
+    key: &PublicKey,
+    library_id: Option<&str>,
+) -> Result<VerifiedCatalog, (CatalogError, Vec<u8>)> {
+    match check(&bytes, signature, key, library_id) {
+        Ok(head) => Ok(verified(head, bytes, signature)),
+        Err(e) => Err((e, bytes)),
+    }
+}
+
+fn verified(head: CatalogHead, bytes: Vec<u8>, signature: &[u8]) -> VerifiedCatalog {
+    VerifiedCatalog {
+        head,
+        sha256: Sha256::digest(&bytes),
+        bytes,
+        signature: signature.to_vec(),
+        limits: Limits::default(),
+    }
+}
+
+fn check(
+    bytes: &[u8],
+    signature: &[u8],
+    key: &PublicKey,
+    library_id: Option<&str>,
+) -> Result<CatalogHead, CatalogError> {
     if bytes.len() > MAX_CATALOG_BYTES {
         return Err(CatalogError::TooLarge {
             size: bytes.len(),
@@ -192,28 +301,24 @@ pub fn verify_catalog(
     key.key
         .verify(bytes, &sig, false)
         .map_err(|_| CatalogError::SignatureMismatch)?;
-    let catalog: Catalog = serde_json::from_slice(bytes)?;
-    validate_catalog(&catalog, &Limits::default())?;
+    let head = crate::stream::scan(bytes, &Limits::default(), &mut |_, _, _| true)
+        .map_err(|e| e.unwrap_or_else(|| CatalogError::Invalid("reading stopped".into())))?;
     if let Some(expected) = library_id {
-        if catalog.library.id != expected {
+        if head.library.id != expected {
             return Err(CatalogError::WrongLibrary {
                 expected: expected.to_owned(),
-                found: catalog.library.id.clone(),
+                found: head.library.id.clone(),
             });
         }
     }
     // The comment is covered by the signature just verified.
-    if let Some(n) = parse_comment(sig.trusted_comment(), &catalog.library.id)? {
-        if n != catalog.sequence {
+    if let Some(n) = parse_comment(sig.trusted_comment(), &head.library.id)? {
+        if n != head.sequence {
             return Err(CatalogError::Invalid(format!(
                 "the signature says sequence {n}, the catalog {}",
-                catalog.sequence
+                head.sequence
             )));
         }
     }
-    Ok(VerifiedCatalog {
-        catalog,
-        bytes: bytes.to_vec(),
-        signature: signature.to_vec(),
-    })
+    Ok(head)
 }

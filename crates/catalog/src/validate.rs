@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use crate::{Asset, Catalog, CatalogError, FORMAT_VERSION};
+use crate::{Asset, Catalog, CatalogError, Item, LibraryInfo, FORMAT_VERSION};
 
 /// Upper bounds on what a catalog may contain. Generous for real libraries,
 /// small enough that a hostile catalog cannot exhaust memory or disk.
@@ -104,21 +104,48 @@ fn asset(where_: &str, a: &Asset, limits: &Limits) -> Result<(), CatalogError> {
 
 /// Validates a parsed catalog against `limits`.
 pub fn validate_catalog(c: &Catalog, limits: &Limits) -> Result<(), CatalogError> {
-    if c.format != FORMAT_VERSION {
-        return Err(CatalogError::UnsupportedFormat(c.format));
+    validate_library(c.format, &c.library, &c.mirrors, limits)?;
+    let mut counts = Counts::default();
+    for col in &c.collections {
+        counts.collection(&col.id, limits)?;
+        validate_collection(
+            &col.id,
+            &col.title,
+            col.summary.as_deref(),
+            col.artwork.as_ref(),
+            limits,
+        )?;
+        let mut item_ids = HashSet::new();
+        for it in &col.items {
+            counts.item(limits)?;
+            validate_item(&col.id, it, &mut item_ids, limits)?;
+        }
     }
-    validate_id("library", &c.library.id)?;
-    text("library title", &c.library.title, limits.max_title_chars)?;
-    if let Some(d) = &c.library.description {
+    Ok(())
+}
+
+/// What a catalog says of itself: its format, the library and the mirrors.
+pub(crate) fn validate_library(
+    format: u32,
+    library: &LibraryInfo,
+    mirrors: &[String],
+    limits: &Limits,
+) -> Result<(), CatalogError> {
+    if format != FORMAT_VERSION {
+        return Err(CatalogError::UnsupportedFormat(format));
+    }
+    validate_id("library", &library.id)?;
+    text("library title", &library.title, limits.max_title_chars)?;
+    if let Some(d) = &library.description {
         text("library description", d, limits.max_text_chars)?;
     }
-    if let Some(a) = &c.library.artwork {
+    if let Some(a) = &library.artwork {
         asset("library artwork", a, limits)?;
     }
-    if c.mirrors.len() > limits.max_mirrors {
+    if mirrors.len() > limits.max_mirrors {
         return Err(invalid(format!("more than {} mirrors", limits.max_mirrors)));
     }
-    for m in &c.mirrors {
+    for m in mirrors {
         let u = url::Url::parse(m).map_err(|e| invalid(format!("mirror {m:?}: {e}")))?;
         if !matches!(u.scheme(), "http" | "https" | "file") {
             return Err(invalid(format!(
@@ -126,53 +153,85 @@ pub fn validate_catalog(c: &Catalog, limits: &Limits) -> Result<(), CatalogError
             )));
         }
     }
-    if c.collections.len() > limits.max_collections {
-        return Err(invalid(format!(
-            "more than {} collections",
-            limits.max_collections
-        )));
+    Ok(())
+}
+
+/// The counts a catalog is held to, kept as it is read: collections (each
+/// id once) and items over all collections.
+#[derive(Default)]
+pub(crate) struct Counts {
+    collection_ids: HashSet<String>,
+    items: usize,
+}
+
+impl Counts {
+    pub(crate) fn collection(&mut self, id: &str, limits: &Limits) -> Result<(), CatalogError> {
+        validate_id("collection", id)?;
+        if self.collection_ids.len() >= limits.max_collections {
+            return Err(invalid(format!(
+                "more than {} collections",
+                limits.max_collections
+            )));
+        }
+        if !self.collection_ids.insert(id.to_owned()) {
+            return Err(invalid(format!("duplicate collection id {id:?}")));
+        }
+        Ok(())
     }
-    let mut collection_ids = HashSet::new();
-    let mut items = 0usize;
-    for col in &c.collections {
-        validate_id("collection", &col.id)?;
-        if !collection_ids.insert(col.id.as_str()) {
-            return Err(invalid(format!("duplicate collection id {:?}", col.id)));
-        }
-        text("collection title", &col.title, limits.max_title_chars)?;
-        if let Some(s) = &col.summary {
-            text("collection summary", s, limits.max_text_chars)?;
-        }
-        if let Some(a) = &col.artwork {
-            asset(&format!("collection {}", col.id), a, limits)?;
-        }
-        items += col.items.len();
-        if items > limits.max_items {
+
+    pub(crate) fn item(&mut self, limits: &Limits) -> Result<(), CatalogError> {
+        self.items += 1;
+        if self.items > limits.max_items {
             return Err(invalid(format!("more than {} items", limits.max_items)));
         }
-        let mut item_ids = HashSet::new();
-        for it in &col.items {
-            validate_id("item", &it.id)?;
-            if !item_ids.insert(it.id.as_str()) {
-                return Err(invalid(format!(
-                    "duplicate item id {:?} in collection {:?}",
-                    it.id, col.id
-                )));
-            }
-            let w = format!("item {}/{}", col.id, it.id);
-            text(&format!("{w} title"), &it.title, limits.max_title_chars)?;
-            for (name, t) in [("summary", &it.summary), ("notes", &it.notes)] {
-                if let Some(t) = t {
-                    text(&format!("{w} {name}"), t, limits.max_text_chars)?;
-                }
-            }
-            if it.assets.len() > limits.max_assets_per_item {
-                return Err(invalid(format!("{w}: too many assets")));
-            }
-            for a in &it.assets {
-                asset(&w, a, limits)?;
-            }
+        Ok(())
+    }
+}
+
+/// A collection's own fields (its id is checked by [`Counts::collection`]).
+pub(crate) fn validate_collection(
+    id: &str,
+    title: &str,
+    summary: Option<&str>,
+    artwork: Option<&Asset>,
+    limits: &Limits,
+) -> Result<(), CatalogError> {
+    text("collection title", title, limits.max_title_chars)?;
+    if let Some(s) = summary {
+        text("collection summary", s, limits.max_text_chars)?;
+    }
+    if let Some(a) = artwork {
+        asset(&format!("collection {id}"), a, limits)?;
+    }
+    Ok(())
+}
+
+/// One item of collection `collection`; `ids` are the item ids seen in it so far.
+pub(crate) fn validate_item(
+    collection: &str,
+    it: &Item,
+    ids: &mut HashSet<String>,
+    limits: &Limits,
+) -> Result<(), CatalogError> {
+    validate_id("item", &it.id)?;
+    if !ids.insert(it.id.clone()) {
+        return Err(invalid(format!(
+            "duplicate item id {:?} in collection {collection:?}",
+            it.id
+        )));
+    }
+    let w = format!("item {collection}/{}", it.id);
+    text(&format!("{w} title"), &it.title, limits.max_title_chars)?;
+    for (name, t) in [("summary", &it.summary), ("notes", &it.notes)] {
+        if let Some(t) = t {
+            text(&format!("{w} {name}"), t, limits.max_text_chars)?;
         }
+    }
+    if it.assets.len() > limits.max_assets_per_item {
+        return Err(invalid(format!("{w}: too many assets")));
+    }
+    for a in &it.assets {
+        asset(&w, a, limits)?;
     }
     Ok(())
 }

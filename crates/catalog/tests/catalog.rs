@@ -3,8 +3,8 @@
 use std::io::Cursor;
 
 use stowaway_catalog::{
-    diff, read_claim, verify_catalog, Asset, AssetRole, Catalog, CatalogError, Collection,
-    CollectionKind, Item, ItemKind, LibraryInfo, PublicKey, Sha256,
+    read_claim, validate_catalog, verify_catalog, verify_catalog_owned, Asset, AssetRole, Catalog,
+    CatalogError, Collection, CollectionKind, Item, ItemKind, LibraryInfo, PublicKey, Sha256,
 };
 use time::macros::datetime;
 
@@ -95,8 +95,10 @@ fn verifies_and_parses_a_signed_catalog() {
     let c = catalog(vec![item("e1", "One")]);
     let bytes = c.to_canonical_json();
     let v = verify_catalog(&bytes, &sign(&k, &bytes), &public(&k), Some("acme")).unwrap();
-    assert_eq!(v.catalog, c);
-    assert_eq!(v.bytes, bytes);
+    assert_eq!(v.catalog().unwrap(), c);
+    assert_eq!(v.head(), &c.head());
+    assert_eq!(v.bytes(), &bytes[..]);
+    assert_eq!(v.sha256(), &Sha256::digest(&bytes));
 }
 
 #[test]
@@ -160,29 +162,150 @@ fn signed_but_invalid_content_is_refused() {
     assert_eq!(e.code(), "catalog_json");
 }
 
+/// Items read one at a time from the bytes are the items of the whole
+/// parse, in order, with their collection and position; the head is the
+/// catalog without them.
 #[test]
-fn diff_reports_added_changed_removed() {
-    let old = catalog(vec![
-        item("e1", "One"),
-        item("e2", "Two"),
-        item("e3", "Three"),
-    ]);
-    let new = catalog(vec![
-        item("e1", "One"),
-        item("e2", "Two (fixed)"),
-        item("e4", "Four"),
-    ]);
-    let d = diff(Some(&old), &new);
-    let k = |i: &str| ("show".to_string(), i.to_string());
-    assert_eq!(d.added, vec![k("e4")]);
-    assert_eq!(d.changed, vec![k("e2")]);
-    assert_eq!(d.removed, vec![k("e3")]);
-    assert!(d.collections_added.is_empty() && d.collections_removed.is_empty());
+fn items_stream_from_the_bytes_as_the_whole_parse_has_them() {
+    let k = key();
+    let mut c = catalog((0..50).map(|i| item(&format!("e{i}"), "x")).collect());
+    c.collections.push(Collection {
+        id: "course".into(),
+        kind: CollectionKind::Course,
+        title: "Course".into(),
+        summary: Some("s".into()),
+        artwork: None,
+        items: vec![item("l1", "Lesson"), item("l2", "Two")],
+    });
+    c.collections.push(Collection {
+        id: "empty".into(),
+        kind: CollectionKind::Course,
+        title: "Nothing yet".into(),
+        summary: None,
+        artwork: None,
+        items: vec![],
+    });
+    let bytes = c.to_canonical_json();
+    let v =
+        verify_catalog_owned(bytes.clone(), &sign(&k, &bytes), &public(&k), Some("acme")).unwrap();
+    let mut seen = Vec::new();
+    v.for_each_item(|col, pos, it| -> Result<(), CatalogError> {
+        seen.push((col.to_owned(), pos, it));
+        Ok(())
+    })
+    .unwrap();
+    let whole: Vec<(String, usize, Item)> = c
+        .collections
+        .iter()
+        .flat_map(|col| {
+            col.items
+                .iter()
+                .enumerate()
+                .map(|(p, it)| (col.id.clone(), p, it.clone()))
+        })
+        .collect();
+    assert_eq!(seen, whole);
+    let counts: Vec<usize> = v.head().collections.iter().map(|c| c.items).collect();
+    assert_eq!(counts, [50, 2, 0]);
+    assert_eq!(v.head().item_count(), 52);
 
-    let first = diff(None, &old);
-    assert_eq!(first.added.len(), 3);
-    assert_eq!(first.collections_added, vec!["show".to_string()]);
-    assert!(diff(Some(&old), &old).is_empty());
+    // A caller's error stops the reading and is what comes back.
+    let mut n = 0;
+    let e = v
+        .for_each_item(|_, _, _| {
+            n += 1;
+            if n == 3 {
+                Err(CatalogError::Invalid("enough".into()))
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap_err();
+    assert_eq!((n, e.to_string().as_str()), (3, "invalid catalog: enough"));
+
+    // Failed verification hands the bytes back.
+    let (e, back) =
+        verify_catalog_owned(bytes.clone(), b"junk", &public(&k), Some("acme")).unwrap_err();
+    assert_eq!((e.code(), back), ("bad_signature", bytes));
+}
+
+/// A signed catalog in another field order than the publisher's (items
+/// before the collection's id, collections before the library) reads the
+/// same; a duplicate field or an unknown one is refused as JSON.
+#[test]
+fn any_field_order_reads_the_same_and_duplicates_are_refused() {
+    let k = key();
+    let c = catalog(vec![item("e1", "One"), item("e2", "Two")]);
+    let items = serde_json::to_string(&c.collections[0].items).unwrap();
+    let reordered = format!(
+        r#"{{"collections":[{{"items":{items},"title":"Show","kind":"show","id":"show"}}],"mirrors":["https://m.example/"],"expires_at":"2026-02-01T00:00:00Z","generated_at":"2026-01-01T00:00:00Z","sequence":1,"library":{{"id":"acme","title":"Acme"}},"format":1}}"#
+    );
+    let v = verify_catalog(
+        reordered.as_bytes(),
+        &sign(&k, reordered.as_bytes()),
+        &public(&k),
+        Some("acme"),
+    )
+    .unwrap();
+    assert_eq!(v.head(), &c.head());
+    let mut seen = Vec::new();
+    v.for_each_item(|col, pos, it| -> Result<(), CatalogError> {
+        seen.push((col.to_owned(), pos, it.id));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        [
+            ("show".to_owned(), 0, "e1".to_owned()),
+            ("show".to_owned(), 1, "e2".to_owned())
+        ]
+    );
+    let signed = |t: &str| verify_catalog(t.as_bytes(), &sign(&k, t.as_bytes()), &public(&k), None);
+    let json = String::from_utf8(c.to_canonical_json()).unwrap();
+    let twice = json.replacen(r#""sequence":1,"#, r#""sequence":1,"sequence":9,"#, 1);
+    assert_eq!(signed(&twice).unwrap_err().code(), "catalog_json");
+    let unknown = json.replacen(r#""sequence":1,"#, r#""sequence":1,"extra":true,"#, 1);
+    assert_eq!(signed(&unknown).unwrap_err().code(), "catalog_json");
+    let dup_item = json.replace(r#""id":"e2""#, r#""id":"e1""#);
+    let e = signed(&dup_item).unwrap_err();
+    assert_eq!(e.code(), "catalog_invalid", "{e}");
+    assert!(e.to_string().contains("duplicate item id"), "{e}");
+    // A newer format is said to be one, whatever its items look like.
+    let newer = json.replace(r#""format":1"#, r#""format":2"#);
+    assert_eq!(signed(&newer).unwrap_err().code(), "unsupported_format");
+}
+
+/// The streaming checks and validate_catalog agree on what is wrong.
+#[test]
+fn streaming_validation_agrees_with_the_whole_catalog_check() {
+    let k = key();
+    let limits = stowaway_catalog::Limits::default();
+    let mut cases = Vec::new();
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.collections[0].items[0].assets[0].size = u64::MAX;
+    cases.push(c);
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.collections[0].items[0].assets[0].name = Some("../x".into());
+    cases.push(c);
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.collections[0].title = "bell\u{7}".into();
+    cases.push(c);
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.collections.push(c.collections[0].clone());
+    cases.push(c);
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.library.id = "../lib".into();
+    cases.push(c);
+    let mut c = catalog(vec![item("e1", "One")]);
+    c.collections[0].id = "-bad".into();
+    cases.push(c);
+    for c in cases {
+        let whole = validate_catalog(&c, &limits).unwrap_err();
+        let bytes = c.to_canonical_json();
+        let streamed = verify_catalog(&bytes, &sign(&k, &bytes), &public(&k), None).unwrap_err();
+        assert_eq!(streamed.to_string(), whole.to_string());
+    }
 }
 
 #[test]

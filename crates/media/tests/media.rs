@@ -77,15 +77,10 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
             }],
         }],
     };
-    let bytes = catalog.to_canonical_json();
     store
         .apply_catalog(
             "lib",
-            &VerifiedCatalog {
-                catalog,
-                bytes,
-                signature: Vec::new(),
-            },
+            &VerifiedCatalog::unsigned(&catalog, stowaway_catalog::Limits::default()),
         )
         .unwrap();
     for data in [AUDIO, HTML, SCRIPT, PDF] {

@@ -42,7 +42,7 @@ pub async fn make_subscription(
                 .await;
                 match fetched {
                     Ok(v) => {
-                        found = Some(v.catalog.library);
+                        found = Some(v.head().library.clone());
                         break;
                     }
                     Err(e) => errors.push(format!("{url}: {e:#}")),

@@ -116,15 +116,22 @@ pub(crate) fn want_new_items(
     library: &str,
     added: &[(String, String)],
 ) -> Result<(), StoreError> {
+    // The collections whose rule is "new items only", asked once: a first
+    // apply adds every item, and most collections have no such rule.
+    let new_only: std::collections::HashSet<String> = tx
+        .prepare("SELECT collection_id FROM download_rules WHERE library_id = ?1 AND mode = 'new'")?
+        .query_map([library], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if new_only.is_empty() {
+        return Ok(());
+    }
     let mut stmt = tx.prepare(
         "INSERT INTO item_downloads(library_id, collection_id, item_id, state, updated_at)
-         SELECT ?1, ?2, ?3, 'auto', ?4 WHERE EXISTS (
-             SELECT 1 FROM download_rules
-             WHERE library_id = ?1 AND collection_id = ?2 AND mode = 'new')
+         VALUES (?1, ?2, ?3, 'auto', ?4)
          ON CONFLICT DO NOTHING",
     )?;
     let now = now_unix();
-    for (collection, item) in added {
+    for (collection, item) in added.iter().filter(|(c, _)| new_only.contains(c)) {
         stmt.execute(params![library, collection, item, now])?;
     }
     Ok(())

@@ -50,6 +50,9 @@ pub enum StoreError {
     /// A file finished downloading after its item was removed: not kept.
     #[error("no longer wanted: removed while it downloaded")]
     Unwanted,
+    /// A catalog handed to the store failed to read back as it was written.
+    #[error("{0}")]
+    Catalog(#[from] stowaway_catalog::CatalogError),
     #[error("the index cannot be read ({0}); `stowaway fsck --repair` rebuilds it from your subscriptions and the files it can verify")]
     Corrupt(String),
 }
@@ -99,6 +102,7 @@ impl StoreError {
             StoreError::Unwanted => "cancelled",
             StoreError::NotOpenable(_) => "not_openable",
             StoreError::Corrupt(_) => "index_corrupt",
+            StoreError::Catalog(e) => e.code(),
         }
     }
 }

@@ -13,9 +13,9 @@ use std::collections::HashMap;
 
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use stowaway_catalog::{Catalog, Sha256};
+use stowaway_catalog::{Asset, Catalog, Item, Limits, Sha256, VerifiedCatalog};
 
-use crate::library::{applied_row, write_changes, ApplyOutcome};
+use crate::library::{applied, write_changes, ApplyOutcome};
 use crate::{now_unix, Store, StoreError};
 
 /// A subscribed feed.
@@ -302,7 +302,15 @@ impl Store {
         if !is_feed {
             return Err(StoreError::UnknownLibrary(library.to_owned()));
         }
-        let (previous_sequence, old_bytes) = applied_row(&tx, library)?;
+        let previous_sequence = applied(&tx, library)?.map(|a| a.sequence);
+        let old_bytes: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT bytes FROM catalogs WHERE library_id = ?1",
+                [library],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
         // The files first. A file whose declared length or integrity changed,
         // or (having neither) whose address changed, is another file: what
         // was learned of it is forgotten.
@@ -343,18 +351,19 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             rows
         };
-        let resolve = |c: &mut Catalog| {
-            for a in c.collections.iter_mut().flat_map(|c| {
-                c.artwork
-                    .iter_mut()
-                    .chain(c.items.iter_mut().flat_map(|i| i.assets.iter_mut()))
-            }) {
-                if let Some((sha, size)) = learned.get(a.sha256.as_str()) {
-                    if let Ok(sha) = Sha256::parse(sha) {
-                        a.sha256 = sha;
-                        a.size = *size as u64;
-                    }
+        let resolve_asset = |a: &mut Asset| {
+            if let Some((sha, size)) = learned.get(a.sha256.as_str()) {
+                if let Ok(sha) = Sha256::parse(sha) {
+                    a.sha256 = sha;
+                    a.size = *size as u64;
                 }
+            }
+        };
+        let resolve_item = |i: &mut Item| i.assets.iter_mut().for_each(resolve_asset);
+        let resolve = |c: &mut Catalog| {
+            for col in &mut c.collections {
+                col.artwork.iter_mut().for_each(resolve_asset);
+                col.items.iter_mut().for_each(resolve_item);
             }
         };
         let mut old: Option<Catalog> = old_bytes
@@ -378,10 +387,22 @@ impl Store {
                 diff: Default::default(),
             });
         }
-        new.sequence = previous_sequence.map_or(1, |s| s + 1);
-        new.generated_at = catalog.generated_at;
-        let bytes = new.to_canonical_json();
-        let outcome = write_changes(&tx, library, old.as_ref(), &new, &bytes, previous_sequence)?;
+        // What is kept is what the feed said (files by key; collection
+        // artwork resolved, as it is written from the head); each item is
+        // resolved as it is written, and compared by the digest of what the
+        // feed said, so a file learned since is not a change.
+        let mut kept = catalog.clone();
+        kept.sequence = previous_sequence.map_or(1, |s| s + 1);
+        for col in &mut kept.collections {
+            col.artwork.iter_mut().for_each(resolve_asset);
+        }
+        let limits = Limits {
+            max_mirrors: usize::MAX,
+            ..Limits::default()
+        };
+        let v = VerifiedCatalog::unsigned(&kept, limits);
+        drop(kept);
+        let outcome = write_changes(&tx, library, &v, previous_sequence, true, &resolve_item)?;
         tx.commit()?;
         crate::db::checkpoint(&conn);
         Ok(outcome)

@@ -33,7 +33,9 @@ pub use error::StoreError;
 pub use feeds::{FeedFile, FeedRow, FileDigest};
 pub use fsck::{FsckProblem, FsckReport, Rebuilt};
 pub use health::{MirrorRecord, PartialRow};
-pub use library::{ApplyOutcome, LibraryRow, SubscribeOutcome, Unsubscribed, WantedBlob};
+pub use library::{
+    AppliedCatalog, ApplyOutcome, LibraryRow, SubscribeOutcome, Unsubscribed, WantedBlob,
+};
 pub use pages::{CollectionCursor, CollectionSummary, ItemCursor, ItemFilter, Seek, MAX_WINDOW};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
 pub use query::{fts_query, CollectionView, ItemView, LibraryStatus, SearchHit};

@@ -1,10 +1,10 @@
 //! Subscriptions, applying verified catalogs, sync bookkeeping and the blob index.
 
+use std::collections::HashSet;
+
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
-use stowaway_catalog::{
-    diff, Access, Asset, Catalog, CatalogDiff, Sha256, Subscription, VerifiedCatalog,
-};
+use stowaway_catalog::{Access, Asset, CatalogDiff, Item, Sha256, Subscription, VerifiedCatalog};
 
 use crate::{now_unix, Store, StoreError};
 
@@ -408,21 +408,27 @@ impl Store {
         Ok(urls)
     }
 
-    /// The catalog last applied for `library`, if any, as verified bytes.
-    pub fn applied_catalog(&self, library: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        let conn = self.reader();
-        let row: Option<(Option<i64>, Option<Vec<u8>>)> = conn
+    /// What the index knows of the catalog last applied for `library`
+    /// (`None` before the first): its sequence, the SHA-256 of its bytes and
+    /// its expiry. Cheap: the catalog itself is not read.
+    pub fn applied_catalog(&self, library: &str) -> Result<Option<AppliedCatalog>, StoreError> {
+        applied(&self.reader(), library)
+    }
+
+    /// The bytes of the catalog last applied for feed library `library`
+    /// (the engine merges a refresh over it). A signed catalog's bytes are
+    /// not kept in the index: its verified copy is beside it
+    /// ([`catalog_copy`](Self::catalog_copy)), and only its hash is needed.
+    pub fn applied_feed_catalog(&self, library: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .reader()
             .query_row(
-                "SELECT sequence, catalog FROM libraries WHERE id = ?1",
+                "SELECT bytes FROM catalogs WHERE library_id = ?1",
                 [library],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| r.get(0),
             )
-            .optional()?;
-        match row {
-            None => Err(StoreError::UnknownLibrary(library.to_owned())),
-            Some((Some(seq), Some(bytes))) => Ok(Some((seq as u64, bytes))),
-            Some(_) => Ok(None),
-        }
+            .optional()?
+            .flatten())
     }
 
     /// Applies a verified catalog in one transaction: refuses a rollback (lower
@@ -434,65 +440,59 @@ impl Store {
         library: &str,
         verified: &VerifiedCatalog,
     ) -> Result<ApplyOutcome, StoreError> {
-        let new = &verified.catalog;
+        let new = verified.sequence();
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        let (previous_sequence, old_bytes) = applied_row(&tx, library)?;
-        if let (Some(applied), Some(old_bytes)) = (previous_sequence, &old_bytes) {
-            if new.sequence < applied {
+        let previous = applied(&tx, library)?;
+        if let Some(applied) = &previous {
+            if new < applied.sequence {
                 return Err(StoreError::Rollback {
                     library: library.to_owned(),
-                    offered: new.sequence,
-                    applied,
+                    offered: new,
+                    applied: applied.sequence,
                 });
             }
-            if new.sequence == applied {
-                if *old_bytes == verified.bytes {
-                    if !verified.signature.is_empty() {
+            if new == applied.sequence {
+                if applied.sha256 == *verified.sha256() {
+                    if !verified.signature().is_empty() {
                         tx.execute(
                             "UPDATE libraries SET signature = ?2 WHERE id = ?1",
-                            params![library, verified.signature],
+                            params![library, verified.signature()],
                         )?;
                         tx.commit()?;
                     }
                     return Ok(ApplyOutcome {
                         library: library.to_owned(),
-                        previous_sequence,
-                        sequence: applied,
+                        previous_sequence: Some(applied.sequence),
+                        sequence: applied.sequence,
                         unchanged: true,
                         diff: CatalogDiff::default(),
                     });
                 }
                 return Err(StoreError::Equivocation {
                     library: library.to_owned(),
-                    sequence: applied,
+                    sequence: applied.sequence,
                 });
             }
         }
-        // The old bytes were verified when they were applied; if they no longer
-        // parse (a newer client wrote them?) treat everything as new.
-        let old: Option<Catalog> = old_bytes
-            .as_deref()
-            .and_then(|b| serde_json::from_slice(b).ok());
+        let signed = !verified.signature().is_empty();
         let outcome = write_changes(
             &tx,
             library,
-            old.as_ref(),
-            new,
-            &verified.bytes,
-            previous_sequence,
+            verified,
+            previous.map(|p| p.sequence),
+            // A signed catalog's bytes are kept beside the index (below).
+            !signed,
+            &|_| {},
         )?;
         tx.execute(
             "UPDATE libraries SET signature = ?2 WHERE id = ?1",
-            params![
-                library,
-                (!verified.signature.is_empty()).then_some(&verified.signature)
-            ],
+            params![library, signed.then_some(verified.signature())],
         )?;
         // A copy beside the index, for `fsck --repair` (verified again then).
-        if !verified.signature.is_empty() {
-            self.save_subscription_copy(library, "catalog", &verified.bytes)?;
-            self.save_subscription_copy(library, "minisig", &verified.signature)?;
+        if signed {
+            self.save_subscription_copy(library, "catalog", verified.bytes())?;
+            self.save_subscription_copy(library, "minisig", verified.signature())?;
         }
         tx.commit()?;
         crate::db::checkpoint(&conn);
@@ -682,40 +682,124 @@ pub(crate) fn wanted_sql() -> String {
     )
 }
 
-/// The sequence and bytes of the catalog applied for `library` (both
-/// `None` before the first), in a transaction.
-pub(crate) fn applied_row(
-    tx: &Transaction<'_>,
-    library: &str,
-) -> Result<(Option<u64>, Option<Vec<u8>>), StoreError> {
-    let row: Option<(Option<i64>, Option<Vec<u8>>)> = tx
-        .query_row(
-            "SELECT sequence, catalog FROM libraries WHERE id = ?1",
-            [library],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (seq, bytes) = row.ok_or_else(|| StoreError::UnknownLibrary(library.to_owned()))?;
-    Ok((seq.map(|s| s as u64), bytes))
+/// The catalog applied for a library, as the index knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedCatalog {
+    pub sequence: u64,
+    /// The SHA-256 of its exact bytes.
+    pub sha256: Sha256,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
 }
 
-/// Writes what changed from `old` to `new` (whose exact bytes are `bytes`)
-/// and queues the new items the download rules want.
+impl AppliedCatalog {
+    /// Whether its expiry has passed at `now` (unix seconds).
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|e| now > e)
+    }
+}
+
+/// The catalog applied for `library` (`None` before the first).
+pub(crate) fn applied(
+    conn: &rusqlite::Connection,
+    library: &str,
+) -> Result<Option<AppliedCatalog>, StoreError> {
+    let row: Option<(Option<i64>, Option<String>, Option<i64>)> = conn
+        .query_row(
+            "SELECT l.sequence, c.sha256, l.expires_at
+             FROM libraries l LEFT JOIN catalogs c ON c.library_id = l.id WHERE l.id = ?1",
+            [library],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let (seq, sha, expires_at) =
+        row.ok_or_else(|| StoreError::UnknownLibrary(library.to_owned()))?;
+    Ok(match (seq, sha.and_then(|s| Sha256::parse(&s).ok())) {
+        (Some(seq), Some(sha256)) => Some(AppliedCatalog {
+            sequence: seq as u64,
+            sha256,
+            expires_at,
+        }),
+        _ => None,
+    })
+}
+
+/// Writes what changed from the catalog applied before (at
+/// `previous_sequence`) to `new`, and queues the new items the download
+/// rules want. The items are read from `new`'s bytes one at a time and
+/// each is compared with the index by its digest, so neither catalog is
+/// ever held as values. `keep_bytes`: the catalog's bytes go into the
+/// index too (a feed's, which the next refresh merges over). `resolve`
+/// rewrites an item's assets before they are written (a feed's file keys
+/// to the hashes learned for them); the digest is of the item as `new`
+/// has it.
 pub(crate) fn write_changes(
     tx: &Transaction<'_>,
     library: &str,
-    old: Option<&Catalog>,
-    new: &Catalog,
-    bytes: &[u8],
+    new: &VerifiedCatalog,
     previous_sequence: Option<u64>,
+    keep_bytes: bool,
+    resolve: &dyn Fn(&mut Item),
 ) -> Result<ApplyOutcome, StoreError> {
-    let d = diff(old, new);
-    write_catalog(tx, library, new, bytes, &d)?;
+    let head = new.head();
+    write_head(tx, library, new, keep_bytes)?;
+    let mut d = CatalogDiff::default();
+    let before: HashSet<String> = tx
+        .prepare("SELECT id FROM collections WHERE library_id = ?1")?
+        .query_map([library], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (cpos, col) in head.collections.iter().enumerate() {
+        if !before.contains(&col.id) {
+            d.collections_added.push(col.id.clone());
+        }
+        let (asha, asize, atype) = insert_asset_cols(col.artwork.as_ref());
+        tx.execute(
+            "INSERT INTO collections(library_id, id, kind, title, summary, artwork_sha256, artwork_size, artwork_type, position)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(library_id, id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
+                 summary = excluded.summary, artwork_sha256 = excluded.artwork_sha256,
+                 artwork_size = excluded.artwork_size, artwork_type = excluded.artwork_type,
+                 position = excluded.position",
+            params![library, col.id, col.kind.as_str(), col.title, col.summary, asha, asize, atype, cpos as i64],
+        )?;
+    }
+    let had_items = tx
+        .query_row(
+            "SELECT 1 FROM items WHERE library_id = ?1 LIMIT 1",
+            [library],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    let mut rows = ItemRows::new(tx, library, had_items)?;
+    // A first apply of many items indexes once at its end; an update
+    // switches to that once it has written as many rows.
+    if !had_items && head.item_count() >= BULK_REINDEX {
+        rows.pause_index()?;
+    }
+    new.for_each_item(|collection, position, mut item| -> Result<(), StoreError> {
+        let digest = item.digest();
+        resolve(&mut item);
+        rows.write(collection, position, &item, &digest, &mut d)
+    })?;
+    if had_items {
+        d.removed = rows.remove_unseen()?;
+    }
+    rows.finish()?;
+    let keep: HashSet<&str> = head.collections.iter().map(|c| c.id.as_str()).collect();
+    for cid in before.iter().filter(|c| !keep.contains(c.as_str())) {
+        tx.execute(
+            "DELETE FROM collections WHERE library_id = ?1 AND id = ?2",
+            params![library, cid],
+        )?;
+        d.collections_removed.push(cid.clone());
+    }
+    d.collections_removed.sort();
     crate::downloads::want_new_items(tx, library, &d.added)?;
     Ok(ApplyOutcome {
         library: library.to_owned(),
         previous_sequence,
-        sequence: new.sequence,
+        sequence: head.sequence,
         unchanged: false,
         diff: d,
     })
@@ -732,115 +816,167 @@ fn insert_asset_cols(a: Option<&Asset>) -> (Option<String>, Option<i64>, Option<
     }
 }
 
-/// Writes `c` (whose exact bytes are `bytes`) over what the diff `d` says
-/// changed. A signed catalog's bytes are what was verified; a feed's are its
-/// canonical JSON.
-fn write_catalog(
+/// The library's row, the catalog's hash (and bytes, when kept) and the
+/// mirrors it announces.
+fn write_head(
     tx: &Transaction<'_>,
     library: &str,
-    c: &Catalog,
-    bytes: &[u8],
-    d: &CatalogDiff,
+    c: &VerifiedCatalog,
+    keep_bytes: bool,
 ) -> Result<(), StoreError> {
-    // Many rows written: the full-text triggers stand aside and the index
-    // is rebuilt once at the end (migration 10), all in this transaction.
-    let bulk = d.added.len() + d.changed.len() + d.removed.len() >= BULK_REINDEX;
-    if bulk {
-        tx.execute("INSERT INTO fts_paused(one) VALUES (1)", [])?;
-    }
-    let (asha, asize, atype) = insert_asset_cols(c.library.artwork.as_ref());
+    let head = c.head();
+    let (asha, asize, atype) = insert_asset_cols(head.library.artwork.as_ref());
     tx.execute(
-        "UPDATE libraries SET title = ?2, description = ?3, sequence = ?4, catalog = ?5,
-             generated_at = ?6, expires_at = ?7, artwork_sha256 = ?8, artwork_size = ?9, artwork_type = ?10
+        "UPDATE libraries SET title = ?2, description = ?3, sequence = ?4,
+             generated_at = ?5, expires_at = ?6, artwork_sha256 = ?7, artwork_size = ?8, artwork_type = ?9
          WHERE id = ?1",
         params![
             library,
-            c.library.title,
-            c.library.description,
-            c.sequence as i64,
-            bytes,
-            ts(c.generated_at),
-            ts(c.expires_at),
+            head.library.title,
+            head.library.description,
+            head.sequence as i64,
+            ts(head.generated_at),
+            ts(head.expires_at),
             asha,
             asize,
             atype
         ],
     )?;
-
+    tx.execute(
+        "INSERT INTO catalogs(library_id, sha256, bytes) VALUES (?1, ?2, ?3)
+         ON CONFLICT(library_id) DO UPDATE SET sha256 = excluded.sha256, bytes = excluded.bytes",
+        params![
+            library,
+            c.sha256().as_str(),
+            keep_bytes.then_some(c.bytes())
+        ],
+    )?;
     // Mirrors the catalog announces: appended after the subscription's.
     tx.execute(
         "DELETE FROM mirrors WHERE library_id = ?1 AND origin = 'catalog'",
         [library],
     )?;
-    for (i, url) in c.mirrors.iter().enumerate() {
+    for (i, url) in head.mirrors.iter().enumerate() {
         tx.execute(
             "INSERT INTO mirrors(library_id, url, position, origin, token_ok) VALUES (?1, ?2, ?3, 'catalog', 1)
              ON CONFLICT(library_id, url) DO UPDATE SET token_ok = 1",
             params![library, url, i as i64],
         )?;
     }
+    Ok(())
+}
 
-    for cid in &d.collections_removed {
-        tx.execute(
-            "DELETE FROM collections WHERE library_id = ?1 AND id = ?2",
-            params![library, cid],
-        )?;
+/// Writing one library's items as a catalog is read: each compared with
+/// the index by digest (when the library had items), inserted, rewritten or
+/// moved; the rows not seen are removed at the end. Statements are
+/// prepared once (at 100,000 items, preparing them per row was most of an
+/// apply's time).
+struct ItemRows<'t> {
+    tx: &'t Transaction<'t>,
+    library: &'t str,
+    /// The library had items before: look each one up.
+    had_items: bool,
+    /// Rows of items in the new catalog (when `had_items`).
+    seen: HashSet<i64>,
+    writes: usize,
+    paused: bool,
+    find: Option<rusqlite::CachedStatement<'t>>,
+    insert: rusqlite::CachedStatement<'t>,
+    update: rusqlite::CachedStatement<'t>,
+    moved: rusqlite::CachedStatement<'t>,
+    delete_assets: rusqlite::CachedStatement<'t>,
+    insert_asset: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t> ItemRows<'t> {
+    fn new(
+        tx: &'t Transaction<'t>,
+        library: &'t str,
+        had_items: bool,
+    ) -> Result<ItemRows<'t>, StoreError> {
+        Ok(ItemRows {
+            tx,
+            library,
+            had_items,
+            seen: HashSet::new(),
+            writes: 0,
+            paused: false,
+            find: had_items
+                .then(|| {
+                    tx.prepare_cached(
+                        "SELECT rowid, digest, position FROM items
+                         WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
+                    )
+                })
+                .transpose()?,
+            insert: tx.prepare_cached(
+                "INSERT INTO items(library_id, collection_id, id, kind, title, summary, notes,
+                                   published_at, duration_ms, season, number, position, explicit, digest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 RETURNING rowid",
+            )?,
+            update: tx.prepare_cached(
+                "UPDATE items SET kind = ?2, title = ?3, summary = ?4, notes = ?5, published_at = ?6,
+                     duration_ms = ?7, season = ?8, number = ?9, position = ?10, explicit = ?11,
+                     digest = ?12
+                 WHERE rowid = ?1",
+            )?,
+            moved: tx.prepare_cached("UPDATE items SET position = ?2 WHERE rowid = ?1")?,
+            delete_assets: tx.prepare_cached("DELETE FROM assets WHERE item_rowid = ?1")?,
+            insert_asset: tx.prepare_cached(
+                "INSERT INTO assets(item_rowid, position, role, sha256, size, media_type, name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?,
+        })
     }
-    // Prepared once each: at 100,000 items, preparing every statement
-    // again per row was most of an apply's time.
-    let mut delete_item = tx.prepare_cached(
-        "DELETE FROM items WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
-    )?;
-    for (cid, iid) in &d.removed {
-        delete_item.execute(params![library, cid, iid])?;
+
+    /// The full-text triggers stand aside; [`finish`](Self::finish)
+    /// rebuilds the index once (migration 10), in this transaction.
+    fn pause_index(&mut self) -> Result<(), StoreError> {
+        if !self.paused {
+            self.tx
+                .execute("INSERT INTO fts_paused(one) VALUES (1)", [])?;
+            self.paused = true;
+        }
+        Ok(())
     }
-    let mut move_item = tx.prepare_cached(
-        "UPDATE items SET position = ?4
-         WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3 AND position != ?4",
-    )?;
-    let mut upsert_item = tx.prepare_cached(
-        "INSERT INTO items(library_id, collection_id, id, kind, title, summary, notes,
-                           published_at, duration_ms, season, number, position, explicit)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-         ON CONFLICT(library_id, collection_id, id) DO UPDATE SET kind = excluded.kind,
-             title = excluded.title, summary = excluded.summary, notes = excluded.notes,
-             published_at = excluded.published_at, duration_ms = excluded.duration_ms,
-             season = excluded.season, number = excluded.number, position = excluded.position,
-             explicit = excluded.explicit
-         RETURNING rowid",
-    )?;
-    let mut delete_assets = tx.prepare_cached("DELETE FROM assets WHERE item_rowid = ?1")?;
-    let mut insert_asset = tx.prepare_cached(
-        "INSERT INTO assets(item_rowid, position, role, sha256, size, media_type, name)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    let touched: std::collections::HashSet<(&str, &str)> = d
-        .added
-        .iter()
-        .chain(&d.changed)
-        .map(|(c, i)| (c.as_str(), i.as_str()))
-        .collect();
-    for (cpos, col) in c.collections.iter().enumerate() {
-        let (asha, asize, atype) = insert_asset_cols(col.artwork.as_ref());
-        tx.execute(
-            "INSERT INTO collections(library_id, id, kind, title, summary, artwork_sha256, artwork_size, artwork_type, position)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT(library_id, id) DO UPDATE SET kind = excluded.kind, title = excluded.title,
-                 summary = excluded.summary, artwork_sha256 = excluded.artwork_sha256,
-                 artwork_size = excluded.artwork_size, artwork_type = excluded.artwork_type,
-                 position = excluded.position",
-            params![library, col.id, col.kind.as_str(), col.title, col.summary, asha, asize, atype, cpos as i64],
-        )?;
-        for (ipos, it) in col.items.iter().enumerate() {
-            if !touched.contains(&(col.id.as_str(), it.id.as_str())) {
-                move_item.execute(params![library, col.id, it.id, ipos as i64])?;
-                continue;
+
+    fn wrote(&mut self) -> Result<(), StoreError> {
+        self.writes += 1;
+        if self.writes >= BULK_REINDEX {
+            self.pause_index()?;
+        }
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        collection: &str,
+        position: usize,
+        it: &Item,
+        digest: &[u8; 32],
+        d: &mut CatalogDiff,
+    ) -> Result<(), StoreError> {
+        let key = || (collection.to_owned(), it.id.clone());
+        let known: Option<(i64, Option<Vec<u8>>, i64)> = match &mut self.find {
+            Some(find) => find
+                .query_row(params![self.library, collection, it.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?,
+            None => None,
+        };
+        let rowid = match known {
+            Some((rowid, Some(was), at)) if was[..] == digest[..] => {
+                self.seen.insert(rowid);
+                if at != position as i64 {
+                    self.moved.execute(params![rowid, position as i64])?;
+                }
+                return Ok(());
             }
-            let rowid: i64 = upsert_item.query_row(
-                params![
-                    library,
-                    col.id,
-                    it.id,
+            Some((rowid, _, _)) => {
+                self.update.execute(params![
+                    rowid,
                     it.kind.as_str(),
                     it.title,
                     it.summary,
@@ -849,30 +985,88 @@ fn write_catalog(
                     it.duration_ms.map(|d| d as i64),
                     it.season,
                     it.number,
-                    ipos as i64,
-                    it.explicit
-                ],
-                |r| r.get(0),
-            )?;
-            delete_assets.execute([rowid])?;
-            for (apos, a) in it.assets.iter().enumerate() {
-                insert_asset.execute(params![
-                    rowid,
-                    apos as i64,
-                    a.role.as_str(),
-                    a.sha256.as_str(),
-                    a.size as i64,
-                    a.media_type,
-                    a.name
+                    position as i64,
+                    it.explicit,
+                    &digest[..],
                 ])?;
+                self.delete_assets.execute([rowid])?;
+                d.changed.push(key());
+                rowid
             }
+            None => {
+                let rowid: i64 = self.insert.query_row(
+                    params![
+                        self.library,
+                        collection,
+                        it.id,
+                        it.kind.as_str(),
+                        it.title,
+                        it.summary,
+                        it.notes,
+                        it.published_at.map(ts),
+                        it.duration_ms.map(|d| d as i64),
+                        it.season,
+                        it.number,
+                        position as i64,
+                        it.explicit,
+                        &digest[..],
+                    ],
+                    |r| r.get(0),
+                )?;
+                d.added.push(key());
+                rowid
+            }
+        };
+        if self.had_items {
+            self.seen.insert(rowid);
         }
+        for (apos, a) in it.assets.iter().enumerate() {
+            self.insert_asset.execute(params![
+                rowid,
+                apos as i64,
+                a.role.as_str(),
+                a.sha256.as_str(),
+                a.size as i64,
+                a.media_type,
+                a.name
+            ])?;
+        }
+        self.wrote()
     }
-    if bulk {
-        tx.execute("DELETE FROM fts_paused", [])?;
-        tx.execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')", [])?;
+
+    /// Removes the library's items the new catalog did not have; returns them.
+    fn remove_unseen(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let gone: Vec<(i64, String, String)> = self
+            .tx
+            .prepare(
+                "SELECT rowid, collection_id, id FROM items WHERE library_id = ?1
+                 ORDER BY collection_id, position",
+            )?
+            .query_map([self.library], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .filter(|r| !matches!(r, Ok((rowid, _, _)) if self.seen.contains(rowid)))
+            .collect::<Result<_, _>>()?;
+        if self.writes + gone.len() >= BULK_REINDEX {
+            self.pause_index()?;
+        }
+        let mut delete = self
+            .tx
+            .prepare_cached("DELETE FROM items WHERE rowid = ?1")?;
+        for (rowid, _, _) in &gone {
+            delete.execute([rowid])?;
+        }
+        self.writes += gone.len();
+        Ok(gone.into_iter().map(|(_, c, i)| (c, i)).collect())
     }
-    Ok(())
+
+    /// Rebuilds the full-text index if it was paused.
+    fn finish(self) -> Result<(), StoreError> {
+        if self.paused {
+            self.tx.execute("DELETE FROM fts_paused", [])?;
+            self.tx
+                .execute("INSERT INTO items_fts(items_fts) VALUES ('rebuild')", [])?;
+        }
+        Ok(())
+    }
 }
 
 /// Rows added, changed or removed from which an apply rebuilds the

@@ -2,8 +2,8 @@
 
 use sha2::{Digest, Sha256 as Hasher};
 use stowaway_catalog::{
-    Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo, Sha256,
-    Subscription, VerifiedCatalog,
+    Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo, Limits,
+    Sha256, Subscription, VerifiedCatalog,
 };
 use stowaway_store::{FsckProblem, Store, StoreError};
 use time::macros::datetime;
@@ -35,7 +35,12 @@ fn item(id: &str, title: &str, notes: &str, media: &[u8]) -> Item {
 }
 
 fn verified(sequence: u64, items: Vec<Item>) -> VerifiedCatalog {
-    let catalog = Catalog {
+    // The store trusts its caller to have verified; tests hand it the catalog directly.
+    VerifiedCatalog::unsigned(&catalog(sequence, items), Limits::default())
+}
+
+fn catalog(sequence: u64, items: Vec<Item>) -> Catalog {
+    Catalog {
         format: 1,
         library: LibraryInfo {
             id: "acme".into(),
@@ -55,13 +60,6 @@ fn verified(sequence: u64, items: Vec<Item>) -> VerifiedCatalog {
             artwork: None,
             items,
         }],
-    };
-    // The store trusts its caller to have verified; tests hand it the bytes directly.
-    let bytes = catalog.to_canonical_json();
-    VerifiedCatalog {
-        catalog,
-        bytes,
-        signature: Vec::new(),
     }
 }
 
@@ -206,7 +204,7 @@ fn rollback_and_equivocation_change_nothing() {
         .unwrap_err();
     assert_eq!(e.code(), "equivocation");
     assert_eq!(titles(&store), ["Current"]);
-    assert_eq!(store.applied_catalog("acme").unwrap().unwrap().0, 5);
+    assert_eq!(store.applied_catalog("acme").unwrap().unwrap().sequence, 5);
 }
 
 #[test]
@@ -585,9 +583,9 @@ fn unsubscribe_removes_the_library_and_only_its_own_files() {
             ),
         )
         .unwrap();
-    let mut beta = verified(1, vec![item("b1", "Beta one", "n", b"both")]);
-    beta.catalog.library.id = "beta".into();
-    beta.bytes = beta.catalog.to_canonical_json();
+    let mut beta = catalog(1, vec![item("b1", "Beta one", "n", b"both")]);
+    beta.library.id = "beta".into();
+    let beta = VerifiedCatalog::unsigned(&beta, Limits::default());
     store
         .subscribe(&Subscription {
             stowaway: 1,

@@ -32,8 +32,9 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use stowaway_catalog::{
-    read_claim, signature_fingerprint, signature_path, verify_catalog, CatalogError, PublicKey,
-    Sha256, VerifiedCatalog, CATALOG_FILE, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES, SIGNATURE_FILE,
+    read_claim, signature_fingerprint, signature_path, verify_catalog_owned, CatalogError,
+    PublicKey, Sha256, VerifiedCatalog, CATALOG_FILE, MAX_CATALOG_BYTES, MAX_SIGNATURE_BYTES,
+    SIGNATURE_FILE,
 };
 use stowaway_mirrors::{MirrorError, MirrorPool};
 use stowaway_store::Store;
@@ -127,7 +128,7 @@ impl Check<'_> {
             .applied_signature(self.library)
             .map_err(|e| e.to_string())?
             .and_then(|s| signature_fingerprint(&s));
-        let applied_seq = applied.as_ref().map(|(s, _)| *s);
+        let applied_seq = applied.as_ref().map(|a| a.sequence);
         let (probes, mut errors) = self.probe(applied_seq).await;
         if probes.is_empty() {
             return Err(no_catalog(&errors));
@@ -178,7 +179,7 @@ impl Check<'_> {
                 .collect();
             i += group.len();
             match (claim, &winner) {
-                (Some(c), Some((_, w))) if c <= w.catalog.sequence => continue,
+                (Some(c), Some((_, w))) if c <= w.sequence() => continue,
                 (None, Some(_)) => continue,
                 _ => {}
             }
@@ -194,12 +195,12 @@ impl Check<'_> {
                             return Err(f.message);
                         }
                     };
-                    let served = v.catalog.sequence;
+                    let served = v.sequence();
                     // Less than its own signature says (a cache holding an
                     // old library.json, or a mirror replaying one with that
                     // catalog's own signature), or less than applied: this
                     // mirror is stale, and another is asked.
-                    let floor = probe.sequence.max(applied.map(|(s, _)| *s));
+                    let floor = probe.sequence.max(applied.map(|a| a.sequence));
                     if floor.is_some_and(|f| served < f) {
                         served_less
                             .lock()
@@ -213,7 +214,8 @@ impl Check<'_> {
                         return Err(f.message);
                     }
                     match applied {
-                        Some((seq, bytes)) if served == *seq && *bytes != v.bytes => {
+                        Some(a) if served == a.sequence && a.sha256 != *v.sha256() => {
+                            let seq = a.sequence;
                             let f = Failure::from(format!(
                                 "serves a different catalog with the applied sequence {seq} (equivocation refused)"
                             ));
@@ -227,7 +229,7 @@ impl Check<'_> {
             };
             match self.pool.hedged_among(group, attempt).await {
                 Ok((_, (id, v))) => {
-                    if applied_seq == Some(v.catalog.sequence) {
+                    if applied_seq == Some(v.sequence()) {
                         // The applied catalog after all: keep its signature.
                         current.get_or_insert(id);
                         let store = self.store.clone();
@@ -236,7 +238,7 @@ impl Check<'_> {
                             .await;
                     } else if winner
                         .as_ref()
-                        .is_none_or(|(_, w)| v.catalog.sequence > w.catalog.sequence)
+                        .is_none_or(|(_, w)| v.sequence() > w.sequence())
                     {
                         winner = Some((id, Box::new(v)));
                     }
@@ -260,7 +262,7 @@ impl Check<'_> {
         // delivered it yet).
         let newest = winner
             .as_ref()
-            .map(|(_, w)| w.catalog.sequence)
+            .map(|(_, w)| w.sequence())
             .into_iter()
             .chain(applied_seq)
             .chain(probes.iter().filter_map(|(_, p)| p.sequence))
@@ -427,9 +429,10 @@ impl Check<'_> {
             .pool
             .fetch_whole(id, CATALOG_FILE, MAX_CATALOG_BYTES as u64)
             .await?;
-        let first = match verify_catalog(&bytes, sig, self.key, Some(self.library)) {
+        // Kept, not copied: at 100,000 items a catalog is 56 MB.
+        let (first, bytes) = match verify_catalog_owned(bytes, sig, self.key, Some(self.library)) {
             Ok(v) => return Ok(v),
-            Err(e) => e,
+            Err(refused) => refused,
         };
         let own = self
             .pool
@@ -441,7 +444,9 @@ impl Check<'_> {
             .await
             .ok();
         let result = match own {
-            Some(own) => verify_catalog(&bytes, &own, self.key, Some(self.library)),
+            Some(own) => {
+                verify_catalog_owned(bytes, &own, self.key, Some(self.library)).map_err(|(e, _)| e)
+            }
             None => Err(first),
         };
         result.map_err(|e| {

@@ -754,14 +754,13 @@ impl Engine {
         let url = pool.url(checked.mirror).to_owned();
         let (outcome, expired) = match checked.new {
             None => {
-                let (seq, bytes) = self
+                let applied = self
                     .store
                     .applied_catalog(library)
                     .map_err(|e| e.to_string())?
                     .ok_or("unchanged, but nothing applied")?;
-                let expired = serde_json::from_slice::<stowaway_catalog::Catalog>(&bytes)
-                    .map(|c| c.is_expired(time::OffsetDateTime::now_utc()))
-                    .unwrap_or(false);
+                let seq = applied.sequence;
+                let expired = applied.is_expired(time::OffsetDateTime::now_utc().unix_timestamp());
                 let outcome = ApplyOutcome {
                     library: library.to_owned(),
                     previous_sequence: Some(seq),
@@ -772,9 +771,9 @@ impl Engine {
                 (outcome, expired)
             }
             Some(verified) => {
-                let expired = verified.catalog.is_expired(time::OffsetDateTime::now_utc());
+                let expired = verified.head().is_expired(time::OffsetDateTime::now_utc());
                 if expired {
-                    warn!(library, expires_at = %verified.catalog.expires_at, "catalog has expired; applying it, cached content stays playable");
+                    warn!(library, expires_at = %verified.head().expires_at, "catalog has expired; applying it, cached content stays playable");
                 }
                 let store = self.store.clone();
                 let lib = library.to_owned();

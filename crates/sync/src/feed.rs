@@ -835,8 +835,8 @@ impl Engine {
     ) -> Result<(ApplyOutcome, Mapped), SyncError> {
         let store = self.store();
         let previous = store
-            .applied_catalog(library)?
-            .and_then(|(_, bytes)| serde_json::from_slice::<Catalog>(&bytes).ok());
+            .applied_feed_catalog(library)?
+            .and_then(|bytes| serde_json::from_slice::<Catalog>(&bytes).ok());
         let known = store.feed_files(library)?;
         let (catalog, files, mapped) = to_catalog(
             library,
@@ -994,7 +994,7 @@ impl Engine {
             let _ = self
                 .store()
                 .record_feed_fetch(library, doc.status, None, moved.as_deref());
-            let sequence = applied.map_or(0, |(s, _)| s);
+            let sequence = applied.map_or(0, |a| a.sequence);
             let outcome = ApplyOutcome {
                 library: library.to_owned(),
                 previous_sequence: Some(sequence),

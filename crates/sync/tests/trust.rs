@@ -196,7 +196,7 @@ async fn an_older_catalog_is_refused_and_its_mirror_marked_stale() {
     let r = catalog_sync(&engine).await;
     let e = r.libraries[0].catalog_error.as_deref().unwrap();
     assert!(e.contains("older catalog") && e.contains("rollback"), "{e}");
-    assert_eq!(store.applied_catalog("acme").unwrap().unwrap().0, 2);
+    assert_eq!(store.applied_catalog("acme").unwrap().unwrap().sequence, 2);
 }
 
 fn replay_rules(old: &Path) -> Vec<Rule> {
