@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub mod scale;
+#[cfg(feature = "webdriver")]
+pub mod webdriver;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -162,15 +164,15 @@ impl Member {
         self.run(&all).success().json()
     }
 
-    /// (collection id, item id, downloaded) for every item, from `list --json`.
+    /// (collection id, item id, downloaded) for every item, from `list --all --json`.
     pub fn items(&self) -> Vec<(String, String, bool)> {
         let mut out = Vec::new();
-        for c in self.json(&["list"]).as_array().expect("array") {
+        for c in self.json(&["list", "--all"]).as_array().expect("array") {
             for i in c["items"].as_array().expect("items") {
                 out.push((
                     i["collection_id"].as_str().unwrap().to_owned(),
                     i["id"].as_str().unwrap().to_owned(),
-                    i["downloaded"].as_bool().unwrap(),
+                    i["state"] == "downloaded",
                 ));
             }
         }

@@ -36,7 +36,7 @@ const item = (id: string, state: ItemView["state"]): ItemView => ({
 });
 const snap: LibraryPage = {
   libraries: [
-    { id: "acme", title: "Acme Coaching", private: false, sequence: 1, expires_at: null, expired: false, last_sync_at: null, last_sync_ok: null, mirrors: [], feed_url: null, collections: 1, items: 2, bytes_stored: 1000 },
+    { id: "acme", title: "Acme Coaching", private: false, sequence: 1, expires_at: null, expired: false, last_sync_at: null, last_sync_ok: null, last_sync_mirror: null, last_sync_error: null, mirrors: [], feed_url: null, collections: 1, items: 2, blobs_wanted: 2, blobs_stored: 1, bytes_wanted: 2000, bytes_stored: 1000 },
   ],
   collections: [collection],
   more: false,

@@ -46,10 +46,15 @@ function library(id: string, items: number): LibraryView {
     expired: false,
     last_sync_at: null,
     last_sync_ok: null,
+    last_sync_mirror: null,
+    last_sync_error: null,
     mirrors: [],
     feed_url: null,
     collections: 1,
     items,
+    blobs_wanted: 0,
+    blobs_stored: 0,
+    bytes_wanted: 0,
     bytes_stored: 0,
   };
 }

@@ -21,6 +21,13 @@ pub enum DownloadMode {
     Off,
 }
 
+impl std::str::FromStr for DownloadMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.parse::<store::DownloadMode>().map(Into::into)
+    }
+}
+
 impl From<store::DownloadMode> for DownloadMode {
     fn from(m: store::DownloadMode) -> Self {
         match m {
@@ -107,6 +114,22 @@ impl From<store::Freed> for Freed {
     }
 }
 
+/// A download that stopped part-way (the next sync resumes it).
+#[derive(Clone, Debug, Serialize, TS)]
+#[ts(export)]
+pub struct PartialDownload {
+    pub sha256: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    /// Bytes kept so far.
+    #[ts(type = "number")]
+    pub bytes: u64,
+    /// The mirror it came from last.
+    pub mirror: Option<String>,
+    #[ts(type = "number")]
+    pub updated_at: i64,
+}
+
 /// Queued items the downloads view lists at most.
 pub const QUEUE_SHOWN: usize = 200;
 
@@ -169,6 +192,29 @@ impl Api {
         Ok(self
             .engine
             .set_download_mode(library, collection, mode.into())?)
+    }
+
+    /// Downloads that stopped part-way.
+    pub fn partial_downloads(&self) -> ApiResult<Vec<PartialDownload>> {
+        Ok(self
+            .engine
+            .store()
+            .partials()?
+            .into_iter()
+            .map(|p| PartialDownload {
+                sha256: p.sha256,
+                size: p.size,
+                bytes: p.bytes,
+                mirror: p.mirror,
+                updated_at: p.updated_at,
+            })
+            .collect())
+    }
+
+    /// Caps the cache (`None`: no cap); played items the rules downloaded
+    /// are evicted first to make room at the next sync.
+    pub fn set_storage_budget(&self, bytes: Option<u64>) -> ApiResult<()> {
+        Ok(self.engine.store().set_storage_budget(bytes)?)
     }
 
     /// Pauses or resumes downloads (the status says so).

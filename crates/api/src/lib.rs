@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use stowaway_sync::Engine;
 
 pub use downloads::{
-    DownloadMode, DownloadsView, Freed, QueuedDownload, StorageUsage, QUEUE_SHOWN,
+    DownloadMode, DownloadsView, Freed, PartialDownload, QueuedDownload, StorageUsage, QUEUE_SHOWN,
 };
 pub use error::{ApiError, ApiResult, ErrorCode};
 pub use events::PageEvent;

@@ -49,6 +49,9 @@ pub struct LibraryView {
     #[ts(type = "number | null")]
     pub last_sync_at: Option<i64>,
     pub last_sync_ok: Option<bool>,
+    /// The mirror the last catalog came from, and what failed last.
+    pub last_sync_mirror: Option<String>,
+    pub last_sync_error: Option<String>,
     pub mirrors: Vec<String>,
     /// A podcast feed library: where its feed is fetched from now.
     pub feed_url: Option<String>,
@@ -56,6 +59,13 @@ pub struct LibraryView {
     pub collections: u64,
     #[ts(type = "number")]
     pub items: u64,
+    /// Files the download rules want, and how many of them are stored.
+    #[ts(type = "number")]
+    pub blobs_wanted: u64,
+    #[ts(type = "number")]
+    pub blobs_stored: u64,
+    #[ts(type = "number")]
+    pub bytes_wanted: u64,
     #[ts(type = "number")]
     pub bytes_stored: u64,
 }
@@ -71,10 +81,15 @@ impl From<store::LibraryStatus> for LibraryView {
             expired: s.expired,
             last_sync_at: s.last_sync_at,
             last_sync_ok: s.last_sync_ok,
+            last_sync_mirror: s.last_sync_mirror,
+            last_sync_error: s.last_sync_error,
             mirrors: s.mirrors,
             feed_url: s.feed_url,
             collections: s.collections,
             items: s.items,
+            blobs_wanted: s.blobs_wanted,
+            blobs_stored: s.blobs_stored,
+            bytes_wanted: s.bytes_wanted,
             bytes_stored: s.bytes_stored,
         }
     }
@@ -355,10 +370,28 @@ impl From<store::SearchHit> for SearchHit {
 pub const MAX_HITS: usize = 200;
 
 impl Api {
+    /// Every subscribed library with its counts (from SQL).
+    pub fn libraries(&self) -> ApiResult<Vec<LibraryView>> {
+        Ok(self
+            .engine
+            .store()
+            .status()?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// One subscribed library with its counts.
+    pub fn library(&self, id: &str) -> ApiResult<LibraryView> {
+        self.libraries()?
+            .into_iter()
+            .find(|l| l.id == id)
+            .ok_or_else(|| store::StoreError::UnknownLibrary(id.to_owned()).into())
+    }
+
     /// The library page: every library, the first collections, the status.
     pub fn library_page(&self) -> ApiResult<LibraryPage> {
-        let store = self.engine.store();
-        let libraries: Vec<LibraryView> = store.status()?.into_iter().map(Into::into).collect();
+        let libraries = self.libraries()?;
         let mut sync = self.status();
         if sync.last_ok_at.is_none() {
             // Before this run's first sync: what the store remembers.

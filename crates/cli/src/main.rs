@@ -26,9 +26,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use stowaway_api::{Api, ApiError, ErrorCode, OsKeyring};
+use stowaway_api::{Api, ApiError, DownloadMode, ErrorCode, ItemRef, OsKeyring};
 use stowaway_mirrors::ClientConfig;
-use stowaway_store::{DownloadMode, ItemKey, Store};
+use stowaway_store::Store;
 use stowaway_sync::{Engine, Source, SyncOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -138,10 +138,23 @@ enum Command {
         #[arg(long)]
         library: Option<String>,
     },
-    /// List collections and items, with what is downloaded.
+    /// List collections with their counts and a page of their items (what is
+    /// downloaded ✓, partly … , queued ◌): LIBRARY or LIBRARY/COLLECTION.
     List {
-        #[arg(long)]
+        #[arg(value_name = "LIBRARY[/COLLECTION]")]
+        target: Option<String>,
+        /// Only this library (as the first argument).
+        #[arg(long, conflicts_with = "target")]
         library: Option<String>,
+        /// Items shown per collection.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Start at this item (1 is the first).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        from: u64,
+        /// Every item (read a window at a time).
+        #[arg(long, conflicts_with = "limit")]
+        all: bool,
     },
     /// Search titles, summaries and show notes (works offline).
     Search {
@@ -335,9 +348,7 @@ async fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Unsubscribe { library, yes } => {
-            let lib = store.library(&library)?;
-            let status = store.status()?;
-            let s = status.iter().find(|s| s.id == library);
+            let lib = api.library(&library)?;
             if !yes {
                 if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
                     return Err(invalid(format!(
@@ -347,8 +358,8 @@ async fn run(cli: Cli) -> Result<bool> {
                 eprint!(
                     "Remove {} ({library}): {} item(s), {} downloaded? [y/N] ",
                     lib.title,
-                    s.map_or(0, |s| s.items),
-                    output::bytes(s.map_or(0, |s| s.bytes_stored))
+                    lib.items,
+                    output::bytes(lib.bytes_stored)
                 );
                 let mut answer = String::new();
                 std::io::stdin().read_line(&mut answer)?;
@@ -361,7 +372,7 @@ async fn run(cli: Cli) -> Result<bool> {
             if let Some(w) = &gone.warning {
                 eprintln!("warning: {w}");
             }
-            output::unsubscribed(json, &lib, &gone)?;
+            output::unsubscribed(json, &lib.title, &gone)?;
             Ok(true)
         }
         Command::Opml { action } => match action {
@@ -395,7 +406,7 @@ async fn run(cli: Cli) -> Result<bool> {
             per_mirror,
             limit_rate,
         } => {
-            if store.libraries()?.is_empty() {
+            if api.libraries()?.is_empty() {
                 return Err(invalid(
                     "no subscriptions yet: run `stowaway subscribe FILE_OR_URL` first",
                 ));
@@ -412,7 +423,7 @@ async fn run(cli: Cli) -> Result<bool> {
         }
         Command::Download { target, queue_only } => {
             let t = Target::parse(&target, false)?;
-            let n = engine.want_download(&t.library, &t.collection, t.item.as_deref())?;
+            let n = api.download(&t.library, &t.collection, t.item.as_deref())?;
             if !json {
                 outln!("Queued {n} item(s) of {target}.");
             }
@@ -430,11 +441,10 @@ async fn run(cli: Cli) -> Result<bool> {
         }
         Command::Remove { target } => {
             let t = Target::parse(&target, true)?;
-            let item = t.item.as_deref().unwrap_or_default();
-            let freed = engine.remove_download(ItemKey {
-                library: &t.library,
-                collection: &t.collection,
-                item,
+            let freed = api.remove_download(&ItemRef {
+                library: t.library,
+                collection: t.collection,
+                item: t.item.unwrap_or_default(),
             })?;
             output::removed(json, &target, &freed)?;
             Ok(true)
@@ -446,7 +456,7 @@ async fn run(cli: Cli) -> Result<bool> {
                     "{target}: a rule is set for a collection (LIBRARY/COLLECTION)"
                 )));
             }
-            engine.set_download_mode(&t.library, &t.collection, mode)?;
+            api.set_download_mode(&t.library, &t.collection, mode)?;
             if json {
                 outln!("{}", serde_json::json!({ "ok": true, "mode": mode }));
             } else {
@@ -470,7 +480,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 "none" | "off" | "unlimited" => None,
                 s => Some(parse_size(s).map_err(invalid)?),
             };
-            store.set_storage_budget(budget)?;
+            api.set_storage_budget(budget)?;
             output::downloads(json, &api.downloads()?)?;
             Ok(true)
         }
@@ -479,7 +489,7 @@ async fn run(cli: Cli) -> Result<bool> {
             forget,
             trust_mirrors,
         } => {
-            store.library(&library)?;
+            api.library(&library)?;
             if forget {
                 let had = api.forget_token(&library).await?;
                 if json {
@@ -540,7 +550,7 @@ async fn run(cli: Cli) -> Result<bool> {
         }
         Command::Pause | Command::Resume => {
             let paused = matches!(cli.command, Command::Pause);
-            engine.set_downloads_paused(paused)?;
+            api.set_downloads_paused(paused)?;
             if json {
                 outln!("{}", serde_json::json!({ "ok": true, "paused": paused }));
             } else if paused {
@@ -552,20 +562,46 @@ async fn run(cli: Cli) -> Result<bool> {
             }
             Ok(true)
         }
-        Command::List { library } => {
-            let cols = store.list(library.as_deref())?;
-            output::list(json, &store.libraries()?, &cols)?;
+        Command::List {
+            target,
+            library,
+            limit,
+            from,
+            all,
+        } => {
+            let target = target.or(library);
+            let (library, collection) = match target.as_deref().map(|t| t.split_once('/')) {
+                None => (None, None),
+                Some(None) => (target.as_deref(), None),
+                Some(Some((l, c))) if !l.is_empty() && !c.is_empty() && !c.contains('/') => {
+                    (Some(l), Some(c))
+                }
+                Some(Some(_)) => {
+                    return Err(invalid(format!(
+                        "{}: expected LIBRARY or LIBRARY/COLLECTION",
+                        target.unwrap_or_default()
+                    )))
+                }
+            };
+            let limit = if all { usize::MAX } else { limit };
+            output::list(&api, json, library, collection, from - 1, limit)?;
             Ok(true)
         }
         Command::Search { query, limit } => {
             let q = query.join(" ");
-            let hits = store.search(&q, limit)?;
+            let hits = api.search(&q, limit)?;
             output::search(json, &q, &hits)?;
             Ok(true)
         }
         Command::Status => {
             let mirrors = mirror_rows(&api, None)?;
-            output::status(json, &store.status()?, &mirrors, &store.partials()?, &dir)?;
+            output::status(
+                json,
+                &api.libraries()?,
+                &mirrors,
+                &api.partial_downloads()?,
+                &dir,
+            )?;
             Ok(true)
         }
         Command::Mirrors { library } => {

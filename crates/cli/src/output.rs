@@ -4,13 +4,13 @@ use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
-use stowaway_api::{DownloadsView, UnsubscribedView};
+use stowaway_api::{
+    Api, CollectionAfter, CollectionView, DownloadState, DownloadsView, Filter, Freed, ItemView,
+    LibraryView, PartialDownload, SearchHit, Seek, UnsubscribedView,
+};
 use stowaway_catalog::Subscription;
 use stowaway_mirrors::MirrorHealth;
-use stowaway_store::{
-    CollectionView, Freed, FsckProblem, FsckReport, LibraryRow, LibraryStatus, PartialRow, Rebuilt,
-    SearchHit,
-};
+use stowaway_store::{FsckProblem, FsckReport, Rebuilt};
 use stowaway_sync::{FeedSubscribed, LibraryReport, SyncReport};
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
@@ -101,7 +101,7 @@ pub fn subscribed_feed(json: bool, s: &FeedSubscribed) -> Result<()> {
     Ok(())
 }
 
-pub fn unsubscribed(json: bool, lib: &LibraryRow, gone: &UnsubscribedView) -> Result<()> {
+pub fn unsubscribed(json: bool, title: &str, gone: &UnsubscribedView) -> Result<()> {
     if json {
         return print_json(&serde_json::json!({ "ok": true, "unsubscribed": {
             "library": gone.library,
@@ -112,7 +112,7 @@ pub fn unsubscribed(json: bool, lib: &LibraryRow, gone: &UnsubscribedView) -> Re
     }
     outln!(
         "Unsubscribed from {} ({}): {} item(s) removed, {} file(s) deleted ({}).",
-        lib.title,
+        title,
         gone.library,
         gone.items,
         gone.files,
@@ -240,49 +240,116 @@ pub fn synced(json: bool, report: &SyncReport) -> Result<()> {
     Ok(())
 }
 
-pub fn list(json: bool, libs: &[LibraryRow], cols: &[CollectionView]) -> Result<()> {
-    if json {
-        return print_json(&cols);
+/// Items read from the index at once while listing.
+const LIST_WINDOW: usize = 500;
+
+/// `list`: the libraries (or one), their collections a page at a time with
+/// counts from the index, and of each collection `limit` items from index
+/// `from`, read a window at a time (text is written as it is read; only
+/// `--json` holds what it prints). Never the whole library unless asked.
+pub fn list(
+    api: &Api,
+    json: bool,
+    library: Option<&str>,
+    collection: Option<&str>,
+    from: u64,
+    limit: usize,
+) -> Result<()> {
+    let libs: Vec<LibraryView> = match library {
+        Some(id) => vec![api.library(id)?],
+        None => api.libraries()?,
+    };
+    if let (Some(l), Some(c)) = (library, collection) {
+        api.collection(l, c)?;
     }
-    if libs.is_empty() {
+    if libs.is_empty() && !json {
         outln!("No subscriptions yet. Run `stowaway subscribe FILE_OR_URL`.");
         return Ok(());
     }
-    for lib in libs {
-        outln!("{} ({})", lib.title, lib.id);
-        let mine: Vec<_> = cols.iter().filter(|c| c.library_id == lib.id).collect();
-        if mine.is_empty() {
-            outln!("  (no catalog yet: run `stowaway sync`)");
+    let mut listed = Vec::new();
+    for lib in &libs {
+        if !json {
+            outln!("{} ({})", lib.title, lib.id);
+            if lib.sequence.is_none() && lib.feed_url.is_none() {
+                outln!("  (no catalog yet: run `stowaway sync`)");
+            }
         }
-        for c in mine {
-            let done = c.items.iter().filter(|i| i.downloaded).count();
-            let unit = if c.kind == "course" {
-                "lessons"
-            } else {
-                "episodes"
-            };
-            outln!(
-                "  {} {} — {} {unit}, {} downloaded",
-                if c.kind == "course" {
-                    "Course:"
-                } else {
-                    "Show:"
-                },
-                c.title,
-                c.items.len(),
-                done
-            );
-            for (n, i) in c.items.iter().enumerate() {
-                let mark = if i.downloaded {
-                    "✓"
-                } else if i.assets_stored > 0 {
-                    "…"
-                } else {
-                    "·"
+        let mut after: Option<CollectionAfter> = None;
+        loop {
+            let (page, more) = api.collections(Some(&lib.id), after.as_ref())?;
+            for c in page
+                .iter()
+                .filter(|c| collection.is_none_or(|id| c.id == id))
+            {
+                let items = collection_items(api, json, c, from, limit)?;
+                if json {
+                    let mut v = serde_json::to_value(c)?;
+                    v["item_count"] = v["items"].take();
+                    v["from"] = (from + 1).into();
+                    v["items"] = serde_json::to_value(items)?;
+                    listed.push(v);
+                }
+            }
+            match (more, page.last()) {
+                (true, Some(last)) => {
+                    after = Some(CollectionAfter {
+                        library: last.library_id.clone(),
+                        position: last.position,
+                    })
+                }
+                _ => break,
+            }
+        }
+    }
+    if json {
+        print_json(&listed)?;
+    }
+    Ok(())
+}
+
+/// One collection's header and items `from`.. (at most `limit`); the items
+/// are returned only for `--json`.
+fn collection_items(
+    api: &Api,
+    json: bool,
+    c: &CollectionView,
+    from: u64,
+    limit: usize,
+) -> Result<Vec<ItemView>> {
+    let course = c.kind == "course";
+    if !json {
+        outln!(
+            "  {} {} — {} {}, {} downloaded",
+            if course { "Course:" } else { "Show:" },
+            c.title,
+            c.items,
+            if course { "lessons" } else { "episodes" },
+            c.downloaded
+        );
+    }
+    let mut kept = Vec::new();
+    let mut seek = Seek::At { index: from };
+    let mut shown = 0usize;
+    let mut n = from;
+    while shown < limit && n < c.items {
+        let want = (limit - shown).min(LIST_WINDOW);
+        let w = api.items(&c.library_id, &c.id, Filter::All, seek, want)?;
+        let Some(last) = w.items.last() else { break };
+        seek = Seek::After {
+            cursor: last.cursor,
+        };
+        for i in &w.items {
+            n += 1;
+            shown += 1;
+            if !json {
+                let mark = match i.state {
+                    DownloadState::Downloaded => "✓",
+                    DownloadState::Partial => "…",
+                    DownloadState::Queued => "◌",
+                    DownloadState::NotDownloaded => "·",
                 };
                 outln!(
-                    "    {mark} {:>2}. {:<52} {:>8}  {:>9}  {}",
-                    n + 1,
+                    "    {mark} {n:>2}. {:<52} {:>8}  {:>9}  {}",
                     i.title,
                     duration(i.duration_ms),
                     bytes(i.bytes),
@@ -290,8 +357,20 @@ pub fn list(json: bool, libs: &[LibraryRow], cols: &[CollectionView]) -> Result<
                 );
             }
         }
+        if json {
+            kept.extend(w.items);
+        }
     }
-    Ok(())
+    if !json && n < c.items {
+        outln!(
+            "    … {} more: stowaway list {}/{} --from {}",
+            c.items - n,
+            c.library_id,
+            c.id,
+            n + 1
+        );
+    }
+    Ok(kept)
 }
 
 pub fn search(json: bool, q: &str, hits: &[SearchHit]) -> Result<()> {
@@ -396,9 +475,9 @@ pub fn mirrors(json: bool, rows: &[MirrorRow]) -> Result<()> {
 
 pub fn status(
     json: bool,
-    libs: &[LibraryStatus],
+    libs: &[LibraryView],
     mirrors: &[MirrorRow],
-    partials: &[PartialRow],
+    partials: &[PartialDownload],
     dir: &Path,
 ) -> Result<()> {
     if json {
@@ -570,7 +649,7 @@ pub fn removed(json: bool, target: &str, f: &Freed) -> Result<()> {
     outln!(
         "Removed the download of {target}: freed {} ({} file(s)). `stowaway download {target}` brings it back.",
         bytes(f.bytes),
-        f.blobs
+        f.files
     );
     Ok(())
 }

@@ -7,8 +7,16 @@ export type LibraryView = { id: string, title: string, private: boolean, sequenc
 /**
  * The applied catalog's expiry has passed: cached content still plays.
  */
-expired: boolean, last_sync_at: number | null, last_sync_ok: boolean | null, mirrors: Array<string>, 
+expired: boolean, last_sync_at: number | null, last_sync_ok: boolean | null, 
+/**
+ * The mirror the last catalog came from, and what failed last.
+ */
+last_sync_mirror: string | null, last_sync_error: string | null, mirrors: Array<string>, 
 /**
  * A podcast feed library: where its feed is fetched from now.
  */
-feed_url: string | null, collections: number, items: number, bytes_stored: number, };
+feed_url: string | null, collections: number, items: number, 
+/**
+ * Files the download rules want, and how many of them are stored.
+ */
+blobs_wanted: number, blobs_stored: number, bytes_wanted: number, bytes_stored: number, };
