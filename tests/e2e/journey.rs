@@ -192,3 +192,62 @@ fn an_expired_catalog_is_applied_with_a_warning_and_content_stays() {
     assert_eq!(st["libraries"][0]["expired"], true);
     assert!(member.run(&["status"]).success().stdout.contains("EXPIRED"));
 }
+
+/// `list` pages like the app: each collection's counts from the index and a
+/// page of its items, never the whole show unless asked (`--all`, read a
+/// window at a time); `--from` continues where the page ended.
+#[test]
+fn list_shows_a_page_of_each_collection_and_continues_from_an_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = Publisher::show(&tmp.path().join("publisher"), 45, 10);
+    publisher.build();
+    let member = Member::new(&tmp.path().join("member"));
+    let sub = publisher.subscription(&[file_url(&publisher.mirror)]);
+    member.json(&["subscribe", sub.to_str().unwrap()]);
+
+    let text = member.run(&["list"]).success().stdout;
+    assert!(
+        text.contains("Show: Big Show — 45 episodes, 0 downloaded"),
+        "{text}"
+    );
+    let rows = text
+        .lines()
+        .filter(|l| l.trim_end().ends_with(|c: char| c.is_ascii_digit()) && l.contains(" e"))
+        .count();
+    assert_eq!(rows, 20, "{text}");
+    assert!(
+        text.contains("… 25 more: stowaway list big/show --from 21"),
+        "{text}"
+    );
+
+    let page = member.json(&["list", "big/show", "--from", "41"]);
+    let c = &page[0];
+    assert_eq!(
+        (
+            c["id"].as_str(),
+            c["item_count"].as_u64(),
+            c["from"].as_u64()
+        ),
+        (Some("show"), Some(45), Some(41))
+    );
+    let ids: Vec<&str> = c["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["e41", "e42", "e43", "e44", "e45"]);
+
+    let all = member.json(&["list", "--all"]);
+    assert_eq!(all[0]["items"].as_array().unwrap().len(), 45);
+    assert_eq!(member.items().len(), 45);
+
+    let e = member.run(&["list", "big/nope", "--json"]).failure().json();
+    assert_eq!(e["code"], "not_found", "{e}");
+    let e = member.run(&["list", "nope", "--json"]).failure().json();
+    assert_eq!(
+        (&e["code"], &e["detail"]),
+        (&"not_found".into(), &"unknown_library".into()),
+        "{e}"
+    );
+}

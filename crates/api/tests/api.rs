@@ -429,3 +429,43 @@ fn downloads_mirrors_and_settings() {
         ErrorCode::Invalid
     );
 }
+
+/// What the CLI's `status`, `list`, `budget` and `download` read and do,
+/// from the same use cases as the app.
+#[test]
+fn libraries_budget_and_partial_downloads() {
+    let c = cache();
+    let libs = c.api.libraries().unwrap();
+    assert_eq!(libs.len(), 1);
+    let l = &libs[0];
+    assert_eq!((l.id.as_str(), l.items, l.collections), ("acme", 123, 2));
+    assert_eq!((l.blobs_wanted, l.blobs_stored), (123, 0), "{l:?}");
+    assert_eq!(c.api.library("acme").unwrap().title, "Acme Coaching");
+    let e = c.api.library("nope").unwrap_err();
+    assert_eq!(
+        (e.code, e.detail.as_str()),
+        (ErrorCode::NotFound, "unknown_library")
+    );
+
+    assert!(c.api.partial_downloads().unwrap().is_empty());
+    c.api.set_storage_budget(Some(5_000)).unwrap();
+    assert_eq!(c.api.downloads().unwrap().usage.budget, Some(5_000));
+    c.api.set_storage_budget(None).unwrap();
+    assert_eq!(c.api.downloads().unwrap().usage.budget, None);
+
+    // Off, then one item asked for: the queue holds just it.
+    c.api
+        .set_download_mode("acme", "show", stowaway_api::DownloadMode::Off)
+        .unwrap();
+    c.api
+        .set_download_mode("acme", "course", "off".parse().unwrap())
+        .unwrap();
+    assert!(c.api.downloads().unwrap().queue.is_empty());
+    assert_eq!(c.api.download("acme", "show", Some("e7")).unwrap(), 1);
+    let q = c.api.downloads().unwrap().queue;
+    assert_eq!(
+        q.iter().map(|q| q.item_id.as_str()).collect::<Vec<_>>(),
+        ["e7"]
+    );
+    assert!("sometimes".parse::<stowaway_api::DownloadMode>().is_err());
+}
