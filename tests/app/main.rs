@@ -16,118 +16,17 @@
 //! Needs a display (`xvfb-run`), `tauri-driver` and `/usr/bin/WebKitWebDriver`
 //! (scripts/setup installs them); run by `scripts/test`.
 
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::json;
 use stowaway_testmirror::{Fault, Rule, TestMirror};
+use stowaway_tests::webdriver::Driver;
 use stowaway_tests::{run_with, Publisher, SecretService};
 
-fn tauri_driver() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let candidates = [
-        std::env::var_os("TAURI_DRIVER").map(PathBuf::from),
-        Some(home.join(".cargo/bin/tauri-driver")),
-        Some(PathBuf::from("/usr/local/bin/tauri-driver")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.exists())
-        .expect("tauri-driver not found: run scripts/setup (cargo install tauri-driver)")
-}
-
-/// tauri-driver on a free port; stopped with SIGTERM (not SIGKILL) on drop,
-/// so it closes WebKitWebDriver and the app too.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start(env: &[(&str, String)]) -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let native = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cmd = Command::new(tauri_driver());
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("start tauri-driver");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Driver { child, port }
-    }
-
-    async fn session(&self) -> Client {
-        let mut caps = serde_json::Map::new();
-        caps.insert("browserName".into(), json!("wry"));
-        caps.insert(
-            "tauri:options".into(),
-            json!({ "application": env!("CARGO_BIN_EXE_stowaway-app") }),
-        );
-        // Plain HTTP on loopback: no TLS stack needed. tauri-driver listens
-        // before the native driver it starts does: on a cold machine (a fresh
-        // CI clone) the first request can find it not ready and be cut off.
-        let mut tries = 0;
-        loop {
-            let r = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(caps.clone())
-                .connect(&format!("http://127.0.0.1:{}", self.port))
-                .await;
-            match r {
-                Ok(c) => return c,
-                Err(e) if tries < 10 => {
-                    tries += 1;
-                    eprintln!("WebDriver session not ready ({e:?}); trying again");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(e) => panic!("WebDriver session: {e:?}"),
-            }
-        }
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+const APP: &str = env!("CARGO_BIN_EXE_stowaway-app");
 
 /// The app's tray menu, driven the way a desktop's tray host drives it: the
 /// StatusNotifierItem's dbusmenu on the session bus (GetLayout, Event).
@@ -534,7 +433,7 @@ async fn member_journey_in_the_real_app() {
     let driver = Driver::start(&app_env);
 
     // First run: the app subscribes, syncs, lists the library.
-    let c = driver.session().await;
+    let c = driver.session(APP).await;
     eventually_seen(&c, 30, "the course to appear", || async {
         exists(&c, "[data-collection='first-deal']").await
     })
@@ -601,7 +500,7 @@ async fn member_journey_in_the_real_app() {
     c.close().await.unwrap();
 
     // Quit and reopen: the position is restored.
-    let c = driver.session().await;
+    let c = driver.session(APP).await;
     open_lesson(&c, "01-mindset").await;
     eventually(15, "the saved position", || async {
         current_time(&c).await >= paused_at - 1.0
@@ -1176,7 +1075,7 @@ async fn a_library_of_20000_episodes_in_the_real_app() {
     ));
     env.push(("STOWAWAY_SUBSCRIBE", sub.display().to_string()));
     let driver = Driver::start(&env);
-    let c = driver.session().await;
+    let c = driver.session(APP).await;
 
     eventually_seen(&c, 90, "the first show", || async {
         exists(&c, "[data-collection='show-000']").await

@@ -16,7 +16,11 @@ const OVERSCAN = 10;
 const WINDOW = 100;
 const KEEP = 300;
 
-export type RowRenderer = (c: CollectionView, item: ItemView, index: number) => HTMLElement;
+/** Draws an item's row: into `reuse` (a row that left the screen) when given. */
+export type RowRenderer = (c: CollectionView, item: ItemView, index: number, reuse?: HTMLElement) => HTMLElement;
+
+/** Rows kept for reuse at most (a screen's worth and its overscan, twice). */
+const POOL = 120;
 
 export class ItemList {
   readonly el: HTMLOListElement;
@@ -24,6 +28,8 @@ export class ItemList {
   /** Rows fetched since the last refresh (older ones are drawn until replaced). */
   private fresh = new Set<number>();
   private drawn = new Map<string, { el: HTMLElement; sig: string }>();
+  /** Rows that left the screen, to be filled with the next items that come on. */
+  private pool: HTMLElement[] = [];
   private total: number;
   private pending = new Set<number>();
   private generation = 0;
@@ -106,22 +112,27 @@ export class ItemList {
     const keep = new Set<string>();
     for (let i = first; i < end; i++) {
       const item = this.rows.get(i);
-      if (!item) continue;
-      const sig = `${i}|${JSON.stringify(item)}`;
-      keep.add(item.id);
-      const had = this.drawn.get(item.id);
-      if (had && had.sig === sig) continue;
-      const el = this.render(this.c, item, i);
-      el.style.top = `${i * ROW_HEIGHT}px`;
-      if (had) had.el.replaceWith(el);
-      else this.el.append(el);
-      this.drawn.set(item.id, { el, sig });
+      if (item) keep.add(item.id);
     }
+    // Rows leaving the screen first: they are what new rows are made of.
     for (const [id, d] of this.drawn) {
       if (!keep.has(id)) {
         d.el.remove();
+        if (this.pool.length < POOL) this.pool.push(d.el);
         this.drawn.delete(id);
       }
+    }
+    for (let i = first; i < end; i++) {
+      const item = this.rows.get(i);
+      if (!item) continue;
+      const sig = `${i}|${JSON.stringify(item)}`;
+      const had = this.drawn.get(item.id);
+      if (had && had.sig === sig) continue;
+      const el = this.render(this.c, item, i, had?.el ?? this.pool.pop());
+      el.style.top = `${i * ROW_HEIGHT}px`;
+      if (had && had.el !== el) had.el.replaceWith(el);
+      else if (!had) this.el.append(el);
+      this.drawn.set(item.id, { el, sig });
     }
   }
 }
