@@ -400,6 +400,22 @@ row.click();
 requestAnimationFrame(frame);
 "#;
 
+/// The app alone (any instance left is ended first) in a WebDriver session,
+/// once the page has drawn its first collection.
+async fn start_app(bins: &Bins, env: &[(&str, String)]) -> Result<(Driver, Client)> {
+    stop_app(&bins.app);
+    let driver = Driver::start(env);
+    let c = driver.session(bins.app.to_str().context("app path")?).await;
+    wait_for(
+        &c,
+        60,
+        "the first collection",
+        "return performance.getEntriesByName('stowaway:first-collection').length > 0;",
+    )
+    .await?;
+    Ok((driver, c))
+}
+
 async fn launch(
     bins: &Bins,
     env: &[(&str, String)],
@@ -409,17 +425,8 @@ async fn launch(
     scrolls: usize,
     probe: Option<&Path>,
 ) -> Result<Launch> {
-    stop_app(&bins.app);
-    let driver = Driver::start(env);
     let t0 = epoch_ms();
-    let c = driver.session(bins.app.to_str().context("app path")?).await;
-    wait_for(
-        &c,
-        60,
-        "the first collection",
-        "return performance.getEntriesByName('stowaway:first-collection').length > 0;",
-    )
-    .await?;
+    let (driver, c) = start_app(bins, env).await?;
     let marks = js(
         &c,
         "const m = performance.getEntriesByName('stowaway:first-collection')[0];
@@ -596,16 +603,7 @@ async fn idle_on_demo(bins: &Bins, work: &Path, bus: &SecretService) -> Result<V
     subscribe_and_sync(bins, &member, &sub)?;
     let mut env = bus.env();
     env.push(("STOWAWAY_DATA_DIR", member.display().to_string()));
-    stop_app(&bins.app);
-    let driver = Driver::start(&env);
-    let c = driver.session(bins.app.to_str().context("app path")?).await;
-    wait_for(
-        &c,
-        60,
-        "the first collection",
-        "return performance.getEntriesByName('stowaway:first-collection').length > 0;",
-    )
-    .await?;
+    let (driver, c) = start_app(bins, &env).await?;
     tokio::time::sleep(Duration::from_secs(15)).await;
     let m = app_memory(&bins.app)?;
     let _ = c.close().await;

@@ -279,18 +279,18 @@ fn library(
         .status()?;
     ensure!(status.success(), "keygen failed");
     eprintln!("scale {items}: publishing");
-    let (publish_s, _, _) = timed(
-        Command::new(&bins.publish)
-            .arg("build")
+    let build = || {
+        let mut c = Command::new(&bins.publish);
+        c.arg("build")
             .arg("--key")
             .arg(keys.join("stowaway.key"))
             .arg("--source")
             .arg(&source)
             .arg("--out")
-            .arg(&mirror),
-        "stowaway-publish build",
-        &root,
-    )?;
+            .arg(&mirror);
+        c
+    };
+    let (publish_s, _, _) = timed(&mut build(), "stowaway-publish build", &root)?;
     let url = format!("file://{}/", mirror.display());
     let sub = Command::new(&bins.publish)
         .arg("subscription")
@@ -322,16 +322,7 @@ fn library(
     let toml = source.join("library.toml");
     let text = fs::read_to_string(&toml)?.replace(" s000n", " revised s000n");
     fs::write(&toml, text)?;
-    let status = Command::new(&bins.publish)
-        .arg("build")
-        .arg("--key")
-        .arg(keys.join("stowaway.key"))
-        .arg("--source")
-        .arg(&source)
-        .arg("--out")
-        .arg(&mirror)
-        .stdout(Stdio::null())
-        .status()?;
+    let status = build().stdout(Stdio::null()).status()?;
     ensure!(status.success(), "republishing failed");
     let sync = || {
         let mut c = Command::new(&bins.stowaway);
