@@ -11,7 +11,8 @@
 //! Items are handed over in the order of the bytes. A collection's items
 //! come with its id; in the canonical order the publisher writes (`id`
 //! before `items`) they stream, and a signed catalog that puts `items`
-//! first has that collection's items held until its id is read.
+//! first has that collection's items held until its id is read (counted
+//! against the item limit as they are read).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -341,7 +342,7 @@ impl<'de> Visitor<'de> for OneCollection<'_, '_, '_> {
                                 ids: &mut ids,
                             })?)
                         }
-                        None => held = Some(map.next_value::<Vec<Item>>()?),
+                        None => held = Some(map.next_value_seed(Held { state: &mut *state })?),
                     }
                 }
             }
@@ -360,8 +361,6 @@ impl<'de> Visitor<'de> for OneCollection<'_, '_, '_> {
         ))?;
         if let Some(items) = held {
             for (position, it) in items.into_iter().enumerate() {
-                let r = state.counts.item(limits);
-                state.check(r)?;
                 state.check(validate_item(&id, &it, &mut ids, limits))?;
                 state.deliver(&id, position, it)?;
             }
@@ -374,6 +373,40 @@ impl<'de> Visitor<'de> for OneCollection<'_, '_, '_> {
             artwork,
             items: ids.len(),
         })
+    }
+}
+
+/// Items read before their collection's id: kept until it comes, each
+/// counted against the limit as it is read (a hostile list is stopped at
+/// the limit, not held whole).
+struct Held<'v, 'a, 's> {
+    state: &'v mut State<'a, 's>,
+}
+
+impl<'de> DeserializeSeed<'de> for Held<'_, '_, '_> {
+    type Value = Vec<Item>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Held<'_, '_, '_> {
+    type Value = Vec<Item>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of items")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Item>, A::Error> {
+        let limits = self.state.limits;
+        let mut out = Vec::new();
+        while let Some(it) = seq.next_element::<Item>()? {
+            let r = self.state.counts.item(limits);
+            self.state.check(r)?;
+            out.push(it);
+        }
+        Ok(out)
     }
 }
 

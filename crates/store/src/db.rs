@@ -327,15 +327,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 /// A signed catalog's bytes are dropped then (a feed's are kept: the next
 /// refresh merges over them).
 fn hash_catalogs(tx: &rusqlite::Transaction) -> rusqlite_migration::HookResult {
-    let rows: Vec<(String, Vec<u8>, bool)> = tx
+    // One catalog in memory at a time (each may be 64 MiB).
+    let ids: Vec<(String, bool)> = tx
         .prepare(
-            "SELECT c.library_id, c.bytes, EXISTS (SELECT 1 FROM feeds f WHERE f.library_id = c.library_id)
+            "SELECT c.library_id, EXISTS (SELECT 1 FROM feeds f WHERE f.library_id = c.library_id)
              FROM catalogs c",
         )?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    for (library, bytes, feed) in rows {
+    for (library, feed) in ids {
+        let bytes: Vec<u8> = tx.query_row(
+            "SELECT bytes FROM catalogs WHERE library_id = ?1",
+            [&library],
+            |r| r.get(0),
+        )?;
         let sha = stowaway_catalog::Sha256::digest(&bytes);
+        drop(bytes);
         tx.execute(
             "UPDATE catalogs SET sha256 = ?2, bytes = CASE WHEN ?3 THEN bytes END WHERE library_id = ?1",
             rusqlite::params![library, sha.as_str(), feed],

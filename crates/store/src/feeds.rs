@@ -314,6 +314,12 @@ impl Store {
         // The files first. A file whose declared length or integrity changed,
         // or (having neither) whose address changed, is another file: what
         // was learned of it is forgotten.
+        let learned_before: HashMap<String, String> = tx
+            .prepare(
+                "SELECT key, sha256 FROM feed_files WHERE library_id = ?1 AND sha256 IS NOT NULL",
+            )?
+            .query_map([library], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
         for f in files {
             tx.execute(
                 "INSERT INTO feed_files(key, library_id, urls, length, integrity)
@@ -351,6 +357,21 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             rows
         };
+        // Items whose file was forgotten point at its old hash: written
+        // again (their digest, of the feed's words, did not change), so they
+        // point at the file's key and the next sync fetches the new file.
+        let forgotten: Vec<&String> = learned_before
+            .iter()
+            .filter(|(key, sha)| learned.get(*key).map(|(s, _)| s) != Some(*sha))
+            .map(|(_, sha)| sha)
+            .collect();
+        for sha in &forgotten {
+            tx.execute(
+                "UPDATE items SET digest = NULL
+                 WHERE library_id = ?1 AND rowid IN (SELECT item_rowid FROM assets WHERE sha256 = ?2)",
+                params![library, sha],
+            )?;
+        }
         let resolve_asset = |a: &mut Asset| {
             if let Some((sha, size)) = learned.get(a.sha256.as_str()) {
                 if let Ok(sha) = Sha256::parse(sha) {
@@ -376,7 +397,7 @@ impl Store {
         resolve(&mut new);
         new.sequence = previous_sequence.unwrap_or(0);
         new.generated_at = old.as_ref().map_or(new.generated_at, |o| o.generated_at);
-        let unchanged = old.as_ref() == Some(&new);
+        let unchanged = old.as_ref() == Some(&new) && forgotten.is_empty();
         if unchanged {
             tx.commit()?;
             return Ok(ApplyOutcome {

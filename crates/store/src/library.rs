@@ -219,6 +219,13 @@ impl Store {
         Ok(out)
     }
 
+    fn has_catalog_copy(&self, library: &str) -> bool {
+        let dir = self.root.join(SUBSCRIPTIONS_DIR);
+        ["catalog", "minisig"]
+            .iter()
+            .all(|k| dir.join(format!("{library}.{k}")).is_file())
+    }
+
     /// The copy of `library`'s last verified catalog and its signature kept
     /// beside the index (for `fsck --repair`), if there is one.
     pub fn catalog_copy(&self, library: &str) -> Option<(Vec<u8>, Vec<u8>)> {
@@ -452,14 +459,20 @@ impl Store {
                     applied: applied.sequence,
                 });
             }
-            if new == applied.sequence {
-                if applied.sha256 == *verified.sha256() {
+            match &applied.sha256 {
+                Some(sha) if new == applied.sequence && sha == verified.sha256() => {
                     if !verified.signature().is_empty() {
                         tx.execute(
                             "UPDATE libraries SET signature = ?2 WHERE id = ?1",
                             params![library, verified.signature()],
                         )?;
                         tx.commit()?;
+                        // The copy fsck --repair rebuilds from, if an older
+                        // version never wrote it.
+                        if !self.has_catalog_copy(library) {
+                            self.save_subscription_copy(library, "catalog", verified.bytes())?;
+                            self.save_subscription_copy(library, "minisig", verified.signature())?;
+                        }
                     }
                     return Ok(ApplyOutcome {
                         library: library.to_owned(),
@@ -469,10 +482,15 @@ impl Store {
                         diff: CatalogDiff::default(),
                     });
                 }
-                return Err(StoreError::Equivocation {
-                    library: library.to_owned(),
-                    sequence: applied.sequence,
-                });
+                Some(_) if new == applied.sequence => {
+                    return Err(StoreError::Equivocation {
+                        library: library.to_owned(),
+                        sequence: applied.sequence,
+                    });
+                }
+                // A higher sequence, or the same one whose hash is not known:
+                // applied (again).
+                _ => {}
             }
         }
         let signed = !verified.signature().is_empty();
@@ -686,8 +704,9 @@ pub(crate) fn wanted_sql() -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AppliedCatalog {
     pub sequence: u64,
-    /// The SHA-256 of its exact bytes.
-    pub sha256: Sha256,
+    /// The SHA-256 of its exact bytes (`None`: not known; the same
+    /// sequence is then applied again, never a lower one).
+    pub sha256: Option<Sha256>,
     /// Unix seconds.
     pub expires_at: Option<i64>,
 }
@@ -714,14 +733,11 @@ pub(crate) fn applied(
         .optional()?;
     let (seq, sha, expires_at) =
         row.ok_or_else(|| StoreError::UnknownLibrary(library.to_owned()))?;
-    Ok(match (seq, sha.and_then(|s| Sha256::parse(&s).ok())) {
-        (Some(seq), Some(sha256)) => Some(AppliedCatalog {
-            sequence: seq as u64,
-            sha256,
-            expires_at,
-        }),
-        _ => None,
-    })
+    Ok(seq.map(|seq| AppliedCatalog {
+        sequence: seq as u64,
+        sha256: sha.and_then(|s| Sha256::parse(&s).ok()),
+        expires_at,
+    }))
 }
 
 /// Writes what changed from the catalog applied before (at

@@ -214,7 +214,10 @@ impl Check<'_> {
                         return Err(f.message);
                     }
                     match applied {
-                        Some(a) if served == a.sequence && a.sha256 != *v.sha256() => {
+                        Some(a)
+                            if served == a.sequence
+                                && a.sha256.as_ref().is_some_and(|s| s != v.sha256()) =>
+                        {
                             let seq = a.sequence;
                             let f = Failure::from(format!(
                                 "serves a different catalog with the applied sequence {seq} (equivocation refused)"

@@ -668,6 +668,39 @@ async fn the_publishers_own_copy_may_change_without_a_digest() {
     assert!(s.items().iter().all(|(_, d)| *d));
 }
 
+/// The publisher replaces a downloaded file and says so (a new integrity
+/// digest, same episode, same length): what was learned of the old file is
+/// forgotten, the episode points at the file again, and the next sync
+/// fetches the new bytes (never keeps playing the old ones).
+#[tokio::test]
+async fn a_replaced_file_with_a_new_digest_is_fetched_again() {
+    let s = Setup::new(None, &[Ep::new(1)]).await;
+    assert!(s.sync().await.ok());
+    let first = Sha256::digest(&media(1));
+    assert!(s.store().has_blob(&first).unwrap());
+    let mut v2 = media(1);
+    v2[10] ^= 1;
+    std::fs::write(s.alternate.root().join("media/e1.mp3"), &v2).unwrap();
+    let ep = Ep {
+        integrity: Some(v2.clone()),
+        ..Ep::new(1)
+    };
+    write_feed(
+        &s.feed.root().join("feed.xml"),
+        &feed_xml(&s.feed.url(), &refused_url(), &s.alternate.url(), &[ep]),
+    );
+    let r = s.sync().await;
+    assert!(r.ok(), "{:?}", r.libraries[0].failed);
+    let second = Sha256::digest(&v2);
+    assert!(
+        s.store().has_blob(&second).unwrap(),
+        "the new file is fetched"
+    );
+    let learned = s.store().feed_files(&s.library).unwrap();
+    assert!(learned.values().any(|f| f.sha256.as_ref() == Some(&second)));
+    assert!(s.items().iter().all(|(_, d)| *d));
+}
+
 /// A partial file that is already whole (a sync stopped while checking it)
 /// is finished without asking any source again.
 #[tokio::test]
