@@ -158,3 +158,94 @@ fn a_removal_in_another_process_stops_the_download() {
     );
     assert_eq!(stowaway_tests::files_below(&member.blob_dir()).len(), 1);
 }
+
+/// Ready for the trip: pin a course, `ready` says what is missing (exit 1),
+/// a sync fetches it, `ready` re-hashes every byte and says ready (exit 0);
+/// a file damaged on disk makes it not ready and is set aside, so the next
+/// sync fetches it again. A pinned lesson is not removed by accident.
+#[test]
+fn ready_for_the_trip_checks_every_byte_of_what_is_pinned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = Publisher::new(&tmp.path().join("publisher"));
+    publisher.build();
+    let member = Member::new(&tmp.path().join("member"));
+    let sub = publisher.subscription(&[stowaway_tests::file_url(&publisher.mirror)]);
+    member.json(&["subscribe", sub.to_str().unwrap()]);
+    member.json(&["auto-download", "acme/first-deal", "off"]);
+    member.json(&["auto-download", "acme/deal-room", "off"]);
+    let v = member.json(&["ready"]);
+    assert_eq!(
+        (v["ready"].as_bool(), v["files"].as_u64()),
+        (Some(true), Some(0)),
+        "{v}"
+    );
+
+    let p = member.json(&["pin", "acme/first-deal"]);
+    assert_eq!(p["changed"], true);
+    let r = member.run(&["ready", "acme"]).failure();
+    assert!(
+        r.stdout.contains("Not ready: 3 of 3 lessons missing"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("missing: acme/first-deal/l2  Finding deals"),
+        "{}",
+        r.stdout
+    );
+    let v = member.run(&["ready", "acme", "--json"]).failure().json();
+    assert_eq!(
+        (v["missing_items"].as_u64(), v["lessons"].as_u64()),
+        (Some(3), Some(3)),
+        "{v}"
+    );
+
+    // The rule says off, the pin says keep: a sync fetches the course only.
+    let s = member.json(&["sync"]);
+    assert_eq!(s["libraries"][0]["files_downloaded"], 5, "{s}"); // 3 lessons, a transcript, a workbook
+    let r = member.run(&["ready", "acme/first-deal"]).success();
+    assert!(r.stdout.starts_with("Ready: 3 lessons, "), "{}", r.stdout);
+    assert!(r.stdout.contains("verified just now"), "{}", r.stdout);
+    let v = member.json(&["ready", "acme"]);
+    assert_eq!(v["bytes_verified"], v["bytes"], "{v}");
+    assert!(v["bytes"].as_u64().unwrap() > 1_000_000, "{v}");
+
+    // One byte changed on disk: not ready, the copy set aside, fetched again.
+    let largest = stowaway_tests::files_below(&member.blob_dir())
+        .into_iter()
+        .max_by_key(|f| std::fs::metadata(f).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&largest).unwrap();
+    bytes[1000] ^= 0xff;
+    std::fs::write(&largest, bytes).unwrap();
+    let v = member.run(&["ready", "acme", "--json"]).failure().json();
+    assert_eq!(
+        (v["damaged"].as_u64(), v["missing_items"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["missing"][0]["item_id"], "l2", "{v}");
+    assert!(!largest.exists(), "the damaged copy is set aside");
+    let s = member.json(&["sync"]);
+    assert_eq!(s["libraries"][0]["files_downloaded"], 1, "{s}");
+    member.run(&["ready", "acme"]).success();
+
+    // Pinned: not removed by accident; unpinned, it can be.
+    let e = member
+        .run(&["remove", "acme/first-deal/l1", "--json"])
+        .failure()
+        .json();
+    assert_eq!(
+        (&e["code"], &e["detail"]),
+        (&"invalid".into(), &"pinned".into()),
+        "{e}"
+    );
+    member.json(&["unpin", "acme/first-deal"]);
+    member.json(&["remove", "acme/first-deal/l1"]);
+    let e = member
+        .run(&["ready", "acme/nope", "--json"])
+        .failure()
+        .json();
+    assert_eq!(e["code"], "not_found", "{e}");
+}

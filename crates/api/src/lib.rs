@@ -22,6 +22,7 @@ mod error;
 mod events;
 mod library;
 mod mirrors;
+mod ready;
 mod settings;
 mod status;
 mod subscribe;
@@ -43,6 +44,7 @@ pub use library::{
     COLLECTIONS_PER_PAGE, MAX_HITS,
 };
 pub use mirrors::MirrorView;
+pub use ready::{MissingItem, ReadyScope, ReadyView, MISSING_SHOWN};
 pub use settings::AppSettings;
 pub use status::{NewItems, SyncStatus, Synced, NEWS_TITLES};
 pub use subscribe::{

@@ -1,13 +1,15 @@
 //! `stowaway-bench`: measures the real `stowaway` binary against curl on one
 //! machine, in one run, and prints a Markdown table (or `--json`).
 //!
-//! Three sections (see docs/BENCHMARKS.md):
+//! Four sections (see docs/BENCHMARKS.md):
 //! 1. throughput from one local nginx: curl (sequential, `--parallel`, then
 //!    hashing with `sha256sum` or `openssl dgst`, then fsync) against
 //!    `stowaway sync --jobs 4` / `--jobs 1`;
 //! 2. time to a catalog when the first mirror black-holes every request;
 //! 3. time lost by one mid-file failover (the primary resets the connection
-//!    half-way; the download continues on the next mirror with a Range request).
+//!    half-way; the download continues on the next mirror with a Range request);
+//! 4. `stowaway ready` (every stored byte hashed again) against `sha256sum`
+//!    on the same files.
 //!
 //! Not a test and never run in CI: it writes gigabytes and takes minutes.
 #![forbid(unsafe_code)]
@@ -80,6 +82,7 @@ enum Section {
     Throughput,
     Catalog,
     Failover,
+    Ready,
 }
 
 // ---------------------------------------------------------------- processes
@@ -448,6 +451,108 @@ impl Published {
     }
 }
 
+// ---------------------------------------------------------------- 4. ready
+
+/// `stowaway ready` (every stored byte hashed again, two files at once)
+/// against `sha256sum` on the same blob files: one process, and two at once
+/// (`xargs -P 2`), the page cache warm for all of them.
+fn ready(args: &Args, bins: &Bins, work: &Path) -> Result<Vec<Row>> {
+    let root = work.join("ready");
+    eprintln!(
+        "ready: generating, publishing and syncing {} × {} MiB…",
+        args.files, args.size_mib
+    );
+    let p = Published::new(bins, &root, "ready", args.files, args.size_mib * MIB)?;
+    remove(&p.source)?;
+    let url = format!("file://{}/", p.mirror.display());
+    let sub = p.subscription(bins, "member", std::slice::from_ref(&url))?;
+    let data = root.join("member");
+    exec(
+        bins.stowaway(&data).arg("subscribe").arg(&sub),
+        "subscribe",
+        &root,
+    )?;
+    exec(bins.stowaway(&data).arg("sync"), "sync", &root)?;
+    let files: Vec<PathBuf> = p
+        .blobs
+        .iter()
+        .map(|(hex, _)| data.join("blobs/sha256").join(&hex[..2]).join(hex))
+        .collect();
+    for f in &files {
+        ensure!(f.exists(), "{} was not downloaded", f.display());
+    }
+    // Warm: every file read once before the first measurement.
+    exec(
+        Command::new("cat").args(&files).stdout(Stdio::null()),
+        "cat",
+        &root,
+    )?;
+    let methods = [
+        "stowaway ready",
+        "sha256sum",
+        "sha256sum, two at once (xargs -P 2)",
+        "openssl dgst -sha256 (SHA extensions)",
+    ];
+    let mut samples: Vec<Samples> = methods.iter().map(|_| Samples::default()).collect();
+    for _ in 0..args.runs {
+        let t = exec(
+            bins.stowaway(&data).args(["ready", "--json"]),
+            "stowaway ready",
+            &root,
+        )?;
+        let v: Value = serde_json::from_str(&t.stdout)?;
+        ensure!(
+            v["ready"] == true && v["bytes_verified"].as_u64() == Some(p.total),
+            "stowaway ready checked {} of {} bytes: {v}",
+            v["bytes_verified"],
+            p.total
+        );
+        samples[0].add(&t);
+        let t = exec(Command::new("sha256sum").args(&files), "sha256sum", &root)?;
+        ensure!(
+            t.stdout.lines().count() == files.len(),
+            "sha256sum: {}",
+            t.stdout
+        );
+        samples[1].add(&t);
+        let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+        fs::write(root.join("list"), list)?;
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg(format!(
+                "xargs -P 2 -n {} sha256sum < list",
+                files.len().div_ceil(2)
+            ))
+            .current_dir(&root);
+        let t = exec(&mut sh, "xargs sha256sum", &root)?;
+        ensure!(
+            t.stdout.lines().count() == files.len(),
+            "xargs sha256sum: {}",
+            t.stdout
+        );
+        samples[2].add(&t);
+        let t = exec(
+            Command::new("openssl")
+                .args(["dgst", "-sha256"])
+                .args(&files),
+            "openssl dgst",
+            &root,
+        )?;
+        ensure!(
+            t.stdout.lines().count() == files.len(),
+            "openssl: {}",
+            t.stdout
+        );
+        samples[3].add(&t);
+    }
+    remove(&p.mirror)?;
+    Ok(methods
+        .iter()
+        .zip(&samples)
+        .map(|(m, s)| s.row(m, p.total))
+        .collect())
+}
+
 // ---------------------------------------------------------------- statistics
 
 fn median(v: &[f64]) -> f64 {
@@ -625,6 +730,7 @@ struct Report {
     throughput: Vec<Row>,
     catalog: Vec<Row>,
     failover: Vec<Row>,
+    ready: Vec<Row>,
     /// Median time of the dropped-primary sync minus the healthy-primary one.
     failover_time_lost_s: Option<f64>,
     free_before: Option<u64>,
@@ -1109,6 +1215,31 @@ fn markdown(r: &Report) {
         }
         println!("\nMB = 10^6 bytes. CPU = user and system seconds of the measured processes (not nginx's).\n");
     }
+    if !r.ready.is_empty() {
+        let total = r.ready[0].bytes;
+        println!(
+            "## 4. Ready for the trip: every byte of {} files × {} MiB = {:.0} MiB hashed again ({} runs, warm page cache)\n",
+            r.files,
+            r.size_mib,
+            total as f64 / MIB as f64,
+            r.runs
+        );
+        println!("| method | median s | min s | MB/s (median) | MB/s (best) | CPU user + sys s (median) |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        for row in &r.ready {
+            println!(
+                "| {} | {:.2} | {:.2} | {} | {} | {:.2} + {:.2} |",
+                row.name,
+                row.median_s,
+                row.min_s,
+                fmt_opt(row.mb_per_s_median, 0),
+                fmt_opt(row.mb_per_s_best, 0),
+                row.user_median_s,
+                row.sys_median_s
+            );
+        }
+        println!();
+    }
     if !r.catalog.is_empty() {
         println!(
             "## 2. Time to a catalog ({} runs; small library)\n",
@@ -1234,6 +1365,7 @@ fn main() -> Result<()> {
         throughput: Vec::new(),
         catalog: Vec::new(),
         failover: Vec::new(),
+        ready: Vec::new(),
         failover_time_lost_s: None,
         free_before,
         free_after: None,
@@ -1250,6 +1382,9 @@ fn main() -> Result<()> {
         let (rows, lost) = failover(&args, &bins, work.path())?;
         report.failover = rows;
         report.failover_time_lost_s = lost;
+    }
+    if want(Section::Ready) {
+        report.ready = ready(&args, &bins, work.path())?;
     }
     report.free_after = free_bytes(work.path());
     report.load_after = loadavg();

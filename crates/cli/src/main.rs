@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use stowaway_api::{Api, ApiError, DownloadMode, ErrorCode, ItemRef, OsKeyring};
+use stowaway_api::{Api, ApiError, DownloadMode, ErrorCode, ItemRef, OsKeyring, ReadyScope};
 use stowaway_mirrors::ClientConfig;
 use stowaway_store::Store;
 use stowaway_sync::{Engine, Source, SyncOptions};
@@ -115,6 +115,24 @@ enum Command {
     Budget {
         #[arg(value_name = "SIZE")]
         size: String,
+    },
+    /// Keep a course, a show or an item for the trip: LIBRARY/COLLECTION[/ITEM].
+    /// Pinned items are downloaded whatever the collection's rule says,
+    /// first, and never evicted to make room.
+    Pin {
+        #[arg(value_name = "TARGET")]
+        target: String,
+    },
+    /// No longer keep it for the trip (its files stay until removed).
+    Unpin {
+        #[arg(value_name = "TARGET")]
+        target: String,
+    },
+    /// Is everything kept offline here, whole and playable? Hashes every
+    /// stored file again; exits 0 only when ready: LIBRARY[/COLLECTION].
+    Ready {
+        #[arg(value_name = "LIBRARY[/COLLECTION]")]
+        target: Option<String>,
     },
     /// Pause downloads: syncs refresh catalogs only until `resume`.
     Pause,
@@ -547,6 +565,76 @@ async fn run(cli: Cli) -> Result<bool> {
                 outln!("Saved in the keyring; the mirrors accept it. Run `stowaway sync`.");
             }
             Ok(!lib.needs_token)
+        }
+        Command::Pin { ref target } | Command::Unpin { ref target } => {
+            let pin = matches!(cli.command, Command::Pin { .. });
+            let t = Target::parse(target, false)?;
+            let changed = if pin {
+                api.pin(&t.library, &t.collection, t.item.as_deref())?
+            } else {
+                api.unpin(&t.library, &t.collection, t.item.as_deref())?
+            };
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::json!({ "ok": true, "pinned": pin, "changed": changed })
+                );
+            } else if pin {
+                outln!(
+                    "{target} is kept for the trip{}. `stowaway sync` fetches what is missing; `stowaway ready {}` checks it.",
+                    if changed { "" } else { " (it already was)" },
+                    t.library
+                );
+            } else if changed {
+                outln!("{target} is no longer kept for the trip; its files stay until you remove them.");
+            } else {
+                outln!("{target} was not pinned.");
+            }
+            Ok(true)
+        }
+        Command::Ready { target } => {
+            let scope = match target.as_deref().map(|t| t.split_once('/')) {
+                None => ReadyScope::default(),
+                Some(None) => ReadyScope {
+                    library: target.clone(),
+                    collection: None,
+                },
+                Some(Some((l, c))) if !l.is_empty() && !c.is_empty() && !c.contains('/') => {
+                    ReadyScope {
+                        library: Some(l.to_owned()),
+                        collection: Some(c.to_owned()),
+                    }
+                }
+                Some(Some(_)) => {
+                    return Err(invalid(format!(
+                        "{}: expected LIBRARY or LIBRARY/COLLECTION",
+                        target.unwrap_or_default()
+                    )))
+                }
+            };
+            let bar = (!json && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+                let b = indicatif::ProgressBar::new(0);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "  checking [{bar:30.cyan/blue}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                b
+            });
+            let progress = |done: u64, total: u64| {
+                if let Some(b) = &bar {
+                    b.set_length(total);
+                    b.set_position(done);
+                }
+            };
+            let view = tokio::task::block_in_place(|| api.ready(&scope, &progress))?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            output::ready(json, &view)?;
+            Ok(view.ready)
         }
         Command::Pause | Command::Resume => {
             let paused = matches!(cli.command, Command::Pause);

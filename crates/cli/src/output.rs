@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde::Serialize;
 use stowaway_api::{
     Api, CollectionAfter, CollectionView, DownloadState, DownloadsView, Filter, Freed, ItemView,
-    LibraryView, PartialDownload, SearchHit, Seek, UnsubscribedView,
+    LibraryView, PartialDownload, ReadyView, SearchHit, Seek, UnsubscribedView,
 };
 use stowaway_catalog::Subscription;
 use stowaway_mirrors::MirrorHealth;
@@ -371,6 +371,35 @@ fn collection_items(
         );
     }
     Ok(kept)
+}
+
+/// Missing items `ready` lists on a terminal (`--json` has up to 200).
+const MISSING_LISTED: usize = 20;
+
+pub fn ready(json: bool, v: &ReadyView) -> Result<()> {
+    if json {
+        let mut value = serde_json::to_value(v)?;
+        value["ok"] = v.ready.into();
+        return print_json(&value);
+    }
+    outln!("{}", v.summary);
+    for m in v.missing.iter().take(MISSING_LISTED) {
+        outln!(
+            "  missing: {}/{}/{}  {} ({})",
+            m.library_id,
+            m.collection_id,
+            m.item_id,
+            m.title,
+            bytes(m.bytes_missing)
+        );
+    }
+    if v.missing_items > MISSING_LISTED as u64 {
+        outln!("  … and {} more", v.missing_items - MISSING_LISTED as u64);
+    }
+    if !v.ready {
+        outln!("Run `stowaway sync` to fetch what is missing.");
+    }
+    Ok(())
 }
 
 pub fn search(json: bool, q: &str, hits: &[SearchHit]) -> Result<()> {

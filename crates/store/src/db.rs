@@ -321,6 +321,20 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN digest BLOB;
     INSERT INTO items_fts(items_fts, rank) VALUES ('hashsize', 16777216);
     "#,
+    // 12: what the member keeps for the trip: a whole collection (item_id
+    // '') or one item. A pinned item is wanted whatever the rules say, goes
+    // first like an item asked for, and is never evicted.
+    r#"
+    CREATE TABLE pins (
+        library_id    TEXT NOT NULL,
+        collection_id TEXT NOT NULL,
+        item_id       TEXT NOT NULL DEFAULT '',
+        pinned_at     INTEGER NOT NULL,
+        PRIMARY KEY (library_id, collection_id, item_id),
+        FOREIGN KEY (library_id, collection_id)
+            REFERENCES collections(library_id, id) ON DELETE CASCADE
+    ) STRICT;
+    "#,
 ];
 
 /// Migration 11's hook: the SHA-256 of each catalog moved into `catalogs`.

@@ -23,10 +23,28 @@ pub(crate) const ITEM_POLICY_JOINS: &str =
                  LEFT JOIN download_rules r ON r.library_id = i.library_id
                     AND r.collection_id = i.collection_id";
 
+/// True for an item `i` the member keeps for the trip: it, or its collection, is pinned.
+macro_rules! item_pinned {
+    () => {
+        "EXISTS (SELECT 1 FROM pins pn WHERE pn.library_id = i.library_id
+                    AND pn.collection_id = i.collection_id AND pn.item_id IN ('', i.id))"
+    };
+}
+pub(crate) const ITEM_PINNED: &str = item_pinned!();
+
+/// True for an item the member asked for: downloaded on request, or pinned
+/// (needs [`ITEM_POLICY_JOINS`]). These go first, and past the budget.
+pub(crate) const ITEM_EXPLICIT: &str =
+    concat!("(COALESCE(d.state, '') = 'wanted' OR ", item_pinned!(), ")");
+
 /// True for an item the download rules want (needs [`ITEM_POLICY_JOINS`]).
-pub(crate) const ITEM_WANTED: &str = "(COALESCE(d.state, '') = 'wanted'
+pub(crate) const ITEM_WANTED: &str = concat!(
+    "(COALESCE(d.state, '') = 'wanted' OR ",
+    item_pinned!(),
+    "
                     OR (COALESCE(d.state, '') = 'auto' AND COALESCE(r.mode, 'all') <> 'off')
-                    OR (d.state IS NULL AND COALESCE(r.mode, 'all') = 'all'))";
+                    OR (d.state IS NULL AND COALESCE(r.mode, 'all') = 'all'))"
+);
 
 const BUDGET: &str = "storage_budget";
 const PAUSED: &str = "downloads_paused";
@@ -138,6 +156,71 @@ pub(crate) fn want_new_items(
 }
 
 impl Store {
+    /// Keeps a collection (`item` None) or one item for the trip: wanted
+    /// whatever the rules say, first in the queue, never evicted. Returns
+    /// whether it was not pinned before.
+    pub fn pin(
+        &self,
+        library: &str,
+        collection: &str,
+        item: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.check_collection(library, collection)?;
+        if let Some(item) = item {
+            self.check_item(ItemKey {
+                library,
+                collection,
+                item,
+            })?;
+        }
+        let n = self.writer().execute(
+            "INSERT INTO pins(library_id, collection_id, item_id, pinned_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![library, collection, item.unwrap_or(""), now_unix()],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// No longer keeps it for the trip (a collection: nor any of its items).
+    /// Its files stay until the rules or the member remove them. Returns
+    /// whether anything was pinned.
+    pub fn unpin(
+        &self,
+        library: &str,
+        collection: &str,
+        item: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.check_collection(library, collection)?;
+        let n = self.writer().execute(
+            "DELETE FROM pins WHERE library_id = ?1 AND collection_id = ?2 AND (?3 IS NULL OR item_id = ?3)",
+            params![library, collection, item],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// Whether the item is kept for the trip (itself or its collection).
+    pub fn is_pinned(&self, key: ItemKey<'_>) -> Result<bool, StoreError> {
+        Ok(self.reader().query_row(
+            "SELECT EXISTS (SELECT 1 FROM pins WHERE library_id = ?1 AND collection_id = ?2 AND item_id IN ('', ?3))",
+            params![key.library, key.collection, key.item],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn check_item(&self, key: ItemKey<'_>) -> Result<(), StoreError> {
+        let found = self
+            .reader()
+            .query_row(
+                "SELECT 1 FROM items WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
+                params![key.library, key.collection, key.item],
+                |_| Ok(()),
+            )
+            .optional()?;
+        found.ok_or_else(|| {
+            StoreError::UnknownItem(format!("{}/{}/{}", key.library, key.collection, key.item))
+        })
+    }
+
     /// A setting, or `None` if it was never set.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
@@ -258,16 +341,9 @@ impl Store {
     /// done): it is no longer wanted, and its stored files are deleted unless
     /// another item still uses them.
     pub fn remove_download(&self, key: ItemKey<'_>) -> Result<Freed, StoreError> {
-        let found = self
-            .reader()
-            .query_row(
-                "SELECT 1 FROM items WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
-                params![key.library, key.collection, key.item],
-                |_| Ok(()),
-            )
-            .optional()?;
-        if found.is_none() {
-            return Err(StoreError::UnknownItem(format!(
+        self.check_item(key)?;
+        if self.is_pinned(key)? {
+            return Err(StoreError::Pinned(format!(
                 "{}/{}/{}",
                 key.library, key.collection, key.item
             )));
@@ -340,21 +416,23 @@ impl Store {
 
     /// Frees at least `needed` bytes (if it can) by removing downloads of
     /// played items the rules fetched on their own, oldest finished first.
-    /// Items the member asked for explicitly are never evicted.
+    /// Items the member asked for explicitly, and pinned ones, are never evicted.
     pub fn evict_played(&self, needed: u64) -> Result<Freed, StoreError> {
         let candidates: Vec<(String, String, String)> = self
             .reader()
-            .prepare(
+            .prepare(&format!(
                 "SELECT i.library_id, i.collection_id, i.id FROM playback p
                  JOIN items i ON i.library_id = p.library_id AND i.collection_id = p.collection_id
                      AND i.id = p.item_id
                  LEFT JOIN item_downloads d ON d.library_id = i.library_id
                      AND d.collection_id = i.collection_id AND d.item_id = i.id
                  WHERE p.played = 1 AND COALESCE(d.state, 'auto') = 'auto'
+                   AND NOT {pinned}
                    AND EXISTS (SELECT 1 FROM assets a JOIN blobs b ON b.sha256 = a.sha256
                                WHERE a.item_rowid = i.rowid)
                  ORDER BY p.updated_at, i.rowid",
-            )?
+                pinned = ITEM_PINNED
+            ))?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let mut total = Freed::default();
@@ -430,7 +508,7 @@ impl Store {
         let conn = self.reader();
         let mut stmt = conn.prepare(&format!(
             "SELECT i.library_id, i.collection_id, c.title, i.id, i.title,
-                    COALESCE(d.state, '') = 'wanted',
+                    {explicit},
                     a.sha256, a.size, COALESCE(p.bytes, 0)
              FROM items i
              JOIN collections c ON c.library_id = i.library_id AND c.id = i.collection_id
@@ -439,8 +517,9 @@ impl Store {
              {ITEM_POLICY_JOINS}
              WHERE (?1 IS NULL OR i.library_id = ?1) AND {ITEM_WANTED}
                AND a.sha256 NOT IN (SELECT sha256 FROM blobs)
-             ORDER BY i.library_id, CASE d.state WHEN 'wanted' THEN 1 ELSE 2 END,
-                      c.position, i.position, a.position"
+             ORDER BY i.library_id, CASE WHEN {explicit} THEN 1 ELSE 2 END,
+                      c.position, i.position, a.position",
+            explicit = ITEM_EXPLICIT
         ))?;
         let mut out: Vec<QueuedDownload> = Vec::new();
         let rows = stmt.query_map([library], |r| {

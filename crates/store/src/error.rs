@@ -50,6 +50,9 @@ pub enum StoreError {
     /// A file finished downloading after its item was removed: not kept.
     #[error("no longer wanted: removed while it downloaded")]
     Unwanted,
+    /// The member keeps it for the trip: unpin it before removing it.
+    #[error("{0} is kept for the trip; unpin it first (`stowaway unpin`)")]
+    Pinned(String),
     /// A catalog handed to the store failed to read back as it was written.
     #[error("{0}")]
     Catalog(#[from] stowaway_catalog::CatalogError),
@@ -103,6 +106,7 @@ impl StoreError {
             StoreError::NotOpenable(_) => "not_openable",
             StoreError::Corrupt(_) => "index_corrupt",
             StoreError::Catalog(e) => e.code(),
+            StoreError::Pinned(_) => "pinned",
         }
     }
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 use serde::Serialize;
 use stowaway_catalog::{verify_catalog, Sha256, Subscription};
 
-use crate::{BlobStore, Store, StoreError};
+use crate::{BlobStore, Reverified, Store, StoreError};
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -189,45 +189,39 @@ impl Store {
         };
         let blobs = self.blobs();
         let mut known = std::collections::HashSet::new();
-        for (sha, _size) in &indexed {
+        for (sha, size) in &indexed {
             known.insert(sha.clone());
             let Ok(sha) = Sha256::parse(sha) else {
                 continue;
             };
-            let path = blobs.path(&sha);
-            match BlobStore::hash_file(&path) {
-                Err(_) => {
+            match self.reverify(&sha, *size as u64, repair)? {
+                Reverified::Missing => {
                     report.problems.push(FsckProblem::Missing {
                         sha256: sha.to_string(),
                     });
                     if repair {
-                        self.forget_blob(&sha)?;
                         report
                             .repaired
                             .push(format!("{sha}: missing, will be downloaded again"));
                     }
                 }
-                Ok((actual, n)) => {
+                Reverified::Whole => {
+                    report.blobs_checked += 1;
+                    report.bytes_checked += *size as u64;
+                }
+                Reverified::Corrupt { actual, size: n } => {
                     report.blobs_checked += 1;
                     report.bytes_checked += n;
-                    if actual != sha {
-                        report.problems.push(FsckProblem::Corrupt {
-                            sha256: sha.to_string(),
-                            actual_sha256: actual.to_string(),
-                            size: n,
-                        });
-                        if repair {
-                            let dest = blobs.quarantine_dir().join(format!(
-                                "{sha}.{}",
-                                time::OffsetDateTime::now_utc().unix_timestamp()
-                            ));
-                            fs::rename(&path, &dest).map_err(|e| StoreError::io(&path, e))?;
-                            self.forget_blob(&sha)?;
-                            report.repaired.push(format!(
-                                "{sha}: corrupt, moved to {}, will be downloaded again",
-                                dest.display()
-                            ));
-                        }
+                    report.problems.push(FsckProblem::Corrupt {
+                        sha256: sha.to_string(),
+                        actual_sha256: actual.to_string(),
+                        size: n,
+                    });
+                    if repair {
+                        report.repaired.push(format!(
+                            "{sha}: corrupt, moved to {}, will be downloaded again",
+                            blobs.quarantine_dir().display()
+                        ));
                     }
                 }
             }
@@ -280,12 +274,6 @@ impl Store {
             }
         }
         Ok(report)
-    }
-
-    fn forget_blob(&self, sha: &Sha256) -> Result<(), StoreError> {
-        self.writer()
-            .execute("DELETE FROM blobs WHERE sha256 = ?1", [sha.as_str()])?;
-        Ok(())
     }
 
     /// Every blob any applied catalog references, with its announced size.

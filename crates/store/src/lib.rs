@@ -26,6 +26,7 @@ mod pages;
 mod playback;
 mod private;
 mod query;
+mod ready;
 
 pub use blobs::{BlobStore, BlobWriter};
 pub use downloads::{DownloadMode, Freed, QueuedDownload, StorageUsage};
@@ -39,6 +40,7 @@ pub use library::{
 pub use pages::{CollectionCursor, CollectionSummary, ItemCursor, ItemFilter, Seek, MAX_WINDOW};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
 pub use query::{fts_query, CollectionView, ItemView, LibraryStatus, SearchHit};
+pub use ready::{ReadyFile, ReadyItem, ReadyPlan, Reverified};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

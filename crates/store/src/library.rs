@@ -555,7 +555,7 @@ impl Store {
                  UNION ALL
                  SELECT i.library_id, a.sha256, a.size, a.media_type,
                         i.title || CASE a.role WHEN 'media' THEN '' ELSE ' (' || COALESCE(a.name, a.role) || ')' END,
-                        CASE d.state WHEN 'wanted' THEN 1 ELSE 2 END,
+                        CASE WHEN {explicit} THEN 1 ELSE 2 END,
                         c.position, i.position, a.position
                  FROM assets a JOIN items i ON i.rowid = a.item_rowid
                  JOIN collections c ON c.library_id = i.library_id AND c.id = i.collection_id
@@ -567,6 +567,7 @@ impl Store {
              ORDER BY library_id, prio, cpos, ipos, apos",
             joins = crate::downloads::ITEM_POLICY_JOINS,
             wanted = crate::downloads::ITEM_WANTED,
+            explicit = crate::downloads::ITEM_EXPLICIT,
         ))?;
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();

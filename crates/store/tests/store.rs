@@ -940,3 +940,129 @@ fn a_large_apply_reindexes_once_and_search_stays_in_step() {
     );
     assert_eq!(store.search("delta", 10).unwrap().len(), 1);
 }
+
+/// Pinned ("keep for the trip"): wanted whatever the rule says, first in
+/// the queue, never evicted, not removed by accident; unpinning a
+/// collection unpins its items.
+#[test]
+fn pinned_items_are_wanted_first_and_never_evicted() {
+    use stowaway_store::DownloadMode;
+    let (_dir, store) = open();
+    store
+        .apply_catalog(
+            "acme",
+            &verified(
+                1,
+                vec![
+                    item("e1", "A", "n", b"one-----"),
+                    item("e2", "B", "n", b"two-----"),
+                ],
+            ),
+        )
+        .unwrap();
+    store
+        .set_download_mode("acme", "show", DownloadMode::Off)
+        .unwrap();
+    assert!(wanted_labels(&store).is_empty());
+    assert!(store.pin("acme", "show", Some("e2")).unwrap());
+    assert!(!store.pin("acme", "show", Some("e2")).unwrap(), "once");
+    let w = store.wanted_blobs(None).unwrap();
+    assert_eq!(
+        (w.len(), w[0].label.as_str(), w[0].explicit),
+        (1, "B", true)
+    );
+    assert_eq!(
+        store.pin("acme", "show", Some("nope")).unwrap_err().code(),
+        "unknown_item"
+    );
+
+    put(&store, b"two-----");
+    store.set_played(key("e2"), true).unwrap();
+    assert_eq!(store.evict_played(100).unwrap().items, 0, "pinned stays");
+    let e = store.remove_download(key("e2")).unwrap_err();
+    assert_eq!(e.code(), "pinned", "{e}");
+    assert!(store.has_blob(&sha_of(b"two-----")).unwrap());
+
+    // The whole show: both items; unpinning the show unpins e2 too.
+    store.pin("acme", "show", None).unwrap();
+    assert!(store.is_pinned(key("e1")).unwrap());
+    assert_eq!(wanted_labels(&store), ["A"]);
+    assert!(store.unpin("acme", "show", None).unwrap());
+    assert!(!store.is_pinned(key("e2")).unwrap());
+    assert!(wanted_labels(&store).is_empty());
+    assert_eq!(
+        store.evict_played(100).unwrap().items,
+        1,
+        "no longer pinned"
+    );
+}
+
+/// The ready plan lists what is kept offline with each file once, and a
+/// stored file is checked again byte by byte: whole (recorded), corrupt or
+/// missing (left alone without repair; out of the index with it).
+#[test]
+fn the_ready_plan_and_reverifying_a_file() {
+    use stowaway_store::{DownloadMode, Reverified};
+    let (dir, store) = open();
+    let mut shared = item("e3", "C", "n", b"one-----");
+    shared.assets[0].role = AssetRole::Media;
+    store
+        .apply_catalog(
+            "acme",
+            &verified(
+                1,
+                vec![
+                    item("e1", "A", "n", b"one-----"),
+                    item("e2", "B", "n", b"two-----"),
+                    shared,
+                ],
+            ),
+        )
+        .unwrap();
+    store
+        .set_download_mode("acme", "show", DownloadMode::Off)
+        .unwrap();
+    store.pin("acme", "show", Some("e1")).unwrap();
+    store.pin("acme", "show", Some("e3")).unwrap();
+    put(&store, b"one-----");
+    let plan = store.ready_plan(Some("acme"), None).unwrap();
+    let ids: Vec<_> = plan
+        .items
+        .iter()
+        .map(|i| (i.item_id.as_str(), i.pinned))
+        .collect();
+    assert_eq!(ids, [("e1", true), ("e3", true)]);
+    assert_eq!(plan.files.len(), 1, "a file two items share is one file");
+    assert!(plan.files[0].stored);
+    assert_eq!(plan.items[1].files, [0]);
+    assert!(store
+        .ready_plan(Some("acme"), Some("other"))
+        .unwrap()
+        .items
+        .is_empty());
+
+    let one = sha_of(b"one-----");
+    assert_eq!(store.reverify(&one, 8, false).unwrap(), Reverified::Whole);
+    let path = dir
+        .path()
+        .join(format!("blobs/sha256/{}/{}", &one.as_str()[..2], one));
+    std::fs::write(&path, b"ONE-----").unwrap();
+    assert!(matches!(
+        store.reverify(&one, 8, false).unwrap(),
+        Reverified::Corrupt { size: 8, .. }
+    ));
+    assert!(store.has_blob(&one).unwrap(), "no repair: nothing changes");
+    assert!(matches!(
+        store.reverify(&one, 8, true).unwrap(),
+        Reverified::Corrupt { .. }
+    ));
+    assert!(
+        !store.has_blob(&one).unwrap() && !path.exists(),
+        "set aside"
+    );
+    assert!(!store.ready_plan(None, None).unwrap().files[0].stored);
+    put(&store, b"one-----");
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(store.reverify(&one, 8, true).unwrap(), Reverified::Missing);
+    assert!(!store.has_blob(&one).unwrap());
+}
