@@ -21,6 +21,8 @@ fn main() {
             "remove_download",
             "set_download_mode",
             "set_downloads_paused",
+            "set_pinned",
+            "ready",
             "settings",
             "set_settings",
             "mirrors",

@@ -7,8 +7,8 @@
 use stowaway_api::{
     ApiError, ApiResult, AppSettings, CollectionAfter, CollectionView, DownloadMode, DownloadsView,
     ErrorCode, Filter, Freed, ItemDetail, ItemRef, ItemWindow, LibraryPage, MirrorView,
-    OpmlExported, OpmlImported, SearchHit, Seek, Subscribed, SubscriptionPreview, TokenSaved,
-    UnsubscribedView,
+    OpmlExported, OpmlImported, ReadyScope, ReadyView, SearchHit, Seek, Subscribed,
+    SubscriptionPreview, TokenSaved, UnsubscribedView,
 };
 use tauri::{AppHandle, State};
 
@@ -195,6 +195,46 @@ pub fn set_download_mode(
 #[tauri::command(async)]
 pub fn set_downloads_paused(app: AppHandle, paused: bool) -> ApiResult<()> {
     crate::state::get(&app).set_paused(&app, paused)
+}
+
+/// Keeps a collection (no `item`) or an item for the trip, or (`pinned`
+/// false) no longer.
+#[tauri::command(async)]
+pub fn set_pinned(
+    state: State<'_, AppState>,
+    library: String,
+    collection: String,
+    item: Option<String>,
+    pinned: bool,
+) -> ApiResult<bool> {
+    if pinned {
+        state.api.pin(&library, &collection, item.as_deref())
+    } else {
+        state.api.unpin(&library, &collection, item.as_deref())
+    }
+}
+
+/// The ready check of a library (or everything): every stored byte kept
+/// offline hashed again, `ready-progress` events (`[done, total]` bytes, a
+/// few a second) while it reads.
+#[tauri::command(async)]
+pub fn ready(app: AppHandle, library: Option<String>) -> ApiResult<ReadyView> {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    use tauri::Emitter;
+    let last = Mutex::new(Instant::now() - Duration::from_secs(1));
+    let progress = |done: u64, total: u64| {
+        let mut at = last.lock().unwrap_or_else(|p| p.into_inner());
+        if at.elapsed() >= Duration::from_millis(200) || done == total {
+            *at = Instant::now();
+            let _ = app.emit("ready-progress", (done, total));
+        }
+    };
+    let scope = ReadyScope {
+        library,
+        collection: None,
+    };
+    crate::state::get(&app).api.ready(&scope, &progress)
 }
 
 #[tauri::command(async)]

@@ -172,6 +172,8 @@ fn main() -> anyhow::Result<()> {
             commands::remove_download,
             commands::set_download_mode,
             commands::set_downloads_paused,
+            commands::set_pinned,
+            commands::ready,
             commands::settings,
             commands::set_settings,
             commands::mirrors,

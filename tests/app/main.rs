@@ -2,7 +2,8 @@
 //! with WebKitWebDriver), against the demo library on two local mirrors:
 //! subscribe, sync, items appear, play (currentTime advances), seek, quit and
 //! reopen (the position is restored); remove, re-download, pause and resume
-//! downloads; settings (start at login writes the autostart entry); a second
+//! downloads; keep the course for the trip, damage a file on disk, and the
+//! ready check goes from "1 missing" to ready once it is fetched again; settings (start at login writes the autostart entry); a second
 //! launch with a `.stowaway` file hands it to the running app (one instance),
 //! which asks before subscribing to that private library, keeps its token in
 //! a real keyring (GNOME Keyring on a private D-Bus session) and announces
@@ -556,6 +557,54 @@ async fn member_journey_in_the_real_app() {
         text(&c, "#downloads .none").await.starts_with("Everything")
     })
     .await;
+
+    // Ready for the trip: keep the course; one file damaged on the disk
+    // makes the check (every byte read again) say what is missing; fetched
+    // again, the check says ready.
+    click(&c, "#tab-library").await;
+    click(&c, "[data-pin='first-deal']").await;
+    eventually(10, "the course kept for the trip", || async {
+        text(&c, "[data-pin='first-deal']").await == "✓ Kept for the trip"
+    })
+    .await;
+    let largest = stowaway_tests::files_below(&data.join("blobs/sha256"))
+        .into_iter()
+        .max_by_key(|f| std::fs::metadata(f).unwrap().len())
+        .unwrap();
+    let mut damaged = std::fs::read(&largest).unwrap();
+    damaged[100] ^= 0xff;
+    std::fs::write(&largest, damaged).unwrap();
+    click(&c, "#tab-ready").await;
+    click(&c, "#ready-check").await;
+    eventually(30, "the check to find the damaged file", || async {
+        text(&c, "#ready-summary")
+            .await
+            .starts_with("Not ready: 1 of")
+    })
+    .await;
+    shot(&c, "9-ready").await;
+    eventually(90, "ready after fetching it again", || async {
+        let summary = text(&c, "#ready-summary").await;
+        if summary.starts_with("Ready:") {
+            return true;
+        }
+        if exists(&c, "#ready-sync").await {
+            let _ = c
+                .execute("document.getElementById('ready-sync').click();", vec![])
+                .await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let _ = c
+            .execute(
+                "const b = document.getElementById('ready-check'); if (!b.disabled) b.click();",
+                vec![],
+            )
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        false
+    })
+    .await;
+    assert!(largest.exists(), "the damaged file is fetched again");
 
     // Settings: start at login writes the desktop's autostart entry.
     click(&c, "#tab-settings").await;

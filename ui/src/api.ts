@@ -25,6 +25,7 @@ import type { SyncEvent } from "./bindings/SyncEvent";
 import type { SyncStatus } from "./bindings/SyncStatus";
 import type { TokenSaved } from "./bindings/TokenSaved";
 import type { UnsubscribedView } from "./bindings/UnsubscribedView";
+import type { ReadyView } from "./bindings/ReadyView";
 
 export type { ItemRef };
 
@@ -53,6 +54,11 @@ export const api = {
     invoke<void>("set_download_mode", { library, collection, mode }),
   setDownloadsPaused: (paused: boolean) => invoke<void>("set_downloads_paused", { paused }),
   mirrors: () => invoke<MirrorView[]>("mirrors"),
+  setPinned: (library: string, collection: string, item: string | null, pinned: boolean) =>
+    invoke<boolean>("set_pinned", { library, collection, item, pinned }),
+  ready: (library: string | null) => invoke<ReadyView>("ready", { library }),
+  onReadyProgress: (f: (done: number, total: number) => void): Promise<UnlistenFn> =>
+    listen<[number, number]>("ready-progress", (e) => f(e.payload[0], e.payload[1])),
   importOpml: (text: string) => invoke<OpmlImported>("import_opml", { text }),
   unsubscribe: (library: string) => invoke<UnsubscribedView>("unsubscribe", { library }),
   openAttachment: (item: ItemRef, index: number) => invoke<string>("open_attachment", { item, index }),

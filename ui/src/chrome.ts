@@ -8,8 +8,8 @@ import { banner, filters, searchBox, tabs, toast } from "./page";
 import { render, state, type View } from "./state";
 import { tokenDialog } from "./dialogs/token";
 
-const VIEWS: View[] = ["library", "downloads", "settings"];
-const LABEL: Record<View, string> = { library: "Library", downloads: "Downloads", settings: "Settings" };
+const VIEWS: View[] = ["library", "ready", "downloads", "settings"];
+const LABEL: Record<View, string> = { library: "Library", ready: "Ready for the trip", downloads: "Downloads", settings: "Settings" };
 
 /** Shows a view (leaving the search, if any). */
 export async function show(v: View) {

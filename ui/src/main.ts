@@ -14,6 +14,7 @@ import { playerKey, savePosition } from "./playerview";
 import { connect, refresh, scheduleRefresh, state } from "./state";
 import { renderDownloads } from "./views/downloads";
 import { renderLibrary, updateLists } from "./views/library";
+import { renderReady } from "./views/ready";
 import { renderSearch } from "./views/search";
 import { renderSettings } from "./views/settings";
 
@@ -40,6 +41,7 @@ function render() {
   renderFilters();
   if (state.query) void renderSearch();
   else if (state.view === "downloads") renderDownloads();
+  else if (state.view === "ready") renderReady();
   else if (state.view === "settings") renderSettings();
   else renderLibrary();
 }

@@ -13,7 +13,7 @@ import type { MirrorView } from "./bindings/MirrorView";
 import { DownloadTracker } from "./downloads";
 import type { Filter } from "./library";
 
-export type View = "library" | "downloads" | "settings";
+export type View = "library" | "ready" | "downloads" | "settings";
 
 export interface PageState {
   /** The library page: libraries, the first collections, the sync status. */

@@ -49,6 +49,7 @@ const collection: CollectionView = {
   in_progress: 0,
   downloaded: 0,
   not_kept: TOTAL,
+  pinned: false,
 };
 
 describe("ItemList", () => {

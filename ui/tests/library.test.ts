@@ -5,7 +5,7 @@ import { OPEN_ALL_UP_TO, progressLabel, startsOpen } from "../src/library";
 function col(kind: "course" | "show", items: number, played: number): CollectionView {
   return {
     library_id: "l", id: "c", kind, title: "C", summary: null, download_mode: "all", position: 0,
-    items, played, in_progress: 0, downloaded: 0, not_kept: 0,
+    items, played, in_progress: 0, downloaded: 0, not_kept: 0, pinned: false,
   };
 }
 

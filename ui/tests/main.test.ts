@@ -18,6 +18,7 @@ const collection: CollectionView = {
   in_progress: 0,
   downloaded: 1,
   not_kept: 1,
+  pinned: false,
 };
 const item = (id: string, state: ItemView["state"]): ItemView => ({
   library_id: "acme",

@@ -84,16 +84,17 @@ describe("tabs", () => {
   it("keep a tab that did not change; the one with a new count is redrawn", () => {
     state.downloads = downloadsView(false, "a");
     renderTabs();
-    const [library, downloads, settings] = [...tabs.children];
+    const [library, ready, downloads, settings] = [...tabs.children];
     expect(downloads.textContent).toBe("Downloads1");
     renderTabs();
-    expect([...tabs.children]).toEqual([library, downloads, settings]);
+    expect([...tabs.children]).toEqual([library, ready, downloads, settings]);
     state.downloads = downloadsView(false, "a", "b");
     renderTabs();
     expect(tabs.children[0]).toBe(library);
-    expect(tabs.children[1]).not.toBe(downloads);
-    expect(tabs.children[1].textContent).toBe("Downloads2");
-    expect(tabs.children[2]).toBe(settings);
+    expect(tabs.children[1]).toBe(ready);
+    expect(tabs.children[2]).not.toBe(downloads);
+    expect(tabs.children[2].textContent).toBe("Downloads2");
+    expect(tabs.children[3]).toBe(settings);
     expect(library.className).toBe("tab on");
     expect(library.getAttribute("aria-current")).toBe("page");
   });

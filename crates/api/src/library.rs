@@ -121,6 +121,8 @@ pub struct CollectionView {
     /// Items neither downloaded nor wanted: what "Download all" adds.
     #[ts(type = "number")]
     pub not_kept: u64,
+    /// The whole collection is kept for the trip.
+    pub pinned: bool,
 }
 
 impl From<store::CollectionSummary> for CollectionView {
@@ -138,6 +140,7 @@ impl From<store::CollectionSummary> for CollectionView {
             in_progress: c.in_progress,
             downloaded: c.downloaded,
             not_kept: c.not_kept,
+            pinned: c.pinned,
         }
     }
 }

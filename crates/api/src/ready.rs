@@ -282,7 +282,7 @@ fn summary(v: &ReadyView) -> String {
             minutes(s),
             size(v.rate_bps.unwrap_or(0.0) as u64)
         ),
-        None => "no mirror has been reached lately to say how long fetching it takes".into(),
+        None => "no download rate is known yet to say how long fetching it takes".into(),
     };
     format!(
         "Not ready: {} of {what} missing ({}; {fetch}).{damaged}",
@@ -336,7 +336,7 @@ mod tests {
         v.damaged = 2;
         assert_eq!(
             summary(&v),
-            "Not ready: 1 of 14 lessons and 1 episode missing (48.0 MB; no mirror has been reached lately to say how long fetching it takes). 2 files were damaged or gone (set aside; the next sync fetches them again)."
+            "Not ready: 1 of 14 lessons and 1 episode missing (48.0 MB; no download rate is known yet to say how long fetching it takes). 2 files were damaged or gone (set aside; the next sync fetches them again)."
         );
         v.files = 0;
         assert!(summary(&v).starts_with("Nothing is kept offline"));

@@ -68,6 +68,8 @@ pub struct CollectionSummary {
     pub downloaded: u64,
     /// Items neither downloaded nor wanted: what "Download all" would add.
     pub not_kept: u64,
+    /// The whole collection is kept for the trip.
+    pub pinned: bool,
 }
 
 /// Where a page of collections continues: after this one.
@@ -119,7 +121,9 @@ const COLLECTION_STATS: &str = "
     SELECT p.library_id, p.id, p.kind, p.title, p.summary, p.mode, p.position,
            COUNT(x.rowid), COALESCE(SUM(x.played), 0), COALESCE(SUM(x.in_progress), 0),
            COALESCE(SUM(x.downloaded), 0),
-           COALESCE(SUM(NOT x.downloaded AND NOT x.wanted), 0)
+           COALESCE(SUM(NOT x.downloaded AND NOT x.wanted), 0),
+           EXISTS (SELECT 1 FROM pins pn WHERE pn.library_id = p.library_id
+                   AND pn.collection_id = p.id AND pn.item_id = '')
     FROM page p LEFT JOIN (
         SELECT i.rowid, i.library_id, i.collection_id,
                COALESCE(pb.played, 0) AS played,
@@ -153,6 +157,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CollectionSummary> {
         in_progress: n(9)?,
         downloaded: n(10)?,
         not_kept: n(11)?,
+        pinned: r.get(12)?,
     })
 }
 

@@ -17,4 +17,8 @@ position: number, items: number, played: number, in_progress: number, downloaded
 /**
  * Items neither downloaded nor wanted: what "Download all" adds.
  */
-not_kept: number, };
+not_kept: number, 
+/**
+ * The whole collection is kept for the trip.
+ */
+pinned: boolean, };

@@ -259,9 +259,22 @@ function collectionTools(c: CollectionView) {
       ] as [DownloadMode, string][]
     ).map(([v, label]) => h("option", { value: v, selected: c.download_mode === v }, label)),
   );
+  const pin = h(
+    "button",
+    {
+      type: "button",
+      class: c.pinned ? "ghost small pinned" : "ghost small",
+      "data-pin": c.id,
+      "aria-pressed": c.pinned ? "true" : "false",
+      title: c.pinned ? "Kept for the trip: downloaded whatever the rule says, never removed to make room" : "Keep every item of this collection on this laptop for the trip",
+      onclick: () => void act(() => api.setPinned(c.library_id, c.id, null, !c.pinned)),
+    },
+    c.pinned ? "✓ Kept for the trip" : "Keep for the trip",
+  );
   return h(
     "span",
     { class: "tools" },
+    pin,
     left
       ? h(
           "button",
