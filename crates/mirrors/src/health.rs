@@ -55,6 +55,10 @@ pub struct MirrorHealth {
     pub consecutive_failures: u32,
     /// Times this mirror served bytes that failed verification.
     pub bad_bytes: u64,
+    /// When it last did: for a while it is asked after the others, whatever
+    /// its answers' speed (a request that succeeds with wrong bytes must not
+    /// clear that, as it clears a failure).
+    pub last_bad_bytes_at: Option<i64>,
     pub last_error: Option<String>,
     pub last_success_at: Option<i64>,
     pub last_failure_at: Option<i64>,
@@ -71,6 +75,10 @@ pub struct MirrorHealth {
     pub catalog_sequence: Option<u64>,
     pub newest_sequence: Option<u64>,
 }
+
+/// How long a mirror that served bytes failing verification is asked after
+/// the others.
+const BAD_BYTES_MEMORY_MS: i64 = 10 * 60 * 1000;
 
 fn ewma(old: Option<f64>, sample: f64) -> f64 {
     match old {
@@ -214,6 +222,7 @@ impl MirrorHealth {
         jitter: f64,
     ) {
         self.bad_bytes += 1;
+        self.last_bad_bytes_at = Some(now_ms);
         self.record_failure(now_ms, what, None, policy, jitter);
     }
 
@@ -229,9 +238,15 @@ impl MirrorHealth {
         let latency_bucket = self.latency_ms.map_or(1, |l| (l / 100.0) as u64);
         // A stale mirror lacks the newest files: asked after fresh ones.
         let stale = if self.is_stale() { 3 } else { 0 };
+        // One that lied lately, after those that did not (within a second
+        // of answer time of each other).
+        let lied = match self.last_bad_bytes_at {
+            Some(t) if now_ms - t < BAD_BYTES_MEMORY_MS => 10,
+            _ => 0,
+        };
         (
             class,
-            latency_bucket + 2 * u64::from(self.consecutive_failures) + stale,
+            latency_bucket + 2 * u64::from(self.consecutive_failures) + stale + lied,
         )
     }
 }
@@ -263,6 +278,28 @@ mod tests {
         h.record_success(t + 5000, Some(Duration::from_millis(20)));
         assert_eq!(h.circuit(t + 5000), Circuit::Closed);
         assert_eq!((h.consecutive_failures, h.opened), (0, 0));
+    }
+
+    /// A mirror that served bytes failing verification is asked after an
+    /// honest one even when it answers faster and its next request
+    /// "succeeds" (the transfer worked; the bytes were wrong), for ten
+    /// minutes.
+    #[test]
+    fn a_mirror_that_lied_is_asked_after_an_honest_slower_one() {
+        let p = HealthPolicy::default();
+        let mut liar = MirrorHealth {
+            latency_ms: Some(2.0),
+            ..Default::default()
+        };
+        let honest = MirrorHealth {
+            latency_ms: Some(450.0),
+            ..Default::default()
+        };
+        assert!(liar.rank(0) < honest.rank(0));
+        liar.record_bad_bytes(1_000, "served bytes hashing to …", &p, 0.5);
+        liar.record_success(1_010, Some(Duration::from_millis(2)));
+        assert!(liar.rank(1_020) > honest.rank(1_020));
+        assert!(liar.rank(1_000 + BAD_BYTES_MEMORY_MS) < honest.rank(1_000 + BAD_BYTES_MEMORY_MS));
     }
 
     #[test]
