@@ -17,10 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use stowaway_api::{Api, OsKeyring};
 use stowaway_media::MediaServer;
-use stowaway_mirrors::ClientConfig;
-use stowaway_store::Store;
-use stowaway_sync::Engine;
 use tauri::{AppHandle, Emitter, Manager, WindowEvent};
 use tauri_plugin_notification::NotificationExt;
 
@@ -111,16 +109,14 @@ fn main() -> anyhow::Result<()> {
     tauri::async_runtime::set(runtime.handle().clone());
 
     let (dir, custom_dir) = data_dir()?;
-    let store = Arc::new(
-        Store::open(&dir).with_context(|| format!("opening the cache in {}", dir.display()))?,
-    );
-    let engine = Engine::new(store.clone(), ClientConfig::default())?;
+    let api = Api::open(&dir, Arc::new(OsKeyring))
+        .with_context(|| format!("opening the cache in {}", dir.display()))?;
     // The page's origin (Linux/macOS, Windows) may fetch transcripts and chapters.
     let media = runtime.block_on(MediaServer::start(
-        store.clone(),
+        api.engine().store().clone(),
         &["tauri://localhost", "http://tauri.localhost"],
     ))?;
-    let state = AppState::new(engine, media);
+    let state = AppState::new(api, media);
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     let minimized = args.iter().any(|a| a == MINIMIZED);

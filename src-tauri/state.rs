@@ -5,9 +5,9 @@
 //! notifications.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use stowaway_api::{Api, ApiResult, AppSettings, OsKeyring, SyncStatus, UnsubscribedView};
+use stowaway_api::{Api, ApiResult, AppSettings, SyncStatus, UnsubscribedView};
 use stowaway_media::MediaServer;
 use stowaway_sync::Engine;
 use tauri::{AppHandle, Emitter, Manager};
@@ -25,9 +25,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(engine: Engine, media: MediaServer) -> AppState {
+    pub fn new(api: Api, media: MediaServer) -> AppState {
         AppState {
-            api: Api::new(engine, Arc::new(OsKeyring)),
+            api,
             media,
             wake: Notify::new(),
             pending_links: Mutex::new(Vec::new()),

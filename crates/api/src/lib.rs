@@ -29,6 +29,7 @@ mod subscribe;
 mod tokens;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use stowaway_sync::Engine;
@@ -77,6 +78,15 @@ impl Api {
             previews: Mutex::new(HashMap::new()),
             sync_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The cache in `data_dir` (the index opened, migrated or created), its
+    /// engine with the default client, and tokens in `keyring`: what every
+    /// shell starts from.
+    pub fn open(data_dir: &Path, keyring: Arc<dyn Keyring>) -> ApiResult<Api> {
+        let store = Arc::new(stowaway_store::Store::open(data_dir)?);
+        let engine = Engine::new(store, stowaway_mirrors::ClientConfig::default())?;
+        Ok(Api::new(engine, keyring))
     }
 
     pub fn engine(&self) -> &Engine {

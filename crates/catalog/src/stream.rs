@@ -308,9 +308,9 @@ impl<'de> Visitor<'de> for OneCollection<'_, '_, '_> {
         let state = self.state;
         let (mut id, mut kind, mut title) = (None::<String>, None, None);
         let (mut summary, mut artwork) = (None::<Option<String>>, None::<Option<Asset>>);
-        // Items read before the id (not the canonical order): held until it comes.
+        // The items: handed over as read, or (read before the id, not the
+        // canonical order) held until it comes.
         let mut held: Option<Vec<Item>> = None;
-        let mut count: Option<usize> = None;
         let mut ids = HashSet::new();
         while let Some(field) = map.next_key::<CollectionField>()? {
             match field {
@@ -331,19 +331,13 @@ impl<'de> Visitor<'de> for OneCollection<'_, '_, '_> {
                     once(&mut artwork, "artwork", map.next_value::<Option<Asset>>()?)?
                 }
                 CollectionField::Items => {
-                    if count.is_some() || held.is_some() {
+                    if held.is_some() {
                         return Err(de::Error::duplicate_field("items"));
                     }
-                    match &id {
-                        Some(cid) => {
-                            count = Some(map.next_value_seed(Items {
-                                state: &mut *state,
-                                collection: cid,
-                                ids: &mut ids,
-                            })?)
-                        }
-                        None => held = Some(map.next_value_seed(Held { state: &mut *state })?),
-                    }
+                    held = Some(map.next_value_seed(Items {
+                        state: &mut *state,
+                        to: id.as_deref().map(|cid| (cid, &mut ids)),
+                    })?);
                 }
             }
         }
@@ -376,48 +370,18 @@ impl<'de> Visitor<'de> for OneCollection<'_, '_, '_> {
     }
 }
 
-/// Items read before their collection's id: kept until it comes, each
-/// counted against the limit as it is read (a hostile list is stopped at
-/// the limit, not held whole).
-struct Held<'v, 'a, 's> {
-    state: &'v mut State<'a, 's>,
-}
-
-impl<'de> DeserializeSeed<'de> for Held<'_, '_, '_> {
-    type Value = Vec<Item>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Held<'_, '_, '_> {
-    type Value = Vec<Item>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of items")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Item>, A::Error> {
-        let limits = self.state.limits;
-        let mut out = Vec::new();
-        while let Some(it) = seq.next_element::<Item>()? {
-            let r = self.state.counts.item(limits);
-            self.state.check(r)?;
-            out.push(it);
-        }
-        Ok(out)
-    }
-}
-
+/// A collection's items, each counted against the item limit as it is
+/// read. With the collection's id known (`to`: the id and the item ids seen
+/// in it), each is validated and handed over at once; read before the id,
+/// they are kept until it comes (a hostile list is still stopped at the
+/// limit, not held whole).
 struct Items<'v, 'a, 's, 'c> {
     state: &'v mut State<'a, 's>,
-    collection: &'c str,
-    ids: &'c mut HashSet<String>,
+    to: Option<(&'c str, &'c mut HashSet<String>)>,
 }
 
 impl<'de> DeserializeSeed<'de> for Items<'_, '_, '_, '_> {
-    type Value = usize;
+    type Value = Vec<Item>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_seq(self)
@@ -425,23 +389,29 @@ impl<'de> DeserializeSeed<'de> for Items<'_, '_, '_, '_> {
 }
 
 impl<'de> Visitor<'de> for Items<'_, '_, '_, '_> {
-    type Value = usize;
+    type Value = Vec<Item>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of items")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Vec<Item>, A::Error> {
         let limits = self.state.limits;
+        let mut held = Vec::new();
         let mut position = 0;
         while let Some(it) = seq.next_element::<Item>()? {
             let r = self.state.counts.item(limits);
             self.state.check(r)?;
-            self.state
-                .check(validate_item(self.collection, &it, self.ids, limits))?;
-            self.state.deliver(self.collection, position, it)?;
+            match &mut self.to {
+                Some((collection, ids)) => {
+                    self.state
+                        .check(validate_item(collection, &it, ids, limits))?;
+                    self.state.deliver(collection, position, it)?;
+                }
+                None => held.push(it),
+            }
             position += 1;
         }
-        Ok(position)
+        Ok(held)
     }
 }

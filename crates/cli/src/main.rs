@@ -27,7 +27,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use stowaway_api::{Api, ApiError, DownloadMode, ErrorCode, ItemRef, OsKeyring, ReadyScope};
-use stowaway_mirrors::ClientConfig;
 use stowaway_store::Store;
 use stowaway_sync::{Engine, Source, SyncOptions};
 use tokio_util::sync::CancellationToken;
@@ -286,13 +285,8 @@ async fn run(cli: Cli) -> Result<bool> {
         // Before opening: the index may be what is broken.
         return fsck(&dir, repair, cli.json);
     }
-    let store = Arc::new(
-        Store::open(&dir).with_context(|| format!("cannot open the cache in {}", dir.display()))?,
-    );
-    let api = Api::new(
-        Engine::new(store.clone(), ClientConfig::default())?,
-        Arc::new(OsKeyring),
-    );
+    let api = Api::open(&dir, Arc::new(OsKeyring))
+        .with_context(|| format!("cannot open the cache in {}", dir.display()))?;
     let engine = api.engine();
     let json = cli.json;
     if matches!(
@@ -323,7 +317,8 @@ async fn run(cli: Cli) -> Result<bool> {
                     return Ok(true);
                 }
             };
-            let outcome = engine.subscribe(&sub)?;
+            // Forgets the token when the mirrors changed, loads it otherwise.
+            let outcome = api.subscribe_library(&sub).await?;
             let new = outcome.new;
             if outcome.access_kept {
                 eprintln!(
@@ -332,9 +327,6 @@ async fn run(cli: Cli) -> Result<bool> {
                 );
             }
             if outcome.token_dropped {
-                if let Err(e) = api.forget_token(&sub.library).await {
-                    eprintln!("warning: cannot remove the old token from the keyring: {e}");
-                }
                 let mut changes: Vec<String> = outcome
                     .mirrors_added
                     .iter()
@@ -347,9 +339,6 @@ async fn run(cli: Cli) -> Result<bool> {
                     changes.join(", "),
                     sub.library
                 );
-            }
-            if outcome.private {
-                load_tokens(&api).await?;
             }
             // Check the mirrors now so the member knows at once; offline is fine.
             let report = engine
@@ -520,7 +509,11 @@ async fn run(cli: Cli) -> Result<bool> {
                 return Ok(true);
             }
             // What the member is told the token goes to is what it goes to.
-            let shown = store.mirrors(&library)?;
+            let shown: Vec<String> = api
+                .mirrors(Some(&library))?
+                .into_iter()
+                .map(|m| m.url)
+                .collect();
             if !json {
                 eprintln!("The access token of {library} goes to its mirrors:");
                 for m in &shown {
@@ -593,24 +586,10 @@ async fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Ready { target } => {
-            let scope = match target.as_deref().map(|t| t.split_once('/')) {
-                None => ReadyScope::default(),
-                Some(None) => ReadyScope {
-                    library: target.clone(),
-                    collection: None,
-                },
-                Some(Some((l, c))) if !l.is_empty() && !c.is_empty() && !c.contains('/') => {
-                    ReadyScope {
-                        library: Some(l.to_owned()),
-                        collection: Some(c.to_owned()),
-                    }
-                }
-                Some(Some(_)) => {
-                    return Err(invalid(format!(
-                        "{}: expected LIBRARY or LIBRARY/COLLECTION",
-                        target.unwrap_or_default()
-                    )))
-                }
+            let (library, collection) = scope(target.as_deref())?;
+            let scope = ReadyScope {
+                library: library.map(str::to_owned),
+                collection: collection.map(str::to_owned),
             };
             let bar = (!json && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
                 let b = indicatif::ProgressBar::new(0);
@@ -658,19 +637,7 @@ async fn run(cli: Cli) -> Result<bool> {
             all,
         } => {
             let target = target.or(library);
-            let (library, collection) = match target.as_deref().map(|t| t.split_once('/')) {
-                None => (None, None),
-                Some(None) => (target.as_deref(), None),
-                Some(Some((l, c))) if !l.is_empty() && !c.is_empty() && !c.contains('/') => {
-                    (Some(l), Some(c))
-                }
-                Some(Some(_)) => {
-                    return Err(invalid(format!(
-                        "{}: expected LIBRARY or LIBRARY/COLLECTION",
-                        target.unwrap_or_default()
-                    )))
-                }
-            };
+            let (library, collection) = scope(target.as_deref())?;
             let limit = if all { usize::MAX } else { limit };
             output::list(&api, json, library, collection, from - 1, limit)?;
             Ok(true)
@@ -772,6 +739,20 @@ async fn sync(engine: &Engine, opts: &SyncOptions, json: bool) -> Result<bool> {
     let report = result?;
     output::synced(json, &report)?;
     Ok(report.ok())
+}
+
+/// `[LIBRARY[/COLLECTION]]` as typed on the command line (`list`, `ready`).
+fn scope(target: Option<&str>) -> Result<(Option<&str>, Option<&str>)> {
+    match target.map(|t| (t, t.split_once('/'))) {
+        None => Ok((None, None)),
+        Some((t, None)) => Ok((Some(t), None)),
+        Some((_, Some((l, c)))) if !l.is_empty() && !c.is_empty() && !c.contains('/') => {
+            Ok((Some(l), Some(c)))
+        }
+        Some((t, Some(_))) => Err(invalid(format!(
+            "{t}: expected LIBRARY or LIBRARY/COLLECTION"
+        ))),
+    }
 }
 
 /// `LIBRARY/COLLECTION[/ITEM]` as typed on the command line.

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, params_from_iter, OptionalExtension, ToSql, Transaction};
 use serde::Serialize;
 use stowaway_catalog::{Access, Asset, CatalogDiff, Item, Sha256, Subscription, VerifiedCatalog};
 
@@ -926,17 +926,18 @@ impl<'t> ItemRows<'t> {
                     )
                 })
                 .transpose()?,
+            // ?1–?11: the item's columns (`ItemRows::write`), then its key.
             insert: tx.prepare_cached(
-                "INSERT INTO items(library_id, collection_id, id, kind, title, summary, notes,
-                                   published_at, duration_ms, season, number, position, explicit, digest)
+                "INSERT INTO items(kind, title, summary, notes, published_at, duration_ms, season,
+                                   number, position, explicit, digest, library_id, collection_id, id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  RETURNING rowid",
             )?,
             update: tx.prepare_cached(
-                "UPDATE items SET kind = ?2, title = ?3, summary = ?4, notes = ?5, published_at = ?6,
-                     duration_ms = ?7, season = ?8, number = ?9, position = ?10, explicit = ?11,
-                     digest = ?12
-                 WHERE rowid = ?1",
+                "UPDATE items SET kind = ?1, title = ?2, summary = ?3, notes = ?4, published_at = ?5,
+                     duration_ms = ?6, season = ?7, number = ?8, position = ?9, explicit = ?10,
+                     digest = ?11
+                 WHERE rowid = ?12",
             )?,
             moved: tx.prepare_cached("UPDATE items SET position = ?2 WHERE rowid = ?1")?,
             delete_assets: tx.prepare_cached("DELETE FROM assets WHERE item_rowid = ?1")?,
@@ -983,6 +984,26 @@ impl<'t> ItemRows<'t> {
                 .optional()?,
             None => None,
         };
+        // The item's columns as the insert and the update take them (?1–?11).
+        let (kind, published) = (it.kind.as_str(), it.published_at.map(ts));
+        let (duration, pos, digest_bytes) = (
+            it.duration_ms.map(|d| d as i64),
+            position as i64,
+            &digest[..],
+        );
+        let fields: [&dyn ToSql; 11] = [
+            &kind,
+            &it.title,
+            &it.summary,
+            &it.notes,
+            &published,
+            &duration,
+            &it.season,
+            &it.number,
+            &pos,
+            &it.explicit,
+            &digest_bytes,
+        ];
         let rowid = match known {
             Some((rowid, Some(was), at)) if was[..] == digest[..] => {
                 self.seen.insert(rowid);
@@ -992,44 +1013,20 @@ impl<'t> ItemRows<'t> {
                 return Ok(());
             }
             Some((rowid, _, _)) => {
-                self.update.execute(params![
-                    rowid,
-                    it.kind.as_str(),
-                    it.title,
-                    it.summary,
-                    it.notes,
-                    it.published_at.map(ts),
-                    it.duration_ms.map(|d| d as i64),
-                    it.season,
-                    it.number,
-                    position as i64,
-                    it.explicit,
-                    &digest[..],
-                ])?;
+                self.update.execute(params_from_iter(
+                    fields.iter().copied().chain([&rowid as &dyn ToSql]),
+                ))?;
                 self.delete_assets.execute([rowid])?;
                 d.changed.push(key());
                 rowid
             }
             None => {
-                let rowid: i64 = self.insert.query_row(
-                    params![
-                        self.library,
-                        collection,
-                        it.id,
-                        it.kind.as_str(),
-                        it.title,
-                        it.summary,
-                        it.notes,
-                        it.published_at.map(ts),
-                        it.duration_ms.map(|d| d as i64),
-                        it.season,
-                        it.number,
-                        position as i64,
-                        it.explicit,
-                        &digest[..],
-                    ],
-                    |r| r.get(0),
-                )?;
+                let ids: [&dyn ToSql; 3] = [&self.library, &collection, &it.id];
+                let rowid: i64 = self
+                    .insert
+                    .query_row(params_from_iter(fields.iter().copied().chain(ids)), |r| {
+                        r.get(0)
+                    })?;
                 d.added.push(key());
                 rowid
             }

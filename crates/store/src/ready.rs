@@ -20,8 +20,6 @@ pub struct ReadyFile {
     pub size: u64,
     /// The index lists it as stored (verified when it arrived).
     pub stored: bool,
-    /// When its bytes were last checked (unix seconds).
-    pub verified_at: Option<i64>,
 }
 
 /// One item the member keeps offline, and the files it needs.
@@ -69,7 +67,7 @@ impl Store {
         let conn = self.reader();
         let mut plan = ReadyPlan::default();
         let mut index: HashMap<String, usize> = HashMap::new();
-        let mut file = |plan: &mut ReadyPlan, sha: String, size: i64, at: Option<i64>| {
+        let mut file = |plan: &mut ReadyPlan, sha: String, size: i64, stored: bool| {
             if let Some(&i) = index.get(&sha) {
                 return Some(i);
             }
@@ -77,18 +75,17 @@ impl Store {
             plan.files.push(ReadyFile {
                 sha256,
                 size: size as u64,
-                stored: at.is_some(),
-                verified_at: at,
+                stored,
             });
             index.insert(sha, plan.files.len() - 1);
             Some(plan.files.len() - 1)
         };
         let mut artwork = conn.prepare(
-            "SELECT l.artwork_sha256, l.artwork_size, b.verified_at FROM libraries l
+            "SELECT l.artwork_sha256, l.artwork_size, b.sha256 IS NOT NULL FROM libraries l
              LEFT JOIN blobs b ON b.sha256 = l.artwork_sha256
              WHERE l.artwork_sha256 IS NOT NULL AND (?1 IS NULL OR l.id = ?1) AND ?2 IS NULL
              UNION ALL
-             SELECT c.artwork_sha256, c.artwork_size, b.verified_at FROM collections c
+             SELECT c.artwork_sha256, c.artwork_size, b.sha256 IS NOT NULL FROM collections c
              LEFT JOIN blobs b ON b.sha256 = c.artwork_sha256
              WHERE c.artwork_sha256 IS NOT NULL AND (?1 IS NULL OR c.library_id = ?1)
                AND (?2 IS NULL OR c.id = ?2)",
@@ -102,7 +99,7 @@ impl Store {
         }
         let mut stmt = conn.prepare(&format!(
             "SELECT i.library_id, i.collection_id, i.id, i.title, i.kind, {ITEM_PINNED},
-                    a.sha256, a.size, b.verified_at
+                    a.sha256, a.size, b.sha256 IS NOT NULL
              FROM items i
              JOIN libraries l ON l.id = i.library_id
              JOIN collections c ON c.library_id = i.library_id AND c.id = i.collection_id

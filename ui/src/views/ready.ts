@@ -11,10 +11,9 @@ import { content } from "../page";
 import { act, render, state } from "../state";
 
 /** The last answer, and the check running now (bytes done of total). */
-const ready: { view: ReadyView | null; checking: [number, number] | null; checkedAt: number | null } = {
+const ready: { view: ReadyView | null; checking: [number, number] | null } = {
   view: null,
   checking: null,
-  checkedAt: null,
 };
 
 let listening = false;
@@ -35,7 +34,7 @@ export function renderReady() {
     [
       {
         key: "ready",
-        sig: JSON.stringify([v, checking, ready.checkedAt]),
+        sig: JSON.stringify([v, checking]),
         draw: () => card(v, checking),
       },
     ],
@@ -98,7 +97,6 @@ async function check() {
   renderReady();
   try {
     ready.view = await api.ready(null);
-    ready.checkedAt = Date.now();
   } catch (err) {
     ready.checking = null;
     await act(() => Promise.reject(err));
