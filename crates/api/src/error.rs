@@ -75,7 +75,9 @@ impl ErrorCode {
             "database" | "migration" | "index_corrupt" => ErrorCode::IndexCorrupt,
             "io" => ErrorCode::Storage,
             "unknown_library" | "unknown_item" | "not_found" => ErrorCode::NotFound,
-            "key_conflict" | "source_conflict" | "not_openable" | "pinned" => ErrorCode::Invalid,
+            "key_conflict" | "source_conflict" | "not_openable" | "pinned" | "out_of_range" => {
+                ErrorCode::Invalid
+            }
             "rollback" | "equivocation" | "hash_mismatch" | "integrity_mismatch" => {
                 ErrorCode::Untrusted
             }
@@ -264,6 +266,7 @@ mod tests {
             ("cancelled", ErrorCode::Cancelled),
             ("not_openable", ErrorCode::Invalid),
             ("pinned", ErrorCode::Invalid),
+            ("out_of_range", ErrorCode::Invalid),
             ("catalog_too_large", ErrorCode::TooLarge),
             ("bad_public_key", ErrorCode::NotASubscription),
             ("bad_signature", ErrorCode::Untrusted),

@@ -21,6 +21,7 @@ mod downloads;
 mod error;
 mod events;
 mod library;
+mod listening;
 mod mirrors;
 mod ready;
 mod settings;
@@ -44,6 +45,7 @@ pub use library::{
     ItemRef, ItemView, ItemWindow, LibraryPage, LibraryView, Playback, SearchHit, Seek,
     COLLECTIONS_PER_PAGE, MAX_HITS,
 };
+pub use listening::{QueuePlace, ShelfEntry, UpNext, CONTINUE_SHOWN};
 pub use mirrors::MirrorView;
 pub use ready::{MissingItem, ReadyScope, ReadyView, MISSING_SHOWN};
 pub use settings::AppSettings;

@@ -283,6 +283,8 @@ pub struct LibraryPage {
     /// More collections follow: ask with the last one's library and position.
     pub more: bool,
     pub sync: SyncStatus,
+    /// "Continue where you left off": items in progress, the most recent first.
+    pub continue_listening: Vec<crate::ShelfEntry>,
 }
 
 /// Where the next page of collections starts.
@@ -340,6 +342,14 @@ pub struct ItemDetail {
     pub playback: Playback,
     /// What plays next in the collection's order.
     pub next: Option<ItemRef>,
+    /// The speed it plays at: its collection's, else the default.
+    pub speed: f64,
+    /// The member chose `speed` for this collection (else it is the default).
+    pub collection_speed: bool,
+    /// Kept for the trip (itself, or its whole collection).
+    pub pinned: bool,
+    /// Only the item itself is pinned (so unpinning it here is possible).
+    pub pinned_itself: bool,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
@@ -410,6 +420,7 @@ impl Api {
             collections,
             more,
             sync,
+            continue_listening: self.continue_listening()?,
         })
     }
 
@@ -499,6 +510,8 @@ impl Api {
             collection: n.collection_id,
             item: n.id,
         });
+        let collection_speed = store.collection_speed(&r.library, &r.collection)?;
+        let default_speed = crate::AppSettings::load(store)?.default_speed;
         let collection_title = store
             .collection_summary(&r.library, &r.collection)?
             .map(|c| c.title)
@@ -536,6 +549,10 @@ impl Api {
                 played: playback.played,
             },
             next,
+            speed: collection_speed.unwrap_or(default_speed),
+            collection_speed: collection_speed.is_some(),
+            pinned: store.is_pinned(key)?,
+            pinned_itself: store.is_item_pinned(key)?,
         })
     }
 

@@ -10,8 +10,9 @@ use ts_rs::TS;
 const INTERVAL: &str = "app.sync_interval_minutes";
 const NOTIFY: &str = "app.notify_new_items";
 const TRAY: &str = "app.close_to_tray";
+const SPEED: &str = "player.default_speed";
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct AppSettings {
     /// Minutes between background syncs; 0: only at start-up and on demand.
@@ -25,6 +26,8 @@ pub struct AppSettings {
     /// Largest size of the cache in bytes; None: no limit.
     #[ts(type = "number | null")]
     pub storage_budget: Option<u64>,
+    /// The playback speed of a collection the member set none for (0.5–3).
+    pub default_speed: f64,
 }
 
 impl Default for AppSettings {
@@ -35,6 +38,7 @@ impl Default for AppSettings {
             close_to_tray: true,
             start_at_login: false,
             storage_budget: None,
+            default_speed: 1.0,
         }
     }
 }
@@ -57,6 +61,11 @@ impl AppSettings {
             close_to_tray: flag(TRAY, true)?,
             start_at_login: false,
             storage_budget: store.storage_budget()?,
+            default_speed: store
+                .setting(SPEED)?
+                .and_then(|v| v.parse().ok())
+                .filter(|s| stowaway_store::check_speed(*s).is_ok())
+                .unwrap_or(1.0),
         })
     }
 
@@ -69,11 +78,13 @@ impl AppSettings {
         if self.storage_budget == Some(0) {
             return invalid("a storage budget of nothing would hold nothing");
         }
+        stowaway_store::check_speed(self.default_speed)?;
         let b = |v: bool| if v { "1" } else { "0" };
         let r = (|| {
             store.set_setting(INTERVAL, Some(&self.sync_interval_minutes.to_string()))?;
             store.set_setting(NOTIFY, Some(b(self.notify_new_items)))?;
             store.set_setting(TRAY, Some(b(self.close_to_tray)))?;
+            store.set_setting(SPEED, Some(&self.default_speed.to_string()))?;
             store.set_storage_budget(self.storage_budget)
         })();
         Ok(r?)
@@ -104,6 +115,7 @@ mod tests {
             close_to_tray: false,
             start_at_login: false,
             storage_budget: Some(2_000_000_000),
+            default_speed: 1.25,
         };
         s.save(&store).unwrap();
         assert_eq!(AppSettings::load(&store).unwrap(), s);
@@ -112,6 +124,11 @@ mod tests {
             ..s.clone()
         };
         assert_eq!(too_long.save(&store).unwrap_err().code, ErrorCode::Invalid);
+        let too_fast = AppSettings {
+            default_speed: 4.0,
+            ..s.clone()
+        };
+        assert_eq!(too_fast.save(&store).unwrap_err().code, ErrorCode::Invalid);
         assert_eq!(AppSettings::load(&store).unwrap(), s, "nothing changed");
     }
 }

@@ -469,3 +469,118 @@ fn libraries_budget_and_partial_downloads() {
     );
     assert!("sometimes".parse::<stowaway_api::DownloadMode>().is_err());
 }
+
+/// What plays next: the queue first (never the item playing), else a
+/// course's next lesson; a show does not go on to older episodes by itself.
+/// "Continue" is on the library page; the player gets its collection's speed,
+/// else the default, kept across a reopen of the cache.
+#[test]
+fn up_next_continue_listening_and_speed() {
+    use stowaway_api::QueuePlace;
+    let c = cache();
+    let next = |cur: Option<&ItemRef>| {
+        c.api
+            .up_next(cur)
+            .unwrap()
+            .map(|u| (u.item.item, u.queued, u.playable))
+    };
+    assert_eq!(
+        next(Some(&r("course", "l0"))),
+        Some(("l1".into(), false, false)),
+        "a course goes on in order"
+    );
+    assert_eq!(next(Some(&r("course", "l2"))), None, "the course's end");
+    assert_eq!(
+        next(Some(&r("show", "e5"))),
+        None,
+        "a show stops unless something is queued"
+    );
+    assert_eq!(next(None), None);
+    c.api.queue_add(&r("show", "e7"), QueuePlace::End).unwrap();
+    c.api.queue_add(&r("show", "e3"), QueuePlace::Next).unwrap();
+    assert_eq!(
+        next(Some(&r("course", "l0"))),
+        Some(("e3".into(), true, false)),
+        "the queue comes first"
+    );
+    assert_eq!(
+        next(Some(&r("show", "e3"))),
+        Some(("e7".into(), true, false)),
+        "never the item playing"
+    );
+    let q: Vec<String> = c
+        .api
+        .queue()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.item.id)
+        .collect();
+    assert_eq!(q, ["e3", "e7"]);
+    assert!(c.api.queue_move(&r("show", "e7"), 0).unwrap());
+    assert!(c.api.queue_remove(&r("show", "e3")).unwrap());
+    assert_eq!(c.api.queue_clear().unwrap(), 1);
+    assert_eq!(
+        c.api
+            .queue_add(&r("show", "nope"), QueuePlace::End)
+            .unwrap_err()
+            .code,
+        ErrorCode::NotFound
+    );
+
+    assert!(c.api.library_page().unwrap().continue_listening.is_empty());
+    c.api
+        .save_position(&r("show", "e9"), 12_000.0, Some(60_000.0))
+        .unwrap();
+    let page = c.api.library_page().unwrap();
+    let shelf = &page.continue_listening;
+    assert_eq!(
+        (
+            shelf.len(),
+            shelf[0].item.id.as_str(),
+            shelf[0].collection_title.as_str(),
+            shelf[0].course
+        ),
+        (1, "e9", "The Show", false)
+    );
+    assert_eq!(
+        c.api.mark_earlier_played(&r("show", "e9")).unwrap(),
+        9,
+        "e0–e8 were published before e9"
+    );
+
+    let d = c.api.item_detail(&r("show", "e9"), None).unwrap();
+    assert_eq!((d.speed, d.collection_speed), (1.0, false));
+    let s = AppSettings {
+        default_speed: 1.25,
+        ..c.api.settings().unwrap()
+    };
+    c.api.set_settings(&s).unwrap();
+    c.api
+        .set_collection_speed("acme", "course", Some(1.75))
+        .unwrap();
+    assert_eq!(
+        c.api.item_detail(&r("show", "e9"), None).unwrap().speed,
+        1.25,
+        "the default"
+    );
+    // Reopened: both kept.
+    let again = Api::open(c.dir.path(), Arc::new(MemoryKeyring::default())).unwrap();
+    let d = again.item_detail(&r("course", "l1"), None).unwrap();
+    assert_eq!((d.speed, d.collection_speed), (1.75, true));
+    assert_eq!(again.settings().unwrap().default_speed, 1.25);
+    assert_eq!(
+        again
+            .set_collection_speed("acme", "course", Some(9.0))
+            .unwrap_err()
+            .code,
+        ErrorCode::Invalid
+    );
+    // Pinned: the item itself, or through its collection.
+    again.pin("acme", "course", Some("l1")).unwrap();
+    let d = again.item_detail(&r("course", "l1"), None).unwrap();
+    assert!(d.pinned && d.pinned_itself);
+    again.unpin("acme", "course", Some("l1")).unwrap();
+    again.pin("acme", "course", None).unwrap();
+    let d = again.item_detail(&r("course", "l1"), None).unwrap();
+    assert!(d.pinned && !d.pinned_itself);
+}

@@ -335,6 +335,32 @@ pub(crate) const MIGRATIONS: &[&str] = &[
             REFERENCES collections(library_id, id) ON DELETE CASCADE
     ) STRICT;
     "#,
+    // 13: the member's listening. The up-next queue, in the member's order
+    // (keyed by ids like playback; an item the publisher removes drops out
+    // of the list, and is back if it returns). A playback speed per
+    // collection (the global default is a setting). "Continue where you
+    // left off" reads the items in progress, most recent first.
+    r#"
+    CREATE TABLE queue (
+        library_id    TEXT NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+        collection_id TEXT NOT NULL,
+        item_id       TEXT NOT NULL,
+        position      INTEGER NOT NULL,
+        added_at      INTEGER NOT NULL,
+        PRIMARY KEY (library_id, collection_id, item_id)
+    ) STRICT;
+    CREATE INDEX queue_order ON queue(position);
+    CREATE TABLE collection_prefs (
+        library_id    TEXT NOT NULL,
+        collection_id TEXT NOT NULL,
+        speed         REAL,
+        PRIMARY KEY (library_id, collection_id),
+        FOREIGN KEY (library_id, collection_id)
+            REFERENCES collections(library_id, id) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX playback_in_progress ON playback(updated_at)
+        WHERE played = 0 AND position_ms > 0;
+    "#,
 ];
 
 /// Migration 11's hook: the SHA-256 of each catalog moved into `catalogs`.

@@ -207,7 +207,16 @@ impl Store {
         )?)
     }
 
-    fn check_item(&self, key: ItemKey<'_>) -> Result<(), StoreError> {
+    /// Whether the item itself is pinned (not only through its collection).
+    pub fn is_item_pinned(&self, key: ItemKey<'_>) -> Result<bool, StoreError> {
+        Ok(self.reader().query_row(
+            "SELECT EXISTS (SELECT 1 FROM pins WHERE library_id = ?1 AND collection_id = ?2 AND item_id = ?3)",
+            params![key.library, key.collection, key.item],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub(crate) fn check_item(&self, key: ItemKey<'_>) -> Result<(), StoreError> {
         let found = self
             .reader()
             .query_row(
@@ -263,7 +272,11 @@ impl Store {
         self.set_setting(PAUSED, paused.then_some("1"))
     }
 
-    fn check_collection(&self, library: &str, collection: &str) -> Result<(), StoreError> {
+    pub(crate) fn check_collection(
+        &self,
+        library: &str,
+        collection: &str,
+    ) -> Result<(), StoreError> {
         let found = self
             .reader()
             .query_row(

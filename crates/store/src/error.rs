@@ -53,6 +53,10 @@ pub enum StoreError {
     /// The member keeps it for the trip: unpin it before removing it.
     #[error("{0} is kept for the trip; unpin it first (`stowaway unpin`)")]
     Pinned(String),
+    /// A value the member chose is out of its range (a playback speed, a
+    /// queue past its length).
+    #[error("{0}")]
+    OutOfRange(String),
     /// A catalog handed to the store failed to read back as it was written.
     #[error("{0}")]
     Catalog(#[from] stowaway_catalog::CatalogError),
@@ -107,6 +111,7 @@ impl StoreError {
             StoreError::Corrupt(_) => "index_corrupt",
             StoreError::Catalog(e) => e.code(),
             StoreError::Pinned(_) => "pinned",
+            StoreError::OutOfRange(_) => "out_of_range",
         }
     }
 }

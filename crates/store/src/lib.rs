@@ -22,6 +22,7 @@ mod feeds;
 mod fsck;
 mod health;
 mod library;
+mod listening;
 mod pages;
 mod playback;
 mod private;
@@ -37,6 +38,7 @@ pub use health::{MirrorRecord, PartialRow};
 pub use library::{
     AppliedCatalog, ApplyOutcome, LibraryRow, SubscribeOutcome, Unsubscribed, WantedBlob,
 };
+pub use listening::{check_speed, QueueAt, ShelfItem, MAX_QUEUE, SPEED_RANGE};
 pub use pages::{CollectionCursor, CollectionSummary, ItemCursor, ItemFilter, Seek, MAX_WINDOW};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
 pub use query::{fts_query, CollectionView, ItemView, LibraryStatus, SearchHit};

@@ -1066,3 +1066,140 @@ fn the_ready_plan_and_reverifying_a_file() {
     assert_eq!(store.reverify(&one, 8, true).unwrap(), Reverified::Missing);
     assert!(!store.has_blob(&one).unwrap());
 }
+
+/// The up-next queue keeps the member's order across adds, moves and
+/// removals; "continue" lists what is in progress, newest first; marking
+/// earlier items played follows the show's order (published before), and a
+/// collection's speed is kept and checked.
+#[test]
+fn queue_in_progress_earlier_played_and_speed() {
+    use stowaway_store::{QueueAt, StoreError};
+    let (_dir, store) = open();
+    let items: Vec<Item> = (0..5)
+        .map(|n| {
+            let mut i = item(
+                &format!("e{n}"),
+                &format!("Episode {n}"),
+                "",
+                format!("m{n}").as_bytes(),
+            );
+            // e0 is the oldest, e4 the newest.
+            i.published_at = Some(
+                time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + n * 86_400).unwrap(),
+            );
+            i
+        })
+        .collect();
+    store.apply_catalog("acme", &verified(1, items)).unwrap();
+    let queued = |s: &Store| {
+        s.queue()
+            .unwrap()
+            .iter()
+            .map(|q| q.item.id.clone())
+            .collect::<Vec<_>>()
+    };
+
+    store.queue_add(key("e1"), QueueAt::End).unwrap();
+    store.queue_add(key("e2"), QueueAt::End).unwrap();
+    store.queue_add(key("e3"), QueueAt::Next).unwrap();
+    assert_eq!(queued(&store), ["e3", "e1", "e2"]);
+    // Adding a queued item moves it.
+    store.queue_add(key("e3"), QueueAt::End).unwrap();
+    assert_eq!(queued(&store), ["e1", "e2", "e3"]);
+    assert!(store.queue_move(key("e3"), 0).unwrap());
+    assert!(store.queue_move(key("e1"), 99).unwrap());
+    assert_eq!(queued(&store), ["e3", "e2", "e1"]);
+    assert!(!store.queue_move(key("e4"), 0).unwrap(), "not queued");
+    assert!(store.queue_remove(key("e2")).unwrap());
+    assert_eq!(queued(&store), ["e3", "e1"]);
+    let q = store.queue().unwrap();
+    assert_eq!(
+        (
+            q[0].collection_title.as_str(),
+            q[0].collection_kind.as_str()
+        ),
+        ("The Deal Room", "show")
+    );
+    assert!(matches!(
+        store.queue_add(key("nope"), QueueAt::End),
+        Err(StoreError::UnknownItem(_))
+    ));
+    // An item the publisher drops leaves the list; the rest keep their order.
+    let fewer: Vec<Item> = (0..5)
+        .filter(|n| *n != 3)
+        .map(|n| {
+            let mut i = item(
+                &format!("e{n}"),
+                &format!("Episode {n}"),
+                "",
+                format!("m{n}").as_bytes(),
+            );
+            i.published_at = Some(
+                time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + n * 86_400).unwrap(),
+            );
+            i
+        })
+        .collect();
+    store.apply_catalog("acme", &verified(2, fewer)).unwrap();
+    assert_eq!(queued(&store), ["e1"]);
+    assert_eq!(
+        store.queue_clear().unwrap(),
+        2,
+        "e3's row is kept until cleared"
+    );
+    assert!(queued(&store).is_empty());
+
+    // In progress, the most recent first; played and untouched ones are not.
+    store
+        .set_position(key("e1"), 60_000, Some(600_000))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    store.set_position(key("e4"), 30_000, None).unwrap();
+    store.set_position(key("e2"), 10_000, None).unwrap();
+    store.set_played(key("e2"), true).unwrap();
+    let ids: Vec<String> = store
+        .in_progress(10)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.item.id)
+        .collect();
+    assert_eq!(ids, ["e4", "e1"]);
+
+    // Earlier than e2 in a show: e1 and e0 (published before it), not e4.
+    assert_eq!(store.mark_earlier_played(key("e2")).unwrap(), 2);
+    let played = |id: &str| store.playback(key(id)).unwrap().played;
+    assert!(played("e0") && played("e1") && played("e2") && !played("e4"));
+    assert_eq!(
+        store.playback(key("e1")).unwrap().position_ms,
+        0,
+        "back to the start"
+    );
+    assert_eq!(
+        store.mark_earlier_played(key("e2")).unwrap(),
+        0,
+        "nothing left to mark"
+    );
+
+    // Speed per collection.
+    assert_eq!(store.collection_speed("acme", "show").unwrap(), None);
+    store
+        .set_collection_speed("acme", "show", Some(1.5))
+        .unwrap();
+    assert_eq!(store.collection_speed("acme", "show").unwrap(), Some(1.5));
+    for bad in [0.1, 3.5, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            store.set_collection_speed("acme", "show", Some(bad)),
+            Err(StoreError::OutOfRange(_))
+        ));
+    }
+    assert_eq!(
+        store.collection_speed("acme", "show").unwrap(),
+        Some(1.5),
+        "unchanged by a refusal"
+    );
+    store.set_collection_speed("acme", "show", None).unwrap();
+    assert_eq!(store.collection_speed("acme", "show").unwrap(), None);
+    assert!(store
+        .set_collection_speed("acme", "nope", Some(1.0))
+        .is_err());
+}

@@ -20,4 +20,8 @@ start_at_login: boolean,
 /**
  * Largest size of the cache in bytes; None: no limit.
  */
-storage_budget: number | null, };
+storage_budget: number | null, 
+/**
+ * The playback speed of a collection the member set none for (0.5–3).
+ */
+default_speed: number, };

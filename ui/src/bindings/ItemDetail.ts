@@ -15,4 +15,20 @@ media_url: string | null, media_type: string | null, transcript_url: string | nu
 /**
  * What plays next in the collection's order.
  */
-next: ItemRef | null, };
+next: ItemRef | null, 
+/**
+ * The speed it plays at: its collection's, else the default.
+ */
+speed: number, 
+/**
+ * The member chose `speed` for this collection (else it is the default).
+ */
+collection_speed: boolean, 
+/**
+ * Kept for the trip (itself, or its whole collection).
+ */
+pinned: boolean, 
+/**
+ * Only the item itself is pinned (so unpinning it here is possible).
+ */
+pinned_itself: boolean, };
