@@ -329,6 +329,9 @@ pub struct ItemDetail {
     pub title: String,
     pub summary: Option<String>,
     pub notes: Option<String>,
+    /// The notes as sanitised HTML (a feed's), for the page to build its
+    /// own elements from; else `notes` is the text to show.
+    pub notes_html: Option<String>,
     #[ts(type = "number | null")]
     pub duration_ms: Option<u64>,
     /// The media, served by the app's loopback media server (None until
@@ -524,6 +527,7 @@ impl Api {
             title: text.title,
             summary: text.summary,
             notes: text.notes,
+            notes_html: text.notes_html,
             duration_ms: text.duration_ms,
             media_url: url(AssetRole::Media, 0),
             media_type: assets

@@ -56,6 +56,7 @@ fn item(id: &str, kind: ItemKind, published: i64) -> Item {
         title: format!("Title of {id}"),
         summary: Some(format!("About {id}")),
         notes: None,
+        notes_html: None,
         published_at: Some(time::OffsetDateTime::from_unix_timestamp(published).unwrap()),
         duration_ms: Some(60_000),
         season: None,

@@ -104,6 +104,12 @@ pub struct Item {
     /// Show notes as plain text or Markdown; never rendered as raw HTML.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The same notes as sanitised HTML, when the source had markup (a
+    /// podcast feed's `content:encoded`): links and lists kept. The client
+    /// builds its own elements from a whitelist of it, never `innerHTML`.
+    /// Search reads `notes`. Not written by today's publisher (see FORMAT.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes_html: Option<String>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

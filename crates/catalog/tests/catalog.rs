@@ -50,6 +50,7 @@ fn item(id: &str, title: &str) -> Item {
         title: title.into(),
         summary: None,
         notes: None,
+        notes_html: None,
         published_at: None,
         duration_ms: Some(1000),
         season: None,

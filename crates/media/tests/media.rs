@@ -62,6 +62,7 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
                 title: "E1".into(),
                 summary: None,
                 notes: None,
+                notes_html: None,
                 published_at: None,
                 duration_ms: None,
                 season: None,

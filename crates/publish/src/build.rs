@@ -275,6 +275,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
                 title: it.title.clone(),
                 summary: it.summary.clone(),
                 notes,
+                notes_html: None,
                 published_at: it
                     .published
                     .as_deref()

@@ -361,6 +361,51 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX playback_in_progress ON playback(updated_at)
         WHERE played = 0 AND position_ms > 0;
     "#,
+    // 14: show notes as sanitised HTML beside their text (search reads the
+    // text), for links and lists in the player. What was read from a
+    // verified media or chapters file, by its hash: the real duration and
+    // the chapters (a chapters file's, else those embedded in the media).
+    // Chapter titles join the search index (FTS5 cannot add a column: the
+    // index is made again, with the triggers and settings of 9–11).
+    r#"
+    ALTER TABLE items ADD COLUMN notes_html TEXT;
+    ALTER TABLE items ADD COLUMN chapters TEXT;
+    CREATE TABLE media_info (
+        sha256      TEXT PRIMARY KEY,
+        duration_ms INTEGER,
+        chapters    TEXT NOT NULL,
+        read_at     INTEGER NOT NULL
+    ) STRICT;
+    DROP TRIGGER items_fts_insert;
+    DROP TRIGGER items_fts_delete;
+    DROP TRIGGER items_fts_update;
+    DROP TABLE items_fts;
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, summary, notes, transcript, chapters,
+        content = 'items', content_rowid = 'rowid',
+        tokenize = 'unicode61 remove_diacritics 2',
+        prefix = '1 2'
+    );
+    INSERT INTO items_fts(items_fts, rank) VALUES ('hashsize', 16777216);
+    CREATE TRIGGER items_fts_insert AFTER INSERT ON items
+    WHEN NOT EXISTS (SELECT 1 FROM fts_paused) BEGIN
+        INSERT INTO items_fts(rowid, title, summary, notes, transcript, chapters)
+        VALUES (new.rowid, new.title, new.summary, new.notes, new.transcript, new.chapters);
+    END;
+    CREATE TRIGGER items_fts_delete AFTER DELETE ON items
+    WHEN NOT EXISTS (SELECT 1 FROM fts_paused) BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes, transcript, chapters)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes, old.transcript, old.chapters);
+    END;
+    CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary, notes, transcript, chapters ON items
+    WHEN NOT EXISTS (SELECT 1 FROM fts_paused) BEGIN
+        INSERT INTO items_fts(items_fts, rowid, title, summary, notes, transcript, chapters)
+        VALUES ('delete', old.rowid, old.title, old.summary, old.notes, old.transcript, old.chapters);
+        INSERT INTO items_fts(rowid, title, summary, notes, transcript, chapters)
+        VALUES (new.rowid, new.title, new.summary, new.notes, new.transcript, new.chapters);
+    END;
+    INSERT INTO items_fts(items_fts) VALUES ('rebuild');
+    "#,
 ];
 
 /// Migration 11's hook: the SHA-256 of each catalog moved into `catalogs`.

@@ -23,6 +23,7 @@ mod fsck;
 mod health;
 mod library;
 mod listening;
+mod mediainfo;
 mod pages;
 mod playback;
 mod private;
@@ -39,6 +40,7 @@ pub use library::{
     AppliedCatalog, ApplyOutcome, LibraryRow, SubscribeOutcome, Unsubscribed, WantedBlob,
 };
 pub use listening::{check_speed, QueueAt, ShelfItem, MAX_QUEUE, SPEED_RANGE};
+pub use mediainfo::MediaInfo;
 pub use pages::{CollectionCursor, CollectionSummary, ItemCursor, ItemFilter, Seek, MAX_WINDOW};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
 pub use query::{fts_query, CollectionView, ItemView, LibraryStatus, SearchHit};

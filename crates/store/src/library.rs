@@ -926,18 +926,19 @@ impl<'t> ItemRows<'t> {
                     )
                 })
                 .transpose()?,
-            // ?1–?11: the item's columns (`ItemRows::write`), then its key.
+            // ?1–?12: the item's columns (`ItemRows::write`), then its key.
             insert: tx.prepare_cached(
                 "INSERT INTO items(kind, title, summary, notes, published_at, duration_ms, season,
-                                   number, position, explicit, digest, library_id, collection_id, id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                                   number, position, explicit, digest, notes_html,
+                                   library_id, collection_id, id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                  RETURNING rowid",
             )?,
             update: tx.prepare_cached(
                 "UPDATE items SET kind = ?1, title = ?2, summary = ?3, notes = ?4, published_at = ?5,
                      duration_ms = ?6, season = ?7, number = ?8, position = ?9, explicit = ?10,
-                     digest = ?11
-                 WHERE rowid = ?12",
+                     digest = ?11, notes_html = ?12
+                 WHERE rowid = ?13",
             )?,
             moved: tx.prepare_cached("UPDATE items SET position = ?2 WHERE rowid = ?1")?,
             delete_assets: tx.prepare_cached("DELETE FROM assets WHERE item_rowid = ?1")?,
@@ -984,14 +985,14 @@ impl<'t> ItemRows<'t> {
                 .optional()?,
             None => None,
         };
-        // The item's columns as the insert and the update take them (?1–?11).
+        // The item's columns as the insert and the update take them (?1–?12).
         let (kind, published) = (it.kind.as_str(), it.published_at.map(ts));
         let (duration, pos, digest_bytes) = (
             it.duration_ms.map(|d| d as i64),
             position as i64,
             &digest[..],
         );
-        let fields: [&dyn ToSql; 11] = [
+        let fields: [&dyn ToSql; 12] = [
             &kind,
             &it.title,
             &it.summary,
@@ -1003,6 +1004,7 @@ impl<'t> ItemRows<'t> {
             &pos,
             &it.explicit,
             &digest_bytes,
+            &it.notes_html,
         ];
         let rowid = match known {
             Some((rowid, Some(was), at)) if was[..] == digest[..] => {

@@ -209,6 +209,8 @@ pub struct ItemText {
     pub title: String,
     pub summary: Option<String>,
     pub notes: Option<String>,
+    /// Sanitised HTML notes, when the source had markup.
+    pub notes_html: Option<String>,
     pub duration_ms: Option<u64>,
     pub published_at: Option<i64>,
 }
@@ -218,7 +220,7 @@ impl Store {
         Ok(self
             .reader()
             .query_row(
-                "SELECT title, summary, notes, duration_ms, published_at FROM items
+                "SELECT title, summary, notes, duration_ms, published_at, notes_html FROM items
                  WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
                 params![key.library, key.collection, key.item],
                 |r| {
@@ -228,6 +230,7 @@ impl Store {
                         notes: r.get(2)?,
                         duration_ms: r.get::<_, Option<i64>>(3)?.map(|d| d as u64),
                         published_at: r.get(4)?,
+                        notes_html: r.get(5)?,
                     })
                 },
             )

@@ -84,7 +84,9 @@ pub struct LibraryStatus {
 }
 
 pub(crate) const ITEM_COLUMNS: &str = "i.library_id, i.collection_id, i.id, i.kind, i.title, i.summary,
-    i.published_at, i.duration_ms,
+    i.published_at,
+    COALESCE(i.duration_ms, (SELECT mi.duration_ms FROM assets a JOIN media_info mi ON mi.sha256 = a.sha256
+                             WHERE a.item_rowid = i.rowid AND a.role = 'media' LIMIT 1)),
     (SELECT COUNT(*) FROM assets a WHERE a.item_rowid = i.rowid),
     (SELECT COUNT(*) FROM assets a JOIN blobs b ON b.sha256 = a.sha256 WHERE a.item_rowid = i.rowid),
     (SELECT COALESCE(SUM(a.size), 0) FROM assets a WHERE a.item_rowid = i.rowid),
@@ -346,7 +348,7 @@ fn search(conn: &Connection, q: &str, limit: usize) -> Result<Vec<SearchHit>, St
          JOIN items i ON i.rowid = items_fts.rowid
          JOIN collections c ON c.library_id = i.library_id AND c.id = i.collection_id
          WHERE items_fts MATCH ?1
-         ORDER BY bm25(items_fts, 10.0, 3.0, 1.0, 0.5)
+         ORDER BY bm25(items_fts, 10.0, 3.0, 1.0, 0.5, 2.0)
          LIMIT ?2",
     )?;
     let hits = stmt

@@ -19,6 +19,7 @@ fn item(id: &str, title: &str, notes: &str, media: &[u8]) -> Item {
         title: title.into(),
         summary: None,
         notes: Some(notes.into()),
+        notes_html: None,
         published_at: None,
         duration_ms: None,
         season: None,
@@ -1202,4 +1203,101 @@ fn queue_in_progress_earlier_played_and_speed() {
     assert!(store
         .set_collection_speed("acme", "nope", Some(1.0))
         .is_err());
+}
+
+/// What was read from a stored file: a chapters file's chapters win over
+/// the media's; chapter titles are found by search; the media's duration
+/// fills in for an item whose catalog gives none.
+#[test]
+fn media_info_gives_chapters_search_and_duration() {
+    let (_dir, store) = open();
+    let mut with_file = item("e1", "Episode one", "", b"media one");
+    let chapters_bytes = b"{\"chapters\": []}".to_vec();
+    with_file.assets.push(Asset {
+        role: AssetRole::Chapters,
+        sha256: sha_of(&chapters_bytes),
+        size: chapters_bytes.len() as u64,
+        media_type: "application/json+chapters".into(),
+        name: None,
+    });
+    let embedded = item("e2", "Episode two", "", b"media two");
+    store
+        .apply_catalog("acme", &verified(1, vec![with_file, embedded]))
+        .unwrap();
+    assert!(
+        store.unread_media(10).unwrap().is_empty(),
+        "nothing stored yet"
+    );
+    put(&store, b"media one");
+    put(&store, &chapters_bytes);
+    put(&store, b"media two");
+    let mut unread: Vec<String> = store
+        .unread_media(10)
+        .unwrap()
+        .into_iter()
+        .map(|(_, role, _)| role)
+        .collect();
+    unread.sort();
+    assert_eq!(unread, ["chapters", "media", "media"]);
+    assert_eq!(
+        store
+            .media_role(&sha_of(&chapters_bytes))
+            .unwrap()
+            .unwrap()
+            .0,
+        "chapters"
+    );
+
+    // e1: chapters from its file; its media's embedded ones are not indexed.
+    store
+        .set_media_info(&sha_of(&chapters_bytes), None, "[1]", "Negotiating escrow")
+        .unwrap();
+    store
+        .set_media_info(
+            &sha_of(b"media one"),
+            Some(61_000),
+            "[2]",
+            "Embedded aardvark",
+        )
+        .unwrap();
+    // e2: chapters embedded in its media.
+    store
+        .set_media_info(
+            &sha_of(b"media two"),
+            Some(42_000),
+            "[3]",
+            "Zeppelin financing",
+        )
+        .unwrap();
+    assert!(store.unread_media(10).unwrap().is_empty());
+
+    let e1 = store.item_media_info(key("e1")).unwrap().unwrap();
+    assert_eq!(
+        (e1.chapters.as_str(), e1.from_chapters_file, e1.duration_ms),
+        ("[1]", true, Some(61_000))
+    );
+    let e2 = store.item_media_info(key("e2")).unwrap().unwrap();
+    assert_eq!(
+        (e2.chapters.as_str(), e2.from_chapters_file, e2.duration_ms),
+        ("[3]", false, Some(42_000))
+    );
+
+    let found = |q: &str| {
+        store
+            .search(q, 10)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.item_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(found("escrow"), ["e1"]);
+    assert_eq!(found("zeppelin"), ["e2"]);
+    assert!(
+        found("aardvark").is_empty(),
+        "a chapters file wins over embedded chapters"
+    );
+    // The duration read from the media, where the catalog gives none.
+    let items = store.list(None).unwrap().remove(0).items;
+    let dur: Vec<Option<u64>> = items.iter().map(|i| i.duration_ms).collect();
+    assert_eq!(dur, [Some(61_000), Some(42_000)]);
 }

@@ -545,6 +545,13 @@ fn episode(
         .as_deref()
         .map(|h| clean(&stowaway_feeds::html_to_paragraphs(h), 200_000))
         .filter(|n| !n.is_empty());
+    // The sanitiser's HTML as well, for links and lists (none if it is all
+    // the text is: a feed with plain notes; dropped past the notes' cap).
+    let notes_html = e
+        .notes_html
+        .as_deref()
+        .filter(|h| h.contains('<') && h.len() <= 200_000 && notes.is_some())
+        .map(str::to_owned);
     Some(Item {
         id: item_id(&e.guid),
         kind: ItemKind::Episode,
@@ -556,6 +563,7 @@ fn episode(
             .unwrap_or_else(|| "Untitled episode".to_owned()),
         summary: e.summary.as_deref().map(|s| clean(s, 200_000)),
         notes,
+        notes_html,
         published_at: e.published_at,
         duration_ms: e.duration_ms,
         season: e.season,

@@ -59,7 +59,7 @@ fn feed_xml(feed_host: &str, primary: &str, alternate: &str, eps: &[Ep]) -> Stri
   <title>Episode {n}: closing &amp; escrow</title>
   <guid isPermaLink="false">deal-room-{n}</guid>
   <pubDate>Mon, 0{n} Jun 2026 09:00:00 +0000</pubDate>
-  <description><![CDATA[<p>Show notes {n}</p><script>alert(1)</script>]]></description>
+  <description><![CDATA[<p>Show notes {n}</p><script>alert(1)</script><p><a href="https://example.com/n{n}" onclick="x()">Link</a> at 1:02</p>]]></description>
   <itunes:duration>12:0{n}</itunes:duration>
   <itunes:episode>{n}</itunes:episode>
   {explicit}
@@ -241,7 +241,7 @@ async fn alternate_sources_serve_when_the_enclosure_host_is_down() {
     assert_eq!(items[1].explicit, Some(true));
     assert_eq!(items[0].explicit, None);
     assert_eq!(items[1].duration_ms, Some(721_000));
-    let notes = s
+    let text = s
         .store()
         .item_text(stowaway_store::ItemKey {
             library: &s.library,
@@ -249,9 +249,17 @@ async fn alternate_sources_serve_when_the_enclosure_host_is_down() {
             item: &stowaway_sync::item_id("deal-room-1"),
         })
         .unwrap()
-        .unwrap()
-        .notes;
-    assert_eq!(notes.as_deref(), Some("Show notes 1"), "sanitised, as text");
+        .unwrap();
+    assert_eq!(
+        text.notes.as_deref(),
+        Some("Show notes 1\n\nLink at 1:02"),
+        "sanitised, as text"
+    );
+    // And as the sanitiser's HTML for the player: the link kept, the script
+    // and the handler gone.
+    let html = text.notes_html.unwrap();
+    assert!(html.contains(r#"href="https://example.com/n1""#), "{html}");
+    assert!(!html.contains("script") && !html.contains("onclick"), "{html}");
 
     let r = s.sync().await;
     let lib = &r.libraries[0];
