@@ -26,6 +26,10 @@ import type { SyncStatus } from "./bindings/SyncStatus";
 import type { TokenSaved } from "./bindings/TokenSaved";
 import type { UnsubscribedView } from "./bindings/UnsubscribedView";
 import type { ReadyView } from "./bindings/ReadyView";
+import type { ShelfEntry } from "./bindings/ShelfEntry";
+import type { QueuePlace } from "./bindings/QueuePlace";
+import type { UpNext } from "./bindings/UpNext";
+import type { ItemChapters } from "./bindings/ItemChapters";
 
 export type { ItemRef };
 
@@ -40,6 +44,18 @@ export const api = {
   savePosition: (item: ItemRef, positionMs: number, durationMs: number | null) =>
     invoke<void>("save_position", { item, positionMs, durationMs }),
   setPlayed: (item: ItemRef, played: boolean) => invoke<void>("set_played", { item, played }),
+  markEarlierPlayed: (item: ItemRef) => invoke<number>("mark_earlier_played", { item }),
+  queue: () => invoke<ShelfEntry[]>("queue"),
+  queueAdd: (item: ItemRef, place: QueuePlace) => invoke<void>("queue_add", { item, place }),
+  queueMove: (item: ItemRef, index: number) => invoke<boolean>("queue_move", { item, index }),
+  queueRemove: (item: ItemRef) => invoke<boolean>("queue_remove", { item }),
+  queueClear: () => invoke<number>("queue_clear"),
+  upNext: (current: ItemRef | null) => invoke<UpNext | null>("up_next", { current }),
+  setCollectionSpeed: (library: string, collection: string, speed: number | null) =>
+    invoke<void>("set_collection_speed", { library, collection, speed }),
+  chapters: (item: ItemRef) => invoke<ItemChapters>("chapters", { item }),
+  openLink: (url: string) => invoke<string>("open_link", { url }),
+  mediaBase: () => invoke<string>("media_base"),
   syncNow: () => invoke<void>("sync_now"),
   previewSubscription: (source: string) => invoke<SubscriptionPreview>("preview_subscription", { source }),
   subscribe: (source: string, token: string | null) => invoke<Subscribed>("subscribe", { source, token }),

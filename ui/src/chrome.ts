@@ -4,16 +4,21 @@ import { api, errorCode, errorLibrary, errorText } from "./api";
 import { h, keyed } from "./dom";
 import { ago } from "./format";
 import { FILTERS } from "./library";
-import { banner, filters, searchBox, tabs, toast } from "./page";
+import { banner, filters, nowView, searchBox, sideList, tabs, toast } from "./page";
 import { render, state, type View } from "./state";
 import { tokenDialog } from "./dialogs/token";
 
-const VIEWS: View[] = ["library", "ready", "downloads", "settings"];
-const LABEL: Record<View, string> = { library: "Library", ready: "Ready for the trip", downloads: "Downloads", settings: "Settings" };
+const VIEWS: View[] = ["library", "queue", "ready", "downloads", "settings"];
+const LABEL: Record<View, string> = { library: "Library", queue: "Up next", ready: "Ready for the trip", downloads: "Downloads", settings: "Settings" };
 
 /** Shows a view (leaving the search, if any). */
 export async function show(v: View) {
   state.view = v;
+  if (v !== "library") state.focus = null;
+  if (state.nowOpen) {
+    state.nowOpen = false;
+    nowView.hidden = true;
+  }
   if (state.query) {
     state.query = "";
     searchBox.value = "";
@@ -25,12 +30,14 @@ export async function show(v: View) {
 /** The tabs; a tab that did not change is kept (and a click in progress on it). */
 export function renderTabs() {
   const queued = state.downloads?.queue.length ?? 0;
-  const on = (v: View) => v === state.view && !state.query;
+  const upNext = state.queue.length;
+  const on = (v: View) => v === state.view && !state.query && !(v === "library" && state.focus);
+  const count = (v: View) => (v === "downloads" ? queued : v === "queue" ? upNext : 0);
   keyed(
     tabs,
     VIEWS,
     (v) => v,
-    (v) => `${on(v)}|${v === "downloads" ? queued : 0}`,
+    (v) => `${on(v)}|${count(v)}`,
     (v) =>
       h(
         "button",
@@ -42,7 +49,7 @@ export function renderTabs() {
           onclick: () => void show(v),
         },
         LABEL[v],
-        v === "downloads" && queued > 0 ? h("span", { class: "count" }, String(queued)) : null,
+        count(v) > 0 ? h("span", { class: "count" }, String(count(v))) : null,
       ),
   );
 }
@@ -120,4 +127,56 @@ export function failed(err: unknown) {
   } else {
     toast(errorText(err), "error");
   }
+}
+
+/** The sidebar's shows and courses, by library: a click shows one on its own. */
+export function renderSidebar() {
+  const snap = state.snap;
+  if (!snap) return;
+  const cols = [...snap.collections, ...state.moreCollections];
+  const groups = snap.libraries.map((l) => ({ l, cols: cols.filter((c) => c.library_id === l.id) }));
+  keyed(
+    sideList,
+    groups,
+    (g) => g.l.id,
+    (g) => JSON.stringify([g.l.title, g.cols.map((c) => [c.id, c.title, c.kind]), state.focus, state.view]),
+    (g) =>
+      h(
+        "div",
+        { class: "side-library" },
+        h("div", { class: "side-library-title", title: g.l.title }, g.l.title),
+        h(
+          "ul",
+          {},
+          g.cols.map((c) => {
+            const key = `${c.library_id}/${c.id}`;
+            const on = state.focus === key && state.view === "library";
+            return h(
+              "li",
+              {},
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: on ? "side-collection on" : "side-collection",
+                  "data-side-collection": key,
+                  "aria-current": on ? "page" : null,
+                  title: c.title,
+                  onclick: () => {
+                    void show("library").then(() => {
+                      state.focus = key;
+                      state.opened.set(key, true);
+                      render();
+                      document.getElementById("content")?.scrollTo(0, 0);
+                    });
+                  },
+                },
+                h("span", { class: "side-kind", "aria-hidden": "true" }, c.kind === "course" ? "◆" : "◉"),
+                c.title,
+              ),
+            );
+          }),
+        ),
+      ),
+  );
 }

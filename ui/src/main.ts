@@ -4,32 +4,29 @@
 // imports this one.
 import { api } from "./api";
 import type { SyncEvent } from "./bindings/SyncEvent";
-import { failed, renderBanner, renderFilters, renderTabs } from "./chrome";
+import { failed, renderBanner, renderFilters, renderSidebar, renderTabs } from "./chrome";
 import { takeLinks } from "./dialogs/links";
 import { h } from "./dom";
 import { bytes, duration } from "./format";
-import { banner, content, dialog, filters, player, searchBox, syncButton, tabs, toast, toasts } from "./page";
+import { banner, content, dialog, filters, nowView, player, searchBox, sideList, sidebar, syncButton, tabs, toast, toasts } from "./page";
 import { keyAction } from "./player";
-import { playerKey, savePosition } from "./playerview";
+import { playerKey, savePosition, showNow } from "./playerview";
 import { connect, refresh, scheduleRefresh, state } from "./state";
 import { renderDownloads } from "./views/downloads";
 import { renderLibrary, updateLists } from "./views/library";
+import { renderQueue } from "./views/queue";
 import { renderReady } from "./views/ready";
 import { renderSearch } from "./views/search";
 import { renderSettings } from "./views/settings";
 
+sidebar.append(h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }), "Stowaway"), tabs, sideList);
 document.getElementById("app")!.append(
-  h(
-    "header",
-    { class: "top" },
-    h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }), "Stowaway"),
-    tabs,
-    searchBox,
-    syncButton,
-  ),
+  sidebar,
+  h("header", { class: "top" }, searchBox, syncButton),
   banner,
   filters,
   content,
+  nowView,
   player,
   toasts,
   dialog,
@@ -38,9 +35,11 @@ document.getElementById("app")!.append(
 function render() {
   renderBanner();
   renderTabs();
+  renderSidebar();
   renderFilters();
   if (state.query) void renderSearch();
   else if (state.view === "downloads") renderDownloads();
+  else if (state.view === "queue") renderQueue();
   else if (state.view === "ready") renderReady();
   else if (state.view === "settings") renderSettings();
   else renderLibrary();
@@ -63,6 +62,7 @@ document.addEventListener("keydown", (e) => {
   if (!a) return;
   e.preventDefault();
   if (a.kind === "search") searchBox.focus();
+  else if (a.kind === "close") showNow(false);
   else playerKey(a);
 });
 window.addEventListener("beforeunload", () => void savePosition(true));

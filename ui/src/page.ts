@@ -6,6 +6,9 @@ import { h } from "./dom";
 export const banner = h("div", { class: "banner", role: "status", "aria-live": "polite" });
 export const content = h("main", { class: "content", id: "content" });
 export const player = h("section", { class: "player", id: "player", "aria-label": "Player" });
+export const nowView = h("section", { class: "now-view", id: "now", "aria-label": "Now playing", hidden: true });
+export const sidebar = h("aside", { class: "sidebar", id: "sidebar" });
+export const sideList = h("nav", { class: "side-list", id: "side-list", "aria-label": "Shows and courses" });
 export const searchBox = h("input", {
   type: "search",
   id: "search",

@@ -14,7 +14,8 @@ export type Action =
   | { kind: "toggle" }
   | { kind: "seek_by"; seconds: number }
   | { kind: "speed"; dir: 1 | -1 }
-  | { kind: "search" };
+  | { kind: "search" }
+  | { kind: "close" };
 
 /** Keyboard shortcuts. None fire while typing in a text field. */
 export function keyAction(key: string, shift: boolean, inTextField: boolean): Action | null {
@@ -37,6 +38,8 @@ export function keyAction(key: string, shift: boolean, inTextField: boolean): Ac
       return { kind: "speed", dir: -1 };
     case "/":
       return { kind: "search" };
+    case "Escape":
+      return { kind: "close" };
     default:
       return null;
   }

@@ -10,10 +10,11 @@ import type { DownloadsView } from "./bindings/DownloadsView";
 import type { ItemDetail } from "./bindings/ItemDetail";
 import type { LibraryPage } from "./bindings/LibraryPage";
 import type { MirrorView } from "./bindings/MirrorView";
+import type { ShelfEntry } from "./bindings/ShelfEntry";
 import { DownloadTracker } from "./downloads";
 import type { Filter } from "./library";
 
-export type View = "library" | "ready" | "downloads" | "settings";
+export type View = "library" | "queue" | "ready" | "downloads" | "settings";
 
 export interface PageState {
   /** The library page: libraries, the first collections, the sync status. */
@@ -36,6 +37,14 @@ export interface PageState {
   progress: string;
   /** The item in the player. */
   current: { ref: ItemRef; detail: ItemDetail } | null;
+  /** The "now playing" view is open. */
+  nowOpen: boolean;
+  /** The collection shown on its own (library/id), from the sidebar; null: all. */
+  focus: string | null;
+  /** The up-next queue, fetched with the page. */
+  queue: ShelfEntry[];
+  /** The media server's address for artwork ("" until known). */
+  mediaBase: string;
 }
 
 export const state: PageState = {
@@ -51,7 +60,16 @@ export const state: PageState = {
   query: "",
   progress: "",
   current: null,
+  nowOpen: false,
+  focus: null,
+  queue: [],
+  mediaBase: "",
 };
+
+/** The URL of stored artwork by its hash (null: none stored, or no server). */
+export function art(sha: string | null | undefined): string | null {
+  return sha && state.mediaBase ? `${state.mediaBase}art/${sha}` : null;
+}
 
 /** What main.ts (the shell) lends the modules: drawing the page, telling a failure. */
 export interface Shell {
@@ -90,12 +108,13 @@ export async function refresh() {
 }
 
 async function fetchState() {
+  if (!state.mediaBase) state.mediaBase = await api.mediaBase().catch(() => "");
   state.snap = await api.libraryPage();
   if (state.moreCollections.length) {
     // Counts of the further pages, fetched again.
     state.moreCollections = await Promise.all(state.moreCollections.map((c) => api.collection(c.library_id, c.id).catch(() => c)));
   }
-  state.downloads = await api.downloads();
+  [state.downloads, state.queue] = await Promise.all([api.downloads(), api.queue()]);
   if (state.view === "downloads") state.mirrors = await api.mirrors();
   // The settings form is kept as it is (keyed), never rebuilt under the member's fingers.
   render();

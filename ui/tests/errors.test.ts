@@ -16,10 +16,11 @@ const { state } = await import("../src/state");
 function page(): LibraryPage {
   return {
     libraries: [
-      { id: "acme", title: "Acme Coaching", private: true, sequence: 1, expires_at: null, expired: false, last_sync_at: null, last_sync_ok: null, last_sync_mirror: null, last_sync_error: null, mirrors: ["https://a.example/"], feed_url: null, collections: 1, items: 2, blobs_wanted: 2, blobs_stored: 0, bytes_wanted: 2000, bytes_stored: 0 },
+      { id: "acme", title: "Acme Coaching", private: true, sequence: 1, expires_at: null, expired: false, last_sync_at: null, last_sync_ok: null, last_sync_mirror: null, last_sync_error: null, mirrors: ["https://a.example/"], feed_url: null, collections: 1, items: 2, blobs_wanted: 2, blobs_stored: 0, bytes_wanted: 2000, bytes_stored: 0, description: null, artwork: null },
     ],
     collections: [],
     more: false,
+    continue_listening: [],
     sync: { running: false, last_ok_at: null, offline: false, last_error: null, last_mirror: null, needs_token: [], paused: false },
   };
 }

@@ -50,6 +50,7 @@ const collection: CollectionView = {
   downloaded: 0,
   not_kept: TOTAL,
   pinned: false,
+  artwork: null,
 };
 
 describe("ItemList", () => {

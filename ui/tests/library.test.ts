@@ -6,6 +6,7 @@ function col(kind: "course" | "show", items: number, played: number): Collection
   return {
     library_id: "l", id: "c", kind, title: "C", summary: null, download_mode: "all", position: 0,
     items, played, in_progress: 0, downloaded: 0, not_kept: 0, pinned: false,
+  artwork: null,
   };
 }
 

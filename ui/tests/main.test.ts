@@ -19,6 +19,7 @@ const collection: CollectionView = {
   downloaded: 1,
   not_kept: 1,
   pinned: false,
+  artwork: null,
 };
 const item = (id: string, state: ItemView["state"]): ItemView => ({
   library_id: "acme",
@@ -37,10 +38,11 @@ const item = (id: string, state: ItemView["state"]): ItemView => ({
 });
 const snap: LibraryPage = {
   libraries: [
-    { id: "acme", title: "Acme Coaching", private: false, sequence: 1, expires_at: null, expired: false, last_sync_at: null, last_sync_ok: null, last_sync_mirror: null, last_sync_error: null, mirrors: [], feed_url: null, collections: 1, items: 2, blobs_wanted: 2, blobs_stored: 1, bytes_wanted: 2000, bytes_stored: 1000 },
+    { id: "acme", title: "Acme Coaching", private: false, sequence: 1, expires_at: null, expired: false, last_sync_at: null, last_sync_ok: null, last_sync_mirror: null, last_sync_error: null, mirrors: [], feed_url: null, collections: 1, items: 2, blobs_wanted: 2, blobs_stored: 1, bytes_wanted: 2000, bytes_stored: 1000, description: null, artwork: null },
   ],
   collections: [collection],
   more: false,
+  continue_listening: [],
   sync: { running: false, last_ok_at: null, offline: false, last_error: null, last_mirror: null, needs_token: [], paused: false },
 };
 const hits = [{ library_id: "acme", collection_id: "first-deal", collection_title: "Your first deal", item_id: "02", title: "Lesson 02", snippet: "the [escrow] part", downloaded: false }];
@@ -52,8 +54,10 @@ vi.mock("../src/api", () => ({
     mirrors: vi.fn(async () => [{ library: "acme", url: "https://a.example/", state: "ok", serves: 1, newest: 1, latency_ms: 12, throughput_bps: null, last_error: null, last_success_at: null }]),
     items: vi.fn(async () => ({ items: [item("01", "downloaded"), item("02", "not_downloaded")], total: 2 })),
     search: vi.fn(async () => hits),
-    settings: vi.fn(async () => ({ sync_interval_minutes: 60, notify_new_items: true, close_to_tray: false, start_at_login: false, storage_budget: null })),
+    settings: vi.fn(async () => ({ sync_interval_minutes: 60, notify_new_items: true, close_to_tray: false, start_at_login: false, storage_budget: null, default_speed: 1 })),
     takeLinks: vi.fn(async () => []),
+    queue: vi.fn(async () => []),
+    mediaBase: vi.fn(async () => "http://127.0.0.1:9/t/"),
     onSyncEvent: vi.fn(async () => () => undefined),
     onSyncStatus: vi.fn(async () => () => undefined),
     onNewItems: vi.fn(async () => () => undefined),
@@ -76,6 +80,14 @@ describe("the shell", () => {
     expect($("[data-item='01'] .act-remove")?.getAttribute("aria-label")).toBe("Remove download of Lesson 01");
     expect($("#tab-library")?.getAttribute("aria-current")).toBe("page");
     const section = $("[data-collection='first-deal']");
+    // The sidebar lists the collection; the library's heading offers to leave it; rows queue.
+    expect($("[data-side-collection='acme/first-deal']")?.textContent).toContain("Your first deal");
+    expect($("[data-unsubscribe-library='acme']")?.textContent).toBe("Unsubscribe…");
+    expect($("[data-item='01'] .act-queue")?.getAttribute("aria-label")).toBe("Add Lesson 01 to Up next");
+
+    $("#tab-queue")!.click();
+    await vi.waitFor(() => expect($("#queue .none")).not.toBeNull());
+    expect($("#queue .none")?.textContent).toContain("Nothing queued");
 
     $("#tab-downloads")!.click();
     await vi.waitFor(() => expect($("#mirrors [data-mirror-state='ok']")).not.toBeNull());

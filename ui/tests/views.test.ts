@@ -5,7 +5,7 @@ import type { DownloadsView } from "../src/bindings/DownloadsView";
 import type { LibraryView } from "../src/bindings/LibraryView";
 import type { LibraryPage } from "../src/bindings/LibraryPage";
 
-const settings: AppSettings = { sync_interval_minutes: 60, notify_new_items: true, close_to_tray: false, start_at_login: false, storage_budget: null };
+const settings: AppSettings = { sync_interval_minutes: 60, notify_new_items: true, close_to_tray: false, start_at_login: false, storage_budget: null, default_speed: 1 };
 vi.mock("../src/api", () => ({
   api: { settings: vi.fn(async () => settings) },
   errorText: (e: unknown) => String(e),
@@ -56,6 +56,8 @@ function library(id: string, items: number): LibraryView {
     blobs_stored: 0,
     bytes_wanted: 0,
     bytes_stored: 0,
+    description: null,
+    artwork: null,
   };
 }
 
@@ -64,6 +66,7 @@ function page(...libraries: LibraryView[]): LibraryPage {
     libraries,
     collections: [],
     more: false,
+    continue_listening: [],
     sync: { running: false, last_ok_at: null, offline: false, last_error: null, last_mirror: null, needs_token: [], paused: false },
   };
 }
@@ -84,17 +87,18 @@ describe("tabs", () => {
   it("keep a tab that did not change; the one with a new count is redrawn", () => {
     state.downloads = downloadsView(false, "a");
     renderTabs();
-    const [library, ready, downloads, settings] = [...tabs.children];
+    const [library, queue, ready, downloads, settings] = [...tabs.children];
     expect(downloads.textContent).toBe("Downloads1");
+    expect(queue.textContent).toBe("Up next");
     renderTabs();
-    expect([...tabs.children]).toEqual([library, ready, downloads, settings]);
+    expect([...tabs.children]).toEqual([library, queue, ready, downloads, settings]);
     state.downloads = downloadsView(false, "a", "b");
     renderTabs();
     expect(tabs.children[0]).toBe(library);
-    expect(tabs.children[1]).toBe(ready);
-    expect(tabs.children[2]).not.toBe(downloads);
-    expect(tabs.children[2].textContent).toBe("Downloads2");
-    expect(tabs.children[3]).toBe(settings);
+    expect(tabs.children[2]).toBe(ready);
+    expect(tabs.children[3]).not.toBe(downloads);
+    expect(tabs.children[3].textContent).toBe("Downloads2");
+    expect(tabs.children[4]).toBe(settings);
     expect(library.className).toBe("tab on");
     expect(library.getAttribute("aria-current")).toBe("page");
   });

@@ -17,6 +17,7 @@
 //! - A token goes only to mirrors the member was shown with it.
 #![forbid(unsafe_code)]
 
+mod chapters;
 mod downloads;
 mod error;
 mod events;
@@ -35,6 +36,7 @@ use std::sync::{Arc, Mutex};
 
 use stowaway_sync::Engine;
 
+pub use chapters::{ChapterSource, ChapterView, ItemChapters};
 pub use downloads::{
     DownloadMode, DownloadsView, Freed, PartialDownload, QueuedDownload, StorageUsage, QUEUE_SHOWN,
 };

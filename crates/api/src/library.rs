@@ -59,6 +59,9 @@ pub struct LibraryView {
     pub collections: u64,
     #[ts(type = "number")]
     pub items: u64,
+    pub description: Option<String>,
+    /// Its artwork's SHA-256 when stored: the media server's `art/` serves it.
+    pub artwork: Option<String>,
     /// Files the download rules want, and how many of them are stored.
     #[ts(type = "number")]
     pub blobs_wanted: u64,
@@ -87,6 +90,8 @@ impl From<store::LibraryStatus> for LibraryView {
             feed_url: s.feed_url,
             collections: s.collections,
             items: s.items,
+            description: s.description,
+            artwork: s.artwork,
             blobs_wanted: s.blobs_wanted,
             blobs_stored: s.blobs_stored,
             bytes_wanted: s.bytes_wanted,
@@ -123,6 +128,8 @@ pub struct CollectionView {
     pub not_kept: u64,
     /// The whole collection is kept for the trip.
     pub pinned: bool,
+    /// Its artwork's SHA-256 when stored: the media server's `art/` serves it.
+    pub artwork: Option<String>,
 }
 
 impl From<store::CollectionSummary> for CollectionView {
@@ -141,6 +148,7 @@ impl From<store::CollectionSummary> for CollectionView {
             downloaded: c.downloaded,
             not_kept: c.not_kept,
             pinned: c.pinned,
+            artwork: c.artwork,
         }
     }
 }
@@ -325,6 +333,8 @@ pub struct ItemDetail {
     pub library_id: String,
     pub collection_id: String,
     pub collection_title: String,
+    /// Its collection is a course (else a show).
+    pub course: bool,
     pub id: String,
     pub title: String,
     pub summary: Option<String>,
@@ -515,14 +525,15 @@ impl Api {
         });
         let collection_speed = store.collection_speed(&r.library, &r.collection)?;
         let default_speed = crate::AppSettings::load(store)?.default_speed;
-        let collection_title = store
+        let (collection_title, course, collection_art) = store
             .collection_summary(&r.library, &r.collection)?
-            .map(|c| c.title)
+            .map(|c| (c.title, c.kind == "course", c.artwork))
             .unwrap_or_default();
         Ok(ItemDetail {
             library_id: r.library.clone(),
             collection_id: r.collection.clone(),
             collection_title,
+            course,
             id: r.item.clone(),
             title: text.title,
             summary: text.summary,
@@ -536,7 +547,11 @@ impl Api {
                 .map(|m| m.media_type.clone()),
             transcript_url: url(AssetRole::Transcript, 0),
             chapters_url: url(AssetRole::Chapters, 0),
-            artwork_url: url(AssetRole::Artwork, 0),
+            // The item's own artwork, else its show's or course's.
+            artwork_url: url(AssetRole::Artwork, 0).or_else(|| {
+                let sha = stowaway_catalog::Sha256::parse(collection_art.as_deref()?).ok()?;
+                Some(media?.art_url(&sha))
+            }),
             attachments: assets
                 .iter()
                 .filter(|a| a.role == "attachment")

@@ -242,7 +242,12 @@ pub fn write_source(dir: &Path) -> Result<()> {
                 dir.join("media").join(format!("{}.vtt", e.id)),
                 vtt(e.script, ms),
             )?;
-            let notes = format!("{}\n\n{}", e.summary, e.script.join("\n\n"));
+            let notes = format!(
+                "{}\n\n{}\n\nWorksheet and further reading: https://keystone.example/notes/{}\n\nMissed the key point? Go back to 0:03.",
+                e.summary,
+                e.script.join("\n\n"),
+                e.id
+            );
             let _ = write!(
                 toml,
                 "\n[[collection.item]]\nid = {}\ntitle = {}\nsummary = {}\nnotes = {}\npublished = {}\nduration = {}\nmedia = \"media/{file}\"\ntranscript = \"media/{}.vtt\"\n",

@@ -77,6 +77,7 @@ impl MediaServer {
                 "/{token}/{library}/{collection}/{item}/{role}/{index}",
                 get(serve),
             )
+            .route("/{token}/art/{sha256}", get(serve_art))
             .fallback(|| async { StatusCode::NOT_FOUND })
             .layer(axum::middleware::map_response(guarded))
             .with_state(shared);
@@ -106,6 +107,12 @@ impl MediaServer {
     /// `http://127.0.0.1:PORT/TOKEN/`: every media URL starts with it.
     pub fn base_url(&self) -> String {
         format!("http://{}/{}/", self.addr, self.token)
+    }
+
+    /// The URL of a stored artwork file (a library's, a collection's or an
+    /// item's), by its hash.
+    pub fn art_url(&self, sha: &stowaway_catalog::Sha256) -> String {
+        format!("{}art/{}", self.base_url(), sha.as_str())
     }
 
     /// The URL of the `index`-th asset with `role` of an item.
@@ -226,6 +233,45 @@ async fn serve(
         }
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
+    send(asset, req, origin).await
+}
+
+/// Artwork by hash: only a stored file the index knows as the artwork of a
+/// library, a collection or an item (never any other blob, never a path).
+async fn serve_art(
+    State(shared): State<Arc<Shared>>,
+    Path((token, sha)): Path<(String, String)>,
+    req: Request<Body>,
+) -> Response {
+    if !same(&token, &shared.token) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let Ok(sha) = stowaway_catalog::Sha256::parse(&sha) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let store = shared.store.clone();
+    let found = tokio::task::spawn_blocking(move || store.stored_artwork(&sha)).await;
+    match found {
+        Ok(Ok(Some(a))) if a.media_type.starts_with("image/") => send(a, req, None).await,
+        Ok(Ok(_)) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Err(e)) => {
+            warn!(error = %e, "artwork lookup failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// A stored, verified file as the response to `req` (Range included), with
+/// the type this origin sends for it.
+async fn send(
+    asset: stowaway_store::StoredAsset,
+    req: Request<Body>,
+    origin: Option<HeaderValue>,
+) -> Response {
     let resp = match ServeFile::new(&asset.path).oneshot(req).await {
         Ok(r) => r.map(Body::new),
         Err(e) => {

@@ -55,7 +55,7 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
             kind: CollectionKind::Show,
             title: "Show".into(),
             summary: None,
-            artwork: None,
+            artwork: Some(asset(PNG, AssetRole::Artwork, "image/png")),
             items: vec![Item {
                 id: "e1".into(),
                 kind: ItemKind::Episode,
@@ -84,7 +84,7 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
             &VerifiedCatalog::unsigned(&catalog, stowaway_catalog::Limits::default()),
         )
         .unwrap();
-    for data in [AUDIO, HTML, SCRIPT, PDF] {
+    for data in [AUDIO, HTML, SCRIPT, PDF, PNG] {
         let s = sha(data);
         let mut w = store.blobs().begin(&s, data.len() as u64).unwrap();
         w.write(data).unwrap();
@@ -93,6 +93,8 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
     }
     Arc::new(store)
 }
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n a show's cover";
 
 const KEY: ItemKey<'static> = ItemKey {
     library: "lib",
@@ -279,4 +281,27 @@ async fn declared_types_are_held_to_media_images_pdf_and_text() {
     ] {
         assert_eq!(stowaway_media::served_type(declared), served, "{declared}");
     }
+}
+
+/// Artwork is served by hash, and only a stored file the index knows as
+/// artwork: the hash of the audio, stored too, is not served there.
+#[tokio::test]
+async fn artwork_by_hash_and_nothing_else_by_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MediaServer::start(store(dir.path()), &[]).await.unwrap();
+    let r = reqwest::get(server.art_url(&sha(PNG))).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(&r.bytes().await.unwrap()[..], PNG);
+    for other in [AUDIO, PDF, b"never stored".as_slice()] {
+        let r = reqwest::get(server.art_url(&sha(other))).await.unwrap();
+        assert_eq!(r.status(), 404, "{:?}", std::str::from_utf8(other));
+    }
+    let bad = format!("{}art/../../etc/passwd", server.base_url());
+    assert_eq!(reqwest::get(bad).await.unwrap().status(), 404);
+    let wrong_token = server.art_url(&sha(PNG)).replace(
+        &server.base_url(),
+        &format!("http://{}/nottoken/", server.addr()),
+    );
+    assert_eq!(reqwest::get(wrong_token).await.unwrap().status(), 404);
 }

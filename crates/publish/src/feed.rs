@@ -155,10 +155,12 @@ fn write_item<W: io::Write>(
             text(w, "itunes:summary", s)?;
         }
         if let Some(notes) = &item.notes {
-            // Plain-text notes as paragraphs; quick-xml escapes the markup.
+            // Plain-text notes as paragraphs, their web addresses as links
+            // (podcast apps show `content:encoded` as HTML); quick-xml
+            // escapes the markup.
             let html: String = notes
                 .split("\n\n")
-                .map(|p| format!("<p>{}</p>", html_escape(p.trim())))
+                .map(|p| format!("<p>{}</p>", linkify(p.trim())))
                 .collect();
             text(w, "content:encoded", &html)?;
         }
@@ -240,9 +242,54 @@ fn write_item<W: io::Write>(
     Ok(())
 }
 
+/// Text as HTML with each `http(s)://` address a link to itself (a
+/// sentence's closing punctuation is not part of it).
+fn linkify(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(at) = ["https://", "http://"]
+        .iter()
+        .filter_map(|p| rest.find(p))
+        .min()
+    {
+        out.push_str(&html_escape(&rest[..at]));
+        let tail = &rest[at..];
+        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let url = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
+        let url = if url.len() > "https://".len() {
+            url
+        } else {
+            &tail[..end]
+        };
+        let e = html_escape(url).replace('"', "&quot;");
+        out.push_str(&format!("<a href=\"{e}\">{e}</a>"));
+        rest = &tail[url.len()..];
+    }
+    out.push_str(&html_escape(rest));
+    out
+}
+
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('\n', "<br>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::linkify;
+
+    #[test]
+    fn addresses_in_notes_become_links_and_markup_stays_text() {
+        assert_eq!(
+            linkify("See https://a.example/x?y=1&z=2. Then <b>go</b>"),
+            "See <a href=\"https://a.example/x?y=1&amp;z=2\">https://a.example/x?y=1&amp;z=2</a>. Then &lt;b&gt;go&lt;/b&gt;"
+        );
+        assert_eq!(linkify("no links"), "no links");
+        assert_eq!(
+            linkify("http://a\"b.example"),
+            "<a href=\"http://a&quot;b.example\">http://a&quot;b.example</a>"
+        );
+    }
 }

@@ -70,6 +70,8 @@ pub struct CollectionSummary {
     pub not_kept: u64,
     /// The whole collection is kept for the trip.
     pub pinned: bool,
+    /// Its artwork, if it is stored (its SHA-256).
+    pub artwork: Option<String>,
 }
 
 /// Where a page of collections continues: after this one.
@@ -123,7 +125,9 @@ const COLLECTION_STATS: &str = "
            COALESCE(SUM(x.downloaded), 0),
            COALESCE(SUM(NOT x.downloaded AND NOT x.wanted), 0),
            EXISTS (SELECT 1 FROM pins pn WHERE pn.library_id = p.library_id
-                   AND pn.collection_id = p.id AND pn.item_id = '')
+                   AND pn.collection_id = p.id AND pn.item_id = ''),
+           (SELECT b.sha256 FROM collections ac JOIN blobs b ON b.sha256 = ac.artwork_sha256
+            WHERE ac.library_id = p.library_id AND ac.id = p.id)
     FROM page p LEFT JOIN (
         SELECT i.rowid, i.library_id, i.collection_id,
                COALESCE(pb.played, 0) AS played,
@@ -158,6 +162,7 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CollectionSummary> {
         downloaded: n(10)?,
         not_kept: n(11)?,
         pinned: r.get(12)?,
+        artwork: r.get(13)?,
     })
 }
 

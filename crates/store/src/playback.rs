@@ -82,6 +82,39 @@ impl Store {
         }))
     }
 
+    /// A stored file that is the artwork of a library, a collection or an
+    /// item the index knows (`None` for any other hash, stored or not): what
+    /// the media server hands out by hash alone.
+    pub fn stored_artwork(&self, sha: &Sha256) -> Result<Option<StoredAsset>, StoreError> {
+        let conn = self.reader();
+        let row: Option<(i64, String)> = conn
+            .query_row(
+                "SELECT b.size, COALESCE(
+                     (SELECT artwork_type FROM libraries WHERE artwork_sha256 = ?1 LIMIT 1),
+                     (SELECT artwork_type FROM collections WHERE artwork_sha256 = ?1 LIMIT 1),
+                     (SELECT media_type FROM assets WHERE sha256 = ?1 AND role = 'artwork' LIMIT 1))
+                 FROM blobs b WHERE b.sha256 = ?1",
+                [sha.as_str()],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    ))
+                },
+            )
+            .optional()?;
+        drop(conn);
+        Ok(row
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(size, media_type)| StoredAsset {
+                path: self.blobs().path(sha),
+                sha256: sha.clone(),
+                size: size as u64,
+                media_type,
+                name: None,
+            }))
+    }
+
     /// A copy of an item's stored attachment for the system's viewer, named
     /// as the catalog names it (made safe: a display name is never a path,
     /// and the extension is its type's) and in `attachments/` of the member's

@@ -77,6 +77,9 @@ pub struct LibraryStatus {
     pub feed_url: Option<String>,
     pub collections: u64,
     pub items: u64,
+    pub description: Option<String>,
+    /// The library's artwork, if it is stored (its SHA-256).
+    pub artwork: Option<String>,
     pub blobs_wanted: u64,
     pub blobs_stored: u64,
     pub bytes_wanted: u64,
@@ -244,7 +247,9 @@ impl Store {
                 "SELECT generated_at, expires_at, last_sync_at, last_sync_ok, last_sync_mirror, last_sync_error,
                         (SELECT COUNT(*) FROM collections WHERE library_id = ?1),
                         (SELECT COUNT(*) FROM items WHERE library_id = ?1),
-                        (SELECT url FROM feeds WHERE library_id = ?1)
+                        (SELECT url FROM feeds WHERE library_id = ?1),
+                        description,
+                        (SELECT b.sha256 FROM blobs b WHERE b.sha256 = libraries.artwork_sha256)
                  FROM libraries WHERE id = ?1",
                 [&lib.id],
                 |r| {
@@ -265,6 +270,8 @@ impl Store {
                         feed_url: r.get(8)?,
                         collections: r.get::<_, i64>(6)? as u64,
                         items: r.get::<_, i64>(7)? as u64,
+                        description: r.get(9)?,
+                        artwork: r.get(10)?,
                         blobs_wanted: 0,
                         blobs_stored: 0,
                         bytes_wanted: 0,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use stowaway_catalog::{blob_path, Sha256};
 use stowaway_mirrors::{BodyStream, MirrorError, MirrorPool, Pace, RateLimiter};
-use stowaway_store::{BlobWriter, FeedFile, FileDigest, StoreError, WantedBlob};
+use stowaway_store::{BlobWriter, FeedFile, FileDigest, Store, StoreError, WantedBlob};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -333,6 +333,7 @@ impl Downloads<'_> {
             return Err(self.removed_elsewhere());
         }
         self.engine.index_transcript(&w.sha256).await;
+        self.engine.index_media(&w.sha256).await;
         self.done.fetch_add(n, Ordering::Relaxed);
         self.engine.emit(SyncEvent::DownloadFinished {
             sha256: w.sha256.to_string(),
@@ -403,6 +404,7 @@ impl Downloads<'_> {
                             return Err(self.removed_elsewhere());
                         }
                         self.engine.index_transcript(&w.sha256).await;
+                        self.engine.index_media(&w.sha256).await;
                         let _ = store2.remove_partial(&w.sha256);
                         self.engine.emit(SyncEvent::DownloadFinished {
                             sha256: sha.clone(),
@@ -1129,6 +1131,7 @@ impl Downloads<'_> {
                                 }
                                 let _ = store.remove_partial(&w.sha256);
                                 self.engine.index_transcript(&sha).await;
+                                self.engine.index_media(&sha).await;
                                 self.engine.emit(SyncEvent::DownloadFinished {
                                     sha256: label.clone(),
                                     mirror: url.to_string(),
@@ -1300,7 +1303,8 @@ impl Engine {
     }
 
     /// Indexes transcripts stored before they were indexed (a cache from an
-    /// earlier version), a bounded number per sync.
+    /// earlier version), and reads media and chapters files not read yet,
+    /// a bounded number of each per sync.
     pub(crate) async fn index_stored_transcripts(&self) {
         match self.store().unindexed_transcripts(200) {
             Ok(list) => {
@@ -1310,5 +1314,69 @@ impl Engine {
             }
             Err(e) => warn!(error = %e, "could not list transcripts to index"),
         }
+        match self.store().unread_media(500) {
+            Ok(list) => {
+                for (sha, _, _) in list {
+                    self.index_media(&sha).await;
+                }
+            }
+            Err(e) => warn!(error = %e, "could not list media files to read"),
+        }
     }
+
+    /// After a blob is stored: if it is an item's media or chapters file,
+    /// its duration and chapters are read (off the async threads).
+    pub(crate) async fn index_media(&self, sha: &Sha256) {
+        let store = self.store().clone();
+        let blob = sha.clone();
+        let _ = tokio::task::spawn_blocking(move || read_media_info(&store, &blob)).await;
+    }
+}
+
+/// Reads a stored media or chapters file and keeps what it says (its
+/// duration, its chapters, their titles for search). A file that cannot be
+/// read is kept as having none, so it is not read again on every sync.
+/// Returns whether the file is an item's media or chapters.
+pub fn read_media_info(store: &Store, sha: &Sha256) -> bool {
+    let role = match store.media_role(sha) {
+        Ok(Some(r)) => r,
+        Ok(None) => return false,
+        Err(e) => {
+            warn!(blob = %sha, error = %e, "could not look up a stored file");
+            return false;
+        }
+    };
+    let path = store.blobs().path(sha);
+    let (duration, chapters) = if role.0 == "chapters" {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        let read = std::fs::File::open(&path).and_then(|f| {
+            f.take(stowaway_tags::MAX_JSON_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+        });
+        let parsed = read
+            .map_err(|e| e.to_string())
+            .and_then(|_| stowaway_tags::parse_chapters_json(&bytes).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(c) => (None, c),
+            Err(e) => {
+                warn!(blob = %sha, error = %e, "a chapters file could not be read");
+                (None, Vec::new())
+            }
+        }
+    } else {
+        match stowaway_tags::read_media(&path, &role.1) {
+            Ok(i) => (i.duration_ms, i.chapters),
+            Err(e) => {
+                debug!(blob = %sha, error = %e, "no duration or chapters read from a media file");
+                (None, Vec::new())
+            }
+        }
+    };
+    let json = serde_json::to_string(&chapters).unwrap_or_else(|_| "[]".into());
+    let titles: Vec<&str> = chapters.iter().map(|c| c.title.as_str()).collect();
+    if let Err(e) = store.set_media_info(sha, duration, &json, &titles.join("\n")) {
+        warn!(blob = %sha, error = %e, "could not keep what a media file says");
+    }
+    true
 }

@@ -301,7 +301,7 @@ pub(crate) fn to_catalog(
             }
             new_ones += 1;
         }
-        let Some(item) = episode(e, &mut asset) else {
+        let Some(item) = episode(e, feed.artwork_url.as_ref(), &mut asset) else {
             continue; // not reached: it has an enclosure
         };
         seen.insert(item.id.clone());
@@ -470,6 +470,7 @@ fn digests(e: &stowaway_feeds::AlternateEnclosure) -> Vec<FileDigest> {
 /// One episode as an item; `None` when it has nothing to play.
 fn episode(
     e: &Episode,
+    show_art: Option<&Url>,
     asset: &mut impl FnMut(
         String,
         AssetRole,
@@ -512,6 +513,19 @@ fn episode(
         integrity,
         media_type,
     )];
+    // The episode's own artwork (`itunes:image` on the item). Known by its
+    // address, so an image many episodes share is one file; the show's own
+    // image is the show's artwork already.
+    if let Some(art) = e.artwork_url.as_ref().filter(|u| Some(*u) != show_art) {
+        assets.push(asset(
+            format!("artwork\n{art}"),
+            AssetRole::Artwork,
+            vec![art.clone()],
+            None,
+            Vec::new(),
+            None,
+        ));
+    }
     if let Some(ch) = &e.chapters {
         assets.push(asset(
             format!("{}\nchapters", e.guid),

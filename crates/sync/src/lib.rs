@@ -17,6 +17,7 @@ mod engine;
 mod events;
 mod feed;
 
+pub use download::read_media_info;
 pub use engine::{Engine, LibraryReport, Subscribed, SyncError, SyncOptions, SyncReport};
 pub use events::SyncEvent;
 pub use feed::{

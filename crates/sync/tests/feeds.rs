@@ -259,7 +259,10 @@ async fn alternate_sources_serve_when_the_enclosure_host_is_down() {
     // and the handler gone.
     let html = text.notes_html.unwrap();
     assert!(html.contains(r#"href="https://example.com/n1""#), "{html}");
-    assert!(!html.contains("script") && !html.contains("onclick"), "{html}");
+    assert!(
+        !html.contains("script") && !html.contains("onclick"),
+        "{html}"
+    );
 
     let r = s.sync().await;
     let lib = &r.libraries[0];

@@ -21,4 +21,8 @@ not_kept: number,
 /**
  * The whole collection is kept for the trip.
  */
-pinned: boolean, };
+pinned: boolean, 
+/**
+ * Its artwork's SHA-256 when stored: the media server's `art/` serves it.
+ */
+artwork: string | null, };

@@ -6,7 +6,16 @@ import type { Playback } from "./Playback";
 /**
  * One item, for the player.
  */
-export type ItemDetail = { library_id: string, collection_id: string, collection_title: string, id: string, title: string, summary: string | null, notes: string | null, duration_ms: number | null, 
+export type ItemDetail = { library_id: string, collection_id: string, collection_title: string, 
+/**
+ * Its collection is a course (else a show).
+ */
+course: boolean, id: string, title: string, summary: string | null, notes: string | null, 
+/**
+ * The notes as sanitised HTML (a feed's), for the page to build its
+ * own elements from; else `notes` is the text to show.
+ */
+notes_html: string | null, duration_ms: number | null, 
 /**
  * The media, served by the app's loopback media server (None until
  * downloaded, and always None without a media server).

@@ -15,7 +15,11 @@ last_sync_mirror: string | null, last_sync_error: string | null, mirrors: Array<
 /**
  * A podcast feed library: where its feed is fetched from now.
  */
-feed_url: string | null, collections: number, items: number, 
+feed_url: string | null, collections: number, items: number, description: string | null, 
+/**
+ * Its artwork's SHA-256 when stored: the media server's `art/` serves it.
+ */
+artwork: string | null, 
 /**
  * Files the download rules want, and how many of them are stored.
  */

@@ -6,13 +6,16 @@ import { api } from "../api";
 import type { CollectionView } from "../bindings/CollectionView";
 import type { DownloadMode } from "../bindings/DownloadMode";
 import type { ItemView } from "../bindings/ItemView";
+import type { LibraryView } from "../bindings/LibraryView";
+import type { ShelfEntry } from "../bindings/ShelfEntry";
+import { unsubscribeDialog } from "../dialogs/unsubscribe";
 import { h, keyed } from "../dom";
 import { bytes, date, duration } from "../format";
 import { ItemList } from "../itemlist";
 import { progressLabel, startsOpen } from "../library";
 import { content } from "../page";
 import { open } from "../playerview";
-import { act, state } from "../state";
+import { act, art, state } from "../state";
 import { subscribeForm } from "../dialogs/subscribe";
 
 /** The lists of the open collections (library/id). */
@@ -38,7 +41,20 @@ export function renderLibrary() {
     return;
   }
   const wanted = new Set<string>();
-  const parts = allCollections().map((c) => {
+  const shown = allCollections().filter((c) => !state.focus || colKey(c) === state.focus);
+  const parts: { key: string; sig: string; draw: () => HTMLElement }[] = [];
+  if (!state.focus && snap.continue_listening.length) {
+    const shelf = snap.continue_listening;
+    const current = state.current?.ref.item ?? "";
+    parts.push({ key: "continue", sig: JSON.stringify([shelf, current]), draw: () => continueShelf(shelf) });
+  }
+  let lastLibrary = "";
+  for (const c of shown) {
+    if (c.library_id !== lastLibrary) {
+      lastLibrary = c.library_id;
+      const lib = snap.libraries.find((l) => l.id === c.library_id);
+      if (lib) parts.push({ key: `library:${lib.id}`, sig: JSON.stringify([lib.title, lib.description, lib.items, lib.bytes_stored, lib.artwork]), draw: () => libraryHeader(lib) });
+    }
     const key = colKey(c);
     const open = isOpen(c);
     let list = lists.get(key);
@@ -49,16 +65,67 @@ export function renderLibrary() {
         lists.set(key, list);
       } else list.refresh(c);
     }
-    const shown = open ? list : undefined;
+    const l = open ? list : undefined;
     // What the section shows: the collection's counts and rule, open or not, and which list.
-    return { key: `collection:${key}`, sig: JSON.stringify([c, open, open ? state.filter : null]), draw: () => section(c, key, open, shown) };
-  });
+    parts.push({ key: `collection:${key}`, sig: JSON.stringify([c, open, open ? state.filter : null, state.focus === key]), draw: () => section(c, key, open, l) });
+  }
   for (const k of [...lists.keys()]) if (!wanted.has(k)) lists.delete(k);
   const more = state.moreCollections.length ? state.moreShown : snap.more;
-  if (more) parts.push({ key: "more-collections", sig: "", draw: moreButton });
+  if (more && !state.focus) parts.push({ key: "more-collections", sig: "", draw: moreButton });
   keyed(content, parts, (p) => p.key, (p) => p.sig, (p) => p.draw());
   updateLists();
   markFirstCollection();
+}
+
+/** "Continue where you left off": items in progress, the latest first. */
+function continueShelf(shelf: ShelfEntry[]) {
+  return h(
+    "section",
+    { class: "shelf", id: "continue", "aria-label": "Continue where you left off" },
+    h("h2", {}, "Continue where you left off"),
+    h(
+      "ul",
+      {},
+      shelf.map((s) => {
+        const i = s.item;
+        const pos = Number(i.position_ms);
+        const dur = i.duration_ms == null ? null : Number(i.duration_ms);
+        const ref = { library: i.library_id, collection: i.collection_id, item: i.id };
+        return h(
+          "li",
+          { "data-continue": i.id },
+          h(
+            "button",
+            { type: "button", class: "shelf-item", title: `Resume ${i.title}`, onclick: () => void open(ref, { play: true }) },
+            h("span", { class: "shelf-title" }, i.title),
+            h("span", { class: "shelf-sub" }, s.collection_title),
+            h("span", { class: "shelf-left" }, dur ? `${duration(Math.max(0, dur - pos))} left` : `at ${duration(pos)}`),
+            h("span", { class: "bar", style: `--p: ${dur ? Math.min(100, (pos / dur) * 100) : 0}%` }),
+          ),
+        );
+      }),
+    ),
+  );
+}
+
+/** A library's heading: its title and description, and leaving it. */
+function libraryHeader(lib: LibraryView) {
+  return h(
+    "header",
+    { class: "library-head", "data-library-head": lib.id },
+    art(lib.artwork) ? h("img", { class: "library-art", src: art(lib.artwork)!, alt: "" }) : null,
+    h("div", { class: "library-text" }, h("h1", {}, lib.title), lib.description ? h("p", { class: "summary" }, lib.description) : null),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "ghost small unsubscribe",
+        "data-unsubscribe-library": lib.id,
+        onclick: () => unsubscribeDialog(lib.id, lib.title, Number(lib.items), Number(lib.bytes_stored)),
+      },
+      "Unsubscribe…",
+    ),
+  );
 }
 
 /** The frame that first draws a collection, marked for the benchmark
@@ -84,10 +151,11 @@ function emptyLibrary() {
 function section(c: CollectionView, key: string, open: boolean, list: ItemList | undefined) {
   return h(
     "section",
-    { class: "collection", "data-collection": c.id, "data-library": c.library_id },
+    { class: state.focus === key ? "collection focused" : "collection", "data-collection": c.id, "data-library": c.library_id },
     h(
       "header",
       {},
+      art(c.artwork) ? h("img", { class: "collection-art", src: art(c.artwork)!, alt: "" }) : null,
       h(
         "button",
         {
@@ -147,6 +215,7 @@ interface RowParts {
   meta: HTMLElement;
   dl: HTMLElement;
   action: HTMLButtonElement;
+  queue: HTMLButtonElement;
   bar: HTMLElement;
 }
 
@@ -164,11 +233,12 @@ function rowSkeleton(): HTMLElement {
     meta: h("span", { class: "item-meta" }),
     dl: h("span", { class: "dl" }),
     action: h("button", { type: "button", class: "icon" }),
+    queue: h("button", { type: "button", class: "icon act-queue" }, "≡"),
     bar: h("div", { class: "bar" }),
   };
   p.titleLine.append(p.title);
   p.main.append(p.num, h("span", { class: "item-text" }, p.titleLine, p.sub), p.meta, p.dl);
-  const li = h("li", { class: "item" }, p.main, p.action, p.bar);
+  const li = h("li", { class: "item" }, p.main, p.queue, p.action, p.bar);
   rowParts.set(li, p);
   return li;
 }
@@ -186,7 +256,7 @@ function itemRow(c: CollectionView, i: ItemView, n: number, reuse?: HTMLElement)
   const pos = Number(i.position_ms);
   const dur = i.duration_ms == null ? null : Number(i.duration_ms);
   const status = i.played
-    ? "Played"
+    ? "✓ Played"
     : pos > 0
       ? `${duration(pos)} of ${duration(dur)}`
       : duration(dur);
@@ -199,7 +269,7 @@ function itemRow(c: CollectionView, i: ItemView, n: number, reuse?: HTMLElement)
     queued: "Queued for download",
     not_downloaded: "Not kept offline",
   };
-  li.className = `item ${i.played ? "played" : ""} ${playing ? "playing" : ""}`;
+  li.className = `item with-queue ${i.played ? "played" : ""} ${playing ? "playing" : ""}`;
   li.dataset.item = i.id;
   p.main.onclick = () => void open(ref);
   p.main.setAttribute("aria-label", `Play ${i.title}`);
@@ -227,6 +297,16 @@ function itemRow(c: CollectionView, i: ItemView, n: number, reuse?: HTMLElement)
     p.action.textContent = "×";
     p.action.onclick = () => void act(() => api.removeDownload(ref));
   }
+  const queued = state.queue.some((q) => q.item.id === i.id && q.item.collection_id === i.collection_id && q.item.library_id === i.library_id);
+  p.queue.classList.toggle("on", queued);
+  p.queue.title = queued ? "In Up next (click to take it out)" : "Add to Up next (shift-click: play next)";
+  p.queue.setAttribute("aria-label", queued ? `Remove ${i.title} from Up next` : `Add ${i.title} to Up next`);
+  p.queue.setAttribute("aria-pressed", queued ? "true" : "false");
+  p.queue.onclick = (e) =>
+    void act(async () => {
+      if (queued) await api.queueRemove(ref);
+      else await api.queueAdd(ref, (e as MouseEvent).shiftKey ? "next" : "end");
+    });
   const progress = pos > 0 && dur ? Math.min(100, (pos / dur) * 100) : null;
   p.bar.hidden = progress == null;
   if (progress == null) p.bar.style.removeProperty("--p");

@@ -2,6 +2,7 @@
 // libraries with a way to leave one, subscribing, OPML import and export.
 // Keyed: the form is built once per visit and never under the member's
 // fingers; the list of libraries follows the library page.
+import { SPEEDS } from "../player";
 import { api, errorText } from "../api";
 import type { AppSettings } from "../bindings/AppSettings";
 import type { LibraryView } from "../bindings/LibraryView";
@@ -74,6 +75,11 @@ async function fill(form: HTMLFormElement) {
     value: s.storage_budget == null ? "" : sizeText(Number(s.storage_budget)),
   });
   const budgetShown = budget.value;
+  const speed = h(
+    "select",
+    { id: "set-speed" },
+    SPEEDS.map((v) => h("option", { value: v, selected: Math.abs(s.default_speed - v) < 1e-9 }, `${v}×`)),
+  );
   const msg = h("p", { class: "msg", role: "status" });
   const save = async () => {
     // Only a budget the member edited is parsed and sent back as typed.
@@ -88,6 +94,7 @@ async function fill(form: HTMLFormElement) {
       close_to_tray: tray.checked,
       start_at_login: login.checked,
       storage_budget: b,
+      default_speed: Number(speed.value),
     };
     try {
       await api.setSettings(next);
@@ -108,6 +115,7 @@ async function fill(form: HTMLFormElement) {
     row("Notify me of new episodes and lessons", notify),
     row("Keep running in the tray when the window is closed", tray),
     row("Start Stowaway when I log in", login, "It starts in the tray."),
+    row("Default playback speed", speed, "A show or course plays at the speed you last chose for it; the others at this one."),
     row("Storage budget", budget, "Played episodes are removed first to make room; what you download by hand is always kept."),
     msg,
   );
