@@ -30,6 +30,17 @@ fn main() {
             "export_opml",
             "unsubscribe",
             "open_attachment",
+            "mark_earlier_played",
+            "queue",
+            "queue_add",
+            "queue_move",
+            "queue_remove",
+            "queue_clear",
+            "up_next",
+            "set_collection_speed",
+            "open_link",
+            "chapters",
+            "media_base",
         ]),
     ))
     .expect("tauri build script");

@@ -6,9 +6,9 @@
 
 use stowaway_api::{
     ApiError, ApiResult, AppSettings, CollectionAfter, CollectionView, DownloadMode, DownloadsView,
-    ErrorCode, Filter, Freed, ItemDetail, ItemRef, ItemWindow, LibraryPage, MirrorView,
-    OpmlExported, OpmlImported, ReadyScope, ReadyView, SearchHit, Seek, Subscribed,
-    SubscriptionPreview, TokenSaved, UnsubscribedView,
+    ErrorCode, Filter, Freed, ItemChapters, ItemDetail, ItemRef, ItemWindow, LibraryPage,
+    MirrorView, OpmlExported, OpmlImported, QueuePlace, ReadyScope, ReadyView, SearchHit, Seek,
+    ShelfEntry, Subscribed, SubscriptionPreview, TokenSaved, UnsubscribedView, UpNext,
 };
 use tauri::{AppHandle, State};
 
@@ -83,6 +83,63 @@ pub fn save_position(
 #[tauri::command(async)]
 pub fn set_played(state: State<'_, AppState>, item: ItemRef, played: bool) -> ApiResult<()> {
     state.api.set_played(&item, played)
+}
+
+#[tauri::command(async)]
+pub fn mark_earlier_played(state: State<'_, AppState>, item: ItemRef) -> ApiResult<u32> {
+    state.api.mark_earlier_played(&item)
+}
+
+#[tauri::command(async)]
+pub fn queue(state: State<'_, AppState>) -> ApiResult<Vec<ShelfEntry>> {
+    state.api.queue()
+}
+
+#[tauri::command(async)]
+pub fn queue_add(state: State<'_, AppState>, item: ItemRef, place: QueuePlace) -> ApiResult<()> {
+    state.api.queue_add(&item, place)
+}
+
+#[tauri::command(async)]
+pub fn queue_move(state: State<'_, AppState>, item: ItemRef, index: u32) -> ApiResult<bool> {
+    state.api.queue_move(&item, index)
+}
+
+#[tauri::command(async)]
+pub fn queue_remove(state: State<'_, AppState>, item: ItemRef) -> ApiResult<bool> {
+    state.api.queue_remove(&item)
+}
+
+#[tauri::command(async)]
+pub fn queue_clear(state: State<'_, AppState>) -> ApiResult<u32> {
+    state.api.queue_clear()
+}
+
+#[tauri::command(async)]
+pub fn up_next(state: State<'_, AppState>, current: Option<ItemRef>) -> ApiResult<Option<UpNext>> {
+    state.api.up_next(current.as_ref())
+}
+
+/// Where the media server's artwork is (`<base>art/<sha256>`): its
+/// loopback address and this run's secret.
+#[tauri::command]
+pub fn media_base(state: State<'_, AppState>) -> String {
+    state.media.base_url()
+}
+
+#[tauri::command(async)]
+pub fn chapters(state: State<'_, AppState>, item: ItemRef) -> ApiResult<ItemChapters> {
+    state.api.chapters(&item)
+}
+
+#[tauri::command(async)]
+pub fn set_collection_speed(
+    state: State<'_, AppState>,
+    library: String,
+    collection: String,
+    speed: Option<f64>,
+) -> ApiResult<()> {
+    state.api.set_collection_speed(&library, &collection, speed)
 }
 
 #[tauri::command]
@@ -315,4 +372,64 @@ pub fn open_attachment(
             )
         })?;
     Ok(shown)
+}
+
+/// Opens a link from an item's notes in the system's browser, after the
+/// page has shown the member where it goes. Only `http`, `https` and
+/// `mailto` links are opened (a `file:`, `javascript:` or custom scheme
+/// from a feed never reaches the desktop), and only as the URL parser
+/// normalises them, at most 2,000 characters.
+#[tauri::command(async)]
+pub fn open_link(app: AppHandle, url: String) -> ApiResult<String> {
+    use tauri_plugin_opener::OpenerExt;
+    let url = safe_link(&url)?;
+    app.opener()
+        .open_url(url.clone(), None::<&str>)
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::NoViewer,
+                format!("no browser could open {url}: {e}"),
+            )
+        })?;
+    Ok(url)
+}
+
+/// The link as it will be opened, or why it is not.
+fn safe_link(url: &str) -> ApiResult<String> {
+    let invalid = |m: String| ApiError::new(ErrorCode::Invalid, m);
+    if url.len() > 2000 {
+        return Err(invalid("that link is too long to open".into()));
+    }
+    let parsed = url::Url::parse(url.trim()).map_err(|e| invalid(format!("not a link: {e}")))?;
+    match parsed.scheme() {
+        "http" | "https" if parsed.host().is_some() => Ok(parsed.to_string()),
+        "mailto" => Ok(parsed.to_string()),
+        s => Err(invalid(format!(
+            "Stowaway opens web and mail links only, not {s}: links"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_web_and_mail_links_are_opened() {
+        use super::safe_link;
+        assert_eq!(
+            safe_link("https://example.com/a b").unwrap(),
+            "https://example.com/a%20b"
+        );
+        assert!(safe_link("mailto:coach@example.com").is_ok());
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "smb://host/share",
+            "https://",
+            "ftp://x.example/",
+            "not a url",
+        ] {
+            assert!(safe_link(bad).is_err(), "{bad}");
+        }
+        assert!(safe_link(&format!("https://x.example/{}", "a".repeat(2000))).is_err());
+    }
 }

@@ -158,6 +158,14 @@ fn main() -> anyhow::Result<()> {
             commands::item_detail,
             commands::save_position,
             commands::set_played,
+            commands::mark_earlier_played,
+            commands::queue,
+            commands::queue_add,
+            commands::queue_move,
+            commands::queue_remove,
+            commands::queue_clear,
+            commands::up_next,
+            commands::set_collection_speed,
             commands::sync_now,
             commands::preview_subscription,
             commands::subscribe,
@@ -177,6 +185,9 @@ fn main() -> anyhow::Result<()> {
             commands::export_opml,
             commands::unsubscribe,
             commands::open_attachment,
+            commands::open_link,
+            commands::chapters,
+            commands::media_base,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {

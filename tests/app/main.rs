@@ -497,11 +497,23 @@ async fn member_journey_in_the_real_app() {
     click(&c, "#play").await;
     let paused_at = current_time(&c).await;
     assert!(paused_at >= 9.0, "{paused_at}");
+    // A speed for this course (1× → 1.25× → 1.5×), kept across the restart.
+    click(&c, "#speed").await;
+    click(&c, "#speed").await;
+    eventually(5, "1.5× for the course", || async {
+        text(&c, "#speed").await == "1.5×"
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     c.close().await.unwrap();
 
-    // Quit and reopen: the position is restored.
+    // Quit and reopen: "continue where you left off" offers the lesson, and
+    // the position is restored.
     let c = driver.session(APP).await;
+    eventually(15, "the lesson under Continue", || async {
+        exists(&c, "#continue [data-continue='01-mindset']").await
+    })
+    .await;
     open_lesson(&c, "01-mindset").await;
     eventually(15, "the saved position", || async {
         current_time(&c).await >= paused_at - 1.0
@@ -512,6 +524,36 @@ async fn member_journey_in_the_real_app() {
         (restored - paused_at).abs() < 1.5,
         "restored {restored}, paused at {paused_at}"
     );
+    // The course's speed came back with it.
+    assert_eq!(text(&c, "#speed").await, "1.5×");
+    let rate = js_f64(&c, "return document.getElementById('media').playbackRate;").await;
+    assert!((rate - 1.5).abs() < 1e-9, "{rate}");
+    // The notes: a time in them seeks; a link opens in the system's browser
+    // once the page has shown where it goes.
+    click(&c, "#notes button.timestamp").await;
+    eventually(10, "the seek to 0:03", || async {
+        (current_time(&c).await - 3.0).abs() < 0.6
+    })
+    .await;
+    click(&c, "#notes a.note-link").await;
+    eventually(10, "where the link goes", || async {
+        text(&c, "#link-host").await == "keystone.example"
+    })
+    .await;
+    click(&c, "#link-open").await;
+    eventually(10, "the link handed to the browser", || async {
+        std::fs::read_to_string(&opened)
+            .is_ok_and(|t| t.contains("https://keystone.example/notes/01-mindset"))
+    })
+    .await;
+    // The course's artwork, from the media server by its hash.
+    let art = js_f64(
+        &c,
+        "const i = document.querySelector('#now .now-art'); return i && i.complete ? i.naturalWidth : 0;",
+    )
+    .await;
+    assert!(art > 0.0, "the artwork is drawn: {art}");
+    click(&c, "#now-close").await;
 
     // Remove a lesson's download, then get it back by hand.
     eventually(10, "03 downloaded", || async {
@@ -528,6 +570,104 @@ async fn member_journey_in_the_real_app() {
         dl_state(&c, "03-running-numbers").await == "downloaded"
     })
     .await;
+
+    // Chapters: the list marks where the episode plays; a click seeks there.
+    open_lesson(&c, "ep-001").await;
+    assert_eq!(
+        text(&c, "#speed").await,
+        "1×",
+        "another show: the default speed"
+    );
+    eventually(10, "the chapter list", || async {
+        exists(&c, "#chapters li[data-chapter='2']").await
+    })
+    .await;
+    click(&c, "#chapters li[data-chapter='1'] button.chapter").await;
+    eventually(10, "the chapter's seek", || async {
+        exists(&c, "#chapters li.on[data-chapter='1']").await && current_time(&c).await > 1.0
+    })
+    .await;
+    // The sleep timer, "end of chapter": playback pauses by itself there.
+    click(&c, "#sleep option[value='6']").await;
+    click(&c, "#play").await;
+    eventually(
+        30,
+        "the sleep timer to pause at the chapter's end",
+        || async {
+            js_f64(
+                &c,
+                "return document.getElementById('media').paused ? 1 : 0;",
+            )
+            .await
+                == 1.0
+                && current_time(&c).await > 3.0
+        },
+    )
+    .await;
+    assert!(
+        exists(&c, "#chapters li.on[data-chapter='1']").await,
+        "paused in the chapter it was set in, at {}",
+        current_time(&c).await
+    );
+    shot(&c, "10-now-playing").await;
+
+    // Up next: two episodes queued from their rows, one moved up; when the
+    // episode ends the first plays, and leaves the queue.
+    click(&c, "#now-close").await;
+    click(&c, "[data-item='ep-002'] .act-queue").await;
+    click(&c, "[data-item='ep-003'] .act-queue").await;
+    click(&c, "#tab-queue").await;
+    eventually(10, "two in Up next", || async {
+        text(&c, "#tab-queue").await == "Up next2"
+    })
+    .await;
+    click(&c, "[data-queue-up='ep-003']").await;
+    eventually(10, "ep-003 first", || async {
+        text(&c, "#queue li.item:first-child .item-title").await == "When the host goes down"
+    })
+    .await;
+    shot(&c, "11-up-next").await;
+    c.execute(
+        "const m = document.getElementById('media'); m.currentTime = m.duration - 1; m.play();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    eventually(20, "ep-003 to play next", || async {
+        text(&c, "#now-title").await == "When the host goes down" && current_time(&c).await > 0.3
+    })
+    .await;
+    eventually(10, "it left the queue", || async {
+        text(&c, "#tab-queue").await == "Up next1"
+    })
+    .await;
+    // Played and unplayed; one episode kept for the trip; the queue cleared.
+    click(&c, "#now-open").await;
+    click(&c, "#mark-played").await;
+    eventually(10, "marked played", || async {
+        text(&c, "#mark-played").await == "Mark unplayed"
+    })
+    .await;
+    click(&c, "#mark-played").await;
+    eventually(10, "unplayed again", || async {
+        text(&c, "#mark-played").await == "Mark played"
+    })
+    .await;
+    click(&c, "#pin-item").await;
+    eventually(10, "the episode kept for the trip", || async {
+        text(&c, "#pin-item").await == "✓ Kept for the trip"
+    })
+    .await;
+    c.execute("document.getElementById('media').pause();", vec![])
+        .await
+        .unwrap();
+    click(&c, "#tab-queue").await;
+    click(&c, "#queue-clear").await;
+    eventually(10, "an empty queue", || async {
+        exists(&c, "#queue .none").await
+    })
+    .await;
+    click(&c, "#tab-library").await;
 
     // Paused downloads stay queued (and say so) until resumed.
     click(&c, "#tab-downloads").await;
@@ -1056,13 +1196,14 @@ async fn member_journey_in_the_real_app() {
     })
     .await;
 
-    // Unsubscribe from the private library, in Settings, after a question.
-    click(&c, "#tab-settings").await;
-    eventually(10, "the libraries in settings", || async {
-        exists(&c, "[data-unsubscribe='acme']").await
+    // Unsubscribe from the private library, from its heading in the
+    // library, after a question.
+    click(&c, "#tab-library").await;
+    eventually(20, "the library's heading", || async {
+        scrolled_to(&c, "[data-unsubscribe-library='acme']").await
     })
     .await;
-    click(&c, "[data-unsubscribe='acme']").await;
+    click(&c, "[data-unsubscribe-library='acme']").await;
     eventually(10, "the question", || async {
         exists(&c, "#unsubscribe-confirm").await
     })
@@ -1070,7 +1211,7 @@ async fn member_journey_in_the_real_app() {
     assert!(text(&c, "#dialog").await.contains("Acme Coaching"));
     click(&c, "#unsubscribe-confirm").await;
     eventually(15, "the library to go", || async {
-        !exists(&c, "[data-unsubscribe='acme']").await
+        !exists(&c, "[data-unsubscribe-library='acme']").await
     })
     .await;
     assert!(!data.join("subscriptions/acme.stowaway").exists());

@@ -146,11 +146,11 @@ function drawBar(d: ItemDetail) {
       ? h(
           "div",
           { class: "controls" },
-          h("button", { type: "button", class: "icon", id: "prev-chapter", title: "Previous chapter", "aria-label": "Previous chapter", hidden: true, onclick: () => jumpChapter(-1) }, "⏮"),
+          h("button", { type: "button", class: "icon", id: "prev-chapter", title: "Previous chapter", "aria-label": "Previous chapter", hidden: true, onclick: () => jumpChapter(-1) }, "|◀"),
           h("button", { type: "button", class: "ghost small", id: "back15", title: "Back 15 seconds", onclick: () => seekBy(-15) }, "−15"),
           h("button", { type: "button", id: "play", class: "play", "aria-label": "Play", onclick: () => media && (media.paused ? void media.play() : media.pause()) }, "▶"),
           h("button", { type: "button", class: "ghost small", id: "fwd30", title: "Forward 30 seconds", onclick: () => seekBy(30) }, "+30"),
-          h("button", { type: "button", class: "icon", id: "next-chapter", title: "Next chapter", "aria-label": "Next chapter", hidden: true, onclick: () => jumpChapter(1) }, "⏭"),
+          h("button", { type: "button", class: "icon", id: "next-chapter", title: "Next chapter", "aria-label": "Next chapter", hidden: true, onclick: () => jumpChapter(1) }, "▶|"),
           seek,
           time,
           speedButton(d),
