@@ -585,3 +585,140 @@ fn up_next_continue_listening_and_speed() {
     let d = again.item_detail(&r("course", "l1"), None).unwrap();
     assert!(d.pinned && !d.pinned_itself);
 }
+
+/// An MP3 with chapters in its ID3 tag and no duration in the catalog (made
+/// by ffmpeg here): once stored, the player gets its embedded chapters and
+/// the list and the player its real duration.
+#[test]
+fn embedded_chapters_and_the_real_duration_of_a_stored_mp3() {
+    let c = cache();
+    let dir = c.dir.path().join("ffmpeg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let meta = dir.join("ch.ffmeta");
+    std::fs::write(
+        &meta,
+        ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=4000\ntitle=Opening offer\n\
+         [CHAPTER]\nTIMEBASE=1/1000\nSTART=4000\nEND=8000\ntitle=Counter and close\n",
+    )
+    .unwrap();
+    let mp3 = dir.join("e.mp3");
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+        ])
+        .args(["-i", "sine=frequency=440:duration=8", "-i"])
+        .arg(&meta)
+        .args([
+            "-map",
+            "0:a",
+            "-map_metadata",
+            "1",
+            "-map_chapters",
+            "1",
+            "-ac",
+            "1",
+        ])
+        .args(["-c:a", "libmp3lame", "-b:a", "32k", "-id3v2_version", "3"])
+        .arg(&mp3)
+        .output()
+        .expect("ffmpeg (Debian package ffmpeg; scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&mp3).unwrap();
+
+    // A library whose one episode is this file, with no duration given.
+    let store = c.api.engine().store();
+    let mut ep = item("mp3", ItemKind::Episode, 1_800_000_000);
+    ep.duration_ms = None;
+    ep.assets[0] = Asset {
+        role: AssetRole::Media,
+        sha256: sha_of(&bytes),
+        size: bytes.len() as u64,
+        media_type: "audio/mpeg".into(),
+        name: None,
+    };
+    let catalog = Catalog {
+        format: 1,
+        library: LibraryInfo {
+            id: "acme".into(),
+            title: "Acme Coaching".into(),
+            description: None,
+            artwork: None,
+        },
+        sequence: 2,
+        generated_at: time::macros::datetime!(2026-01-02 0:00 UTC),
+        expires_at: time::macros::datetime!(2099-01-01 0:00 UTC),
+        mirrors: vec![],
+        collections: vec![Collection {
+            id: "show".into(),
+            kind: CollectionKind::Show,
+            title: "The Show".into(),
+            summary: None,
+            artwork: None,
+            items: vec![ep],
+        }],
+    };
+    store
+        .apply_catalog(
+            "acme",
+            &VerifiedCatalog::unsigned(&catalog, stowaway_catalog::Limits::default()),
+        )
+        .unwrap();
+    let none = c.api.chapters(&r("show", "mp3")).unwrap();
+    assert_eq!(
+        (none.chapters.len(), none.source),
+        (0, stowaway_api::ChapterSource::None),
+        "not stored yet"
+    );
+    let sha = sha_of(&bytes);
+    let mut w = store.blobs().begin(&sha, bytes.len() as u64).unwrap();
+    w.write(&bytes).unwrap();
+    w.finish().unwrap();
+    store.mark_blob_present(&sha, bytes.len() as u64).unwrap();
+
+    let got = c.api.chapters(&r("show", "mp3")).unwrap();
+    assert_eq!(got.source, stowaway_api::ChapterSource::Embedded);
+    let titles: Vec<(&str, u64)> = got
+        .chapters
+        .iter()
+        .map(|c| (c.title.as_str(), c.start_ms))
+        .collect();
+    assert_eq!(titles, [("Opening offer", 0), ("Counter and close", 4000)]);
+    let dur = got.duration_ms.expect("the real duration");
+    assert!(dur.abs_diff(8000) < 150, "{dur}");
+    let detail = c.api.item_detail(&r("show", "mp3"), None).unwrap();
+    assert!(
+        detail.duration_ms.is_some_and(|d| d.abs_diff(8000) < 150),
+        "{:?}",
+        detail.duration_ms
+    );
+    let window = c
+        .api
+        .items(
+            "acme",
+            "show",
+            stowaway_api::Filter::All,
+            stowaway_api::Seek::First,
+            5,
+        )
+        .unwrap();
+    assert!(window.items[0]
+        .duration_ms
+        .is_some_and(|d| d.abs_diff(8000) < 150));
+    // And the chapter titles are found by search.
+    assert!(c
+        .api
+        .search("counter", 10)
+        .unwrap()
+        .iter()
+        .any(|h| h.item_id == "mp3"));
+}

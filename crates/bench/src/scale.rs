@@ -147,6 +147,85 @@ struct LibraryRow {
     unchanged_peak_rss: u64,
     wal_after_update: u64,
     search: Vec<SearchRow>,
+    listening: ListeningRow,
+}
+
+/// The member's listening at this size, through the store as the app's
+/// commands reach it (milliseconds).
+#[derive(Serialize)]
+struct ListeningRow {
+    /// "Mark older episodes played" on the newest episode of a 1,000-episode show.
+    mark_earlier_ms: f64,
+    marked: usize,
+    /// "Continue where you left off" with 1,000 items in progress.
+    in_progress_ms: f64,
+    /// 500 items queued one by one (each rewrites the queue), then read back.
+    queue_500_adds_ms: f64,
+    queue_read_ms: f64,
+    /// The full-text index made again from every item, as migration 14 does
+    /// once on upgrade (sqlite3, on a copy of the index).
+    fts_rebuild_ms: f64,
+}
+
+fn listening(data: &Path, scratch: &Path) -> Result<ListeningRow> {
+    use std::time::Instant;
+    use stowaway_store::{ItemKey, QueueAt, Store};
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+    let store = Store::open(data)?;
+    let library = store.libraries()?.remove(0).id;
+    let key = |show: usize, i: usize| (format!("show-{show:03}"), format!("e{show:03}-{i:04}"));
+    let (col, newest) = key(0, 0);
+    fn at<'a>(library: &'a str, c: &'a str, i: &'a str) -> ItemKey<'a> {
+        ItemKey {
+            library,
+            collection: c,
+            item: i,
+        }
+    }
+    let t = Instant::now();
+    let marked = store.mark_earlier_played(at(&library, &col, &newest))?;
+    let mark_earlier_ms = ms(t);
+    for n in 0..1000 {
+        let (c, i) = key(1 + n % 50, n / 50);
+        store.set_position(at(&library, &c, &i), 5_000, None)?;
+    }
+    let t = Instant::now();
+    let shelf = store.in_progress(6)?;
+    let in_progress_ms = ms(t);
+    ensure!(shelf.len() == 6, "continue listed {}", shelf.len());
+    let t = Instant::now();
+    for n in 0..500 {
+        let (c, i) = key(2, n);
+        store.queue_add(at(&library, &c, &i), QueueAt::End)?;
+    }
+    let queue_500_adds_ms = ms(t);
+    let t = Instant::now();
+    let q = store.queue()?;
+    let queue_read_ms = ms(t);
+    ensure!(q.len() == 500, "queued {}", q.len());
+    drop(store);
+    let copy = scratch.join("fts-copy.db");
+    fs::copy(data.join("stowaway.db"), &copy)?;
+    let t = Instant::now();
+    let out = Command::new("sqlite3")
+        .arg(&copy)
+        .arg("INSERT INTO items_fts(items_fts) VALUES ('rebuild');")
+        .output()?;
+    let fts_rebuild_ms = ms(t);
+    ensure!(
+        out.status.success(),
+        "sqlite3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::remove_file(&copy).ok();
+    Ok(ListeningRow {
+        mark_earlier_ms,
+        marked,
+        in_progress_ms,
+        queue_500_adds_ms,
+        queue_read_ms,
+        fts_rebuild_ms,
+    })
 }
 
 /// The queries of each class: whole words, one- and two-letter prefixes.
@@ -343,6 +422,8 @@ fn library(
     );
     let (unchanged_s, unchanged_rss, _) = timed(&mut sync(), "stowaway sync (unchanged)", &root)?;
     let wal_after_update = size("stowaway.db-wal");
+    eprintln!("scale {items}: listening");
+    let listening = listening(&data, &root)?;
     fs::remove_dir_all(&source).ok();
     Ok(LibraryRow {
         items,
@@ -357,6 +438,7 @@ fn library(
         unchanged_peak_rss: unchanged_rss,
         wal_after_update,
         search,
+        listening,
     })
 }
 
@@ -465,6 +547,21 @@ fn markdown(r: &Report) {
             l.unchanged_s,
             mib(l.unchanged_peak_rss),
             mib(l.wal_after_update)
+        );
+    }
+    println!("\n| items | mark 999 older played | continue (1,000 in progress) | queue: 500 adds / read | FTS rebuild (migration 14, once) |");
+    println!("|---:|---:|---:|---:|---:|");
+    for l in &r.libraries {
+        let x = &l.listening;
+        println!(
+            "| {} | {:.0} ms ({} marked) | {:.1} ms | {:.0} ms / {:.1} ms | {:.0} ms |",
+            l.items,
+            x.mark_earlier_ms,
+            x.marked,
+            x.in_progress_ms,
+            x.queue_500_adds_ms,
+            x.queue_read_ms,
+            x.fts_rebuild_ms
         );
     }
     println!("\n| items | queries | stowaway p50 / p95 / max | sqlite3, same SQL | sqlite3, every match ranked |");

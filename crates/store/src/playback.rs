@@ -253,7 +253,11 @@ impl Store {
         Ok(self
             .reader()
             .query_row(
-                "SELECT title, summary, notes, duration_ms, published_at, notes_html FROM items
+                "SELECT title, summary, notes,
+                        COALESCE(duration_ms, (SELECT mi.duration_ms FROM assets a
+                            JOIN media_info mi ON mi.sha256 = a.sha256
+                            WHERE a.item_rowid = items.rowid AND a.role = 'media' LIMIT 1)),
+                        published_at, notes_html FROM items
                  WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
                 params![key.library, key.collection, key.item],
                 |r| {

@@ -126,7 +126,7 @@ impl Setup {
             .unwrap();
             std::fs::write(
                 feed_root.join(format!("ch/e{}.json", e.n)),
-                r#"{"version":"1.2.0","chapters":[{"startTime":0,"title":"Intro"}]}"#,
+                format!(r#"{{"version":"1.2.0","chapters":[{{"startTime":0,"title":"Intro"}},{{"startTime":5,"title":"The {word} chapter"}}]}}"#),
             )
             .unwrap();
         }
@@ -304,6 +304,31 @@ async fn alternate_sources_serve_when_the_enclosure_host_is_down() {
         "{}",
         hits[0].snippet
     );
+
+    // The chapters file was read once stored: the player gets its chapters,
+    // and their titles are searchable.
+    let key = stowaway_store::ItemKey {
+        library: &s.library,
+        collection: stowaway_sync::FEED_COLLECTION,
+        item: &stowaway_sync::item_id("deal-room-1"),
+    };
+    let info = s
+        .store()
+        .item_media_info(key)
+        .unwrap()
+        .expect("read after download");
+    assert!(info.from_chapters_file);
+    assert!(
+        info.chapters.contains("The flamingo chapter"),
+        "{}",
+        info.chapters
+    );
+    assert!(
+        s.store().unread_media(10).unwrap().is_empty(),
+        "every stored file read"
+    );
+    let hits = s.store().search("chapter", 10).unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
 
     // The next sync asks conditionally, gets 304, and fetches nothing else.
     s.feed.clear_requests();
