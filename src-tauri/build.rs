@@ -41,6 +41,7 @@ fn main() {
             "open_link",
             "chapters",
             "media_base",
+            "chapter_image",
         ]),
     ))
     .expect("tauri build script");

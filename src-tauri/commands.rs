@@ -127,6 +127,16 @@ pub fn media_base(state: State<'_, AppState>) -> String {
     state.media.base_url()
 }
 
+/// A chapter's image as a `data:` URL (only one the item's chapters name).
+#[tauri::command]
+pub async fn chapter_image(
+    state: State<'_, AppState>,
+    item: ItemRef,
+    url: String,
+) -> ApiResult<String> {
+    state.api.chapter_image(&item, &url).await
+}
+
 #[tauri::command(async)]
 pub fn chapters(state: State<'_, AppState>, item: ItemRef) -> ApiResult<ItemChapters> {
     state.api.chapters(&item)
@@ -403,7 +413,21 @@ fn safe_link(url: &str) -> ApiResult<String> {
     let parsed = url::Url::parse(url.trim()).map_err(|e| invalid(format!("not a link: {e}")))?;
     match parsed.scheme() {
         "http" | "https" if parsed.host().is_some() => Ok(parsed.to_string()),
-        "mailto" => Ok(parsed.to_string()),
+        "mailto" => {
+            // An address, a subject and a body: never `attach=` or other
+            // fields some mail programs act on (attaching a local file).
+            let mut mail = parsed.clone();
+            let kept: Vec<(String, String)> = parsed
+                .query_pairs()
+                .filter(|(k, _)| matches!(k.to_ascii_lowercase().as_str(), "subject" | "body"))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            mail.set_query(None);
+            if !kept.is_empty() {
+                mail.query_pairs_mut().extend_pairs(kept);
+            }
+            Ok(mail.to_string())
+        }
         s => Err(invalid(format!(
             "Stowaway opens web and mail links only, not {s}: links"
         ))),
@@ -419,7 +443,15 @@ mod tests {
             safe_link("https://example.com/a b").unwrap(),
             "https://example.com/a%20b"
         );
-        assert!(safe_link("mailto:coach@example.com").is_ok());
+        assert_eq!(
+            safe_link("mailto:coach@example.com?subject=Hi&attach=/home/m/.ssh/id_rsa&body=x")
+                .unwrap(),
+            "mailto:coach@example.com?subject=Hi&body=x"
+        );
+        assert_eq!(
+            safe_link("mailto:coach@example.com?Attach=x").unwrap(),
+            "mailto:coach@example.com"
+        );
         for bad in [
             "file:///etc/passwd",
             "javascript:alert(1)",

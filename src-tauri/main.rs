@@ -188,6 +188,7 @@ fn main() -> anyhow::Result<()> {
             commands::open_link,
             commands::chapters,
             commands::media_base,
+            commands::chapter_image,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {

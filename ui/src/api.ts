@@ -56,6 +56,7 @@ export const api = {
   chapters: (item: ItemRef) => invoke<ItemChapters>("chapters", { item }),
   openLink: (url: string) => invoke<string>("open_link", { url }),
   mediaBase: () => invoke<string>("media_base"),
+  chapterImage: (item: ItemRef, url: string) => invoke<string>("chapter_image", { item, url }),
   syncNow: () => invoke<void>("sync_now"),
   previewSubscription: (source: string) => invoke<SubscriptionPreview>("preview_subscription", { source }),
   subscribe: (source: string, token: string | null) => invoke<Subscribed>("subscribe", { source, token }),

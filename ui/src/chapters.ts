@@ -59,14 +59,18 @@ export class Chapters {
     return listed.length >= 2 ? listed[listed.length - 2].start_ms / 1000 : 0;
   }
 
-  /** When the chapter playing at `seconds` ends (s): its end, else the next
-   * chapter's start, else null (it runs to the end of the item). */
+  /** When the listed chapter playing at `seconds` ends (s): its end, else
+   * the next listed chapter's start, else null (it runs to the end of the
+   * item). Unlisted markers (toc: false) are not chapter ends. */
   endOf(seconds: number): number | null {
-    const i = this.currentIndex(seconds);
-    if (i < 0) return this.list.length ? this.list[0].start_ms / 1000 : null;
-    const c = this.list[i];
+    const listed = this.list.filter((c) => c.toc);
+    const ms = seconds * 1000;
+    let i = -1;
+    while (i + 1 < listed.length && listed[i + 1].start_ms <= ms + 1) i++;
+    if (i < 0) return listed.length ? listed[0].start_ms / 1000 : null;
+    const c = listed[i];
     if (c.end_ms != null && c.end_ms > c.start_ms) return c.end_ms / 1000;
-    const after = this.list[i + 1];
+    const after = listed[i + 1];
     return after ? after.start_ms / 1000 : null;
   }
 }

@@ -14,7 +14,7 @@ const LABEL: Record<View, string> = { library: "Library", queue: "Up next", read
 /** Shows a view (leaving the search, if any). */
 export async function show(v: View) {
   state.view = v;
-  if (v !== "library") state.focus = null;
+  state.focus = null;
   if (state.nowOpen) {
     state.nowOpen = false;
     nowView.hidden = true;

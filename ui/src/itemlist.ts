@@ -39,6 +39,8 @@ export class ItemList {
     private filter: Filter,
     private render: RowRenderer,
     private scroller: HTMLElement,
+    /** What a row shows beyond its item (queued, playing): a change redraws it. */
+    private extra: (item: ItemView) => string = () => "",
   ) {
     this.total = filter === "all" ? Number(c.items) : 0;
     this.el = h("ol", { class: "items virtual", "data-total": this.total });
@@ -125,7 +127,7 @@ export class ItemList {
     for (let i = first; i < end; i++) {
       const item = this.rows.get(i);
       if (!item) continue;
-      const sig = `${i}|${JSON.stringify(item)}`;
+      const sig = `${i}|${this.extra(item)}|${JSON.stringify(item)}`;
       const had = this.drawn.get(item.id);
       if (had && had.sig === sig) continue;
       const el = this.render(this.c, item, i, had?.el ?? this.pool.pop());

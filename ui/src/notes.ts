@@ -56,6 +56,7 @@ export function richText(text: string, actions: NoteActions, budget = { n: MAX_N
   const out: Node[] = [];
   let last = 0;
   for (const m of text.matchAll(TOKENS)) {
+    if (budget.n <= 0) break; // the rest stays text
     const at = m.index ?? 0;
     if (at > last) out.push(document.createTextNode(text.slice(last, at)));
     if (m[1]) {

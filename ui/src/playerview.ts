@@ -28,6 +28,10 @@ let chapters = new Chapters([]);
 const sleep = new SleepTimer();
 /** Set by open(): redraws the parts of the bar and view that follow time. */
 let tick: () => void = () => undefined;
+/** Counts open() calls: one that a later call overtook stops at its next await. */
+let opening = 0;
+/** The current element's listeners, removed when another item opens. */
+let listening: AbortController | null = null;
 
 /** Saves where the member is in the current item (when due, or now if `force`). */
 export async function savePosition(force: boolean) {
@@ -40,17 +44,28 @@ export async function savePosition(force: boolean) {
 
 /** Shows or hides the "now playing" view. */
 export function showNow(open: boolean) {
+  const hadFocus = nowView.contains(document.activeElement);
   state.nowOpen = open && state.current != null;
   nowView.hidden = !state.nowOpen;
+  if (!state.nowOpen && hadFocus) document.getElementById("now-open")?.focus();
   document.getElementById("now-open")?.setAttribute("aria-expanded", String(state.nowOpen));
 }
 
 /** Opens an item in the player (saving where the last one was); `play` starts it. */
 export async function open(ref: ItemRef, opts: { play?: boolean; view?: boolean } = {}) {
+  const gen = ++opening;
   await savePosition(true);
+  if (gen !== opening) return;
+  // The old element's listeners go first: its pause must not save over the new item.
+  listening?.abort();
+  listening = new AbortController();
+  const signal = listening.signal;
   media?.pause();
   const detail = await api.itemDetail(ref);
+  if (gen !== opening) return;
   state.current = { ref, detail };
+  markedChapter = -2;
+  markedAny = -2;
   cues = [];
   chapters = new Chapters([]);
   const isVideo = (detail.media_type ?? "").startsWith("video/");
@@ -67,11 +82,12 @@ export async function open(ref: ItemRef, opts: { play?: boolean; view?: boolean 
   m.playbackRate = detail.speed;
   m.defaultPlaybackRate = detail.speed;
   const start = resumeAt(Number(detail.playback.position_ms), detail.playback.duration_ms == null ? null : Number(detail.playback.duration_ms), detail.playback.played);
-  m.addEventListener("loadedmetadata", () => {
+  const on = (type: string, f: () => void) => m.addEventListener(type, f, { signal });
+  on("loadedmetadata", () => {
     if (start > 0 && start < m.duration) m.currentTime = start;
     m.playbackRate = detail.speed;
   });
-  m.addEventListener("timeupdate", () => {
+  on("timeupdate", () => {
     tick();
     if (sleep.due(Date.now(), m.currentTime)) {
       m.pause();
@@ -81,26 +97,29 @@ export async function open(ref: ItemRef, opts: { play?: boolean; view?: boolean 
     }
     void savePosition(false);
   });
-  m.addEventListener("play", () => {
+  on("play", () => {
     setPlayButton(true);
     // Playing it takes it out of the queue.
     void api.queueRemove(ref).then((was) => was && refreshQueue());
   });
-  m.addEventListener("pause", () => {
+  on("pause", () => {
     setPlayButton(false);
     void savePosition(true);
   });
-  m.addEventListener("ended", async () => {
-    await api.setPlayed(ref, true);
-    const stop = sleep.endsEpisode();
-    if (stop) {
-      sleep.set(null, Date.now());
-      toast("Sleep timer: stopped at the end of the episode.");
-    }
-    await refresh();
-    if (!stop) void playNext();
+  on("ended", () => {
+    void (async () => {
+      await api.setPlayed(ref, true);
+      const stop = sleep.endsEpisode();
+      if (stop) {
+        sleep.set(null, Date.now());
+        toast("Sleep timer: stopped at the end of the episode.");
+      }
+      await refresh();
+      // Still this item (the member did not open another meanwhile): go on.
+      if (!stop && state.current?.ref === ref) void playNext();
+    })();
   });
-  m.addEventListener("ratechange", () => {
+  on("ratechange", () => {
     const s = document.getElementById("speed");
     if (s) s.textContent = speedLabel(m.playbackRate);
   });
@@ -129,8 +148,10 @@ function drawBar(d: ItemDetail) {
   sleepSelect.addEventListener("change", () => {
     const choice = SLEEP_CHOICES[Number(sleepSelect.value)];
     const pos = media?.currentTime ?? 0;
-    sleep.set(choice.mode, Date.now(), choice.mode?.kind === "chapter" ? chapters.endOf(pos) : null);
-    toast(choice.mode ? `Sleep timer: ${choice.label.toLowerCase()}.` : "Sleep timer off.");
+    const end = choice.mode?.kind === "chapter" ? chapters.endOf(pos) : null;
+    sleep.set(choice.mode, Date.now(), end);
+    const noChapter = choice.mode?.kind === "chapter" && end == null;
+    toast(!choice.mode ? "Sleep timer off." : noChapter ? "Sleep timer: at the end of the episode (no chapter ends before it)." : `Sleep timer: ${choice.label.toLowerCase()}.`);
     tick();
   });
   const sleepLeft = h("span", { class: "sleep-left", id: "sleep-left" });
@@ -203,6 +224,8 @@ function setSpeed(speed: number) {
 
 /** The "now playing" view. */
 function drawNow(d: ItemDetail) {
+  markedChapter = -2;
+  markedAny = -2;
   const ref = { library: d.library_id, collection: d.collection_id, item: d.id };
   const played = d.playback.played;
   const isVideo = (d.media_type ?? "").startsWith("video/");
@@ -210,7 +233,7 @@ function drawNow(d: ItemDetail) {
     h(
       "header",
       { class: "now-head" },
-      d.artwork_url ? h("img", { class: "now-art", src: d.artwork_url, alt: "" }) : null,
+      d.artwork_url ? h("img", { class: "now-art", id: "now-art", src: d.artwork_url, alt: "" }) : h("img", { class: "now-art", id: "now-art", alt: "", hidden: true }),
       h(
         "div",
         { class: "now-text" },
@@ -361,6 +384,8 @@ function drawTranscript() {
 function drawChapters() {
   const el = document.getElementById("chapters");
   if (!el) return;
+  markedChapter = -2;
+  markedAny = -2;
   const listed = chapters.list.map((c, i) => ({ c, i })).filter(({ c }) => c.toc);
   el.replaceChildren(
     ...(listed.length ? [h("h3", {}, "Chapters")] : []),
@@ -401,18 +426,55 @@ function markChapter(t: number) {
   const now = document.getElementById("chapter-now");
   if (!now) return;
   const c = any >= 0 ? chapters.list[any] : null;
+  showChapterArt(c?.image ?? null);
   now.replaceChildren(
     ...(c
       ? [
           h("span", { class: "chapter-label" }, "Chapter: "),
           c.title,
           c.url ? h("a", { href: "#", class: "note-link", title: c.url, onclick: (e: Event) => (e.preventDefault(), confirmLink(c.url!)) }, " link") : "",
-          c.image ? h("a", { href: "#", class: "note-link", title: c.image, onclick: (e: Event) => (e.preventDefault(), confirmLink(c.image!)) }, " image") : "",
+
         ]
       : []),
   );
 }
 let markedAny = -2;
+
+/** Chapter images fetched this run (data: URLs), by address. */
+const chapterArt = new Map<string, string | null>();
+
+/** The now-playing artwork: the chapter's image while it plays, else the item's. */
+function showChapterArt(url: string | null) {
+  const img = document.getElementById("now-art") as HTMLImageElement | null;
+  const cur = state.current;
+  if (!img || !cur) return;
+  const fallback = () => {
+    if (cur.detail.artwork_url) {
+      img.src = cur.detail.artwork_url;
+      img.hidden = false;
+    } else img.hidden = true;
+    img.removeAttribute("data-chapter-art");
+  };
+  if (!url) return fallback();
+  const known = chapterArt.get(url);
+  if (known) {
+    img.src = known;
+    img.hidden = false;
+    img.dataset.chapterArt = url;
+    return;
+  }
+  fallback();
+  if (known === null) return; // failed before: not asked again this run
+  const ref = cur.ref;
+  void api
+    .chapterImage(ref, url)
+    .then((data) => {
+      chapterArt.set(url, data);
+      // Still this item, still this chapter: show it.
+      if (state.current?.ref === ref && chapters.list[markedAny]?.image === url) showChapterArt(url);
+    })
+    .catch(() => chapterArt.set(url, null));
+}
 
 function jumpChapter(dir: 1 | -1) {
   if (!media) return;

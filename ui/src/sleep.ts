@@ -44,10 +44,11 @@ export class SleepTimer {
     return false; // the end of the episode: `ended` says so (see endsEpisode)
   }
 
-  /** Whether the item ending should stop here (no next item plays). */
+  /** Whether the item ending should stop here (no next item plays): the
+   * end of the episode, or of a chapter (the last one ends with it). */
   endsEpisode(): boolean {
     const m = this.mode;
-    return m?.kind === "episode" || (m?.kind === "chapter" && this.chapterEnd == null);
+    return m?.kind === "episode" || m?.kind === "chapter";
   }
 
   /** The timer's label on its button: "Sleep 14:59", "End of chapter", "Sleep". */

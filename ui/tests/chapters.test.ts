@@ -26,6 +26,7 @@ describe("chapters", () => {
   it("says when the chapter playing ends", () => {
     expect(c.endOf(10)).toBe(60);
     expect(c.endOf(125)).toBe(150); // its own end time
+    expect(c.endOf(95)).toBe(120); // an unlisted marker is not a chapter's end
     expect(new Chapters([ch(0, "only")]).endOf(5)).toBeNull();
   });
 });
@@ -47,8 +48,9 @@ describe("sleep timer", () => {
     s.set({ kind: "chapter" }, 0, 60);
     expect(s.due(0, 59)).toBe(false);
     expect(s.due(0, 59.9)).toBe(true);
-    expect(s.endsEpisode()).toBe(false);
     s.set({ kind: "chapter" }, 0, null); // no chapters: the end of the episode
+    expect(s.endsEpisode()).toBe(true);
+    s.set({ kind: "chapter" }, 0, 60); // the last chapter ends with the episode
     expect(s.endsEpisode()).toBe(true);
     s.set({ kind: "episode" }, 0);
     expect(s.due(0, 1e9)).toBe(false);

@@ -62,5 +62,8 @@ describe("show notes", () => {
   it("builds a bounded number of nodes from a hostile feed", () => {
     const { box } = render("<p>" + "<b>x</b>".repeat(20_000) + "</p>");
     expect(box.querySelectorAll("b").length).toBeLessThan(6000);
+    const times = render(null, "1:00 ".repeat(40_000));
+    expect(times.box.querySelectorAll("button.timestamp").length).toBeLessThanOrEqual(5000);
+    expect(times.box.textContent?.length).toBe("1:00 ".repeat(40_000).trim().length); // the rest stays text
   });
 });

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 
 use stowaway_sync::Engine;
 
-pub use chapters::{ChapterSource, ChapterView, ItemChapters};
+pub use chapters::{ChapterSource, ChapterView, ItemChapters, MAX_CHAPTER_IMAGE};
 pub use downloads::{
     DownloadMode, DownloadsView, Freed, PartialDownload, QueuedDownload, StorageUsage, QUEUE_SHOWN,
 };
@@ -65,6 +65,8 @@ pub struct Api {
     status: Mutex<SyncStatus>,
     /// Subscriptions and feeds shown to the member, by source, until confirmed.
     previews: Mutex<HashMap<String, subscribe::Offer>>,
+    /// Chapter images fetched this run, by address (`data:` URLs).
+    chapter_images: Mutex<HashMap<String, String>>,
     sync_lock: tokio::sync::Mutex<()>,
 }
 
@@ -80,6 +82,7 @@ impl Api {
                 ..SyncStatus::default()
             }),
             previews: Mutex::new(HashMap::new()),
+            chapter_images: Mutex::new(HashMap::new()),
             sync_lock: tokio::sync::Mutex::new(()),
         }
     }

@@ -722,3 +722,98 @@ fn embedded_chapters_and_the_real_duration_of_a_stored_mp3() {
         .iter()
         .any(|h| h.item_id == "mp3"));
 }
+
+/// A chapter's image comes to the page as a data: URL, fetched from the
+/// address the item's chapters name and nowhere else, and only as a raster
+/// image.
+#[tokio::test]
+async fn chapter_images_only_as_named_and_only_images() {
+    let c = cache();
+    let site = c.dir.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    let png = b"\x89PNG\r\n\x1a\n a chapter's picture".to_vec();
+    std::fs::write(site.join("ch1.png"), &png).unwrap();
+    std::fs::write(
+        site.join("ch2.svg"),
+        "<svg xmlns='http://www.w3.org/2000/svg'/>",
+    )
+    .unwrap();
+    let server = stowaway_testmirror::TestMirror::start(&site).unwrap();
+    let chapters = format!(
+        r#"{{"version":"1.2.0","chapters":[{{"startTime":0,"title":"One","img":"{0}ch1.png"}},{{"startTime":5,"title":"Two","img":"{0}ch2.svg"}}]}}"#,
+        server.url()
+    )
+    .into_bytes();
+    let store = c.api.engine().store();
+    let mut ep = item("pics", ItemKind::Episode, 1_800_000_000);
+    ep.assets.push(Asset {
+        role: AssetRole::Chapters,
+        sha256: sha_of(&chapters),
+        size: chapters.len() as u64,
+        media_type: "application/json+chapters".into(),
+        name: None,
+    });
+    let catalog = Catalog {
+        format: 1,
+        library: LibraryInfo {
+            id: "acme".into(),
+            title: "Acme Coaching".into(),
+            description: None,
+            artwork: None,
+        },
+        sequence: 2,
+        generated_at: time::macros::datetime!(2026-01-02 0:00 UTC),
+        expires_at: time::macros::datetime!(2099-01-01 0:00 UTC),
+        mirrors: vec![],
+        collections: vec![Collection {
+            id: "show".into(),
+            kind: CollectionKind::Show,
+            title: "The Show".into(),
+            summary: None,
+            artwork: None,
+            items: vec![ep],
+        }],
+    };
+    store
+        .apply_catalog(
+            "acme",
+            &VerifiedCatalog::unsigned(&catalog, stowaway_catalog::Limits::default()),
+        )
+        .unwrap();
+    let sha = sha_of(&chapters);
+    let mut w = store.blobs().begin(&sha, chapters.len() as u64).unwrap();
+    w.write(&chapters).unwrap();
+    w.finish().unwrap();
+    store
+        .mark_blob_present(&sha, chapters.len() as u64)
+        .unwrap();
+
+    let item = r("show", "pics");
+    let data = c
+        .api
+        .chapter_image(&item, &format!("{}ch1.png", server.url()))
+        .await
+        .unwrap();
+    assert!(data.starts_with("data:image/png;base64,"), "{data}");
+    let svg = c
+        .api
+        .chapter_image(&item, &format!("{}ch2.svg", server.url()))
+        .await
+        .unwrap_err();
+    assert_eq!(svg.code, ErrorCode::Invalid, "{svg:?}");
+    // An address the chapters do not name is never fetched.
+    let asked = server.requests().len();
+    let other = c
+        .api
+        .chapter_image(&item, &format!("{}ch1.png?x", server.url()))
+        .await
+        .unwrap_err();
+    assert_eq!(other.code, ErrorCode::Invalid);
+    assert_eq!(server.requests().len(), asked);
+    // Asked again: from memory, no request.
+    c.api
+        .chapter_image(&item, &format!("{}ch1.png", server.url()))
+        .await
+        .unwrap();
+    assert_eq!(server.requests().len(), asked);
+}

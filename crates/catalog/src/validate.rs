@@ -222,7 +222,11 @@ pub(crate) fn validate_item(
     }
     let w = format!("item {collection}/{}", it.id);
     text(&format!("{w} title"), &it.title, limits.max_title_chars)?;
-    for (name, t) in [("summary", &it.summary), ("notes", &it.notes)] {
+    for (name, t) in [
+        ("summary", &it.summary),
+        ("notes", &it.notes),
+        ("notes_html", &it.notes_html),
+    ] {
         if let Some(t) = t {
             text(&format!("{w} {name}"), t, limits.max_text_chars)?;
         }

@@ -374,8 +374,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         sha256      TEXT PRIMARY KEY,
         duration_ms INTEGER,
         chapters    TEXT NOT NULL,
+        titles      TEXT,
         read_at     INTEGER NOT NULL
     ) STRICT;
+    CREATE INDEX assets_media_and_chapters ON assets(sha256, role)
+        WHERE role IN ('media', 'chapters');
     DROP TRIGGER items_fts_insert;
     DROP TRIGGER items_fts_delete;
     DROP TRIGGER items_fts_update;
@@ -540,6 +543,68 @@ mod tests {
             )
             .unwrap();
         assert_eq!(hit, "e1");
+    }
+
+    /// A version-13 index made again by migration 14 (FTS5 cannot add a
+    /// column): what it held is still found, chapter titles are found once
+    /// set, the triggers still stand aside while `fts_paused` holds its row,
+    /// and the 16 MiB buffer is set again.
+    #[test]
+    fn upgrades_a_version_13_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            migrations().to_version(&mut conn, 13).unwrap();
+            conn.execute_batch(
+                "INSERT INTO libraries(id, title, public_key, subscribed_at) VALUES ('l', 'L', 'k', 0);
+                 INSERT INTO collections(library_id, id, kind, title, position) VALUES ('l', 'c', 'show', 'C', 0);
+                 INSERT INTO items(library_id, collection_id, id, kind, title, notes, transcript, position)
+                 VALUES ('l', 'c', 'e1', 'episode', 'One', 'escrow basics', 'the albatross clause', 0);",
+            )
+            .unwrap();
+        }
+        let conn = open_writer(&path).unwrap();
+        let found = |q: &str| -> Vec<String> {
+            conn.prepare(
+                "SELECT items.id FROM items_fts JOIN items ON items.rowid = items_fts.rowid
+                 WHERE items_fts MATCH ?1",
+            )
+            .unwrap()
+            .query_map([q], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        assert_eq!(found("escrow"), ["e1"]);
+        assert_eq!(found("albatross"), ["e1"]);
+        conn.execute(
+            "UPDATE items SET chapters = 'Zeppelin financing' WHERE id = 'e1'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(found("zeppelin"), ["e1"]);
+        conn.execute_batch(
+            "INSERT INTO fts_paused(one) VALUES (1);
+             INSERT INTO items(library_id, collection_id, id, kind, title, position)
+             VALUES ('l', 'c', 'e2', 'episode', 'Walrus', 1);",
+        )
+        .unwrap();
+        assert!(found("walrus").is_empty(), "the triggers stood aside");
+        conn.execute_batch(
+            "DELETE FROM fts_paused; INSERT INTO items_fts(items_fts) VALUES ('rebuild');",
+        )
+        .unwrap();
+        assert_eq!(found("walrus"), ["e2"]);
+        let hashsize: i64 = conn
+            .query_row(
+                "SELECT v FROM items_fts_config WHERE k = 'hashsize'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hashsize, 16 << 20);
     }
 
     /// A version-10 index (the catalog inside `libraries`) keeps its

@@ -903,6 +903,10 @@ struct ItemRows<'t> {
     moved: rusqlite::CachedStatement<'t>,
     delete_assets: rusqlite::CachedStatement<'t>,
     insert_asset: rusqlite::CachedStatement<'t>,
+    /// An item written gets the chapter titles of files already read (one
+    /// another library shares, an episode that returns); none when nothing
+    /// has been read yet.
+    chapters: Option<rusqlite::CachedStatement<'t>>,
 }
 
 impl<'t> ItemRows<'t> {
@@ -946,6 +950,17 @@ impl<'t> ItemRows<'t> {
                 "INSERT INTO assets(item_rowid, position, role, sha256, size, media_type, name)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?,
+            chapters: if tx.query_row("SELECT EXISTS (SELECT 1 FROM media_info)", [], |r| {
+                r.get::<_, bool>(0)
+            })? {
+                let titles = crate::mediainfo::ITEM_CHAPTER_TITLES;
+                Some(tx.prepare_cached(&format!(
+                    "UPDATE items AS i SET chapters = {titles}
+                     WHERE i.rowid = ?1 AND i.chapters IS NOT {titles}"
+                ))?)
+            } else {
+                None
+            },
         })
     }
 
@@ -1046,6 +1061,9 @@ impl<'t> ItemRows<'t> {
                 a.media_type,
                 a.name
             ])?;
+        }
+        if let Some(chapters) = &mut self.chapters {
+            chapters.execute([rowid])?;
         }
         self.wrote()
     }

@@ -3,8 +3,8 @@
 //! as played, and a playback speed per collection.
 //!
 //! Rows are keyed by ids, like playback: an item the publisher removes
-//! drops out of the lists (its row stays, harmless, and counts again if
-//! the item returns); unsubscribing a library deletes its rows.
+//! drops out of the lists (and out of the queue at its next change);
+//! unsubscribing a library deletes its rows.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -77,32 +77,34 @@ impl Store {
     /// moves there. Refused past [`MAX_QUEUE`] items.
     pub fn queue_add(&self, key: ItemKey<'_>, at: QueueAt) -> Result<(), StoreError> {
         self.check_item(key)?;
-        let mut order = self.queue_keys()?;
-        order.retain(|k| !same(k, key));
-        if order.len() >= MAX_QUEUE {
-            return Err(StoreError::OutOfRange(format!(
-                "the queue holds {MAX_QUEUE} items at most; play or remove some first"
-            )));
-        }
-        let owned = owned(key);
-        match at {
-            QueueAt::Next => order.insert(0, owned),
-            QueueAt::End => order.push(owned),
-        }
-        self.write_queue(&order)
+        self.change_queue(|order| {
+            order.retain(|k| !same(k, key));
+            if order.len() >= MAX_QUEUE {
+                return Err(StoreError::OutOfRange(format!(
+                    "the queue holds {MAX_QUEUE} items at most; play or remove some first"
+                )));
+            }
+            match at {
+                QueueAt::Next => order.insert(0, owned(key)),
+                QueueAt::End => order.push(owned(key)),
+            }
+            Ok(true)
+        })
+        .map(|_| ())
     }
 
-    /// Moves a queued item to `index` (0 = first; past the end = last).
-    /// Returns whether it was queued.
+    /// Moves a queued item to `index` (0 = first; past the end = last), an
+    /// index in the queue as [`Store::queue`] lists it. Returns whether it
+    /// was queued.
     pub fn queue_move(&self, key: ItemKey<'_>, index: usize) -> Result<bool, StoreError> {
-        let mut order = self.queue_keys()?;
-        let Some(from) = order.iter().position(|k| same(k, key)) else {
-            return Ok(false);
-        };
-        let k = order.remove(from);
-        order.insert(index.min(order.len()), k);
-        self.write_queue(&order)?;
-        Ok(true)
+        self.change_queue(|order| {
+            let Some(from) = order.iter().position(|k| same(k, key)) else {
+                return Ok(false);
+            };
+            let k = order.remove(from);
+            order.insert(index.min(order.len()), k);
+            Ok(true)
+        })
     }
 
     /// Takes an item out of the queue (it is playing, or the member removed
@@ -120,36 +122,41 @@ impl Store {
         Ok(self.writer().execute("DELETE FROM queue", [])?)
     }
 
-    /// Every queued key in order, including items the index no longer has
-    /// (their place is kept should they return).
-    fn queue_keys(&self) -> Result<Vec<[String; 3]>, StoreError> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached(
-            "SELECT library_id, collection_id, item_id FROM queue ORDER BY position",
-        )?;
-        let rows = stmt
+    /// Reads the queue as listed (items the index has, in order), lets `f`
+    /// change it, and writes it back, in one transaction on the writer: two
+    /// changes at once cannot lose one. Entries of items the index no longer
+    /// has are dropped then. `f` returns whether to write.
+    fn change_queue(
+        &self,
+        f: impl FnOnce(&mut Vec<[String; 3]>) -> Result<bool, StoreError>,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut order: Vec<[String; 3]> = tx
+            .prepare_cached(
+                "SELECT q.library_id, q.collection_id, q.item_id FROM queue q
+                 JOIN items i ON i.library_id = q.library_id AND i.collection_id = q.collection_id
+                      AND i.id = q.item_id
+                 ORDER BY q.position",
+            )?
             .query_map([], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]))?
             .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    /// Rewrites the queue's order in one transaction (a short list).
-    fn write_queue(&self, order: &[[String; 3]]) -> Result<(), StoreError> {
-        let mut conn = self.writer();
-        let tx = conn.transaction()?;
+        if !f(&mut order)? {
+            return Ok(false);
+        }
         let now = now_unix();
         tx.execute("DELETE FROM queue", [])?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO queue(library_id, collection_id, item_id, position, added_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM libraries WHERE id = ?1)",
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for (n, [l, c, i]) in order.iter().enumerate() {
                 insert.execute(params![l, c, i, n as i64, now])?;
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     /// Items started and not finished, the most recently played first.

@@ -11,6 +11,17 @@ use stowaway_catalog::Sha256;
 use crate::playback::ItemKey;
 use crate::{now_unix, Store, StoreError};
 
+/// The chapter titles an item `i` gets: those of its chapters file if that
+/// was read and has any, else those embedded in its media.
+pub(crate) const ITEM_CHAPTER_TITLES: &str = "(SELECT mi.titles FROM assets ca
+    JOIN media_info mi ON mi.sha256 = ca.sha256
+    WHERE ca.item_rowid = i.rowid AND ca.role IN ('media', 'chapters') AND mi.chapters <> '[]'
+    ORDER BY ca.role = 'chapters' DESC, ca.position LIMIT 1)";
+
+/// Set once every file stored before media files were read has been read;
+/// from then on each file is read as it is stored.
+const BACKFILLED: &str = "media_info_backfilled";
+
 /// What the index holds for one file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaInfo {
@@ -23,8 +34,13 @@ pub struct MediaInfo {
 
 impl Store {
     /// Stored media and chapters files not read yet, at most `limit`:
-    /// (hash, role, media type).
+    /// (hash, role, media type). Empty once the files stored before this
+    /// version have all been read (then every file is read as it arrives,
+    /// and this costs nothing per sync).
     pub fn unread_media(&self, limit: usize) -> Result<Vec<(Sha256, String, String)>, StoreError> {
+        if self.setting(BACKFILLED)?.is_some() {
+            return Ok(Vec::new());
+        }
         let conn = self.reader();
         let mut stmt = conn.prepare_cached(
             "SELECT a.sha256, a.role, MIN(a.media_type) FROM assets a
@@ -38,6 +54,11 @@ impl Store {
                 Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        drop(stmt);
+        drop(conn);
+        if rows.is_empty() {
+            self.set_setting(BACKFILLED, Some("1"))?;
+        }
         Ok(rows
             .into_iter()
             .filter_map(|(s, role, t)| Some((Sha256::parse(&s).ok()?, role, t)))
@@ -58,9 +79,9 @@ impl Store {
             .optional()?)
     }
 
-    /// Keeps what was read from a file, and indexes its chapter titles
-    /// (`titles`, one per line) for every item whose chapters it gives: a
-    /// chapters file's items, or the media's items that have no chapters file.
+    /// Keeps what was read from a file, and indexes chapter titles
+    /// (`titles`, one per line) for every item that uses it (each item gets
+    /// its chapters file's titles if it has any, else its media's).
     pub fn set_media_info(
         &self,
         sha: &Sha256,
@@ -70,33 +91,29 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO media_info(sha256, duration_ms, chapters, read_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(sha256) DO UPDATE SET duration_ms = excluded.duration_ms,
-                 chapters = excluded.chapters, read_at = excluded.read_at",
-            params![
-                sha.as_str(),
-                duration_ms.map(|d| d as i64),
-                chapters_json,
-                now_unix()
-            ],
-        )?;
         let titles = (!titles.is_empty()).then_some(titles);
         tx.execute(
-            "UPDATE items SET chapters = ?2
-             WHERE rowid IN (
-                 SELECT a.item_rowid FROM assets a WHERE a.sha256 = ?1 AND (a.role = 'chapters'
-                     OR (a.role = 'media' AND NOT EXISTS (SELECT 1 FROM assets c
-                         WHERE c.item_rowid = a.item_rowid AND c.role = 'chapters'))))
-               AND chapters IS NOT ?2",
-            params![sha.as_str(), titles],
+            "INSERT INTO media_info(sha256, duration_ms, chapters, titles, read_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(sha256) DO UPDATE SET duration_ms = excluded.duration_ms,
+                 chapters = excluded.chapters, titles = excluded.titles, read_at = excluded.read_at",
+            params![sha.as_str(), duration_ms.map(|d| d as i64), chapters_json, titles, now_unix()],
+        )?;
+        tx.execute(
+            &format!(
+                "UPDATE items AS i SET chapters = {ITEM_CHAPTER_TITLES}
+                 WHERE i.rowid IN (SELECT a.item_rowid FROM assets a
+                                   WHERE a.sha256 = ?1 AND a.role IN ('media', 'chapters'))
+                   AND i.chapters IS NOT {ITEM_CHAPTER_TITLES}"
+            ),
+            [sha.as_str()],
         )?;
         tx.commit()?;
         Ok(())
     }
 
     /// The chapters and duration read for an item: from its chapters file if
-    /// that is stored and read, else from its media.
+    /// that is stored, read and has chapters, else from its media.
     pub fn item_media_info(&self, key: ItemKey<'_>) -> Result<Option<MediaInfo>, StoreError> {
         let conn = self.reader();
         let row: Option<(String, Option<i64>, String)> = conn
@@ -105,7 +122,7 @@ impl Store {
                  JOIN assets a ON a.item_rowid = i.rowid AND a.role IN ('media', 'chapters')
                  JOIN media_info mi ON mi.sha256 = a.sha256
                  WHERE i.library_id = ?1 AND i.collection_id = ?2 AND i.id = ?3
-                 ORDER BY a.role = 'chapters' DESC, a.position LIMIT 1",
+                 ORDER BY mi.chapters <> '[]' DESC, a.role = 'chapters' DESC, a.position LIMIT 1",
                 params![key.library, key.collection, key.item],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )

@@ -1224,10 +1224,6 @@ fn media_info_gives_chapters_search_and_duration() {
     store
         .apply_catalog("acme", &verified(1, vec![with_file, embedded]))
         .unwrap();
-    assert!(
-        store.unread_media(10).unwrap().is_empty(),
-        "nothing stored yet"
-    );
     put(&store, b"media one");
     put(&store, &chapters_bytes);
     put(&store, b"media two");
@@ -1300,4 +1296,70 @@ fn media_info_gives_chapters_search_and_duration() {
     let items = store.list(None).unwrap().remove(0).items;
     let dur: Vec<Option<u64>> = items.iter().map(|i| i.duration_ms).collect();
     assert_eq!(dur, [Some(61_000), Some(42_000)]);
+
+    // An item added later with a file already read (an episode that uses
+    // the same media) gets its chapter titles when the catalog is applied.
+    let mut e1 = item("e1", "Episode one", "", b"media one");
+    e1.assets.push(Asset {
+        role: AssetRole::Chapters,
+        sha256: sha_of(&chapters_bytes),
+        size: chapters_bytes.len() as u64,
+        media_type: "application/json+chapters".into(),
+        name: None,
+    });
+    let e2 = item("e2", "Episode two", "", b"media two");
+    let e3 = item("e3", "Episode three", "", b"media two");
+    store
+        .apply_catalog("acme", &verified(2, vec![e1, e2, e3]))
+        .unwrap();
+    let mut z = found("zeppelin");
+    z.sort();
+    assert_eq!(z, ["e2", "e3"]);
+    // A chapters file with no chapters does not hide the media's.
+    store
+        .set_media_info(&sha_of(&chapters_bytes), None, "[]", "")
+        .unwrap();
+    let e1 = store.item_media_info(key("e1")).unwrap().unwrap();
+    assert_eq!(
+        (e1.chapters.as_str(), e1.from_chapters_file),
+        ("[2]", false)
+    );
+    assert_eq!(found("aardvark"), ["e1"]);
+    assert!(found("escrow").is_empty());
+}
+
+/// Two changes to the queue at once lose neither (each reads and writes
+/// the order in one transaction on the writer).
+#[test]
+fn queue_changes_at_once_lose_nothing() {
+    use stowaway_store::QueueAt;
+    let (_dir, store) = open();
+    let items: Vec<Item> = (0..100)
+        .map(|n| {
+            item(
+                &format!("q{n}"),
+                &format!("Q {n}"),
+                "",
+                format!("q{n}").as_bytes(),
+            )
+        })
+        .collect();
+    store.apply_catalog("acme", &verified(1, items)).unwrap();
+    let store = std::sync::Arc::new(store);
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for n in (t..100).step_by(2) {
+                    store
+                        .queue_add(key(&format!("q{n}")), QueueAt::End)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.queue().unwrap().len(), 100);
 }

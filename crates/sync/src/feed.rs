@@ -565,7 +565,11 @@ fn episode(
         .notes_html
         .as_deref()
         .filter(|h| h.contains('<') && h.len() <= 200_000 && notes.is_some())
-        .map(str::to_owned);
+        .map(|h| {
+            h.chars()
+                .filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r'))
+                .collect::<String>()
+        });
     Some(Item {
         id: item_id(&e.guid),
         kind: ItemKind::Episode,

@@ -2,7 +2,8 @@
 
 /**
  * One chapter. Links and images are addresses on the web: the page offers
- * them as links (shown before they open) and loads nothing from them.
+ * links (shown before they open) and loads nothing from the web itself; an
+ * image comes through [`Api::chapter_image`].
  */
 export type ChapterView = { start_ms: number, end_ms: number | null, title: string, url: string | null, image: string | null, 
 /**

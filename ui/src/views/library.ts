@@ -61,7 +61,7 @@ export function renderLibrary() {
     if (open) {
       wanted.add(key);
       if (!list || list.filterOf !== state.filter) {
-        list = new ItemList(c, state.filter, itemRow, content);
+        list = new ItemList(c, state.filter, itemRow, content, rowExtra);
         lists.set(key, list);
       } else list.refresh(c);
     }
@@ -204,6 +204,18 @@ export function updateLists() {
   });
 }
 
+/** What a row shows beyond its item: in Up next, playing now. */
+function rowExtra(i: ItemView): string {
+  const queued = isQueued(i);
+  const cur = state.current?.ref;
+  const playing = cur != null && cur.item === i.id && cur.collection === i.collection_id && cur.library === i.library_id;
+  return `${queued ? "q" : ""}${playing ? "p" : ""}`;
+}
+
+function isQueued(i: ItemView): boolean {
+  return state.queue.some((q) => q.item.id === i.id && q.item.collection_id === i.collection_id && q.item.library_id === i.library_id);
+}
+
 /** The parts of a row that change with its item (a row is filled in place). */
 interface RowParts {
   main: HTMLButtonElement;
@@ -262,7 +274,7 @@ function itemRow(c: CollectionView, i: ItemView, n: number, reuse?: HTMLElement)
       : duration(dur);
   const ref = { library: i.library_id, collection: i.collection_id, item: i.id };
   const current = state.current;
-  const playing = current && current.ref.item === i.id && current.ref.collection === i.collection_id;
+  const playing = current && current.ref.item === i.id && current.ref.collection === i.collection_id && current.ref.library === i.library_id;
   const dlTitle: Record<typeof dl, string> = {
     downloaded: `Downloaded (${bytes(Number(i.bytes))})`,
     partial: "Downloading",
@@ -297,7 +309,7 @@ function itemRow(c: CollectionView, i: ItemView, n: number, reuse?: HTMLElement)
     p.action.textContent = "×";
     p.action.onclick = () => void act(() => api.removeDownload(ref));
   }
-  const queued = state.queue.some((q) => q.item.id === i.id && q.item.collection_id === i.collection_id && q.item.library_id === i.library_id);
+  const queued = isQueued(i);
   p.queue.classList.toggle("on", queued);
   p.queue.title = queued ? "In Up next (click to take it out)" : "Add to Up next (shift-click: play next)";
   p.queue.setAttribute("aria-label", queued ? `Remove ${i.title} from Up next` : `Add ${i.title} to Up next`);
