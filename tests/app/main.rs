@@ -891,6 +891,56 @@ async fn member_journey_in_the_real_app() {
     .unwrap();
     let dead = stowaway_testmirror::refused_url();
     let feed_url = feed_server.url();
+    // Chapters from a chapters file, the first with an image; and a second
+    // episode, an MP3 whose only chapters are in its ID3 tag (ffmpeg makes
+    // it) and whose feed gives no duration.
+    std::fs::write(
+        podcast.join("ch.json"),
+        format!(
+            r#"{{"version":"1.2.0","chapters":[{{"startTime":0,"title":"Doors open","img":"{feed_url}ch.png"}},{{"startTime":2,"title":"The offer"}}]}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::copy(
+        std::env::current_dir().unwrap().join("icons/32x32.png"),
+        podcast.join("ch.png"),
+    )
+    .unwrap();
+    let meta = podcast.join("ch.ffmeta");
+    std::fs::write(
+        &meta,
+        ";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=3000\ntitle=Warm-up\n\
+         [CHAPTER]\nTIMEBASE=1/1000\nSTART=3000\nEND=6000\ntitle=Main set\n",
+    )
+    .unwrap();
+    let made = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+        ])
+        .args(["-i", "sine=frequency=330:duration=6", "-i"])
+        .arg(&meta)
+        .args([
+            "-map",
+            "0:a",
+            "-map_metadata",
+            "1",
+            "-map_chapters",
+            "1",
+            "-ac",
+            "1",
+        ])
+        .args(["-c:a", "libmp3lame", "-b:a", "32k", "-id3v2_version", "3"])
+        .arg(podcast.join("ep2.mp3"))
+        .status()
+        .expect("ffmpeg (Debian package ffmpeg; scripts/setup installs it)");
+    assert!(made.success());
+    let ep2_len = std::fs::metadata(podcast.join("ep2.mp3")).unwrap().len();
     std::fs::write(
         podcast.join("feed.xml"),
         format!(
@@ -900,6 +950,10 @@ async fn member_journey_in_the_real_app() {
 <enclosure url="{dead}ep.ogg" length="{ep_len}" type="audio/ogg"/>
 <podcast:alternateEnclosure type="audio/ogg" length="{ep_len}"><podcast:source uri="{feed_url}ep.ogg"/></podcast:alternateEnclosure>
 <podcast:transcript url="{feed_url}ep.json" type="application/json"/>
+<podcast:chapters url="{feed_url}ch.json" type="application/json+chapters"/>
+</item>
+<item><title>Open door 2</title><guid>odp-2</guid><pubDate>Tue, 10 Nov 2026 08:00:00 GMT</pubDate>
+<enclosure url="{feed_url}ep2.mp3" length="{ep2_len}" type="audio/mpeg"/>
 </item></channel></rss>"#
         ),
     )
@@ -920,7 +974,7 @@ async fn member_journey_in_the_real_app() {
         text(&c, "#dialog").await.contains("Follow this podcast?")
     })
     .await;
-    assert_eq!(text(&c, "#feed-episodes").await, "1");
+    assert_eq!(text(&c, "#feed-episodes").await, "2");
     assert!(text(&c, "#dialog").await.contains("Open Door Podcast"));
     shot(&c, "8-podcast-feed").await;
     click(&c, "#subscribe-confirm").await;
@@ -941,6 +995,36 @@ async fn member_journey_in_the_real_app() {
             .contains("Host: The albatross offer")
     })
     .await;
+    // Its chapters file's first chapter has an image: the shell fetched it,
+    // and the now-playing artwork shows it while that chapter plays.
+    eventually(15, "the chapter's image", || async {
+        js_f64(
+            &c,
+            "const i = document.getElementById('now-art'); return i && i.src.startsWith('data:image/png') && i.naturalWidth > 0 ? 1 : 0;",
+        )
+        .await
+            == 1.0
+    })
+    .await;
+    // The second episode: chapters read from its MP3's ID3 tag, and its
+    // real duration (the feed gives none) in the list and the player.
+    click(&c, "#now-close").await;
+    let second = stowaway_sync::item_id("odp-2");
+    eventually(30, "the second episode downloaded", || async {
+        scrolled_to(&c, &format!("[data-item='{second}'] .dl.downloaded")).await
+    })
+    .await;
+    open_lesson(&c, &second).await;
+    eventually(15, "the embedded chapters", || async {
+        text(&c, "#chapters").await.contains("Main set")
+    })
+    .await;
+    assert!(text(&c, "#chapters").await.contains("Warm-up"));
+    eventually(10, "the duration read from the file", || async {
+        text(&c, "#now").await.contains("Open Door Podcast · 0:06")
+    })
+    .await;
+    click(&c, "#now-close").await;
     // OPML from another podcast app: one feed already followed, one new;
     // then the export lists both.
     std::fs::write(

@@ -24,6 +24,8 @@ export const dialog = h("dialog", { id: "dialog", class: "dialog" });
 
 /** A line at the corner that goes after a few seconds. */
 export function toast(text: string, kind = "") {
+  // At most three at a time: the oldest goes first.
+  while (toasts.children.length >= 3) toasts.firstElementChild?.remove();
   const t = h("div", { class: `toast ${kind}` }, text);
   toasts.append(t);
   setTimeout(() => t.remove(), 6000);

@@ -586,6 +586,46 @@ fn up_next_continue_listening_and_speed() {
     assert!(d.pinned && !d.pinned_itself);
 }
 
+/// The library's catalog is now one show with one episode (sequence 2).
+fn replace_show(store: &Store, ep: Item) {
+    let catalog = Catalog {
+        format: 1,
+        library: LibraryInfo {
+            id: "acme".into(),
+            title: "Acme Coaching".into(),
+            description: None,
+            artwork: None,
+        },
+        sequence: 2,
+        generated_at: time::macros::datetime!(2026-01-02 0:00 UTC),
+        expires_at: time::macros::datetime!(2099-01-01 0:00 UTC),
+        mirrors: vec![],
+        collections: vec![Collection {
+            id: "show".into(),
+            kind: CollectionKind::Show,
+            title: "The Show".into(),
+            summary: None,
+            artwork: None,
+            items: vec![ep],
+        }],
+    };
+    store
+        .apply_catalog(
+            "acme",
+            &VerifiedCatalog::unsigned(&catalog, stowaway_catalog::Limits::default()),
+        )
+        .unwrap();
+}
+
+/// Stores `bytes` as a verified blob.
+fn put(store: &Store, bytes: &[u8]) {
+    let sha = sha_of(bytes);
+    let mut w = store.blobs().begin(&sha, bytes.len() as u64).unwrap();
+    w.write(bytes).unwrap();
+    w.finish().unwrap();
+    store.mark_blob_present(&sha, bytes.len() as u64).unwrap();
+}
+
 /// An MP3 with chapters in its ID3 tag and no duration in the catalog (made
 /// by ffmpeg here): once stored, the player gets its embedded chapters and
 /// the list and the player its real duration.
@@ -646,44 +686,14 @@ fn embedded_chapters_and_the_real_duration_of_a_stored_mp3() {
         media_type: "audio/mpeg".into(),
         name: None,
     };
-    let catalog = Catalog {
-        format: 1,
-        library: LibraryInfo {
-            id: "acme".into(),
-            title: "Acme Coaching".into(),
-            description: None,
-            artwork: None,
-        },
-        sequence: 2,
-        generated_at: time::macros::datetime!(2026-01-02 0:00 UTC),
-        expires_at: time::macros::datetime!(2099-01-01 0:00 UTC),
-        mirrors: vec![],
-        collections: vec![Collection {
-            id: "show".into(),
-            kind: CollectionKind::Show,
-            title: "The Show".into(),
-            summary: None,
-            artwork: None,
-            items: vec![ep],
-        }],
-    };
-    store
-        .apply_catalog(
-            "acme",
-            &VerifiedCatalog::unsigned(&catalog, stowaway_catalog::Limits::default()),
-        )
-        .unwrap();
+    replace_show(store, ep);
     let none = c.api.chapters(&r("show", "mp3")).unwrap();
     assert_eq!(
         (none.chapters.len(), none.source),
         (0, stowaway_api::ChapterSource::None),
         "not stored yet"
     );
-    let sha = sha_of(&bytes);
-    let mut w = store.blobs().begin(&sha, bytes.len() as u64).unwrap();
-    w.write(&bytes).unwrap();
-    w.finish().unwrap();
-    store.mark_blob_present(&sha, bytes.len() as u64).unwrap();
+    put(store, &bytes);
 
     let got = c.api.chapters(&r("show", "mp3")).unwrap();
     assert_eq!(got.source, stowaway_api::ChapterSource::Embedded);
@@ -753,40 +763,8 @@ async fn chapter_images_only_as_named_and_only_images() {
         media_type: "application/json+chapters".into(),
         name: None,
     });
-    let catalog = Catalog {
-        format: 1,
-        library: LibraryInfo {
-            id: "acme".into(),
-            title: "Acme Coaching".into(),
-            description: None,
-            artwork: None,
-        },
-        sequence: 2,
-        generated_at: time::macros::datetime!(2026-01-02 0:00 UTC),
-        expires_at: time::macros::datetime!(2099-01-01 0:00 UTC),
-        mirrors: vec![],
-        collections: vec![Collection {
-            id: "show".into(),
-            kind: CollectionKind::Show,
-            title: "The Show".into(),
-            summary: None,
-            artwork: None,
-            items: vec![ep],
-        }],
-    };
-    store
-        .apply_catalog(
-            "acme",
-            &VerifiedCatalog::unsigned(&catalog, stowaway_catalog::Limits::default()),
-        )
-        .unwrap();
-    let sha = sha_of(&chapters);
-    let mut w = store.blobs().begin(&sha, chapters.len() as u64).unwrap();
-    w.write(&chapters).unwrap();
-    w.finish().unwrap();
-    store
-        .mark_blob_present(&sha, chapters.len() as u64)
-        .unwrap();
+    replace_show(store, ep);
+    put(store, &chapters);
 
     let item = r("show", "pics");
     let data = c

@@ -1068,6 +1068,19 @@ fn the_ready_plan_and_reverifying_a_file() {
     assert!(!store.has_blob(&one).unwrap());
 }
 
+/// Episode `n` of five, published a day apart (e0 the oldest).
+fn dated(n: i64) -> Item {
+    let mut i = item(
+        &format!("e{n}"),
+        &format!("Episode {n}"),
+        "",
+        format!("m{n}").as_bytes(),
+    );
+    i.published_at =
+        Some(time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + n * 86_400).unwrap());
+    i
+}
+
 /// The up-next queue keeps the member's order across adds, moves and
 /// removals; "continue" lists what is in progress, newest first; marking
 /// earlier items played follows the show's order (published before), and a
@@ -1076,21 +1089,7 @@ fn the_ready_plan_and_reverifying_a_file() {
 fn queue_in_progress_earlier_played_and_speed() {
     use stowaway_store::{QueueAt, StoreError};
     let (_dir, store) = open();
-    let items: Vec<Item> = (0..5)
-        .map(|n| {
-            let mut i = item(
-                &format!("e{n}"),
-                &format!("Episode {n}"),
-                "",
-                format!("m{n}").as_bytes(),
-            );
-            // e0 is the oldest, e4 the newest.
-            i.published_at = Some(
-                time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + n * 86_400).unwrap(),
-            );
-            i
-        })
-        .collect();
+    let items: Vec<Item> = (0..5).map(dated).collect();
     store.apply_catalog("acme", &verified(1, items)).unwrap();
     let queued = |s: &Store| {
         s.queue()
@@ -1126,21 +1125,7 @@ fn queue_in_progress_earlier_played_and_speed() {
         Err(StoreError::UnknownItem(_))
     ));
     // An item the publisher drops leaves the list; the rest keep their order.
-    let fewer: Vec<Item> = (0..5)
-        .filter(|n| *n != 3)
-        .map(|n| {
-            let mut i = item(
-                &format!("e{n}"),
-                &format!("Episode {n}"),
-                "",
-                format!("m{n}").as_bytes(),
-            );
-            i.published_at = Some(
-                time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + n * 86_400).unwrap(),
-            );
-            i
-        })
-        .collect();
+    let fewer: Vec<Item> = (0..5).filter(|n| *n != 3).map(dated).collect();
     store.apply_catalog("acme", &verified(2, fewer)).unwrap();
     assert_eq!(queued(&store), ["e1"]);
     assert_eq!(
