@@ -68,6 +68,7 @@ fn item(id: &str, kind: ItemKind, published: i64) -> Item {
             size: id.len() as u64,
             media_type: "audio/ogg".into(),
             name: None,
+            chunks: None,
         }],
     }
 }
@@ -685,6 +686,7 @@ fn embedded_chapters_and_the_real_duration_of_a_stored_mp3() {
         size: bytes.len() as u64,
         media_type: "audio/mpeg".into(),
         name: None,
+        chunks: None,
     };
     replace_show(store, ep);
     let none = c.api.chapters(&r("show", "mp3")).unwrap();
@@ -762,6 +764,7 @@ async fn chapter_images_only_as_named_and_only_images() {
         size: chapters.len() as u64,
         media_type: "application/json+chapters".into(),
         name: None,
+        chunks: None,
     });
     replace_show(store, ep);
     put(store, &chapters);

@@ -11,9 +11,9 @@ pub enum CatalogError {
     BadSignature(String),
     #[error("the catalog signature does not verify with the subscribed public key (forged, or signed by another key)")]
     SignatureMismatch,
-    #[error("the catalog is not valid JSON for format {FORMAT}: {0}", FORMAT = crate::FORMAT_VERSION)]
+    #[error("the catalog is not valid JSON for formats {OLDEST} to {FORMAT}: {0}", OLDEST = crate::OLDEST_FORMAT, FORMAT = crate::FORMAT_VERSION)]
     Json(#[from] serde_json::Error),
-    #[error("unsupported catalog format version {0} (this client reads version {FORMAT})", FORMAT = crate::FORMAT_VERSION)]
+    #[error("unsupported catalog format version {0} (this Stowaway reads versions {OLDEST} to {FORMAT}; a newer one may read it)", OLDEST = crate::OLDEST_FORMAT, FORMAT = crate::FORMAT_VERSION)]
     UnsupportedFormat(u32),
     #[error("invalid catalog: {0}")]
     Invalid(String),

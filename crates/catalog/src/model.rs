@@ -1,4 +1,4 @@
-//! The library data model as it appears in `library.json` (format v1).
+//! The library data model as it appears in `library.json` (formats 1 and 2).
 //!
 //! library → collections (course | show) → items (lesson | episode) → assets
 //! (media, transcript, chapters, artwork, attachment). Field order here is the
@@ -9,8 +9,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// The catalog format this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest catalog format this crate reads (and writes when asked).
+/// Format 2 is format 1 with chunk lists on large assets ([`Chunks`]) and
+/// items' HTML notes; see docs/FORMAT.md for the rules between them.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest catalog format this crate reads.
+pub const OLDEST_FORMAT: u32 = 1;
 
 /// A whole signed catalog: the content of `library.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -188,6 +193,69 @@ pub struct Asset {
     /// A display name (e.g. "workbook.pdf"). Never used as a path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Format 2: the SHA-256 of each fixed-size chunk, so a file can be
+    /// checked piece by piece as it arrives (from several mirrors at once,
+    /// played while it downloads). The file's own `sha256` stays its identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Chunks>,
+}
+
+/// A file's chunk list: chunk `i` is bytes `[i × size, (i + 1) × size)` of
+/// the file (the last one shorter); the list is a blob of its own, named by
+/// its SHA-256 like any other, holding the 32-byte SHA-256 of each chunk in
+/// order and nothing else.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chunks {
+    /// Bytes per chunk: a power of two from [`MIN_CHUNK_SIZE`] to [`MAX_CHUNK_SIZE`].
+    pub size: u32,
+    /// The SHA-256 of the chunk list.
+    pub sha256: Sha256,
+}
+
+/// The chunk size the publisher writes: a chunk arrives in half a second
+/// at 2 MB/s (what playing while downloading needs), a request for one is
+/// large enough that its latency does not matter, and a 2 GB file's list is
+/// 64 KiB.
+pub const CHUNK_SIZE: u32 = 1 << 20;
+pub const MIN_CHUNK_SIZE: u32 = 64 << 10;
+pub const MAX_CHUNK_SIZE: u32 = 16 << 20;
+
+impl Chunks {
+    /// How many chunks a file of `file_size` bytes has.
+    pub fn count(&self, file_size: u64) -> u64 {
+        file_size.div_ceil(u64::from(self.size.max(1)))
+    }
+
+    /// The byte range of chunk `i` of a file of `file_size` bytes.
+    pub fn range(&self, i: u64, file_size: u64) -> std::ops::Range<u64> {
+        let size = u64::from(self.size);
+        let start = (i * size).min(file_size);
+        start..(start + size).min(file_size)
+    }
+
+    /// Reads a chunk list's bytes for a file of `file_size` bytes: it must
+    /// hash to `sha256` and hold exactly one digest per chunk.
+    pub fn parse_list(&self, bytes: &[u8], file_size: u64) -> Result<Vec<[u8; 32]>, String> {
+        let want = self.count(file_size) * 32;
+        if bytes.len() as u64 != want {
+            return Err(format!(
+                "chunk list {} is {} bytes, not {want}",
+                self.sha256,
+                bytes.len()
+            ));
+        }
+        if Sha256::digest(bytes) != self.sha256 {
+            return Err(format!(
+                "chunk list {} does not match its hash",
+                self.sha256
+            ));
+        }
+        Ok(bytes
+            .chunks_exact(32)
+            .map(|c| c.try_into().expect("32 bytes"))
+            .collect())
+    }
 }
 
 /// A SHA-256 digest as 64 lowercase hex characters. Validated on construction,

@@ -196,7 +196,7 @@ impl<'de> Visitor<'de> for CatalogVisitor<'_, '_, '_> {
                 Field::Format => {
                     let f: u32 = map.next_value()?;
                     // Known at once: a newer format's items need not parse.
-                    if f != crate::FORMAT_VERSION {
+                    if !(crate::OLDEST_FORMAT..=crate::FORMAT_VERSION).contains(&f) {
                         return Err(self.state.fail(CatalogError::UnsupportedFormat(f)));
                     }
                     once(&mut format, "format", f)?

@@ -99,6 +99,18 @@ fn asset(where_: &str, a: &Asset, limits: &Limits) -> Result<(), CatalogError> {
             )));
         }
     }
+    if let Some(c) = &a.chunks {
+        let ok = c.size.is_power_of_two()
+            && (crate::MIN_CHUNK_SIZE..=crate::MAX_CHUNK_SIZE).contains(&c.size);
+        if !ok {
+            return Err(invalid(format!(
+                "{where_}: chunk size {} is not a power of two from {} to {}",
+                c.size,
+                crate::MIN_CHUNK_SIZE,
+                crate::MAX_CHUNK_SIZE
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -131,7 +143,7 @@ pub(crate) fn validate_library(
     mirrors: &[String],
     limits: &Limits,
 ) -> Result<(), CatalogError> {
-    if format != FORMAT_VERSION {
+    if !(crate::OLDEST_FORMAT..=FORMAT_VERSION).contains(&format) {
         return Err(CatalogError::UnsupportedFormat(format));
     }
     validate_id("library", &library.id)?;

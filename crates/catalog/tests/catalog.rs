@@ -62,6 +62,7 @@ fn item(id: &str, title: &str) -> Item {
             size: 10,
             media_type: "audio/ogg".into(),
             name: None,
+            chunks: None,
         }],
     }
 }
@@ -142,7 +143,7 @@ fn signed_but_invalid_content_is_refused() {
     assert!(verify_catalog(&bytes, &sign(&k, &bytes), &public(&k), None).is_err());
 
     let json = String::from_utf8(catalog(vec![]).to_canonical_json()).unwrap();
-    let bad_hash = json.replace("\"format\":1", "\"format\":2");
+    let bad_hash = json.replace("\"format\":1", "\"format\":3");
     let e = verify_catalog(
         bad_hash.as_bytes(),
         &sign(&k, bad_hash.as_bytes()),
@@ -150,7 +151,7 @@ fn signed_but_invalid_content_is_refused() {
         None,
     )
     .unwrap_err();
-    assert!(matches!(e, CatalogError::UnsupportedFormat(2)), "{e}");
+    assert!(matches!(e, CatalogError::UnsupportedFormat(3)), "{e}");
 
     let unknown = json.replace("\"format\":1", "\"format\":1,\"evil\":true");
     let e = verify_catalog(
@@ -273,7 +274,7 @@ fn any_field_order_reads_the_same_and_duplicates_are_refused() {
     assert_eq!(e.code(), "catalog_invalid", "{e}");
     assert!(e.to_string().contains("duplicate item id"), "{e}");
     // A newer format is said to be one, whatever its items look like.
-    let newer = json.replace(r#""format":1"#, r#""format":2"#);
+    let newer = json.replace(r#""format":1"#, r#""format":3"#);
     assert_eq!(signed(&newer).unwrap_err().code(), "unsupported_format");
 }
 
@@ -407,4 +408,79 @@ fn a_signature_claims_its_sequence_and_only_the_key_can_make_it_say_so() {
     let wrong = sign_with_comment(&k, &bytes, "stowaway library acme sequence 7");
     let e = verify_catalog(&bytes, &wrong, &public(&k), Some("acme")).unwrap_err();
     assert_eq!(e.code(), "catalog_invalid", "{e}");
+}
+
+/// The format rules (FORMAT.md): this client reads formats 1 and 2; a
+/// format-2 catalog's assets may carry chunk lists, checked for their
+/// chunk size; a newer format is refused as such, before its items are read
+/// (streamed or whole).
+#[test]
+fn formats_one_and_two_are_read_and_a_newer_one_is_refused() {
+    use stowaway_catalog::{Chunks, CHUNK_SIZE};
+    let k = key();
+    // Format 1, as today's publisher writes it.
+    let one = catalog(vec![item("e1", "One")]);
+    let bytes = one.to_canonical_json();
+    assert!(bytes.starts_with(br#"{"format":1,"#));
+    verify_catalog(&bytes, &sign(&k, &bytes), &public(&k), Some("acme")).unwrap();
+    // Format 2 with a chunk list on its file.
+    let mut two = catalog(vec![item("e1", "One")]);
+    two.format = 2;
+    two.collections[0].items[0].assets[0].size = 5 << 20;
+    two.collections[0].items[0].assets[0].chunks = Some(Chunks {
+        size: CHUNK_SIZE,
+        sha256: sha('c'),
+    });
+    let bytes = two.to_canonical_json();
+    let v = verify_catalog(&bytes, &sign(&k, &bytes), &public(&k), Some("acme")).unwrap();
+    assert_eq!(v.catalog().unwrap(), two);
+    // A chunk size that is not a power of two in 64 KiB–16 MiB is refused.
+    for bad in [1000, 32 << 10, 32 << 20, (1 << 20) + 1] {
+        let mut c = two.clone();
+        c.collections[0].items[0].assets[0].chunks = Some(Chunks {
+            size: bad,
+            sha256: sha('c'),
+        });
+        let bytes = c.to_canonical_json();
+        let e = verify_catalog(&bytes, &sign(&k, &bytes), &public(&k), Some("acme")).unwrap_err();
+        assert!(e.to_string().contains("chunk size"), "{bad}: {e}");
+    }
+    // Format 3: refused, saying a newer Stowaway may read it.
+    let mut three = one.clone();
+    three.format = 3;
+    let bytes = three.to_canonical_json();
+    let e = verify_catalog(&bytes, &sign(&k, &bytes), &public(&k), Some("acme")).unwrap_err();
+    assert!(matches!(e, CatalogError::UnsupportedFormat(3)), "{e}");
+    assert!(e.to_string().contains("reads versions 1 to 2"), "{e}");
+    assert!(validate_catalog(&three, &Default::default()).is_err());
+}
+
+/// A chunk list is exactly one SHA-256 per chunk and hashes to what the
+/// catalog says; the chunks tile the file.
+#[test]
+fn chunk_lists_are_checked_and_tile_the_file() {
+    use stowaway_catalog::Chunks;
+    let file_size = 2 * 1024 * 1024 + 5;
+    let digests: Vec<u8> = (0..3u8).flat_map(|i| [i; 32]).collect();
+    let chunks = Chunks {
+        size: 1 << 20,
+        sha256: Sha256::digest(&digests),
+    };
+    assert_eq!(chunks.count(file_size), 3);
+    assert_eq!(chunks.range(0, file_size), 0..1 << 20);
+    assert_eq!(chunks.range(2, file_size), 2 << 20..file_size);
+    assert_eq!(chunks.count(0), 0);
+    let list = chunks.parse_list(&digests, file_size).unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[2], [2u8; 32]);
+    assert!(
+        chunks.parse_list(&digests[..64], file_size).is_err(),
+        "one short"
+    );
+    let mut other = digests.clone();
+    other[0] ^= 1;
+    assert!(chunks
+        .parse_list(&other, file_size)
+        .unwrap_err()
+        .contains("does not match"));
 }

@@ -59,6 +59,7 @@ pub fn prepare(root: &Path, mirror_urls: &[String]) -> Result<DemoPaths> {
         secret_key: paths.keys.join(stowaway_publish::keys::SECRET_KEY_FILE),
         mirrors: mirror_urls.to_vec(),
         refresh: false,
+        format: 1,
         now: time::OffsetDateTime::now_utc(),
     };
     build(&opts).context("building the demo mirror tree")?;

@@ -37,6 +37,7 @@ fn store(dir: &std::path::Path) -> Arc<Store> {
         size: data.len() as u64,
         media_type: mt.into(),
         name: None,
+        chunks: None,
     };
     let catalog = Catalog {
         format: 1,

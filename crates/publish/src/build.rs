@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use stowaway_catalog::{
-    blob_path, signature_path, validate_catalog, Asset, AssetRole, Catalog, Collection,
-    CollectionKind, Item, ItemKind, LibraryInfo, Limits, Sha256, CATALOG_FILE, FORMAT_VERSION,
-    SIGNATURE_FILE,
+    blob_path, signature_path, validate_catalog, Asset, AssetRole, Catalog, Chunks, Collection,
+    CollectionKind, Item, ItemKind, LibraryInfo, Limits, Sha256, CATALOG_FILE, CHUNK_SIZE,
+    FORMAT_VERSION, OLDEST_FORMAT, SIGNATURE_FILE,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -38,6 +38,8 @@ pub struct BuildOptions {
     pub mirrors: Vec<String>,
     /// Re-sign with a fresh expiry even if nothing changed.
     pub refresh: bool,
+    /// The catalog format to write: 1, or 2 (chunk lists on large files).
+    pub format: u32,
     /// The clock (tests pass a fixed one).
     pub now: OffsetDateTime,
 }
@@ -66,10 +68,47 @@ pub const DEFAULT_EXPIRES_IN_DAYS: u32 = 7;
 /// still serve one).
 const OLD_SIGNATURES_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
 
-/// Hashes a file (streaming): its SHA-256 and size.
-fn hash_file(path: &Path) -> Result<(Sha256, u64)> {
-    let f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Sha256::digest_reader(f)?)
+/// Files over this size get a chunk list in format 2 (smaller ones are
+/// fetched whole in one request).
+pub const CHUNKED_OVER: u64 = 2 * CHUNK_SIZE as u64;
+
+/// Hashes a file (streaming): its SHA-256 and size; with `chunk`, the
+/// SHA-256 of each `chunk`-byte piece too, in the same pass.
+fn hash_file(path: &Path, chunk: Option<u32>) -> Result<(Sha256, u64, Vec<[u8; 32]>)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut whole = sha2::Sha256::new();
+    let mut piece = sha2::Sha256::new();
+    let mut in_piece = 0u64;
+    let mut pieces = Vec::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        whole.update(&buf[..n]);
+        size += n as u64;
+        if let Some(c) = chunk {
+            let mut rest = &buf[..n];
+            while !rest.is_empty() {
+                let take = rest.len().min((u64::from(c) - in_piece) as usize);
+                piece.update(&rest[..take]);
+                in_piece += take as u64;
+                rest = &rest[take..];
+                if in_piece == u64::from(c) {
+                    pieces.push(std::mem::take(&mut piece).finalize().into());
+                    in_piece = 0;
+                }
+            }
+        }
+    }
+    if chunk.is_some() && in_piece > 0 {
+        pieces.push(piece.finalize().into());
+    }
+    Ok((Sha256::from_digest(&whole.finalize().into()), size, pieces))
 }
 
 fn media_type(path: &Path, role: AssetRole) -> String {
@@ -141,6 +180,8 @@ fn sync_dir(dir: &Path) {
 
 struct Blobs<'a> {
     out: &'a Path,
+    /// The catalog format written (2: chunk lists on large files).
+    format: u32,
     total: usize,
     copied: usize,
     bytes_copied: u64,
@@ -148,27 +189,34 @@ struct Blobs<'a> {
 }
 
 impl Blobs<'_> {
-    /// Hashes `file`, copies it into the tree if missing, returns its asset.
+    /// Hashes `file`, copies it into the tree if missing, returns its asset
+    /// (in format 2, a file over [`CHUNKED_OVER`] with its chunk list, which
+    /// is written into the tree as a blob of its own).
     fn add(&mut self, source: &Path, rel: &str, role: AssetRole, name: bool) -> Result<Asset> {
         let path = manifest::resolve(source, rel)?;
-        let (sha, size) = hash_file(&path)?;
-        if self.seen.insert(sha.clone()) {
-            self.total += 1;
-            let dest = self.out.join(blob_path(&sha));
-            let present = fs::metadata(&dest)
-                .map(|m| m.len() == size)
+        let chunked = self.format >= 2
+            && fs::metadata(&path)
+                .map(|m| m.len() > CHUNKED_OVER)
                 .unwrap_or(false);
-            if !present {
-                fs::create_dir_all(dest.parent().expect("blob path has a parent"))?;
-                let tmp = dest.with_extension("tmp-stowaway");
-                fs::copy(&path, &tmp)
-                    .with_context(|| format!("cannot copy {} into the mirror", path.display()))?;
-                File::open(&tmp)?.sync_all()?;
-                fs::rename(&tmp, &dest)?;
-                self.copied += 1;
-                self.bytes_copied += size;
-            }
-        }
+        let (sha, size, pieces) = hash_file(&path, chunked.then_some(CHUNK_SIZE))?;
+        let chunks = if chunked {
+            let list: Vec<u8> = pieces.concat();
+            let list_sha = Sha256::digest(&list);
+            self.put(&list_sha, list.len() as u64, |tmp| {
+                Ok(fs::write(tmp, &list)?)
+            })?;
+            Some(Chunks {
+                size: CHUNK_SIZE,
+                sha256: list_sha,
+            })
+        } else {
+            None
+        };
+        self.put(&sha, size, |tmp| {
+            fs::copy(&path, tmp)
+                .with_context(|| format!("cannot copy {} into the mirror", path.display()))?;
+            Ok(())
+        })?;
         Ok(Asset {
             role,
             sha256: sha,
@@ -179,7 +227,36 @@ impl Blobs<'_> {
             } else {
                 None
             },
+            chunks,
         })
+    }
+
+    /// Writes a blob into the tree unless it is there already (`write`
+    /// fills a temporary file, which is synced and renamed into place).
+    fn put(
+        &mut self,
+        sha: &Sha256,
+        size: u64,
+        write: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
+        if !self.seen.insert(sha.clone()) {
+            return Ok(());
+        }
+        self.total += 1;
+        let dest = self.out.join(blob_path(sha));
+        let present = fs::metadata(&dest)
+            .map(|m| m.len() == size)
+            .unwrap_or(false);
+        if !present {
+            fs::create_dir_all(dest.parent().expect("blob path has a parent"))?;
+            let tmp = dest.with_extension("tmp-stowaway");
+            write(&tmp)?;
+            File::open(&tmp)?.sync_all()?;
+            fs::rename(&tmp, &dest)?;
+            self.copied += 1;
+            self.bytes_copied += size;
+        }
+        Ok(())
     }
 }
 
@@ -202,8 +279,15 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
     fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
 
+    if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&opts.format) {
+        bail!(
+            "catalog format {} is not one this publisher writes ({OLDEST_FORMAT} to {FORMAT_VERSION})",
+            opts.format
+        );
+    }
     let mut blobs = Blobs {
         out: &opts.out,
+        format: opts.format,
         total: 0,
         copied: 0,
         bytes_copied: 0,
@@ -302,7 +386,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildOutcome> {
 
     let now = opts.now.replace_nanosecond(0).unwrap_or(opts.now);
     let mut catalog = Catalog {
-        format: FORMAT_VERSION,
+        format: opts.format,
         library: LibraryInfo {
             id: m.library.id.clone(),
             title: m.library.title.clone(),

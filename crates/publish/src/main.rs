@@ -41,6 +41,11 @@ enum Command {
         /// Re-sign with a fresh expiry even if nothing changed.
         #[arg(long)]
         refresh: bool,
+        /// The catalog format to write: 1 (every Stowaway reads it), or 2
+        /// (adds a chunk list to each file over 2 MiB, so clients check it
+        /// piece by piece; Stowaway 0.2 and later only). See FORMAT.md.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+        format: u32,
     },
     /// Print the subscription file (JSON) a member is handed.
     Subscription {
@@ -94,6 +99,7 @@ async fn main() -> Result<()> {
             out,
             mirrors,
             refresh,
+            format,
         } => {
             let o = build(&BuildOptions {
                 source,
@@ -101,6 +107,7 @@ async fn main() -> Result<()> {
                 secret_key: key,
                 mirrors,
                 refresh,
+                format,
                 now: time::OffsetDateTime::now_utc(),
             })?;
             if o.changed {

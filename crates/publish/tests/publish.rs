@@ -109,6 +109,7 @@ fn a_manifest_cannot_publish_files_outside_its_folder() {
         secret_key: keys.join("stowaway.key"),
         mirrors: vec![],
         refresh: false,
+        format: 1,
         now: time::OffsetDateTime::now_utc(),
     })
     .unwrap_err();
@@ -132,6 +133,7 @@ fn rebuilding_bumps_the_sequence_only_on_change_or_refresh() {
         secret_key: keys.join("stowaway.key"),
         mirrors: vec!["https://m.example/".into()],
         refresh,
+        format: 1,
         now: time::OffsetDateTime::now_utc(),
     };
     let first = build(&opts(false)).unwrap();
@@ -188,6 +190,7 @@ fn build_writes_podcast_feeds_listing_every_mirror_with_integrity() {
         secret_key: keys.join("stowaway.key"),
         mirrors: mirrors.iter().map(|m| m.to_string()).collect(),
         refresh: false,
+        format: 1,
         now: time::OffsetDateTime::now_utc(),
     })
     .unwrap();
@@ -267,6 +270,7 @@ fn build_writes_podcast_feeds_listing_every_mirror_with_integrity() {
         secret_key: keys.join("stowaway.key"),
         mirrors: vec![],
         refresh: false,
+        format: 1,
         now: time::OffsetDateTime::now_utc(),
     })
     .unwrap();
@@ -296,6 +300,7 @@ fn readers_never_see_a_catalog_without_its_signature() {
         secret_key: keys.secret_key.clone(),
         mirrors: vec![],
         refresh: true,
+        format: 1,
         now: time::OffsetDateTime::now_utc(),
     };
     build(&opts).unwrap();
@@ -332,4 +337,84 @@ fn readers_never_see_a_catalog_without_its_signature() {
     )
     .unwrap();
     assert_eq!(v.sequence(), 61, "every --refresh build is a new sequence");
+}
+
+/// `build --format 2` gives each file over 2 MiB a chunk list (1 MiB
+/// chunks, the list a blob of its own in the tree) and leaves small files
+/// whole; format 1 (the default, what every client reads) has none; a
+/// format this publisher does not write is refused.
+#[test]
+fn format_2_writes_chunk_lists_for_large_files() {
+    use sha2::{Digest, Sha256 as Hasher};
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    assert!(publish(&["keygen", "--out", keys.to_str().unwrap()], None)
+        .status
+        .success());
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let big: Vec<u8> = (0..(5 << 20) + 123).map(|i: u32| (i % 251) as u8).collect();
+    std::fs::write(src.join("big.ogg"), &big).unwrap();
+    std::fs::write(src.join("small.ogg"), b"small").unwrap();
+    std::fs::write(
+        src.join("library.toml"),
+        "[library]\nid = \"lib\"\ntitle = \"Lib\"\n[[collection]]\nid = \"c\"\nkind = \"show\"\ntitle = \"C\"\n\
+         [[collection.item]]\nid = \"big\"\ntitle = \"Big\"\nmedia = \"big.ogg\"\n\
+         [[collection.item]]\nid = \"small\"\ntitle = \"Small\"\nmedia = \"small.ogg\"\n",
+    )
+    .unwrap();
+    let run = |out: &Path, format: &str| {
+        publish(
+            &[
+                "build",
+                "--key",
+                keys.join("stowaway.key").to_str().unwrap(),
+                "--source",
+                src.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--format",
+                format,
+            ],
+            None,
+        )
+    };
+    let read = |out: &Path| -> stowaway_catalog::Catalog {
+        serde_json::from_slice(&std::fs::read(out.join("library.json")).unwrap()).unwrap()
+    };
+
+    let one = tmp.path().join("one");
+    assert!(run(&one, "1").status.success());
+    let c = read(&one);
+    assert_eq!(c.format, 1);
+    assert!(c.collections[0]
+        .items
+        .iter()
+        .all(|i| i.assets[0].chunks.is_none()));
+
+    let two = tmp.path().join("two");
+    assert!(run(&two, "2").status.success());
+    let c = read(&two);
+    assert_eq!(c.format, 2);
+    let big_asset = &c.collections[0].items[0].assets[0];
+    let small_asset = &c.collections[0].items[1].assets[0];
+    assert!(small_asset.chunks.is_none(), "small files stay whole");
+    let chunks = big_asset.chunks.clone().expect("a chunk list");
+    assert_eq!(chunks.size, 1 << 20);
+    let list = std::fs::read(two.join(stowaway_catalog::blob_path(&chunks.sha256))).unwrap();
+    let digests = chunks.parse_list(&list, big_asset.size).unwrap();
+    assert_eq!(digests.len(), 6);
+    for (i, d) in digests.iter().enumerate() {
+        let r = chunks.range(i as u64, big.len() as u64);
+        let want: [u8; 32] = Hasher::digest(&big[r.start as usize..r.end as usize]).into();
+        assert_eq!(d, &want, "chunk {i}");
+    }
+    assert_eq!(
+        big_asset.sha256,
+        stowaway_catalog::Sha256::digest(&big),
+        "the file's identity"
+    );
+
+    let bad = run(&tmp.path().join("three"), "3");
+    assert!(!bad.status.success());
 }

@@ -366,10 +366,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // verified media or chapters file, by its hash: the real duration and
     // the chapters (a chapters file's, else those embedded in the media).
     // Chapter titles join the search index (FTS5 cannot add a column: the
-    // index is made again, with the triggers and settings of 9–11).
+    // index is made again, with the triggers and settings of 9–11). A
+    // format-2 asset's chunk list (its size and hash), and the lists
+    // fetched, checked against that hash.
     r#"
     ALTER TABLE items ADD COLUMN notes_html TEXT;
     ALTER TABLE items ADD COLUMN chapters TEXT;
+    ALTER TABLE assets ADD COLUMN chunk_size INTEGER;
+    ALTER TABLE assets ADD COLUMN chunk_list TEXT;
+    CREATE TABLE chunk_lists (
+        sha256  TEXT PRIMARY KEY,
+        digests BLOB NOT NULL
+    ) STRICT;
     CREATE TABLE media_info (
         sha256      TEXT PRIMARY KEY,
         duration_ms INTEGER,

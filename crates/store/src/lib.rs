@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod blobs;
+mod chunks;
 mod db;
 mod downloads;
 mod error;

@@ -947,8 +947,9 @@ impl<'t> ItemRows<'t> {
             moved: tx.prepare_cached("UPDATE items SET position = ?2 WHERE rowid = ?1")?,
             delete_assets: tx.prepare_cached("DELETE FROM assets WHERE item_rowid = ?1")?,
             insert_asset: tx.prepare_cached(
-                "INSERT INTO assets(item_rowid, position, role, sha256, size, media_type, name)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO assets(item_rowid, position, role, sha256, size, media_type, name,
+                                    chunk_size, chunk_list)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?,
             chapters: if tx.query_row("SELECT EXISTS (SELECT 1 FROM media_info)", [], |r| {
                 r.get::<_, bool>(0)
@@ -1059,7 +1060,9 @@ impl<'t> ItemRows<'t> {
                 a.sha256.as_str(),
                 a.size as i64,
                 a.media_type,
-                a.name
+                a.name,
+                a.chunks.as_ref().map(|c| c.size),
+                a.chunks.as_ref().map(|c| c.sha256.as_str())
             ])?;
         }
         if let Some(chapters) = &mut self.chapters {

@@ -31,6 +31,7 @@ fn item(id: &str, title: &str, notes: &str, media: &[u8]) -> Item {
             size: media.len() as u64,
             media_type: "audio/ogg".into(),
             name: None,
+            chunks: None,
         }],
     }
 }
@@ -1204,6 +1205,7 @@ fn media_info_gives_chapters_search_and_duration() {
         size: chapters_bytes.len() as u64,
         media_type: "application/json+chapters".into(),
         name: None,
+        chunks: None,
     });
     let embedded = item("e2", "Episode two", "", b"media two");
     store
@@ -1291,6 +1293,7 @@ fn media_info_gives_chapters_search_and_duration() {
         size: chapters_bytes.len() as u64,
         media_type: "application/json+chapters".into(),
         name: None,
+        chunks: None,
     });
     let e2 = item("e2", "Episode two", "", b"media two");
     let e3 = item("e3", "Episode three", "", b"media two");
@@ -1347,4 +1350,51 @@ fn queue_changes_at_once_lose_nothing() {
         t.join().unwrap();
     }
     assert_eq!(store.queue().unwrap().len(), 100);
+}
+
+/// A format-2 catalog's chunk list is kept with its asset; the list itself
+/// is kept only once it is exactly the one named (length and hash), and is
+/// read back checked.
+#[test]
+fn chunk_lists_are_kept_only_as_named() {
+    use stowaway_catalog::Chunks;
+    let (_dir, store) = open();
+    let size = (2 << 20) + 10;
+    let list: Vec<u8> = (0..3u8).flat_map(|i| [i; 32]).collect();
+    let chunks = Chunks {
+        size: 1 << 20,
+        sha256: Sha256::digest(&list),
+    };
+    let mut big = item("big", "Big", "", b"big");
+    big.assets[0].size = size;
+    big.assets[0].chunks = Some(chunks.clone());
+    let mut c = catalog(1, vec![big]);
+    c.format = 2;
+    store
+        .apply_catalog("acme", &VerifiedCatalog::unsigned(&c, Limits::default()))
+        .unwrap();
+    assert_eq!(
+        store.asset_chunks(&sha_of(b"big")).unwrap(),
+        Some(chunks.clone())
+    );
+    assert_eq!(
+        store.chunk_list(&chunks, size).unwrap(),
+        None,
+        "not fetched yet"
+    );
+    let mut wrong = list.clone();
+    wrong[5] ^= 1;
+    assert!(matches!(
+        store.put_chunk_list(&chunks, size, &wrong),
+        Err(StoreError::Unverified(_))
+    ));
+    assert!(store.put_chunk_list(&chunks, size, &list[..64]).is_err());
+    assert_eq!(
+        store.chunk_list(&chunks, size).unwrap(),
+        None,
+        "nothing kept"
+    );
+    let digests = store.put_chunk_list(&chunks, size, &list).unwrap();
+    assert_eq!(digests.len(), 3);
+    assert_eq!(store.chunk_list(&chunks, size).unwrap(), Some(digests));
 }

@@ -223,6 +223,7 @@ pub(crate) fn to_catalog(
             size,
             media_type: safe_media_type(role, &media_type),
             name: None,
+            chunks: None,
         }
     };
 

@@ -39,6 +39,7 @@ fn republish(root: &Path, extra: &str) {
         secret_key: root.join("keys/stowaway.key"),
         mirrors: vec![],
         refresh: false,
+        format: 1,
         now: time::OffsetDateTime::now_utc(),
     })
     .unwrap();

@@ -32,6 +32,7 @@ pub fn publish(root: &Path, library: &str, url: &str) -> Subscription {
         secret_key: keys.secret_key,
         mirrors: vec![],
         refresh: false,
+        format: 2,
         now: time::OffsetDateTime::now_utc(),
     })
     .unwrap();

@@ -1,0 +1,66 @@
+//! Chunk lists (catalog format 2): what a large file's catalog entry says
+//! of its chunks, and the lists themselves once fetched and checked, kept
+//! in the index (a 2 GB file's list is 64 KiB) so that a download checks
+//! each chunk as it lands and a resumed one knows which are whole.
+
+use rusqlite::{params, OptionalExtension};
+use stowaway_catalog::{Chunks, Sha256};
+
+use crate::{Store, StoreError};
+
+impl Store {
+    /// The chunks a catalog gives a file (by the file's hash), if any.
+    pub fn asset_chunks(&self, sha: &Sha256) -> Result<Option<Chunks>, StoreError> {
+        let row: Option<(i64, String)> = self
+            .reader()
+            .query_row(
+                "SELECT chunk_size, chunk_list FROM assets
+                 WHERE sha256 = ?1 AND chunk_list IS NOT NULL LIMIT 1",
+                [sha.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(size, list)| {
+            Some(Chunks {
+                size: u32::try_from(size).ok()?,
+                sha256: Sha256::parse(&list).ok()?,
+            })
+        }))
+    }
+
+    /// A chunk list kept earlier (checked when it was kept).
+    pub fn chunk_list(
+        &self,
+        chunks: &Chunks,
+        file_size: u64,
+    ) -> Result<Option<Vec<[u8; 32]>>, StoreError> {
+        let bytes: Option<Vec<u8>> = self
+            .reader()
+            .query_row(
+                "SELECT digests FROM chunk_lists WHERE sha256 = ?1",
+                [chunks.sha256.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        // Checked again: a list that no longer matches is not used.
+        Ok(bytes.and_then(|b| chunks.parse_list(&b, file_size).ok()))
+    }
+
+    /// Keeps a chunk list fetched from a mirror, once it is exactly the one
+    /// the catalog names (its length and its hash); its digests.
+    pub fn put_chunk_list(
+        &self,
+        chunks: &Chunks,
+        file_size: u64,
+        bytes: &[u8],
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        let digests = chunks
+            .parse_list(bytes, file_size)
+            .map_err(StoreError::Unverified)?;
+        self.writer().execute(
+            "INSERT INTO chunk_lists(sha256, digests) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![chunks.sha256.as_str(), bytes],
+        )?;
+        Ok(digests)
+    }
+}
