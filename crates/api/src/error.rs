@@ -78,7 +78,7 @@ impl ErrorCode {
             "key_conflict" | "source_conflict" | "not_openable" | "pinned" | "out_of_range" => {
                 ErrorCode::Invalid
             }
-            "rollback" | "equivocation" | "hash_mismatch" | "integrity_mismatch" => {
+            "rollback" | "equivocation" | "hash_mismatch" | "integrity_mismatch" | "bad_chunk" => {
                 ErrorCode::Untrusted
             }
             "too_long" | "catalog_too_large" | "too_large" | "feed_too_large" => {
@@ -267,6 +267,7 @@ mod tests {
             ("not_openable", ErrorCode::Invalid),
             ("pinned", ErrorCode::Invalid),
             ("out_of_range", ErrorCode::Invalid),
+            ("bad_chunk", ErrorCode::Untrusted),
             ("catalog_too_large", ErrorCode::TooLarge),
             ("bad_public_key", ErrorCode::NotASubscription),
             ("bad_signature", ErrorCode::Untrusted),

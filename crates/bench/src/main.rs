@@ -83,6 +83,7 @@ enum Section {
     Catalog,
     Failover,
     Ready,
+    Chunks,
 }
 
 // ---------------------------------------------------------------- processes
@@ -346,12 +347,27 @@ struct Published {
     total: u64,
     /// library.toml below its `[library]` table.
     collections: String,
+    /// The catalog format `stowaway-publish build` writes.
+    format: u32,
 }
 
 impl Published {
     /// Generates `count` files of `size` bytes, writes library.toml, makes a
     /// key pair and builds the mirror tree with `stowaway-publish`.
     fn new(bins: &Bins, root: &Path, id: &str, count: usize, size: u64) -> Result<Published> {
+        Published::new_in_format(bins, root, id, count, size, 1)
+    }
+
+    /// The same in catalog `format` (2: chunk lists, which are blobs too;
+    /// `blobs` and `total` are the media files only).
+    fn new_in_format(
+        bins: &Bins,
+        root: &Path,
+        id: &str,
+        count: usize,
+        size: u64,
+        format: u32,
+    ) -> Result<Published> {
         let source = root.join("source");
         fs::create_dir_all(source.join("media"))?;
         let mut toml =
@@ -374,6 +390,7 @@ impl Published {
             blobs: Vec::new(),
             total: 0,
             collections: toml,
+            format,
         };
         p.write_manifest(0)?;
         exec(
@@ -389,7 +406,11 @@ impl Published {
             for f in fs::read_dir(dir.path())? {
                 let f = f?;
                 let hex = f.file_name().to_string_lossy().into_owned();
-                p.total += f.metadata()?.len();
+                let len = f.metadata()?.len();
+                if p.format >= 2 && len != size {
+                    continue; // a chunk list
+                }
+                p.total += len;
                 blobs.push((
                     hex.clone(),
                     format!("blobs/sha256/{}/{hex}", dir.file_name().to_string_lossy()),
@@ -430,7 +451,9 @@ impl Published {
             .arg("--source")
             .arg(&self.source)
             .arg("--out")
-            .arg(&self.mirror);
+            .arg(&self.mirror)
+            .arg("--format")
+            .arg(self.format.to_string());
         Ok(exec(&mut c, "stowaway-publish build", &self.root)?.wall)
     }
 
@@ -449,6 +472,71 @@ impl Published {
         fs::write(&path, t.stdout)?;
         Ok(path)
     }
+}
+
+// ---------------------------------------------------------------- 5. chunks
+
+/// One file from two mirrors, the first of which flips bytes (the first,
+/// middle and last it sends), published in format 1 (checked whole at the
+/// end) and in format 2 (chunk lists): what came over the network twice.
+#[derive(Serialize)]
+struct ChunkRow {
+    format: u32,
+    size: u64,
+    received: u64,
+    fetched_again: u64,
+    wall_s: f64,
+}
+
+fn chunks(bins: &Bins, work: &Path, size: u64) -> Result<Vec<ChunkRow>> {
+    let mut rows = Vec::new();
+    for format in [1u32, 2] {
+        let root = work.join(format!("chunks-{format}"));
+        let p = Published::new_in_format(bins, &root, "chunks", 1, size, format)?;
+        let liar = TestMirror::start(&p.mirror)?;
+        let honest = TestMirror::start(&p.mirror)?;
+        liar.set_faults(vec![Rule::path(
+            PathMatch::exact(p.blobs[0].1.clone()),
+            Fault::FlipBytes,
+        )]);
+        let sub = p.subscription(bins, "two", &[liar.url(), honest.url()])?;
+        let data = root.join("member");
+        exec(
+            bins.stowaway(&data)
+                .arg("subscribe")
+                .arg(&sub)
+                .arg("--json"),
+            "stowaway subscribe",
+            &root,
+        )?;
+        let t = exec(
+            bins.stowaway(&data).args(["sync", "--json"]),
+            "stowaway sync",
+            &root,
+        )?;
+        let v = json_of(&t, "sync --json")?;
+        let lib = &v["libraries"][0];
+        ensure!(
+            lib["failed"].as_array().is_none_or(Vec::is_empty),
+            "format {format}: {lib}"
+        );
+        let received = lib["bytes_received"].as_u64().unwrap_or(0);
+        eprintln!(
+            "  format {format}: {} MiB received for a {} MiB file in {:.2} s",
+            received / MIB,
+            size / MIB,
+            t.wall
+        );
+        rows.push(ChunkRow {
+            format,
+            size: p.total,
+            received,
+            fetched_again: received.saturating_sub(p.total),
+            wall_s: t.wall,
+        });
+        fs::remove_dir_all(&data).ok();
+    }
+    Ok(rows)
 }
 
 // ---------------------------------------------------------------- 4. ready
@@ -731,6 +819,7 @@ struct Report {
     catalog: Vec<Row>,
     failover: Vec<Row>,
     ready: Vec<Row>,
+    chunks: Vec<ChunkRow>,
     /// Median time of the dropped-primary sync minus the healthy-primary one.
     failover_time_lost_s: Option<f64>,
     free_before: Option<u64>,
@@ -1215,6 +1304,22 @@ fn markdown(r: &Report) {
         }
         println!("\nMB = 10^6 bytes. CPU = user and system seconds of the measured processes (not nginx's).\n");
     }
+    if !r.chunks.is_empty() {
+        println!("## 5. One file from two mirrors, the first flipping bytes: what came twice\n");
+        println!("| catalog format | file | received | fetched again | sync s |");
+        println!("|---:|---:|---:|---:|---:|");
+        for c in &r.chunks {
+            println!(
+                "| {} | {} MiB | {:.1} MiB | {:.2} MiB | {:.2} |",
+                c.format,
+                c.size / MIB,
+                c.received as f64 / MIB as f64,
+                c.fetched_again as f64 / MIB as f64,
+                c.wall_s
+            );
+        }
+        println!();
+    }
     if !r.ready.is_empty() {
         let total = r.ready[0].bytes;
         println!(
@@ -1366,6 +1471,7 @@ fn main() -> Result<()> {
         catalog: Vec::new(),
         failover: Vec::new(),
         ready: Vec::new(),
+        chunks: Vec::new(),
         failover_time_lost_s: None,
         free_before,
         free_after: None,
@@ -1385,6 +1491,9 @@ fn main() -> Result<()> {
     }
     if want(Section::Ready) {
         report.ready = ready(&args, &bins, work.path())?;
+    }
+    if want(Section::Chunks) {
+        report.chunks = chunks(&bins, work.path(), 256 * MIB)?;
     }
     report.free_after = free_bytes(work.path());
     report.load_after = loadavg();

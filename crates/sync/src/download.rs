@@ -64,21 +64,46 @@ const STREAM_PACE: Pace = Pace {
 /// hashes, writes and (every 2 s) fdatasyncs, so receiving overlaps hashing
 /// and disk I/O and no async worker thread ever blocks on the disk.
 struct Sink {
-    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    tx: tokio::sync::mpsc::Sender<SinkMsg>,
     task: tokio::task::JoinHandle<Result<BlobWriter, StoreError>>,
     accepted: u64,
     size: u64,
+    /// Set by the writer thread when a chunk failed its hash (a file with a
+    /// chunk list): it drops what follows until [`Sink::reset`].
+    bad_chunk: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+enum SinkMsg {
+    Data(bytes::Bytes),
+    /// Forget the bad chunk; answer with the bytes checked and written.
+    Reset(tokio::sync::oneshot::Sender<u64>),
 }
 
 impl Sink {
     fn new(mut writer: BlobWriter) -> Sink {
         let accepted = writer.written();
         let size = writer.limit();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
+        let bad_chunk = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let bad = bad_chunk.clone();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<SinkMsg>(32);
         let task = tokio::task::spawn_blocking(move || {
             let mut last = std::time::Instant::now();
-            while let Some(chunk) = rx.blocking_recv() {
-                writer.write(&chunk)?;
+            while let Some(msg) = rx.blocking_recv() {
+                match msg {
+                    SinkMsg::Data(_) if bad.load(Ordering::Acquire) => {}
+                    SinkMsg::Data(chunk) => match writer.write(&chunk) {
+                        Ok(()) => {}
+                        Err(StoreError::BadChunk { index, offset }) => {
+                            debug!(index, offset, "a chunk failed its hash");
+                            bad.store(true, Ordering::Release);
+                        }
+                        Err(e) => return Err(e),
+                    },
+                    SinkMsg::Reset(answer) => {
+                        bad.store(false, Ordering::Release);
+                        let _ = answer.send(writer.written());
+                    }
+                }
                 if last.elapsed() >= Duration::from_secs(2) {
                     writer.checkpoint()?;
                     last = std::time::Instant::now();
@@ -91,6 +116,28 @@ impl Sink {
             task,
             accepted,
             size,
+            bad_chunk,
+        }
+    }
+
+    /// Whether a chunk failed its hash since the last reset.
+    fn bad_chunk(&self) -> bool {
+        self.bad_chunk.load(Ordering::Acquire)
+    }
+
+    /// After a bad chunk: the writer goes on from the last good chunk;
+    /// returns where that is (what the next mirror is asked from).
+    async fn reset(&mut self) -> Result<u64, StoreError> {
+        let (answer, checked) = tokio::sync::oneshot::channel();
+        if self.tx.send(SinkMsg::Reset(answer)).await.is_err() {
+            return Err(self.close_err().await);
+        }
+        match checked.await {
+            Ok(n) => {
+                self.accepted = n;
+                Ok(n)
+            }
+            Err(_) => Err(self.close_err().await),
         }
     }
 
@@ -108,7 +155,7 @@ impl Sink {
             });
         }
         self.accepted += chunk.len() as u64;
-        if self.tx.send(chunk).await.is_err() {
+        if self.tx.send(SinkMsg::Data(chunk)).await.is_err() {
             // The writer stopped: its error says why.
             return Err(self.close_err().await);
         }
@@ -149,6 +196,8 @@ enum StreamEnd {
     Failed(String),
     Slow(String),
     BadBytes(String),
+    /// A chunk failed its hash (a file with a chunk list): only it is lost.
+    BadChunk,
     Cancelled,
     /// More bytes came than the storage budget has room for.
     OverBudget,
@@ -259,14 +308,68 @@ impl Downloads<'_> {
     async fn resume(&self, w: &WantedBlob) -> Result<BlobWriter, StoreError> {
         let store = self.engine.store().clone();
         let (sha, size) = (w.sha256.clone(), w.size);
-        tokio::task::spawn_blocking(move || store.blobs().resume(&sha, size))
-            .await
-            .unwrap_or_else(|e| {
-                Err(StoreError::Io {
-                    path: "partial".into(),
-                    source: std::io::Error::other(e.to_string()),
-                })
+        let chunks = self.chunk_digests(w).await;
+        tokio::task::spawn_blocking(move || match chunks {
+            Some((chunk_size, digests)) => store
+                .blobs()
+                .resume_chunked(&sha, size, chunk_size, digests),
+            None => store.blobs().resume(&sha, size),
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(StoreError::Io {
+                path: "partial".into(),
+                source: std::io::Error::other(e.to_string()),
             })
+        })
+    }
+
+    /// The chunk list of a file whose catalog gives one (format 2): kept in
+    /// the index, else fetched whole from whichever mirror answers first
+    /// with the bytes the catalog names (hedged, like a small blob). `None`
+    /// when there is none or no mirror has it: the file is then checked
+    /// whole, at its end, as in format 1.
+    async fn chunk_digests(&self, w: &WantedBlob) -> Option<(u32, std::sync::Arc<[[u8; 32]]>)> {
+        let store = self.engine.store();
+        let chunks = store.asset_chunks(&w.sha256).ok().flatten()?;
+        if let Ok(Some(d)) = store.chunk_list(&chunks, w.size) {
+            return Some((chunks.size, d.into()));
+        }
+        let path = blob_path(&chunks.sha256);
+        let len = chunks.count(w.size) * 32;
+        let attempt = |id: usize| {
+            let path = path.clone();
+            let chunks = chunks.clone();
+            async move {
+                let bytes = self
+                    .pool
+                    .fetch_whole(id, &path, len)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Err(e) = chunks.parse_list(&bytes, w.size) {
+                    self.pool.record_bad_bytes(id, &e);
+                    return Err(e);
+                }
+                Ok(bytes)
+            }
+        };
+        let fetched = tokio::select! {
+            r = self.pool.hedged(attempt) => r,
+            () = self.cancel.cancelled() => return None,
+        };
+        match fetched {
+            Ok((_, bytes)) => match store.put_chunk_list(&chunks, w.size, &bytes) {
+                Ok(d) => Some((chunks.size, d.into())),
+                Err(e) => {
+                    warn!(blob = %w.sha256, error = %e, "could not keep a chunk list");
+                    None
+                }
+            },
+            Err(errors) => {
+                warn!(blob = %w.sha256, ?errors, "no mirror served the chunk list; checking the file whole");
+                None
+            }
+        }
     }
 
     /// A small blob, whole, from whichever mirror answers first with the
@@ -392,6 +495,19 @@ impl Downloads<'_> {
             if writer.written() == w.size {
                 let store2 = store.clone();
                 let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
+                if inner.written() < w.size {
+                    // The last chunk failed its hash (seen as the writer
+                    // drained): only it is fetched again.
+                    let checked = inner.written();
+                    self.done.fetch_sub(counted - checked, Ordering::Relaxed);
+                    counted = checked;
+                    if let Some(p) = previous {
+                        self.bad_chunk_from(p, &sha, &mut bad_for_this, &mut errors);
+                    }
+                    tried.clear();
+                    writer = Sink::new(inner);
+                    continue;
+                }
                 let finished = tokio::task::spawn_blocking(move || inner.finish())
                     .await
                     .map_err(|e| e.to_string())?;
@@ -587,6 +703,9 @@ impl Downloads<'_> {
                 self.done.fetch_add(n, Ordering::Relaxed);
                 counted += n;
                 window_bytes += n;
+                if writer.bad_chunk() {
+                    break StreamEnd::BadChunk;
+                }
                 if last_event.elapsed() >= Duration::from_millis(100) {
                     last_event = Instant::now();
                     self.engine.emit(SyncEvent::DownloadProgress {
@@ -667,6 +786,14 @@ impl Downloads<'_> {
                             .map_err(|e| e.to_string())?,
                     );
                 }
+                StreamEnd::BadChunk => {
+                    // Only the chunk is lost: the file goes on from the last
+                    // good one, from another mirror if there is one.
+                    self.bad_chunk_from(m, &sha, &mut bad_for_this, &mut errors);
+                    let checked = writer.reset().await.map_err(|e| e.to_string())?;
+                    self.done.fetch_sub(counted - checked, Ordering::Relaxed);
+                    counted = checked;
+                }
                 StreamEnd::Cancelled => {
                     let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
                     return Err("cancelled".into());
@@ -675,6 +802,28 @@ impl Downloads<'_> {
                 StreamEnd::OverBudget => return Err("over the storage budget".into()),
             }
         }
+    }
+
+    /// Mirror `m` sent a chunk that failed its hash: its health says so, it
+    /// is asked after the others for this file, and the shells are told.
+    fn bad_chunk_from(
+        &self,
+        m: usize,
+        sha: &str,
+        bad_for_this: &mut HashSet<usize>,
+        errors: &mut Vec<String>,
+    ) {
+        let e = "served a chunk that fails its hash";
+        self.pool.record_bad_bytes(m, e);
+        bad_for_this.insert(m);
+        let url = self.pool.url(m).to_owned();
+        self.engine.emit(SyncEvent::DownloadMirrorFailed {
+            sha256: sha.to_owned(),
+            mirror: url.clone(),
+            error: e.into(),
+            code: "bad_chunk".into(),
+        });
+        errors.push(format!("{url}: {e}"));
     }
 
     /// Moves a body that starts before `offset` (a server that ignored
@@ -1178,7 +1327,13 @@ impl Downloads<'_> {
                             Some(url.as_str()),
                         );
                     }
-                    StreamEnd::BadBytes(e) => {
+                    // A feed file has no chunk list, so no bad chunk; were
+                    // there one, it would be bad bytes like any other.
+                    end @ (StreamEnd::BadBytes(_) | StreamEnd::BadChunk) => {
+                        let e = match end {
+                            StreamEnd::BadBytes(e) => e,
+                            _ => "a chunk failed its hash".to_owned(),
+                        };
                         self.pool.record_bad_bytes(m, &e);
                         bad.insert(m);
                         errors.push(format!("{url}: {e}"));

@@ -1,0 +1,80 @@
+//! Files with a chunk list (catalog format 2) are checked chunk by chunk as
+//! they arrive: a mirror that sends bad bytes costs the chunk they are in,
+//! not the file. Against real (fault-injecting) HTTP mirrors on loopback and
+//! a real store on disk.
+
+use std::sync::Arc;
+
+use stowaway_catalog::{blob_path, Catalog, CHUNK_SIZE};
+use stowaway_mirrors::ClientConfig;
+use stowaway_store::Store;
+use stowaway_sync::{Engine, SyncEvent, SyncOptions};
+use stowaway_testmirror::{Fault, PathMatch, Rule, TestMirror};
+use tokio_util::sync::CancellationToken;
+
+mod common;
+use common::{publish, SIZE};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_mirror_costs_a_chunk_not_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("mirror")).unwrap();
+    let liar = TestMirror::start(tmp.path().join("mirror")).unwrap();
+    let honest = TestMirror::start(tmp.path().join("mirror")).unwrap();
+    let mut sub = publish(tmp.path(), "acme", &liar.url());
+    sub.mirrors.push(honest.url());
+    // The liar serves the catalog and the chunk lists as they are, and
+    // flips bytes (the first, middle and last it sends) in every episode.
+    let catalog: Catalog =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("mirror/library.json")).unwrap())
+            .unwrap();
+    let media: Vec<_> = catalog.collections[0]
+        .items
+        .iter()
+        .map(|i| i.assets[0].clone())
+        .collect();
+    assert!(media
+        .iter()
+        .all(|a| a.chunks.as_ref().is_some_and(|c| c.size == CHUNK_SIZE)));
+    liar.set_faults(
+        media
+            .iter()
+            .map(|a| Rule::path(PathMatch::exact(blob_path(&a.sha256)), Fault::FlipBytes))
+            .collect(),
+    );
+    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+    let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
+    engine.subscribe(&sub).unwrap();
+    let mut events = engine.events();
+    let r = engine
+        .sync(&SyncOptions::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    let lib = &r.libraries[0];
+    assert!(r.ok(), "{:?}", lib.failed);
+    for a in &media {
+        assert!(store.has_blob(&a.sha256).unwrap(), "{} stored", a.sha256);
+    }
+    // The liar was asked first and caught at a chunk's end.
+    let mut bad_chunks = 0;
+    while let Ok(e) = events.try_recv() {
+        if let SyncEvent::DownloadMirrorFailed { code, mirror, .. } = e {
+            if code == "bad_chunk" {
+                assert_eq!(mirror, liar.url());
+                bad_chunks += 1;
+            }
+        }
+    }
+    assert!(bad_chunks >= 1, "a bad chunk was seen");
+    // What came twice: at most a chunk (and what was in flight) for each
+    // file the liar started, where a whole-file check throws the file away.
+    let extra = lib.bytes_received - lib.bytes_downloaded;
+    assert!(
+        extra < SIZE as u64,
+        "{extra} bytes fetched again (a file is {SIZE}): more than chunks"
+    );
+    assert!(
+        extra <= 2 * (2 * CHUNK_SIZE as u64),
+        "{extra} bytes fetched again for {bad_chunks} bad chunks"
+    );
+}
