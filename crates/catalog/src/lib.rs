@@ -21,7 +21,7 @@ pub use diff::CatalogDiff;
 pub use error::CatalogError;
 pub use model::{
     Asset, AssetRole, Catalog, Chunks, Collection, CollectionKind, Item, ItemKind, LibraryInfo,
-    Sha256, CHUNK_SIZE, FORMAT_VERSION, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OLDEST_FORMAT,
+    Sha256, CHUNK_SIZE, FORMAT_VERSION, MAX_CHUNKS, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, OLDEST_FORMAT,
 };
 pub use signed::{
     read_claim, signature_fingerprint, verify_catalog, verify_catalog_owned, PublicKey,

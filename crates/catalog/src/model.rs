@@ -220,6 +220,9 @@ pub struct Chunks {
 pub const CHUNK_SIZE: u32 = 1 << 20;
 pub const MIN_CHUNK_SIZE: u32 = 64 << 10;
 pub const MAX_CHUNK_SIZE: u32 = 16 << 20;
+/// The most chunks a file may have: its list is at most 8 MiB (a 256 GiB
+/// file in 1 MiB chunks).
+pub const MAX_CHUNKS: u64 = 1 << 18;
 
 impl Chunks {
     /// How many chunks a file of `file_size` bytes has.

@@ -110,6 +110,12 @@ fn asset(where_: &str, a: &Asset, limits: &Limits) -> Result<(), CatalogError> {
                 crate::MAX_CHUNK_SIZE
             )));
         }
+        if c.count(a.size) > crate::MAX_CHUNKS {
+            return Err(invalid(format!(
+                "{where_}: more than {} chunks (a list over 8 MiB); use larger chunks",
+                crate::MAX_CHUNKS
+            )));
+        }
     }
     Ok(())
 }

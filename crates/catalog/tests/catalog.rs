@@ -445,6 +445,16 @@ fn formats_one_and_two_are_read_and_a_newer_one_is_refused() {
         let e = verify_catalog(&bytes, &sign(&k, &bytes), &public(&k), Some("acme")).unwrap_err();
         assert!(e.to_string().contains("chunk size"), "{bad}: {e}");
     }
+    // More chunks than 2^18 (a list over 8 MiB): refused.
+    let mut many = two.clone();
+    many.collections[0].items[0].assets[0].size = (1u64 << 18) * (64 << 10) + 1;
+    many.collections[0].items[0].assets[0].chunks = Some(Chunks {
+        size: 64 << 10,
+        sha256: sha('c'),
+    });
+    let bytes = many.to_canonical_json();
+    let e = verify_catalog(&bytes, &sign(&k, &bytes), &public(&k), Some("acme")).unwrap_err();
+    assert!(e.to_string().contains("chunks"), "{e}");
     // Format 3: refused, saying a newer Stowaway may read it.
     let mut three = one.clone();
     three.format = 3;

@@ -112,6 +112,22 @@ impl BlobStore {
         Ok(self.writer(file, partial, sha, size, hasher, n))
     }
 
+    /// Like [`begin`](Self::begin), with every chunk checked as it completes
+    /// (see [`resume_chunked`](Self::resume_chunked)).
+    pub fn begin_chunked(
+        &self,
+        sha: &Sha256,
+        size: u64,
+        chunk_size: u32,
+        digests: std::sync::Arc<[[u8; 32]]>,
+    ) -> Result<BlobWriter, StoreError> {
+        let chunk = u64::from(chunk_size.max(1));
+        if size.div_ceil(chunk) != digests.len() as u64 {
+            return self.begin(sha, size);
+        }
+        Ok(self.begin(sha, size)?.chunked(chunk, digests))
+    }
+
     /// Like [`resume`](Self::resume), for a file whose catalog gives a chunk
     /// list: the partial file's whole chunks are checked against `digests`
     /// (it is cut at the first that does not match); the bytes of a last,
@@ -139,7 +155,13 @@ impl BlobStore {
             .metadata()
             .map_err(|e| StoreError::io(&partial, e))?
             .len();
-        if len > size || size.div_ceil(chunk) != digests.len() as u64 {
+        if size.div_ceil(chunk) != digests.len() as u64 {
+            // Not this file's list (cannot be: the list's length is checked
+            // before it is kept): checked whole only.
+            drop(file);
+            return self.resume(sha, size);
+        }
+        if len > size {
             drop(file);
             return Ok(self.begin(sha, size)?.chunked(chunk, digests));
         }
@@ -278,7 +300,9 @@ impl BlobWriter {
             .write_all(bytes)
             .map_err(|e| StoreError::io(&self.partial, e))?;
         self.written += bytes.len() as u64;
-        let c = self.chunks.as_mut().expect("chunked");
+        let Some(c) = self.chunks.as_mut() else {
+            return Ok(()); // cannot happen: only called when chunked
+        };
         c.held.extend_from_slice(bytes);
         loop {
             let checked = self.written - c.held.len() as u64;
@@ -318,7 +342,8 @@ impl BlobWriter {
     }
 
     /// Appends bytes, hashing them. Refuses to grow past the expected size.
-    /// With a chunk list, bytes reach the file a checked chunk at a time.
+    /// With a chunk list, each chunk is checked as it completes (and cut off
+    /// the file if it does not match).
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         if self.written + bytes.len() as u64 > self.limit {
             return Err(StoreError::TooLong {
@@ -339,6 +364,35 @@ impl BlobWriter {
             .map_err(|e| StoreError::io(&self.partial, e))?;
         self.written += bytes.len() as u64;
         Ok(())
+    }
+
+    /// The chunk size, when the file is checked chunk by chunk.
+    pub fn chunk_size(&self) -> Option<u64> {
+        self.chunks.as_ref().map(|c| c.size)
+    }
+
+    /// Bytes of whole chunks checked so far (with no chunk list: all).
+    pub fn checked(&self) -> u64 {
+        self.written - self.chunks.as_ref().map_or(0, |c| c.held.len() as u64)
+    }
+
+    /// Cuts off the bytes of the chunk being received (so that a chunk comes
+    /// whole from one mirror, and a bad one is blamed on it); returns what
+    /// is left, the checked chunks.
+    pub fn drop_unchecked(&mut self) -> Result<u64, StoreError> {
+        let checked = self.checked();
+        if checked < self.written {
+            use std::io::Seek;
+            self.file
+                .set_len(checked)
+                .and_then(|()| self.file.seek(io::SeekFrom::Start(checked)).map(drop))
+                .map_err(|e| StoreError::io(&self.partial, e))?;
+            self.written = checked;
+            if let Some(c) = self.chunks.as_mut() {
+                c.held.clear();
+            }
+        }
+        Ok(checked)
     }
 
     /// Bytes in the partial file so far (including a resumed prefix).

@@ -9,14 +9,16 @@ use stowaway_catalog::{Chunks, Sha256};
 use crate::{Store, StoreError};
 
 impl Store {
-    /// The chunks a catalog gives a file (by the file's hash), if any.
-    pub fn asset_chunks(&self, sha: &Sha256) -> Result<Option<Chunks>, StoreError> {
+    /// The chunks `library`'s catalog gives a file (by the file's hash), if
+    /// any: only the library whose mirrors serve the file names its list.
+    pub fn asset_chunks(&self, library: &str, sha: &Sha256) -> Result<Option<Chunks>, StoreError> {
         let row: Option<(i64, String)> = self
             .reader()
             .query_row(
-                "SELECT chunk_size, chunk_list FROM assets
-                 WHERE sha256 = ?1 AND chunk_list IS NOT NULL LIMIT 1",
-                [sha.as_str()],
+                "SELECT a.chunk_size, a.chunk_list FROM assets a
+                 JOIN items i ON i.rowid = a.item_rowid
+                 WHERE a.sha256 = ?1 AND i.library_id = ?2 AND a.chunk_list IS NOT NULL LIMIT 1",
+                rusqlite::params![sha.as_str(), library],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;

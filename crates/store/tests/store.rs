@@ -1374,8 +1374,13 @@ fn chunk_lists_are_kept_only_as_named() {
         .apply_catalog("acme", &VerifiedCatalog::unsigned(&c, Limits::default()))
         .unwrap();
     assert_eq!(
-        store.asset_chunks(&sha_of(b"big")).unwrap(),
+        store.asset_chunks("acme", &sha_of(b"big")).unwrap(),
         Some(chunks.clone())
+    );
+    assert_eq!(
+        store.asset_chunks("other", &sha_of(b"big")).unwrap(),
+        None,
+        "per library"
     );
     assert_eq!(
         store.chunk_list(&chunks, size).unwrap(),

@@ -69,19 +69,30 @@ struct Sink {
     accepted: u64,
     size: u64,
     /// Set by the writer thread when a chunk failed its hash (a file with a
-    /// chunk list): it drops what follows until [`Sink::reset`].
+    /// chunk list): it drops what follows until [`Sink::settle`].
     bad_chunk: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Bytes of whole chunks checked when last asked (all bytes without a
+    /// chunk list).
+    checked: u64,
+    /// The chunk size, for a file with a chunk list.
+    chunk: Option<u64>,
 }
 
 enum SinkMsg {
     Data(bytes::Bytes),
-    /// Forget the bad chunk; answer with the bytes checked and written.
-    Reset(tokio::sync::oneshot::Sender<u64>),
+    /// Once every byte before it is written: answer (bytes written, bytes
+    /// checked, whether a chunk failed) and forget the failure.
+    Settle(tokio::sync::oneshot::Sender<(u64, u64, bool)>),
+    /// Cut off the unchecked bytes of the chunk being received; answer what
+    /// is left.
+    CutBack(tokio::sync::oneshot::Sender<Result<u64, StoreError>>),
 }
 
 impl Sink {
     fn new(mut writer: BlobWriter) -> Sink {
         let accepted = writer.written();
+        let checked = writer.checked();
+        let chunk = writer.chunk_size();
         let size = writer.limit();
         let bad_chunk = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let bad = bad_chunk.clone();
@@ -99,9 +110,12 @@ impl Sink {
                         }
                         Err(e) => return Err(e),
                     },
-                    SinkMsg::Reset(answer) => {
-                        bad.store(false, Ordering::Release);
-                        let _ = answer.send(writer.written());
+                    SinkMsg::Settle(answer) => {
+                        let was_bad = bad.swap(false, Ordering::AcqRel);
+                        let _ = answer.send((writer.written(), writer.checked(), was_bad));
+                    }
+                    SinkMsg::CutBack(answer) => {
+                        let _ = answer.send(writer.drop_unchecked());
                     }
                 }
                 if last.elapsed() >= Duration::from_secs(2) {
@@ -117,6 +131,8 @@ impl Sink {
             accepted,
             size,
             bad_chunk,
+            checked,
+            chunk,
         }
     }
 
@@ -125,18 +141,38 @@ impl Sink {
         self.bad_chunk.load(Ordering::Acquire)
     }
 
-    /// After a bad chunk: the writer goes on from the last good chunk;
-    /// returns where that is (what the next mirror is asked from).
-    async fn reset(&mut self) -> Result<u64, StoreError> {
-        let (answer, checked) = tokio::sync::oneshot::channel();
-        if self.tx.send(SinkMsg::Reset(answer)).await.is_err() {
+    /// Waits for the writer to take every byte sent: returns whether a
+    /// chunk failed its hash since the last time (the writer then went back
+    /// to the last good chunk), and brings `written`/`checked` up to date.
+    async fn settle(&mut self) -> Result<bool, StoreError> {
+        let (answer, reply) = tokio::sync::oneshot::channel();
+        if self.tx.send(SinkMsg::Settle(answer)).await.is_err() {
             return Err(self.close_err().await);
         }
-        match checked.await {
-            Ok(n) => {
+        match reply.await {
+            Ok((written, checked, bad)) => {
+                self.accepted = written;
+                self.checked = checked;
+                Ok(bad)
+            }
+            Err(_) => Err(self.close_err().await),
+        }
+    }
+
+    /// Cuts off the unchecked bytes of the chunk being received (before
+    /// another mirror continues the file: a chunk comes whole from one).
+    async fn cut_back(&mut self) -> Result<u64, StoreError> {
+        let (answer, reply) = tokio::sync::oneshot::channel();
+        if self.tx.send(SinkMsg::CutBack(answer)).await.is_err() {
+            return Err(self.close_err().await);
+        }
+        match reply.await {
+            Ok(Ok(n)) => {
                 self.accepted = n;
+                self.checked = n;
                 Ok(n)
             }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(self.close_err().await),
         }
     }
@@ -189,6 +225,9 @@ impl Sink {
         }
     }
 }
+
+/// A file's chunk size and the digests of its chunks, when it has a list.
+type Digests = Option<(u32, std::sync::Arc<[[u8; 32]]>)>;
 
 /// Why a stream from one mirror ended early.
 enum StreamEnd {
@@ -305,10 +344,10 @@ impl Downloads<'_> {
         }
     }
 
-    async fn resume(&self, w: &WantedBlob) -> Result<BlobWriter, StoreError> {
+    async fn resume(&self, w: &WantedBlob, chunks: &Digests) -> Result<BlobWriter, StoreError> {
         let store = self.engine.store().clone();
         let (sha, size) = (w.sha256.clone(), w.size);
-        let chunks = self.chunk_digests(w).await;
+        let chunks = chunks.clone();
         tokio::task::spawn_blocking(move || match chunks {
             Some((chunk_size, digests)) => store
                 .blobs()
@@ -324,14 +363,27 @@ impl Downloads<'_> {
         })
     }
 
+    /// A new partial file for `w` (its chunks checked, if it has a list).
+    fn fresh(&self, w: &WantedBlob, chunks: &Digests) -> Result<BlobWriter, String> {
+        let blobs = self.engine.store().blobs();
+        match chunks {
+            Some((size, d)) => blobs.begin_chunked(&w.sha256, w.size, *size, d.clone()),
+            None => blobs.begin(&w.sha256, w.size),
+        }
+        .map_err(|e| e.to_string())
+    }
+
     /// The chunk list of a file whose catalog gives one (format 2): kept in
     /// the index, else fetched whole from whichever mirror answers first
     /// with the bytes the catalog names (hedged, like a small blob). `None`
     /// when there is none or no mirror has it: the file is then checked
     /// whole, at its end, as in format 1.
-    async fn chunk_digests(&self, w: &WantedBlob) -> Option<(u32, std::sync::Arc<[[u8; 32]]>)> {
+    async fn chunk_digests(&self, w: &WantedBlob) -> Digests {
         let store = self.engine.store();
-        let chunks = store.asset_chunks(&w.sha256).ok().flatten()?;
+        let chunks = store
+            .asset_chunks(&w.library_id, &w.sha256)
+            .ok()
+            .flatten()?;
         if let Ok(Some(d)) = store.chunk_list(&chunks, w.size) {
             return Some((chunks.size, d.into()));
         }
@@ -465,7 +517,12 @@ impl Downloads<'_> {
                 Err(e) => debug!(blob = %sha, error = %e, "hedged fetch of a small blob failed"),
             }
         }
-        let mut writer = Sink::new(self.resume(w).await.map_err(|e| e.to_string())?);
+        let digests = self.chunk_digests(w).await;
+        let mut writer = Sink::new(self.resume(w, &digests).await.map_err(|e| e.to_string())?);
+        // Who sent the unchecked bytes of the chunk being received (None: no
+        // one, or an earlier sync); how many chunks failed their hash.
+        let mut tail_from: Option<usize> = None;
+        let mut bad_chunks = 0usize;
         let resumed = writer.written();
         if resumed > 0 {
             info!(blob = %sha, offset = resumed, "resuming partial download");
@@ -496,13 +553,22 @@ impl Downloads<'_> {
                 let store2 = store.clone();
                 let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
                 if inner.written() < w.size {
-                    // The last chunk failed its hash (seen as the writer
-                    // drained): only it is fetched again.
+                    // The last chunk failed its hash as the writer drained
+                    // (a settle after each stream sees it first; this is the
+                    // net under it): only it is fetched again, a bounded
+                    // number of times.
                     let checked = inner.written();
                     self.done.fetch_sub(counted - checked, Ordering::Relaxed);
                     counted = checked;
-                    if let Some(p) = previous {
+                    bad_chunks += 1;
+                    if let Some(p) = tail_from.take().or(previous) {
                         self.bad_chunk_from(p, &sha, &mut bad_for_this, &mut errors);
+                    }
+                    if bad_chunks > self.max_bad_chunks() {
+                        return Err(format!(
+                            "no mirror served chunks matching the file's chunk list ({})",
+                            errors.join("; ")
+                        ));
                     }
                     tried.clear();
                     writer = Sink::new(inner);
@@ -563,12 +629,8 @@ impl Downloads<'_> {
                         }
                         contributors.clear();
                         tried.clear();
-                        writer = Sink::new(
-                            store
-                                .blobs()
-                                .begin(&w.sha256, w.size)
-                                .map_err(|e| e.to_string())?,
-                        );
+                        tail_from = None;
+                        writer = Sink::new(self.fresh(w, &digests)?);
                         continue;
                     }
                 }
@@ -621,6 +683,18 @@ impl Downloads<'_> {
             };
             tried.insert(m);
             let url = self.pool.url(m).to_owned();
+            // A chunk comes whole from one mirror, so that a bad one is
+            // blamed on who sent it: another mirror's unchecked bytes go.
+            if writer.written() > writer.checked && tail_from.is_some_and(|t| t != m) {
+                let c = writer.cut_back().await.map_err(|e| e.to_string())?;
+                self.done.fetch_sub(counted - c, Ordering::Relaxed);
+                counted = c;
+                tail_from = None;
+            }
+            // An unchecked tail from an earlier sync: a bad chunk there is
+            // no one's fault that we know.
+            let blamable = writer.written() == writer.checked || tail_from == Some(m);
+            let checked_before = writer.checked;
             let offset = writer.written();
             let _permit = self.pool.permit(m).await;
             let mut body = match self.pool.open(m, &path, offset).await {
@@ -666,7 +740,6 @@ impl Downloads<'_> {
 
             // Stream until done, failure, stall, slowness or cancel.
             let started = Instant::now();
-            let start_bytes = writer.written();
             let mut window_start = Instant::now();
             let mut window_bytes = 0u64;
             let mut last_event = Instant::now();
@@ -706,6 +779,19 @@ impl Downloads<'_> {
                 if writer.bad_chunk() {
                     break StreamEnd::BadChunk;
                 }
+                // A chunk is complete: wait for its check before receiving
+                // more, so a bad one costs itself and one read, not what a
+                // queue to the writer holds.
+                if writer
+                    .chunk
+                    .is_some_and(|c| writer.written() >= writer.checked + c)
+                {
+                    match writer.settle().await {
+                        Ok(false) => {}
+                        Ok(true) => break StreamEnd::BadChunk,
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
                 if last_event.elapsed() >= Duration::from_millis(100) {
                     last_event = Instant::now();
                     self.engine.emit(SyncEvent::DownloadProgress {
@@ -739,12 +825,41 @@ impl Downloads<'_> {
                     window_bytes = 0;
                 }
             };
-            let got = writer.written() - start_bytes;
-            // Bytes from a stream given up as too slow are not progress that
-            // earns another round (a drip would earn them for ever).
+            // Every byte of the stream written: did a chunk fail its hash?
+            let bad = writer.settle().await.map_err(|e| e.to_string())?
+                || matches!(end, StreamEnd::BadChunk);
+            // Progress is checked bytes: bytes from a bad chunk, or from a
+            // stream given up as too slow (a drip would earn rounds for
+            // ever), earn no other round.
+            let got = writer.checked.saturating_sub(checked_before);
             if got > 0 && !matches!(end, StreamEnd::Slow(_)) {
                 progressed_this_round = true;
             }
+            if bad {
+                // Only the chunk is lost: the file goes on from the last good
+                // one, from another mirror if there is one.
+                bad_chunks += 1;
+                if blamable {
+                    self.bad_chunk_from(m, &sha, &mut bad_for_this, &mut errors);
+                } else {
+                    errors.push(format!(
+                        "{url}: a chunk resumed from an earlier sync failed its hash"
+                    ));
+                }
+                self.done
+                    .fetch_sub(counted - writer.written(), Ordering::Relaxed);
+                counted = writer.written();
+                tail_from = None;
+                if bad_chunks > self.max_bad_chunks() {
+                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
+                    return Err(format!(
+                        "no mirror served chunks matching the file's chunk list ({})",
+                        errors.join("; ")
+                    ));
+                }
+                continue;
+            }
+            tail_from = (writer.written() > writer.checked).then_some(m);
             match end {
                 StreamEnd::Complete if writer.written() == w.size => {
                     self.pool.record_success(m, None);
@@ -779,21 +894,11 @@ impl Downloads<'_> {
                     self.done.fetch_sub(counted, Ordering::Relaxed);
                     counted = 0;
                     contributors.clear();
-                    writer = Sink::new(
-                        store
-                            .blobs()
-                            .begin(&w.sha256, w.size)
-                            .map_err(|e| e.to_string())?,
-                    );
+                    tail_from = None;
+                    writer = Sink::new(self.fresh(w, &digests)?);
                 }
-                StreamEnd::BadChunk => {
-                    // Only the chunk is lost: the file goes on from the last
-                    // good one, from another mirror if there is one.
-                    self.bad_chunk_from(m, &sha, &mut bad_for_this, &mut errors);
-                    let checked = writer.reset().await.map_err(|e| e.to_string())?;
-                    self.done.fetch_sub(counted - checked, Ordering::Relaxed);
-                    counted = checked;
-                }
+                // Handled above (settled first).
+                StreamEnd::BadChunk => {}
                 StreamEnd::Cancelled => {
                     let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
                     return Err("cancelled".into());
@@ -802,6 +907,12 @@ impl Downloads<'_> {
                 StreamEnd::OverBudget => return Err("over the storage budget".into()),
             }
         }
+    }
+
+    /// How many chunks of one file may fail their hash before it is given up
+    /// for this sync: a few per mirror.
+    fn max_bad_chunks(&self) -> usize {
+        2 * self.pool.len() + 2
     }
 
     /// Mirror `m` sent a chunk that failed its hash: its health says so, it

@@ -78,3 +78,57 @@ async fn a_lying_mirror_costs_a_chunk_not_the_file() {
         "{extra} bytes fetched again for {bad_chunks} bad chunks"
     );
 }
+
+/// A mirror that only ever sends bad chunks, and no other: the file is
+/// given up after a few chunks (not fetched for ever), nothing is kept, and
+/// the next sync starts again from the last good chunk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_liar_is_given_up_after_a_few_chunks() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("mirror")).unwrap();
+    let liar = TestMirror::start(tmp.path().join("mirror")).unwrap();
+    let sub = publish(tmp.path(), "acme", &liar.url());
+    liar.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::FlipBytes,
+    )]);
+    // The chunk lists themselves are small blobs: serve those right.
+    let catalog: Catalog =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("mirror/library.json")).unwrap())
+            .unwrap();
+    let mut rules: Vec<Rule> = catalog.collections[0]
+        .items
+        .iter()
+        .map(|i| {
+            Rule::path(
+                PathMatch::exact(blob_path(&i.assets[0].sha256)),
+                Fault::FlipBytes,
+            )
+        })
+        .collect();
+    rules.truncate(1);
+    liar.set_faults(rules);
+    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+    let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
+    engine.subscribe(&sub).unwrap();
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        engine.sync(&SyncOptions::default(), &CancellationToken::new()),
+    )
+    .await
+    .expect("the sync ends")
+    .unwrap();
+    let lib = &r.libraries[0];
+    assert_eq!(lib.failed.len(), 1, "{:?}", lib.failed);
+    assert!(lib.failed[0].1.contains("chunk"), "{:?}", lib.failed);
+    assert!(!store
+        .has_blob(&catalog.collections[0].items[0].assets[0].sha256)
+        .unwrap());
+    // A few chunks' worth, not the file again and again.
+    let size = catalog.collections[0].items[0].assets[0].size;
+    assert!(
+        lib.bytes_received < 2 * size + 8 * CHUNK_SIZE as u64,
+        "{} bytes received",
+        lib.bytes_received
+    );
+}
