@@ -486,6 +486,8 @@ struct ChunkRow {
     received: u64,
     fetched_again: u64,
     wall_s: f64,
+    /// The same sync with both mirrors honest.
+    healthy_s: f64,
 }
 
 fn chunks(bins: &Bins, work: &Path, size: u64) -> Result<Vec<ChunkRow>> {
@@ -495,11 +497,27 @@ fn chunks(bins: &Bins, work: &Path, size: u64) -> Result<Vec<ChunkRow>> {
         let p = Published::new_in_format(bins, &root, "chunks", 1, size, format)?;
         let liar = TestMirror::start(&p.mirror)?;
         let honest = TestMirror::start(&p.mirror)?;
+        let sub = p.subscription(bins, "two", &[liar.url(), honest.url()])?;
+        // First with both honest: what checking costs when nothing is wrong.
+        let data = root.join("member-healthy");
+        exec(
+            bins.stowaway(&data)
+                .arg("subscribe")
+                .arg(&sub)
+                .arg("--json"),
+            "stowaway subscribe",
+            &root,
+        )?;
+        let healthy = exec(
+            bins.stowaway(&data).args(["sync", "--json"]),
+            "stowaway sync",
+            &root,
+        )?;
+        fs::remove_dir_all(&data).ok();
         liar.set_faults(vec![Rule::path(
             PathMatch::exact(p.blobs[0].1.clone()),
             Fault::FlipBytes,
         )]);
-        let sub = p.subscription(bins, "two", &[liar.url(), honest.url()])?;
         let data = root.join("member");
         exec(
             bins.stowaway(&data)
@@ -533,6 +551,7 @@ fn chunks(bins: &Bins, work: &Path, size: u64) -> Result<Vec<ChunkRow>> {
             received,
             fetched_again: received.saturating_sub(p.total),
             wall_s: t.wall,
+            healthy_s: healthy.wall,
         });
         fs::remove_dir_all(&data).ok();
     }
@@ -1306,16 +1325,19 @@ fn markdown(r: &Report) {
     }
     if !r.chunks.is_empty() {
         println!("## 5. One file from two mirrors, the first flipping bytes: what came twice\n");
-        println!("| catalog format | file | received | fetched again | sync s |");
-        println!("|---:|---:|---:|---:|---:|");
+        println!(
+            "| catalog format | file | received | fetched again | sync s | sync s, both honest |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|");
         for c in &r.chunks {
             println!(
-                "| {} | {} MiB | {:.1} MiB | {:.2} MiB | {:.2} |",
+                "| {} | {} MiB | {:.1} MiB | {:.2} MiB | {:.2} | {:.2} |",
                 c.format,
                 c.size / MIB,
                 c.received as f64 / MIB as f64,
                 c.fetched_again as f64 / MIB as f64,
-                c.wall_s
+                c.wall_s,
+                c.healthy_s
             );
         }
         println!();
