@@ -498,40 +498,28 @@ fn chunks(bins: &Bins, work: &Path, size: u64) -> Result<Vec<ChunkRow>> {
         let liar = TestMirror::start(&p.mirror)?;
         let honest = TestMirror::start(&p.mirror)?;
         let sub = p.subscription(bins, "two", &[liar.url(), honest.url()])?;
+        // A subscribe and a sync on a fresh cache.
+        let fresh_sync = |data: &Path| -> Result<Timed> {
+            exec(
+                bins.stowaway(data).arg("subscribe").arg(&sub).arg("--json"),
+                "stowaway subscribe",
+                &root,
+            )?;
+            exec(
+                bins.stowaway(data).args(["sync", "--json"]),
+                "stowaway sync",
+                &root,
+            )
+        };
         // First with both honest: what checking costs when nothing is wrong.
-        let data = root.join("member-healthy");
-        exec(
-            bins.stowaway(&data)
-                .arg("subscribe")
-                .arg(&sub)
-                .arg("--json"),
-            "stowaway subscribe",
-            &root,
-        )?;
-        let healthy = exec(
-            bins.stowaway(&data).args(["sync", "--json"]),
-            "stowaway sync",
-            &root,
-        )?;
-        fs::remove_dir_all(&data).ok();
+        let healthy = fresh_sync(&root.join("member-healthy"))?;
+        fs::remove_dir_all(root.join("member-healthy")).ok();
         liar.set_faults(vec![Rule::path(
             PathMatch::exact(p.blobs[0].1.clone()),
             Fault::FlipBytes,
         )]);
         let data = root.join("member");
-        exec(
-            bins.stowaway(&data)
-                .arg("subscribe")
-                .arg(&sub)
-                .arg("--json"),
-            "stowaway subscribe",
-            &root,
-        )?;
-        let t = exec(
-            bins.stowaway(&data).args(["sync", "--json"]),
-            "stowaway sync",
-            &root,
-        )?;
+        let t = fresh_sync(&data)?;
         let v = json_of(&t, "sync --json")?;
         let lib = &v["libraries"][0];
         ensure!(

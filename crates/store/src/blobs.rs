@@ -316,13 +316,7 @@ impl BlobWriter {
                 .get(index)
                 .is_some_and(|d| Hasher::digest(&c.held[..want])[..] == d[..]);
             if !ok {
-                c.held.clear();
-                self.written = checked;
-                use std::io::Seek;
-                self.file
-                    .set_len(checked)
-                    .and_then(|()| self.file.seek(io::SeekFrom::Start(checked)).map(drop))
-                    .map_err(|e| StoreError::io(&self.partial, e))?;
+                self.drop_unchecked()?;
                 return Err(StoreError::BadChunk {
                     index: index as u64,
                     offset: checked,
