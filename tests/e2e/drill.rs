@@ -392,11 +392,23 @@ fn drill_6_sigkill_at_random_points_then_resume() {
 
 #[test]
 fn a_killed_sync_resumes_each_file_where_its_bytes_stop() {
+    killed_sync_resumes(1);
+}
+
+/// The same with chunk lists (format 2): the unfinished chunk a kill leaves
+/// on disk is kept and checked when it completes, so nothing is fetched
+/// twice (the target: at most a chunk per file in flight).
+#[test]
+fn a_killed_chunked_sync_resumes_each_file_where_its_bytes_stop() {
+    killed_sync_resumes(2);
+}
+
+fn killed_sync_resumes(format: u32) {
     let tmp = tempfile::tempdir().unwrap();
     let (files, size) = (2usize, 4usize << 20);
     let total = (files * size) as u64;
     let publisher = Publisher::show(&tmp.path().join("publisher"), files, size);
-    publisher.build();
+    publisher.build_format(format);
     let mirror = TestMirror::start(&publisher.mirror).unwrap();
     mirror.set_faults(vec![Rule::path(
         PathMatch::prefix("blobs/"),

@@ -457,6 +457,25 @@ impl Publisher {
             .success()
     }
 
+    /// `stowaway-publish build --format FORMAT` (2: chunk lists) into its mirror.
+    pub fn build_format(&self, format: u32) -> Run {
+        run(
+            "stowaway-publish",
+            &[
+                "build",
+                "--key",
+                self.keys.join("stowaway.key").to_str().unwrap(),
+                "--source",
+                self.source.to_str().unwrap(),
+                "--out",
+                self.mirror.to_str().unwrap(),
+                "--format",
+                &format.to_string(),
+            ],
+        )
+        .success()
+    }
+
     pub fn public_key(&self) -> PathBuf {
         self.keys.join("stowaway.pub")
     }
