@@ -381,11 +381,12 @@ async fn open_lesson(c: &Client, id: &str) {
     })
     .await;
     click(c, &row).await;
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#play"))
-        .await
-        .expect("the player opens");
+    // By query, not by element handle: the bar is drawn afresh when an item
+    // opens, and a handle taken in between would be stale.
+    eventually(10, "the player to open", || async {
+        exists(c, "#play").await && exists(c, &format!("[data-item='{id}'].playing")).await
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
