@@ -470,8 +470,15 @@ impl Store {
     }
 
     /// Deletes stored blobs that nothing in any applied catalog references
-    /// any more (the publisher removed the item).
+    /// any more (the publisher removed the item), and what was read from
+    /// files (durations, chapters) or fetched for them (chunk lists) that no
+    /// catalog names now.
     pub fn collect_garbage(&self) -> Result<Freed, StoreError> {
+        self.writer().execute_batch(
+            "DELETE FROM media_info WHERE sha256 NOT IN (SELECT sha256 FROM assets);
+             DELETE FROM chunk_lists WHERE sha256 NOT IN
+                 (SELECT chunk_list FROM assets WHERE chunk_list IS NOT NULL);",
+        )?;
         let gone: Vec<(String, i64)> = {
             let conn = self.writer();
             let mut stmt = conn.prepare(

@@ -1401,5 +1401,33 @@ fn chunk_lists_are_kept_only_as_named() {
     );
     let digests = store.put_chunk_list(&chunks, size, &list).unwrap();
     assert_eq!(digests.len(), 3);
+    assert_eq!(
+        store.chunk_list(&chunks, size).unwrap(),
+        Some(digests.clone())
+    );
+    store
+        .set_media_info(&sha_of(b"big"), Some(5_000), "[]", "")
+        .unwrap();
+    // Still named by a catalog: kept through a collection.
+    store.collect_garbage().unwrap();
     assert_eq!(store.chunk_list(&chunks, size).unwrap(), Some(digests));
+    assert!(store.item_media_info(key("big")).unwrap().is_some());
+    // The publisher drops the file: its list and what was read go with it.
+    let mut c = catalog(2, vec![item("other", "Other", "", b"other")]);
+    c.format = 2;
+    store
+        .apply_catalog("acme", &VerifiedCatalog::unsigned(&c, Limits::default()))
+        .unwrap();
+    store.collect_garbage().unwrap();
+    assert_eq!(store.chunk_list(&chunks, size).unwrap(), None);
+    let big = item("big", "Big", "", b"big");
+    let mut c = catalog(3, vec![big]);
+    c.format = 2;
+    store
+        .apply_catalog("acme", &VerifiedCatalog::unsigned(&c, Limits::default()))
+        .unwrap();
+    assert!(
+        store.item_media_info(key("big")).unwrap().is_none(),
+        "what was read went with the file"
+    );
 }
