@@ -450,6 +450,34 @@ async fn member_journey_in_the_real_app() {
     })
     .await;
     shot(&c, "1-library").await;
+    // The library's and its collections' artwork, from the media server.
+    for art in [
+        ".library-art",
+        "[data-collection='first-deal'] .collection-art",
+    ] {
+        let w = js_f64(
+            &c,
+            &format!("const i = document.querySelector(\"{art}\"); return i && i.complete ? i.naturalWidth : 0;"),
+        )
+        .await;
+        assert!(w > 0.0, "{art} drawn: {w}");
+    }
+    // The sidebar shows one course on its own page: its artwork and
+    // description, and no other collection; the Library tab shows all again.
+    click(&c, "[data-side-collection='keystone-demo/first-deal']").await;
+    eventually(10, "the course's own page", || async {
+        exists(&c, "[data-collection='first-deal'].focused .collection-art").await
+            && !exists(&c, "[data-collection='deal-room']").await
+    })
+    .await;
+    assert!(!text(&c, "[data-collection='first-deal'] .summary")
+        .await
+        .is_empty());
+    click(&c, "#tab-library").await;
+    eventually(10, "every collection again", || async {
+        exists(&c, "[data-collection='deal-room']").await
+    })
+    .await;
 
     // Search, offline-capable, from the box.
     search_finds(&c, "escrow", "04-closing").await;
@@ -458,6 +486,16 @@ async fn member_journey_in_the_real_app() {
 
     // Play: currentTime advances.
     open_lesson(&c, "01-mindset").await;
+    let bar = js_f64(
+        &c,
+        "return document.getElementById('player').offsetHeight / window.innerHeight;",
+    )
+    .await;
+    assert!(
+        bar < 0.12,
+        "the player bar takes {:.0} % of the window",
+        bar * 100.0
+    );
     click(&c, "#play").await;
     eventually(20, "playback to advance", || async {
         current_time(&c).await > 1.0
@@ -513,6 +551,15 @@ async fn member_journey_in_the_real_app() {
     let c = driver.session(APP).await;
     eventually(15, "the lesson under Continue", || async {
         exists(&c, "#continue [data-continue='01-mindset']").await
+    })
+    .await;
+    eventually(10, "the lesson's progress bar", || async {
+        js_f64(
+            &c,
+            "const b = document.querySelector(\"[data-item='01-mindset'] .bar\"); return b && !b.hidden ? 1 : 0;",
+        )
+        .await
+            == 1.0
     })
     .await;
     open_lesson(&c, "01-mindset").await;
@@ -611,6 +658,17 @@ async fn member_journey_in_the_real_app() {
         current_time(&c).await
     );
     shot(&c, "10-now-playing").await;
+    // Next and previous chapter, from the bar.
+    click(&c, "#next-chapter").await;
+    eventually(10, "the next chapter", || async {
+        exists(&c, "#chapters li.on[data-chapter='2']").await
+    })
+    .await;
+    click(&c, "#prev-chapter").await;
+    eventually(10, "back a chapter", || async {
+        exists(&c, "#chapters li.on[data-chapter='1']").await
+    })
+    .await;
 
     // Up next: two episodes queued from their rows, one moved up; when the
     // episode ends the first plays, and leaves the queue.
@@ -628,6 +686,25 @@ async fn member_journey_in_the_real_app() {
     })
     .await;
     shot(&c, "11-up-next").await;
+    // Shift-click on a row's queue button: play next (first in the queue).
+    click(&c, "#tab-library").await;
+    eventually(10, "ep-001's row", || async {
+        scrolled_to(&c, "[data-item='ep-001'] .act-queue").await
+    })
+    .await;
+    c.execute(
+        "document.querySelector(\"[data-item='ep-001'] .act-queue\").dispatchEvent(new MouseEvent('click', {bubbles: true, shiftKey: true}));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "#tab-queue").await;
+    eventually(10, "ep-001 to play next", || async {
+        text(&c, "#tab-queue").await == "Up next3"
+            && text(&c, "#queue li.item:first-child .item-title").await
+                == "Negotiation drills: anchoring and silence"
+    })
+    .await;
     c.execute(
         "const m = document.getElementById('media'); m.currentTime = m.duration - 1; m.play();",
         vec![],
@@ -652,6 +729,14 @@ async fn member_journey_in_the_real_app() {
     click(&c, "#mark-played").await;
     eventually(10, "unplayed again", || async {
         text(&c, "#mark-played").await == "Mark played"
+    })
+    .await;
+    // Older episodes: ep-001 ended (played); ep-002 was not.
+    click(&c, "#mark-earlier").await;
+    eventually(10, "older episodes marked played", || async {
+        text(&c, ".toasts")
+            .await
+            .contains("1 earlier item marked played.")
     })
     .await;
     click(&c, "#pin-item").await;
@@ -755,6 +840,12 @@ async fn member_journey_in_the_real_app() {
     let entry = std::fs::read_to_string(&autostart).unwrap();
     assert!(entry.contains("--minimized"), "{entry}");
     shot(&c, "6-settings").await;
+    // A default speed, for shows and courses with none of their own.
+    click(&c, "#set-speed option[value='1.25']").await;
+    eventually(10, "the default speed saved", || async {
+        text(&c, ".settings-form .msg").await == "Saved."
+    })
+    .await;
     click(&c, "#set-login").await;
     eventually(10, "the autostart entry to go", || async {
         !autostart.exists()
@@ -898,13 +989,18 @@ async fn member_journey_in_the_real_app() {
     std::fs::write(
         podcast.join("ch.json"),
         format!(
-            r#"{{"version":"1.2.0","chapters":[{{"startTime":0,"title":"Doors open","img":"{feed_url}ch.png"}},{{"startTime":2,"title":"The offer"}}]}}"#
+            r#"{{"version":"1.2.0","chapters":[{{"startTime":0,"title":"Doors open","img":"{feed_url}ch.png"}},{{"startTime":1,"title":"Sponsor break","toc":false}},{{"startTime":2,"title":"The offer"}}]}}"#
         ),
     )
     .unwrap();
     std::fs::copy(
         std::env::current_dir().unwrap().join("icons/32x32.png"),
         podcast.join("ch.png"),
+    )
+    .unwrap();
+    std::fs::copy(
+        std::env::current_dir().unwrap().join("icons/128x128.png"),
+        podcast.join("ep1.png"),
     )
     .unwrap();
     let meta = podcast.join("ch.ffmeta");
@@ -945,9 +1041,11 @@ async fn member_journey_in_the_real_app() {
     std::fs::write(
         podcast.join("feed.xml"),
         format!(
-            r#"<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel>
+            r#"<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>
 <title>Open Door Podcast</title><description>Conversations about deals</description>
 <item><title>Open door 1</title><guid>odp-1</guid><pubDate>Tue, 03 Nov 2026 08:00:00 GMT</pubDate>
+<description><![CDATA[<p>The deal sheet is <a href="https://opendoor.example/sheet">here</a>.</p><script>alert(1)</script>]]></description>
+<itunes:image href="{feed_url}ep1.png"/>
 <enclosure url="{dead}ep.ogg" length="{ep_len}" type="audio/ogg"/>
 <podcast:alternateEnclosure type="audio/ogg" length="{ep_len}"><podcast:source uri="{feed_url}ep.ogg"/></podcast:alternateEnclosure>
 <podcast:transcript url="{feed_url}ep.json" type="application/json"/>
@@ -996,6 +1094,37 @@ async fn member_journey_in_the_real_app() {
             .contains("Host: The albatross offer")
     })
     .await;
+    // The default speed (no speed of its own); the episode's own artwork
+    // (itunes:image) in the bar; the feed's HTML notes with their link and
+    // without their script; a toc:false chapter not listed.
+    assert_eq!(text(&c, "#speed").await, "1.25×");
+    let ep_art = c
+        .execute(
+            "const i = document.querySelector('#player .bar-art'); return i && i.complete && i.naturalWidth > 0 ? i.src : '';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        ep_art.as_str().unwrap_or_default().contains("/artwork/0"),
+        "the episode's own artwork: {ep_art}"
+    );
+    assert!(
+        exists(
+            &c,
+            "#notes a.note-link[data-href='https://opendoor.example/sheet']"
+        )
+        .await
+    );
+    assert!(!text(&c, "#notes").await.contains("alert"));
+    eventually(10, "the listed chapters", || async {
+        text(&c, "#chapters").await.contains("The offer")
+    })
+    .await;
+    assert!(
+        !text(&c, "#chapters").await.contains("Sponsor"),
+        "toc:false is not listed"
+    );
     // Its chapters file's first chapter has an image: the shell fetched it,
     // and the now-playing artwork shows it while that chapter plays.
     eventually(15, "the chapter's image", || async {
@@ -1026,6 +1155,9 @@ async fn member_journey_in_the_real_app() {
     })
     .await;
     click(&c, "#now-close").await;
+    // Its chapter titles are found by search.
+    search_finds(&c, "warm", &second).await;
+    clear_search(&c).await;
     // OPML from another podcast app: one feed already followed, one new;
     // then the export lists both.
     std::fs::write(
