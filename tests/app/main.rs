@@ -1,9 +1,17 @@
 //! The real app in a real window (Xvfb), driven over WebDriver (tauri-driver
 //! with WebKitWebDriver), against the demo library on two local mirrors:
 //! subscribe, sync, items appear, play (currentTime advances), seek, quit and
-//! reopen (the position is restored); remove, re-download, pause and resume
-//! downloads; keep the course for the trip, damage a file on disk, and the
-//! ready check goes from "1 missing" to ready once it is fetched again; settings (start at login writes the autostart entry); a second
+//! reopen (the position is restored, with the course's speed and "continue
+//! where you left off"); artwork, the sidebar's course page, the compact
+//! player bar; notes' times and links (shown, then handed to the browser);
+//! chapters (click, next and previous, the sleep timer at a chapter's end);
+//! up next (queue, reorder, play next, autoplay, clear); played, older
+//! played, keep one episode for the trip; remove, re-download, pause and
+//! resume downloads; keep the course for the trip, damage a file on disk,
+//! and the ready check goes from "1 missing" to ready once it is fetched
+//! again; settings (start at login writes the autostart entry; a default
+//! speed); a podcast feed (its HTML notes, its chapter image, an MP3 with
+//! embedded chapters and no declared duration); a second
 //! launch with a `.stowaway` file hands it to the running app (one instance),
 //! which asks before subscribing to that private library, keeps its token in
 //! a real keyring (GNOME Keyring on a private D-Bus session) and announces

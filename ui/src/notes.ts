@@ -52,7 +52,7 @@ export function clock(t: string): number | null {
 const TOKENS = /(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]'])|\b((?:\d{1,2}:)?\d{1,2}:\d{2})\b/g;
 
 /** Text with its addresses as links and its times as seek buttons. */
-export function richText(text: string, actions: NoteActions, budget = { n: MAX_NODES }): Node[] {
+function richText(text: string, actions: NoteActions, budget = { n: MAX_NODES }): Node[] {
   const out: Node[] = [];
   let last = 0;
   for (const m of text.matchAll(TOKENS)) {

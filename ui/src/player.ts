@@ -145,13 +145,3 @@ function htmlCues(text: string): Cue[] {
   }
   return cues;
 }
-
-/** Podcasting 2.0 JSON chapters → sorted [{start, title}]. */
-export function parseChapters(json: unknown): { start: number; title: string }[] {
-  const list = (json as { chapters?: unknown })?.chapters;
-  if (!Array.isArray(list)) return [];
-  return list
-    .map((c) => ({ start: Number((c as { startTime?: unknown }).startTime), title: String((c as { title?: unknown }).title ?? "") }))
-    .filter((c) => Number.isFinite(c.start) && c.start >= 0)
-    .sort((a, b) => a.start - b.start);
-}

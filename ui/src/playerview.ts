@@ -64,8 +64,6 @@ export async function open(ref: ItemRef, opts: { play?: boolean; view?: boolean 
   const detail = await api.itemDetail(ref);
   if (gen !== opening) return;
   state.current = { ref, detail };
-  markedChapter = -2;
-  markedAny = -2;
   cues = [];
   chapters = new Chapters([]);
   const isVideo = (detail.media_type ?? "").startsWith("video/");
@@ -308,11 +306,9 @@ async function reopenDetail() {
   const cur = state.current;
   if (!cur) return;
   cur.detail = await api.itemDetail(cur.ref);
-  const wasOpen = state.nowOpen;
   drawNow(cur.detail);
   if (chapters.list.length) drawChapters();
   if (cues.length) drawTranscript();
-  showNow(wasOpen);
 }
 
 function attachments(ref: ItemRef, d: ItemDetail) {
@@ -410,7 +406,10 @@ function drawChapters() {
   markChapter(media?.currentTime ?? 0);
 }
 
+/** The chapters marked last (listed, and any): -2 before the first mark. */
 let markedChapter = -2;
+let markedAny = -2;
+
 function markChapter(t: number) {
   const listed = chapters.currentListed(t);
   const any = chapters.currentIndex(t);
@@ -438,8 +437,6 @@ function markChapter(t: number) {
       : []),
   );
 }
-let markedAny = -2;
-
 /** Chapter images fetched this run (data: URLs), by address. */
 const chapterArt = new Map<string, string | null>();
 
@@ -490,7 +487,7 @@ function seekTo(seconds: number) {
 }
 
 /** Shows where a link goes; it opens in the system's browser only when the member says so. */
-export function confirmLink(url: string) {
+function confirmLink(url: string) {
   let host = url;
   try {
     const u = new URL(url);

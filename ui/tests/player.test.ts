@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { keyAction, parseChapters, parseCues, PositionSaver, resumeAt, stepSpeed } from "../src/player";
+import { keyAction, parseCues, PositionSaver, resumeAt, stepSpeed } from "../src/player";
 
 describe("player", () => {
   it("steps speed within 0.5–3x", () => {
@@ -70,11 +70,5 @@ describe("player", () => {
       { start: 3723, end: 3723, text: "Later" },
     ]);
     expect((window as unknown as { hacked?: boolean }).hacked).toBeUndefined();
-  });
-
-  it("parses Podcasting 2.0 chapters, ignoring junk", () => {
-    const j = { version: "1.2.0", chapters: [{ startTime: 30, title: "B" }, { startTime: 0, title: "A" }, { startTime: "x" }] };
-    expect(parseChapters(j)).toEqual([{ start: 0, title: "A" }, { start: 30, title: "B" }]);
-    expect(parseChapters(null)).toEqual([]);
   });
 });

@@ -59,19 +59,16 @@ impl Api {
     pub fn chapters(&self, r: &ItemRef) -> ApiResult<ItemChapters> {
         let store = self.engine.store();
         let key = r.key();
-        let mut info = store.item_media_info(key)?;
-        let file = store.stored_asset(key, AssetRole::Chapters, 0)?;
-        let unread_file = file.is_some() && !info.as_ref().is_some_and(|i| i.from_chapters_file);
-        if info.is_none() || unread_file {
-            if let Some(f) = &file {
-                stowaway_sync::read_media_info(store, &f.sha256);
+        // Each stored file is read once (a file read before, chapters or
+        // none, is not read again).
+        for role in [AssetRole::Chapters, AssetRole::Media] {
+            if let Some(a) = store.stored_asset(key, role, 0)? {
+                if !store.media_info_read(&a.sha256)? {
+                    stowaway_sync::read_media_info(store, &a.sha256);
+                }
             }
-            if let Some(m) = store.stored_asset(key, AssetRole::Media, 0)? {
-                stowaway_sync::read_media_info(store, &m.sha256);
-            }
-            info = store.item_media_info(key)?;
         }
-        let Some(info) = info else {
+        let Some(info) = store.item_media_info(key)? else {
             return Ok(ItemChapters {
                 chapters: Vec::new(),
                 source: ChapterSource::None,

@@ -524,7 +524,7 @@ impl Api {
             item: n.id,
         });
         let collection_speed = store.collection_speed(&r.library, &r.collection)?;
-        let default_speed = crate::AppSettings::load(store)?.default_speed;
+        let default_speed = crate::AppSettings::default_speed(store)?;
         let (collection_title, course, collection_art) = store
             .collection_summary(&r.library, &r.collection)?
             .map(|c| (c.title, c.kind == "course", c.artwork))

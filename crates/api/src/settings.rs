@@ -46,6 +46,15 @@ impl Default for AppSettings {
 impl AppSettings {
     pub const DEFAULT_INTERVAL: u32 = 30;
 
+    /// The default playback speed alone (what the player needs per item).
+    pub fn default_speed(store: &Store) -> Result<f64, StoreError> {
+        Ok(store
+            .setting(SPEED)?
+            .and_then(|v| v.parse().ok())
+            .filter(|s| stowaway_store::check_speed(*s).is_ok())
+            .unwrap_or(1.0))
+    }
+
     /// Reads the stored settings (`start_at_login` is the OS's business
     /// and filled in by the caller).
     pub fn load(store: &Store) -> Result<AppSettings, StoreError> {
@@ -61,11 +70,7 @@ impl AppSettings {
             close_to_tray: flag(TRAY, true)?,
             start_at_login: false,
             storage_budget: store.storage_budget()?,
-            default_speed: store
-                .setting(SPEED)?
-                .and_then(|v| v.parse().ok())
-                .filter(|s| stowaway_store::check_speed(*s).is_ok())
-                .unwrap_or(1.0),
+            default_speed: Self::default_speed(store)?,
         })
     }
 

@@ -296,7 +296,8 @@ impl Sha256 {
     }
 
     /// The SHA-256 and length of everything `reader` yields, streaming
-    /// (the one place files are hashed: the store and the publisher use it).
+    /// (the store uses it; the publisher hashes a file and its chunks in one
+    /// pass of its own).
     pub fn digest_reader(mut reader: impl std::io::Read) -> std::io::Result<(Sha256, u64)> {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();

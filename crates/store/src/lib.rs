@@ -14,6 +14,15 @@
 //! here does network I/O or knows about Tauri.
 #![forbid(unsafe_code)]
 
+/// An item `i`'s duration as its media file gives it (when read): SQL
+/// shared by the item columns and `mediainfo::ITEM_MEDIA_DURATION`.
+macro_rules! item_media_duration {
+    () => {
+        "(SELECT mi.duration_ms FROM assets da JOIN media_info mi ON mi.sha256 = da.sha256
+          WHERE da.item_rowid = i.rowid AND da.role = 'media' LIMIT 1)"
+    };
+}
+
 mod blobs;
 mod chunks;
 mod db;

@@ -18,6 +18,10 @@ pub(crate) const ITEM_CHAPTER_TITLES: &str = "(SELECT mi.titles FROM assets ca
     WHERE ca.item_rowid = i.rowid AND ca.role IN ('media', 'chapters') AND mi.chapters <> '[]'
     ORDER BY ca.role = 'chapters' DESC, ca.position LIMIT 1)";
 
+/// An item `i`'s duration as its media file gives it (when read): what the
+/// catalog or feed gives comes first wherever this is used.
+pub(crate) const ITEM_MEDIA_DURATION: &str = item_media_duration!();
+
 /// Set once every file stored before media files were read has been read;
 /// from then on each file is read as it is stored.
 const BACKFILLED: &str = "media_info_backfilled";
@@ -63,6 +67,15 @@ impl Store {
             .into_iter()
             .filter_map(|(s, role, t)| Some((Sha256::parse(&s).ok()?, role, t)))
             .collect())
+    }
+
+    /// Whether what a file says (duration, chapters) was read and kept.
+    pub fn media_info_read(&self, sha: &Sha256) -> Result<bool, StoreError> {
+        Ok(self.reader().query_row(
+            "SELECT EXISTS (SELECT 1 FROM media_info WHERE sha256 = ?1)",
+            [sha.as_str()],
+            |r| r.get(0),
+        )?)
     }
 
     /// The role and media type of a stored file an item uses as its media

@@ -253,12 +253,12 @@ impl Store {
         Ok(self
             .reader()
             .query_row(
-                "SELECT title, summary, notes,
-                        COALESCE(duration_ms, (SELECT mi.duration_ms FROM assets a
-                            JOIN media_info mi ON mi.sha256 = a.sha256
-                            WHERE a.item_rowid = items.rowid AND a.role = 'media' LIMIT 1)),
-                        published_at, notes_html FROM items
-                 WHERE library_id = ?1 AND collection_id = ?2 AND id = ?3",
+                &format!(
+                    "SELECT i.title, i.summary, i.notes,
+                            COALESCE(i.duration_ms, {}), i.published_at, i.notes_html FROM items i
+                     WHERE i.library_id = ?1 AND i.collection_id = ?2 AND i.id = ?3",
+                    crate::mediainfo::ITEM_MEDIA_DURATION
+                ),
                 params![key.library, key.collection, key.item],
                 |r| {
                     Ok(ItemText {

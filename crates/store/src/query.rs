@@ -86,10 +86,12 @@ pub struct LibraryStatus {
     pub bytes_stored: u64,
 }
 
-pub(crate) const ITEM_COLUMNS: &str = "i.library_id, i.collection_id, i.id, i.kind, i.title, i.summary,
+pub(crate) const ITEM_COLUMNS: &str = concat!(
+    "i.library_id, i.collection_id, i.id, i.kind, i.title, i.summary,
     i.published_at,
-    COALESCE(i.duration_ms, (SELECT mi.duration_ms FROM assets a JOIN media_info mi ON mi.sha256 = a.sha256
-                             WHERE a.item_rowid = i.rowid AND a.role = 'media' LIMIT 1)),
+    COALESCE(i.duration_ms, ",
+    item_media_duration!(),
+    "),
     (SELECT COUNT(*) FROM assets a WHERE a.item_rowid = i.rowid),
     (SELECT COUNT(*) FROM assets a JOIN blobs b ON b.sha256 = a.sha256 WHERE a.item_rowid = i.rowid),
     (SELECT COALESCE(SUM(a.size), 0) FROM assets a WHERE a.item_rowid = i.rowid),
@@ -97,7 +99,8 @@ pub(crate) const ITEM_COLUMNS: &str = "i.library_id, i.collection_id, i.id, i.ki
               AND p.collection_id = i.collection_id AND p.item_id = i.id), 0),
     COALESCE((SELECT p.played FROM playback p WHERE p.library_id = i.library_id
               AND p.collection_id = i.collection_id AND p.item_id = i.id), 0),
-    i.explicit";
+    i.explicit"
+);
 
 pub(crate) fn item_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemView> {
     let assets: u32 = r.get(8)?;

@@ -68,9 +68,6 @@ struct Sink {
     task: tokio::task::JoinHandle<Result<BlobWriter, StoreError>>,
     accepted: u64,
     size: u64,
-    /// Set by the writer thread when a chunk failed its hash (a file with a
-    /// chunk list): it drops what follows until [`Sink::settle`].
-    bad_chunk: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Bytes of whole chunks checked when last asked (all bytes without a
     /// chunk list).
     checked: u64,
@@ -94,24 +91,25 @@ impl Sink {
         let checked = writer.checked();
         let chunk = writer.chunk_size();
         let size = writer.limit();
-        let bad_chunk = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let bad = bad_chunk.clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<SinkMsg>(32);
         let task = tokio::task::spawn_blocking(move || {
             let mut last = std::time::Instant::now();
+            // A chunk failed its hash: what follows is dropped until a
+            // settle reports it (a file with a chunk list).
+            let mut bad = false;
             while let Some(msg) = rx.blocking_recv() {
                 match msg {
-                    SinkMsg::Data(_) if bad.load(Ordering::Acquire) => {}
+                    SinkMsg::Data(_) if bad => {}
                     SinkMsg::Data(chunk) => match writer.write(&chunk) {
                         Ok(()) => {}
                         Err(StoreError::BadChunk { index, offset }) => {
                             debug!(index, offset, "a chunk failed its hash");
-                            bad.store(true, Ordering::Release);
+                            bad = true;
                         }
                         Err(e) => return Err(e),
                     },
                     SinkMsg::Settle(answer) => {
-                        let was_bad = bad.swap(false, Ordering::AcqRel);
+                        let was_bad = std::mem::take(&mut bad);
                         let _ = answer.send((writer.written(), writer.checked(), was_bad));
                     }
                     SinkMsg::CutBack(answer) => {
@@ -130,15 +128,9 @@ impl Sink {
             task,
             accepted,
             size,
-            bad_chunk,
             checked,
             chunk,
         }
-    }
-
-    /// Whether a chunk failed its hash since the last reset.
-    fn bad_chunk(&self) -> bool {
-        self.bad_chunk.load(Ordering::Acquire)
     }
 
     /// Waits for the writer to take every byte sent: returns whether a
@@ -776,9 +768,6 @@ impl Downloads<'_> {
                 self.done.fetch_add(n, Ordering::Relaxed);
                 counted += n;
                 window_bytes += n;
-                if writer.bad_chunk() {
-                    break StreamEnd::BadChunk;
-                }
                 // A chunk is complete: wait for its check before receiving
                 // more, so a bad one costs itself and what was in flight, not
                 // a queue's worth (measured: 1.0–1.35 MiB for a bad first
@@ -1573,7 +1562,7 @@ impl Engine {
     /// Indexes transcripts stored before they were indexed (a cache from an
     /// earlier version), and reads media and chapters files not read yet,
     /// a bounded number of each per sync.
-    pub(crate) async fn index_stored_transcripts(&self) {
+    pub(crate) async fn index_stored_files(&self) {
         match self.store().unindexed_transcripts(200) {
             Ok(list) => {
                 for (sha, _) in list {

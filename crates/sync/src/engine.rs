@@ -693,7 +693,7 @@ impl Engine {
             if let Err(e) = self.store.prune_partials() {
                 warn!(error = %e, "could not prune partial downloads");
             }
-            self.index_stored_transcripts().await;
+            self.index_stored_files().await;
         }
         let error = report.catalog_error.clone().or_else(|| {
             (!report.failed.is_empty())
