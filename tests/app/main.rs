@@ -838,7 +838,13 @@ async fn member_journey_in_the_real_app() {
         false
     })
     .await;
-    assert!(largest.exists(), "the damaged file is fetched again");
+    // Fetched again whole: the file's bytes hash to its name.
+    let name = largest.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        stowaway_catalog::Sha256::digest(&std::fs::read(&largest).unwrap()).as_str(),
+        name,
+        "the damaged file is fetched again"
+    );
 
     // Settings: start at login writes the desktop's autostart entry.
     click(&c, "#tab-settings").await;
