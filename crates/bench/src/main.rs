@@ -84,6 +84,7 @@ enum Section {
     Failover,
     Ready,
     Chunks,
+    Split,
 }
 
 // ---------------------------------------------------------------- processes
@@ -476,8 +477,9 @@ impl Published {
 
 // ---------------------------------------------------------------- 5. chunks
 
-/// One file from two mirrors, the first of which flips bytes (the first,
-/// middle and last it sends), published in format 1 (checked whole at the
+/// One file from two mirrors, the first of which has a damaged copy (one
+/// byte in the middle of the file flipped, whatever range is asked: a 1 MiB
+/// chunk's worth of damage), published in format 1 (checked whole at the
 /// end) and in format 2 (chunk lists): what came over the network twice.
 #[derive(Serialize)]
 struct ChunkRow {
@@ -516,7 +518,7 @@ fn chunks(bins: &Bins, work: &Path, size: u64) -> Result<Vec<ChunkRow>> {
         fs::remove_dir_all(root.join("member-healthy")).ok();
         liar.set_faults(vec![Rule::path(
             PathMatch::exact(p.blobs[0].1.clone()),
-            Fault::FlipBytes,
+            Fault::CorruptAt(size / 2),
         )]);
         let data = root.join("member");
         let t = fresh_sync(&data)?;
@@ -544,6 +546,159 @@ fn chunks(bins: &Bins, work: &Path, size: u64) -> Result<Vec<ChunkRow>> {
         fs::remove_dir_all(&data).ok();
     }
     Ok(rows)
+}
+
+// ---------------------------------------------------------------- 6. split
+
+/// One large file from two nginx mirrors that each serve 20 MiB/s per
+/// connection (`limit_rate 20m`, as a CDN or a distant host limits one
+/// stream), and from one nginx at full loopback speed: `stowaway sync`
+/// (format 2: segments across mirrors, each chunk checked, the file hashed,
+/// fsynced and indexed; format 1: one stream) beside `aria2c` with both
+/// URLs and `curl` from one mirror (neither hashes nor fsyncs).
+fn split(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
+    let root = work.join("split");
+    eprintln!(
+        "split: publishing one {} MiB file in formats 1 and 2…",
+        size / MIB
+    );
+    let p2 = Published::new_in_format(bins, &root.join("f2"), "split", 1, size, 2)?;
+    let p1 = Published::new_in_format(bins, &root.join("f1"), "split", 1, size, 1)?;
+    remove(&p2.source)?;
+    remove(&p1.source)?;
+    let limited = |p: &Published| {
+        [
+            Nginx::start_with(&p.mirror, "limit_rate 20m;"),
+            Nginx::start_with(&p.mirror, "limit_rate 20m;"),
+        ]
+    };
+    let (l2, l1) = (limited(&p2), limited(&p1));
+    let (full2, full1) = (Nginx::start(&p2.mirror), Nginx::start(&p1.mirror));
+    let out = root.join("out");
+    let blob = &p2.blobs[0];
+    let urls = |n: &[Nginx; 2]| -> Vec<String> {
+        n.iter().map(|x| format!("{}{}", x.url(), blob.1)).collect()
+    };
+    let aria = |urls: &[String], split: &str, per: &str| {
+        let mut c = Command::new("aria2c");
+        c.args([
+            "--quiet=true",
+            "--file-allocation=none",
+            "--allow-overwrite=true",
+            "--auto-file-renaming=false",
+            "--min-split-size=1M",
+        ])
+        .arg(format!("--split={split}"))
+        .arg(format!("--max-connection-per-server={per}"))
+        .arg("--dir")
+        .arg(&out)
+        .args(["--out", "file"])
+        .args(urls);
+        c
+    };
+    let curl_one = |url: &str| {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--fail", "-o"])
+            .arg(out.join("file"))
+            .arg(url);
+        c
+    };
+    enum Case<'a> {
+        Curl(String),
+        Aria(&'static str, &'static str),
+        Sync(&'a Published, Vec<String>),
+    }
+    let run_case = |case: &Case| -> Result<Timed> {
+        let (mut c, what) = match case {
+            Case::Curl(url) => (curl_one(url), "curl"),
+            Case::Aria(split, per) => (aria(&urls(&l2), split, per), "aria2c"),
+            Case::Sync(p, mirrors) => {
+                let data = out.join("data");
+                let sub = p.subscription(bins, "member", mirrors)?;
+                exec(
+                    bins.stowaway(&data)
+                        .arg("subscribe")
+                        .arg(&sub)
+                        .arg("--json"),
+                    "stowaway subscribe",
+                    &out,
+                )?;
+                flush();
+                let t = exec(
+                    bins.stowaway(&data)
+                        .args(["sync", "--json"])
+                        .env("STOWAWAY_LOG", "error"),
+                    "stowaway sync",
+                    &out,
+                )?;
+                let v = json_of(&t, "stowaway sync --json")?;
+                ensure!(
+                    v["ok"] == true && v["libraries"][0]["bytes_downloaded"].as_u64() == Some(size),
+                    "stowaway sync did not download the file: {v}"
+                );
+                return Ok(t);
+            }
+        };
+        flush();
+        let t = exec(&mut c, what, &out)?;
+        ensure!(
+            fs::metadata(out.join("file"))?.len() == size,
+            "{what}: short file"
+        );
+        Ok(t)
+    };
+    let full_url = format!("{}{}", full2.url(), blob.1);
+    let cases: Vec<(&str, Case)> = vec![
+        (
+            "two mirrors at 20 MiB/s per connection: curl, one mirror",
+            Case::Curl(urls(&l2)[0].clone()),
+        ),
+        (
+            "… aria2c both URLs, --split=4 --max-connection-per-server=2",
+            Case::Aria("4", "2"),
+        ),
+        (
+            "… aria2c both URLs, --split=8 --max-connection-per-server=4",
+            Case::Aria("8", "4"),
+        ),
+        (
+            "… stowaway sync, format 1 (one stream)",
+            Case::Sync(&p1, l1.iter().map(Nginx::url).collect()),
+        ),
+        (
+            "… stowaway sync, format 2 (segments, chunks checked)",
+            Case::Sync(&p2, l2.iter().map(Nginx::url).collect()),
+        ),
+        ("one mirror, full speed: curl", Case::Curl(full_url)),
+        (
+            "… stowaway sync, format 1 (one stream)",
+            Case::Sync(&p1, vec![full1.url()]),
+        ),
+        (
+            "… stowaway sync, format 2 (segments, chunks checked)",
+            Case::Sync(&p2, vec![full2.url()]),
+        ),
+    ];
+    let mut samples: Vec<Samples> = cases.iter().map(|_| Samples::default()).collect();
+    for r in 1..=args.runs {
+        for (i, (name, case)) in cases.iter().enumerate() {
+            remove(&out)?;
+            fs::create_dir_all(&out)?;
+            let t = run_case(case)?;
+            eprintln!("  run {r}/{}: {name:<62} {:>7.2} s", args.runs, t.wall);
+            samples[i].add(&t);
+        }
+    }
+    remove(&out)?;
+    drop((l2, l1, full2, full1));
+    if !args.keep {
+        remove(&root)?;
+    }
+    Ok(cases
+        .iter()
+        .zip(&samples)
+        .map(|((name, _), s)| s.row(name, size))
+        .collect())
 }
 
 // ---------------------------------------------------------------- 4. ready
@@ -827,6 +982,7 @@ struct Report {
     failover: Vec<Row>,
     ready: Vec<Row>,
     chunks: Vec<ChunkRow>,
+    split: Vec<Row>,
     /// Median time of the dropped-primary sync minus the healthy-primary one.
     failover_time_lost_s: Option<f64>,
     free_before: Option<u64>,
@@ -1418,6 +1574,30 @@ fn markdown(r: &Report) {
             );
         }
     }
+    if !r.split.is_empty() {
+        println!(
+            "## 6. One {:.0} MiB file, split across mirrors ({} runs)\n",
+            r.split[0].bytes as f64 / MIB as f64,
+            r.runs
+        );
+        println!(
+            "| method | median s | min s | max s | MB/s (median) | CPU user + sys s (median) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        for row in &r.split {
+            println!(
+                "| {} | {:.2} | {:.2} | {:.2} | {} | {:.2} + {:.2} |",
+                row.name,
+                row.median_s,
+                row.min_s,
+                row.max_s,
+                fmt_opt(row.mb_per_s_median, 0),
+                row.user_median_s,
+                row.sys_median_s
+            );
+        }
+        println!();
+    }
     println!(
         "Load average (1, 5, 15 min) before: {}; after: {}.",
         r.load_before, r.load_after
@@ -1482,6 +1662,7 @@ fn main() -> Result<()> {
         failover: Vec::new(),
         ready: Vec::new(),
         chunks: Vec::new(),
+        split: Vec::new(),
         failover_time_lost_s: None,
         free_before,
         free_after: None,
@@ -1504,6 +1685,9 @@ fn main() -> Result<()> {
     }
     if want(Section::Chunks) {
         report.chunks = chunks(&bins, work.path(), 256 * MIB)?;
+    }
+    if want(Section::Split) {
+        report.split = split(&args, &bins, work.path(), 200 * MIB)?;
     }
     report.free_after = free_bytes(work.path());
     report.load_after = loadavg();

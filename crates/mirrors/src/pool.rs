@@ -285,6 +285,27 @@ impl MirrorPool {
         }
     }
 
+    /// Opens bytes `offset..end` on one mirror (see
+    /// [`MirrorClient::open_range`]), recording failures and the time to
+    /// headers. The caller holds a [`permit`](Self::permit).
+    pub async fn open_range(
+        &self,
+        id: usize,
+        path: &str,
+        offset: u64,
+        end: u64,
+    ) -> Result<BodyStream, MirrorError> {
+        let r = self
+            .client
+            .open_range(self.mirror(id), path, offset, end)
+            .await;
+        match &r {
+            Ok(b) => self.with_health(id, |h| h.record_latency(b.ttfb)),
+            Err(e) => self.record_failure(id, e),
+        }
+        r
+    }
+
     /// A hedged request: ask the best available mirror; if it has not
     /// answered within the hedge delay, ask the next as well (and at once
     /// when one fails). The first `Ok` wins; the others are cancelled, and a

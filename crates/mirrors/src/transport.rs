@@ -450,7 +450,7 @@ impl MirrorClient {
                 url.clone(),
                 token.as_ref(),
                 *reach,
-                offset,
+                (offset, None),
                 &Validators::default(),
             )
             .await?
@@ -529,6 +529,26 @@ impl MirrorClient {
         }
     }
 
+    /// Opens bytes `offset..end` of `path` below `mirror` (a segment of a
+    /// file fetched from several mirrors at once). A file:// mirror, or a
+    /// server that ignores the range, may send more: the caller stops
+    /// reading at `end`, and checks [`BodyStream::start`].
+    pub async fn open_range(
+        &self,
+        mirror: &Mirror,
+        path: &str,
+        offset: u64,
+        end: u64,
+    ) -> Result<BodyStream, MirrorError> {
+        match self
+            .request_range(mirror, path, (offset, Some(end)), &Validators::default())
+            .await?
+        {
+            Opened::Body(b) => Ok(b),
+            Opened::NotModified => Err(MirrorError::Transfer("unexpected 304".into())),
+        }
+    }
+
     /// The general request: a byte offset and optional validators.
     pub async fn request(
         &self,
@@ -537,13 +557,26 @@ impl MirrorClient {
         offset: u64,
         validators: &Validators,
     ) -> Result<Opened, MirrorError> {
+        self.request_range(mirror, path, (offset, None), validators)
+            .await
+    }
+
+    /// A request for bytes `range.0..range.1` (to the end without one).
+    async fn request_range(
+        &self,
+        mirror: &Mirror,
+        path: &str,
+        range: (u64, Option<u64>),
+        validators: &Validators,
+    ) -> Result<Opened, MirrorError> {
+        let offset = range.0;
         check_relative(path)?;
         match mirror {
             Mirror::Http(base, token, reach) => {
                 let url = base
                     .join(path)
                     .map_err(|e| MirrorError::BadUrl(path.to_owned(), e.to_string()))?;
-                self.send(url, token.as_ref(), *reach, offset, validators)
+                self.send(url, token.as_ref(), *reach, range, validators)
                     .await
             }
             Mirror::File(root) => open_file(root.join(path), offset).await.map(Opened::Body),
@@ -555,7 +588,7 @@ impl MirrorClient {
         url: Url,
         token: Option<&AccessToken>,
         reach: Reach,
-        offset: u64,
+        (offset, end): (u64, Option<u64>),
         validators: &Validators,
     ) -> Result<Opened, MirrorError> {
         crate::reach::check(&url, reach)?;
@@ -568,8 +601,12 @@ impl MirrorClient {
             // reqwest drops it if a redirect leaves this host.
             req = req.bearer_auth(t.expose());
         }
-        if offset > 0 {
-            req = req.header(RANGE, format!("bytes={offset}-"));
+        match end {
+            Some(end) if end > offset => {
+                req = req.header(RANGE, format!("bytes={offset}-{}", end - 1));
+            }
+            _ if offset > 0 => req = req.header(RANGE, format!("bytes={offset}-")),
+            _ => {}
         }
         if let Some(etag) = &validators.etag {
             req = req.header(IF_NONE_MATCH, etag);

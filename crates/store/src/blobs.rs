@@ -5,11 +5,8 @@
 //! renamed into `sha256/ab/…` only when size and hash match. A crash leaves at
 //! most a partial file, never a wrong blob under a hash name.
 //!
-//! A file with a chunk list (catalog format 2) is also checked chunk by
-//! chunk as it arrives ([`BlobStore::resume_chunked`]): the partial file
-//! holds checked chunks and at most the one chunk being received; a chunk
-//! that fails its hash is cut off the file at once, so a mirror that sends a
-//! bad one costs that chunk only.
+//! A file with a chunk list (catalog format 2) is downloaded in pieces
+//! instead, each chunk checked as it completes: see `partial.rs`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -78,6 +75,11 @@ impl BlobStore {
     /// blob is discarded. With no partial file this is [`begin`](Self::begin).
     pub fn resume(&self, sha: &Sha256, size: u64) -> Result<BlobWriter, StoreError> {
         let partial = self.partial_path(sha);
+        // A file downloaded in chunks (out of order) is no prefix.
+        if self.chunk_journal_path(sha).exists() {
+            let _ = fs::remove_file(self.chunk_journal_path(sha));
+            return self.begin(sha, size);
+        }
         let mut file = match OpenOptions::new().read(true).write(true).open(&partial) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return self.begin(sha, size),
@@ -112,97 +114,6 @@ impl BlobStore {
         Ok(self.writer(file, partial, sha, size, hasher, n))
     }
 
-    /// Like [`begin`](Self::begin), with every chunk checked as it completes
-    /// (see [`resume_chunked`](Self::resume_chunked)).
-    pub fn begin_chunked(
-        &self,
-        sha: &Sha256,
-        size: u64,
-        chunk_size: u32,
-        digests: std::sync::Arc<[[u8; 32]]>,
-    ) -> Result<BlobWriter, StoreError> {
-        let chunk = u64::from(chunk_size.max(1));
-        if size.div_ceil(chunk) != digests.len() as u64 {
-            return self.begin(sha, size);
-        }
-        Ok(self.begin(sha, size)?.chunked(chunk, digests))
-    }
-
-    /// Like [`resume`](Self::resume), for a file whose catalog gives a chunk
-    /// list: the partial file's whole chunks are checked against `digests`
-    /// (it is cut at the first that does not match); the bytes of a last,
-    /// unfinished chunk are kept and checked when it is complete. Every chunk
-    /// written from here on is checked as it completes
-    /// ([`StoreError::BadChunk`] otherwise: it is cut off the file and the
-    /// writer goes on at the last good chunk).
-    pub fn resume_chunked(
-        &self,
-        sha: &Sha256,
-        size: u64,
-        chunk_size: u32,
-        digests: std::sync::Arc<[[u8; 32]]>,
-    ) -> Result<BlobWriter, StoreError> {
-        let chunk = u64::from(chunk_size.max(1));
-        let partial = self.partial_path(sha);
-        let mut file = match OpenOptions::new().read(true).write(true).open(&partial) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(self.begin(sha, size)?.chunked(chunk, digests))
-            }
-            Err(e) => return Err(StoreError::io(&partial, e)),
-        };
-        let len = file
-            .metadata()
-            .map_err(|e| StoreError::io(&partial, e))?
-            .len();
-        if size.div_ceil(chunk) != digests.len() as u64 {
-            // Not this file's list (cannot be: the list's length is checked
-            // before it is kept): checked whole only.
-            drop(file);
-            return self.resume(sha, size);
-        }
-        if len > size {
-            drop(file);
-            return Ok(self.begin(sha, size)?.chunked(chunk, digests));
-        }
-        let whole_chunks = if len == size { len } else { len - len % chunk };
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; chunk as usize];
-        let mut good = 0u64;
-        while good < whole_chunks {
-            let want = chunk.min(size - good) as usize;
-            if file.read_exact(&mut buf[..want]).is_err() {
-                break;
-            }
-            if Hasher::digest(&buf[..want])[..] != digests[(good / chunk) as usize][..] {
-                break; // this chunk and what follows go
-            }
-            hasher.update(&buf[..want]);
-            good += want as u64;
-        }
-        // The unfinished last chunk stays (checked when it completes) if
-        // every whole chunk before it was good.
-        let mut held = Vec::new();
-        if good == whole_chunks && len > good {
-            held.resize((len - good) as usize, 0);
-            if file.read_exact(&mut held).is_err() {
-                held.clear();
-            }
-        }
-        let end = good + held.len() as u64;
-        file.set_len(end).map_err(|e| StoreError::io(&partial, e))?;
-        use std::io::Seek;
-        file.seek(io::SeekFrom::Start(end))
-            .map_err(|e| StoreError::io(&partial, e))?;
-        let mut w = self
-            .writer(file, partial, sha, size, hasher, end)
-            .chunked(chunk, digests);
-        if let Some(c) = w.chunks.as_mut() {
-            c.held = held;
-        }
-        Ok(w)
-    }
-
     fn writer(
         &self,
         file: File,
@@ -221,7 +132,6 @@ impl BlobStore {
             limit: size,
             hasher,
             written,
-            chunks: None,
         }
     }
 
@@ -269,64 +179,9 @@ pub struct BlobWriter {
     limit: u64,
     hasher: Hasher,
     written: u64,
-    /// Chunk checking, for a file with a chunk list.
-    chunks: Option<ChunkCheck>,
-}
-
-/// The chunk being received and the digests it must match.
-struct ChunkCheck {
-    size: u64,
-    digests: std::sync::Arc<[[u8; 32]]>,
-    /// The bytes of the chunk being received: on disk already (so a pause
-    /// keeps them), hashed into the file's hash only once checked.
-    held: Vec<u8>,
 }
 
 impl BlobWriter {
-    fn chunked(mut self, size: u64, digests: std::sync::Arc<[[u8; 32]]>) -> BlobWriter {
-        self.chunks = Some(ChunkCheck {
-            size,
-            digests,
-            held: Vec::with_capacity(size as usize),
-        });
-        self
-    }
-
-    /// Chunk-checked writing: bytes go to the disk as they come; each chunk
-    /// is checked as it completes, and one that does not match is cut off
-    /// the file ([`StoreError::BadChunk`], with the last good chunk's end).
-    fn write_chunked(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        self.file
-            .write_all(bytes)
-            .map_err(|e| StoreError::io(&self.partial, e))?;
-        self.written += bytes.len() as u64;
-        let Some(c) = self.chunks.as_mut() else {
-            return Ok(()); // cannot happen: only called when chunked
-        };
-        c.held.extend_from_slice(bytes);
-        loop {
-            let checked = self.written - c.held.len() as u64;
-            let want = c.size.min(self.limit - checked) as usize;
-            if want == 0 || c.held.len() < want {
-                return Ok(());
-            }
-            let index = (checked / c.size) as usize;
-            let ok = c
-                .digests
-                .get(index)
-                .is_some_and(|d| Hasher::digest(&c.held[..want])[..] == d[..]);
-            if !ok {
-                self.drop_unchecked()?;
-                return Err(StoreError::BadChunk {
-                    index: index as u64,
-                    offset: checked,
-                });
-            }
-            self.hasher.update(&c.held[..want]);
-            c.held.drain(..want);
-        }
-    }
-
     /// The same writer, for bytes whose hash is not known (and whose size
     /// may not be): they are checked by [`finish_unknown`](Self::finish_unknown).
     fn unknown(mut self, size: Option<u64>) -> BlobWriter {
@@ -336,8 +191,6 @@ impl BlobWriter {
     }
 
     /// Appends bytes, hashing them. Refuses to grow past the expected size.
-    /// With a chunk list, each chunk is checked as it completes (and cut off
-    /// the file if it does not match).
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         if self.written + bytes.len() as u64 > self.limit {
             return Err(StoreError::TooLong {
@@ -349,44 +202,12 @@ impl BlobWriter {
                 expected_size: self.limit,
             });
         }
-        if self.chunks.is_some() {
-            return self.write_chunked(bytes);
-        }
         self.hasher.update(bytes);
         self.file
             .write_all(bytes)
             .map_err(|e| StoreError::io(&self.partial, e))?;
         self.written += bytes.len() as u64;
         Ok(())
-    }
-
-    /// The chunk size, when the file is checked chunk by chunk.
-    pub fn chunk_size(&self) -> Option<u64> {
-        self.chunks.as_ref().map(|c| c.size)
-    }
-
-    /// Bytes of whole chunks checked so far (with no chunk list: all).
-    pub fn checked(&self) -> u64 {
-        self.written - self.chunks.as_ref().map_or(0, |c| c.held.len() as u64)
-    }
-
-    /// Cuts off the bytes of the chunk being received (so that a chunk comes
-    /// whole from one mirror, and a bad one is blamed on it); returns what
-    /// is left, the checked chunks.
-    pub fn drop_unchecked(&mut self) -> Result<u64, StoreError> {
-        let checked = self.checked();
-        if checked < self.written {
-            use std::io::Seek;
-            self.file
-                .set_len(checked)
-                .and_then(|()| self.file.seek(io::SeekFrom::Start(checked)).map(drop))
-                .map_err(|e| StoreError::io(&self.partial, e))?;
-            self.written = checked;
-            if let Some(c) = self.chunks.as_mut() {
-                c.held.clear();
-            }
-        }
-        Ok(checked)
     }
 
     /// Bytes in the partial file so far (including a resumed prefix).
@@ -495,92 +316,6 @@ mod tests {
 
     fn sha_of(bytes: &[u8]) -> Sha256 {
         Sha256::from_digest(&Hasher::digest(bytes).into())
-    }
-
-    /// 64 KiB chunks of a 200,000-byte file, and their digests.
-    fn chunked_file() -> (Vec<u8>, std::sync::Arc<[[u8; 32]]>) {
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
-        let digests: Vec<[u8; 32]> = data
-            .chunks(64 << 10)
-            .map(|c| Hasher::digest(c).into())
-            .collect();
-        (data, digests.into())
-    }
-
-    #[test]
-    fn a_bad_chunk_is_cut_off_and_the_file_goes_on_after_the_last_good_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
-        let (data, digests) = chunked_file();
-        let sha = sha_of(&data);
-        let size = data.len() as u64;
-        let mut w = store
-            .resume_chunked(&sha, size, 64 << 10, digests.clone())
-            .unwrap();
-        // Chunk 0 whole, in odd pieces; then chunk 1 with one byte flipped.
-        for piece in data[..65536].chunks(7000) {
-            w.write(piece).unwrap();
-        }
-        assert_eq!(w.written(), 65536);
-        let mut bad = data[65536..131072].to_vec();
-        bad[1000] ^= 0xff;
-        w.write(&bad[..40000]).unwrap();
-        assert_eq!(w.written(), 65536 + 40000, "on disk while it arrives");
-        let e = w.write(&bad[40000..]).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                StoreError::BadChunk {
-                    index: 1,
-                    offset: 65536
-                }
-            ),
-            "{e}"
-        );
-        assert_eq!(w.written(), 65536);
-        assert_eq!(
-            std::fs::metadata(store.partial_path(&sha)).unwrap().len(),
-            65536,
-            "cut off"
-        );
-        // Another mirror sends the rest from the last good chunk.
-        w.write(&data[65536..]).unwrap();
-        assert_eq!(w.written(), size);
-        w.finish().unwrap();
-        assert_eq!(std::fs::read(store.path(&sha)).unwrap(), data);
-    }
-
-    #[test]
-    fn a_chunked_partial_keeps_its_good_chunks_and_checks_the_last_when_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
-        let (data, digests) = chunked_file();
-        let sha = sha_of(&data);
-        let size = data.len() as u64;
-        // Two good chunks and part of the third: all kept, the third
-        // checked when it completes.
-        std::fs::write(store.partial_path(&sha), &data[..65536 * 2 + 30000]).unwrap();
-        let mut w = store
-            .resume_chunked(&sha, size, 64 << 10, digests.clone())
-            .unwrap();
-        assert_eq!(w.written(), 65536 * 2 + 30000);
-        let mut wrong = data[65536 * 2 + 30000..65536 * 3].to_vec();
-        wrong[0] ^= 1;
-        assert!(matches!(
-            w.write(&wrong),
-            Err(StoreError::BadChunk { index: 2, .. })
-        ));
-        assert_eq!(w.written(), 65536 * 2, "the whole third chunk goes");
-        drop(w);
-        // A damaged second chunk: resumes after the first.
-        let mut damaged = data[..65536 * 3].to_vec();
-        damaged[70000] ^= 1;
-        std::fs::write(store.partial_path(&sha), &damaged).unwrap();
-        let mut w = store.resume_chunked(&sha, size, 64 << 10, digests).unwrap();
-        assert_eq!(w.written(), 65536);
-        w.write(&data[65536..]).unwrap();
-        w.finish().unwrap();
-        assert_eq!(std::fs::read(store.path(&sha)).unwrap(), data);
     }
 
     #[test]

@@ -414,6 +414,7 @@ impl Store {
             }
             tx.execute("DELETE FROM partials WHERE sha256 = ?1", [sha.as_str()])?;
             files.push(self.blobs().partial_path(&sha));
+            files.push(self.blobs().chunk_journal_path(&sha));
             freed.unwanted.push(sha);
         }
         tx.commit()?;

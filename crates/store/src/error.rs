@@ -53,10 +53,6 @@ pub enum StoreError {
     /// The member keeps it for the trip: unpin it before removing it.
     #[error("{0} is kept for the trip; unpin it first (`stowaway unpin`)")]
     Pinned(String),
-    /// A chunk of a file did not match its chunk list's hash: it was not
-    /// written (the file goes on at `offset`, the last good chunk's end).
-    #[error("chunk {index} (at byte {offset}) does not match its hash")]
-    BadChunk { index: u64, offset: u64 },
     /// A value the member chose is out of its range (a playback speed, a
     /// queue past its length).
     #[error("{0}")]
@@ -116,7 +112,6 @@ impl StoreError {
             StoreError::Catalog(e) => e.code(),
             StoreError::Pinned(_) => "pinned",
             StoreError::OutOfRange(_) => "out_of_range",
-            StoreError::BadChunk { .. } => "bad_chunk",
         }
     }
 }

@@ -136,13 +136,17 @@ impl Store {
         names.sort();
         names.dedup();
         for name in names {
-            if wanted.contains(&name) {
+            // `<sha256>` and its chunk journal, `<sha256>.chunks`.
+            let sha = name.split('.').next().unwrap_or_default();
+            if wanted.contains(sha) {
                 continue;
             }
             let _ = std::fs::remove_file(dir.join(&name));
-            self.writer()
-                .execute("DELETE FROM partials WHERE sha256 = ?1", [&name])?;
-            removed += 1;
+            if name == sha {
+                self.writer()
+                    .execute("DELETE FROM partials WHERE sha256 = ?1", [&name])?;
+                removed += 1;
+            }
         }
         Ok(removed)
     }

@@ -35,6 +35,7 @@ mod library;
 mod listening;
 mod mediainfo;
 mod pages;
+mod partial;
 mod playback;
 mod private;
 mod query;
@@ -52,6 +53,7 @@ pub use library::{
 pub use listening::{check_speed, QueueAt, ShelfItem, MAX_QUEUE, SPEED_RANGE};
 pub use mediainfo::MediaInfo;
 pub use pages::{CollectionCursor, CollectionSummary, ItemCursor, ItemFilter, Seek, MAX_WINDOW};
+pub use partial::{ChunkedPartial, PrefixHasher, Written};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
 pub use query::{fts_query, CollectionView, ItemView, LibraryStatus, SearchHit};
 pub use ready::{ReadyFile, ReadyItem, ReadyPlan, Reverified};

@@ -21,6 +21,8 @@ use tracing::{debug, info, warn};
 
 use crate::{Engine, SyncEvent};
 
+mod segmented;
+
 /// Shared state of one library's downloads (copied per blob, each copy with
 /// that blob's own cancellation token).
 #[derive(Clone, Copy)]
@@ -64,58 +66,21 @@ const STREAM_PACE: Pace = Pace {
 /// hashes, writes and (every 2 s) fdatasyncs, so receiving overlaps hashing
 /// and disk I/O and no async worker thread ever blocks on the disk.
 struct Sink {
-    tx: tokio::sync::mpsc::Sender<SinkMsg>,
+    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
     task: tokio::task::JoinHandle<Result<BlobWriter, StoreError>>,
     accepted: u64,
     size: u64,
-    /// Bytes of whole chunks checked when last asked (all bytes without a
-    /// chunk list).
-    checked: u64,
-    /// The chunk size, for a file with a chunk list.
-    chunk: Option<u64>,
-}
-
-enum SinkMsg {
-    Data(bytes::Bytes),
-    /// Once every byte before it is written: answer (bytes written, bytes
-    /// checked, whether a chunk failed) and forget the failure.
-    Settle(tokio::sync::oneshot::Sender<(u64, u64, bool)>),
-    /// Cut off the unchecked bytes of the chunk being received; answer what
-    /// is left.
-    CutBack(tokio::sync::oneshot::Sender<Result<u64, StoreError>>),
 }
 
 impl Sink {
     fn new(mut writer: BlobWriter) -> Sink {
         let accepted = writer.written();
-        let checked = writer.checked();
-        let chunk = writer.chunk_size();
         let size = writer.limit();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<SinkMsg>(32);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
         let task = tokio::task::spawn_blocking(move || {
             let mut last = std::time::Instant::now();
-            // A chunk failed its hash: what follows is dropped until a
-            // settle reports it (a file with a chunk list).
-            let mut bad = false;
-            while let Some(msg) = rx.blocking_recv() {
-                match msg {
-                    SinkMsg::Data(_) if bad => {}
-                    SinkMsg::Data(chunk) => match writer.write(&chunk) {
-                        Ok(()) => {}
-                        Err(StoreError::BadChunk { index, offset }) => {
-                            debug!(index, offset, "a chunk failed its hash");
-                            bad = true;
-                        }
-                        Err(e) => return Err(e),
-                    },
-                    SinkMsg::Settle(answer) => {
-                        let was_bad = std::mem::take(&mut bad);
-                        let _ = answer.send((writer.written(), writer.checked(), was_bad));
-                    }
-                    SinkMsg::CutBack(answer) => {
-                        let _ = answer.send(writer.drop_unchecked());
-                    }
-                }
+            while let Some(chunk) = rx.blocking_recv() {
+                writer.write(&chunk)?;
                 if last.elapsed() >= Duration::from_secs(2) {
                     writer.checkpoint()?;
                     last = std::time::Instant::now();
@@ -128,44 +93,6 @@ impl Sink {
             task,
             accepted,
             size,
-            checked,
-            chunk,
-        }
-    }
-
-    /// Waits for the writer to take every byte sent: returns whether a
-    /// chunk failed its hash since the last time (the writer then went back
-    /// to the last good chunk), and brings `written`/`checked` up to date.
-    async fn settle(&mut self) -> Result<bool, StoreError> {
-        let (answer, reply) = tokio::sync::oneshot::channel();
-        if self.tx.send(SinkMsg::Settle(answer)).await.is_err() {
-            return Err(self.close_err().await);
-        }
-        match reply.await {
-            Ok((written, checked, bad)) => {
-                self.accepted = written;
-                self.checked = checked;
-                Ok(bad)
-            }
-            Err(_) => Err(self.close_err().await),
-        }
-    }
-
-    /// Cuts off the unchecked bytes of the chunk being received (before
-    /// another mirror continues the file: a chunk comes whole from one).
-    async fn cut_back(&mut self) -> Result<u64, StoreError> {
-        let (answer, reply) = tokio::sync::oneshot::channel();
-        if self.tx.send(SinkMsg::CutBack(answer)).await.is_err() {
-            return Err(self.close_err().await);
-        }
-        match reply.await {
-            Ok(Ok(n)) => {
-                self.accepted = n;
-                self.checked = n;
-                Ok(n)
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(self.close_err().await),
         }
     }
 
@@ -183,7 +110,7 @@ impl Sink {
             });
         }
         self.accepted += chunk.len() as u64;
-        if self.tx.send(SinkMsg::Data(chunk)).await.is_err() {
+        if self.tx.send(chunk).await.is_err() {
             // The writer stopped: its error says why.
             return Err(self.close_err().await);
         }
@@ -227,8 +154,6 @@ enum StreamEnd {
     Failed(String),
     Slow(String),
     BadBytes(String),
-    /// A chunk failed its hash (a file with a chunk list): only it is lost.
-    BadChunk,
     Cancelled,
     /// More bytes came than the storage budget has room for.
     OverBudget,
@@ -336,33 +261,26 @@ impl Downloads<'_> {
         }
     }
 
-    async fn resume(&self, w: &WantedBlob, chunks: &Digests) -> Result<BlobWriter, StoreError> {
+    async fn resume(&self, w: &WantedBlob) -> Result<BlobWriter, StoreError> {
         let store = self.engine.store().clone();
         let (sha, size) = (w.sha256.clone(), w.size);
-        let chunks = chunks.clone();
-        tokio::task::spawn_blocking(move || match chunks {
-            Some((chunk_size, digests)) => store
-                .blobs()
-                .resume_chunked(&sha, size, chunk_size, digests),
-            None => store.blobs().resume(&sha, size),
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(StoreError::Io {
-                path: "partial".into(),
-                source: std::io::Error::other(e.to_string()),
+        tokio::task::spawn_blocking(move || store.blobs().resume(&sha, size))
+            .await
+            .unwrap_or_else(|e| {
+                Err(StoreError::Io {
+                    path: "partial".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })
             })
-        })
     }
 
-    /// A new partial file for `w` (its chunks checked, if it has a list).
-    fn fresh(&self, w: &WantedBlob, chunks: &Digests) -> Result<BlobWriter, String> {
-        let blobs = self.engine.store().blobs();
-        match chunks {
-            Some((size, d)) => blobs.begin_chunked(&w.sha256, w.size, *size, d.clone()),
-            None => blobs.begin(&w.sha256, w.size),
-        }
-        .map_err(|e| e.to_string())
+    /// A new partial file for `w`.
+    fn fresh(&self, w: &WantedBlob) -> Result<BlobWriter, String> {
+        self.engine
+            .store()
+            .blobs()
+            .begin(&w.sha256, w.size)
+            .map_err(|e| e.to_string())
     }
 
     /// The chunk list of a file whose catalog gives one (format 2): kept in
@@ -510,11 +428,10 @@ impl Downloads<'_> {
             }
         }
         let digests = self.chunk_digests(w).await;
-        let mut writer = Sink::new(self.resume(w, &digests).await.map_err(|e| e.to_string())?);
-        // Who sent the unchecked bytes of the chunk being received (None: no
-        // one, or an earlier sync); how many chunks failed their hash.
-        let mut tail_from: Option<usize> = None;
-        let mut bad_chunks = 0usize;
+        if let Some((chunk_size, list)) = &digests {
+            return self.segmented(w, *chunk_size, list.clone()).await;
+        }
+        let mut writer = Sink::new(self.resume(w).await.map_err(|e| e.to_string())?);
         let resumed = writer.written();
         if resumed > 0 {
             info!(blob = %sha, offset = resumed, "resuming partial download");
@@ -544,28 +461,6 @@ impl Downloads<'_> {
             if writer.written() == w.size {
                 let store2 = store.clone();
                 let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
-                if inner.written() < w.size {
-                    // The last chunk failed its hash as the writer drained
-                    // (a settle after each stream sees it first; this is the
-                    // net under it): only it is fetched again, a bounded
-                    // number of times.
-                    let checked = inner.written();
-                    self.done.fetch_sub(counted - checked, Ordering::Relaxed);
-                    counted = checked;
-                    bad_chunks += 1;
-                    if let Some(p) = tail_from.take().or(previous) {
-                        self.bad_chunk_from(p, &sha, &mut bad_for_this, &mut errors);
-                    }
-                    if bad_chunks > self.max_bad_chunks() {
-                        return Err(format!(
-                            "no mirror served chunks matching the file's chunk list ({})",
-                            errors.join("; ")
-                        ));
-                    }
-                    tried.clear();
-                    writer = Sink::new(inner);
-                    continue;
-                }
                 let finished = tokio::task::spawn_blocking(move || inner.finish())
                     .await
                     .map_err(|e| e.to_string())?;
@@ -621,8 +516,7 @@ impl Downloads<'_> {
                         }
                         contributors.clear();
                         tried.clear();
-                        tail_from = None;
-                        writer = Sink::new(self.fresh(w, &digests)?);
+                        writer = Sink::new(self.fresh(w)?);
                         continue;
                     }
                 }
@@ -675,18 +569,6 @@ impl Downloads<'_> {
             };
             tried.insert(m);
             let url = self.pool.url(m).to_owned();
-            // A chunk comes whole from one mirror, so that a bad one is
-            // blamed on who sent it: another mirror's unchecked bytes go.
-            if writer.written() > writer.checked && tail_from.is_some_and(|t| t != m) {
-                let c = writer.cut_back().await.map_err(|e| e.to_string())?;
-                self.done.fetch_sub(counted - c, Ordering::Relaxed);
-                counted = c;
-                tail_from = None;
-            }
-            // An unchecked tail from an earlier sync: a bad chunk there is
-            // no one's fault that we know.
-            let blamable = writer.written() == writer.checked || tail_from == Some(m);
-            let checked_before = writer.checked;
             let offset = writer.written();
             let _permit = self.pool.permit(m).await;
             let mut body = match self.pool.open(m, &path, offset).await {
@@ -768,21 +650,6 @@ impl Downloads<'_> {
                 self.done.fetch_add(n, Ordering::Relaxed);
                 counted += n;
                 window_bytes += n;
-                // A chunk is complete: wait for its check before receiving
-                // more, so a bad one costs itself and what was in flight, not
-                // a queue's worth (measured: 1.0–1.35 MiB for a bad first
-                // chunk; letting the writer lag two chunks made it 1.25–2.15
-                // MiB for 10–20 % more speed; see BENCHMARKS).
-                if writer
-                    .chunk
-                    .is_some_and(|c| writer.written() >= writer.checked + c)
-                {
-                    match writer.settle().await {
-                        Ok(false) => {}
-                        Ok(true) => break StreamEnd::BadChunk,
-                        Err(e) => return Err(e.to_string()),
-                    }
-                }
                 if last_event.elapsed() >= Duration::from_millis(100) {
                     last_event = Instant::now();
                     self.engine.emit(SyncEvent::DownloadProgress {
@@ -816,41 +683,12 @@ impl Downloads<'_> {
                     window_bytes = 0;
                 }
             };
-            // Every byte of the stream written: did a chunk fail its hash?
-            let bad = writer.settle().await.map_err(|e| e.to_string())?
-                || matches!(end, StreamEnd::BadChunk);
-            // Progress is checked bytes: bytes from a bad chunk, or from a
-            // stream given up as too slow (a drip would earn rounds for
-            // ever), earn no other round.
-            let got = writer.checked.saturating_sub(checked_before);
+            // Progress earns another round; bytes from a stream given up as
+            // too slow (a drip would earn rounds for ever) do not.
+            let got = writer.written().saturating_sub(offset);
             if got > 0 && !matches!(end, StreamEnd::Slow(_)) {
                 progressed_this_round = true;
             }
-            if bad {
-                // Only the chunk is lost: the file goes on from the last good
-                // one, from another mirror if there is one.
-                bad_chunks += 1;
-                if blamable {
-                    self.bad_chunk_from(m, &sha, &mut bad_for_this, &mut errors);
-                } else {
-                    errors.push(format!(
-                        "{url}: a chunk resumed from an earlier sync failed its hash"
-                    ));
-                }
-                self.done
-                    .fetch_sub(counted - writer.written(), Ordering::Relaxed);
-                counted = writer.written();
-                tail_from = None;
-                if bad_chunks > self.max_bad_chunks() {
-                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
-                    return Err(format!(
-                        "no mirror served chunks matching the file's chunk list ({})",
-                        errors.join("; ")
-                    ));
-                }
-                continue;
-            }
-            tail_from = (writer.written() > writer.checked).then_some(m);
             match end {
                 StreamEnd::Complete if writer.written() == w.size => {
                     self.pool.record_success(m, None);
@@ -885,11 +723,8 @@ impl Downloads<'_> {
                     self.done.fetch_sub(counted, Ordering::Relaxed);
                     counted = 0;
                     contributors.clear();
-                    tail_from = None;
-                    writer = Sink::new(self.fresh(w, &digests)?);
+                    writer = Sink::new(self.fresh(w)?);
                 }
-                // Handled above (settled first).
-                StreamEnd::BadChunk => {}
                 StreamEnd::Cancelled => {
                     let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
                     return Err("cancelled".into());
@@ -1431,7 +1266,7 @@ impl Downloads<'_> {
                     }
                     // A feed file has no chunk list, so no bad chunk; were
                     // there one, it would be bad bytes like any other.
-                    end @ (StreamEnd::BadBytes(_) | StreamEnd::BadChunk) => {
+                    end @ StreamEnd::BadBytes(_) => {
                         let e = match end {
                             StreamEnd::BadBytes(e) => e,
                             _ => "a chunk failed its hash".to_owned(),

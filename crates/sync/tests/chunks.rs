@@ -15,16 +15,17 @@ use tokio_util::sync::CancellationToken;
 mod common;
 use common::{publish, SIZE};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lying_mirror_costs_a_chunk_not_the_file() {
+/// Two mirrors, the first of which serves every episode with `fault`;
+/// returns what came twice (bytes received beyond the files) and how many
+/// bad chunks were reported, all from the liar.
+async fn sync_with_a_liar(fault: impl Fn(usize, u64) -> Fault) -> (u64, usize) {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("mirror")).unwrap();
     let liar = TestMirror::start(tmp.path().join("mirror")).unwrap();
     let honest = TestMirror::start(tmp.path().join("mirror")).unwrap();
     let mut sub = publish(tmp.path(), "acme", &liar.url());
     sub.mirrors.push(honest.url());
-    // The liar serves the catalog and the chunk lists as they are, and
-    // flips bytes (the first, middle and last it sends) in every episode.
+    // The liar serves the catalog and the chunk lists as they are.
     let catalog: Catalog =
         serde_json::from_slice(&std::fs::read(tmp.path().join("mirror/library.json")).unwrap())
             .unwrap();
@@ -39,7 +40,8 @@ async fn a_lying_mirror_costs_a_chunk_not_the_file() {
     liar.set_faults(
         media
             .iter()
-            .map(|a| Rule::path(PathMatch::exact(blob_path(&a.sha256)), Fault::FlipBytes))
+            .enumerate()
+            .map(|(i, a)| Rule::path(PathMatch::exact(blob_path(&a.sha256)), fault(i, a.size)))
             .collect(),
     );
     let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
@@ -55,7 +57,7 @@ async fn a_lying_mirror_costs_a_chunk_not_the_file() {
     for a in &media {
         assert!(store.has_blob(&a.sha256).unwrap(), "{} stored", a.sha256);
     }
-    // The liar was asked first and caught at a chunk's end.
+    // The liar was caught at a chunk's end.
     let mut bad_chunks = 0;
     while let Ok(e) = events.try_recv() {
         if let SyncEvent::DownloadMirrorFailed { code, mirror, .. } = e {
@@ -66,16 +68,50 @@ async fn a_lying_mirror_costs_a_chunk_not_the_file() {
         }
     }
     assert!(bad_chunks >= 1, "a bad chunk was seen");
-    // What came twice: at most a chunk (and what was in flight) for each
-    // file the liar started, where a whole-file check throws the file away.
-    let extra = lib.bytes_received - lib.bytes_downloaded;
+    (lib.bytes_received - lib.bytes_downloaded, bad_chunks)
+}
+
+/// A mirror whose copy of each episode has one damaged byte: each file
+/// costs at most the one chunk that holds it, fetched again from the other
+/// mirror; the liar's other chunks are good and kept. (The damage is in the
+/// first chunk of one episode and the second of the other: streams take
+/// chunks from the two mirrors in turn, so the liar serves one of them,
+/// whichever mirror goes first.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_copy_costs_its_chunk_not_the_file() {
+    let (extra, bad_chunks) =
+        sync_with_a_liar(|i, size| Fault::CorruptAt(if i == 0 { 100 } else { size / 2 })).await;
     assert!(
-        extra < SIZE as u64,
-        "{extra} bytes fetched again (a file is {SIZE}): more than chunks"
+        bad_chunks <= 2,
+        "{bad_chunks} bad chunks for two damaged ones"
     );
     assert!(
-        extra <= 2 * (2 * CHUNK_SIZE as u64),
+        extra <= 2 * CHUNK_SIZE as u64,
+        "{extra} bytes fetched again: more than the two damaged chunks"
+    );
+}
+
+/// A mirror that damages every response: each of its streams that was
+/// receiving a chunk when it was caught loses that chunk, and no more (at
+/// most the pool's 4 connections to it, where a whole-file check would
+/// throw both files away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_mirror_costs_the_chunks_in_flight_not_the_file() {
+    let (extra, bad_chunks) = sync_with_a_liar(|_, _| Fault::FlipBytes).await;
+    assert!(
+        extra < 2 * SIZE as u64,
+        "{extra} bytes fetched again (two files are {}): more than chunks",
+        2 * SIZE
+    );
+    // Each bad chunk costs itself (and a stream cut short at most what was
+    // in its buffer).
+    assert!(
+        extra <= bad_chunks as u64 * CHUNK_SIZE as u64 + (256 << 10),
         "{extra} bytes fetched again for {bad_chunks} bad chunks"
+    );
+    assert!(
+        bad_chunks <= 4,
+        "{bad_chunks} bad chunks: the liar was not left"
     );
 }
 

@@ -92,6 +92,10 @@ pub enum Fault {
     /// Serve the correct length but corrupt a few bytes (XOR `0xFF` at the
     /// first, middle and last byte of the served range).
     FlipBytes,
+    /// A damaged copy: the byte at this offset of the file is served
+    /// XOR `0xFF`, whatever range is asked for (one bad region, where
+    /// [`Fault::FlipBytes`] damages every response).
+    CorruptAt(u64),
     /// Ignore any `Range` header and answer `200` with the full body.
     IgnoreRange,
     /// Like [`Fault::Truncate`] but abortive: after `N` body bytes the socket
@@ -217,6 +221,7 @@ impl FromStr for Fault {
         match kind.as_str() {
             "black-hole" | "blackhole" => no_args(Fault::BlackHole),
             "flip-bytes" | "flip" => no_args(Fault::FlipBytes),
+            "corrupt-at" => one_arg().and(Ok(Fault::CorruptAt(num(&kind, arg1)?))),
             "ignore-range" => no_args(Fault::IgnoreRange),
             "status" => {
                 let code: u16 = num("status", arg1)?;
@@ -272,6 +277,7 @@ impl fmt::Display for Fault {
             Fault::Trickle { bytes_per_sec } => write!(f, "trickle:{bytes_per_sec}"),
             Fault::Truncate(n) => write!(f, "truncate:{n}"),
             Fault::FlipBytes => f.write_str("flip-bytes"),
+            Fault::CorruptAt(n) => write!(f, "corrupt-at:{n}"),
             Fault::IgnoreRange => f.write_str("ignore-range"),
             Fault::DropAfter(n) => write!(f, "drop-after:{n}"),
             Fault::Delay(d) => write!(f, "delay:{}ms", d.as_millis()),
@@ -393,6 +399,7 @@ mod tests {
             "trickle:1000",
             "truncate:5",
             "flip-bytes",
+            "corrupt-at:1048576",
             "ignore-range",
             "drop-after:3",
             "delay:250ms",

@@ -38,7 +38,7 @@ struct Args {
 
     /// Fault rule `FAULT[@PATH][#TIMES]` (repeatable; first match wins).
     /// FAULT is one of black-hole, status:CODE[:RETRY_AFTER], stall-after:N,
-    /// trickle:BYTES_PER_SEC, truncate:N, flip-bytes, ignore-range,
+    /// trickle:BYTES_PER_SEC, truncate:N, flip-bytes, corrupt-at:OFFSET, ignore-range,
     /// drop-after:N, delay:MILLIS. PATH is exact, or a prefix ending in `*`.
     #[arg(long = "fault", value_name = "SPEC")]
     faults: Vec<Rule>,

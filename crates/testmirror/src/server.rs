@@ -112,6 +112,8 @@ enum Next {
 enum BodyFault {
     None,
     Flip,
+    /// The file's byte at this offset is flipped.
+    CorruptAt(u64),
     Trickle(u64),
     Stall(u64),
     Truncate(u64),
@@ -369,6 +371,7 @@ impl Connection {
             Some(Fault::ServeFrom(other)) => root = other.clone(),
             Some(Fault::IgnoreRange) => honour_range = false,
             Some(Fault::FlipBytes) => body_fault = BodyFault::Flip,
+            Some(Fault::CorruptAt(n)) => body_fault = BodyFault::CorruptAt(*n),
             Some(Fault::Trickle { bytes_per_sec }) => {
                 body_fault = BodyFault::Trickle((*bytes_per_sec).max(1));
             }
@@ -515,11 +518,13 @@ impl Connection {
                 }
                 Ok(Next::Done)
             }
-            BodyFault::None | BodyFault::Flip | BodyFault::Trickle(_) => Ok(if keep_alive {
-                Next::KeepAlive
-            } else {
-                Next::Close
-            }),
+            BodyFault::None | BodyFault::Flip | BodyFault::CorruptAt(_) | BodyFault::Trickle(_) => {
+                Ok(if keep_alive {
+                    Next::KeepAlive
+                } else {
+                    Next::Close
+                })
+            }
         }
     }
 
@@ -535,9 +540,16 @@ impl Connection {
             BodyFault::Stall(n) | BodyFault::Truncate(n) | BodyFault::Drop(n) => n.min(send_len),
             _ => send_len,
         };
-        let flip_at: &[u64] = match fault {
-            BodyFault::Flip if send_len > 0 => &[0, send_len / 2, send_len - 1],
-            _ => &[],
+        let body_start = match body {
+            Body::File { start, .. } => *start,
+            _ => 0,
+        };
+        let flip_at: Vec<u64> = match fault {
+            BodyFault::Flip if send_len > 0 => vec![0, send_len / 2, send_len - 1],
+            BodyFault::CorruptAt(at) if (body_start..body_start + send_len).contains(&at) => {
+                vec![at - body_start]
+            }
+            _ => vec![],
         };
         let chunk_cap = match fault {
             BodyFault::Trickle(bps) => (bps / 10).clamp(1, CHUNK as u64) as usize,
@@ -566,7 +578,7 @@ impl Connection {
                 warn!(peer = %self.peer, "file shorter than announced; aborting response");
                 return Ok(false);
             }
-            for &pos in flip_at {
+            for &pos in &flip_at {
                 if (sent..sent + n as u64).contains(&pos) {
                     buf[(pos - sent) as usize] ^= 0xFF;
                 }

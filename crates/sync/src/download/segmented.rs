@@ -1,0 +1,875 @@
+//! A file with a chunk list (catalog format 2), fetched in segments from
+//! every healthy mirror at once.
+//!
+//! The file's chunks are shared out as segments (runs of chunks, lowest
+//! first) among up to [`MAX_STREAMS`] streams, at most [`PER_MIRROR`] on one
+//! mirror. Each stream asks its mirror for its segment's bytes with a
+//! bounded Range, cuts them into chunks and hands each whole chunk to the
+//! writer thread, which checks it against its digest and writes it at its
+//! place ([`stowaway_store::ChunkedPartial`]). A stream that has nothing left to take steals
+//! the back half of the segment with the most chunks left, so a slow mirror
+//! ends up with less of the file and a fast one with more; a stream that
+//! stalls, crawls or fails gives its chunks back and its place to a stream
+//! on the best other mirror. A chunk that fails its hash is fetched again
+//! from another mirror and its mirror is blamed and left for this file: a
+//! lying mirror costs a chunk, not the file.
+//!
+//! The file's own SHA-256 is taken in order on a third thread as the
+//! checked chunks join up from the start ([`PrefixHasher`]); the file is
+//! stored only when that matches too. Its journal lets a killed download go
+//! on with the chunks it had, without checking them again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use stowaway_catalog::blob_path;
+use stowaway_mirrors::MirrorError;
+use stowaway_store::{PrefixHasher, StoreError, WantedBlob, Written};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::{Downloads, StreamEnd};
+use crate::SyncEvent;
+
+/// Streams for one file at once, over all its mirrors.
+pub(crate) const MAX_STREAMS: usize = 8;
+/// Streams for one file on one mirror.
+pub(crate) const PER_MIRROR: usize = 4;
+/// Most chunks a stream takes at once (a segment).
+const MAX_SEGMENT: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Missing,
+    /// In a stream's segment.
+    Taken,
+    /// Received whole and handed to the writer; its check is awaited.
+    Sent,
+    Done,
+}
+
+/// The chunks a stream is fetching: `next` is being received, `end` may
+/// be lowered by a stream that steals the rest.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    next: usize,
+    end: usize,
+}
+
+/// Which chunk is where: the scheduler the streams share.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    chunks: Vec<State>,
+    /// Bytes of an unfinished chunk in the file (a stream that stopped, or
+    /// an earlier run): fetched from there on.
+    held: Vec<u64>,
+    segments: HashMap<usize, Segment>,
+    segment_len: usize,
+    done: usize,
+    /// Mirrors that sent a chunk failing its hash (for this file).
+    liars: HashSet<usize>,
+}
+
+impl Plan {
+    pub(crate) fn new(present: &[bool], held: &[(usize, u64)], streams: usize) -> Plan {
+        let mut held_at = vec![0; present.len()];
+        for &(i, n) in held {
+            if let Some(h) = held_at.get_mut(i) {
+                *h = n;
+            }
+        }
+        let chunks: Vec<State> = present
+            .iter()
+            .map(|p| if *p { State::Done } else { State::Missing })
+            .collect();
+        let done = present.iter().filter(|p| **p).count();
+        let missing = chunks.len() - done;
+        Plan {
+            chunks,
+            held: held_at,
+            segments: HashMap::new(),
+            segment_len: missing.div_ceil(streams.max(1)).clamp(1, MAX_SEGMENT),
+            done,
+            liars: HashSet::new(),
+        }
+    }
+
+    /// A segment for stream `s`: the first run of missing chunks (at most
+    /// a segment's length; a chunk with bytes held starts a run of its
+    /// own), else the back half of the segment with the most chunks left.
+    /// Returns the chunks and how many bytes of the first are in already;
+    /// `None` when there is nothing to take.
+    pub(crate) fn take(&mut self, s: usize) -> Option<(usize, usize, u64)> {
+        self.segments.remove(&s);
+        if let Some(start) = self.chunks.iter().position(|c| *c == State::Missing) {
+            let mut end = start;
+            while end < self.chunks.len()
+                && end - start < self.segment_len
+                && self.chunks[end] == State::Missing
+                && (end == start || self.held[end] == 0)
+            {
+                self.chunks[end] = State::Taken;
+                end += 1;
+            }
+            self.segments.insert(s, Segment { next: start, end });
+            return Some((start, end, self.held[start]));
+        }
+        // Steal: the chunk being received stays with its stream.
+        let (&victim, seg) = self
+            .segments
+            .iter()
+            .filter(|(_, g)| g.end - g.next >= 2)
+            .max_by_key(|(v, g)| (g.end - g.next, std::cmp::Reverse(**v)))?;
+        let left = seg.end - seg.next;
+        let mid = seg.next + (left / 2).max(1);
+        let end = seg.end;
+        if let Some(v) = self.segments.get_mut(&victim) {
+            v.end = mid;
+        }
+        self.segments.insert(s, Segment { next: mid, end });
+        Some((mid, end, 0))
+    }
+
+    /// Stream `s` handed chunk `i` to the writer: whether its segment goes
+    /// on (it may have been cut short by a steal).
+    pub(crate) fn sent(&mut self, s: usize, i: usize) -> bool {
+        if self.chunks[i] == State::Taken {
+            self.chunks[i] = State::Sent;
+        }
+        match self.segments.get_mut(&s) {
+            Some(g) => {
+                g.next = i + 1;
+                g.next < g.end
+            }
+            None => false,
+        }
+    }
+
+    /// Stream `s` stops, having sent `at` bytes of the chunk it was
+    /// receiving: the chunks of its segment not yet sent are missing again
+    /// (that one from where it stopped).
+    pub(crate) fn release(&mut self, s: usize, at: u64) {
+        if let Some(g) = self.segments.remove(&s) {
+            if g.next < g.end && self.chunks[g.next] == State::Taken {
+                self.held[g.next] = at;
+            }
+            for c in &mut self.chunks[g.next..g.end] {
+                if *c == State::Taken {
+                    *c = State::Missing;
+                }
+            }
+        }
+    }
+
+    /// The writer's word on chunk `i`.
+    pub(crate) fn checked(&mut self, i: usize, ok: bool) {
+        match (self.chunks[i], ok) {
+            (State::Done, _) => {}
+            (_, true) => {
+                self.chunks[i] = State::Done;
+                self.done += 1;
+            }
+            (_, false) => {
+                self.chunks[i] = State::Missing;
+                self.held[i] = 0;
+            }
+        }
+    }
+
+    pub(crate) fn complete(&self) -> bool {
+        self.done == self.chunks.len()
+    }
+
+    /// Chunks that are neither in nor on their way.
+    fn missing(&self) -> usize {
+        self.chunks.iter().filter(|c| **c == State::Missing).count()
+    }
+}
+
+/// How one stream ended.
+enum End {
+    /// Nothing left to take.
+    Done,
+    Failed(String),
+    Slow(String),
+    /// Its mirror sent a chunk that failed its hash (or bytes that are not
+    /// the file).
+    Liar,
+    Cancelled,
+}
+
+/// What the writer thread says of a chunk.
+enum Verdict {
+    Checked {
+        index: usize,
+        mirror: usize,
+    },
+    Bad {
+        index: usize,
+        mirror: usize,
+        spliced: bool,
+    },
+    Failed(StoreError),
+}
+
+/// A piece of a chunk for the writer: chunk, offset in it, bytes, mirror.
+type Piece = (usize, u64, Bytes, usize);
+
+/// What the streams of one file share.
+struct Shared<'a> {
+    w: &'a WantedBlob,
+    path: String,
+    chunk: u64,
+    plan: Mutex<Plan>,
+    tx: tokio::sync::mpsc::Sender<Piece>,
+    /// Bytes handed to the writer in this run.
+    arrived: AtomicU64,
+}
+
+impl Shared<'_> {
+    fn plan(&self) -> MutexGuard<'_, Plan> {
+        self.plan.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn chunk_len(&self, i: usize) -> u64 {
+        self.chunk
+            .min(self.w.size.saturating_sub(i as u64 * self.chunk))
+    }
+}
+
+impl Downloads<'_> {
+    /// Downloads `w`, which has a chunk list, in segments from its mirrors.
+    pub(super) async fn segmented(
+        &self,
+        w: &WantedBlob,
+        chunk_size: u32,
+        digests: Arc<[[u8; 32]]>,
+    ) -> Result<u64, String> {
+        let store = self.engine.store().clone();
+        let sha = w.sha256.to_string();
+        let opened = {
+            let (store, sha, size) = (store.clone(), w.sha256.clone(), w.size);
+            tokio::task::spawn_blocking(move || {
+                let p = store
+                    .blobs()
+                    .open_chunked(&sha, size, chunk_size, digests)?;
+                let h = p.prefix_hasher()?;
+                Ok::<_, StoreError>((p, h))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+        };
+        let (mut partial, mut hasher) = opened;
+        let resumed = partial.done_bytes();
+        if resumed > 0 {
+            info!(blob = %sha, bytes = resumed, "resuming a chunked download with the chunks it has");
+            self.engine.emit(SyncEvent::DownloadResumed {
+                sha256: sha.clone(),
+                offset: resumed,
+                size: w.size,
+            });
+        }
+        self.done.fetch_add(resumed, Ordering::Relaxed);
+        let _ = store.record_partial(&w.sha256, w.size, resumed, None);
+        let plan = Plan::new(
+            partial.present(),
+            &partial.held_chunks(),
+            self.streams().len(),
+        );
+        let prefix = partial.contiguous();
+
+        // The writer: writes pieces, checks whole chunks, keeps the journal.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(4 * MAX_STREAMS);
+        let (vtx, mut verdicts) = tokio::sync::mpsc::unbounded_channel::<Verdict>();
+        let (htx, hrx) = std::sync::mpsc::channel::<u64>();
+        let _ = htx.send(prefix);
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut noted = std::time::Instant::now();
+            let mut synced = std::time::Instant::now();
+            while let Some((index, at, bytes, mirror)) = rx.blocking_recv() {
+                match partial.write(index, at, &bytes, mirror as u32) {
+                    Ok(Written::Partial) => {}
+                    Ok(Written::Checked) => {
+                        let _ = htx.send(partial.contiguous());
+                        let _ = vtx.send(Verdict::Checked { index, mirror });
+                    }
+                    Ok(Written::Bad { spliced }) => {
+                        let _ = vtx.send(Verdict::Bad {
+                            index,
+                            mirror,
+                            spliced,
+                        });
+                    }
+                    Err(e) => {
+                        let _ = partial.checkpoint();
+                        let _ = vtx.send(Verdict::Failed(e));
+                        return (partial, false);
+                    }
+                }
+                // How far unfinished chunks are, often (a kill loses at
+                // most that moment); the data made durable every 2 s.
+                if noted.elapsed() >= Duration::from_millis(250) {
+                    noted = std::time::Instant::now();
+                    let r = if synced.elapsed() >= Duration::from_secs(2) {
+                        synced = noted;
+                        partial.checkpoint()
+                    } else {
+                        partial.note_held()
+                    };
+                    if let Err(e) = r {
+                        let _ = vtx.send(Verdict::Failed(e));
+                        return (partial, false);
+                    }
+                }
+            }
+            if let Err(e) = partial.checkpoint() {
+                warn!(error = %e, "could not checkpoint a chunked download");
+            }
+            (partial, true)
+        });
+        // The file's own hash, in order, on its own thread.
+        let hashing = tokio::task::spawn_blocking(move || {
+            while let Ok(mut end) = hrx.recv() {
+                while let Ok(later) = hrx.try_recv() {
+                    end = later;
+                }
+                hasher.hash_to(end)?;
+            }
+            Ok::<PrefixHasher, StoreError>(hasher)
+        });
+
+        let shared = Shared {
+            w,
+            path: blob_path(&w.sha256),
+            chunk: u64::from(chunk_size),
+            plan: Mutex::new(plan),
+            tx,
+            arrived: AtomicU64::new(0),
+        };
+        let outcome = self.run_streams(&shared, &mut verdicts, resumed).await;
+        drop(shared);
+        let partial = writer.await.map_err(|e| e.to_string())?;
+        let hasher = hashing.await.map_err(|e| e.to_string())?;
+        let (partial, hasher, by) = match (outcome, partial, hasher) {
+            (Ok(by), (p, true), Ok(h)) => (p, h, by),
+            (outcome, (p, _), h) => {
+                // What is on disk now, for the next run.
+                let _ = store.record_partial(&w.sha256, w.size, p.done_bytes(), None);
+                return Err(match (outcome, h) {
+                    (Err(e), _) => e,
+                    (_, Err(e)) => e.to_string(),
+                    _ => "the chunked download's writer stopped".into(),
+                });
+            }
+        };
+        let finished = tokio::task::spawn_blocking(move || {
+            let mut hasher = hasher;
+            hasher.hash_to(partial.size())?;
+            partial.finish(hasher)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        if let Err(e) = finished {
+            // Every chunk matched its list, and the whole does not match the
+            // file's hash: the catalog's chunk list is not this file's. No
+            // mirror is to blame, and no other fetch would help.
+            warn!(blob = %sha, error = %e, "chunks match their list but not the file's hash");
+            return Err(format!(
+                "the catalog's chunk list does not describe the file it names ({e})"
+            ));
+        }
+        let kept = store
+            .keep_blob_if_wanted(&w.sha256, w.size)
+            .map_err(|e| e.to_string())?;
+        if !kept {
+            return Err(self.removed_elsewhere());
+        }
+        self.engine.index_transcript(&w.sha256).await;
+        self.engine.index_media(&w.sha256).await;
+        let _ = store.remove_partial(&w.sha256);
+        self.engine.emit(SyncEvent::DownloadFinished {
+            sha256: sha,
+            mirror: by.map(|m| self.pool.url(m).to_owned()).unwrap_or_default(),
+            size: w.size,
+        });
+        Ok(w.size)
+    }
+
+    /// The mirrors to start streams on, best first, each as many times as
+    /// it gets streams: [`PER_MIRROR`] each, [`MAX_STREAMS`] in all,
+    /// shared out in turn.
+    fn streams(&self) -> Vec<usize> {
+        let mirrors = self.pool.available();
+        let mut out = Vec::new();
+        for _ in 0..PER_MIRROR {
+            for &m in &mirrors {
+                if out.len() < MAX_STREAMS {
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs the streams until every chunk is in (the mirror that sent the
+    /// most), or the file is given up for this sync.
+    async fn run_streams(
+        &self,
+        shared: &Shared<'_>,
+        verdicts: &mut tokio::sync::mpsc::UnboundedReceiver<Verdict>,
+        resumed: u64,
+    ) -> Result<Option<usize>, String> {
+        let w = shared.w;
+        let sha = w.sha256.to_string();
+        let mut streams = FuturesUnordered::new();
+        let mut on: HashMap<usize, usize> = HashMap::new(); // streams per mirror
+        let mut next_id = 0usize;
+        let mut errors: Vec<String> = Vec::new();
+        let mut left: HashSet<usize> = HashSet::new(); // failed this round
+        let mut served: HashMap<usize, u64> = HashMap::new(); // chunks
+        let mut bad_chunks = 0usize;
+        let mut lost = 0u64; // bytes of chunks that failed
+        let mut round = 0u32;
+        let mut progressed = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut last_record = Instant::now();
+        let shown =
+            |lost: u64| (resumed + shared.arrived.load(Ordering::Relaxed)).saturating_sub(lost);
+
+        let spawn = |m: usize, id: usize| {
+            let s = self.stream(shared, id, m);
+            async move { (id, m, s.await) }
+        };
+        if shared.plan().complete() {
+            return Ok(None);
+        }
+        let first = self.streams();
+        if let Some(&m) = first.first() {
+            self.engine.emit(SyncEvent::DownloadStarted {
+                sha256: sha.clone(),
+                label: w.label.clone(),
+                size: w.size,
+                offset: resumed,
+                mirror: self.pool.url(m).to_owned(),
+            });
+        }
+        for m in first {
+            *on.entry(m).or_default() += 1;
+            streams.push(spawn(m, next_id));
+            next_id += 1;
+        }
+        loop {
+            if shared.plan().complete() {
+                return Ok(served.iter().max_by_key(|(_, n)| **n).map(|(m, _)| *m));
+            }
+            if streams.is_empty() && shared.plan().missing() > 0 {
+                // Every stream stopped with chunks still missing: another
+                // round after a pause, as long as rounds bring chunks.
+                if progressed {
+                    round = 0;
+                } else {
+                    round += 1;
+                }
+                progressed = false;
+                if round >= self.max_rounds {
+                    return Err(if errors.is_empty() {
+                        "no mirror is available".into()
+                    } else {
+                        errors.join("; ")
+                    });
+                }
+                let backoff =
+                    Duration::from_millis(250 * (1 << round.min(6))).mul_f64(0.5 + fastrand::f64());
+                let wait = match self.pool.next_available_in() {
+                    Some(d) if self.pool.available().is_empty() && d <= Duration::from_secs(30) => {
+                        d.max(backoff)
+                    }
+                    _ => backoff,
+                };
+                debug!(blob = %sha, ?wait, round, "every stream stopped; waiting before the next round");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = self.cancel.cancelled() => return Err("cancelled".into()),
+                }
+                left.clear();
+                on.clear();
+                let liars = shared.plan().liars.clone();
+                let mut mirrors: Vec<usize> = self
+                    .streams()
+                    .into_iter()
+                    .filter(|m| !liars.contains(m))
+                    .collect();
+                if mirrors.is_empty() {
+                    // Only mirrors that lied are left: one may be asked
+                    // again, a few chunks at most.
+                    mirrors = self.pool.available().into_iter().take(1).collect();
+                }
+                for m in mirrors {
+                    *on.entry(m).or_default() += 1;
+                    streams.push(spawn(m, next_id));
+                    next_id += 1;
+                }
+                continue;
+            }
+            tokio::select! {
+                Some((id, m, end)) = streams.next() => {
+                    if let Some(n) = on.get_mut(&m) {
+                        *n = n.saturating_sub(1);
+                    }
+                    let reason = match end {
+                        End::Done => continue,
+                        End::Cancelled => return Err("cancelled".into()),
+                        End::Failed(e) | End::Slow(e) => e,
+                        End::Liar => "served bytes that fail their check".into(),
+                    };
+                    debug!(blob = %sha, stream = id, mirror = %self.pool.url(m), %reason, "stream stopped");
+                    errors.push(format!("{}: {reason}", self.pool.url(m)));
+                    left.insert(m);
+                    self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                        sha256: sha.clone(),
+                        mirror: self.pool.url(m).to_owned(),
+                        error: reason.clone(),
+                        code: "interrupted".into(),
+                    });
+                    // Its place goes to the best other mirror with room.
+                    if shared.plan().missing() == 0 {
+                        continue;
+                    }
+                    if let Some(o) = self.next_mirror(shared, &on, &left) {
+                        let offset = shared
+                            .plan()
+                            .chunks
+                            .iter()
+                            .position(|c| *c == State::Missing)
+                            .map_or(0, |i| i as u64 * shared.chunk);
+                        self.engine.emit(SyncEvent::Failover {
+                            sha256: sha.clone(),
+                            from: self.pool.url(m).to_owned(),
+                            to: self.pool.url(o).to_owned(),
+                            offset,
+                            reason,
+                        });
+                        *on.entry(o).or_default() += 1;
+                        streams.push(spawn(o, next_id));
+                        next_id += 1;
+                    }
+                }
+                Some(v) = verdicts.recv() => match v {
+                    Verdict::Checked { index, mirror } => {
+                        shared.plan().checked(index, true);
+                        *served.entry(mirror).or_default() += 1;
+                        progressed = true;
+                    }
+                    Verdict::Bad { index, mirror, spliced } => {
+                        bad_chunks += 1;
+                        let len = shared.chunk_len(index);
+                        lost += len;
+                        self.done.fetch_sub(len, Ordering::Relaxed);
+                        shared.plan().checked(index, false);
+                        if spliced {
+                            // Bytes from more than one source: no one to
+                            // blame; the chunk comes whole from one next.
+                            errors.push(format!(
+                                "chunk {index}, received in parts, failed its hash"
+                            ));
+                        } else {
+                            shared.plan().liars.insert(mirror);
+                            let mut bad_for_this = HashSet::new();
+                            self.bad_chunk_from(mirror, &sha, &mut bad_for_this, &mut errors);
+                        }
+                        if bad_chunks > self.max_bad_chunks() {
+                            return Err(format!(
+                                "no mirror served chunks matching the file's chunk list ({})",
+                                errors.join("; ")
+                            ));
+                        }
+                        // Fetched again by a stream with room: a new one on
+                        // the best honest mirror, if there is room for it.
+                        if streams.len() < MAX_STREAMS {
+                            if let Some(o) = self.next_mirror(shared, &on, &HashSet::new()) {
+                                *on.entry(o).or_default() += 1;
+                                streams.push(spawn(o, next_id));
+                                next_id += 1;
+                            }
+                        }
+                    }
+                    Verdict::Failed(e) => return Err(e.to_string()),
+                },
+                _ = tick.tick() => {
+                    self.engine.emit(SyncEvent::DownloadProgress {
+                        sha256: sha.clone(),
+                        bytes: shown(lost).min(w.size),
+                        size: w.size,
+                        mirror: served
+                            .iter()
+                            .max_by_key(|(_, n)| **n)
+                            .map(|(m, _)| self.pool.url(*m).to_owned())
+                            .unwrap_or_default(),
+                    });
+                    if last_record.elapsed() >= Duration::from_secs(2) {
+                        last_record = Instant::now();
+                        let _ = self.engine.store().record_partial(
+                            &w.sha256,
+                            w.size,
+                            shown(lost).min(w.size),
+                            None,
+                        );
+                        if self.removed_in_store(w) {
+                            return Err("cancelled".into());
+                        }
+                    }
+                }
+                () = self.cancel.cancelled() => return Err("cancelled".into()),
+            }
+        }
+    }
+
+    /// The best available mirror for another stream: not one that failed
+    /// this round (`left`) or lied, with room for one more.
+    fn next_mirror(
+        &self,
+        shared: &Shared<'_>,
+        on: &HashMap<usize, usize>,
+        left: &HashSet<usize>,
+    ) -> Option<usize> {
+        let liars = shared.plan().liars.clone();
+        self.pool.available().into_iter().find(|o| {
+            !left.contains(o) && !liars.contains(o) && on.get(o).copied().unwrap_or(0) < PER_MIRROR
+        })
+    }
+
+    /// One stream on mirror `m`: segments until there is none to take.
+    async fn stream(&self, shared: &Shared<'_>, id: usize, m: usize) -> End {
+        let mut at = 0;
+        let end = self.stream_inner(shared, id, m, &mut at).await;
+        shared.plan().release(id, at);
+        end
+    }
+
+    /// The stream's work; `at` is how many bytes of the chunk it is
+    /// receiving it has handed to the writer.
+    async fn stream_inner(&self, shared: &Shared<'_>, id: usize, m: usize, at: &mut u64) -> End {
+        let size = shared.w.size;
+        'segments: loop {
+            *at = 0;
+            let Some((start, end, skip)) = shared.plan().take(id) else {
+                return End::Done;
+            };
+            *at = skip;
+            if shared.plan().liars.contains(&m) {
+                return End::Liar;
+            }
+            let _permit = tokio::select! {
+                p = self.pool.permit(m) => p,
+                () = self.cancel.cancelled() => return End::Cancelled,
+            };
+            let offset = start as u64 * shared.chunk + skip;
+            let end_offset = (end as u64 * shared.chunk).min(size);
+            let opened = tokio::select! {
+                b = self.pool.open_range(m, &shared.path, offset, end_offset) => b,
+                () = self.cancel.cancelled() => return End::Cancelled,
+            };
+            let mut body = match opened {
+                Ok(mut b) => {
+                    b.set_pace(Some(self.pace()));
+                    b
+                }
+                Err(e) => return End::Failed(e.to_string()),
+            };
+            let mut pending = match self.skip_to(&mut body, m, offset).await {
+                Ok(c) => c,
+                Err(e) => return End::Failed(e.to_string()),
+            };
+            if let Some(rem) = body.remaining {
+                let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
+                // The range asked for, or (a server that ignored it) the
+                // rest of the file.
+                if rem != end_offset - offset && rem != size - offset {
+                    let e = format!(
+                        "announces {rem} bytes from offset {offset}, the catalog's file has {}",
+                        size - offset
+                    );
+                    self.pool.record_bad_bytes(m, &e);
+                    shared.plan().liars.insert(m);
+                    return End::Failed(e);
+                }
+            }
+            let started = Instant::now();
+            let mut window_start = Instant::now();
+            let mut window_bytes = 0u64;
+            let mut got = 0u64;
+            let mut i = start;
+            loop {
+                let mut data = match pending.take() {
+                    Some(c) => c,
+                    None => {
+                        let others = self.pool.available().iter().any(|o| *o != m);
+                        match self.next_chunk(&mut body, m, others).await {
+                            Ok(Some(c)) => c,
+                            Ok(None) => {
+                                let e = MirrorError::Transfer(format!(
+                                    "body ended at byte {} of a segment ending at {end_offset}",
+                                    i as u64 * shared.chunk + *at
+                                ));
+                                self.pool.record_failure(m, &e);
+                                return End::Failed(e.to_string());
+                            }
+                            Err(StreamEnd::Cancelled) => return End::Cancelled,
+                            Err(StreamEnd::Slow(e)) => return End::Slow(e),
+                            Err(StreamEnd::Failed(e)) => return End::Failed(e),
+                            Err(_) => return End::Failed("stream ended".into()),
+                        }
+                    }
+                };
+                if let Some(l) = self.limiter {
+                    l.take(data.len()).await;
+                }
+                self.received
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                window_bytes += data.len() as u64;
+                while !data.is_empty() {
+                    let want = shared.chunk_len(i) - *at;
+                    let piece = data.split_to((want as usize).min(data.len()));
+                    let n = piece.len() as u64;
+                    if shared.tx.send((i, *at, piece, m)).await.is_err() {
+                        return End::Failed("the writer stopped".into());
+                    }
+                    *at += n;
+                    got += n;
+                    self.done.fetch_add(n, Ordering::Relaxed);
+                    shared.arrived.fetch_add(n, Ordering::Relaxed);
+                    if *at < shared.chunk_len(i) {
+                        continue;
+                    }
+                    let more = shared.plan().sent(id, i);
+                    i += 1;
+                    *at = 0;
+                    // A mirror caught sending a bad chunk (by this stream
+                    // or another) stops at a chunk's end: what it sent
+                    // whole is checked and kept if good.
+                    if shared.plan().liars.contains(&m) {
+                        return End::Liar;
+                    }
+                    if !more {
+                        self.pool.record_success(m, None);
+                        self.pool.record_transfer(m, got, started.elapsed());
+                        continue 'segments;
+                    }
+                }
+                // Far slower than another mirror is known to be? Give the
+                // segment back to a better one.
+                let window = window_start.elapsed();
+                if window >= Duration::from_secs(2) {
+                    let rate = window_bytes as f64 / window.as_secs_f64();
+                    if let Some(reason) = self.too_slow(m, rate, &HashSet::new()) {
+                        self.pool.record_transfer(m, window_bytes, window);
+                        self.pool
+                            .record_failure(m, &MirrorError::Transfer(reason.clone()));
+                        return End::Slow(reason);
+                    }
+                    window_start = Instant::now();
+                    window_bytes = 0;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn states(p: &Plan) -> String {
+        p.chunks
+            .iter()
+            .map(|c| match c {
+                State::Missing => '.',
+                State::Taken => 't',
+                State::Sent => 's',
+                State::Done => 'D',
+            })
+            .collect()
+    }
+
+    #[test]
+    fn segments_are_shared_out_lowest_first_and_skip_what_is_in() {
+        let mut p = Plan::new(
+            &[true, false, false, false, false, true, false, false],
+            &[],
+            2,
+        );
+        assert_eq!(p.segment_len, 3);
+        assert_eq!(p.take(0), Some((1, 4, 0)));
+        assert_eq!(p.take(1), Some((4, 5, 0)), "stops at a chunk that is in");
+        assert_eq!(p.take(2), Some((6, 8, 0)));
+        assert_eq!(states(&p), "DttttDtt");
+        assert_eq!(
+            p.take(3),
+            Some((2, 4, 0)),
+            "then the back half of the longest"
+        );
+        assert_eq!(states(&p), "DttttDtt");
+    }
+
+    #[test]
+    fn an_idle_stream_steals_the_back_half_of_the_longest_segment() {
+        let mut p = Plan::new(&[false; 10], &[], 1);
+        assert_eq!(p.take(0), Some((0, 10, 0)));
+        assert!(p.sent(0, 0));
+        // Chunk 1 is being received by stream 0; 2..10 are left.
+        assert_eq!(p.take(1), Some((5, 10, 0)));
+        assert!(p.sent(0, 1));
+        assert!(p.sent(0, 2));
+        assert!(p.sent(0, 3));
+        assert!(!p.sent(0, 4), "stream 0's segment now ends at 5");
+        assert_eq!(p.take(2), Some((7, 10, 0)), "stream 1's segment is split");
+        // A stream that stops gives back what it had not sent.
+        assert!(p.sent(1, 5));
+        p.release(1, 0);
+        assert_eq!(states(&p), "ssssss.ttt");
+        assert_eq!(p.take(1), Some((6, 7, 0)), "and it is taken first");
+        // Nothing to steal from a segment whose one chunk is in flight.
+        let mut q = Plan::new(&[false; 2], &[], 2);
+        assert_eq!(q.take(0), Some((0, 1, 0)));
+        assert_eq!(q.take(1), Some((1, 2, 0)));
+        assert_eq!(q.take(2), None);
+    }
+
+    #[test]
+    fn a_stopped_stream_leaves_its_chunk_to_go_on_where_it_stopped() {
+        let mut p = Plan::new(&[false; 6], &[(4, 77)], 1);
+        assert_eq!(p.take(0), Some((0, 4, 0)), "a held chunk starts a run");
+        assert!(p.sent(0, 0));
+        p.release(0, 1000);
+        assert_eq!(p.take(1), Some((1, 4, 1000)));
+        assert_eq!(p.take(2), Some((4, 6, 77)));
+        // A chunk that fails is fetched whole.
+        p.sent(1, 1);
+        p.checked(1, false);
+        p.release(1, 0);
+        assert_eq!(p.take(3), Some((1, 4, 0)));
+    }
+
+    #[test]
+    fn a_bad_chunk_is_missing_again_and_the_file_is_complete_when_all_check() {
+        let mut p = Plan::new(&[false; 3], &[], 1);
+        assert_eq!(p.take(0), Some((0, 3, 0)));
+        for i in 0..3 {
+            p.sent(0, i);
+        }
+        p.checked(0, true);
+        p.checked(1, false);
+        p.checked(2, true);
+        assert!(!p.complete());
+        assert_eq!(p.take(1), Some((1, 2, 0)));
+        p.sent(1, 1);
+        p.checked(1, true);
+        assert!(p.complete());
+        assert_eq!(p.take(2), None);
+    }
+}
