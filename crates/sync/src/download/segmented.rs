@@ -39,8 +39,13 @@ use crate::SyncEvent;
 pub(crate) const MAX_STREAMS: usize = 8;
 /// Streams for one file on one mirror.
 pub(crate) const PER_MIRROR: usize = 4;
-/// Most chunks a stream takes at once (a segment).
-const MAX_SEGMENT: usize = 64;
+/// Most chunks a stream takes at once (a segment): small enough that idle
+/// streams mostly take fresh segments rather than steal.
+const MAX_SEGMENT: usize = 16;
+/// A segment is split for an idle stream only when this many chunks are
+/// left in it: each steal costs what the victim had read past its new end
+/// (up to a few hundred KiB), worth it only for a real tail.
+const MIN_STEAL: usize = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -122,7 +127,7 @@ impl Plan {
         let (&victim, seg) = self
             .segments
             .iter()
-            .filter(|(_, g)| g.end - g.next >= 2)
+            .filter(|(_, g)| g.end - g.next >= MIN_STEAL)
             .max_by_key(|(v, g)| (g.end - g.next, std::cmp::Reverse(**v)))?;
         let left = seg.end - seg.next;
         let mid = seg.next + (left / 2).max(1);
@@ -749,17 +754,24 @@ impl Downloads<'_> {
                     let more = shared.plan().sent(id, i);
                     i += 1;
                     *at = 0;
-                    // A mirror caught sending a bad chunk (by this stream
-                    // or another) stops at a chunk's end: what it sent
-                    // whole is checked and kept if good.
-                    if shared.plan().liars.contains(&m) {
-                        return End::Liar;
-                    }
                     if !more {
                         self.pool.record_success(m, None);
                         self.pool.record_transfer(m, got, started.elapsed());
+                        if !data.is_empty() || i < end {
+                            // Cut short by a steal: what was read past the
+                            // new end is fetched again by the stealer.
+                            debug!(stream = id, chunk = i, dropped = data.len(), "segment cut short");
+                        }
                         continue 'segments;
                     }
+                }
+                // A mirror caught sending a bad chunk (by this stream or
+                // another) stops once the bytes in hand are written: they
+                // are checked with their chunks like any others (a chunk
+                // it leaves unfinished is finished by another mirror, and
+                // blames no one if it fails).
+                if shared.plan().liars.contains(&m) {
+                    return End::Liar;
                 }
                 // Far slower than another mirror is known to be? Give the
                 // segment back to a better one.
@@ -808,11 +820,7 @@ mod tests {
         assert_eq!(p.take(1), Some((4, 5, 0)), "stops at a chunk that is in");
         assert_eq!(p.take(2), Some((6, 8, 0)));
         assert_eq!(states(&p), "DttttDtt");
-        assert_eq!(
-            p.take(3),
-            Some((2, 4, 0)),
-            "then the back half of the longest"
-        );
+        assert_eq!(p.take(3), None, "no segment has enough left to split");
         assert_eq!(states(&p), "DttttDtt");
     }
 
@@ -833,11 +841,13 @@ mod tests {
         p.release(1, 0);
         assert_eq!(states(&p), "ssssss.ttt");
         assert_eq!(p.take(1), Some((6, 7, 0)), "and it is taken first");
-        // Nothing to steal from a segment whose one chunk is in flight.
-        let mut q = Plan::new(&[false; 2], &[], 2);
-        assert_eq!(q.take(0), Some((0, 1, 0)));
-        assert_eq!(q.take(1), Some((1, 2, 0)));
-        assert_eq!(q.take(2), None);
+        // Nothing to steal from a segment with fewer than MIN_STEAL left.
+        let mut q = Plan::new(&[false; 8], &[], 2);
+        assert_eq!(q.take(0), Some((0, 4, 0)));
+        assert_eq!(q.take(1), Some((4, 8, 0)));
+        assert_eq!(q.take(2), Some((2, 4, 0)), "4 left of stream 0's: split");
+        assert_eq!(q.take(3), Some((6, 8, 0)), "and of stream 1's");
+        assert_eq!(q.take(4), None, "2 left of each: not split");
     }
 
     #[test]
