@@ -846,11 +846,22 @@ impl Downloads<'_> {
     /// Is `rate` (bytes/s on mirror `m`) far below what another mirror we
     /// could switch to is known to do?
     fn too_slow(&self, m: usize, rate: f64, tried: &HashSet<usize>) -> Option<String> {
-        let best_other = self
+        let others: Vec<usize> = self
             .pool
             .available()
             .into_iter()
-            .filter(|o| *o != m && !tried.contains(o))
+            .filter(|o| !tried.contains(o))
+            .collect();
+        self.too_slow_among(m, rate, &others)
+    }
+
+    /// [`too_slow`](Self::too_slow) against the given mirrors only (a feed
+    /// file's other sources).
+    fn too_slow_among(&self, m: usize, rate: f64, others: &[usize]) -> Option<String> {
+        let best_other = others
+            .iter()
+            .copied()
+            .filter(|o| *o != m)
             .map(|o| (o, self.pool.health(o).throughput_bps))
             .max_by(|a, b| a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0)))?;
         let best_other = match best_other {
@@ -1015,15 +1026,38 @@ impl Downloads<'_> {
         let mut errors: Vec<String> = Vec::new();
         let mut bad: HashSet<usize> = HashSet::new();
         let mut previous: Option<usize> = None;
-        for round in 0..self.max_rounds {
-            if round > 0 {
-                let wait =
+        // Rounds over the sources; a round that brought bytes earns
+        // another (as for a signed file), one that did not counts.
+        let mut round = 0u32;
+        let mut progressed = false;
+        let mut first = true;
+        loop {
+            if !first {
+                if progressed {
+                    round = 0;
+                } else {
+                    round += 1;
+                }
+                if round >= self.max_rounds {
+                    break;
+                }
+                let backoff =
                     Duration::from_millis(250 * (1 << round.min(6))).mul_f64(0.5 + fastrand::f64());
+                // Every source's host behind an open circuit: wait for the
+                // first to reopen (within reason), not a fixed back-off.
+                let available = self.pool.available();
+                let none_open = !sources.iter().any(|(m, _)| available.contains(m));
+                let wait = match self.pool.next_available_in() {
+                    Some(d) if none_open && d <= Duration::from_secs(30) => d.max(backoff),
+                    _ => backoff,
+                };
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = self.cancel.cancelled() => return Err("cancelled".into()),
                 }
             }
+            first = false;
+            progressed = false;
             // Healthy hosts first, in the pool's order; the rest after.
             let order = self.pool.available();
             let mut queue: Vec<&(usize, url::Url)> =
@@ -1032,7 +1066,9 @@ impl Downloads<'_> {
             if queue.is_empty() {
                 break;
             }
+            let mut tried: HashSet<usize> = HashSet::new();
             for &(m, ref url) in queue {
+                tried.insert(m);
                 if self.cancel.is_cancelled() {
                     return Err("cancelled".into());
                 }
@@ -1116,6 +1152,8 @@ impl Downloads<'_> {
                     let start_bytes = writer.written();
                     let mut last_event = Instant::now();
                     let mut last_check = Instant::now();
+                    let mut window_start = Instant::now();
+                    let mut window_bytes = 0u64;
                     let end = loop {
                         let chunk = match pending.take() {
                             Some(c) => c,
@@ -1171,13 +1209,54 @@ impl Downloads<'_> {
                                 mirror: url.to_string(),
                             });
                         }
+                        window_bytes += n;
+                        // The partial's progress in the index, and whether
+                        // the store still wants it.
                         if last_check.elapsed() >= Duration::from_secs(2) {
                             last_check = Instant::now();
+                            let _ = store.record_partial(
+                                &w.sha256,
+                                size.or(declared).unwrap_or(0),
+                                writer.written(),
+                                Some(url.as_str()),
+                            );
                             if self.removed_in_store(w) {
                                 break StreamEnd::Cancelled;
                             }
                         }
+                        // Far slower than another of this file's sources is
+                        // known to be (or a crawl, when nothing is known)?
+                        // Move on: with a hash to check the whole, the next
+                        // source continues where this one stopped.
+                        let window = window_start.elapsed();
+                        if window >= Duration::from_secs(2) {
+                            let rate = window_bytes as f64 / window.as_secs_f64();
+                            let others: Vec<usize> = sources
+                                .iter()
+                                .map(|(o, _)| *o)
+                                .filter(|o| !bad.contains(o) && !tried.contains(o))
+                                .filter(|o| self.pool.available().contains(o))
+                                .collect();
+                            if let Some(reason) = self.too_slow_among(m, rate, &others) {
+                                self.pool.record_transfer(m, window_bytes, window);
+                                self.pool
+                                    .record_failure(m, &MirrorError::Transfer(reason.clone()));
+                                break StreamEnd::Slow(reason);
+                            }
+                            window_start = Instant::now();
+                            window_bytes = 0;
+                        }
                     };
+                    // Bytes that stay earn another round: not those of a
+                    // stream given up as too slow (a drip would earn rounds
+                    // for ever), nor of a file that starts over after any
+                    // interruption (no hash to check a join).
+                    if resumable
+                        && writer.written() > start_bytes
+                        && !matches!(end, StreamEnd::Slow(_))
+                    {
+                        progressed = true;
+                    }
                     if matches!(end, StreamEnd::Complete) {
                         self.pool.record_success(m, None);
                         self.pool.record_transfer(

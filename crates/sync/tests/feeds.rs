@@ -636,6 +636,64 @@ async fn only_files_a_hash_will_check_are_resumed_across_sources() {
     }
 }
 
+/// The feed variants of the stall and trickle drills: an enclosure host
+/// that stops sending mid-file, or sends a trickle, does not hold the
+/// episode. The download moves to the alternate source and, the file having
+/// an integrity digest, continues there from where it stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalling_or_trickling_enclosure_host_is_left_for_the_alternate() {
+    for fault in [
+        Fault::StallAfter(200_000),
+        Fault::Trickle {
+            bytes_per_sec: 20_000,
+        },
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let primary = TestMirror::start(tmp.path().join("primary")).unwrap();
+        primary.set_faults(vec![Rule {
+            path: PathMatch::exact("media/e1.mp3"),
+            fault: fault.clone(),
+            times: None,
+        }]);
+        let s = Setup::new(Some(&primary), &[Ep::new(1)]).await;
+        let r = s.sync().await;
+        assert!(r.ok(), "{fault}: {:?}", r.libraries[0].failed);
+        assert_eq!(
+            std::fs::read(s.store().blobs().path(&Sha256::digest(&media(1)))).unwrap(),
+            media(1)
+        );
+        // The enclosure's host was asked first and sent part of the file;
+        // the alternate sent the rest, continuing with Range.
+        assert!(primary.requests().iter().any(|q| q.path == "media/e1.mp3"));
+        let sent_by_primary = primary.bytes_sent();
+        assert!(
+            sent_by_primary > 0 && sent_by_primary < SIZE as u64 / 2,
+            "{fault}: the slow host sent {sent_by_primary} of {SIZE} bytes"
+        );
+        let from_alternate: Vec<_> = s
+            .alternate
+            .requests()
+            .into_iter()
+            .filter(|q| q.path == "media/e1.mp3")
+            .collect();
+        assert_eq!(from_alternate.len(), 1, "{fault}: {from_alternate:?}");
+        assert!(
+            from_alternate[0]
+                .range
+                .as_deref()
+                .is_some_and(|r| r.starts_with("bytes=") && r != "bytes=0-"),
+            "{fault}: continued where the first host stopped: {:?}",
+            from_alternate[0].range
+        );
+        // The episode's bytes once, and its small transcript and chapters.
+        let received = r.libraries[0].bytes_received;
+        assert!(
+            (SIZE as u64..SIZE as u64 + 4096).contains(&received),
+            "{fault}: {received} bytes received for a {SIZE}-byte episode"
+        );
+    }
+}
+
 /// A publisher moving its files (a new CDN, a tracking prefix) changes
 /// nothing the member has: the files are known by episode, not by address.
 #[tokio::test]

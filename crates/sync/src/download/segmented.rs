@@ -760,7 +760,12 @@ impl Downloads<'_> {
                         if !data.is_empty() || i < end {
                             // Cut short by a steal: what was read past the
                             // new end is fetched again by the stealer.
-                            debug!(stream = id, chunk = i, dropped = data.len(), "segment cut short");
+                            debug!(
+                                stream = id,
+                                chunk = i,
+                                dropped = data.len(),
+                                "segment cut short"
+                            );
                         }
                         continue 'segments;
                     }
