@@ -226,6 +226,17 @@ async fn serve(
     .await;
     let asset = match found {
         Ok(Ok(Some(a))) => a,
+        Ok(Ok(None)) if role == AssetRole::Media => {
+            return send_arriving(
+                shared.store.clone(),
+                key_owned(&key),
+                role,
+                index,
+                req,
+                origin,
+            )
+            .await
+        }
         Ok(Ok(None)) => return StatusCode::NOT_FOUND.into_response(),
         Ok(Err(e)) => {
             warn!(error = %e, ?key, "media lookup failed");
@@ -234,6 +245,164 @@ async fn serve(
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
     send(asset, req, origin).await
+}
+
+fn key_owned(k: &ItemKey<'_>) -> (String, String, String) {
+    (
+        k.library.to_owned(),
+        k.collection.to_owned(),
+        k.item.to_owned(),
+    )
+}
+
+/// How long a request for bytes not in yet waits for them.
+const ARRIVING_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// Most bytes one response of a file still arriving carries (the player
+/// asks again for the rest).
+const ARRIVING_MAX: u64 = 8 << 20;
+
+/// The media of an item that is still downloading in chunks (catalog
+/// format 2): only chunks checked against their digests are served, a
+/// range at most up to where the checked chunks stop (206 with the shorter
+/// Content-Range; the player asks for the rest). A range that starts in a
+/// chunk not in yet tells the download to fetch that chunk first and waits
+/// for it (up to 20 s, then 503 with Retry-After). A file downloading
+/// whole (format 1, a feed) is not served until it is stored.
+async fn send_arriving(
+    store: Arc<Store>,
+    (library, collection, item): (String, String, String),
+    role: AssetRole,
+    index: usize,
+    req: Request<Body>,
+    origin: Option<HeaderValue>,
+) -> Response {
+    let s = store.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        s.arriving_asset(
+            ItemKey {
+                library: &library,
+                collection: &collection,
+                item: &item,
+            },
+            role,
+            index,
+        )
+    })
+    .await;
+    let Ok(Ok(Some(asset))) = found else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let size = asset.size;
+    let Some((start, last)) = requested_range(req.headers().get(header::RANGE), size) else {
+        return Response::builder()
+            .status(StatusCode::RANGE_NOT_SATISFIABLE)
+            .header(header::CONTENT_RANGE, format!("bytes */{size}"))
+            .body(Body::empty())
+            .unwrap_or_else(|_| StatusCode::RANGE_NOT_SATISFIABLE.into_response());
+    };
+    let deadline = tokio::time::Instant::now() + ARRIVING_WAIT;
+    loop {
+        let (st, sha) = (store.clone(), asset.sha256.clone());
+        let state = tokio::task::spawn_blocking(move || {
+            let stored = st.has_blob(&sha).unwrap_or(false);
+            (stored, st.blobs().chunks_in(&sha, size))
+        })
+        .await;
+        let chunks = match state {
+            // Stored meanwhile: served as any stored file.
+            Ok((true, _)) => return send(asset, req, origin).await,
+            Ok((false, Some(c))) => c,
+            _ => return StatusCode::NOT_FOUND.into_response(),
+        };
+        let run = chunks.run_from(start);
+        if !run.is_empty() {
+            let end = run.end.min(last + 1).min(start + ARRIVING_MAX);
+            let path = store.blobs().partial_path(&asset.sha256);
+            let bytes = match read_range(&path, start, end).await {
+                Ok(b) => b,
+                Err(e) => {
+                    warn!(error = %e, "reading a file still arriving failed");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            };
+            let head = *req.method() == Method::HEAD;
+            let mut b = Response::builder()
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(
+                    header::CONTENT_RANGE,
+                    format!("bytes {start}-{}/{size}", end - 1),
+                )
+                .header(header::CONTENT_LENGTH, end - start)
+                .header(header::ACCEPT_RANGES, "bytes")
+                .header(header::CACHE_CONTROL, "no-store");
+            if let Ok(ct) = HeaderValue::from_str(&served_type(&asset.media_type)) {
+                b = b.header(header::CONTENT_TYPE, ct);
+            }
+            if let Some(origin) = origin {
+                b = b
+                    .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin)
+                    .header(header::VARY, "Origin");
+            }
+            let body = if head {
+                Body::empty()
+            } else {
+                Body::from(bytes)
+            };
+            return b
+                .body(body)
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        // Not in yet: the download fetches it first; wait for it.
+        store.want(&asset.sha256, start);
+        if tokio::time::Instant::now() >= deadline {
+            debug!(sha = %asset.sha256, start, "bytes still not in; the player may ask again");
+            return Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .header(header::RETRY_AFTER, "1")
+                .body(Body::empty())
+                .unwrap_or_else(|_| StatusCode::SERVICE_UNAVAILABLE.into_response());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The one byte range a request asks for, as (first, last) within `size`
+/// (the whole file without a Range header); `None` when it cannot be served.
+fn requested_range(range: Option<&HeaderValue>, size: u64) -> Option<(u64, u64)> {
+    if size == 0 {
+        return None;
+    }
+    let Some(v) = range else {
+        return Some((0, size - 1));
+    };
+    let spec = v.to_str().ok()?.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // one range only
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let (first, last) = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        (size.saturating_sub(n), size - 1)
+    } else {
+        let first: u64 = a.parse().ok()?;
+        let last = if b.is_empty() {
+            size - 1
+        } else {
+            b.parse::<u64>().ok()?.min(size - 1)
+        };
+        (first, last)
+    };
+    (first <= last && first < size).then_some((first, last))
+}
+
+async fn read_range(path: &std::path::Path, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut f = tokio::fs::File::open(path).await?;
+    f.seek(std::io::SeekFrom::Start(start)).await?;
+    let mut buf = vec![0u8; (end - start) as usize];
+    f.read_exact(&mut buf).await?;
+    Ok(buf)
 }
 
 /// Artwork by hash: only a stored file the index knows as the artwork of a

@@ -306,3 +306,161 @@ async fn artwork_by_hash_and_nothing_else_by_hash() {
     );
     assert_eq!(reqwest::get(wrong_token).await.unwrap().status(), 404);
 }
+
+/// A store whose one item's media (`data`) is not stored: it is arriving.
+fn arriving_store(dir: &std::path::Path, data: &[u8]) -> Arc<Store> {
+    let store = Store::open(dir).unwrap();
+    store
+        .subscribe(&Subscription {
+            stowaway: 1,
+            library: "lib".into(),
+            title: None,
+            public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into(),
+            mirrors: vec!["https://a.example/".into()],
+            access: Default::default(),
+        })
+        .unwrap();
+    let item = Item {
+        id: "e1".into(),
+        kind: ItemKind::Episode,
+        title: "E1".into(),
+        summary: None,
+        notes: None,
+        notes_html: None,
+        published_at: None,
+        duration_ms: None,
+        season: None,
+        number: None,
+        explicit: None,
+        assets: vec![Asset {
+            role: AssetRole::Media,
+            sha256: sha(data),
+            size: data.len() as u64,
+            media_type: "audio/ogg".into(),
+            name: None,
+            chunks: None,
+        }],
+    };
+    let catalog = Catalog {
+        format: 1,
+        library: LibraryInfo {
+            id: "lib".into(),
+            title: "Lib".into(),
+            description: None,
+            artwork: None,
+        },
+        sequence: 1,
+        generated_at: time::OffsetDateTime::UNIX_EPOCH,
+        expires_at: time::OffsetDateTime::UNIX_EPOCH,
+        mirrors: vec![],
+        collections: vec![Collection {
+            id: "show".into(),
+            kind: CollectionKind::Show,
+            title: "Show".into(),
+            summary: None,
+            artwork: None,
+            items: vec![item],
+        }],
+    };
+    store
+        .apply_catalog(
+            "lib",
+            &VerifiedCatalog::unsigned(&catalog, stowaway_catalog::Limits::default()),
+        )
+        .unwrap();
+    Arc::new(store)
+}
+
+/// Play while it downloads: the media server serves the chunks of a file
+/// still arriving that are checked, never the bytes of an unfinished chunk;
+/// a range that starts where nothing is in yet asks the download for that
+/// chunk and waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
+    use stowaway_store::Written;
+    const C: usize = 65536;
+    let data: Vec<u8> = (0..4 * C as u32)
+        .map(|i| (i * 13 + i / 977) as u8)
+        .collect();
+    let digests: Vec<[u8; 32]> = data
+        .chunks(C)
+        .map(|c| sha2::Sha256::digest(c).into())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let store = arriving_store(dir.path(), &data);
+    let s = sha(&data);
+    let server = MediaServer::start(store.clone(), &[]).await.unwrap();
+    let url = server.asset_url(KEY, AssetRole::Media, 0);
+    let client = reqwest::Client::new();
+    let get = |range: String| client.get(&url).header("Range", range).send();
+
+    // No download of it on disk: nothing to serve.
+    assert_eq!(get("bytes=0-".into()).await.unwrap().status(), 404);
+
+    let mut p = store
+        .blobs()
+        .open_chunked(&s, data.len() as u64, C as u32, digests.into())
+        .unwrap();
+    assert_eq!(p.write(0, 0, &data[..C], 1).unwrap(), Written::Checked);
+    assert_eq!(
+        p.write(2, 0, &data[2 * C..3 * C], 1).unwrap(),
+        Written::Checked
+    );
+    assert_eq!(
+        p.write(1, 0, &data[C..C + 100], 1).unwrap(),
+        Written::Partial
+    );
+
+    // From the start: chunk 0 only (the shorter range; the player asks on).
+    let r = get("bytes=0-".into()).await.unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes 0-{}/{}", C - 1, 4 * C)
+    );
+    assert_eq!(r.headers()["content-type"], "audio/ogg");
+    assert_eq!(r.bytes().await.unwrap(), &data[..C]);
+    // A seek into chunk 2: from there to where the checked chunks stop.
+    let r = get(format!("bytes={}-", 2 * C + 10)).await.unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap(), &data[2 * C + 10..3 * C]);
+    // Chunk 1 has 100 unchecked bytes: not served. The request waits, the
+    // download is asked for that chunk, and once it is in, it is served.
+    let waiting = tokio::spawn(get(format!("bytes={C}-")));
+    let asked = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Some(at) = store.wanted(&s) {
+                return at;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the download is asked for the chunk");
+    assert_eq!(asked, C as u64);
+    assert!(
+        !waiting.is_finished(),
+        "nothing is served before it is checked"
+    );
+    assert_eq!(
+        p.write(1, 100, &data[C + 100..2 * C], 1).unwrap(),
+        Written::Checked
+    );
+    let r = waiting.await.unwrap().unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes {C}-{}/{}", 3 * C - 1, 4 * C)
+    );
+    assert_eq!(r.bytes().await.unwrap(), &data[C..3 * C]);
+
+    // Once stored, it is served whole like any stored file.
+    let mut h = p.prefix_hasher().unwrap();
+    assert_eq!(p.write(3, 0, &data[3 * C..], 1).unwrap(), Written::Checked);
+    h.hash_to(p.contiguous()).unwrap();
+    p.finish(h).unwrap();
+    store.mark_blob_present(&s, data.len() as u64).unwrap();
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), data);
+}

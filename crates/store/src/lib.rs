@@ -53,7 +53,7 @@ pub use library::{
 pub use listening::{check_speed, QueueAt, ShelfItem, MAX_QUEUE, SPEED_RANGE};
 pub use mediainfo::MediaInfo;
 pub use pages::{CollectionCursor, CollectionSummary, ItemCursor, ItemFilter, Seek, MAX_WINDOW};
-pub use partial::{ChunkedPartial, PrefixHasher, Written};
+pub use partial::{ChunkedPartial, ChunksIn, PrefixHasher, Written};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
 pub use query::{fts_query, CollectionView, ItemView, LibraryStatus, SearchHit};
 pub use ready::{ReadyFile, ReadyItem, ReadyPlan, Reverified};
@@ -73,6 +73,9 @@ pub struct Store {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
     blobs: BlobStore,
+    /// Where a player waits in files still arriving (this process only):
+    /// the download fetches that chunk first.
+    wants: Mutex<std::collections::HashMap<stowaway_catalog::Sha256, u64>>,
 }
 
 impl Store {
@@ -89,6 +92,7 @@ impl Store {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
             blobs,
+            wants: Mutex::default(),
         })
     }
 

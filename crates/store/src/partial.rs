@@ -57,7 +57,84 @@ pub enum Written {
     Bad { spliced: bool },
 }
 
+/// Which chunks of a file still arriving are in, checked (read from its
+/// journal, as another thread or process writes it).
+#[derive(Clone, Debug)]
+pub struct ChunksIn {
+    pub size: u64,
+    pub chunk: u64,
+    pub done: Vec<bool>,
+}
+
+impl ChunksIn {
+    /// The bytes from `offset` that are in checked chunks, one after the
+    /// other: `offset..end` (empty when the chunk at `offset` is not in).
+    pub fn run_from(&self, offset: u64) -> std::ops::Range<u64> {
+        let first = (offset / self.chunk) as usize;
+        let n = self.done[first.min(self.done.len())..]
+            .iter()
+            .take_while(|d| **d)
+            .count();
+        let end = ((first + n) as u64 * self.chunk).min(self.size);
+        offset..end.max(offset)
+    }
+}
+
+impl crate::Store {
+    /// A player waits at `offset` of `sha`, which is still arriving: the
+    /// download fetches the chunk there first (see [`wanted`](Self::wanted)).
+    pub fn want(&self, sha: &Sha256, offset: u64) {
+        self.wants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sha.clone(), offset);
+    }
+
+    /// Where a player waits in `sha`, once (the download takes it).
+    pub fn wanted(&self, sha: &Sha256) -> Option<u64> {
+        self.wants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sha)
+    }
+}
+
 impl BlobStore {
+    /// The chunks of `sha` (`size` bytes) that are in, checked, while it
+    /// downloads in chunks; `None` when no chunked download of it is on
+    /// disk. Only what the journal names as checked counts: its records
+    /// are written after the chunk's bytes.
+    pub fn chunks_in(&self, sha: &Sha256, size: u64) -> Option<ChunksIn> {
+        let j = crate::private::read_own(&self.chunk_journal_path(sha), 64 << 20)?;
+        if j.len() < HEADER || &j[..8] != MAGIC {
+            return None;
+        }
+        let file_size = u64::from_le_bytes(j[8..16].try_into().ok()?);
+        let chunk = u64::from(u32::from_le_bytes(j[16..20].try_into().ok()?));
+        if file_size != size || chunk == 0 || size.div_ceil(chunk) > u64::from(HELD) {
+            return None;
+        }
+        let mut done = vec![false; size.div_ceil(chunk) as usize];
+        let records: Vec<u32> = j[HEADER..]
+            .chunks_exact(4)
+            .map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]))
+            .collect();
+        let mut k = 0;
+        while k < records.len() {
+            match records[k] {
+                HELD => k += 3,
+                MARK => k += 1,
+                i => {
+                    if let Some(d) = done.get_mut(i as usize) {
+                        *d = true;
+                    }
+                    k += 1;
+                }
+            }
+        }
+        Some(ChunksIn { size, chunk, done })
+    }
+
     /// Where the journal of a chunked partial file lives.
     pub fn chunk_journal_path(&self, sha: &Sha256) -> PathBuf {
         self.partial_dir().join(format!("{}.chunks", sha.as_str()))

@@ -47,18 +47,47 @@ impl Store {
         role: AssetRole,
         index: usize,
     ) -> Result<Option<StoredAsset>, StoreError> {
+        self.asset_where(key, role, index, true)
+    }
+
+    /// An item's asset that is not stored yet, as [`stored_asset`]
+    /// describes it (`path` is where it will be once stored): the media
+    /// server serves its checked chunks while it downloads.
+    ///
+    /// [`stored_asset`]: Self::stored_asset
+    pub fn arriving_asset(
+        &self,
+        key: ItemKey<'_>,
+        role: AssetRole,
+        index: usize,
+    ) -> Result<Option<StoredAsset>, StoreError> {
+        self.asset_where(key, role, index, false)
+    }
+
+    fn asset_where(
+        &self,
+        key: ItemKey<'_>,
+        role: AssetRole,
+        index: usize,
+        stored: bool,
+    ) -> Result<Option<StoredAsset>, StoreError> {
         let conn = self.reader();
         // The index counts every asset with the role (as `item_assets`
-        // does), stored or not; only a stored one is returned.
+        // does), stored or not; only a stored (or only an unstored) one is
+        // returned.
+        let sql = format!(
+            "SELECT sha256, size, media_type, name FROM (
+                 SELECT a.sha256, a.size, a.media_type, a.name
+                 FROM items i
+                 JOIN assets a ON a.item_rowid = i.rowid
+                 WHERE i.library_id = ?1 AND i.collection_id = ?2 AND i.id = ?3 AND a.role = ?4
+                 ORDER BY a.position LIMIT 1 OFFSET ?5)
+             WHERE sha256 {} (SELECT sha256 FROM blobs)",
+            if stored { "IN" } else { "NOT IN" }
+        );
         let row: Option<(String, i64, String, Option<String>)> = conn
             .query_row(
-                "SELECT sha256, size, media_type, name FROM (
-                     SELECT a.sha256, a.size, a.media_type, a.name
-                     FROM items i
-                     JOIN assets a ON a.item_rowid = i.rowid
-                     WHERE i.library_id = ?1 AND i.collection_id = ?2 AND i.id = ?3 AND a.role = ?4
-                     ORDER BY a.position LIMIT 1 OFFSET ?5)
-                 WHERE sha256 IN (SELECT sha256 FROM blobs)",
+                &sql,
                 params![
                     key.library,
                     key.collection,

@@ -13,7 +13,7 @@ use stowaway_testmirror::{Fault, PathMatch, Rule, TestMirror};
 use tokio_util::sync::CancellationToken;
 
 mod common;
-use common::{publish, SIZE};
+use common::{publish, publish_sized, SIZE};
 
 /// Two mirrors, the first of which serves every episode with `fault`;
 /// returns what came twice (bytes received beyond the files) and how many
@@ -166,5 +166,73 @@ async fn a_lone_liar_is_given_up_after_a_few_chunks() {
         lib.bytes_received < 2 * size + 8 * CHUNK_SIZE as u64,
         "{} bytes received",
         lib.bytes_received
+    );
+}
+
+/// Play while it downloads: a player waiting in the middle of a file (the
+/// media server's `Store::want`) gets that chunk first. The mirror sends
+/// 256 KiB/s per connection, so each 1 MiB chunk takes 4 s; with 16 chunks
+/// in four segments of four, chunk 9 would come after chunk 8 (about 8 s
+/// in). Asked for, it comes in the first round, before any stream's second
+/// chunk, from a stream of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_a_player_waits_for_comes_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("mirror")).unwrap();
+    let mirror = TestMirror::start(tmp.path().join("mirror")).unwrap();
+    let sub = publish_sized(tmp.path(), "acme", &mirror.url(), 16 << 20);
+    let catalog: Catalog =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("mirror/library.json")).unwrap())
+            .unwrap();
+    let media = catalog.collections[0].items[0].assets[0].clone();
+    let other = catalog.collections[0].items[1].assets[0].clone();
+    mirror.set_faults(vec![
+        Rule::path(
+            PathMatch::exact(blob_path(&media.sha256)),
+            Fault::Trickle {
+                bytes_per_sec: 256 << 10,
+            },
+        ),
+        // The other episode is not part of this test: it waits.
+        Rule::path(PathMatch::exact(blob_path(&other.sha256)), Fault::BlackHole),
+    ]);
+    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+    let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
+    engine.subscribe(&sub).unwrap();
+    let cancel = CancellationToken::new();
+    let sync = {
+        let (engine, cancel) = (engine.clone(), cancel.clone());
+        tokio::spawn(async move { engine.sync(&SyncOptions::default(), &cancel).await })
+    };
+    // The player waits at chunk 9 from the start (as the media server
+    // does, every 50 ms, while a request waits).
+    let wanted = 9u64 << 20;
+    let order = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            store.want(&media.sha256, wanted);
+            if let Some(c) = store.blobs().chunks_in(&media.sha256, media.size) {
+                if c.done[9] {
+                    return c.done;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("chunk 9 arrives");
+    cancel.cancel();
+    let _ = sync.await;
+    for second in [1, 5, 13] {
+        assert!(
+            !order[second],
+            "chunk {second} came before chunk 9: {order:?}"
+        );
+    }
+    assert!(
+        mirror
+            .requests()
+            .iter()
+            .any(|q| q.range.as_deref() == Some(&format!("bytes={wanted}-{}", (12 << 20) - 1))),
+        "a stream of its own asked for chunk 9 to the end of its segment"
     );
 }

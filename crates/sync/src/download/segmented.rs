@@ -77,6 +77,8 @@ pub(crate) struct Plan {
     done: usize,
     /// Mirrors that sent a chunk failing its hash (for this file).
     liars: HashSet<usize>,
+    /// A chunk a player waits for: the next stream to take starts there.
+    priority: Option<usize>,
 }
 
 impl Plan {
@@ -100,7 +102,22 @@ impl Plan {
             segment_len: missing.div_ceil(streams.max(1)).clamp(1, MAX_SEGMENT),
             done,
             liars: HashSet::new(),
+            priority: None,
         }
+    }
+
+    /// A player waits for chunk `c`: whether a stream should be started for
+    /// it (it is neither in, nor on its way, nor being received).
+    pub(crate) fn prioritise(&mut self, c: usize) -> bool {
+        let wanted = match self.chunks.get(c) {
+            Some(State::Missing) => true,
+            Some(State::Taken) => self.segments.values().all(|g| g.next != c),
+            _ => false,
+        };
+        if wanted {
+            self.priority = Some(c);
+        }
+        wanted
     }
 
     /// A segment for stream `s`: the first run of missing chunks (at most
@@ -110,19 +127,31 @@ impl Plan {
     /// `None` when there is nothing to take.
     pub(crate) fn take(&mut self, s: usize) -> Option<(usize, usize, u64)> {
         self.segments.remove(&s);
-        if let Some(start) = self.chunks.iter().position(|c| *c == State::Missing) {
-            let mut end = start;
-            while end < self.chunks.len()
-                && end - start < self.segment_len
-                && self.chunks[end] == State::Missing
-                && (end == start || self.held[end] == 0)
-            {
-                self.chunks[end] = State::Taken;
-                end += 1;
+        // A chunk a player waits for: from there, split off the segment
+        // that holds it if need be.
+        if let Some(c) = self.priority.take() {
+            if self.chunks.get(c) == Some(&State::Taken) {
+                let victim = self
+                    .segments
+                    .iter()
+                    .find(|(_, g)| g.next < c && c < g.end)
+                    .map(|(v, g)| (*v, g.end));
+                if let Some((v, end)) = victim {
+                    if let Some(g) = self.segments.get_mut(&v) {
+                        g.end = c;
+                    }
+                    self.segments.insert(s, Segment { next: c, end });
+                    return Some((c, end, 0));
+                }
             }
-            self.segments.insert(s, Segment { next: start, end });
-            return Some((start, end, self.held[start]));
+            if self.chunks.get(c) == Some(&State::Missing) {
+                return Some(self.run_from(s, c));
+            }
         }
+        if let Some(start) = self.chunks.iter().position(|c| *c == State::Missing) {
+            return Some(self.run_from(s, start));
+        }
+
         // Steal: the chunk being received stays with its stream.
         let (&victim, seg) = self
             .segments
@@ -137,6 +166,21 @@ impl Plan {
         }
         self.segments.insert(s, Segment { next: mid, end });
         Some((mid, end, 0))
+    }
+
+    /// A segment for stream `s`: the run of missing chunks from `start`.
+    fn run_from(&mut self, s: usize, start: usize) -> (usize, usize, u64) {
+        let mut end = start;
+        while end < self.chunks.len()
+            && end - start < self.segment_len
+            && self.chunks[end] == State::Missing
+            && (end == start || self.held[end] == 0)
+        {
+            self.chunks[end] = State::Taken;
+            end += 1;
+        }
+        self.segments.insert(s, Segment { next: start, end });
+        (start, end, self.held[start])
     }
 
     /// Stream `s` handed chunk `i` to the writer: whether its segment goes
@@ -447,9 +491,17 @@ impl Downloads<'_> {
             |lost: u64| (resumed + shared.arrived.load(Ordering::Relaxed)).saturating_sub(lost);
 
         let spawn = |m: usize, id: usize| {
-            let s = self.stream(shared, id, m);
+            let s = self.stream(shared, id, m, false);
             async move { (id, m, s.await) }
         };
+        // A stream for a chunk a player waits for: on the best honest
+        // mirror, past the streams' limits (its first segment takes no
+        // connection slot, so it never waits behind the others).
+        let urgent = |m: usize, id: usize| {
+            let s = self.stream(shared, id, m, true);
+            async move { (id, m, s.await) }
+        };
+        let mut urgent_streams = FuturesUnordered::new();
         if shared.plan().complete() {
             return Ok(None);
         }
@@ -605,7 +657,24 @@ impl Downloads<'_> {
                     }
                     Verdict::Failed(e) => return Err(e.to_string()),
                 },
+                Some((id, m, end)) = urgent_streams.next() => {
+                    if let End::Failed(e) | End::Slow(e) = end {
+                        debug!(blob = %sha, stream = id, mirror = %self.pool.url(m), error = %e, "urgent stream stopped");
+                    }
+                }
                 _ = tick.tick() => {
+                    // A player waiting in this file: its chunk first.
+                    if let Some(offset) = self.engine.store().wanted(&w.sha256) {
+                        let c = (offset / shared.chunk) as usize;
+                        if shared.plan().prioritise(c) {
+                            let liars = shared.plan().liars.clone();
+                            if let Some(m) = self.pool.available().into_iter().find(|o| !liars.contains(o)) {
+                                debug!(blob = %sha, chunk = c, mirror = %self.pool.url(m), "a player waits: fetching its chunk first");
+                                urgent_streams.push(urgent(m, next_id));
+                                next_id += 1;
+                            }
+                        }
+                    }
                     self.engine.emit(SyncEvent::DownloadProgress {
                         sha256: sha.clone(),
                         bytes: shown(lost).min(w.size),
@@ -649,17 +718,25 @@ impl Downloads<'_> {
     }
 
     /// One stream on mirror `m`: segments until there is none to take.
-    async fn stream(&self, shared: &Shared<'_>, id: usize, m: usize) -> End {
+    async fn stream(&self, shared: &Shared<'_>, id: usize, m: usize, urgent: bool) -> End {
         let mut at = 0;
-        let end = self.stream_inner(shared, id, m, &mut at).await;
+        let end = self.stream_inner(shared, id, m, urgent, &mut at).await;
         shared.plan().release(id, at);
         end
     }
 
     /// The stream's work; `at` is how many bytes of the chunk it is
     /// receiving it has handed to the writer.
-    async fn stream_inner(&self, shared: &Shared<'_>, id: usize, m: usize, at: &mut u64) -> End {
+    async fn stream_inner(
+        &self,
+        shared: &Shared<'_>,
+        id: usize,
+        m: usize,
+        urgent: bool,
+        at: &mut u64,
+    ) -> End {
         let size = shared.w.size;
+        let mut first = true;
         'segments: loop {
             *at = 0;
             let Some((start, end, skip)) = shared.plan().take(id) else {
@@ -669,9 +746,13 @@ impl Downloads<'_> {
             if shared.plan().liars.contains(&m) {
                 return End::Liar;
             }
-            let _permit = tokio::select! {
-                p = self.pool.permit(m) => p,
-                () = self.cancel.cancelled() => return End::Cancelled,
+            let _permit = if urgent && std::mem::take(&mut first) {
+                None
+            } else {
+                tokio::select! {
+                    p = self.pool.permit(m) => Some(p),
+                    () = self.cancel.cancelled() => return End::Cancelled,
+                }
             };
             let offset = start as u64 * shared.chunk + skip;
             let end_offset = (end as u64 * shared.chunk).min(size);
@@ -868,6 +949,24 @@ mod tests {
         p.checked(1, false);
         p.release(1, 0);
         assert_eq!(p.take(3), Some((1, 4, 0)));
+    }
+
+    #[test]
+    fn a_chunk_a_player_waits_for_is_taken_first() {
+        let mut p = Plan::new(&[false; 16], &[], 4);
+        for s in 0..4 {
+            assert_eq!(p.take(s), Some((4 * s, 4 * s + 4, 0)));
+        }
+        assert!(p.prioritise(9));
+        assert_eq!(p.take(9), Some((9, 12, 0)), "split off stream 2's segment");
+        assert!(!p.sent(2, 8), "stream 2 now ends at 9");
+        assert!(!p.prioritise(9), "being received");
+        assert!(!p.prioritise(8), "sent");
+        // A missing chunk: the next segment starts there.
+        let mut q = Plan::new(&[false; 4], &[], 1);
+        assert!(q.prioritise(3));
+        assert_eq!(q.take(0), Some((3, 4, 0)));
+        assert_eq!(q.take(1), Some((0, 3, 0)));
     }
 
     #[test]

@@ -9,6 +9,12 @@ pub const SIZE: usize = 3 << 20;
 /// A signed mirror tree in `root/mirror` with one show of two 3 MiB
 /// episodes; returns the subscription for a mirror at `url`.
 pub fn publish(root: &Path, library: &str, url: &str) -> Subscription {
+    publish_sized(root, library, url, SIZE)
+}
+
+/// [`publish`] with episodes of `size` bytes.
+#[allow(dead_code)] // not every test binary uses it
+pub fn publish_sized(root: &Path, library: &str, url: &str, size: usize) -> Subscription {
     let source = root.join("source");
     std::fs::create_dir_all(source.join("media")).unwrap();
     let mut toml = format!(
@@ -16,7 +22,7 @@ pub fn publish(root: &Path, library: &str, url: &str) -> Subscription {
     );
     for e in 1..=2u8 {
         let salt = library.len() as u8;
-        let data: Vec<u8> = (0..SIZE)
+        let data: Vec<u8> = (0..size)
             .map(|i| (i as u8).wrapping_mul(e).wrapping_add(e ^ salt))
             .collect();
         std::fs::write(source.join(format!("media/e{e}.ogg")), data).unwrap();
