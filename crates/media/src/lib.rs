@@ -305,7 +305,8 @@ async fn send_arriving(
         let (st, sha) = (store.clone(), asset.sha256.clone());
         let state = tokio::task::spawn_blocking(move || {
             let stored = st.has_blob(&sha).unwrap_or(false);
-            (stored, st.blobs().chunks_in(&sha, size))
+            let running = st.is_arriving(&sha);
+            (stored, st.blobs().chunks_in(&sha, size, running))
         })
         .await;
         let chunks = match state {

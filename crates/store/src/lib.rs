@@ -76,6 +76,8 @@ pub struct Store {
     /// Where a player waits in files still arriving (this process only):
     /// the download fetches that chunk first.
     wants: Mutex<std::collections::HashMap<stowaway_catalog::Sha256, u64>>,
+    /// Files downloading in chunks in this process.
+    arriving: Mutex<std::collections::HashSet<stowaway_catalog::Sha256>>,
 }
 
 impl Store {
@@ -93,6 +95,7 @@ impl Store {
             reader: Mutex::new(reader),
             blobs,
             wants: Mutex::default(),
+            arriving: Mutex::default(),
         })
     }
 

@@ -90,6 +90,25 @@ impl crate::Store {
             .insert(sha.clone(), offset);
     }
 
+    /// A download of `sha` in chunks runs in this process (`true`) or
+    /// ended; the media server trusts its newest journal records only then.
+    pub fn set_arriving(&self, sha: &Sha256, running: bool) {
+        let mut a = self.arriving.lock().unwrap_or_else(|p| p.into_inner());
+        if running {
+            a.insert(sha.clone());
+        } else {
+            a.remove(sha);
+        }
+    }
+
+    /// Whether a download of `sha` in chunks runs in this process.
+    pub fn is_arriving(&self, sha: &Sha256) -> bool {
+        self.arriving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(sha)
+    }
+
     /// Where a player waits in `sha`, once (the download takes it).
     pub fn wanted(&self, sha: &Sha256) -> Option<u64> {
         self.wants
@@ -104,14 +123,16 @@ impl BlobStore {
     /// downloads in chunks; `None` when no chunked download of it is on
     /// disk. Only what the journal names as checked counts: its records
     /// are written after the chunk's bytes.
-    pub fn chunks_in(&self, sha: &Sha256, size: u64) -> Option<ChunksIn> {
+    pub fn chunks_in(&self, sha: &Sha256, size: u64, all: bool) -> Option<ChunksIn> {
         let j = crate::private::read_own(&self.chunk_journal_path(sha), 64 << 20)?;
         if j.len() < HEADER || &j[..8] != MAGIC {
             return None;
         }
         let file_size = u64::from_le_bytes(j[8..16].try_into().ok()?);
         let chunk = u64::from(u32::from_le_bytes(j[16..20].try_into().ok()?));
-        if file_size != size || chunk == 0 || size.div_ceil(chunk) > u64::from(HELD) {
+        // The format's chunk sizes only (64 KiB to 16 MiB): a journal that
+        // says otherwise is not ours.
+        if file_size != size || !(64 << 10..=16 << 20).contains(&chunk) {
             return None;
         }
         let mut done = vec![false; size.div_ceil(chunk) as usize];
@@ -119,8 +140,16 @@ impl BlobStore {
             .chunks_exact(4)
             .map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]))
             .collect();
+        // Without a download of it running here, only chunks before the
+        // last mark: those after it may not have reached the disk before a
+        // crash (the next download checks them again).
+        let trusted = if all {
+            records.len()
+        } else {
+            records.iter().rposition(|r| *r == MARK).unwrap_or(0)
+        };
         let mut k = 0;
-        while k < records.len() {
+        while k < trusted {
             match records[k] {
                 HELD => k += 3,
                 MARK => k += 1,
@@ -357,6 +386,8 @@ impl ChunkedPartial {
             return Ok(Written::Partial);
         };
         if o.hasher.finalize()[..] != self.digests[index][..] {
+            // Emptied: a kill now must not resume it from these bytes.
+            self.append(&[HELD, index as u32, 0])?;
             return Ok(Written::Bad { spliced: o.spliced });
         }
         self.append(&[index as u32])?;
@@ -507,18 +538,16 @@ impl ChunkedPartial {
     /// durable and were checked; those after it are read and checked now;
     /// unfinished chunks are hashed up to where they were last noted.
     fn load_journal(&mut self, j: &[u8]) -> Result<(), StoreError> {
-        if j.len() < HEADER
-            || j[..HEADER] != self.header()[..]
-            || !(j.len() - HEADER).is_multiple_of(4)
-        {
+        if j.len() < HEADER || j[..HEADER] != self.header()[..] {
             return Ok(()); // not this file's journal: nothing is trusted
         }
+        // A torn last record (a kill mid-append) is left out.
         let records: Vec<u32> = j[HEADER..]
             .chunks_exact(4)
             .map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]))
             .collect();
         let last_mark = records.iter().rposition(|r| *r == MARK);
-        let mut unsure = Vec::new();
+        let mut unsure = std::collections::BTreeSet::new();
         let mut held: BTreeMap<usize, u64> = BTreeMap::new();
         let mut k = 0;
         while k < records.len() {
@@ -535,7 +564,7 @@ impl ChunkedPartial {
                 if last_mark.is_some_and(|m| k < m) {
                     self.mark_done(i);
                 } else {
-                    unsure.push(i);
+                    unsure.insert(i);
                 }
             }
             k += 1;
@@ -829,6 +858,38 @@ mod tests {
         let p = blobs.open_chunked(&sha, size, C as u32, digests).unwrap();
         assert!(p.present().iter().all(|d| !d));
         assert!(p.held_chunks().is_empty());
+    }
+
+    #[test]
+    fn an_emptied_chunk_is_not_resumed_and_a_torn_journal_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::open(dir.path()).unwrap();
+        let (data, digests) = file();
+        let sha = sha_of(&data);
+        let size = data.len() as u64;
+        {
+            let mut p = blobs
+                .open_chunked(&sha, size, C as u32, digests.clone())
+                .unwrap();
+            put(&mut p, 0, chunk(&data, 0), 1);
+            p.checkpoint().unwrap();
+            let mut bad = chunk(&data, 1).to_vec();
+            bad[C - 1] ^= 1;
+            p.write(1, 0, &bad[..100], 1).unwrap();
+            p.note_held().unwrap();
+            assert_eq!(
+                p.write(1, 100, &bad[100..], 1).unwrap(),
+                Written::Bad { spliced: false }
+            );
+        }
+        // A kill mid-append leaves part of a record.
+        let j = blobs.chunk_journal_path(&sha);
+        let mut jb = fs::read(&j).unwrap();
+        jb.extend_from_slice(&[7, 0]);
+        fs::write(&j, &jb).unwrap();
+        let p = blobs.open_chunked(&sha, size, C as u32, digests).unwrap();
+        assert_eq!(p.present(), &[true, false, false, false, false, false]);
+        assert!(p.held_chunks().is_empty(), "not resumed from the bad bytes");
     }
 
     #[test]

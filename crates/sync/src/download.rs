@@ -1252,7 +1252,7 @@ impl Downloads<'_> {
                     // for ever), nor of a file that starts over after any
                     // interruption (no hash to check a join).
                     if resumable
-                        && writer.written() > start_bytes
+                        && writer.written() >= start_bytes + (64 << 10)
                         && !matches!(end, StreamEnd::Slow(_))
                     {
                         progressed = true;

@@ -239,6 +239,15 @@ impl Plan {
     }
 }
 
+/// Marks a file as no longer arriving when its download ends, however.
+struct Arriving<'a>(&'a stowaway_store::Store, &'a stowaway_catalog::Sha256);
+
+impl Drop for Arriving<'_> {
+    fn drop(&mut self) {
+        self.0.set_arriving(self.1, false);
+    }
+}
+
 /// How one stream ended.
 enum End {
     /// Nothing left to take.
@@ -314,6 +323,10 @@ impl Downloads<'_> {
             .map_err(|e| e.to_string())?
         };
         let (mut partial, mut hasher) = opened;
+        // The media server may serve its newest checked chunks while this
+        // runs (see `chunks_in`).
+        store.set_arriving(&w.sha256, true);
+        let _arriving = Arriving(&store, &w.sha256);
         let resumed = partial.done_bytes();
         if resumed > 0 {
             info!(blob = %sha, bytes = resumed, "resuming a chunked download with the chunks it has");
@@ -424,12 +437,19 @@ impl Downloads<'_> {
         .await
         .map_err(|e| e.to_string())?;
         if let Err(e) = finished {
+            self.done.fetch_sub(w.size, Ordering::Relaxed);
+            if !matches!(e, StoreError::HashMismatch { .. }) {
+                let _ = store.record_partial(&w.sha256, w.size, 0, None);
+                return Err(e.to_string());
+            }
             // Every chunk matched its list, and the whole does not match the
-            // file's hash: the catalog's chunk list is not this file's. No
-            // mirror is to blame, and no other fetch would help.
+            // file's hash: the catalog's chunk list is not this file's (or a
+            // chunk checked before a crash was damaged on disk since). The
+            // file is gone; no mirror is to blame.
+            let _ = store.remove_partial(&w.sha256);
             warn!(blob = %sha, error = %e, "chunks match their list but not the file's hash");
             return Err(format!(
-                "the catalog's chunk list does not describe the file it names ({e})"
+                "the file's chunks match the catalog's chunk list but not its hash ({e})"
             ));
         }
         let kept = store
@@ -524,7 +544,7 @@ impl Downloads<'_> {
             if shared.plan().complete() {
                 return Ok(served.iter().max_by_key(|(_, n)| **n).map(|(m, _)| *m));
             }
-            if streams.is_empty() && shared.plan().missing() > 0 {
+            if streams.is_empty() && urgent_streams.is_empty() && shared.plan().missing() > 0 {
                 // Every stream stopped with chunks still missing: another
                 // round after a pause, as long as rounds bring chunks.
                 if progressed {
@@ -562,8 +582,10 @@ impl Downloads<'_> {
                     .filter(|m| !liars.contains(m))
                     .collect();
                 if mirrors.is_empty() {
-                    // Only mirrors that lied are left: one may be asked
-                    // again, a few chunks at most.
+                    // Only mirrors that lied are left: one is asked again
+                    // (forgiven for this round; the bad chunks it may send
+                    // are counted, so this ends).
+                    shared.plan().liars.clear();
                     mirrors = self.pool.available().into_iter().take(1).collect();
                 }
                 for m in mirrors {
@@ -616,14 +638,22 @@ impl Downloads<'_> {
                         next_id += 1;
                     }
                 }
-                Some(v) = verdicts.recv() => match v {
+                v = verdicts.recv() => match v {
+                    None => return Err("the chunked download's writer stopped".into()),
+                    Some(v) => match v {
                     Verdict::Checked { index, mirror } => {
                         shared.plan().checked(index, true);
                         *served.entry(mirror).or_default() += 1;
                         progressed = true;
                     }
                     Verdict::Bad { index, mirror, spliced } => {
-                        bad_chunks += 1;
+                        // A chunk from two sources is fetched whole next
+                        // (from one, whose failure then counts): it does not
+                        // count itself, so finishing a liar's chunk does not
+                        // use up the file's allowance.
+                        if !spliced {
+                            bad_chunks += 1;
+                        }
                         let len = shared.chunk_len(index);
                         lost += len;
                         self.done.fetch_sub(len, Ordering::Relaxed);
@@ -656,6 +686,7 @@ impl Downloads<'_> {
                         }
                     }
                     Verdict::Failed(e) => return Err(e.to_string()),
+                    },
                 },
                 Some((id, m, end)) = urgent_streams.next() => {
                     if let End::Failed(e) | End::Slow(e) = end {
@@ -666,7 +697,7 @@ impl Downloads<'_> {
                     // A player waiting in this file: its chunk first.
                     if let Some(offset) = self.engine.store().wanted(&w.sha256) {
                         let c = (offset / shared.chunk) as usize;
-                        if shared.plan().prioritise(c) {
+                        if urgent_streams.len() < 2 && shared.plan().prioritise(c) {
                             let liars = shared.plan().liars.clone();
                             if let Some(m) = self.pool.available().into_iter().find(|o| !liars.contains(o)) {
                                 debug!(blob = %sha, chunk = c, mirror = %self.pool.url(m), "a player waits: fetching its chunk first");
@@ -767,6 +798,25 @@ impl Downloads<'_> {
                 }
                 Err(e) => return End::Failed(e.to_string()),
             };
+            if body.start < offset {
+                // It ignores Range: each segment would cost the file up to
+                // it again. Left for this file while another mirror is
+                // there; else read up to the segment (the bytes before it
+                // are dropped, as in a whole-file download).
+                let liars = shared.plan().liars.clone();
+                let others = self
+                    .pool
+                    .available()
+                    .into_iter()
+                    .any(|o| o != m && !liars.contains(&o));
+                if others {
+                    shared.plan().liars.insert(m);
+                    return End::Failed(format!(
+                        "ignores Range (answered from byte {})",
+                        body.start
+                    ));
+                }
+            }
             let mut pending = match self.skip_to(&mut body, m, offset).await {
                 Ok(c) => c,
                 Err(e) => return End::Failed(e.to_string()),
@@ -864,7 +914,8 @@ impl Downloads<'_> {
                 let window = window_start.elapsed();
                 if window >= Duration::from_secs(2) {
                     let rate = window_bytes as f64 / window.as_secs_f64();
-                    if let Some(reason) = self.too_slow(m, rate, &HashSet::new()) {
+                    let liars = shared.plan().liars.clone();
+                    if let Some(reason) = self.too_slow(m, rate, &liars) {
                         self.pool.record_transfer(m, window_bytes, window);
                         self.pool
                             .record_failure(m, &MirrorError::Transfer(reason.clone()));
