@@ -18,12 +18,12 @@ use common::{publish, publish_sized, SIZE};
 /// Two mirrors, the first of which serves every episode with `fault`;
 /// returns what came twice (bytes received beyond the files) and how many
 /// bad chunks were reported, all from the liar.
-async fn sync_with_a_liar(fault: impl Fn(usize, u64) -> Fault) -> (u64, usize) {
+async fn sync_with_a_liar(size: usize, fault: impl Fn(usize, u64) -> Fault) -> (u64, usize) {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("mirror")).unwrap();
     let liar = TestMirror::start(tmp.path().join("mirror")).unwrap();
     let honest = TestMirror::start(tmp.path().join("mirror")).unwrap();
-    let mut sub = publish(tmp.path(), "acme", &liar.url());
+    let mut sub = publish_sized(tmp.path(), "acme", &liar.url(), size);
     sub.mirrors.push(honest.url());
     // The liar serves the catalog and the chunk lists as they are.
     let catalog: Catalog =
@@ -79,8 +79,10 @@ async fn sync_with_a_liar(fault: impl Fn(usize, u64) -> Fault) -> (u64, usize) {
 /// whichever mirror goes first.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_copy_costs_its_chunk_not_the_file() {
-    let (extra, bad_chunks) =
-        sync_with_a_liar(|i, size| Fault::CorruptAt(if i == 0 { 100 } else { size / 2 })).await;
+    let (extra, bad_chunks) = sync_with_a_liar(SIZE, |i, size| {
+        Fault::CorruptAt(if i == 0 { 100 } else { size / 2 })
+    })
+    .await;
     assert!(
         bad_chunks <= 2,
         "{bad_chunks} bad chunks for two damaged ones"
@@ -91,26 +93,27 @@ async fn a_damaged_copy_costs_its_chunk_not_the_file() {
     );
 }
 
-/// A mirror that damages every response: each of its streams that was
-/// receiving a chunk when it was caught loses that chunk, and no more (at
-/// most the pool's 4 connections to it, where a whole-file check would
-/// throw both files away).
+/// A mirror that damages every response (two episodes of 8 MiB): each bad
+/// chunk costs itself, and each of the liar's streams (4 per file) at most
+/// the chunk it left unfinished when it was caught (finished by the other
+/// mirror, it fails as spliced if the liar's part was bad); a whole-file
+/// check would throw both files away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lying_mirror_costs_the_chunks_in_flight_not_the_file() {
-    let (extra, bad_chunks) = sync_with_a_liar(|_, _| Fault::FlipBytes).await;
+    let size = 8 << 20;
+    let (extra, bad_chunks) = sync_with_a_liar(size, |_, _| Fault::FlipBytes).await;
+    // A chunk per liar stream: 4 per file, two files.
     assert!(
-        extra < 2 * SIZE as u64,
-        "{extra} bytes fetched again (two files are {}): more than chunks",
-        2 * SIZE
-    );
-    // Each bad chunk costs itself (and a stream cut short at most what was
-    // in its buffer).
-    assert!(
-        extra <= bad_chunks as u64 * CHUNK_SIZE as u64 + (256 << 10),
-        "{extra} bytes fetched again for {bad_chunks} bad chunks"
+        extra <= 8 * CHUNK_SIZE as u64 + (256 << 10),
+        "{extra} bytes fetched again ({bad_chunks} bad chunks blamed): more than a chunk per stream"
     );
     assert!(
-        bad_chunks <= 4,
+        extra < 2 * size as u64,
+        "{extra} bytes fetched again: the files are {}",
+        2 * size
+    );
+    assert!(
+        bad_chunks <= 8,
         "{bad_chunks} bad chunks: the liar was not left"
     );
 }
