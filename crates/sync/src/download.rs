@@ -62,6 +62,44 @@ const STREAM_PACE: Pace = Pace {
     grace: Duration::from_secs(10),
 };
 
+/// A stream's rate over windows of 2 s, to tell a crawl from a stream
+/// worth keeping.
+struct RateWindow {
+    start: Instant,
+    bytes: u64,
+}
+
+impl RateWindow {
+    fn new() -> RateWindow {
+        RateWindow {
+            start: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    /// Counts `n` bytes from mirror `m`; at the end of a window, whether
+    /// `m` is far slower than the best of `others` is known to be (or a
+    /// crawl, when nothing is known of them). A mirror found slow is
+    /// demoted (its transfer and a failure recorded), so the next files do
+    /// not start there; the reason is returned.
+    fn slow(&mut self, d: &Downloads<'_>, m: usize, n: u64, others: &[usize]) -> Option<String> {
+        self.bytes += n;
+        let window = self.start.elapsed();
+        if window < Duration::from_secs(2) {
+            return None;
+        }
+        let rate = self.bytes as f64 / window.as_secs_f64();
+        if let Some(reason) = d.too_slow_among(m, rate, others) {
+            d.pool.record_transfer(m, self.bytes, window);
+            d.pool
+                .record_failure(m, &MirrorError::Transfer(reason.clone()));
+            return Some(reason);
+        }
+        *self = RateWindow::new();
+        None
+    }
+}
+
 /// The file being written, fed through a channel to a blocking thread that
 /// hashes, writes and (every 2 s) fdatasyncs, so receiving overlaps hashing
 /// and disk I/O and no async worker thread ever blocks on the disk.
@@ -551,14 +589,7 @@ impl Downloads<'_> {
                         errors.join("; ")
                     });
                 }
-                let backoff =
-                    Duration::from_millis(250 * (1 << round.min(6))).mul_f64(0.5 + fastrand::f64());
-                let wait = match self.pool.next_available_in() {
-                    Some(d) if self.pool.available().is_empty() && d <= Duration::from_secs(30) => {
-                        d.max(backoff)
-                    }
-                    _ => backoff,
-                };
+                let wait = self.round_wait(round, self.pool.available().is_empty());
                 debug!(blob = %sha, ?wait, round, "every mirror tried; waiting before the next round");
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -614,8 +645,7 @@ impl Downloads<'_> {
 
             // Stream until done, failure, stall, slowness or cancel.
             let started = Instant::now();
-            let mut window_start = Instant::now();
-            let mut window_bytes = 0u64;
+            let mut window = RateWindow::new();
             let mut last_event = Instant::now();
             let mut last_checkpoint = Instant::now();
             let mut pending = first;
@@ -649,7 +679,6 @@ impl Downloads<'_> {
                 contributors.insert(m);
                 self.done.fetch_add(n, Ordering::Relaxed);
                 counted += n;
-                window_bytes += n;
                 if last_event.elapsed() >= Duration::from_millis(100) {
                     last_event = Instant::now();
                     self.engine.emit(SyncEvent::DownloadProgress {
@@ -669,18 +698,14 @@ impl Downloads<'_> {
                     }
                 }
                 // Far slower than another mirror is known to be? Move on.
-                let window = window_start.elapsed();
-                if window >= Duration::from_secs(2) {
-                    let rate = window_bytes as f64 / window.as_secs_f64();
-                    if let Some(reason) = self.too_slow(m, rate, &tried) {
-                        self.pool.record_transfer(m, window_bytes, window);
-                        // Demote it, so the next files do not start there.
-                        self.pool
-                            .record_failure(m, &MirrorError::Transfer(reason.clone()));
-                        break StreamEnd::Slow(reason);
-                    }
-                    window_start = Instant::now();
-                    window_bytes = 0;
+                let others: Vec<usize> = self
+                    .pool
+                    .available()
+                    .into_iter()
+                    .filter(|o| !tried.contains(o))
+                    .collect();
+                if let Some(reason) = window.slow(self, m, n, &others) {
+                    break StreamEnd::Slow(reason);
                 }
             };
             // Progress earns another round; bytes from a stream given up as
@@ -732,6 +757,18 @@ impl Downloads<'_> {
                 // Planned at their exact size: the budget is settled before.
                 StreamEnd::OverBudget => return Err("over the storage budget".into()),
             }
+        }
+    }
+
+    /// The pause before round `round` over a file's sources: a growing,
+    /// jittered back-off; when none of them is open (`none_open`: every
+    /// circuit open), until the first reopens, within 30 s.
+    fn round_wait(&self, round: u32, none_open: bool) -> Duration {
+        let backoff =
+            Duration::from_millis(250 * (1 << round.min(6))).mul_f64(0.5 + fastrand::f64());
+        match self.pool.next_available_in() {
+            Some(d) if none_open && d <= Duration::from_secs(30) => d.max(backoff),
+            _ => backoff,
         }
     }
 
@@ -843,20 +880,8 @@ impl Downloads<'_> {
         })
     }
 
-    /// Is `rate` (bytes/s on mirror `m`) far below what another mirror we
-    /// could switch to is known to do?
-    fn too_slow(&self, m: usize, rate: f64, tried: &HashSet<usize>) -> Option<String> {
-        let others: Vec<usize> = self
-            .pool
-            .available()
-            .into_iter()
-            .filter(|o| !tried.contains(o))
-            .collect();
-        self.too_slow_among(m, rate, &others)
-    }
-
-    /// [`too_slow`](Self::too_slow) against the given mirrors only (a feed
-    /// file's other sources).
+    /// Is `rate` (bytes/s on mirror `m`) far below what one of `others` (the
+    /// mirrors or sources we could switch to) is known to do?
     fn too_slow_among(&self, m: usize, rate: f64, others: &[usize]) -> Option<String> {
         let best_other = others
             .iter()
@@ -1041,16 +1066,11 @@ impl Downloads<'_> {
                 if round >= self.max_rounds {
                     break;
                 }
-                let backoff =
-                    Duration::from_millis(250 * (1 << round.min(6))).mul_f64(0.5 + fastrand::f64());
                 // Every source's host behind an open circuit: wait for the
                 // first to reopen (within reason), not a fixed back-off.
                 let available = self.pool.available();
                 let none_open = !sources.iter().any(|(m, _)| available.contains(m));
-                let wait = match self.pool.next_available_in() {
-                    Some(d) if none_open && d <= Duration::from_secs(30) => d.max(backoff),
-                    _ => backoff,
-                };
+                let wait = self.round_wait(round, none_open);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     () = self.cancel.cancelled() => return Err("cancelled".into()),
@@ -1152,8 +1172,7 @@ impl Downloads<'_> {
                     let start_bytes = writer.written();
                     let mut last_event = Instant::now();
                     let mut last_check = Instant::now();
-                    let mut window_start = Instant::now();
-                    let mut window_bytes = 0u64;
+                    let mut window = RateWindow::new();
                     let end = loop {
                         let chunk = match pending.take() {
                             Some(c) => c,
@@ -1209,7 +1228,6 @@ impl Downloads<'_> {
                                 mirror: url.to_string(),
                             });
                         }
-                        window_bytes += n;
                         // The partial's progress in the index, and whether
                         // the store still wants it.
                         if last_check.elapsed() >= Duration::from_secs(2) {
@@ -1228,23 +1246,15 @@ impl Downloads<'_> {
                         // known to be (or a crawl, when nothing is known)?
                         // Move on: with a hash to check the whole, the next
                         // source continues where this one stopped.
-                        let window = window_start.elapsed();
-                        if window >= Duration::from_secs(2) {
-                            let rate = window_bytes as f64 / window.as_secs_f64();
-                            let others: Vec<usize> = sources
-                                .iter()
-                                .map(|(o, _)| *o)
-                                .filter(|o| !bad.contains(o) && !tried.contains(o))
-                                .filter(|o| self.pool.available().contains(o))
-                                .collect();
-                            if let Some(reason) = self.too_slow_among(m, rate, &others) {
-                                self.pool.record_transfer(m, window_bytes, window);
-                                self.pool
-                                    .record_failure(m, &MirrorError::Transfer(reason.clone()));
-                                break StreamEnd::Slow(reason);
-                            }
-                            window_start = Instant::now();
-                            window_bytes = 0;
+                        let available = self.pool.available();
+                        let others: Vec<usize> = sources
+                            .iter()
+                            .map(|(o, _)| *o)
+                            .filter(|o| !bad.contains(o) && !tried.contains(o))
+                            .filter(|o| available.contains(o))
+                            .collect();
+                        if let Some(reason) = window.slow(self, m, n, &others) {
+                            break StreamEnd::Slow(reason);
                         }
                     };
                     // Bytes that stay earn another round: not those of a

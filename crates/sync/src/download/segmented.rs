@@ -32,7 +32,7 @@ use stowaway_store::{PrefixHasher, StoreError, WantedBlob, Written};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::{Downloads, StreamEnd};
+use super::{Downloads, RateWindow, StreamEnd};
 use crate::SyncEvent;
 
 /// Streams for one file at once, over all its mirrors.
@@ -560,14 +560,7 @@ impl Downloads<'_> {
                         errors.join("; ")
                     });
                 }
-                let backoff =
-                    Duration::from_millis(250 * (1 << round.min(6))).mul_f64(0.5 + fastrand::f64());
-                let wait = match self.pool.next_available_in() {
-                    Some(d) if self.pool.available().is_empty() && d <= Duration::from_secs(30) => {
-                        d.max(backoff)
-                    }
-                    _ => backoff,
-                };
+                let wait = self.round_wait(round, self.pool.available().is_empty());
                 debug!(blob = %sha, ?wait, round, "every stream stopped; waiting before the next round");
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -836,8 +829,7 @@ impl Downloads<'_> {
                 }
             }
             let started = Instant::now();
-            let mut window_start = Instant::now();
-            let mut window_bytes = 0u64;
+            let mut window = RateWindow::new();
             let mut got = 0u64;
             let mut i = start;
             loop {
@@ -867,7 +859,7 @@ impl Downloads<'_> {
                 }
                 self.received
                     .fetch_add(data.len() as u64, Ordering::Relaxed);
-                window_bytes += data.len() as u64;
+                let n_in = data.len() as u64;
                 while !data.is_empty() {
                     let want = shared.chunk_len(i) - *at;
                     let piece = data.split_to((want as usize).min(data.len()));
@@ -911,18 +903,15 @@ impl Downloads<'_> {
                 }
                 // Far slower than another mirror is known to be? Give the
                 // segment back to a better one.
-                let window = window_start.elapsed();
-                if window >= Duration::from_secs(2) {
-                    let rate = window_bytes as f64 / window.as_secs_f64();
-                    let liars = shared.plan().liars.clone();
-                    if let Some(reason) = self.too_slow(m, rate, &liars) {
-                        self.pool.record_transfer(m, window_bytes, window);
-                        self.pool
-                            .record_failure(m, &MirrorError::Transfer(reason.clone()));
-                        return End::Slow(reason);
-                    }
-                    window_start = Instant::now();
-                    window_bytes = 0;
+                let liars = shared.plan().liars.clone();
+                let others: Vec<usize> = self
+                    .pool
+                    .available()
+                    .into_iter()
+                    .filter(|o| !liars.contains(o))
+                    .collect();
+                if let Some(reason) = window.slow(self, m, n_in, &others) {
+                    return End::Slow(reason);
                 }
             }
         }
