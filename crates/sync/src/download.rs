@@ -100,6 +100,57 @@ impl RateWindow {
     }
 }
 
+/// Rounds over a file's sources: a round that brought bytes that stay
+/// earns another, one that did not counts toward the engine's limit.
+struct Rounds {
+    round: u32,
+    progressed: bool,
+}
+
+/// Why no other round starts.
+enum NoRound {
+    Exhausted,
+    Cancelled,
+}
+
+impl Rounds {
+    fn new() -> Rounds {
+        Rounds {
+            round: 0,
+            progressed: false,
+        }
+    }
+
+    /// The round that ends brought bytes that stay.
+    fn progress(&mut self) {
+        self.progressed = true;
+    }
+
+    /// Ends a round: counts it, and waits before the next
+    /// ([`Downloads::round_wait`]; `none_open`: every source's circuit is
+    /// open).
+    async fn next(&mut self, d: &Downloads<'_>, none_open: bool) -> Result<(), NoRound> {
+        if std::mem::take(&mut self.progressed) {
+            self.round = 0;
+        } else {
+            self.round += 1;
+        }
+        if self.round >= d.max_rounds {
+            return Err(NoRound::Exhausted);
+        }
+        let wait = d.round_wait(self.round, none_open);
+        debug!(
+            ?wait,
+            round = self.round,
+            "every source tried; waiting before the next round"
+        );
+        tokio::select! {
+            () = tokio::time::sleep(wait) => Ok(()),
+            () = d.cancel.cancelled() => Err(NoRound::Cancelled),
+        }
+    }
+}
+
 /// The file being written, fed through a channel to a blocking thread that
 /// hashes, writes and (every 2 s) fdatasyncs, so receiving overlaps hashing
 /// and disk I/O and no async worker thread ever blocks on the disk.
@@ -487,10 +538,9 @@ impl Downloads<'_> {
         let mut bad_for_this: HashSet<usize> = HashSet::new();
         let mut tried: HashSet<usize> = HashSet::new();
         let mut errors: Vec<String> = Vec::new();
-        let mut round = 0u32;
+        let mut rounds = Rounds::new();
         let mut full_restarts = 0usize;
         let mut previous: Option<usize> = None;
-        let mut progressed_this_round = false;
 
         loop {
             if self.cancel.is_cancelled() {
@@ -575,25 +625,17 @@ impl Downloads<'_> {
                 .or_else(|| candidates.first().copied());
             let Some(m) = next else {
                 // Everyone was tried (or is unavailable): another round after a pause.
-                if progressed_this_round {
-                    round = 0;
-                } else {
-                    round += 1;
-                }
-                progressed_this_round = false;
-                if round >= self.max_rounds {
-                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), None);
-                    return Err(if errors.is_empty() {
-                        "no mirror is available".into()
-                    } else {
-                        errors.join("; ")
-                    });
-                }
-                let wait = self.round_wait(round, self.pool.available().is_empty());
-                debug!(blob = %sha, ?wait, round, "every mirror tried; waiting before the next round");
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = self.cancel.cancelled() => return Err("cancelled".into()),
+                match rounds.next(self, self.pool.available().is_empty()).await {
+                    Ok(()) => {}
+                    Err(NoRound::Cancelled) => return Err("cancelled".into()),
+                    Err(NoRound::Exhausted) => {
+                        let _ = store.record_partial(&w.sha256, w.size, writer.written(), None);
+                        return Err(if errors.is_empty() {
+                            "no mirror is available".into()
+                        } else {
+                            errors.join("; ")
+                        });
+                    }
                 }
                 tried.clear();
                 continue;
@@ -712,7 +754,7 @@ impl Downloads<'_> {
             // too slow (a drip would earn rounds for ever) do not.
             let got = writer.written().saturating_sub(offset);
             if got > 0 && !matches!(end, StreamEnd::Slow(_)) {
-                progressed_this_round = true;
+                rounds.progress();
             }
             match end {
                 StreamEnd::Complete if writer.written() == w.size => {
@@ -1053,31 +1095,20 @@ impl Downloads<'_> {
         let mut previous: Option<usize> = None;
         // Rounds over the sources; a round that brought bytes earns
         // another (as for a signed file), one that did not counts.
-        let mut round = 0u32;
-        let mut progressed = false;
+        let mut rounds = Rounds::new();
         let mut first = true;
         loop {
-            if !first {
-                if progressed {
-                    round = 0;
-                } else {
-                    round += 1;
-                }
-                if round >= self.max_rounds {
-                    break;
-                }
+            if !std::mem::take(&mut first) {
                 // Every source's host behind an open circuit: wait for the
                 // first to reopen (within reason), not a fixed back-off.
                 let available = self.pool.available();
                 let none_open = !sources.iter().any(|(m, _)| available.contains(m));
-                let wait = self.round_wait(round, none_open);
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = self.cancel.cancelled() => return Err("cancelled".into()),
+                match rounds.next(self, none_open).await {
+                    Ok(()) => {}
+                    Err(NoRound::Cancelled) => return Err("cancelled".into()),
+                    Err(NoRound::Exhausted) => break,
                 }
             }
-            first = false;
-            progressed = false;
             // Healthy hosts first, in the pool's order; the rest after.
             let order = self.pool.available();
             let mut queue: Vec<&(usize, url::Url)> =
@@ -1265,7 +1296,7 @@ impl Downloads<'_> {
                         && writer.written() >= start_bytes + (64 << 10)
                         && !matches!(end, StreamEnd::Slow(_))
                     {
-                        progressed = true;
+                        rounds.progress();
                     }
                     if matches!(end, StreamEnd::Complete) {
                         self.pool.record_success(m, None);

@@ -32,7 +32,7 @@ use stowaway_store::{PrefixHasher, StoreError, WantedBlob, Written};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::{Downloads, RateWindow, StreamEnd};
+use super::{Downloads, NoRound, RateWindow, Rounds, StreamEnd};
 use crate::SyncEvent;
 
 /// Streams for one file at once, over all its mirrors.
@@ -503,8 +503,7 @@ impl Downloads<'_> {
         let mut served: HashMap<usize, u64> = HashMap::new(); // chunks
         let mut bad_chunks = 0usize;
         let mut lost = 0u64; // bytes of chunks that failed
-        let mut round = 0u32;
-        let mut progressed = false;
+        let mut rounds = Rounds::new();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut last_record = Instant::now();
         let shown =
@@ -547,24 +546,16 @@ impl Downloads<'_> {
             if streams.is_empty() && urgent_streams.is_empty() && shared.plan().missing() > 0 {
                 // Every stream stopped with chunks still missing: another
                 // round after a pause, as long as rounds bring chunks.
-                if progressed {
-                    round = 0;
-                } else {
-                    round += 1;
-                }
-                progressed = false;
-                if round >= self.max_rounds {
-                    return Err(if errors.is_empty() {
-                        "no mirror is available".into()
-                    } else {
-                        errors.join("; ")
-                    });
-                }
-                let wait = self.round_wait(round, self.pool.available().is_empty());
-                debug!(blob = %sha, ?wait, round, "every stream stopped; waiting before the next round");
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    () = self.cancel.cancelled() => return Err("cancelled".into()),
+                match rounds.next(self, self.pool.available().is_empty()).await {
+                    Ok(()) => {}
+                    Err(NoRound::Cancelled) => return Err("cancelled".into()),
+                    Err(NoRound::Exhausted) => {
+                        return Err(if errors.is_empty() {
+                            "no mirror is available".into()
+                        } else {
+                            errors.join("; ")
+                        })
+                    }
                 }
                 left.clear();
                 on.clear();
@@ -637,7 +628,7 @@ impl Downloads<'_> {
                     Verdict::Checked { index, mirror } => {
                         shared.plan().checked(index, true);
                         *served.entry(mirror).or_default() += 1;
-                        progressed = true;
+                        rounds.progress();
                     }
                     Verdict::Bad { index, mirror, spliced } => {
                         // A chunk from two sources is fetched whole next
