@@ -85,6 +85,7 @@ enum Section {
     Ready,
     Chunks,
     Split,
+    Play,
 }
 
 // ---------------------------------------------------------------- processes
@@ -701,6 +702,119 @@ fn split(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
         .collect())
 }
 
+// ---------------------------------------------------------------- 7. play
+
+/// Play while it downloads: one run of the play section.
+#[derive(Serialize)]
+struct PlayRun {
+    /// From the download's start (its journal on disk) to the first byte
+    /// of the file served by the media server, asked from byte 0.
+    start_s: f64,
+    /// From asking 60 % into the file (nothing there yet) to its first
+    /// byte.
+    seek_s: f64,
+}
+
+/// A 64 MiB lesson (format 2) from one mirror that sends 2 MB/s per
+/// connection, synced by the engine in this process with the media server
+/// beside it (as in the app): the time to the first byte from the start,
+/// and of a seek to 60 %, through the media server over loopback
+/// HTTP. (Not the time to audio in the window: the window does not play
+/// an item that is not downloaded yet.)
+fn play(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<PlayRun>> {
+    let root = work.join("play");
+    eprintln!("play: publishing one {} MiB file in format 2…", size / MIB);
+    let p = Published::new_in_format(bins, &root, "play", 1, size, 2)?;
+    remove(&p.source)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut runs = Vec::new();
+    for run in 1..=args.runs {
+        let data = root.join(format!("member-{run}"));
+        let r = rt.block_on(play_once(bins, &p, &data, size))?;
+        eprintln!(
+            "  run {run}/{}: start {:.3} s, seek to 60 % {:.3} s",
+            args.runs, r.start_s, r.seek_s
+        );
+        runs.push(r);
+        remove(&data)?;
+    }
+    if !args.keep {
+        remove(&root)?;
+    }
+    Ok(runs)
+}
+
+async fn play_once(bins: &Bins, p: &Published, data: &Path, size: u64) -> Result<PlayRun> {
+    use stowaway_catalog::AssetRole;
+    use stowaway_store::{ItemKey, Store};
+    let mirror = TestMirror::start(&p.mirror)?;
+    mirror.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::Trickle {
+            bytes_per_sec: 2_000_000,
+        },
+    )]);
+    let sub_path = p.subscription(bins, "player", &[mirror.url()])?;
+    let sub: stowaway_catalog::Subscription = serde_json::from_slice(&fs::read(&sub_path)?)?;
+    let store = std::sync::Arc::new(Store::open(data)?);
+    let engine =
+        stowaway_sync::Engine::new(store.clone(), stowaway_mirrors::ClientConfig::default())?;
+    engine.subscribe(&sub)?;
+    let media = stowaway_media::MediaServer::start(store.clone(), &[]).await?;
+    let key = ItemKey {
+        library: "play",
+        collection: "bulk",
+        item: "f0001",
+    };
+    let url = media.asset_url(key, AssetRole::Media, 0);
+    let sha = stowaway_catalog::Sha256::parse(&p.blobs[0].0).map_err(anyhow::Error::msg)?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let sync = {
+        let (engine, cancel) = (engine.clone(), cancel.clone());
+        tokio::spawn(async move {
+            engine
+                .sync(&stowaway_sync::SyncOptions::default(), &cancel)
+                .await
+        })
+    };
+    // The download starts: its journal is on disk.
+    let journal = store.blobs().chunk_journal_path(&sha);
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while !journal.exists() {
+        ensure!(Instant::now() < deadline, "the download did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let client = reqwest::Client::new();
+    let first_byte = |range: String| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let t = Instant::now();
+            let mut r = client.get(&url).header("Range", range).send().await?;
+            ensure!(
+                r.status() == 206,
+                "the media server answered {}",
+                r.status()
+            );
+            ensure!(
+                r.chunk().await?.is_some_and(|c| !c.is_empty()),
+                "an empty body"
+            );
+            Ok::<f64, anyhow::Error>(t.elapsed().as_secs_f64())
+        }
+    };
+    let start_s = first_byte("bytes=0-".into()).await?;
+    // 60 % in: a chunk in the middle of a segment (segment starts are
+    // fetched first anyway), which without the player's want would come
+    // after the six before it in that segment, about 3 s in.
+    let seek_s = first_byte(format!("bytes={}-", size / 5 * 3)).await?;
+    cancel.cancel();
+    let _ = sync.await;
+    Ok(PlayRun { start_s, seek_s })
+}
+
 // ---------------------------------------------------------------- 4. ready
 
 /// `stowaway ready` (every stored byte hashed again, two files at once)
@@ -983,6 +1097,7 @@ struct Report {
     ready: Vec<Row>,
     chunks: Vec<ChunkRow>,
     split: Vec<Row>,
+    play: Vec<PlayRun>,
     /// Median time of the dropped-primary sync minus the healthy-primary one.
     failover_time_lost_s: Option<f64>,
     free_before: Option<u64>,
@@ -1598,6 +1713,15 @@ fn markdown(r: &Report) {
         }
         println!();
     }
+    if !r.play.is_empty() {
+        println!("## 7. Play while it downloads: 64 MiB, one mirror at 2 MB/s per connection\n");
+        println!("| run | first byte from the start s | first byte of a seek to 60 % s |");
+        println!("|---:|---:|---:|");
+        for (i, p) in r.play.iter().enumerate() {
+            println!("| {} | {:.3} | {:.3} |", i + 1, p.start_s, p.seek_s);
+        }
+        println!();
+    }
     println!(
         "Load average (1, 5, 15 min) before: {}; after: {}.",
         r.load_before, r.load_after
@@ -1663,6 +1787,7 @@ fn main() -> Result<()> {
         ready: Vec::new(),
         chunks: Vec::new(),
         split: Vec::new(),
+        play: Vec::new(),
         failover_time_lost_s: None,
         free_before,
         free_after: None,
@@ -1688,6 +1813,9 @@ fn main() -> Result<()> {
     }
     if want(Section::Split) {
         report.split = split(&args, &bins, work.path(), 200 * MIB)?;
+    }
+    if want(Section::Play) {
+        report.play = play(&args, &bins, work.path(), 64 * MIB)?;
     }
     report.free_after = free_bytes(work.path());
     report.load_after = loadavg();
