@@ -522,17 +522,8 @@ impl Downloads<'_> {
         }
         let mut writer = Sink::new(self.resume(w).await.map_err(|e| e.to_string())?);
         let resumed = writer.written();
-        if resumed > 0 {
-            info!(blob = %sha, offset = resumed, "resuming partial download");
-            self.engine.emit(SyncEvent::DownloadResumed {
-                sha256: sha.clone(),
-                offset: resumed,
-                size: w.size,
-            });
-        }
-        self.done.fetch_add(resumed, Ordering::Relaxed);
+        self.resuming(w, resumed);
         let mut counted = resumed; // what of this blob is in `done`
-        let _ = store.record_partial(&w.sha256, w.size, resumed, None);
 
         let mut contributors: HashSet<usize> = HashSet::new();
         let mut bad_for_this: HashSet<usize> = HashSet::new();
@@ -547,31 +538,12 @@ impl Downloads<'_> {
                 return Err("cancelled".into());
             }
             if writer.written() == w.size {
-                let store2 = store.clone();
                 let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
                 let finished = tokio::task::spawn_blocking(move || inner.finish())
                     .await
                     .map_err(|e| e.to_string())?;
                 match finished {
-                    Ok(_) => {
-                        let kept = store
-                            .keep_blob_if_wanted(&w.sha256, w.size)
-                            .map_err(|e| e.to_string())?;
-                        if !kept {
-                            return Err(self.removed_elsewhere());
-                        }
-                        self.engine.index_transcript(&w.sha256).await;
-                        self.engine.index_media(&w.sha256).await;
-                        let _ = store2.remove_partial(&w.sha256);
-                        self.engine.emit(SyncEvent::DownloadFinished {
-                            sha256: sha.clone(),
-                            mirror: previous
-                                .map(|p| self.pool.url(p).to_owned())
-                                .unwrap_or_default(),
-                            size: w.size,
-                        });
-                        return Ok(w.size);
-                    }
+                    Ok(_) => return self.stored(w, previous).await,
                     Err(e) => {
                         warn!(blob = %sha, error = %e, "downloaded bytes do not match the hash; discarding");
                         // A prefix from an earlier sync may be what was wrong:
@@ -812,6 +784,47 @@ impl Downloads<'_> {
             Some(d) if none_open && d <= Duration::from_secs(30) => d.max(backoff),
             _ => backoff,
         }
+    }
+
+    /// A download of `w` starts with `resumed` bytes already on disk: the
+    /// shells are told, the bytes count as present, the index records it.
+    fn resuming(&self, w: &WantedBlob, resumed: u64) {
+        if resumed > 0 {
+            info!(blob = %w.sha256, bytes = resumed, "resuming a partial download");
+            self.engine.emit(SyncEvent::DownloadResumed {
+                sha256: w.sha256.to_string(),
+                offset: resumed,
+                size: w.size,
+            });
+        }
+        self.done.fetch_add(resumed, Ordering::Relaxed);
+        let _ = self
+            .engine
+            .store()
+            .record_partial(&w.sha256, w.size, resumed, None);
+    }
+
+    /// `w` is in `blobs/sha256/`, verified: kept if the index still wants
+    /// it, read for search and for what it says of itself, its partial row
+    /// gone, and the shells told (`by`: the mirror that served it, or the
+    /// most of it).
+    async fn stored(&self, w: &WantedBlob, by: Option<usize>) -> Result<u64, String> {
+        let store = self.engine.store();
+        let kept = store
+            .keep_blob_if_wanted(&w.sha256, w.size)
+            .map_err(|e| e.to_string())?;
+        if !kept {
+            return Err(self.removed_elsewhere());
+        }
+        self.engine.index_transcript(&w.sha256).await;
+        self.engine.index_media(&w.sha256).await;
+        let _ = store.remove_partial(&w.sha256);
+        self.engine.emit(SyncEvent::DownloadFinished {
+            sha256: w.sha256.to_string(),
+            mirror: by.map(|m| self.pool.url(m).to_owned()).unwrap_or_default(),
+            size: w.size,
+        });
+        Ok(w.size)
     }
 
     /// How many chunks of one file may fail their hash before it is given up

@@ -30,7 +30,7 @@ use stowaway_catalog::blob_path;
 use stowaway_mirrors::MirrorError;
 use stowaway_store::{PrefixHasher, StoreError, WantedBlob, Written};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::{Downloads, NoRound, RateWindow, Rounds, StreamEnd};
 use crate::SyncEvent;
@@ -328,16 +328,7 @@ impl Downloads<'_> {
         store.set_arriving(&w.sha256, true);
         let _arriving = Arriving(&store, &w.sha256);
         let resumed = partial.done_bytes();
-        if resumed > 0 {
-            info!(blob = %sha, bytes = resumed, "resuming a chunked download with the chunks it has");
-            self.engine.emit(SyncEvent::DownloadResumed {
-                sha256: sha.clone(),
-                offset: resumed,
-                size: w.size,
-            });
-        }
-        self.done.fetch_add(resumed, Ordering::Relaxed);
-        let _ = store.record_partial(&w.sha256, w.size, resumed, None);
+        self.resuming(w, resumed);
         let plan = Plan::new(
             partial.present(),
             &partial.held_chunks(),
@@ -452,21 +443,7 @@ impl Downloads<'_> {
                 "the file's chunks match the catalog's chunk list but not its hash ({e})"
             ));
         }
-        let kept = store
-            .keep_blob_if_wanted(&w.sha256, w.size)
-            .map_err(|e| e.to_string())?;
-        if !kept {
-            return Err(self.removed_elsewhere());
-        }
-        self.engine.index_transcript(&w.sha256).await;
-        self.engine.index_media(&w.sha256).await;
-        let _ = store.remove_partial(&w.sha256);
-        self.engine.emit(SyncEvent::DownloadFinished {
-            sha256: sha,
-            mirror: by.map(|m| self.pool.url(m).to_owned()).unwrap_or_default(),
-            size: w.size,
-        });
-        Ok(w.size)
+        self.stored(w, by).await
     }
 
     /// The mirrors to start streams on, best first, each as many times as
