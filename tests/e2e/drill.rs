@@ -398,8 +398,8 @@ fn a_killed_sync_resumes_each_file_where_its_bytes_stop() {
 /// The same with chunk lists (format 2), fetched in segments by several
 /// streams at once: each file's partial holds the chunks that were checked
 /// and written, and its journal says which; the next sync asks only for the
-/// chunks that are missing. A kill loses at most the chunk each stream was
-/// receiving (bytes not yet a whole chunk are never written).
+/// chunks that are missing, and unfinished ones from where their bytes were
+/// last noted. A kill loses at most the chunk each stream was receiving.
 #[test]
 fn a_killed_chunked_sync_resumes_each_file_where_its_bytes_stop() {
     killed_sync_resumes(2);

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256 as Hasher};
-use stowaway_catalog::Sha256;
+use stowaway_catalog::{Sha256, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 
 use crate::blobs::{sync_dir, BlobStore};
 use crate::StoreError;
@@ -80,6 +80,60 @@ impl ChunksIn {
     }
 }
 
+/// A record of a journal, read back.
+enum Record {
+    /// Chunk `i` was checked and written.
+    Done(usize),
+    /// Chunk `i` held this many bytes.
+    Held(usize, u64),
+}
+
+/// A journal read back: the file size and chunk size of its header, and
+/// its records in order, each with whether a checkpoint mark follows it
+/// (its chunk's bytes were durable). `None` when it is not a journal.
+struct JournalRecords {
+    size: u64,
+    chunk: u64,
+    records: Vec<(Record, bool)>,
+}
+
+fn read_journal(j: &[u8]) -> Option<JournalRecords> {
+    if j.len() < HEADER || &j[..8] != MAGIC {
+        return None;
+    }
+    let size = u64::from_le_bytes(j[8..16].try_into().ok()?);
+    let chunk = u64::from(u32::from_le_bytes(j[16..20].try_into().ok()?));
+    // A torn last record (a kill mid-append) is left out.
+    let raw: Vec<u32> = j[HEADER..]
+        .chunks_exact(4)
+        .map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]))
+        .collect();
+    let last_mark = raw.iter().rposition(|r| *r == MARK);
+    let mut records = Vec::new();
+    let mut k = 0;
+    while k < raw.len() {
+        let durable = last_mark.is_some_and(|m| k < m);
+        match raw[k] {
+            MARK => k += 1,
+            HELD => {
+                if let (Some(&i), Some(&n)) = (raw.get(k + 1), raw.get(k + 2)) {
+                    records.push((Record::Held(i as usize, u64::from(n)), durable));
+                }
+                k += 3;
+            }
+            i => {
+                records.push((Record::Done(i as usize), durable));
+                k += 1;
+            }
+        }
+    }
+    Some(JournalRecords {
+        size,
+        chunk,
+        records,
+    })
+}
+
 impl crate::Store {
     /// A player waits at `offset` of `sha`, which is still arriving: the
     /// download fetches the chunk there first (see [`wanted`](Self::wanted)).
@@ -124,44 +178,30 @@ impl BlobStore {
     /// disk. Only what the journal names as checked counts: its records
     /// are written after the chunk's bytes.
     pub fn chunks_in(&self, sha: &Sha256, size: u64, all: bool) -> Option<ChunksIn> {
-        let j = crate::private::read_own(&self.chunk_journal_path(sha), 64 << 20)?;
-        if j.len() < HEADER || &j[..8] != MAGIC {
+        let bytes = crate::private::read_own(&self.chunk_journal_path(sha), 64 << 20)?;
+        let j = read_journal(&bytes)?;
+        // The format's chunk sizes only: a journal that says otherwise is
+        // not ours.
+        let sizes = u64::from(MIN_CHUNK_SIZE)..=u64::from(MAX_CHUNK_SIZE);
+        if j.size != size || !sizes.contains(&j.chunk) {
             return None;
         }
-        let file_size = u64::from_le_bytes(j[8..16].try_into().ok()?);
-        let chunk = u64::from(u32::from_le_bytes(j[16..20].try_into().ok()?));
-        // The format's chunk sizes only (64 KiB to 16 MiB): a journal that
-        // says otherwise is not ours.
-        if file_size != size || !(64 << 10..=16 << 20).contains(&chunk) {
-            return None;
-        }
-        let mut done = vec![false; size.div_ceil(chunk) as usize];
-        let records: Vec<u32> = j[HEADER..]
-            .chunks_exact(4)
-            .map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]))
-            .collect();
-        // Without a download of it running here, only chunks before the
-        // last mark: those after it may not have reached the disk before a
-        // crash (the next download checks them again).
-        let trusted = if all {
-            records.len()
-        } else {
-            records.iter().rposition(|r| *r == MARK).unwrap_or(0)
-        };
-        let mut k = 0;
-        while k < trusted {
-            match records[k] {
-                HELD => k += 3,
-                MARK => k += 1,
-                i => {
-                    if let Some(d) = done.get_mut(i as usize) {
-                        *d = true;
-                    }
-                    k += 1;
+        let mut done = vec![false; size.div_ceil(j.chunk) as usize];
+        for (r, durable) in j.records {
+            // Without a download of it running here, only chunks before
+            // the last mark: those after it may not have reached the disk
+            // before a crash (the next download checks them again).
+            if let (Record::Done(i), true) = (r, all || durable) {
+                if let Some(d) = done.get_mut(i) {
+                    *d = true;
                 }
             }
         }
-        Some(ChunksIn { size, chunk, done })
+        Some(ChunksIn {
+            size,
+            chunk: j.chunk,
+            done,
+        })
     }
 
     /// Where the journal of a chunked partial file lives.
@@ -279,24 +319,15 @@ impl ChunkedPartial {
         self.size
     }
 
-    /// The chunk size.
-    pub fn chunk_size(&self) -> u64 {
-        self.chunk
-    }
-
-    /// How many chunks the file has.
-    pub fn chunks(&self) -> usize {
-        self.digests.len()
-    }
-
     /// The bytes of chunk `index` (the last may be short).
-    pub fn chunk_len(&self, index: usize) -> u64 {
+    fn chunk_len(&self, index: usize) -> u64 {
         let start = index as u64 * self.chunk;
         self.chunk.min(self.size.saturating_sub(start))
     }
 
     /// Whether chunk `index` is in the file, checked.
-    pub fn has(&self, index: usize) -> bool {
+    #[cfg(test)]
+    fn has(&self, index: usize) -> bool {
         self.done.get(index).copied().unwrap_or(false)
     }
 
@@ -307,7 +338,8 @@ impl ChunkedPartial {
 
     /// Bytes of unfinished chunk `index` in the file (0 for a chunk that is
     /// in, or not started).
-    pub fn held(&self, index: usize) -> u64 {
+    #[cfg(test)]
+    fn held(&self, index: usize) -> u64 {
         self.open.get(&index).map_or(0, |o| o.filled)
     }
 
@@ -477,7 +509,7 @@ impl ChunkedPartial {
     }
 
     /// Removes the partial file and its journal.
-    pub fn discard(self) {
+    fn discard(self) {
         let _ = fs::remove_file(&self.partial);
         let _ = fs::remove_file(&self.journal_path);
     }
@@ -537,37 +569,27 @@ impl ChunkedPartial {
     /// Reads an earlier run's journal: chunks before its last mark are
     /// durable and were checked; those after it are read and checked now;
     /// unfinished chunks are hashed up to where they were last noted.
-    fn load_journal(&mut self, j: &[u8]) -> Result<(), StoreError> {
-        if j.len() < HEADER || j[..HEADER] != self.header()[..] {
+    fn load_journal(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        let Some(j) = read_journal(bytes).filter(|j| j.size == self.size && j.chunk == self.chunk)
+        else {
             return Ok(()); // not this file's journal: nothing is trusted
-        }
-        // A torn last record (a kill mid-append) is left out.
-        let records: Vec<u32> = j[HEADER..]
-            .chunks_exact(4)
-            .map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]))
-            .collect();
-        let last_mark = records.iter().rposition(|r| *r == MARK);
+        };
         let mut unsure = std::collections::BTreeSet::new();
         let mut held: BTreeMap<usize, u64> = BTreeMap::new();
-        let mut k = 0;
-        while k < records.len() {
-            let r = records[k];
-            if r == HELD {
-                if let (Some(&i), Some(&n)) = (records.get(k + 1), records.get(k + 2)) {
-                    held.insert(i as usize, u64::from(n));
+        for (r, durable) in j.records {
+            match r {
+                Record::Held(i, n) => {
+                    held.insert(i, n);
                 }
-                k += 3;
-                continue;
-            }
-            let i = r as usize;
-            if r != MARK && i < self.done.len() {
-                if last_mark.is_some_and(|m| k < m) {
-                    self.mark_done(i);
-                } else {
-                    unsure.insert(i);
+                Record::Done(i) if i < self.done.len() => {
+                    if durable {
+                        self.mark_done(i);
+                    } else {
+                        unsure.insert(i);
+                    }
                 }
+                Record::Done(_) => {}
             }
-            k += 1;
         }
         let mut buf = Vec::new();
         for i in unsure {
@@ -676,11 +698,6 @@ impl PrefixHasher {
             self.hashed += want as u64;
         }
         Ok(())
-    }
-
-    /// Bytes hashed so far.
-    pub fn hashed(&self) -> u64 {
-        self.hashed
     }
 
     fn finalize(self) -> (Sha256, u64) {

@@ -827,34 +827,6 @@ impl Downloads<'_> {
         Ok(w.size)
     }
 
-    /// How many chunks of one file may fail their hash before it is given up
-    /// for this sync: a few per mirror.
-    fn max_bad_chunks(&self) -> usize {
-        2 * self.pool.len() + 2
-    }
-
-    /// Mirror `m` sent a chunk that failed its hash: its health says so, it
-    /// is asked after the others for this file, and the shells are told.
-    fn bad_chunk_from(
-        &self,
-        m: usize,
-        sha: &str,
-        bad_for_this: &mut HashSet<usize>,
-        errors: &mut Vec<String>,
-    ) {
-        let e = "served a chunk that fails its hash";
-        self.pool.record_bad_bytes(m, e);
-        bad_for_this.insert(m);
-        let url = self.pool.url(m).to_owned();
-        self.engine.emit(SyncEvent::DownloadMirrorFailed {
-            sha256: sha.to_owned(),
-            mirror: url.clone(),
-            error: e.into(),
-            code: "bad_chunk".into(),
-        });
-        errors.push(format!("{url}: {e}"));
-    }
-
     /// Moves a body that starts before `offset` (a server that ignored
     /// Range) up to it; returns the part of its chunk past `offset`. A
     /// failure is recorded against mirror `m`.
@@ -1397,13 +1369,7 @@ impl Downloads<'_> {
                             Some(url.as_str()),
                         );
                     }
-                    // A feed file has no chunk list, so no bad chunk; were
-                    // there one, it would be bad bytes like any other.
-                    end @ StreamEnd::BadBytes(_) => {
-                        let e = match end {
-                            StreamEnd::BadBytes(e) => e,
-                            _ => "a chunk failed its hash".to_owned(),
-                        };
+                    StreamEnd::BadBytes(e) => {
                         self.pool.record_bad_bytes(m, &e);
                         bad.insert(m);
                         errors.push(format!("{url}: {e}"));

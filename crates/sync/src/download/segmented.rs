@@ -4,9 +4,9 @@
 //! The file's chunks are shared out as segments (runs of chunks, lowest
 //! first) among up to [`MAX_STREAMS`] streams, at most [`PER_MIRROR`] on one
 //! mirror. Each stream asks its mirror for its segment's bytes with a
-//! bounded Range, cuts them into chunks and hands each whole chunk to the
-//! writer thread, which checks it against its digest and writes it at its
-//! place ([`stowaway_store::ChunkedPartial`]). A stream that has nothing left to take steals
+//! bounded Range and hands them, piece by piece, to the writer thread, which
+//! writes each at its place and checks a chunk against its digest when it
+//! is whole ([`stowaway_store::ChunkedPartial`]). A stream that has nothing left to take steals
 //! the back half of the segment with the most chunks left, so a slow mirror
 //! ends up with less of the file and a fast one with more; a stream that
 //! stalls, crawls or fails gives its chunks back and its place to a stream
@@ -446,6 +446,27 @@ impl Downloads<'_> {
         self.stored(w, by).await
     }
 
+    /// How many chunks of one file may fail their hash before it is given up
+    /// for this sync: a few per mirror.
+    fn max_bad_chunks(&self) -> usize {
+        2 * self.pool.len() + 2
+    }
+
+    /// Mirror `m` sent a chunk that failed its hash: its health says so
+    /// (the caller leaves it for this file), and the shells are told.
+    fn bad_chunk_from(&self, m: usize, sha: &str, errors: &mut Vec<String>) {
+        let e = "served a chunk that fails its hash";
+        self.pool.record_bad_bytes(m, e);
+        let url = self.pool.url(m).to_owned();
+        self.engine.emit(SyncEvent::DownloadMirrorFailed {
+            sha256: sha.to_owned(),
+            mirror: url.clone(),
+            error: e.into(),
+            code: "bad_chunk".into(),
+        });
+        errors.push(format!("{url}: {e}"));
+    }
+
     /// The mirrors to start streams on, best first, each as many times as
     /// it gets streams: [`PER_MIRROR`] each, [`MAX_STREAMS`] in all,
     /// shared out in turn.
@@ -627,8 +648,7 @@ impl Downloads<'_> {
                             ));
                         } else {
                             shared.plan().liars.insert(mirror);
-                            let mut bad_for_this = HashSet::new();
-                            self.bad_chunk_from(mirror, &sha, &mut bad_for_this, &mut errors);
+                            self.bad_chunk_from(mirror, &sha, &mut errors);
                         }
                         if bad_chunks > self.max_bad_chunks() {
                             return Err(format!(
