@@ -41,6 +41,8 @@ pub enum ErrorCode {
     IndexCorrupt,
     /// It was stopped.
     Cancelled,
+    /// Downloads are paused: that needs them resumed.
+    Paused,
     /// A bug: nothing the member did.
     Internal,
 }
@@ -64,6 +66,7 @@ impl ErrorCode {
             ErrorCode::Storage => "storage",
             ErrorCode::IndexCorrupt => "index_corrupt",
             ErrorCode::Cancelled => "cancelled",
+            ErrorCode::Paused => "paused",
             ErrorCode::Internal => "internal",
         }
     }
@@ -86,6 +89,7 @@ impl ErrorCode {
             }
             "busy" => ErrorCode::Busy,
             "cancelled" => ErrorCode::Cancelled,
+            "paused" => ErrorCode::Paused,
             // catalog
             "bad_public_key" | "bad_subscription" | "unsupported_format" | "catalog_json" => {
                 ErrorCode::NotASubscription
@@ -96,7 +100,7 @@ impl ErrorCode {
             // mirrors
             "bad_url" => ErrorCode::Invalid,
             "connect" | "timeout" | "stalled" | "too_slow" | "http_status" | "gone"
-            | "range_ignored" | "transfer" => ErrorCode::Offline,
+            | "range_ignored" | "transfer" | "download_failed" => ErrorCode::Offline,
             "unauthorized" | "bad_token" => ErrorCode::NeedsToken,
             "not_public" => ErrorCode::Untrusted,
             // feeds
@@ -264,6 +268,8 @@ mod tests {
             ("source_conflict", ErrorCode::Invalid),
             ("busy", ErrorCode::Busy),
             ("cancelled", ErrorCode::Cancelled),
+            ("paused", ErrorCode::Paused),
+            ("download_failed", ErrorCode::Offline),
             ("not_openable", ErrorCode::Invalid),
             ("pinned", ErrorCode::Invalid),
             ("out_of_range", ErrorCode::Invalid),

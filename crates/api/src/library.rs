@@ -344,9 +344,14 @@ pub struct ItemDetail {
     pub notes_html: Option<String>,
     #[ts(type = "number | null")]
     pub duration_ms: Option<u64>,
-    /// The media, served by the app's loopback media server (None until
-    /// downloaded, and always None without a media server).
+    /// The media, served by the app's loopback media server: once it is
+    /// downloaded, or while it arrives when it `streams` and its download
+    /// runs (always None without a media server).
     pub media_url: Option<String>,
+    /// The media plays while it downloads (its catalog gives it a chunk
+    /// list, each chunk checked as it lands): "play" starts it at once
+    /// (see `Api::play_now`). Else it plays once downloaded and checked.
+    pub streams: bool,
     pub media_type: Option<String>,
     pub transcript_url: Option<String>,
     pub chapters_url: Option<String>,
@@ -517,6 +522,16 @@ impl Api {
                 .find(|a| a.role == role.as_str() && a.index == index && a.stored)
                 .map(|_| media.asset_url(key, role, index))
         };
+        // Media still arriving in checked chunks, its download running:
+        // the media server serves what is in.
+        let arriving = store.arriving_asset(key, AssetRole::Media, 0)?;
+        let chunked = match &arriving {
+            Some(a) => store.asset_chunks(&r.library, &a.sha256)?.is_some(),
+            None => false,
+        };
+        let streaming = arriving
+            .as_ref()
+            .is_some_and(|a| chunked && store.is_arriving(&a.sha256));
         let playback = store.playback(key)?;
         let next = store.next_item(key)?.map(|n| ItemRef {
             library: n.library_id,
@@ -540,7 +555,10 @@ impl Api {
             notes: text.notes,
             notes_html: text.notes_html,
             duration_ms: text.duration_ms,
-            media_url: url(AssetRole::Media, 0),
+            media_url: url(AssetRole::Media, 0).or_else(|| {
+                streaming.then(|| media.map(|m| m.asset_url(key, AssetRole::Media, 0)))?
+            }),
+            streams: chunked,
             media_type: assets
                 .iter()
                 .find(|a| a.role == "media")
@@ -573,6 +591,21 @@ impl Api {
             pinned: store.is_pinned(key)?,
             pinned_itself: store.is_item_pinned(key)?,
         })
+    }
+
+    /// The member plays an item: one not downloaded starts downloading at
+    /// once (beside any sync), and its detail then has the media URL when
+    /// it `streams`. The download, when one was started, is returned for
+    /// the shell to run on its runtime.
+    pub fn play_now(
+        &self,
+        r: &ItemRef,
+        media: Option<&MediaServer>,
+    ) -> ApiResult<(ItemDetail, Option<stowaway_sync::FetchNow>)> {
+        let (_, fetch) = self
+            .engine
+            .play_now(r.key(), &stowaway_sync::SyncOptions::default())?;
+        Ok((self.item_detail(r, media)?, fetch))
     }
 
     /// Full-text search, best first, at most `limit` (and [`MAX_HITS`]) hits.

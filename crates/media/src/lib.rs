@@ -255,19 +255,25 @@ fn key_owned(k: &ItemKey<'_>) -> (String, String, String) {
     )
 }
 
-/// How long a request for bytes not in yet waits for them.
+/// How long a response of a file still arriving waits for its next bytes
+/// (its first: then 503 with Retry-After; later ones: the connection is
+/// cut, and the player asks again).
 const ARRIVING_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
-/// Most bytes one response of a file still arriving carries (the player
-/// asks again for the rest).
-const ARRIVING_MAX: u64 = 8 << 20;
+/// How often a waiting response looks again.
+const ARRIVING_POLL: std::time::Duration = std::time::Duration::from_millis(40);
+/// Most bytes read from disk for one piece of a response.
+const PIECE: u64 = 256 << 10;
 
 /// The media of an item that is still downloading in chunks (catalog
-/// format 2): only chunks checked against their digests are served, a
-/// range at most up to where the checked chunks stop (206 with the shorter
-/// Content-Range; the player asks for the rest). A range that starts in a
-/// chunk not in yet tells the download to fetch that chunk first and waits
-/// for it (up to 20 s, then 503 with Retry-After). A file downloading
-/// whole (format 1, a feed) is not served until it is stored.
+/// format 2), as a response that follows the download: only chunks checked
+/// against their digests are sent, each as soon as it is in. The range
+/// asked for is answered whole (206) and its body waits where the checked
+/// chunks stop, telling the download to fetch the chunk there first
+/// (`Store::want`), up to 20 s at a time. A request that finds nothing in
+/// at its start waits likewise before any header is sent, also while the
+/// download is starting (its journal not yet on disk), then answers 503
+/// with Retry-After. A file downloading whole (format 1, a feed) is not
+/// served until it is stored.
 async fn send_arriving(
     store: Arc<Store>,
     (library, collection, item): (String, String, String),
@@ -300,70 +306,162 @@ async fn send_arriving(
             .body(Body::empty())
             .unwrap_or_else(|_| StatusCode::RANGE_NOT_SATISFIABLE.into_response());
     };
-    let deadline = tokio::time::Instant::now() + ARRIVING_WAIT;
-    loop {
-        let (st, sha) = (store.clone(), asset.sha256.clone());
-        let state = tokio::task::spawn_blocking(move || {
-            let stored = st.has_blob(&sha).unwrap_or(false);
-            let running = st.is_arriving(&sha);
-            (stored, st.blobs().chunks_in(&sha, size, running))
-        })
-        .await;
-        let chunks = match state {
-            // Stored meanwhile: served as any stored file.
-            Ok((true, _)) => return send(asset, req, origin).await,
-            Ok((false, Some(c))) => c,
-            _ => return StatusCode::NOT_FOUND.into_response(),
-        };
-        let run = chunks.run_from(start);
-        if !run.is_empty() {
-            let end = run.end.min(last + 1).min(start + ARRIVING_MAX);
-            let path = store.blobs().partial_path(&asset.sha256);
-            let bytes = match read_range(&path, start, end).await {
-                Ok(b) => b,
-                Err(e) => {
-                    warn!(error = %e, "reading a file still arriving failed");
-                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-                }
-            };
-            let head = *req.method() == Method::HEAD;
-            let mut b = Response::builder()
-                .status(StatusCode::PARTIAL_CONTENT)
-                .header(
-                    header::CONTENT_RANGE,
-                    format!("bytes {start}-{}/{size}", end - 1),
-                )
-                .header(header::CONTENT_LENGTH, end - start)
-                .header(header::ACCEPT_RANGES, "bytes")
-                .header(header::CACHE_CONTROL, "no-store");
-            if let Ok(ct) = HeaderValue::from_str(&served_type(&asset.media_type)) {
-                b = b.header(header::CONTENT_TYPE, ct);
-            }
-            if let Some(origin) = origin {
-                b = b
-                    .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin)
-                    .header(header::VARY, "Origin");
-            }
-            let body = if head {
-                Body::empty()
-            } else {
-                Body::from(bytes)
-            };
-            return b
-                .body(body)
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
-        }
-        // Not in yet: the download fetches it first; wait for it.
-        store.want(&asset.sha256, start);
-        if tokio::time::Instant::now() >= deadline {
-            debug!(sha = %asset.sha256, start, "bytes still not in; the player may ask again");
+    let mut arriving = Arriving {
+        store: store.clone(),
+        asset,
+        pos: start,
+        end: last + 1,
+        ready: start,
+        stored: false,
+    };
+    match arriving.wait().await {
+        Wait::Ready => {}
+        Wait::Stored => return send(arriving.asset, req, origin).await,
+        Wait::Gone => return StatusCode::NOT_FOUND.into_response(),
+        Wait::TimedOut => {
+            debug!(sha = %arriving.asset.sha256, start, "bytes still not in; the player may ask again");
             return Response::builder()
                 .status(StatusCode::SERVICE_UNAVAILABLE)
                 .header(header::RETRY_AFTER, "1")
                 .body(Body::empty())
                 .unwrap_or_else(|_| StatusCode::SERVICE_UNAVAILABLE.into_response());
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut b = Response::builder()
+        .status(StatusCode::PARTIAL_CONTENT)
+        .header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{last}/{size}"),
+        )
+        .header(header::CONTENT_LENGTH, last + 1 - start)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CACHE_CONTROL, "no-store");
+    if let Ok(ct) = HeaderValue::from_str(&served_type(&arriving.asset.media_type)) {
+        b = b.header(header::CONTENT_TYPE, ct);
+    }
+    if let Some(origin) = origin {
+        b = b
+            .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin)
+            .header(header::VARY, "Origin");
+    }
+    let body = if *req.method() == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from_stream(futures_util::stream::unfold(arriving, |mut a| async move {
+            let piece = a.next_piece().await?;
+            Some((piece, a))
+        }))
+    };
+    b.body(body)
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A response's way through a file still arriving: `pos..end` is left to
+/// send, `pos..ready` of it is checked (or stored) and can go now.
+struct Arriving {
+    store: Arc<Store>,
+    asset: stowaway_store::StoredAsset,
+    pos: u64,
+    end: u64,
+    ready: u64,
+    /// The file is stored: read the blob, not the partial.
+    stored: bool,
+}
+
+enum Wait {
+    /// Bytes at `pos` can go.
+    Ready,
+    /// Stored before any byte went: serve it as any stored file.
+    Stored,
+    /// Neither stored nor downloading in chunks.
+    Gone,
+    TimedOut,
+}
+
+impl Arriving {
+    /// Waits until bytes at `pos` are checked, asking the download for
+    /// the chunk there; sets `ready` to where they stop.
+    async fn wait(&mut self) -> Wait {
+        let deadline = tokio::time::Instant::now() + ARRIVING_WAIT;
+        loop {
+            let (st, sha, size) = (
+                self.store.clone(),
+                self.asset.sha256.clone(),
+                self.asset.size,
+            );
+            let state = tokio::task::spawn_blocking(move || {
+                let stored = st.has_blob(&sha).unwrap_or(false);
+                let running = st.is_arriving(&sha);
+                (stored, running, st.blobs().chunks_in(&sha, size, running))
+            })
+            .await;
+            match state {
+                Ok((true, _, _)) => {
+                    self.stored = true;
+                    self.ready = self.end;
+                    return Wait::Stored;
+                }
+                Ok((false, _, Some(chunks))) => {
+                    let run = chunks.run_from(self.pos);
+                    if !run.is_empty() {
+                        self.ready = run.end.min(self.end);
+                        return Wait::Ready;
+                    }
+                }
+                // Its download is starting: the journal comes next.
+                Ok((false, true, None)) => {}
+                _ => return Wait::Gone,
+            }
+            // Not in yet: the download fetches it first; wait for it.
+            self.store.want(&self.asset.sha256, self.pos);
+            if tokio::time::Instant::now() >= deadline {
+                return Wait::TimedOut;
+            }
+            tokio::time::sleep(ARRIVING_POLL).await;
+        }
+    }
+
+    /// The next piece of the body; `None` at its end, an error when the
+    /// bytes stop coming (the connection is cut: the player asks again).
+    async fn next_piece(&mut self) -> Option<std::io::Result<Vec<u8>>> {
+        if self.pos >= self.end {
+            return None;
+        }
+        if self.pos >= self.ready {
+            match self.wait().await {
+                Wait::Ready | Wait::Stored => {}
+                Wait::Gone | Wait::TimedOut => {
+                    self.end = self.pos;
+                    return Some(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the file's next bytes did not arrive",
+                    )));
+                }
+            }
+        }
+        let to = self.ready.min(self.pos + PIECE);
+        let path = if self.stored {
+            self.asset.path.clone()
+        } else {
+            self.store.blobs().partial_path(&self.asset.sha256)
+        };
+        match read_range(&path, self.pos, to).await {
+            Ok(bytes) => {
+                self.pos = to;
+                Some(Ok(bytes))
+            }
+            // Stored meanwhile (the partial renamed): look again.
+            Err(_) if !self.stored => {
+                self.ready = self.pos;
+                tokio::time::sleep(ARRIVING_POLL).await;
+                Some(Ok(Vec::new()))
+            }
+            Err(e) => {
+                warn!(error = %e, "reading a file still arriving failed");
+                self.end = self.pos;
+                Some(Err(e))
+            }
+        }
     }
 }
 

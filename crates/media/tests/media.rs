@@ -371,6 +371,33 @@ fn arriving_store(dir: &std::path::Path, data: &[u8]) -> Arc<Store> {
     Arc::new(store)
 }
 
+/// Reads a response's body on until `body` holds `want` bytes (each piece
+/// within 5 s).
+async fn read_to(r: &mut reqwest::Response, body: &mut Vec<u8>, want: usize) {
+    while body.len() < want {
+        let piece = tokio::time::timeout(std::time::Duration::from_secs(5), r.chunk())
+            .await
+            .expect("the body goes on")
+            .unwrap()
+            .expect("not at its end");
+        body.extend_from_slice(&piece);
+    }
+}
+
+/// Where a player's request asked the download to fetch first, within 5 s.
+async fn wanted_soon(store: &Store, s: &Sha256) -> u64 {
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Some(at) = store.wanted(s) {
+                return at;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the download is asked for the chunk")
+}
+
 /// Play while it downloads: the media server serves the chunks of a file
 /// still arriving that are checked, never the bytes of an unfinished chunk;
 /// a range that starts where nothing is in yet asks the download for that
@@ -394,8 +421,18 @@ async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
     let client = reqwest::Client::new();
     let get = |range: String| client.get(&url).header("Range", range).send();
 
-    // No download of it on disk: nothing to serve.
+    // No download of it on disk, none running: nothing to serve.
     assert_eq!(get("bytes=0-".into()).await.unwrap().status(), 404);
+    // A download starting (the player pressed play): the request waits for
+    // its first chunk, asking for the chunk it starts in.
+    store.set_arriving(&s, true);
+    let early = tokio::spawn(get(format!("bytes={}-{}", 10, 20)));
+    let asked = wanted_soon(&store, &s).await;
+    assert_eq!(asked, 10);
+    assert!(
+        !early.is_finished(),
+        "nothing is served before it is checked"
+    );
 
     let mut p = store
         .blobs()
@@ -403,6 +440,10 @@ async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
         .unwrap();
     assert_eq!(p.write(0, 0, &data[..C], 1).unwrap(), Written::Checked);
     p.checkpoint().unwrap();
+    let r = early.await.unwrap().unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap(), &data[10..21]);
+    store.set_arriving(&s, false);
     assert_eq!(
         p.write(2, 0, &data[2 * C..3 * C], 1).unwrap(),
         Written::Checked
@@ -419,55 +460,46 @@ async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
     assert_eq!(chunks(true), [true, false, true, false]);
     store.set_arriving(&s, true);
 
-    // From the start: chunk 0 only (the shorter range; the player asks on).
-    let r = get("bytes=0-".into()).await.unwrap();
+    // A seek into chunk 2: served at once.
+    let r = get(format!("bytes={}-{}", 2 * C + 10, 3 * C - 1))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap(), &data[2 * C + 10..3 * C]);
+
+    // From the start: the whole range is answered, and its body follows
+    // the download. Chunk 0 goes at once; chunk 1 has 100 unchecked bytes,
+    // so the body stops there and the download is asked for that chunk.
+    let mut r = get("bytes=0-".into()).await.unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(
         r.headers()["content-range"],
-        format!("bytes 0-{}/{}", C - 1, 4 * C)
+        format!("bytes 0-{}/{}", 4 * C - 1, 4 * C)
     );
     assert_eq!(r.headers()["content-type"], "audio/ogg");
-    assert_eq!(r.bytes().await.unwrap(), &data[..C]);
-    // A seek into chunk 2: from there to where the checked chunks stop.
-    let r = get(format!("bytes={}-", 2 * C + 10)).await.unwrap();
-    assert_eq!(r.status(), 206);
-    assert_eq!(r.bytes().await.unwrap(), &data[2 * C + 10..3 * C]);
-    // Chunk 1 has 100 unchecked bytes: not served. The request waits, the
-    // download is asked for that chunk, and once it is in, it is served.
-    let waiting = tokio::spawn(get(format!("bytes={C}-")));
-    let asked = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        loop {
-            if let Some(at) = store.wanted(&s) {
-                return at;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the download is asked for the chunk");
-    assert_eq!(asked, C as u64);
-    assert!(
-        !waiting.is_finished(),
-        "nothing is served before it is checked"
-    );
+    let mut body = Vec::new();
+    read_to(&mut r, &mut body, C).await;
+    assert_eq!(body, &data[..C]);
+    assert_eq!(wanted_soon(&store, &s).await, C as u64);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Chunk 1 in: the body goes on through chunk 2, and waits at chunk 3.
     assert_eq!(
         p.write(1, 100, &data[C + 100..2 * C], 1).unwrap(),
         Written::Checked
     );
-    let r = waiting.await.unwrap().unwrap();
-    assert_eq!(r.status(), 206);
-    assert_eq!(
-        r.headers()["content-range"],
-        format!("bytes {C}-{}/{}", 3 * C - 1, 4 * C)
-    );
-    assert_eq!(r.bytes().await.unwrap(), &data[C..3 * C]);
-
+    read_to(&mut r, &mut body, 3 * C).await;
+    assert_eq!(body, &data[..3 * C], "no unchecked byte was sent");
+    assert_eq!(wanted_soon(&store, &s).await, 3 * C as u64);
     // Once stored, it is served whole like any stored file.
+    // The waiting body takes the last chunk once the file is stored.
     let mut h = p.prefix_hasher().unwrap();
     assert_eq!(p.write(3, 0, &data[3 * C..], 1).unwrap(), Written::Checked);
     h.hash_to(p.contiguous()).unwrap();
     p.finish(h).unwrap();
     store.mark_blob_present(&s, data.len() as u64).unwrap();
+    read_to(&mut r, &mut body, 4 * C).await;
+    assert_eq!(body, data);
+    assert!(r.chunk().await.unwrap().is_none(), "the body ends there");
     let r = client.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), data);

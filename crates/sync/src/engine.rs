@@ -47,6 +47,10 @@ pub enum SyncError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("downloads are paused: resume them to fetch {0}")]
+    Paused(String),
+    #[error("could not download {label}: {error}")]
+    Download { label: String, error: String },
     #[error(transparent)]
     Feed(#[from] stowaway_feeds::FeedError),
 }
@@ -61,6 +65,8 @@ impl SyncError {
             SyncError::Busy => "busy",
             SyncError::Read { .. } => "io",
             SyncError::Internal(_) => "internal",
+            SyncError::Paused(_) => "paused",
+            SyncError::Download { .. } => "download_failed",
             SyncError::Feed(e) => e.code(),
         }
     }
@@ -517,7 +523,7 @@ impl Engine {
 
     /// The library's mirror pool, with the health the store remembers; its
     /// requests held to `reach` (a public feed's hosts: public addresses).
-    fn pool(
+    pub(crate) fn pool(
         &self,
         library: &str,
         opts: &SyncOptions,
@@ -557,7 +563,10 @@ impl Engine {
     /// subscribed to on their own network, public addresses otherwise.
     /// Decided once (for a feed from before this was recorded: now, from
     /// the address the member subscribed to) and never changed.
-    async fn feed_reach(&self, row: &stowaway_store::FeedRow) -> Result<Reach, SyncError> {
+    pub(crate) async fn feed_reach(
+        &self,
+        row: &stowaway_store::FeedRow,
+    ) -> Result<Reach, SyncError> {
         let local = match row.local {
             Some(l) => l,
             None => {
@@ -572,7 +581,7 @@ impl Engine {
         Ok(if local { Reach::Any } else { Reach::Public })
     }
 
-    fn save_health(&self, library: &str, pool: &MirrorPool) {
+    pub(crate) fn save_health(&self, library: &str, pool: &MirrorPool) {
         let records: Vec<(String, String)> = pool
             .snapshot()
             .into_iter()
@@ -870,8 +879,18 @@ impl Engine {
                 let still_wanted = &still_wanted;
                 async move {
                     // Tracked before the check: a change in between still
-                    // reaches this download's token.
-                    let token = self.track(&w.sha256, cancel);
+                    // reaches this download's token. One the player started
+                    // meanwhile (see `play_now`) is left to it.
+                    let Some(token) = self.track(&w.sha256, cancel) else {
+                        files_done.fetch_add(1, Ordering::Relaxed);
+                        return (w, Outcome::Elsewhere);
+                    };
+                    // Or stored by it since this sync planned.
+                    if self.store.has_blob(&w.sha256).unwrap_or(false) {
+                        self.untrack(&w.sha256);
+                        files_done.fetch_add(1, Ordering::Relaxed);
+                        return (w, Outcome::Elsewhere);
+                    }
                     let r = match still_wanted.check(&w.sha256) {
                         Ok(true) => {
                             let r = Downloads {
@@ -957,6 +976,7 @@ impl Engine {
                         budget: self.store.storage_budget()?.unwrap_or(0),
                     });
                 }
+                Outcome::Elsewhere => {}
                 Outcome::Cancelled => {
                     report.cancelled += 1;
                     self.emit(SyncEvent::DownloadCancelled {
@@ -1045,17 +1065,28 @@ impl Engine {
         Ok((keep, Some(room)))
     }
 
-    fn track(&self, sha: &Sha256, parent: &CancellationToken) -> CancellationToken {
-        let token = parent.child_token();
-        self.inflight
+    /// Takes the download of `sha` for the caller, with a token under
+    /// `parent` that a change of what is wanted cancels; `None` when another
+    /// download of it runs (a sync's, or one the player started).
+    pub(crate) fn track(
+        &self,
+        sha: &Sha256,
+        parent: &CancellationToken,
+    ) -> Option<CancellationToken> {
+        let mut tokens = self
+            .inflight
             .tokens
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(sha.clone(), token.clone());
-        token
+            .unwrap_or_else(|p| p.into_inner());
+        if tokens.contains_key(sha) {
+            return None;
+        }
+        let token = parent.child_token();
+        tokens.insert(sha.clone(), token.clone());
+        Some(token)
     }
 
-    fn untrack(&self, sha: &Sha256) {
+    pub(crate) fn untrack(&self, sha: &Sha256) {
         self.inflight
             .tokens
             .lock()
@@ -1067,6 +1098,9 @@ impl Engine {
 enum Outcome {
     /// Stored, with its size (a feed file's is known only now).
     Done(u64),
+    /// Downloading already, or stored since the sync planned, by a
+    /// download the player started: its own events tell.
+    Elsewhere,
     Cancelled,
     /// Stopped because it did not fit the storage budget after all.
     Deferred,

@@ -16,6 +16,7 @@ mod download;
 mod engine;
 mod events;
 mod feed;
+mod now;
 
 pub use download::read_media_info;
 pub use engine::{Engine, LibraryReport, Subscribed, SyncError, SyncOptions, SyncReport};
@@ -24,3 +25,4 @@ pub use feed::{
     file_key, item_id, library_id_for, origin_of, FeedSubscribed, FetchedFeed, Mapped, SkipReason,
     SkippedEpisode, Source, FEED_COLLECTION, MAX_NEW_EPISODES_PER_REFRESH,
 };
+pub use now::{FetchNow, PlayNow};

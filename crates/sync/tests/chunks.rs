@@ -222,3 +222,97 @@ async fn a_chunk_a_player_waits_for_comes_first() {
         "a stream of its own asked for chunk 9 to the end of its segment"
     );
 }
+
+/// Play now: the member plays an episode the sync has not come to (one
+/// download at a time, busy with a slow one). Its download starts at once,
+/// beside the sync, and is the only one of it (pressing play again starts
+/// no second); the media server may wait for it meanwhile (`is_arriving`).
+/// With downloads paused it is refused, with the code the page shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_now_starts_the_download_beside_a_busy_sync() {
+    use stowaway_store::ItemKey;
+    use stowaway_sync::PlayNow;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("mirror")).unwrap();
+    let mirror = TestMirror::start(tmp.path().join("mirror")).unwrap();
+    let sub = publish_sized(tmp.path(), "acme", &mirror.url(), 8 << 20);
+    let catalog: Catalog =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("mirror/library.json")).unwrap())
+            .unwrap();
+    let first = catalog.collections[0].items[0].assets[0].clone();
+    let second = catalog.collections[0].items[1].assets[0].clone();
+    mirror.set_faults(vec![Rule::path(
+        PathMatch::exact(blob_path(&first.sha256)),
+        Fault::Trickle {
+            bytes_per_sec: 512 << 10,
+        },
+    )]);
+    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+    let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
+    engine.subscribe(&sub).unwrap();
+    let key = ItemKey {
+        library: "acme",
+        collection: "show",
+        item: "e2",
+    };
+    let opts = SyncOptions {
+        concurrency: 1,
+        ..SyncOptions::default()
+    };
+    let cancel = CancellationToken::new();
+    let sync = {
+        let (engine, cancel, opts) = (engine.clone(), cancel.clone(), opts.clone());
+        tokio::spawn(async move { engine.sync(&opts, &cancel).await })
+    };
+    // The sync is on the first episode.
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !store.is_arriving(&first.sha256) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the sync starts the first episode");
+    assert!(!store.is_arriving(&second.sha256));
+
+    store.set_downloads_paused(true).unwrap();
+    let paused = engine
+        .play_now(key, &opts)
+        .err()
+        .expect("refused while paused");
+    assert_eq!(paused.code(), "paused");
+    store.set_downloads_paused(false).unwrap();
+
+    let (state, fetch) = engine.play_now(key, &opts).unwrap();
+    assert_eq!(state, PlayNow::Arriving { chunked: true });
+    let fetch = fetch.expect("its download, to run");
+    assert!(
+        store.is_arriving(&second.sha256),
+        "the media server waits for it"
+    );
+    let (again, none) = engine.play_now(key, &opts).unwrap();
+    assert_eq!(again, state);
+    assert!(none.is_none(), "one download of it at a time");
+    let size = tokio::time::timeout(std::time::Duration::from_secs(20), fetch.run())
+        .await
+        .expect("it downloads while the sync is still on the first")
+        .unwrap();
+    assert_eq!(size, second.size);
+    assert!(store.has_blob(&second.sha256).unwrap());
+    assert!(
+        !store.has_blob(&first.sha256).unwrap(),
+        "the sync is still busy"
+    );
+    assert!(!store.is_arriving(&second.sha256));
+    assert_eq!(engine.play_now(key, &opts).unwrap().0, PlayNow::Stored);
+    // The sync, when it comes to it, does not fetch it again.
+    let r = tokio::time::timeout(std::time::Duration::from_secs(30), sync)
+        .await
+        .expect("the sync ends")
+        .unwrap()
+        .unwrap();
+    assert!(r.ok());
+    let lib = &r.libraries[0];
+    assert_eq!(lib.files_downloaded, 1, "the first episode only");
+    assert!(store.has_blob(&first.sha256).unwrap());
+    drop(cancel);
+}

@@ -4,4 +4,4 @@
  * What went wrong, in the terms a shell acts on. Stable: a code is never
  * renamed or reused (docs/API.md lists them).
  */
-export type ErrorCode = "not_found" | "needs_token" | "offline" | "invalid" | "not_a_subscription" | "untrusted" | "too_large" | "busy" | "not_downloaded" | "not_previewed" | "keyring" | "no_viewer" | "storage" | "index_corrupt" | "cancelled" | "internal";
+export type ErrorCode = "not_found" | "needs_token" | "offline" | "invalid" | "not_a_subscription" | "untrusted" | "too_large" | "busy" | "not_downloaded" | "not_previewed" | "keyring" | "no_viewer" | "storage" | "index_corrupt" | "cancelled" | "paused" | "internal";

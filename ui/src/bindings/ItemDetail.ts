@@ -17,10 +17,17 @@ course: boolean, id: string, title: string, summary: string | null, notes: strin
  */
 notes_html: string | null, duration_ms: number | null, 
 /**
- * The media, served by the app's loopback media server (None until
- * downloaded, and always None without a media server).
+ * The media, served by the app's loopback media server: once it is
+ * downloaded, or while it arrives when it `streams` and its download
+ * runs (always None without a media server).
  */
-media_url: string | null, media_type: string | null, transcript_url: string | null, chapters_url: string | null, artwork_url: string | null, attachments: Array<Attachment>, playback: Playback, 
+media_url: string | null, 
+/**
+ * The media plays while it downloads (its catalog gives it a chunk
+ * list, each chunk checked as it lands): "play" starts it at once
+ * (see `Api::play_now`). Else it plays once downloaded and checked.
+ */
+streams: boolean, media_type: string | null, transcript_url: string | null, chapters_url: string | null, artwork_url: string | null, attachments: Array<Attachment>, playback: Playback, 
 /**
  * What plays next in the collection's order.
  */

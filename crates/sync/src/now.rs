@@ -1,0 +1,178 @@
+//! Play now: the member presses play on an item that is not downloaded.
+//!
+//! Its media is wanted from then on (kept, as any download the member asked
+//! for) and its download starts at once, beside any sync: not after the
+//! sync's queue, not after another library's downloads, and not held by
+//! the sync's lock. A sync that meets the file running here leaves it (see
+//! [`Engine::track`]). A file with a chunk list plays while it arrives: the
+//! media server serves its checked chunks and asks for the one the player
+//! waits at (`Store::want`). One without plays once it is whole and checked.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use stowaway_catalog::AssetRole;
+use stowaway_mirrors::{RateLimiter, Reach};
+use stowaway_store::{ItemKey, WantedBlob};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::download::Downloads;
+use crate::{Engine, SyncError, SyncEvent, SyncOptions};
+
+/// Where an item's media stands once the member pressed play.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlayNow {
+    /// Stored and checked: it plays from the cache.
+    Stored,
+    /// Downloading; with a chunk list (`chunked`) it plays while it
+    /// arrives, else once it is whole.
+    Arriving { chunked: bool },
+    /// The item has no media.
+    NoMedia,
+}
+
+/// A download the player started: run it on the caller's runtime.
+#[must_use = "the download runs only when `run` is awaited"]
+pub struct FetchNow {
+    engine: Engine,
+    wanted: WantedBlob,
+    token: CancellationToken,
+    opts: SyncOptions,
+}
+
+impl Engine {
+    /// The member plays `key` (see the module docs). Returns where its
+    /// media stands and, when no download of it runs yet, the download to
+    /// run. Downloads paused is an error: the member resumes them first.
+    pub fn play_now(
+        &self,
+        key: ItemKey<'_>,
+        opts: &SyncOptions,
+    ) -> Result<(PlayNow, Option<FetchNow>), SyncError> {
+        let store = self.store();
+        let Some(asset) = store.arriving_asset(key, AssetRole::Media, 0)? else {
+            let stored = store.stored_asset(key, AssetRole::Media, 0)?.is_some();
+            return Ok((
+                if stored {
+                    PlayNow::Stored
+                } else {
+                    PlayNow::NoMedia
+                },
+                None,
+            ));
+        };
+        if store.downloads_paused()? {
+            return Err(SyncError::Paused(key.item.to_owned()));
+        }
+        self.want_download(key.library, key.collection, Some(key.item))?;
+        let chunked = store.asset_chunks(key.library, &asset.sha256)?.is_some();
+        let state = PlayNow::Arriving { chunked };
+        if chunked {
+            // From the start, unless the player asks for another place.
+            store.want(&asset.sha256, 0);
+        }
+        let label = store
+            .item_text(key)?
+            .map(|t| t.title)
+            .unwrap_or_else(|| key.item.to_owned());
+        let Some(token) = self.track(&asset.sha256, &CancellationToken::new()) else {
+            return Ok((state, None));
+        };
+        // The media server waits for its first chunk from now on (see
+        // `FetchNow::run`, which ends that).
+        store.set_arriving(&asset.sha256, true);
+        info!(item = key.item, sha = %asset.sha256, chunked, "play now: downloading");
+        Ok((
+            state,
+            Some(FetchNow {
+                engine: self.clone(),
+                wanted: WantedBlob {
+                    library_id: key.library.to_owned(),
+                    sha256: asset.sha256,
+                    size: asset.size,
+                    media_type: asset.media_type,
+                    label,
+                    explicit: true,
+                },
+                token,
+                opts: opts.clone(),
+            }),
+        ))
+    }
+}
+
+impl FetchNow {
+    /// Downloads the file (every mirror of its library, as a sync would)
+    /// and stores it once checked; its events are a sync's per-file ones.
+    pub async fn run(self) -> Result<u64, SyncError> {
+        let r = self.fetch().await;
+        let w = &self.wanted;
+        match &r {
+            Ok(_) => self.engine.index_stored_files().await,
+            Err(_) if self.token.is_cancelled() => self.engine.emit(SyncEvent::DownloadCancelled {
+                sha256: w.sha256.to_string(),
+                label: w.label.clone(),
+            }),
+            Err(e) => {
+                warn!(file = %w.label, error = %e, "play now: the download failed");
+                self.engine.emit(SyncEvent::DownloadFailed {
+                    sha256: w.sha256.to_string(),
+                    label: w.label.clone(),
+                    error: e.to_string(),
+                });
+            }
+        }
+        r
+    }
+
+    async fn fetch(&self) -> Result<u64, SyncError> {
+        let engine = &self.engine;
+        let library = self.wanted.library_id.as_str();
+        let reach = match engine.store().feed(library)? {
+            Some(row) => engine.feed_reach(&row).await?,
+            None => Reach::Any,
+        };
+        let pool = engine.pool(library, &self.opts, reach)?;
+        let limiter = self.opts.bandwidth_limit.map(RateLimiter::new);
+        let (done, received) = (AtomicU64::new(0), AtomicU64::new(0));
+        let notes = Mutex::new(Vec::new());
+        let r = Downloads {
+            engine,
+            pool: &pool,
+            limiter: limiter.as_ref(),
+            cancel: &self.token,
+            done: &done,
+            received: &received,
+            max_rounds: self.opts.max_rounds.max(1),
+            slow_ratio: self.opts.slow_ratio.max(1.0),
+            stall_timeout: self.opts.stall_timeout,
+            notes: &notes,
+            // The member asked for it: it is fetched over the budget, as
+            // any explicit download is.
+            budget: None,
+        }
+        .blob(&self.wanted)
+        .await;
+        engine.save_health(library, &pool);
+        r.map_err(|e| {
+            if self.token.is_cancelled() {
+                SyncError::Cancelled
+            } else {
+                SyncError::Download {
+                    label: self.wanted.label.clone(),
+                    error: e,
+                }
+            }
+        })
+    }
+}
+
+impl Drop for FetchNow {
+    /// Run or never run, it leaves nothing behind: the media server stops
+    /// waiting for it and a sync may take the file.
+    fn drop(&mut self) {
+        self.engine.store().set_arriving(&self.wanted.sha256, false);
+        self.engine.untrack(&self.wanted.sha256);
+    }
+}
