@@ -9,6 +9,7 @@ fn main() {
             "items",
             "search",
             "item_detail",
+            "play_now",
             "save_position",
             "set_played",
             "sync_now",

@@ -70,6 +70,20 @@ pub fn item_detail(state: State<'_, AppState>, item: ItemRef) -> ApiResult<ItemD
     state.api.item_detail(&item, Some(&state.media))
 }
 
+/// The member plays an item: one not downloaded starts downloading now,
+/// beside any sync, and plays while it arrives when it `streams`.
+#[tauri::command(async)]
+pub fn play_now(state: State<'_, AppState>, item: ItemRef) -> ApiResult<ItemDetail> {
+    let (detail, fetch) = state.api.play_now(&item, Some(&state.media))?;
+    if let Some(fetch) = fetch {
+        tauri::async_runtime::spawn(async move {
+            // Failures reach the page as the download's own events.
+            let _ = fetch.run().await;
+        });
+    }
+    Ok(detail)
+}
+
 #[tauri::command(async)]
 pub fn save_position(
     state: State<'_, AppState>,

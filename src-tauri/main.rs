@@ -156,6 +156,7 @@ fn main() -> anyhow::Result<()> {
             commands::items,
             commands::search,
             commands::item_detail,
+            commands::play_now,
             commands::save_position,
             commands::set_played,
             commands::mark_earlier_played,

@@ -1549,3 +1549,142 @@ async fn a_library_of_20000_episodes_in_the_real_app() {
     let _ = c.close().await;
     drop(driver);
 }
+
+/// Play while it downloads, in the real window: a member's 80 MB lesson
+/// that is not downloaded (its course downloads only what the member asks
+/// for), published with chunk lists (format 2) on a mirror that sends
+/// 2 MB/s per connection. Play starts it at once and playback advances
+/// while the page says it is still arriving; a seek to 60 % plays from
+/// there before the download reached it; once whole, it is stored and the
+/// page stops saying so. The times from "play" to `playing` and from the
+/// seek to playback past it are printed (the figures are
+/// `stowaway-bench-app`'s to record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plays_a_lesson_while_it_downloads_in_the_real_app() {
+    let _turn = ONE_APP_AT_A_TIME.lock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Publisher::show(&tmp.path().join("publisher"), 1, 1000);
+    // A real recording: 30 minutes of mono 22 kHz WAV (sox, as the demo).
+    let wav = p.source.join("media/long.wav");
+    let sox = Command::new("sox")
+        .args(["-n", "-r", "22050", "-c", "1", "-b", "16"])
+        .arg(&wav)
+        .args(["synth", "1800", "sine", "440", "vol", "0.1"])
+        .status()
+        .expect("sox (scripts/setup installs it)");
+    assert!(sox.success());
+    std::fs::write(
+        p.source.join("library.toml"),
+        "[library]\nid = \"big\"\ntitle = \"Big Course\"\n\n[[collection]]\nid = \"course\"\nkind = \"course\"\ntitle = \"Long lessons\"\n\n\
+         [[collection.item]]\nid = \"long\"\ntitle = \"The long lesson\"\nmedia = \"media/long.wav\"\n",
+    )
+    .unwrap();
+    p.build_format(2);
+    let mirror = TestMirror::start(&p.mirror).unwrap();
+    mirror.set_faults(vec![Rule::path(
+        stowaway_testmirror::PathMatch::prefix("blobs/"),
+        Fault::Trickle {
+            bytes_per_sec: 2_000_000,
+        },
+    )]);
+    let sub = p.subscription(&[mirror.url()]);
+    // The member's cache: subscribed, the catalog in, the course set to
+    // download only what is asked for (the CLI, on the same data).
+    let data = tmp.path().join("member");
+    let member = stowaway_tests::Member::new(&data);
+    member.run(&["subscribe", sub.to_str().unwrap()]).success();
+    member.run(&["sync", "--catalog-only"]).success();
+    member
+        .run(&["auto-download", "big/course", "off"])
+        .success();
+    let keyring = SecretService::start();
+    let mut env: Vec<(&str, String)> = keyring.env();
+    env.push(("STOWAWAY_DATA_DIR", data.display().to_string()));
+    let driver = Driver::start(&env);
+    let c = driver.session(APP).await;
+    eventually_seen(&c, 30, "the course", || async {
+        exists(&c, "[data-item='long']").await
+    })
+    .await;
+    open_lesson(&c, "long").await;
+    assert!(
+        text(&c, "#player")
+            .await
+            .contains("plays while it downloads"),
+        "the bar offers to play it while it downloads"
+    );
+    // Play, timed in the page: from the click to the element's `playing`.
+    c.execute(
+        "window.__play = { t0: performance.now() };
+         const poll = () => {
+           const m = document.getElementById('media');
+           if (!m) return setTimeout(poll, 2);
+           m.addEventListener('playing', () => { window.__play.start ??= performance.now() - window.__play.t0; });
+         };
+         document.getElementById('play').click();
+         poll();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    eventually_seen(&c, 30, "playback to advance while it arrives", || async {
+        current_time(&c).await > 1.0
+    })
+    .await;
+    assert!(
+        exists(&c, "#arriving").await,
+        "the bar says it is still arriving"
+    );
+    let start = js_f64(&c, "return window.__play.start ?? -1;").await;
+    shot_here(&c, "stream-1-playing").await;
+
+    // A seek to 60 %, which the download has not reached yet.
+    c.execute(
+        "const m = document.getElementById('media');
+         const target = m.duration * 0.6;
+         window.__seek = { t0: performance.now(), target };
+         const f = () => {
+           if (m.currentTime > target + 0.2) {
+             window.__seek.playing = performance.now() - window.__seek.t0;
+             m.removeEventListener('timeupdate', f);
+           }
+         };
+         m.addEventListener('timeupdate', f);
+         m.currentTime = target;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert!(exists(&c, "#arriving").await, "still arriving at the seek");
+    eventually_seen(&c, 30, "playback past the seek", || async {
+        js_f64(&c, "return window.__seek.playing ?? -1;").await > 0.0
+    })
+    .await;
+    let seek = js_f64(&c, "return window.__seek.playing;").await;
+    let target = js_f64(&c, "return window.__seek.target;").await;
+    assert!(
+        target > 1000.0,
+        "the lesson's duration is known while it arrives: 60 % is {target} s"
+    );
+    assert!(current_time(&c).await > target);
+    eprintln!(
+        "play while it downloads, in the window: start {start:.0} ms, seek to 60 % {seek:.0} ms"
+    );
+
+    // Whole: stored, and the bar no longer says it is arriving.
+    eventually_seen(&c, 60, "the download to finish", || async {
+        !exists(&c, "#arriving").await
+    })
+    .await;
+    let blobs = stowaway_tests::files_below(&data.join("blobs/sha256"));
+    assert!(
+        blobs
+            .iter()
+            .any(|b| std::fs::metadata(b).is_ok_and(|m| m.len() > 70 << 20)),
+        "the lesson is stored: {blobs:?}"
+    );
+    assert!(current_time(&c).await > target, "it played on meanwhile");
+    shot_here(&c, "stream-2-stored").await;
+    let _ = c.close().await;
+    drop(driver);
+}

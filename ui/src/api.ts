@@ -41,6 +41,8 @@ export const api = {
     invoke<ItemWindow>("items", { library, collection, filter, seek, limit }),
   search: (query: string) => invoke<SearchHit[]>("search", { query }),
   itemDetail: (item: ItemRef) => invoke<ItemDetail>("item_detail", { item }),
+  /** Starts the download of an item not downloaded; its detail, with a media URL when it streams. */
+  playNow: (item: ItemRef) => invoke<ItemDetail>("play_now", { item }),
   savePosition: (item: ItemRef, positionMs: number, durationMs: number | null) =>
     invoke<void>("save_position", { item, positionMs, durationMs }),
   setPlayed: (item: ItemRef, played: boolean) => invoke<void>("set_played", { item, played }),

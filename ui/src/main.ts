@@ -10,7 +10,7 @@ import { h } from "./dom";
 import { bytes, duration } from "./format";
 import { banner, content, dialog, filters, nowView, player, searchBox, sideList, sidebar, syncButton, tabs, toast, toasts } from "./page";
 import { keyAction } from "./player";
-import { playerKey, savePosition, showNow } from "./playerview";
+import { downloadFinished, playerKey, savePosition, showNow } from "./playerview";
 import { connect, refresh, scheduleRefresh, state } from "./state";
 import { renderDownloads } from "./views/downloads";
 import { renderLibrary, updateLists } from "./views/library";
@@ -80,6 +80,7 @@ void api.onSyncEvent((e: SyncEvent) => {
     e.event === "library_finished"
   ) {
     scheduleRefresh();
+    if (e.event === "download_finished") downloadFinished();
   }
 });
 void api.onNewItems((n) => {

@@ -61,8 +61,18 @@ export async function open(ref: ItemRef, opts: { play?: boolean; view?: boolean 
   listening = new AbortController();
   const signal = listening.signal;
   media?.pause();
-  const detail = await api.itemDetail(ref);
+  let detail = await api.itemDetail(ref);
   if (gen !== opening) return;
+  // Not downloaded, and it plays while it downloads: "play" starts its
+  // download now and gives the media server's URL for it.
+  if (opts.play && !detail.media_url && detail.streams) {
+    try {
+      detail = await api.playNow(ref);
+    } catch (err) {
+      toast(errorText(err), "warn");
+    }
+    if (gen !== opening) return;
+  }
   state.current = { ref, detail };
   cues = [];
   chapters = new Chapters([]);
@@ -116,6 +126,18 @@ export async function open(ref: ItemRef, opts: { play?: boolean; view?: boolean 
       // Still this item (the member did not open another meanwhile): go on.
       if (!stop && state.current?.ref === ref) void playNext();
     })();
+  });
+  on("error", () => {
+    // A file still arriving whose next bytes no mirror delivered (the
+    // media server cut the response after waiting), or one that cannot play.
+    if (state.current?.ref !== ref) return;
+    setPlayButton(false);
+    toast(
+      detail.arriving
+        ? `“${detail.title}” stopped: its next part did not arrive. It goes on when a mirror answers (press play).`
+        : `“${detail.title}” cannot be played.`,
+      "warn",
+    );
   });
   on("ratechange", () => {
     const s = document.getElementById("speed");
@@ -176,7 +198,8 @@ function drawBar(d: ItemDetail) {
           sleepSelect,
           sleepLeft,
         )
-      : h("p", { class: "none" }, "Not downloaded yet — it plays here once the next sync has fetched it."),
+      : notDownloaded(d),
+    d.arriving && media ? h("span", { class: "arriving", id: "arriving", title: "Each part is checked as it arrives; it is kept once whole." }, "Downloading as it plays") : "",
     h("button", { type: "button", class: "ghost small", id: "open-queue", onclick: () => void show("queue") }, "Up next"),
     media && !(d.media_type ?? "").startsWith("video/") ? media : "",
   );
@@ -196,6 +219,54 @@ function drawBar(d: ItemDetail) {
     sleepLeft.textContent = sleep.active ? label : "";
     if (!sleep.active && sleepSelect.value !== "0") sleepSelect.value = "0";
   };
+}
+
+/** A download finished: the current item may be whole now (its bar then
+ * plays it, or stops saying it is still arriving). */
+export function downloadFinished() {
+  const cur = state.current;
+  if (!cur || !(cur.detail.arriving || !cur.detail.media_url)) return;
+  void api.itemDetail(cur.ref).then((d) => {
+    if (state.current !== cur || d.arriving) return;
+    if (!media && d.media_url) void open(cur.ref, { view: state.nowOpen });
+    else if (media) {
+      cur.detail = d;
+      document.getElementById("arriving")?.remove();
+    }
+  });
+}
+
+/** The bar of an item not downloaded: play it while it downloads (when
+ * its parts can be checked as they arrive), else download it now. */
+function notDownloaded(d: ItemDetail) {
+  const ref = { library: d.library_id, collection: d.collection_id, item: d.id };
+  if (d.streams) {
+    return h(
+      "div",
+      { class: "controls" },
+      h("button", { type: "button", id: "play", class: "play", "aria-label": "Play", title: "Play (it downloads as it plays)", onclick: () => void open(ref, { play: true, view: state.nowOpen }) }, "▶"),
+      h("p", { class: "none" }, "Not downloaded yet: it plays while it downloads."),
+    );
+  }
+  return h(
+    "div",
+    { class: "controls" },
+    h("p", { class: "none" }, "Not downloaded yet: it plays once downloaded and checked."),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "ghost small",
+        id: "download-now",
+        onclick: () =>
+          void act(async () => {
+            await api.playNow(ref);
+            toast(`Downloading “${d.title}” now.`);
+          }),
+      },
+      "Download now",
+    ),
+  );
 }
 
 /** The speed button: a click steps up (shift: down); kept for the show. */

@@ -352,6 +352,8 @@ pub struct ItemDetail {
     /// list, each chunk checked as it lands): "play" starts it at once
     /// (see `Api::play_now`). Else it plays once downloaded and checked.
     pub streams: bool,
+    /// `media_url` serves a file still arriving (its checked parts).
+    pub arriving: bool,
     pub media_type: Option<String>,
     pub transcript_url: Option<String>,
     pub chapters_url: Option<String>,
@@ -559,6 +561,7 @@ impl Api {
                 streaming.then(|| media.map(|m| m.asset_url(key, AssetRole::Media, 0)))?
             }),
             streams: chunked,
+            arriving: streaming && media.is_some(),
             media_type: assets
                 .iter()
                 .find(|a| a.role == "media")

@@ -27,7 +27,11 @@ media_url: string | null,
  * list, each chunk checked as it lands): "play" starts it at once
  * (see `Api::play_now`). Else it plays once downloaded and checked.
  */
-streams: boolean, media_type: string | null, transcript_url: string | null, chapters_url: string | null, artwork_url: string | null, attachments: Array<Attachment>, playback: Playback, 
+streams: boolean, 
+/**
+ * `media_url` serves a file still arriving (its checked parts).
+ */
+arriving: boolean, media_type: string | null, transcript_url: string | null, chapters_url: string | null, artwork_url: string | null, attachments: Array<Attachment>, playback: Playback, 
 /**
  * What plays next in the collection's order.
  */
