@@ -13,7 +13,10 @@
 //!   page with `requestAnimationFrame`; opening an episode near the end (click
 //!   to its title in the player, and the frames meanwhile);
 //! - the same processes idle on the demo library (synced, 15 s after the
-//!   first paint), with what their memory is made of.
+//!   first paint), with what their memory is made of;
+//! - with `--play RUNS`, only play while it downloads: from the click on
+//!   play of a lesson not downloaded to audio playing, and a seek to 60 %
+//!   of it to playback past there (mirror at 2 MB/s per connection).
 //!
 //! Build first: `npm --prefix ui run build && cargo build --release -p
 //! stowaway-app -p stowaway-cli -p stowaway-publish -p stowaway-bench`. Not a
@@ -79,6 +82,13 @@ struct Args {
     /// JSON on stdout instead of Markdown.
     #[arg(long)]
     json: bool,
+    /// Measure only play while it downloads, this many times: a 30-minute
+    /// WAV lesson (80 MB) not downloaded, published with chunk lists, on a
+    /// loopback mirror sending 2 MB/s per connection; the time from the
+    /// click on play to the element's `playing`, and from a seek to 60 %
+    /// to playback past it, timed in the page.
+    #[arg(long, value_name = "RUNS")]
+    play: Option<usize>,
 }
 
 struct Bins {
@@ -674,6 +684,169 @@ fn markdown(r: &Report) {
     }
 }
 
+/// One run of `--play`, in milliseconds.
+#[derive(Debug, Serialize)]
+struct PlayRun {
+    start_ms: f64,
+    seek_ms: f64,
+}
+
+/// A course with one 30-minute WAV lesson in catalog format 2 (sox makes
+/// it); its subscription for `mirror_url`. The mirror tree is `root/mirror`.
+fn long_lesson(bins: &Bins, root: &Path) -> Result<()> {
+    let source = root.join("source");
+    fs::create_dir_all(source.join("media"))?;
+    run(
+        Command::new("sox")
+            .args(["-n", "-r", "22050", "-c", "1", "-b", "16"])
+            .arg(source.join("media/long.wav"))
+            .args(["synth", "1800", "sine", "440", "vol", "0.1"]),
+        "sox",
+    )?;
+    fs::write(
+        source.join("library.toml"),
+        "[library]\nid = \"big\"\ntitle = \"Big Course\"\n\n[[collection]]\nid = \"course\"\nkind = \"course\"\ntitle = \"Long lessons\"\n\n\
+         [[collection.item]]\nid = \"long\"\ntitle = \"The long lesson\"\nmedia = \"media/long.wav\"\n",
+    )?;
+    let keys = root.join("keys");
+    run(
+        Command::new(&bins.publish)
+            .args(["keygen", "--out"])
+            .arg(&keys),
+        "keygen",
+    )?;
+    run(
+        Command::new(&bins.publish)
+            .arg("build")
+            .arg("--key")
+            .arg(keys.join("stowaway.key"))
+            .arg("--source")
+            .arg(&source)
+            .arg("--out")
+            .arg(root.join("mirror"))
+            .args(["--format", "2"]),
+        "stowaway-publish build",
+    )?;
+    Ok(())
+}
+
+/// `--play`: each run a fresh member cache (subscribed, the catalog in, the
+/// course set to download only what is asked for), the app started on it,
+/// the lesson opened, then play and the seek timed in the page.
+async fn play_runs(
+    bins: &Bins,
+    work: &Path,
+    bus: &SecretService,
+    runs: usize,
+) -> Result<Vec<PlayRun>> {
+    use stowaway_testmirror::{Fault, PathMatch, Rule, TestMirror};
+    let root = work.join("play");
+    eprintln!("app bench: publishing a 30-minute lesson in format 2");
+    long_lesson(bins, &root)?;
+    let mirror = TestMirror::start(root.join("mirror"))?;
+    mirror.set_faults(vec![Rule::path(
+        PathMatch::prefix("blobs/"),
+        Fault::Trickle {
+            bytes_per_sec: 2_000_000,
+        },
+    )]);
+    let sub = run(
+        Command::new(&bins.publish)
+            .arg("subscription")
+            .arg("--key")
+            .arg(root.join("keys/stowaway.pub"))
+            .args(["--mirror", &mirror.url()]),
+        "stowaway-publish subscription",
+    )?;
+    let sub_path = root.join("big.stowaway");
+    fs::write(&sub_path, sub)?;
+    let mut out = Vec::new();
+    for i in 0..runs {
+        let member = root.join(format!("member-{i}"));
+        let cli = |args: &[&str]| {
+            run(
+                Command::new(&bins.stowaway)
+                    .arg("--data-dir")
+                    .arg(&member)
+                    .args(args),
+                "stowaway",
+            )
+        };
+        cli(&["subscribe", sub_path.to_str().context("path")?])?;
+        cli(&["sync", "--catalog-only"])?;
+        cli(&["auto-download", "big/course", "off"])?;
+        let mut env = bus.env();
+        env.push(("STOWAWAY_DATA_DIR", member.display().to_string()));
+        let (driver, c) = start_app(bins, &env).await?;
+        wait_for(
+            &c,
+            30,
+            "the lesson",
+            "const r = document.querySelector(\"[data-item='long'] .item-main\"); if (r) r.click(); return !!document.getElementById('play');",
+        )
+        .await?;
+        js(
+            &c,
+            "window.__play = { t0: performance.now() };
+             const poll = () => {
+               const m = document.getElementById('media');
+               if (!m) return setTimeout(poll, 2);
+               m.addEventListener('playing', () => { window.__play.start ??= performance.now() - window.__play.t0; });
+             };
+             document.getElementById('play').click();
+             poll();",
+        )
+        .await?;
+        wait_for(
+            &c,
+            30,
+            "playback",
+            "const m = document.getElementById('media'); return window.__play.start != null && m.currentTime > 1;",
+        )
+        .await?;
+        let start_ms = js(&c, "return window.__play.start;")
+            .await?
+            .as_f64()
+            .unwrap_or(-1.0);
+        js(
+            &c,
+            "const m = document.getElementById('media');
+             const target = m.duration * 0.6;
+             window.__seek = { t0: performance.now(), target };
+             const f = () => {
+               if (m.currentTime > target + 0.2) {
+                 window.__seek.playing = performance.now() - window.__seek.t0;
+                 m.removeEventListener('timeupdate', f);
+               }
+             };
+             m.addEventListener('timeupdate', f);
+             m.currentTime = target;",
+        )
+        .await?;
+        wait_for(
+            &c,
+            30,
+            "playback past the seek",
+            "return window.__seek.playing != null;",
+        )
+        .await?;
+        let seek_ms = js(&c, "return window.__seek.playing;")
+            .await?
+            .as_f64()
+            .unwrap_or(-1.0);
+        eprintln!(
+            "  run {}: play {start_ms:.0} ms, seek to 60 % {seek_ms:.0} ms",
+            i + 1
+        );
+        out.push(PlayRun { start_ms, seek_ms });
+        let _ = c.close().await;
+        drop(driver);
+        stop_app(&bins.app);
+        fs::remove_dir_all(&member)?;
+    }
+    Ok(out)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -700,6 +873,19 @@ async fn main() -> Result<()> {
         .prefix("stowaway-bench-app-")
         .tempdir_in(&args.dir)?;
     let bus = SecretService::start();
+    if let Some(runs) = args.play {
+        let r = play_runs(&bins, work.path(), &bus, runs).await?;
+        println!(
+            "`xvfb-run -a target/release/stowaway-bench-app {}`\n",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+        );
+        println!("| run | click on play to `playing` | seek to 60 % to playback past it |");
+        println!("|---:|---:|---:|");
+        for (i, p) in r.iter().enumerate() {
+            println!("| {} | {:.0} ms | {:.0} ms |", i + 1, p.start_ms, p.seek_ms);
+        }
+        return Ok(());
+    }
     let member = match &args.data_dir {
         Some(d) => d.clone(),
         None => {
