@@ -80,7 +80,9 @@ void api.onSyncEvent((e: SyncEvent) => {
     e.event === "library_finished"
   ) {
     scheduleRefresh();
-    if (e.event === "download_finished") downloadFinished();
+    if (e.event === "download_finished" || e.event === "download_cancelled") downloadFinished();
+  } else if (e.event === "download_failed") {
+    downloadFinished();
   }
 });
 void api.onNewItems((n) => {

@@ -134,7 +134,7 @@ export async function open(ref: ItemRef, opts: { play?: boolean; view?: boolean 
     setPlayButton(false);
     toast(
       detail.arriving
-        ? `“${detail.title}” stopped: its next part did not arrive. It goes on when a mirror answers (press play).`
+        ? `“${detail.title}” stopped: its next part did not arrive. Press play to try again.`
         : `“${detail.title}” cannot be played.`,
       "warn",
     );
@@ -189,7 +189,7 @@ function drawBar(d: ItemDetail) {
           { class: "controls" },
           h("button", { type: "button", class: "icon", id: "prev-chapter", title: "Previous chapter", "aria-label": "Previous chapter", hidden: true, onclick: () => jumpChapter(-1) }, "|◀"),
           h("button", { type: "button", class: "ghost small", id: "back15", title: "Back 15 seconds", onclick: () => seekBy(-15) }, "−15"),
-          h("button", { type: "button", id: "play", class: "play", "aria-label": "Play", onclick: () => media && (media.paused ? void media.play() : media.pause()) }, "▶"),
+          h("button", { type: "button", id: "play", class: "play", "aria-label": "Play", onclick: toggle }, "▶"),
           h("button", { type: "button", class: "ghost small", id: "fwd30", title: "Forward 30 seconds", onclick: () => seekBy(30) }, "+30"),
           h("button", { type: "button", class: "icon", id: "next-chapter", title: "Next chapter", "aria-label": "Next chapter", hidden: true, onclick: () => jumpChapter(1) }, "▶|"),
           seek,
@@ -223,17 +223,33 @@ function drawBar(d: ItemDetail) {
 
 /** A download finished: the current item may be whole now (its bar then
  * plays it, or stops saying it is still arriving). */
-export function downloadFinished() {
+export function downloadFinished(attempt = 0) {
   const cur = state.current;
   if (!cur || !(cur.detail.arriving || !cur.detail.media_url)) return;
   void api.itemDetail(cur.ref).then((d) => {
-    if (state.current !== cur || d.arriving) return;
+    if (state.current !== cur) return;
+    // The event can come just before the download says it stopped.
+    if (d.arriving) {
+      if (attempt < 5) setTimeout(() => downloadFinished(attempt + 1), 400);
+      return;
+    }
     if (!media && d.media_url) void open(cur.ref, { view: state.nowOpen });
     else if (media) {
       cur.detail = d;
       document.getElementById("arriving")?.remove();
     }
   });
+}
+
+/** Play or pause; after a network error (a file still arriving whose next
+ * part did not come) play opens it again where it was, which asks anew. */
+function toggle() {
+  const m = media;
+  const cur = state.current;
+  if (!m || !cur) return;
+  if (m.error) void open(cur.ref, { play: true, view: state.nowOpen });
+  else if (m.paused) void m.play();
+  else m.pause();
 }
 
 /** The bar of an item not downloaded: play it while it downloads (when
@@ -641,7 +657,7 @@ function seekBy(seconds: number) {
 /** A keyboard shortcut for the player (none without media). */
 export function playerKey(a: Exclude<Action, { kind: "search" } | { kind: "close" }>) {
   if (!media) return;
-  if (a.kind === "toggle") void (media.paused ? media.play() : media.pause());
+  if (a.kind === "toggle") toggle();
   else if (a.kind === "seek_by") seekBy(a.seconds);
   else if (a.kind === "speed") setSpeed(stepSpeed(media.playbackRate, a.dir));
 }

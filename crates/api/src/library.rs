@@ -533,7 +533,7 @@ impl Api {
         };
         let streaming = arriving
             .as_ref()
-            .is_some_and(|a| chunked && store.is_arriving(&a.sha256));
+            .is_some_and(|a| chunked && store.is_starting(&a.sha256));
         let playback = store.playback(key)?;
         let next = store.next_item(key)?.map(|n| ItemRef {
             library: n.library_id,

@@ -691,8 +691,8 @@ struct PlayRun {
     seek_ms: f64,
 }
 
-/// A course with one 30-minute WAV lesson in catalog format 2 (sox makes
-/// it); its subscription for `mirror_url`. The mirror tree is `root/mirror`.
+/// A course with one 30-minute WAV lesson (sox makes it), published in
+/// catalog format 2 into `root/mirror` with keys in `root/keys`.
 fn long_lesson(bins: &Bins, root: &Path) -> Result<()> {
     let source = root.join("source");
     fs::create_dir_all(source.join("media"))?;
@@ -875,6 +875,10 @@ async fn main() -> Result<()> {
     let bus = SecretService::start();
     if let Some(runs) = args.play {
         let r = play_runs(&bins, work.path(), &bus, runs).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&r)?);
+            return Ok(());
+        }
         println!(
             "`xvfb-run -a target/release/stowaway-bench-app {}`\n",
             std::env::args().skip(1).collect::<Vec<_>>().join(" ")

@@ -306,25 +306,30 @@ async fn send_arriving(
             .body(Body::empty())
             .unwrap_or_else(|_| StatusCode::RANGE_NOT_SATISFIABLE.into_response());
     };
+    let head = *req.method() == Method::HEAD;
     let mut arriving = Arriving {
         store: store.clone(),
         asset,
         pos: start,
         end: last + 1,
         ready: start,
-        stored: false,
+        file: None,
     };
-    match arriving.wait().await {
-        Wait::Ready => {}
-        Wait::Stored => return send(arriving.asset, req, origin).await,
-        Wait::Gone => return StatusCode::NOT_FOUND.into_response(),
-        Wait::TimedOut => {
-            debug!(sha = %arriving.asset.sha256, start, "bytes still not in; the player may ask again");
-            return Response::builder()
-                .status(StatusCode::SERVICE_UNAVAILABLE)
-                .header(header::RETRY_AFTER, "1")
-                .body(Body::empty())
-                .unwrap_or_else(|_| StatusCode::SERVICE_UNAVAILABLE.into_response());
+    // A HEAD asks what is there, not for bytes: it neither waits nor moves
+    // the download.
+    if !head {
+        match arriving.wait().await {
+            Wait::Ready => {}
+            Wait::Stored => return send(arriving.asset, req, origin).await,
+            Wait::Gone => return StatusCode::NOT_FOUND.into_response(),
+            Wait::TimedOut => {
+                debug!(sha = %arriving.asset.sha256, start, "bytes still not in; the player may ask again");
+                return Response::builder()
+                    .status(StatusCode::SERVICE_UNAVAILABLE)
+                    .header(header::RETRY_AFTER, "1")
+                    .body(Body::empty())
+                    .unwrap_or_else(|_| StatusCode::SERVICE_UNAVAILABLE.into_response());
+            }
         }
     }
     let mut b = Response::builder()
@@ -344,7 +349,7 @@ async fn send_arriving(
             .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin)
             .header(header::VARY, "Origin");
     }
-    let body = if *req.method() == Method::HEAD {
+    let body = if head {
         Body::empty()
     } else {
         Body::from_stream(futures_util::stream::unfold(arriving, |mut a| async move {
@@ -357,15 +362,16 @@ async fn send_arriving(
 }
 
 /// A response's way through a file still arriving: `pos..end` is left to
-/// send, `pos..ready` of it is checked (or stored) and can go now.
+/// send, `pos..ready` of it is checked (or stored) and is read from `file`,
+/// opened when `ready` was learned (so the bytes read are those the check
+/// was about: a store keeps the same file, a new download would be another).
 struct Arriving {
     store: Arc<Store>,
     asset: stowaway_store::StoredAsset,
     pos: u64,
     end: u64,
     ready: u64,
-    /// The file is stored: read the blob, not the partial.
-    stored: bool,
+    file: Option<tokio::fs::File>,
 }
 
 enum Wait {
@@ -380,7 +386,7 @@ enum Wait {
 
 impl Arriving {
     /// Waits until bytes at `pos` are checked, asking the download for
-    /// the chunk there; sets `ready` to where they stop.
+    /// the chunk there; sets `ready` to where they stop and opens the file.
     async fn wait(&mut self) -> Wait {
         let deadline = tokio::time::Instant::now() + ARRIVING_WAIT;
         loop {
@@ -390,27 +396,43 @@ impl Arriving {
                 self.asset.size,
             );
             let state = tokio::task::spawn_blocking(move || {
-                let stored = st.has_blob(&sha).unwrap_or(false);
                 let running = st.is_arriving(&sha);
-                (stored, running, st.blobs().chunks_in(&sha, size, running))
+                let starting = st.is_starting(&sha);
+                let chunks = st.blobs().chunks_in(&sha, size, running);
+                // Last: a file stored since the lines above is seen.
+                let stored = st.has_blob(&sha).unwrap_or(false);
+                (stored, starting, chunks)
             })
             .await;
-            match state {
+            let found = match state {
                 Ok((true, _, _)) => {
-                    self.stored = true;
+                    let path = self.asset.path.clone();
                     self.ready = self.end;
-                    return Wait::Stored;
+                    Some((path, Wait::Stored))
                 }
                 Ok((false, _, Some(chunks))) => {
                     let run = chunks.run_from(self.pos);
-                    if !run.is_empty() {
+                    (!run.is_empty()).then(|| {
                         self.ready = run.end.min(self.end);
-                        return Wait::Ready;
-                    }
+                        let path = self.store.blobs().partial_path(&self.asset.sha256);
+                        (path, Wait::Ready)
+                    })
                 }
                 // Its download is starting: the journal comes next.
-                Ok((false, true, None)) => {}
+                Ok((false, true, None)) => None,
                 _ => return Wait::Gone,
+            };
+            if let Some((path, w)) = found {
+                return match open_at(&path, self.pos).await {
+                    Ok(f) => {
+                        self.file = Some(f);
+                        w
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "opening a file still arriving failed");
+                        Wait::Gone
+                    }
+                };
             }
             // Not in yet: the download fetches it first; wait for it.
             self.store.want(&self.asset.sha256, self.pos);
@@ -424,6 +446,7 @@ impl Arriving {
     /// The next piece of the body; `None` at its end, an error when the
     /// bytes stop coming (the connection is cut: the player asks again).
     async fn next_piece(&mut self) -> Option<std::io::Result<Vec<u8>>> {
+        use tokio::io::AsyncReadExt;
         if self.pos >= self.end {
             return None;
         }
@@ -440,21 +463,15 @@ impl Arriving {
             }
         }
         let to = self.ready.min(self.pos + PIECE);
-        let path = if self.stored {
-            self.asset.path.clone()
-        } else {
-            self.store.blobs().partial_path(&self.asset.sha256)
+        let mut buf = vec![0u8; (to - self.pos) as usize];
+        let read = match self.file.as_mut() {
+            Some(f) => f.read_exact(&mut buf).await.map(|_| ()),
+            None => Err(std::io::Error::other("no file open")),
         };
-        match read_range(&path, self.pos, to).await {
-            Ok(bytes) => {
+        match read {
+            Ok(()) => {
                 self.pos = to;
-                Some(Ok(bytes))
-            }
-            // Stored meanwhile (the partial renamed): look again.
-            Err(_) if !self.stored => {
-                self.ready = self.pos;
-                tokio::time::sleep(ARRIVING_POLL).await;
-                Some(Ok(Vec::new()))
+                Some(Ok(buf))
             }
             Err(e) => {
                 warn!(error = %e, "reading a file still arriving failed");
@@ -463,6 +480,14 @@ impl Arriving {
             }
         }
     }
+}
+
+/// A file opened for reading at `offset`.
+async fn open_at(path: &std::path::Path, offset: u64) -> std::io::Result<tokio::fs::File> {
+    use tokio::io::AsyncSeekExt;
+    let mut f = tokio::fs::File::open(path).await?;
+    f.seek(std::io::SeekFrom::Start(offset)).await?;
+    Ok(f)
 }
 
 /// The one byte range a request asks for, as (first, last) within `size`
@@ -493,15 +518,6 @@ fn requested_range(range: Option<&HeaderValue>, size: u64) -> Option<(u64, u64)>
         (first, last)
     };
     (first <= last && first < size).then_some((first, last))
-}
-
-async fn read_range(path: &std::path::Path, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut f = tokio::fs::File::open(path).await?;
-    f.seek(std::io::SeekFrom::Start(start)).await?;
-    let mut buf = vec![0u8; (end - start) as usize];
-    f.read_exact(&mut buf).await?;
-    Ok(buf)
 }
 
 /// Artwork by hash: only a stored file the index knows as the artwork of a

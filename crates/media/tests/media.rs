@@ -425,7 +425,7 @@ async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
     assert_eq!(get("bytes=0-".into()).await.unwrap().status(), 404);
     // A download starting (the player pressed play): the request waits for
     // its first chunk, asking for the chunk it starts in.
-    store.set_arriving(&s, true);
+    store.set_starting(&s, true);
     let early = tokio::spawn(get(format!("bytes={}-{}", 10, 20)));
     let asked = wanted_soon(&store, &s).await;
     assert_eq!(asked, 10);
@@ -439,19 +439,25 @@ async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
         .open_chunked(&s, data.len() as u64, C as u32, digests.into())
         .unwrap();
     assert_eq!(p.write(0, 0, &data[..C], 1).unwrap(), Written::Checked);
+    // Before the download runs, its journal counts only as far as its
+    // last mark (as after a crash): not yet.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !early.is_finished(),
+        "a record past the last mark is not trusted"
+    );
     p.checkpoint().unwrap();
     let r = early.await.unwrap().unwrap();
     assert_eq!(r.status(), 206);
     assert_eq!(r.bytes().await.unwrap(), &data[10..21]);
-    store.set_arriving(&s, false);
+    store.set_starting(&s, false);
     assert_eq!(
         p.write(2, 0, &data[2 * C..3 * C], 1).unwrap(),
         Written::Checked
     );
-    assert_eq!(
-        p.write(1, 0, &data[C..C + 100], 1).unwrap(),
-        Written::Partial
-    );
+    // Chunk 1's first 100 bytes come wrong (they fail when it is whole).
+    let wrong = vec![0xAAu8; 100];
+    assert_eq!(p.write(1, 0, &wrong, 1).unwrap(), Written::Partial);
     // With no download of it running in this process (after a crash, say),
     // only chunks made durable before the journal's last mark count.
     let size = data.len() as u64;
@@ -481,16 +487,30 @@ async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
     read_to(&mut r, &mut body, C).await;
     assert_eq!(body, &data[..C]);
     assert_eq!(wanted_soon(&store, &s).await, C as u64);
+    // A HEAD meanwhile is answered at once and asks the download nothing.
+    let head = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        client
+            .head(&url)
+            .header("Range", format!("bytes={C}-"))
+            .send(),
+    )
+    .await
+    .expect("a HEAD does not wait")
+    .unwrap();
+    assert_eq!(head.status(), 206);
+    assert_eq!(head.headers()["content-length"], (3 * C).to_string());
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    // Chunk 1 in: the body goes on through chunk 2, and waits at chunk 3.
+    // Chunk 1 fails when whole (never sent), then comes right: the body
+    // goes on through chunk 2, and waits at chunk 3.
     assert_eq!(
         p.write(1, 100, &data[C + 100..2 * C], 1).unwrap(),
-        Written::Checked
+        Written::Bad { spliced: false }
     );
+    assert_eq!(p.write(1, 0, &data[C..2 * C], 2).unwrap(), Written::Checked);
     read_to(&mut r, &mut body, 3 * C).await;
     assert_eq!(body, &data[..3 * C], "no unchecked byte was sent");
     assert_eq!(wanted_soon(&store, &s).await, 3 * C as u64);
-    // Once stored, it is served whole like any stored file.
     // The waiting body takes the last chunk once the file is stored.
     let mut h = p.prefix_hasher().unwrap();
     assert_eq!(p.write(3, 0, &data[3 * C..], 1).unwrap(), Written::Checked);
@@ -500,6 +520,7 @@ async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
     read_to(&mut r, &mut body, 4 * C).await;
     assert_eq!(body, data);
     assert!(r.chunk().await.unwrap().is_none(), "the body ends there");
+    // Once stored, it is served whole like any stored file.
     let r = client.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), data);

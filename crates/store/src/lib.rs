@@ -78,6 +78,8 @@ pub struct Store {
     wants: Mutex<std::collections::HashMap<stowaway_catalog::Sha256, u64>>,
     /// Files downloading in chunks in this process.
     arriving: Mutex<std::collections::HashSet<stowaway_catalog::Sha256>>,
+    /// Files a player asked for whose download is starting in this process.
+    starting: Mutex<std::collections::HashSet<stowaway_catalog::Sha256>>,
 }
 
 impl Store {
@@ -96,6 +98,7 @@ impl Store {
             blobs,
             wants: Mutex::default(),
             arriving: Mutex::default(),
+            starting: Mutex::default(),
         })
     }
 

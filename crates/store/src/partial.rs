@@ -163,6 +163,30 @@ impl crate::Store {
             .contains(sha)
     }
 
+    /// A player asked for `sha` and its download is starting in this
+    /// process (`true`), or that start is over. The media server waits for
+    /// it meanwhile, trusting no more of an earlier journal than after a
+    /// crash: the download's own records count once it runs
+    /// ([`set_arriving`](Self::set_arriving)).
+    pub fn set_starting(&self, sha: &Sha256, starting: bool) {
+        let mut s = self.starting.lock().unwrap_or_else(|p| p.into_inner());
+        if starting {
+            s.insert(sha.clone());
+        } else {
+            s.remove(sha);
+        }
+    }
+
+    /// Whether a download of `sha` a player asked for is starting or runs.
+    pub fn is_starting(&self, sha: &Sha256) -> bool {
+        self.is_arriving(sha)
+            || self
+                .starting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(sha)
+    }
+
     /// Where a player waits in `sha`, once (the download takes it).
     pub fn wanted(&self, sha: &Sha256) -> Option<u64> {
         self.wants

@@ -39,6 +39,9 @@ pub struct FetchNow {
     wanted: WantedBlob,
     token: CancellationToken,
     opts: SyncOptions,
+    /// Its claim on the file is given back (the media server no longer
+    /// waits, a sync may take it).
+    released: bool,
 }
 
 impl Engine {
@@ -62,8 +65,12 @@ impl Engine {
                 None,
             ));
         };
+        let label = store
+            .item_text(key)?
+            .map(|t| t.title)
+            .unwrap_or_else(|| key.item.to_owned());
         if store.downloads_paused()? {
-            return Err(SyncError::Paused(key.item.to_owned()));
+            return Err(SyncError::Paused(label));
         }
         self.want_download(key.library, key.collection, Some(key.item))?;
         let chunked = store.asset_chunks(key.library, &asset.sha256)?.is_some();
@@ -72,16 +79,20 @@ impl Engine {
             // From the start, unless the player asks for another place.
             store.want(&asset.sha256, 0);
         }
-        let label = store
-            .item_text(key)?
-            .map(|t| t.title)
-            .unwrap_or_else(|| key.item.to_owned());
         let Some(token) = self.track(&asset.sha256, &CancellationToken::new()) else {
             return Ok((state, None));
         };
-        // The media server waits for its first chunk from now on (see
-        // `FetchNow::run`, which ends that).
-        store.set_arriving(&asset.sha256, true);
+        // Paused between the check and the token (whose reconcile could not
+        // reach it): not started.
+        if store.downloads_paused()? {
+            self.untrack(&asset.sha256);
+            return Err(SyncError::Paused(label));
+        }
+        // The media server waits for its first chunk from now on, until the
+        // download runs (and ends, or `FetchNow` is dropped unrun).
+        if chunked {
+            store.set_starting(&asset.sha256, true);
+        }
         info!(item = key.item, sha = %asset.sha256, chunked, "play now: downloading");
         Ok((
             state,
@@ -97,6 +108,7 @@ impl Engine {
                 },
                 token,
                 opts: opts.clone(),
+                released: false,
             }),
         ))
     }
@@ -105,11 +117,15 @@ impl Engine {
 impl FetchNow {
     /// Downloads the file (every mirror of its library, as a sync would)
     /// and stores it once checked; its events are a sync's per-file ones.
-    pub async fn run(self) -> Result<u64, SyncError> {
+    pub async fn run(mut self) -> Result<u64, SyncError> {
         let r = self.fetch().await;
+        // Given back before the events: a page that asks on hearing them
+        // hears the file is no longer arriving.
+        self.release();
         let w = &self.wanted;
         match &r {
-            Ok(_) => self.engine.index_stored_files().await,
+            // Indexed as it was stored (its duration, chapters, transcript).
+            Ok(_) => {}
             Err(_) if self.token.is_cancelled() => self.engine.emit(SyncEvent::DownloadCancelled {
                 sha256: w.sha256.to_string(),
                 label: w.label.clone(),
@@ -168,11 +184,21 @@ impl FetchNow {
     }
 }
 
+impl FetchNow {
+    /// Gives the claim on the file back, once (a second untrack could take
+    /// a later download's).
+    fn release(&mut self) {
+        if !std::mem::replace(&mut self.released, true) {
+            self.engine.store().set_starting(&self.wanted.sha256, false);
+            self.engine.untrack(&self.wanted.sha256);
+        }
+    }
+}
+
 impl Drop for FetchNow {
     /// Run or never run, it leaves nothing behind: the media server stops
     /// waiting for it and a sync may take the file.
     fn drop(&mut self) {
-        self.engine.store().set_arriving(&self.wanted.sha256, false);
-        self.engine.untrack(&self.wanted.sha256);
+        self.release();
     }
 }

@@ -226,7 +226,7 @@ async fn a_chunk_a_player_waits_for_comes_first() {
 /// Play now: the member plays an episode the sync has not come to (one
 /// download at a time, busy with a slow one). Its download starts at once,
 /// beside the sync, and is the only one of it (pressing play again starts
-/// no second); the media server may wait for it meanwhile (`is_arriving`).
+/// no second); the media server may wait for it meanwhile (`is_starting`).
 /// With downloads paused it is refused, with the code the page shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn play_now_starts_the_download_beside_a_busy_sync() {
@@ -244,7 +244,7 @@ async fn play_now_starts_the_download_beside_a_busy_sync() {
     mirror.set_faults(vec![Rule::path(
         PathMatch::exact(blob_path(&first.sha256)),
         Fault::Trickle {
-            bytes_per_sec: 512 << 10,
+            bytes_per_sec: 256 << 10,
         },
     )]);
     let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
@@ -272,7 +272,7 @@ async fn play_now_starts_the_download_beside_a_busy_sync() {
     })
     .await
     .expect("the sync starts the first episode");
-    assert!(!store.is_arriving(&second.sha256));
+    assert!(!store.is_starting(&second.sha256));
 
     store.set_downloads_paused(true).unwrap();
     let paused = engine
@@ -286,7 +286,7 @@ async fn play_now_starts_the_download_beside_a_busy_sync() {
     assert_eq!(state, PlayNow::Arriving { chunked: true });
     let fetch = fetch.expect("its download, to run");
     assert!(
-        store.is_arriving(&second.sha256),
+        store.is_starting(&second.sha256),
         "the media server waits for it"
     );
     let (again, none) = engine.play_now(key, &opts).unwrap();
@@ -302,7 +302,7 @@ async fn play_now_starts_the_download_beside_a_busy_sync() {
         !store.has_blob(&first.sha256).unwrap(),
         "the sync is still busy"
     );
-    assert!(!store.is_arriving(&second.sha256));
+    assert!(!store.is_starting(&second.sha256));
     assert_eq!(engine.play_now(key, &opts).unwrap().0, PlayNow::Stored);
     // The sync, when it comes to it, does not fetch it again.
     let r = tokio::time::timeout(std::time::Duration::from_secs(30), sync)
