@@ -349,8 +349,10 @@ pub struct ItemDetail {
     /// runs (always None without a media server).
     pub media_url: Option<String>,
     /// The media plays while it downloads (its catalog gives it a chunk
-    /// list, each chunk checked as it lands): "play" starts it at once
-    /// (see `Api::play_now`). Else it plays once downloaded and checked.
+    /// list, each chunk checked as it lands; or it is a feed's file no
+    /// digest checks, played from the front as it comes): "play" starts it
+    /// at once (see `Api::play_now`). Else it plays once downloaded and
+    /// checked.
     pub streams: bool,
     /// `media_url` serves a file still arriving (its checked parts).
     pub arriving: bool,
@@ -527,13 +529,15 @@ impl Api {
         // Media still arriving in checked chunks, its download running:
         // the media server serves what is in.
         let arriving = store.arriving_asset(key, AssetRole::Media, 0)?;
-        let chunked = match &arriving {
-            Some(a) => store.asset_chunks(&r.library, &a.sha256)?.is_some(),
+        let streams = match &arriving {
+            Some(a) => {
+                store.arrival(&r.library, &a.sha256, a.size)? != stowaway_store::Arrival::Whole
+            }
             None => false,
         };
         let streaming = arriving
             .as_ref()
-            .is_some_and(|a| chunked && store.is_starting(&a.sha256));
+            .is_some_and(|a| streams && store.is_starting(&a.sha256));
         let playback = store.playback(key)?;
         let next = store.next_item(key)?.map(|n| ItemRef {
             library: n.library_id,
@@ -560,7 +564,7 @@ impl Api {
             media_url: url(AssetRole::Media, 0).or_else(|| {
                 streaming.then(|| media.map(|m| m.asset_url(key, AssetRole::Media, 0)))?
             }),
-            streams: chunked,
+            streams,
             arriving: streaming && media.is_some(),
             media_type: assets
                 .iter()

@@ -177,3 +177,135 @@ async fn play_now_starts_the_download_and_streams_what_has_a_chunk_list() {
         .unwrap();
     assert!(store.has_blob(&media.sha256).unwrap(), "{synced:?}");
 }
+
+/// A podcast episode that no digest checks plays from the front as its
+/// bytes come (as in any podcast app), and is kept once whole; one with a
+/// `podcast:integrity` digest plays only once whole and checked. A real RSS
+/// feed and its enclosures on a loopback mirror sending 1 MB/s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_episode_without_a_digest_plays_from_the_front_as_it_comes() {
+    use base64::Engine as _;
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("host");
+    std::fs::create_dir_all(root.join("media")).unwrap();
+    let data = |n: u32| -> Vec<u8> {
+        (0..4u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(n) >> 11) as u8)
+            .collect()
+    };
+    let (plain, checked) = (data(1), data(2));
+    std::fs::write(root.join("media/e1.mp3"), &plain).unwrap();
+    std::fs::write(root.join("media/e2.mp3"), &checked).unwrap();
+    let mirror = TestMirror::start(&root).unwrap();
+    let url = mirror.url();
+    let sri = base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(&checked));
+    std::fs::write(
+        root.join("feed.xml"),
+        format!(
+            r#"<?xml version="1.0"?><rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><title>Deal Room</title>
+<item><guid>ep-1</guid><title>Plain</title><enclosure url="{url}media/e1.mp3" length="{len}" type="audio/mpeg"/></item>
+<item><guid>ep-2</guid><title>Checked</title><enclosure url="{url}media/e2.mp3" length="{len}" type="audio/mpeg"/>
+<podcast:alternateEnclosure type="audio/mpeg" length="{len}"><podcast:source uri="{url}media/e2.mp3"/><podcast:integrity type="sri" value="sha384-{sri}"/></podcast:alternateEnclosure></item>
+</channel></rss>"#,
+            len = plain.len()
+        ),
+    )
+    .unwrap();
+    mirror.set_faults(vec![Rule::path(
+        PathMatch::prefix("media/"),
+        Fault::Trickle {
+            bytes_per_sec: 1_000_000,
+        },
+    )]);
+    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+    let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
+    let stowaway_sync::Source::Feed(feed) =
+        engine.read_source(&format!("{url}feed.xml")).await.unwrap()
+    else {
+        panic!("not read as a feed")
+    };
+    let library = engine.subscribe_feed(&feed).unwrap().library;
+    let api = Api::new(engine.clone(), Arc::new(NoKeyring));
+    let catalog_only = SyncOptions {
+        catalog_only: true,
+        ..SyncOptions::default()
+    };
+    assert!(engine
+        .sync(&catalog_only, &CancellationToken::new())
+        .await
+        .unwrap()
+        .ok());
+    api.set_download_mode(
+        &library,
+        stowaway_sync::FEED_COLLECTION,
+        stowaway_api::DownloadMode::Off,
+    )
+    .unwrap();
+    let server = MediaServer::start(store.clone(), &[]).await.unwrap();
+    let item = |guid: &str| ItemRef {
+        library: library.clone(),
+        collection: stowaway_sync::FEED_COLLECTION.into(),
+        item: stowaway_sync::item_id(guid),
+    };
+    let with_digest = api.item_detail(&item("ep-2"), Some(&server)).unwrap();
+    assert!(!with_digest.streams, "a digest checks it whole first");
+    let (detail, fetch) = api.play_now(&item("ep-2"), Some(&server)).unwrap();
+    assert_eq!(detail.media_url, None, "not before it is checked");
+    drop(fetch);
+
+    let before = api.item_detail(&item("ep-1"), Some(&server)).unwrap();
+    assert!(before.streams);
+    assert_eq!(before.media_url, None);
+    let (detail, fetch) = api.play_now(&item("ep-1"), Some(&server)).unwrap();
+    let url = detail.media_url.expect("a media URL while it comes");
+    let fetch = tokio::spawn(fetch.expect("its download").run());
+    let client = reqwest::Client::new();
+    let mut r = client
+        .get(&url)
+        .header("Range", "bytes=0-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    // The first mebibyte, as it comes (at 1 MB/s: before the file is whole).
+    let mut body = Vec::new();
+    while body.len() < 1 << 20 {
+        let piece = tokio::time::timeout(std::time::Duration::from_secs(10), r.chunk())
+            .await
+            .expect("bytes as they come")
+            .unwrap()
+            .expect("more");
+        body.extend_from_slice(&piece);
+    }
+    assert_eq!(body, &plain[..body.len()]);
+    assert!(
+        !store.has_blob(&sha_of(&plain)).unwrap(),
+        "played before it was whole"
+    );
+    // The response follows it to its end, then it is stored under its hash.
+    while let Some(piece) = tokio::time::timeout(std::time::Duration::from_secs(10), r.chunk())
+        .await
+        .expect("bytes as they come")
+        .unwrap()
+    {
+        body.extend_from_slice(&piece);
+    }
+    assert_eq!(body, plain);
+    let size = tokio::time::timeout(std::time::Duration::from_secs(30), fetch)
+        .await
+        .expect("the download ends")
+        .unwrap()
+        .unwrap();
+    assert_eq!(size, plain.len() as u64);
+    assert!(store.has_blob(&sha_of(&plain)).unwrap());
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), plain);
+}
+
+/// The SHA-256 of some bytes, as the store names files.
+fn sha_of(bytes: &[u8]) -> stowaway_catalog::Sha256 {
+    use sha2::Digest;
+    stowaway_catalog::Sha256::from_digest(&sha2::Sha256::digest(bytes).into())
+}

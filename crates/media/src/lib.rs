@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use stowaway_catalog::{validate_id, AssetRole};
-use stowaway_store::{ItemKey, Store};
+use stowaway_store::{Arrival, ItemKey, Store};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 use tracing::{debug, warn};
@@ -272,31 +272,38 @@ const PIECE: u64 = 256 << 10;
 /// (`Store::want`), up to 20 s at a time. A request that finds nothing in
 /// at its start waits likewise before any header is sent, also while the
 /// download is starting (its journal not yet on disk), then answers 503
-/// with Retry-After. A file downloading whole (format 1, a feed) is not
-/// served until it is stored.
+/// with Retry-After. A feed's file that no digest checks is sent from the
+/// front as its bytes come, while its download runs (`Arrival::Prefix`).
+/// Any other file is not served until it is stored.
 async fn send_arriving(
     store: Arc<Store>,
-    (library, collection, item): (String, String, String),
+    key: (String, String, String),
     role: AssetRole,
     index: usize,
     req: Request<Body>,
     origin: Option<HeaderValue>,
 ) -> Response {
-    let s = store.clone();
+    let (s, k) = (store.clone(), key.clone());
     let found = tokio::task::spawn_blocking(move || {
-        s.arriving_asset(
+        let Some(asset) = s.arriving_asset(
             ItemKey {
-                library: &library,
-                collection: &collection,
-                item: &item,
+                library: &k.0,
+                collection: &k.1,
+                item: &k.2,
             },
             role,
             index,
-        )
+        )?
+        else {
+            return Ok(None);
+        };
+        let arrival = s.arrival(&k.0, &asset.sha256, asset.size)?;
+        Ok::<_, stowaway_store::StoreError>(Some((asset, arrival)))
     })
     .await;
-    let Ok(Ok(Some(asset))) = found else {
-        return StatusCode::NOT_FOUND.into_response();
+    let (asset, arrival) = match found {
+        Ok(Ok(Some((a, arrival)))) if arrival != Arrival::Whole => (a, arrival),
+        _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let size = asset.size;
     let Some((start, last)) = requested_range(req.headers().get(header::RANGE), size) else {
@@ -310,6 +317,10 @@ async fn send_arriving(
     let mut arriving = Arriving {
         store: store.clone(),
         asset,
+        arrival,
+        key,
+        role,
+        index,
         pos: start,
         end: last + 1,
         ready: start,
@@ -368,6 +379,12 @@ async fn send_arriving(
 struct Arriving {
     store: Arc<Store>,
     asset: stowaway_store::StoredAsset,
+    arrival: Arrival,
+    /// The item's (library, collection, item), the asset's role and index:
+    /// a feed's file is stored under the hash learned then, found by these.
+    key: (String, String, String),
+    role: AssetRole,
+    index: usize,
     pos: u64,
     end: u64,
     ready: u64,
@@ -388,6 +405,9 @@ impl Arriving {
     /// Waits until bytes at `pos` are checked, asking the download for
     /// the chunk there; sets `ready` to where they stop and opens the file.
     async fn wait(&mut self) -> Wait {
+        if self.arrival == Arrival::Prefix {
+            return self.wait_prefix().await;
+        }
         let deadline = tokio::time::Instant::now() + ARRIVING_WAIT;
         loop {
             let (st, sha, size) = (
@@ -440,6 +460,70 @@ impl Arriving {
                 return Wait::TimedOut;
             }
             tokio::time::sleep(ARRIVING_POLL).await;
+        }
+    }
+
+    /// [`wait`](Self::wait) for a feed's file played from the front: its
+    /// bytes so far are the partial file's length, while its download runs
+    /// (or starts); once stored (under the hash learned), the stored file.
+    async fn wait_prefix(&mut self) -> Wait {
+        let deadline = tokio::time::Instant::now() + ARRIVING_WAIT;
+        loop {
+            let (st, sha, k, role, index) = (
+                self.store.clone(),
+                self.asset.sha256.clone(),
+                self.key.clone(),
+                self.role,
+                self.index,
+            );
+            let state = tokio::task::spawn_blocking(move || {
+                let starting = st.is_starting(&sha);
+                let partial = st.blobs().partial_path(&sha);
+                let len = std::fs::metadata(&partial).map_or(0, |m| m.len());
+                let key = ItemKey {
+                    library: &k.0,
+                    collection: &k.1,
+                    item: &k.2,
+                };
+                // Last: a file stored since the lines above is seen.
+                let stored = st.stored_asset(key, role, index).ok().flatten();
+                (stored, starting, len, partial)
+            })
+            .await;
+            let (path, w) = match state {
+                Ok((Some(stored), _, _, _)) => {
+                    self.ready = self.end.min(stored.size);
+                    let path = stored.path.clone();
+                    self.asset = stored;
+                    (path, Wait::Stored)
+                }
+                Ok((None, true, len, partial)) if len > self.pos => {
+                    self.ready = len.min(self.end);
+                    (partial, Wait::Ready)
+                }
+                Ok((None, true, _, _)) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Wait::TimedOut;
+                    }
+                    tokio::time::sleep(ARRIVING_POLL).await;
+                    continue;
+                }
+                _ => return Wait::Gone,
+            };
+            if self.pos >= self.ready {
+                // Stored shorter than the feed said: nothing more to send.
+                return Wait::Gone;
+            }
+            return match open_at(&path, self.pos).await {
+                Ok(f) => {
+                    self.file = Some(f);
+                    w
+                }
+                Err(e) => {
+                    warn!(error = %e, "opening a file still arriving failed");
+                    Wait::Gone
+                }
+            };
         }
     }
 

@@ -8,7 +8,37 @@ use stowaway_catalog::{Chunks, Sha256};
 
 use crate::{Store, StoreError};
 
+/// How a file that is not stored yet can be played while it downloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// In chunks, each checked against the catalog's chunk list as it lands.
+    Chunks,
+    /// From the front, as its bytes arrive: a feed's file that no digest
+    /// will check (the feed is the only word on it, as in any podcast
+    /// app); of a known size. Kept only once whole and checked, as ever.
+    Prefix,
+    /// Only once it is whole and checked (a file whose hash or digest is
+    /// known but no chunk list, or of no known size).
+    Whole,
+}
+
 impl Store {
+    /// How `library`'s file `sha` (`size` bytes as the index knows it)
+    /// plays while it downloads.
+    pub fn arrival(&self, library: &str, sha: &Sha256, size: u64) -> Result<Arrival, StoreError> {
+        if self.asset_chunks(library, sha)?.is_some() {
+            return Ok(Arrival::Chunks);
+        }
+        if size > 0 {
+            if let Some(f) = self.feed_file(library, sha)? {
+                if f.integrity.is_empty() {
+                    return Ok(Arrival::Prefix);
+                }
+            }
+        }
+        Ok(Arrival::Whole)
+    }
+
     /// The chunks `library`'s catalog gives a file (by the file's hash), if
     /// any: only the library whose mirrors serve the file names its list.
     pub fn asset_chunks(&self, library: &str, sha: &Sha256) -> Result<Option<Chunks>, StoreError> {

@@ -46,6 +46,24 @@ pub(crate) struct Downloads<'a> {
     pub stall_timeout: Duration,
 }
 
+/// A file's download runs in this process (`Store::set_arriving`) while
+/// this lives: the media server follows it (a chunked file's newest
+/// records, a feed file's bytes as they come).
+pub(crate) struct Arriving<'a>(&'a stowaway_store::Store, &'a Sha256);
+
+impl<'a> Arriving<'a> {
+    pub(crate) fn new(store: &'a stowaway_store::Store, sha: &'a Sha256) -> Arriving<'a> {
+        store.set_arriving(sha, true);
+        Arriving(store, sha)
+    }
+}
+
+impl Drop for Arriving<'_> {
+    fn drop(&mut self) {
+        self.0.set_arriving(self.1, false);
+    }
+}
+
 /// Blobs up to this size are fetched whole with a hedged request.
 pub(crate) const SMALL_BLOB: u64 = 512 * 1024;
 
@@ -1058,6 +1076,8 @@ impl Downloads<'_> {
             }
         };
         let mut writer = Sink::new(open_writer(!resumable).await?);
+        // The media server may play it from the front as it comes.
+        let _arriving = Arriving::new(&store, &w.sha256);
         let resumed = writer.written();
         if resumed > 0 {
             info!(file = %label, offset = resumed, "resuming partial download");

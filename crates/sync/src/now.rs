@@ -6,14 +6,16 @@
 //! the sync's lock. A sync that meets the file running here leaves it (see
 //! [`Engine::track`]). A file with a chunk list plays while it arrives: the
 //! media server serves its checked chunks and asks for the one the player
-//! waits at (`Store::want`). One without plays once it is whole and checked.
+//! waits at (`Store::want`). A feed's file that no digest checks plays from
+//! the front as it comes (as in any podcast app). Any other plays once it
+//! is whole and checked.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
 use stowaway_catalog::AssetRole;
 use stowaway_mirrors::{RateLimiter, Reach};
-use stowaway_store::{ItemKey, WantedBlob};
+use stowaway_store::{Arrival, ItemKey, WantedBlob};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -25,9 +27,10 @@ use crate::{Engine, SyncError, SyncEvent, SyncOptions};
 pub enum PlayNow {
     /// Stored and checked: it plays from the cache.
     Stored,
-    /// Downloading; with a chunk list (`chunked`) it plays while it
-    /// arrives, else once it is whole.
-    Arriving { chunked: bool },
+    /// Downloading; it plays while it arrives when it `streams` (see
+    /// `Store::arrival`: a chunk list, or a feed's file no digest checks),
+    /// else once it is whole.
+    Arriving { streams: bool },
     /// The item has no media.
     NoMedia,
 }
@@ -73,9 +76,10 @@ impl Engine {
             return Err(SyncError::Paused(label));
         }
         self.want_download(key.library, key.collection, Some(key.item))?;
-        let chunked = store.asset_chunks(key.library, &asset.sha256)?.is_some();
-        let state = PlayNow::Arriving { chunked };
-        if chunked {
+        let arrival = store.arrival(key.library, &asset.sha256, asset.size)?;
+        let streams = arrival != Arrival::Whole;
+        let state = PlayNow::Arriving { streams };
+        if arrival == Arrival::Chunks {
             // From the start, unless the player asks for another place.
             store.want(&asset.sha256, 0);
         }
@@ -90,10 +94,10 @@ impl Engine {
         }
         // The media server waits for its first chunk from now on, until the
         // download runs (and ends, or `FetchNow` is dropped unrun).
-        if chunked {
+        if streams {
             store.set_starting(&asset.sha256, true);
         }
-        info!(item = key.item, sha = %asset.sha256, chunked, "play now: downloading");
+        info!(item = key.item, sha = %asset.sha256, ?arrival, "play now: downloading");
         Ok((
             state,
             Some(FetchNow {

@@ -283,7 +283,7 @@ async fn play_now_starts_the_download_beside_a_busy_sync() {
     store.set_downloads_paused(false).unwrap();
 
     let (state, fetch) = engine.play_now(key, &opts).unwrap();
-    assert_eq!(state, PlayNow::Arriving { chunked: true });
+    assert_eq!(state, PlayNow::Arriving { streams: true });
     let fetch = fetch.expect("its download, to run");
     assert!(
         store.is_starting(&second.sha256),

@@ -24,8 +24,10 @@ notes_html: string | null, duration_ms: number | null,
 media_url: string | null, 
 /**
  * The media plays while it downloads (its catalog gives it a chunk
- * list, each chunk checked as it lands): "play" starts it at once
- * (see `Api::play_now`). Else it plays once downloaded and checked.
+ * list, each chunk checked as it lands; or it is a feed's file no
+ * digest checks, played from the front as it comes): "play" starts it
+ * at once (see `Api::play_now`). Else it plays once downloaded and
+ * checked.
  */
 streams: boolean, 
 /**

@@ -239,15 +239,6 @@ impl Plan {
     }
 }
 
-/// Marks a file as no longer arriving when its download ends, however.
-struct Arriving<'a>(&'a stowaway_store::Store, &'a stowaway_catalog::Sha256);
-
-impl Drop for Arriving<'_> {
-    fn drop(&mut self) {
-        self.0.set_arriving(self.1, false);
-    }
-}
-
 /// How one stream ended.
 enum End {
     /// Nothing left to take.
@@ -325,8 +316,7 @@ impl Downloads<'_> {
         let (mut partial, mut hasher) = opened;
         // The media server may serve its newest checked chunks while this
         // runs (see `chunks_in`).
-        store.set_arriving(&w.sha256, true);
-        let _arriving = Arriving(&store, &w.sha256);
+        let _arriving = super::Arriving::new(&store, &w.sha256);
         let resumed = partial.done_bytes();
         self.resuming(w, resumed);
         let plan = Plan::new(
