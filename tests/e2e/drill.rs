@@ -399,7 +399,7 @@ fn a_killed_sync_resumes_each_file_where_its_bytes_stop() {
 /// streams at once: each file's partial holds the chunks that were checked
 /// and written, and its journal says which; the next sync asks only for the
 /// chunks that are missing, and unfinished ones from where their bytes were
-/// last noted. A kill loses at most the chunk each stream was receiving.
+/// last noted. A kill loses at most a chunk a file.
 #[test]
 fn a_killed_chunked_sync_resumes_each_file_where_its_bytes_stop() {
     killed_sync_resumes(2);
@@ -446,11 +446,19 @@ impl Journal {
     }
 }
 
-/// A sync of two 4 MiB files from a mirror that trickles (256 KiB/s per
-/// connection), killed after 1.5 s, then run again with the mirror healthy.
+/// A sync of two files from a mirror that limits each connection, killed
+/// part-way, then run again with the mirror healthy. Format 1: two 4 MiB
+/// files at 256 KiB/s, killed after 1.5 s. Format 2: two 48 MiB files at
+/// 8 MB/s per connection (four streams a file: 32 MB/s), killed after 1 s,
+/// fast enough that the journal's notes of unfinished chunks every 250 ms
+/// alone would lose several chunks a file.
 fn killed_sync_resumes(format: u32) {
     let tmp = tempfile::tempdir().unwrap();
-    let (files, size) = (2usize, 4usize << 20);
+    let (files, size, rate, kill_after) = if format == 1 {
+        (2usize, 4usize << 20, 256u64 << 10, 1500)
+    } else {
+        (2usize, 48usize << 20, 8_000_000u64, 1000)
+    };
     let total = (files * size) as u64;
     let publisher = Publisher::show(&tmp.path().join("publisher"), files, size);
     publisher.build_format(format);
@@ -458,7 +466,7 @@ fn killed_sync_resumes(format: u32) {
     mirror.set_faults(vec![Rule::path(
         PathMatch::prefix("blobs/"),
         Fault::Trickle {
-            bytes_per_sec: 256 << 10,
+            bytes_per_sec: rate,
         },
     )]);
     let sub = publisher.subscription(&[mirror.url()]);
@@ -472,7 +480,7 @@ fn killed_sync_resumes(format: u32) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(kill_after));
     child.kill().unwrap();
     child.wait().unwrap();
     let sent_in_killed = mirror.bytes_sent();
@@ -530,16 +538,23 @@ fn killed_sync_resumes(format: u32) {
     let had_bytes: u64 = had.iter().map(|(_, j)| j.bytes(chunk)).sum();
     assert!(had_bytes > 0, "the killed sync wrote something: {had:?}");
     if format == 2 {
-        // A kill costs at most the chunk each stream was receiving (4 at
-        // once on one mirror: the pool's per-mirror connections).
+        // A kill costs at most a chunk a file: what came since the journal
+        // last noted how far unfinished chunks are (half a chunk at most),
+        // and what was on its way to the disk.
         let lost = sent_in_killed.saturating_sub(had_bytes);
         assert!(
-            lost <= 4 * chunk + (64 << 10),
-            "{lost} bytes received and lost to the kill"
+            lost <= files as u64 * chunk,
+            "{lost} bytes received and lost to the kill ({had_bytes} on disk)"
         );
     }
 
-    mirror.clear_faults();
+    // Format 2's mirror keeps its limit: at full loopback speed a stream
+    // whose segment another took the back half of would find megabytes the
+    // server pushed ahead into the socket when it stops (see BENCHMARKS,
+    // "a damaged copy"), which this drill is not about.
+    if format == 1 {
+        mirror.clear_faults();
+    }
     mirror.clear_requests();
     let sent_before = mirror.bytes_sent();
     let r = member.json(&["sync"]);

@@ -334,7 +334,13 @@ impl Downloads<'_> {
         let writer = tokio::task::spawn_blocking(move || {
             let mut noted = std::time::Instant::now();
             let mut synced = std::time::Instant::now();
+            // Bytes written since the journal last said how far unfinished
+            // chunks are: a kill loses at most these (checked chunks are
+            // recorded as they check), so they stay under half a chunk.
+            let mut unnoted = 0u64;
+            let note_every = u64::from(chunk_size / 2);
             while let Some((index, at, bytes, mirror)) = rx.blocking_recv() {
+                unnoted += bytes.len() as u64;
                 match partial.write(index, at, &bytes, mirror as u32) {
                     Ok(Written::Partial) => {}
                     Ok(Written::Checked) => {
@@ -355,9 +361,10 @@ impl Downloads<'_> {
                     }
                 }
                 // How far unfinished chunks are, often (a kill loses at
-                // most that moment); the data made durable every 2 s.
-                if noted.elapsed() >= Duration::from_millis(250) {
+                // most what came since); the data made durable every 2 s.
+                if unnoted >= note_every || noted.elapsed() >= Duration::from_millis(250) {
                     noted = std::time::Instant::now();
+                    unnoted = 0;
                     let r = if synced.elapsed() >= Duration::from_secs(2) {
                         synced = noted;
                         partial.checkpoint()
