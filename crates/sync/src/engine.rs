@@ -17,8 +17,8 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::catalog;
-use crate::download::Downloads;
+use crate::sources::catalog;
+use crate::transfer::Downloads;
 use crate::SyncEvent;
 
 /// Longest a local file the member named (a `.stowaway` or OPML file) may
@@ -835,7 +835,7 @@ impl Engine {
             return Ok(());
         }
         let (wanted, spare) = self.fit_budget(library, wanted, report)?;
-        let budget = spare.map(crate::download::Budget::new);
+        let budget = spare.map(crate::transfer::Budget::new);
         report.files_resumed = wanted
             .iter()
             .filter(|w| {

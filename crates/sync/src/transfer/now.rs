@@ -19,7 +19,7 @@ use stowaway_store::{Arrival, ItemKey, WantedBlob};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::download::Downloads;
+use super::Downloads;
 use crate::{Engine, SyncError, SyncEvent, SyncOptions};
 
 /// Where an item's media stands once the member pressed play.

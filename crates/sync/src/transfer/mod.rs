@@ -1,4 +1,9 @@
-//! Downloading one blob: resumable, verified, from whichever mirror delivers.
+//! The transfer: downloading one file, resumable and verified, from
+//! whichever of its sources delivers (a signed library's mirrors, a feed's
+//! hosts). What differs between files is what checks them: a known hash
+//! (the whole-file loop here), a chunk list (`segmented`), a digest or a
+//! hash to learn (a feed's file, here too). `now` starts one at once for
+//! the player. The sources (`crate::sources`) say which files and where.
 //!
 //! The file grows in `blobs/partial/` and its hash covers every byte,
 //! whichever mirrors served which part. A stream that fails, stalls, or runs
@@ -21,7 +26,10 @@ use tracing::{debug, info, warn};
 
 use crate::{Engine, SyncEvent};
 
+mod now;
 mod segmented;
+
+pub use now::{FetchNow, PlayNow};
 
 /// Shared state of one library's downloads (copied per blob, each copy with
 /// that blob's own cancellation token).
@@ -1032,9 +1040,9 @@ impl Downloads<'_> {
         let role = store.asset_role(&w.sha256).map_err(|e| e.to_string())?;
         let limit = match role {
             Some(stowaway_catalog::AssetRole::Media | stowaway_catalog::AssetRole::Attachment) => {
-                crate::feed::MAX_UNDECLARED_FILE
+                crate::sources::feed::MAX_UNDECLARED_FILE
             }
-            _ => crate::feed::MAX_SMALL_FILE,
+            _ => crate::sources::feed::MAX_SMALL_FILE,
         };
         // Bytes from two responses may be joined only when the whole file is
         // checked at the end by a hash: with nothing but a length (or not even
@@ -1049,7 +1057,7 @@ impl Downloads<'_> {
             .iter()
             .filter_map(|u| url::Url::parse(u).ok())
             .filter_map(|u| {
-                let origin = crate::feed::origin_of(&u);
+                let origin = crate::sources::feed::origin_of(&u);
                 (0..self.pool.len())
                     .find(|&i| self.pool.url(i) == origin)
                     .map(|i| (i, u))
@@ -1473,7 +1481,7 @@ impl Downloads<'_> {
                 std::fs::File::open(&path)
                     .and_then(|f| f.take(8192).read_to_end(&mut head))
                     .ok()?;
-                crate::feed::sniffed_type(role, &head)
+                crate::sources::feed::sniffed_type(role, &head)
             });
             if !store.learn_feed_file(&key, &sha, n, sniffed.as_deref())? {
                 return Err(StoreError::Unwanted);
