@@ -308,7 +308,13 @@ async fn artwork_by_hash_and_nothing_else_by_hash() {
 }
 
 /// A store whose one item's media (`data`) is not stored: it is arriving.
-fn arriving_store(dir: &std::path::Path, data: &[u8]) -> Arc<Store> {
+/// A store whose one item's media (`data`) has a chunk list of `chunk`
+/// bytes a chunk in its catalog (format 2), nothing of it stored.
+fn arriving_store(dir: &std::path::Path, data: &[u8], chunk: usize) -> Arc<Store> {
+    let list: Vec<u8> = data
+        .chunks(chunk)
+        .flat_map(|c| <[u8; 32]>::from(sha2::Sha256::digest(c)))
+        .collect();
     let store = Store::open(dir).unwrap();
     store
         .subscribe(&Subscription {
@@ -338,11 +344,14 @@ fn arriving_store(dir: &std::path::Path, data: &[u8]) -> Arc<Store> {
             size: data.len() as u64,
             media_type: "audio/ogg".into(),
             name: None,
-            chunks: None,
+            chunks: Some(stowaway_catalog::Chunks {
+                size: chunk as u32,
+                sha256: sha(&list),
+            }),
         }],
     };
     let catalog = Catalog {
-        format: 1,
+        format: 2,
         library: LibraryInfo {
             id: "lib".into(),
             title: "Lib".into(),
@@ -414,7 +423,7 @@ async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
         .map(|c| sha2::Sha256::digest(c).into())
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let store = arriving_store(dir.path(), &data);
+    let store = arriving_store(dir.path(), &data, C);
     let s = sha(&data);
     let server = MediaServer::start(store.clone(), &[]).await.unwrap();
     let url = server.asset_url(KEY, AssetRole::Media, 0);
