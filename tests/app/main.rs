@@ -1614,19 +1614,9 @@ async fn plays_a_lesson_while_it_downloads_in_the_real_app() {
         "the bar offers to play it while it downloads"
     );
     // Play, timed in the page: from the click to the element's `playing`.
-    c.execute(
-        "window.__play = { t0: performance.now() };
-         const poll = () => {
-           const m = document.getElementById('media');
-           if (!m) return setTimeout(poll, 2);
-           m.addEventListener('playing', () => { window.__play.start ??= performance.now() - window.__play.t0; });
-         };
-         document.getElementById('play').click();
-         poll();",
-        vec![],
-    )
-    .await
-    .unwrap();
+    c.execute(stowaway_tests::webdriver::PLAY_TIMED, vec![])
+        .await
+        .unwrap();
     eventually_seen(&c, 30, "playback to advance while it arrives", || async {
         current_time(&c).await > 1.0
     })
@@ -1639,22 +1629,9 @@ async fn plays_a_lesson_while_it_downloads_in_the_real_app() {
     shot_here(&c, "stream-1-playing").await;
 
     // A seek to 60 %, which the download has not reached yet.
-    c.execute(
-        "const m = document.getElementById('media');
-         const target = m.duration * 0.6;
-         window.__seek = { t0: performance.now(), target };
-         const f = () => {
-           if (m.currentTime > target + 0.2) {
-             window.__seek.playing = performance.now() - window.__seek.t0;
-             m.removeEventListener('timeupdate', f);
-           }
-         };
-         m.addEventListener('timeupdate', f);
-         m.currentTime = target;",
-        vec![],
-    )
-    .await
-    .unwrap();
+    c.execute(stowaway_tests::webdriver::SEEK_TIMED, vec![])
+        .await
+        .unwrap();
     assert!(exists(&c, "#arriving").await, "still arriving at the seek");
     eventually_seen(&c, 30, "playback past the seek", || async {
         js_f64(&c, "return window.__seek.playing ?? -1;").await > 0.0

@@ -113,3 +113,31 @@ impl Drop for Driver {
         let _ = self.child.wait();
     }
 }
+
+/// Page script: clicks the player's play button and times, in the page,
+/// the click to the media element's first `playing` (`window.__play.start`,
+/// ms). The element may not exist before the click (an item that plays
+/// while it downloads gets its element then).
+pub const PLAY_TIMED: &str = "window.__play = { t0: performance.now() };
+     const poll = () => {
+       const m = document.getElementById('media');
+       if (!m) return setTimeout(poll, 2);
+       m.addEventListener('playing', () => { window.__play.start ??= performance.now() - window.__play.t0; });
+     };
+     document.getElementById('play').click();
+     poll();";
+
+/// Page script: seeks the media element to 60 % and times, in the page, the
+/// seek to playback 0.2 s past that point (`window.__seek.playing`, ms;
+/// `window.__seek.target`, s).
+pub const SEEK_TIMED: &str = "const m = document.getElementById('media');
+     const target = m.duration * 0.6;
+     window.__seek = { t0: performance.now(), target };
+     const f = () => {
+       if (m.currentTime > target + 0.2) {
+         window.__seek.playing = performance.now() - window.__seek.t0;
+         m.removeEventListener('timeupdate', f);
+       }
+     };
+     m.addEventListener('timeupdate', f);
+     m.currentTime = target;";

@@ -545,23 +545,7 @@ fn big_library(bins: &Bins, root: &Path, items: usize, member: &Path) -> Result<
     let mirror = root.join("mirror");
     eprintln!("app bench: generating and publishing {items} episodes");
     stowaway_tests::scale::write_source(&source, &id, items, &[7u8; 4096]);
-    run(
-        Command::new(&bins.publish)
-            .args(["keygen", "--out"])
-            .arg(&keys),
-        "keygen",
-    )?;
-    run(
-        Command::new(&bins.publish)
-            .arg("build")
-            .arg("--key")
-            .arg(keys.join("stowaway.key"))
-            .arg("--source")
-            .arg(&source)
-            .arg("--out")
-            .arg(&mirror),
-        "stowaway-publish build",
-    )?;
+    publish(bins, &source, &keys, &mirror, 1)?;
     let sub = run(
         Command::new(&bins.publish)
             .arg("subscription")
@@ -708,11 +692,16 @@ fn long_lesson(bins: &Bins, root: &Path) -> Result<()> {
         "[library]\nid = \"big\"\ntitle = \"Big Course\"\n\n[[collection]]\nid = \"course\"\nkind = \"course\"\ntitle = \"Long lessons\"\n\n\
          [[collection.item]]\nid = \"long\"\ntitle = \"The long lesson\"\nmedia = \"media/long.wav\"\n",
     )?;
-    let keys = root.join("keys");
+    publish(bins, &source, &root.join("keys"), &root.join("mirror"), 2)
+}
+
+/// New keys in `keys`, then `source` published into `mirror` in catalog
+/// `format`.
+fn publish(bins: &Bins, source: &Path, keys: &Path, mirror: &Path, format: u32) -> Result<()> {
     run(
         Command::new(&bins.publish)
             .args(["keygen", "--out"])
-            .arg(&keys),
+            .arg(keys),
         "keygen",
     )?;
     run(
@@ -721,10 +710,10 @@ fn long_lesson(bins: &Bins, root: &Path) -> Result<()> {
             .arg("--key")
             .arg(keys.join("stowaway.key"))
             .arg("--source")
-            .arg(&source)
+            .arg(source)
             .arg("--out")
-            .arg(root.join("mirror"))
-            .args(["--format", "2"]),
+            .arg(mirror)
+            .args(["--format", &format.to_string()]),
         "stowaway-publish build",
     )?;
     Ok(())
@@ -785,18 +774,7 @@ async fn play_runs(
             "const r = document.querySelector(\"[data-item='long'] .item-main\"); if (r) r.click(); return !!document.getElementById('play');",
         )
         .await?;
-        js(
-            &c,
-            "window.__play = { t0: performance.now() };
-             const poll = () => {
-               const m = document.getElementById('media');
-               if (!m) return setTimeout(poll, 2);
-               m.addEventListener('playing', () => { window.__play.start ??= performance.now() - window.__play.t0; });
-             };
-             document.getElementById('play').click();
-             poll();",
-        )
-        .await?;
+        js(&c, stowaway_tests::webdriver::PLAY_TIMED).await?;
         wait_for(
             &c,
             30,
@@ -808,21 +786,7 @@ async fn play_runs(
             .await?
             .as_f64()
             .unwrap_or(-1.0);
-        js(
-            &c,
-            "const m = document.getElementById('media');
-             const target = m.duration * 0.6;
-             window.__seek = { t0: performance.now(), target };
-             const f = () => {
-               if (m.currentTime > target + 0.2) {
-                 window.__seek.playing = performance.now() - window.__seek.t0;
-                 m.removeEventListener('timeupdate', f);
-               }
-             };
-             m.addEventListener('timeupdate', f);
-             m.currentTime = target;",
-        )
-        .await?;
+        js(&c, stowaway_tests::webdriver::SEEK_TIMED).await?;
         wait_for(
             &c,
             30,

@@ -443,16 +443,7 @@ impl Arriving {
                 _ => return Wait::Gone,
             };
             if let Some((path, w)) = found {
-                return match open_at(&path, self.pos).await {
-                    Ok(f) => {
-                        self.file = Some(f);
-                        w
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "opening a file still arriving failed");
-                        Wait::Gone
-                    }
-                };
+                return self.open(&path, w).await;
             }
             // Not in yet: the download fetches it first; wait for it.
             self.store.want(&self.asset.sha256, self.pos);
@@ -514,16 +505,21 @@ impl Arriving {
                 // Stored shorter than the feed said: nothing more to send.
                 return Wait::Gone;
             }
-            return match open_at(&path, self.pos).await {
-                Ok(f) => {
-                    self.file = Some(f);
-                    w
-                }
-                Err(e) => {
-                    warn!(error = %e, "opening a file still arriving failed");
-                    Wait::Gone
-                }
-            };
+            return self.open(&path, w).await;
+        }
+    }
+
+    /// Opens `path` at `pos` for the bytes `wait` found (`w`).
+    async fn open(&mut self, path: &std::path::Path, w: Wait) -> Wait {
+        match open_at(path, self.pos).await {
+            Ok(f) => {
+                self.file = Some(f);
+                w
+            }
+            Err(e) => {
+                warn!(error = %e, "opening a file still arriving failed");
+                Wait::Gone
+            }
         }
     }
 
