@@ -616,7 +616,9 @@ export async function playNext() {
   const cur = state.current;
   const next = await api.upNext(cur?.ref ?? null);
   if (!next) return;
-  if (!next.playable) {
+  // Not downloaded: one that plays while it downloads starts so (open with
+  // play asks for it); any other waits for its download.
+  if (!next.playable && !next.streams) {
     toast(`Up next: “${next.title}” is not downloaded yet.`, "warn");
     return;
   }

@@ -52,6 +52,8 @@ pub struct UpNext {
     pub queued: bool,
     /// Its media is stored and plays now.
     pub playable: bool,
+    /// Not stored, but it plays while it downloads (see `ItemDetail::streams`).
+    pub streams: bool,
 }
 
 impl Api {
@@ -124,17 +126,17 @@ impl Api {
                 }
             }
         };
-        let playable = store
-            .stored_asset(
-                store::ItemKey {
-                    library: &item.library_id,
-                    collection: &item.collection_id,
-                    item: &item.id,
-                },
-                stowaway_catalog::AssetRole::Media,
-                0,
-            )?
-            .is_some();
+        let key = store::ItemKey {
+            library: &item.library_id,
+            collection: &item.collection_id,
+            item: &item.id,
+        };
+        let media = stowaway_catalog::AssetRole::Media;
+        let playable = store.stored_asset(key, media, 0)?.is_some();
+        let streams = match store.arriving_asset(key, media, 0)? {
+            Some(a) => store.arrival(&item.library_id, &a.sha256, a.size)? != store::Arrival::Whole,
+            None => false,
+        };
         Ok(Some(UpNext {
             item: ItemRef {
                 library: item.library_id,
@@ -144,6 +146,7 @@ impl Api {
             title: item.title,
             queued,
             playable,
+            streams,
         }))
     }
 

@@ -248,6 +248,16 @@ async fn a_feed_episode_without_a_digest_plays_from_the_front_as_it_comes() {
         collection: stowaway_sync::FEED_COLLECTION.into(),
         item: stowaway_sync::item_id(guid),
     };
+    // Up next says which of them plays at once (the page then streams it).
+    for (guid, streams) in [("ep-2", false), ("ep-1", true)] {
+        api.queue_clear().unwrap();
+        api.queue_add(&item(guid), stowaway_api::QueuePlace::End)
+            .unwrap();
+        let up = api.up_next(None).unwrap().expect("queued");
+        assert!(!up.playable, "{guid} is not downloaded");
+        assert_eq!(up.streams, streams, "{guid}");
+    }
+    api.queue_clear().unwrap();
     let with_digest = api.item_detail(&item("ep-2"), Some(&server)).unwrap();
     assert!(!with_digest.streams, "a digest checks it whole first");
     let (detail, fetch) = api.play_now(&item("ep-2"), Some(&server)).unwrap();

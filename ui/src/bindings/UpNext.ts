@@ -12,4 +12,8 @@ queued: boolean,
 /**
  * Its media is stored and plays now.
  */
-playable: boolean, };
+playable: boolean, 
+/**
+ * Not stored, but it plays while it downloads (see `ItemDetail::streams`).
+ */
+streams: boolean, };
