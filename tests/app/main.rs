@@ -1556,9 +1556,10 @@ async fn a_library_of_20000_episodes_in_the_real_app() {
 /// 2 MB/s per connection. Play starts it at once and playback advances
 /// while the page says it is still arriving; a seek to 60 % plays from
 /// there before the download reached it; once whole, it is stored and the
-/// page stops saying so. The times from "play" to `playing` and from the
-/// seek to playback past it are printed (the figures are
-/// `stowaway-bench-app`'s to record).
+/// page stops saying so. A short lesson (no chunk list) is offered as a
+/// download instead, and plays once it is in. The times from "play" to
+/// `playing` and from the seek to playback past it are printed (the
+/// figures are `stowaway-bench-app`'s to record).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plays_a_lesson_while_it_downloads_in_the_real_app() {
     let _turn = ONE_APP_AT_A_TIME.lock().await;
@@ -1576,9 +1577,19 @@ async fn plays_a_lesson_while_it_downloads_in_the_real_app() {
     std::fs::write(
         p.source.join("library.toml"),
         "[library]\nid = \"big\"\ntitle = \"Big Course\"\n\n[[collection]]\nid = \"course\"\nkind = \"course\"\ntitle = \"Long lessons\"\n\n\
-         [[collection.item]]\nid = \"long\"\ntitle = \"The long lesson\"\nmedia = \"media/long.wav\"\n",
+         [[collection.item]]\nid = \"long\"\ntitle = \"The long lesson\"\nmedia = \"media/long.wav\"\n\n\
+         [[collection.item]]\nid = \"short\"\ntitle = \"A short lesson\"\nmedia = \"media/short.wav\"\n",
     )
     .unwrap();
+    // And a short one (10 s, under the size that gets a chunk list): it
+    // plays once downloaded.
+    let sox = Command::new("sox")
+        .args(["-n", "-r", "22050", "-c", "1", "-b", "16"])
+        .arg(p.source.join("media/short.wav"))
+        .args(["synth", "10", "sine", "330", "vol", "0.1"])
+        .status()
+        .unwrap();
+    assert!(sox.success());
     p.build_format(2);
     let mirror = TestMirror::start(&p.mirror).unwrap();
     mirror.set_faults(vec![Rule::path(
@@ -1662,6 +1673,33 @@ async fn plays_a_lesson_while_it_downloads_in_the_real_app() {
     );
     assert!(current_time(&c).await > target, "it played on meanwhile");
     shot_here(&c, "stream-2-stored").await;
+
+    // The short lesson has no chunk list: the bar offers to download it,
+    // and once it is in, the bar plays it. (The now-playing view closed
+    // first: it lies over the list.)
+    click(&c, "#now-close").await;
+    let row = "[data-item='short'] .item-main";
+    eventually(20, "the short lesson on screen", || async {
+        scrolled_to(&c, row).await
+    })
+    .await;
+    click(&c, row).await;
+    eventually(10, "the bar offers the download", || async {
+        exists(&c, "#download-now").await
+    })
+    .await;
+    assert!(!exists(&c, "#play").await, "nothing to play yet");
+    assert!(text(&c, "#player").await.contains("plays once downloaded"));
+    click(&c, "#download-now").await;
+    eventually_seen(&c, 30, "the bar to play it once downloaded", || async {
+        exists(&c, "#play").await && exists(&c, "#media").await
+    })
+    .await;
+    click(&c, "#play").await;
+    eventually_seen(&c, 20, "the short lesson to play", || async {
+        current_time(&c).await > 1.0
+    })
+    .await;
     let _ = c.close().await;
     drop(driver);
 }
