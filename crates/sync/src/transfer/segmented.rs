@@ -42,9 +42,13 @@ pub(crate) const PER_MIRROR: usize = 4;
 /// Most chunks a stream takes at once (a segment): small enough that idle
 /// streams mostly take fresh segments rather than steal.
 const MAX_SEGMENT: usize = 16;
-/// A segment is split for an idle stream only when this many chunks are
-/// left in it: each steal costs what the victim had read past its new end
-/// (up to a few hundred KiB), worth it only for a real tail.
+/// Most chunks one request asks for: a stream asks for its segment this
+/// many chunks at a time, and an idle stream steals only chunks not yet
+/// asked for, so a stream is never cut short inside a request (what the
+/// server pushed past a cut would be fetched twice).
+const REQUEST: usize = 4;
+/// A segment is split for an idle stream only when this many chunks not
+/// yet asked for are left in it.
 const MIN_STEAL: usize = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +67,9 @@ enum State {
 struct Segment {
     next: usize,
     end: usize,
+    /// Where the stream's current request ends (chunks before it are on
+    /// their way: never stolen).
+    asked: usize,
 }
 
 /// Which chunk is where: the scheduler the streams share.
@@ -140,7 +147,14 @@ impl Plan {
                     if let Some(g) = self.segments.get_mut(&v) {
                         g.end = c;
                     }
-                    self.segments.insert(s, Segment { next: c, end });
+                    self.segments.insert(
+                        s,
+                        Segment {
+                            next: c,
+                            end,
+                            asked: c,
+                        },
+                    );
                     return Some((c, end, 0));
                 }
             }
@@ -152,19 +166,28 @@ impl Plan {
             return Some(self.run_from(s, start));
         }
 
-        // Steal: the chunk being received stays with its stream.
+        // Steal: only chunks the victim has not asked for yet (those on
+        // their way stay with it, as does the one being received).
+        let unasked = |g: &Segment| g.end - g.asked.max(g.next).min(g.end);
         let (&victim, seg) = self
             .segments
             .iter()
-            .filter(|(_, g)| g.end - g.next >= MIN_STEAL)
-            .max_by_key(|(v, g)| (g.end - g.next, std::cmp::Reverse(**v)))?;
-        let left = seg.end - seg.next;
-        let mid = seg.next + (left / 2).max(1);
+            .filter(|(_, g)| unasked(g) >= MIN_STEAL)
+            .max_by_key(|(v, g)| (unasked(g), std::cmp::Reverse(**v)))?;
+        let from = seg.asked.max(seg.next);
+        let mid = from + (unasked(seg) / 2).max(1);
         let end = seg.end;
         if let Some(v) = self.segments.get_mut(&victim) {
             v.end = mid;
         }
-        self.segments.insert(s, Segment { next: mid, end });
+        self.segments.insert(
+            s,
+            Segment {
+                next: mid,
+                end,
+                asked: mid,
+            },
+        );
         Some((mid, end, 0))
     }
 
@@ -179,8 +202,27 @@ impl Plan {
             self.chunks[end] = State::Taken;
             end += 1;
         }
-        self.segments.insert(s, Segment { next: start, end });
+        self.segments.insert(
+            s,
+            Segment {
+                next: start,
+                end,
+                asked: start,
+            },
+        );
         (start, end, self.held[start])
+    }
+
+    /// Stream `s` asks its mirror for the next chunks of its segment: the
+    /// end of that request (at most [`REQUEST`] chunks), `None` when its
+    /// segment has none left (cut short by a steal).
+    pub(crate) fn ask(&mut self, s: usize) -> Option<usize> {
+        let g = self.segments.get_mut(&s)?;
+        if g.next >= g.end {
+            return None;
+        }
+        g.asked = (g.next + REQUEST).min(g.end);
+        Some(g.asked)
     }
 
     /// Stream `s` handed chunk `i` to the writer: whether its segment goes
@@ -748,7 +790,7 @@ impl Downloads<'_> {
         let mut first = true;
         'segments: loop {
             *at = 0;
-            let Some((start, end, skip)) = shared.plan().take(id) else {
+            let Some((start, _, skip)) = shared.plan().take(id) else {
                 return End::Done;
             };
             *at = skip;
@@ -763,140 +805,151 @@ impl Downloads<'_> {
                     () = self.cancel.cancelled() => return End::Cancelled,
                 }
             };
-            let offset = start as u64 * shared.chunk + skip;
-            let end_offset = (end as u64 * shared.chunk).min(size);
-            let opened = tokio::select! {
-                b = self.pool.open_range(m, &shared.path, offset, end_offset) => b,
-                () = self.cancel.cancelled() => return End::Cancelled,
-            };
-            let mut body = match opened {
-                Ok(mut b) => {
-                    b.set_pace(Some(self.pace()));
-                    b
-                }
-                Err(e) => return End::Failed(e.to_string()),
-            };
-            if body.start < offset {
-                // It ignores Range: each segment would cost the file up to
-                // it again. Left for this file while another mirror is
-                // there; else read up to the segment (the bytes before it
-                // are dropped, as in a whole-file download).
-                let liars = shared.plan().liars.clone();
-                let others = self
-                    .pool
-                    .available()
-                    .into_iter()
-                    .any(|o| o != m && !liars.contains(&o));
-                if others {
-                    shared.plan().liars.insert(m);
-                    return End::Failed(format!(
-                        "ignores Range (answered from byte {})",
-                        body.start
-                    ));
-                }
-            }
-            let mut pending = match self.skip_to(&mut body, m, offset).await {
-                Ok(c) => c,
-                Err(e) => return End::Failed(e.to_string()),
-            };
-            if let Some(rem) = body.remaining {
-                let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
-                // The range asked for, or (a server that ignored it) the
-                // rest of the file.
-                if rem != end_offset - offset && rem != size - offset {
-                    let e = format!(
-                        "announces {rem} bytes from offset {offset}, the catalog's file has {}",
-                        size - offset
-                    );
-                    self.pool.record_bad_bytes(m, &e);
-                    shared.plan().liars.insert(m);
-                    return End::Failed(e);
-                }
-            }
+            let mut i = start;
+            // The segment's rate, across its requests.
             let started = Instant::now();
             let mut window = RateWindow::new();
             let mut got = 0u64;
-            let mut i = start;
-            loop {
-                let mut data = match pending.take() {
-                    Some(c) => c,
-                    None => {
-                        let others = self.pool.available().iter().any(|o| *o != m);
-                        match self.next_chunk(&mut body, m, others).await {
-                            Ok(Some(c)) => c,
-                            Ok(None) => {
-                                let e = MirrorError::Transfer(format!(
-                                    "body ended at byte {} of a segment ending at {end_offset}",
-                                    i as u64 * shared.chunk + *at
-                                ));
-                                self.pool.record_failure(m, &e);
-                                return End::Failed(e.to_string());
-                            }
-                            Err(StreamEnd::Cancelled) => return End::Cancelled,
-                            Err(StreamEnd::Slow(e)) => return End::Slow(e),
-                            Err(StreamEnd::Failed(e)) => return End::Failed(e),
-                            Err(_) => return End::Failed("stream ended".into()),
-                        }
-                    }
+            // The segment, a request of at most REQUEST chunks at a time.
+            'requests: loop {
+                let Some(end) = shared.plan().ask(id) else {
+                    continue 'segments;
                 };
-                if let Some(l) = self.limiter {
-                    l.take(data.len()).await;
+                let offset = i as u64 * shared.chunk + *at;
+                let end_offset = (end as u64 * shared.chunk).min(size);
+                let opened = tokio::select! {
+                    b = self.pool.open_range(m, &shared.path, offset, end_offset) => b,
+                    () = self.cancel.cancelled() => return End::Cancelled,
+                };
+                let mut body = match opened {
+                    Ok(mut b) => {
+                        b.set_pace(Some(self.pace()));
+                        b
+                    }
+                    Err(e) => return End::Failed(e.to_string()),
+                };
+                if body.start < offset {
+                    // It ignores Range: each segment would cost the file up to
+                    // it again. Left for this file while another mirror is
+                    // there; else read up to the segment (the bytes before it
+                    // are dropped, as in a whole-file download).
+                    let liars = shared.plan().liars.clone();
+                    let others = self
+                        .pool
+                        .available()
+                        .into_iter()
+                        .any(|o| o != m && !liars.contains(&o));
+                    if others {
+                        shared.plan().liars.insert(m);
+                        return End::Failed(format!(
+                            "ignores Range (answered from byte {})",
+                            body.start
+                        ));
+                    }
                 }
-                self.received
-                    .fetch_add(data.len() as u64, Ordering::Relaxed);
-                let n_in = data.len() as u64;
-                while !data.is_empty() {
-                    let want = shared.chunk_len(i) - *at;
-                    let piece = data.split_to((want as usize).min(data.len()));
-                    let n = piece.len() as u64;
-                    if shared.tx.send((i, *at, piece, m)).await.is_err() {
-                        return End::Failed("the writer stopped".into());
+                let mut pending = match self.skip_to(&mut body, m, offset).await {
+                    Ok(c) => c,
+                    Err(e) => return End::Failed(e.to_string()),
+                };
+                if let Some(rem) = body.remaining {
+                    let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
+                    // The range asked for, or (a server that ignored it) the
+                    // rest of the file.
+                    if rem != end_offset - offset && rem != size - offset {
+                        let e = format!(
+                            "announces {rem} bytes from offset {offset}, the catalog's file has {}",
+                            size - offset
+                        );
+                        self.pool.record_bad_bytes(m, &e);
+                        shared.plan().liars.insert(m);
+                        return End::Failed(e);
                     }
-                    *at += n;
-                    got += n;
-                    self.done.fetch_add(n, Ordering::Relaxed);
-                    shared.arrived.fetch_add(n, Ordering::Relaxed);
-                    if *at < shared.chunk_len(i) {
-                        continue;
-                    }
-                    let more = shared.plan().sent(id, i);
-                    i += 1;
-                    *at = 0;
-                    if !more {
-                        self.pool.record_success(m, None);
-                        self.pool.record_transfer(m, got, started.elapsed());
-                        if !data.is_empty() || i < end {
-                            // Cut short by a steal: what was read past the
-                            // new end is fetched again by the stealer.
-                            debug!(
-                                stream = id,
-                                chunk = i,
-                                dropped = data.len(),
-                                "segment cut short"
-                            );
+                }
+                loop {
+                    let mut data = match pending.take() {
+                        Some(c) => c,
+                        None => {
+                            let others = self.pool.available().iter().any(|o| *o != m);
+                            match self.next_chunk(&mut body, m, others).await {
+                                Ok(Some(c)) => c,
+                                Ok(None) => {
+                                    let e = MirrorError::Transfer(format!(
+                                        "body ended at byte {} of a segment ending at {end_offset}",
+                                        i as u64 * shared.chunk + *at
+                                    ));
+                                    self.pool.record_failure(m, &e);
+                                    return End::Failed(e.to_string());
+                                }
+                                Err(StreamEnd::Cancelled) => return End::Cancelled,
+                                Err(StreamEnd::Slow(e)) => return End::Slow(e),
+                                Err(StreamEnd::Failed(e)) => return End::Failed(e),
+                                Err(_) => return End::Failed("stream ended".into()),
+                            }
                         }
-                        continue 'segments;
+                    };
+                    if let Some(l) = self.limiter {
+                        l.take(data.len()).await;
                     }
-                }
-                // A mirror caught sending a bad chunk (by this stream or
-                // another) stops once the bytes in hand are written: they
-                // are checked with their chunks like any others (a chunk
-                // it leaves unfinished is finished by another mirror, and
-                // blames no one if it fails).
-                if shared.plan().liars.contains(&m) {
-                    return End::Liar;
-                }
-                // Far slower than another mirror is known to be? Give the
-                // segment back to a better one.
-                let liars = shared.plan().liars.clone();
-                let others: Vec<usize> = self
-                    .pool
-                    .available()
-                    .into_iter()
-                    .filter(|o| !liars.contains(o))
-                    .collect();
-                if let Some(reason) = window.slow(self, m, n_in, &others) {
-                    return End::Slow(reason);
+                    self.received
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    let n_in = data.len() as u64;
+                    while !data.is_empty() {
+                        let want = shared.chunk_len(i) - *at;
+                        let piece = data.split_to((want as usize).min(data.len()));
+                        let n = piece.len() as u64;
+                        if shared.tx.send((i, *at, piece, m)).await.is_err() {
+                            return End::Failed("the writer stopped".into());
+                        }
+                        *at += n;
+                        got += n;
+                        self.done.fetch_add(n, Ordering::Relaxed);
+                        shared.arrived.fetch_add(n, Ordering::Relaxed);
+                        if *at < shared.chunk_len(i) {
+                            continue;
+                        }
+                        let more = shared.plan().sent(id, i);
+                        i += 1;
+                        *at = 0;
+                        if !more || i == end {
+                            self.pool.record_success(m, None);
+                            self.pool.record_transfer(m, got, started.elapsed());
+                            if !data.is_empty() || i < end {
+                                // Cut short inside its request (a player's
+                                // chunk split it): what was read past the new
+                                // end is fetched again by the other stream.
+                                debug!(
+                                    stream = id,
+                                    chunk = i,
+                                    dropped = data.len(),
+                                    "segment cut short"
+                                );
+                            }
+                            if more {
+                                continue 'requests;
+                            }
+                            continue 'segments;
+                        }
+                    }
+                    // A mirror caught sending a bad chunk (by this stream or
+                    // another) stops once the bytes in hand are written: they
+                    // are checked with their chunks like any others (a chunk
+                    // it leaves unfinished is finished by another mirror, and
+                    // blames no one if it fails).
+                    if shared.plan().liars.contains(&m) {
+                        return End::Liar;
+                    }
+                    // Far slower than another mirror is known to be? Give the
+                    // segment back to a better one.
+                    let liars = shared.plan().liars.clone();
+                    let others: Vec<usize> = self
+                        .pool
+                        .available()
+                        .into_iter()
+                        .filter(|o| !liars.contains(o))
+                        .collect();
+                    if let Some(reason) = window.slow(self, m, n_in, &others) {
+                        return End::Slow(reason);
+                    }
                 }
             }
         }
@@ -959,6 +1012,34 @@ mod tests {
         assert_eq!(q.take(2), Some((2, 4, 0)), "4 left of stream 0's: split");
         assert_eq!(q.take(3), Some((6, 8, 0)), "and of stream 1's");
         assert_eq!(q.take(4), None, "2 left of each: not split");
+    }
+
+    #[test]
+    fn a_steal_never_takes_chunks_already_asked_for() {
+        let mut p = Plan::new(&[false; 16], &[], 1);
+        assert_eq!(p.take(0), Some((0, 16, 0)));
+        // Stream 0 asks for its segment REQUEST chunks at a time.
+        assert_eq!(p.ask(0), Some(REQUEST));
+        // The back half of what is not asked for: 4..16 → from 10.
+        assert_eq!(p.take(1), Some((10, 16, 0)));
+        for i in 0..REQUEST - 1 {
+            assert!(p.sent(0, i));
+        }
+        assert!(p.sent(0, REQUEST - 1), "the request goes on to its end");
+        assert_eq!(p.ask(0), Some(8));
+        // 8..10 of stream 0's are not asked for: too few to split; stream
+        // 1's 10..16 are (6, none asked yet): split at 13.
+        assert_eq!(p.take(2), Some((13, 16, 0)));
+        assert_eq!(p.ask(1), Some(13));
+        assert_eq!(p.take(3), None, "what is left is asked for");
+        // A segment cut to nothing has no request left.
+        for i in 4..8 {
+            assert!(p.sent(0, i));
+        }
+        assert_eq!(p.ask(0), Some(10));
+        assert!(p.sent(0, 8));
+        assert!(!p.sent(0, 9));
+        assert_eq!(p.ask(0), None);
     }
 
     #[test]
