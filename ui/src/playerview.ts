@@ -68,6 +68,13 @@ export async function open(ref: ItemRef, opts: { play?: boolean; view?: boolean 
   if (opts.play && !detail.media_url && detail.streams) {
     try {
       detail = await api.playNow(ref);
+      // A sync that took the file a moment ago is still opening it: its
+      // URL comes when it runs (a few tries, a third of a second apart).
+      for (let k = 0; k < 10 && !detail.media_url && gen === opening; k++) {
+        await new Promise((r) => setTimeout(r, 300));
+        detail = await api.itemDetail(ref);
+      }
+      if (!detail.media_url && gen === opening) toast(`“${detail.title}” could not start: no mirror is sending it yet. Try again in a moment.`, "warn");
     } catch (err) {
       toast(errorText(err), "warn");
     }
