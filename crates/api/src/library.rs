@@ -528,16 +528,13 @@ impl Api {
         };
         // Media still arriving in checked chunks, its download running:
         // the media server serves what is in.
-        let arriving = store.arriving_asset(key, AssetRole::Media, 0)?;
-        let streams = match &arriving {
-            Some(a) => {
-                store.arrival(&r.library, &a.sha256, a.size)? != stowaway_store::Arrival::Whole
-            }
-            None => false,
-        };
+        let arriving = store
+            .arriving_asset(key, AssetRole::Media, 0)?
+            .filter(|(_, arrival)| *arrival != stowaway_store::Arrival::Whole);
+        let streams = arriving.is_some();
         let streaming = arriving
             .as_ref()
-            .is_some_and(|a| streams && store.is_starting(&a.sha256));
+            .is_some_and(|(a, _)| store.is_starting(&a.sha256));
         let playback = store.playback(key)?;
         let next = store.next_item(key)?.map(|n| ItemRef {
             library: n.library_id,

@@ -133,10 +133,9 @@ impl Api {
         };
         let media = stowaway_catalog::AssetRole::Media;
         let playable = store.stored_asset(key, media, 0)?.is_some();
-        let streams = match store.arriving_asset(key, media, 0)? {
-            Some(a) => store.arrival(&item.library_id, &a.sha256, a.size)? != store::Arrival::Whole,
-            None => false,
-        };
+        let streams = store
+            .arriving_asset(key, media, 0)?
+            .is_some_and(|(_, arrival)| arrival != store::Arrival::Whole);
         Ok(Some(UpNext {
             item: ItemRef {
                 library: item.library_id,

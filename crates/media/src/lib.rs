@@ -285,7 +285,7 @@ async fn send_arriving(
 ) -> Response {
     let (s, k) = (store.clone(), key.clone());
     let found = tokio::task::spawn_blocking(move || {
-        let Some(asset) = s.arriving_asset(
+        s.arriving_asset(
             ItemKey {
                 library: &k.0,
                 collection: &k.1,
@@ -293,12 +293,7 @@ async fn send_arriving(
             },
             role,
             index,
-        )?
-        else {
-            return Ok(None);
-        };
-        let arrival = s.arrival(&k.0, &asset.sha256, asset.size)?;
-        Ok::<_, stowaway_store::StoreError>(Some((asset, arrival)))
+        )
     })
     .await;
     let (asset, arrival) = match found {
@@ -401,52 +396,35 @@ enum Wait {
     TimedOut,
 }
 
+/// What one look at a file still arriving found.
+enum Probe {
+    /// Bytes at `pos` are in this file (`Wait::Ready` or `Wait::Stored`).
+    Found(std::path::PathBuf, Wait),
+    /// Not yet; its download runs or is starting.
+    Pending,
+    Gone,
+}
+
 impl Arriving {
-    /// Waits until bytes at `pos` are checked, asking the download for
-    /// the chunk there; sets `ready` to where they stop and opens the file.
+    /// Waits until bytes at `pos` can go (checked chunks, a feed file's
+    /// front, or the stored file), asking a chunked download for the chunk
+    /// there; sets `ready` to where they stop and opens the file.
     async fn wait(&mut self) -> Wait {
-        if self.arrival == Arrival::Prefix {
-            return self.wait_prefix().await;
-        }
         let deadline = tokio::time::Instant::now() + ARRIVING_WAIT;
         loop {
-            let (st, sha, size) = (
-                self.store.clone(),
-                self.asset.sha256.clone(),
-                self.asset.size,
-            );
-            let state = tokio::task::spawn_blocking(move || {
-                let running = st.is_arriving(&sha);
-                let starting = st.is_starting(&sha);
-                let chunks = st.blobs().chunks_in(&sha, size, running);
-                // Last: a file stored since the lines above is seen.
-                let stored = st.has_blob(&sha).unwrap_or(false);
-                (stored, starting, chunks)
-            })
-            .await;
-            let found = match state {
-                Ok((true, _, _)) => {
-                    let path = self.asset.path.clone();
-                    self.ready = self.end;
-                    Some((path, Wait::Stored))
-                }
-                Ok((false, _, Some(chunks))) => {
-                    let run = chunks.run_from(self.pos);
-                    (!run.is_empty()).then(|| {
-                        self.ready = run.end.min(self.end);
-                        let path = self.store.blobs().partial_path(&self.asset.sha256);
-                        (path, Wait::Ready)
-                    })
-                }
-                // Its download is starting: the journal comes next.
-                Ok((false, true, None)) => None,
-                _ => return Wait::Gone,
+            let probe = match self.arrival {
+                Arrival::Prefix => self.probe_prefix().await,
+                _ => self.probe_chunks().await,
             };
-            if let Some((path, w)) = found {
-                return self.open(&path, w).await;
+            match probe {
+                Probe::Found(path, w) => return self.open(&path, w).await,
+                Probe::Gone => return Wait::Gone,
+                Probe::Pending => {}
             }
-            // Not in yet: the download fetches it first; wait for it.
-            self.store.want(&self.asset.sha256, self.pos);
+            // Not in yet: a chunked download fetches it first.
+            if self.arrival == Arrival::Chunks {
+                self.store.want(&self.asset.sha256, self.pos);
+            }
             if tokio::time::Instant::now() >= deadline {
                 return Wait::TimedOut;
             }
@@ -454,59 +432,87 @@ impl Arriving {
         }
     }
 
-    /// [`wait`](Self::wait) for a feed's file played from the front: its
-    /// bytes so far are the partial file's length, while its download runs
-    /// (or starts); once stored (under the hash learned), the stored file.
-    async fn wait_prefix(&mut self) -> Wait {
-        let deadline = tokio::time::Instant::now() + ARRIVING_WAIT;
-        loop {
-            let (st, sha, k, role, index) = (
-                self.store.clone(),
-                self.asset.sha256.clone(),
-                self.key.clone(),
-                self.role,
-                self.index,
-            );
-            let state = tokio::task::spawn_blocking(move || {
-                let starting = st.is_starting(&sha);
-                let partial = st.blobs().partial_path(&sha);
-                let len = std::fs::metadata(&partial).map_or(0, |m| m.len());
-                let key = ItemKey {
-                    library: &k.0,
-                    collection: &k.1,
-                    item: &k.2,
-                };
-                // Last: a file stored since the lines above is seen.
-                let stored = st.stored_asset(key, role, index).ok().flatten();
-                (stored, starting, len, partial)
-            })
-            .await;
-            let (path, w) = match state {
-                Ok((Some(stored), _, _, _)) => {
-                    self.ready = self.end.min(stored.size);
-                    let path = stored.path.clone();
-                    self.asset = stored;
-                    (path, Wait::Stored)
-                }
-                Ok((None, true, len, partial)) if len > self.pos => {
-                    self.ready = len.min(self.end);
-                    (partial, Wait::Ready)
-                }
-                Ok((None, true, _, _)) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return Wait::TimedOut;
-                    }
-                    tokio::time::sleep(ARRIVING_POLL).await;
-                    continue;
-                }
-                _ => return Wait::Gone,
-            };
-            if self.pos >= self.ready {
-                // Stored shorter than the feed said: nothing more to send.
-                return Wait::Gone;
+    /// A file with a chunk list: the checked chunks from `pos`, as the
+    /// journal names them.
+    async fn probe_chunks(&mut self) -> Probe {
+        let (st, sha, size) = (
+            self.store.clone(),
+            self.asset.sha256.clone(),
+            self.asset.size,
+        );
+        let state = tokio::task::spawn_blocking(move || {
+            let running = st.is_arriving(&sha);
+            let starting = st.is_starting(&sha);
+            let chunks = st.blobs().chunks_in(&sha, size, running);
+            // Last: a file stored since the lines above is seen.
+            let stored = st.has_blob(&sha).unwrap_or(false);
+            (stored, starting, chunks)
+        })
+        .await;
+        match state {
+            Ok((true, _, _)) => {
+                self.ready = self.end;
+                Probe::Found(self.asset.path.clone(), Wait::Stored)
             }
-            return self.open(&path, w).await;
+            Ok((false, _, Some(chunks))) => {
+                let run = chunks.run_from(self.pos);
+                if run.is_empty() {
+                    return Probe::Pending;
+                }
+                self.ready = run.end.min(self.end);
+                let path = self.store.blobs().partial_path(&self.asset.sha256);
+                Probe::Found(path, Wait::Ready)
+            }
+            // Its download is starting: the journal comes next.
+            Ok((false, true, None)) => Probe::Pending,
+            _ => Probe::Gone,
         }
+    }
+
+    /// A feed's file played from the front: its bytes so far are the
+    /// partial file's length, while its download runs (or starts); once
+    /// stored (under the hash learned), the stored file.
+    async fn probe_prefix(&mut self) -> Probe {
+        let (st, sha, k, role, index) = (
+            self.store.clone(),
+            self.asset.sha256.clone(),
+            self.key.clone(),
+            self.role,
+            self.index,
+        );
+        let state = tokio::task::spawn_blocking(move || {
+            let starting = st.is_starting(&sha);
+            let partial = st.blobs().partial_path(&sha);
+            let len = std::fs::metadata(&partial).map_or(0, |m| m.len());
+            let key = ItemKey {
+                library: &k.0,
+                collection: &k.1,
+                item: &k.2,
+            };
+            // Last: a file stored since the lines above is seen.
+            let stored = st.stored_asset(key, role, index).ok().flatten();
+            (stored, starting, len, partial)
+        })
+        .await;
+        let found = match state {
+            Ok((Some(stored), _, _, _)) => {
+                self.ready = self.end.min(stored.size);
+                let path = stored.path.clone();
+                self.asset = stored;
+                Probe::Found(path, Wait::Stored)
+            }
+            Ok((None, true, len, partial)) if len > self.pos => {
+                self.ready = len.min(self.end);
+                Probe::Found(partial, Wait::Ready)
+            }
+            Ok((None, true, _, _)) => return Probe::Pending,
+            _ => return Probe::Gone,
+        };
+        if self.pos >= self.ready {
+            // Stored shorter than the feed said: nothing more to send.
+            return Probe::Gone;
+        }
+        found
     }
 
     /// Opens `path` at `pos` for the bytes `wait` found (`w`).

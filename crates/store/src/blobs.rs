@@ -293,14 +293,21 @@ impl BlobWriter {
             return fail(file, StoreError::Unverified(message));
         }
         drop(file);
-        let hex = actual.as_str();
-        let dir = root.join(&hex[..2]);
-        let final_path = dir.join(hex);
-        crate::private::create_dir(&dir)?;
-        fs::rename(&partial, &final_path).map_err(|e| StoreError::io(&final_path, e))?;
-        sync_dir(&dir);
+        let final_path = place(&partial, &root, &actual)?;
         Ok((actual, written, final_path))
     }
+}
+
+/// Moves a checked partial file to its place under `root` (the `sha256`
+/// directory), made durable; its path there.
+pub(crate) fn place(partial: &Path, root: &Path, sha: &Sha256) -> Result<PathBuf, StoreError> {
+    let hex = sha.as_str();
+    let dir = root.join(&hex[..2]);
+    let final_path = dir.join(hex);
+    crate::private::create_dir(&dir)?;
+    fs::rename(partial, &final_path).map_err(|e| StoreError::io(&final_path, e))?;
+    sync_dir(&dir);
+    Ok(final_path)
 }
 
 /// Makes a rename durable. Best effort: not every platform can open a directory.

@@ -25,7 +25,12 @@ pub enum Arrival {
 impl Store {
     /// How `library`'s file `sha` (`size` bytes as the index knows it)
     /// plays while it downloads.
-    pub fn arrival(&self, library: &str, sha: &Sha256, size: u64) -> Result<Arrival, StoreError> {
+    pub(crate) fn arrival(
+        &self,
+        library: &str,
+        sha: &Sha256,
+        size: u64,
+    ) -> Result<Arrival, StoreError> {
         if self.asset_chunks(library, sha)?.is_some() {
             return Ok(Arrival::Chunks);
         }

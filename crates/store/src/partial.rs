@@ -31,7 +31,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256 as Hasher};
 use stowaway_catalog::{Sha256, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 
-use crate::blobs::{sync_dir, BlobStore};
+use crate::blobs::BlobStore;
 use crate::StoreError;
 
 const MAGIC: &[u8; 8] = b"STWYCHK2";
@@ -522,12 +522,7 @@ impl ChunkedPartial {
         self.file
             .sync_all()
             .map_err(|e| StoreError::io(&self.partial, e))?;
-        let hex = self.sha.as_str();
-        let dir = self.root.join(&hex[..2]);
-        let final_path = dir.join(hex);
-        crate::private::create_dir(&dir)?;
-        fs::rename(&self.partial, &final_path).map_err(|e| StoreError::io(&final_path, e))?;
-        sync_dir(&dir);
+        let final_path = crate::blobs::place(&self.partial, &self.root, &self.sha)?;
         let _ = fs::remove_file(&self.journal_path);
         Ok(final_path)
     }

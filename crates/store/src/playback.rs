@@ -51,8 +51,8 @@ impl Store {
     }
 
     /// An item's asset that is not stored yet, as [`stored_asset`]
-    /// describes it (`path` is where it will be once stored): the media
-    /// server serves its checked chunks while it downloads.
+    /// describes it (`path` is where it will be once stored), and how it
+    /// plays while it downloads.
     ///
     /// [`stored_asset`]: Self::stored_asset
     pub fn arriving_asset(
@@ -60,8 +60,12 @@ impl Store {
         key: ItemKey<'_>,
         role: AssetRole,
         index: usize,
-    ) -> Result<Option<StoredAsset>, StoreError> {
-        self.asset_where(key, role, index, false)
+    ) -> Result<Option<(StoredAsset, crate::Arrival)>, StoreError> {
+        let Some(a) = self.asset_where(key, role, index, false)? else {
+            return Ok(None);
+        };
+        let arrival = self.arrival(key.library, &a.sha256, a.size)?;
+        Ok(Some((a, arrival)))
     }
 
     fn asset_where(

@@ -107,15 +107,22 @@ impl RateWindow {
     /// `m` is far slower than the best of `others` is known to be (or a
     /// crawl, when nothing is known of them). A mirror found slow is
     /// demoted (its transfer and a failure recorded), so the next files do
-    /// not start there; the reason is returned.
-    fn slow(&mut self, d: &Downloads<'_>, m: usize, n: u64, others: &[usize]) -> Option<String> {
+    /// not start there; the reason is returned. `others` (the sources it
+    /// could move to) is asked only when a window ends, not per read.
+    fn slow(
+        &mut self,
+        d: &Downloads<'_>,
+        m: usize,
+        n: u64,
+        others: impl FnOnce() -> Vec<usize>,
+    ) -> Option<String> {
         self.bytes += n;
         let window = self.start.elapsed();
         if window < Duration::from_secs(2) {
             return None;
         }
         let rate = self.bytes as f64 / window.as_secs_f64();
-        if let Some(reason) = d.too_slow_among(m, rate, others) {
+        if let Some(reason) = d.too_slow_among(m, rate, &others()) {
             d.pool.record_transfer(m, self.bytes, window);
             d.pool
                 .record_failure(m, &MirrorError::Transfer(reason.clone()));
@@ -738,13 +745,14 @@ impl Downloads<'_> {
                     }
                 }
                 // Far slower than another mirror is known to be? Move on.
-                let others: Vec<usize> = self
-                    .pool
-                    .available()
-                    .into_iter()
-                    .filter(|o| !tried.contains(o))
-                    .collect();
-                if let Some(reason) = window.slow(self, m, n, &others) {
+                let others = || {
+                    self.pool
+                        .available()
+                        .into_iter()
+                        .filter(|o| !tried.contains(o))
+                        .collect()
+                };
+                if let Some(reason) = window.slow(self, m, n, others) {
                     break StreamEnd::Slow(reason);
                 }
             };
@@ -1290,14 +1298,16 @@ impl Downloads<'_> {
                         // known to be (or a crawl, when nothing is known)?
                         // Move on: with a hash to check the whole, the next
                         // source continues where this one stopped.
-                        let available = self.pool.available();
-                        let others: Vec<usize> = sources
-                            .iter()
-                            .map(|(o, _)| *o)
-                            .filter(|o| !bad.contains(o) && !tried.contains(o))
-                            .filter(|o| available.contains(o))
-                            .collect();
-                        if let Some(reason) = window.slow(self, m, n, &others) {
+                        let others = || {
+                            let available = self.pool.available();
+                            sources
+                                .iter()
+                                .map(|(o, _)| *o)
+                                .filter(|o| !bad.contains(o) && !tried.contains(o))
+                                .filter(|o| available.contains(o))
+                                .collect()
+                        };
+                        if let Some(reason) = window.slow(self, m, n, others) {
                             break StreamEnd::Slow(reason);
                         }
                     };

@@ -28,7 +28,7 @@ pub enum PlayNow {
     /// Stored and checked: it plays from the cache.
     Stored,
     /// Downloading; it plays while it arrives when it `streams` (see
-    /// `Store::arrival`: a chunk list, or a feed's file no digest checks),
+    /// `stowaway_store::Arrival`: a chunk list, or a feed's file no digest checks),
     /// else once it is whole.
     Arriving { streams: bool },
     /// The item has no media.
@@ -57,7 +57,7 @@ impl Engine {
         opts: &SyncOptions,
     ) -> Result<(PlayNow, Option<FetchNow>), SyncError> {
         let store = self.store();
-        let Some(asset) = store.arriving_asset(key, AssetRole::Media, 0)? else {
+        let Some((asset, arrival)) = store.arriving_asset(key, AssetRole::Media, 0)? else {
             let stored = store.stored_asset(key, AssetRole::Media, 0)?.is_some();
             return Ok((
                 if stored {
@@ -76,7 +76,6 @@ impl Engine {
             return Err(SyncError::Paused(label));
         }
         self.want_download(key.library, key.collection, Some(key.item))?;
-        let arrival = store.arrival(key.library, &asset.sha256, asset.size)?;
         let streams = arrival != Arrival::Whole;
         let state = PlayNow::Arriving { streams };
         if arrival == Arrival::Chunks {

@@ -940,14 +940,15 @@ impl Downloads<'_> {
                     }
                     // Far slower than another mirror is known to be? Give the
                     // segment back to a better one.
-                    let liars = shared.plan().liars.clone();
-                    let others: Vec<usize> = self
-                        .pool
-                        .available()
-                        .into_iter()
-                        .filter(|o| !liars.contains(o))
-                        .collect();
-                    if let Some(reason) = window.slow(self, m, n_in, &others) {
+                    let others = || {
+                        let available = self.pool.available();
+                        let plan = shared.plan();
+                        available
+                            .into_iter()
+                            .filter(|o| !plan.liars.contains(o))
+                            .collect()
+                    };
+                    if let Some(reason) = window.slow(self, m, n_in, others) {
                         return End::Slow(reason);
                     }
                 }
