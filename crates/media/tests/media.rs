@@ -524,7 +524,7 @@ async fn serves_checked_chunks_of_media_still_arriving_and_asks_for_the_rest() {
     let mut h = p.prefix_hasher().unwrap();
     assert_eq!(p.write(3, 0, &data[3 * C..], 1).unwrap(), Written::Checked);
     h.hash_to(p.contiguous()).unwrap();
-    p.finish(h).unwrap();
+    p.finish(Some(h)).unwrap();
     store.mark_blob_present(&s, data.len() as u64).unwrap();
     read_to(&mut r, &mut body, 4 * C).await;
     assert_eq!(body, data);

@@ -17,6 +17,64 @@ use stowaway_catalog::Sha256;
 
 use crate::StoreError;
 
+/// Starts the disk writing a file back while it is still being written: an
+/// `fdatasync` on a thread of its own each time [`FLUSH_EVERY`] more bytes
+/// have been written. The `fsync` that makes the whole file durable at its
+/// end then waits for the tail only, not for every byte (on this machine a
+/// 200 MiB file's last `fdatasync` took 77 ms). It promises nothing: only
+/// the writer's own syncs (checkpoints, the one before the rename) count
+/// for durability. The thread starts with the first flush, so a small file
+/// never has one; it ends when its `Flusher` is dropped.
+pub(crate) struct Flusher {
+    file: Option<File>,
+    tx: Option<std::sync::mpsc::SyncSender<()>>,
+    pending: u64,
+}
+
+/// Bytes written between two background flushes.
+const FLUSH_EVERY: u64 = 16 << 20;
+
+impl Flusher {
+    pub(crate) fn new(file: &File) -> Flusher {
+        Flusher {
+            file: file.try_clone().ok(),
+            tx: None,
+            pending: 0,
+        }
+    }
+
+    /// `n` more bytes were written.
+    pub(crate) fn wrote(&mut self, n: u64) {
+        self.pending += n;
+        if self.pending < FLUSH_EVERY {
+            return;
+        }
+        self.pending = 0;
+        if self.tx.is_none() {
+            let Some(file) = self.file.take() else {
+                return;
+            };
+            // One flush waiting at most: requests that come while one runs
+            // are folded into the next.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+            let spawned = std::thread::Builder::new()
+                .name("stowaway-flush".into())
+                .spawn(move || {
+                    while rx.recv().is_ok() {
+                        let _ = file.sync_data();
+                    }
+                });
+            if spawned.is_err() {
+                return;
+            }
+            self.tx = Some(tx);
+        }
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(());
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct BlobStore {
     root: PathBuf,
@@ -124,6 +182,7 @@ impl BlobStore {
         written: u64,
     ) -> BlobWriter {
         BlobWriter {
+            flusher: Flusher::new(&file),
             file,
             partial,
             root: self.root.join("sha256"),
@@ -179,6 +238,7 @@ pub struct BlobWriter {
     limit: u64,
     hasher: Hasher,
     written: u64,
+    flusher: Flusher,
 }
 
 impl BlobWriter {
@@ -207,6 +267,7 @@ impl BlobWriter {
             .write_all(bytes)
             .map_err(|e| StoreError::io(&self.partial, e))?;
         self.written += bytes.len() as u64;
+        self.flusher.wrote(bytes.len() as u64);
         Ok(())
     }
 

@@ -417,6 +417,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     END;
     INSERT INTO items_fts(items_fts) VALUES ('rebuild');
     "#,
+    // 15: a blob checked by a chunk list only (its chunks matched the list
+    // the catalog names, its whole SHA-256 was not taken): the list's hash.
+    // NULL: the whole file hashed to its name. Such a row exists only while
+    // every reference to the hash names that list (see `chunk_checked`).
+    r#"
+    ALTER TABLE blobs ADD COLUMN chunk_list TEXT;
+    CREATE INDEX blobs_checked_by_list ON blobs(sha256) WHERE chunk_list IS NOT NULL;
+    "#,
 ];
 
 /// Migration 11's hook: the SHA-256 of each catalog moved into `catalogs`.

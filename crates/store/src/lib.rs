@@ -42,7 +42,7 @@ mod query;
 mod ready;
 
 pub use blobs::{BlobStore, BlobWriter};
-pub use chunks::Arrival;
+pub use chunks::{Arrival, ChunkChecked};
 pub use downloads::{DownloadMode, Freed, QueuedDownload, StorageUsage};
 pub use error::StoreError;
 pub use feeds::{FeedFile, FeedRow, FileDigest};

@@ -664,11 +664,13 @@ impl Store {
     }
 }
 
-/// Records a verified blob in the index.
+/// Records a blob whose whole file was just verified against its hash (it
+/// is then good for every reference, whatever chunk list it names).
 fn insert_blob(conn: &rusqlite::Connection, sha: &Sha256, size: u64) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO blobs(sha256, size, stored_at, verified_at) VALUES (?1, ?2, ?3, ?3)
-         ON CONFLICT(sha256) DO UPDATE SET size = excluded.size, verified_at = excluded.verified_at",
+         ON CONFLICT(sha256) DO UPDATE SET size = excluded.size,
+             verified_at = excluded.verified_at, chunk_list = NULL",
         params![sha.as_str(), size as i64, now_unix()],
     )?;
     Ok(())
@@ -814,6 +816,7 @@ pub(crate) fn write_changes(
     }
     d.collections_removed.sort();
     crate::downloads::want_new_items(tx, library, &d.added)?;
+    crate::chunks::forget_conflicting(tx)?;
     Ok(ApplyOutcome {
         library: library.to_owned(),
         previous_sequence,

@@ -14,13 +14,17 @@
 //! where they stop (a chunk that then fails is fetched whole again: bytes
 //! from two runs or two mirrors blame no one).
 //!
-//! The file's SHA-256 stays its identity: chunks prove the bytes are the
-//! ones the chunk list names, and the whole file is hashed once more, in
-//! order, by a [`PrefixHasher`] that follows the chunks as they complete.
-//! Only a file whose chunks are all in and whose whole hash matches the name
-//! it is stored under reaches `blobs/sha256/` ([`ChunkedPartial::finish`]):
-//! a catalog whose chunk list does not describe the file it names (another
-//! library's file, say) can never place other bytes under that file's name.
+//! Chunks prove the bytes are the ones the chunk list names. When anything
+//! names the file other than through that list (another library, a feed),
+//! the whole file is hashed once more, in order, by a [`PrefixHasher`] that
+//! follows the chunks as they complete, and only a file whose whole hash
+//! matches the name it is stored under reaches `blobs/sha256/`
+//! ([`ChunkedPartial::finish`]). When only the list names it, the list is
+//! the check, and the file is recorded as checked by that list
+//! (`Store::keep_chunk_checked`): it serves the references that name the
+//! list and no other. A catalog whose chunk list does not describe the file
+//! it names (another library's file, say) can so place other bytes only
+//! under its own items.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -269,6 +273,7 @@ impl BlobStore {
             .map_err(|e| StoreError::io(&partial, e))?;
         let n = digests.len();
         let mut p = ChunkedPartial {
+            flusher: crate::blobs::Flusher::new(&file),
             file,
             partial,
             journal_path,
@@ -335,6 +340,8 @@ pub struct ChunkedPartial {
     open: BTreeMap<usize, Open>,
     /// Chunks were checked since the last checkpoint.
     dirty: bool,
+    /// Starts the disk on the bytes as they come (see `Flusher`).
+    flusher: crate::blobs::Flusher,
 }
 
 impl ChunkedPartial {
@@ -433,6 +440,7 @@ impl ChunkedPartial {
             .seek(SeekFrom::Start(offset))
             .and_then(|_| (&self.file).write_all(bytes))
             .map_err(|e| StoreError::io(&self.partial, e))?;
+        self.flusher.wrote(bytes.len() as u64);
         open.hasher.update(bytes);
         open.filled += bytes.len() as u64;
         if open.filled < len {
@@ -500,7 +508,12 @@ impl ChunkedPartial {
     /// bytes hash to the name. A file whose chunks all matched but whose
     /// whole hash does not (a chunk list that does not describe the file)
     /// is removed, with its journal: nothing is stored.
-    pub fn finish(self, whole: PrefixHasher) -> Result<PathBuf, StoreError> {
+    ///
+    /// With `whole` `None`, the file is checked by its chunks only: the
+    /// caller records it with [`Store::keep_chunk_checked`](crate::Store::keep_chunk_checked),
+    /// which keeps it for the references that name this list alone (and
+    /// has its whole hash taken otherwise).
+    pub fn finish(self, whole: Option<PrefixHasher>) -> Result<PathBuf, StoreError> {
         if !self.complete() {
             return Err(StoreError::Unverified(format!(
                 "{} of {} chunks are in",
@@ -508,8 +521,8 @@ impl ChunkedPartial {
                 self.done.len()
             )));
         }
-        let (actual, hashed) = whole.finalize();
-        if hashed != self.size || actual != self.sha {
+        let hashed = whole.map(PrefixHasher::finalize);
+        if let Some((actual, hashed)) = hashed.filter(|(a, n)| *n != self.size || *a != self.sha) {
             let e = StoreError::HashMismatch {
                 sha256: self.sha.to_string(),
                 expected_size: self.size,
@@ -795,7 +808,7 @@ mod tests {
         }
         assert!(p.complete());
         hasher.hash_to(p.contiguous()).unwrap();
-        let path = p.finish(hasher).unwrap();
+        let path = p.finish(Some(hasher)).unwrap();
         assert_eq!(fs::read(path).unwrap(), data);
         assert!(!blobs.chunk_journal_path(&sha).exists());
     }
@@ -838,7 +851,7 @@ mod tests {
         }
         hasher.hash_to(p.contiguous()).unwrap();
         assert!(matches!(
-            p.finish(hasher),
+            p.finish(Some(hasher)),
             Err(StoreError::HashMismatch { .. })
         ));
         assert!(!blobs.path(&other).exists());
@@ -947,7 +960,7 @@ mod tests {
             put(&mut p, i, chunk(&data, i), 1);
         }
         hasher.hash_to(p.contiguous()).unwrap();
-        assert_eq!(fs::read(p.finish(hasher).unwrap()).unwrap(), data);
+        assert_eq!(fs::read(p.finish(Some(hasher)).unwrap()).unwrap(), data);
         // A good prefix that ends inside a chunk: that chunk goes on.
         fs::write(blobs.partial_path(&sha), &data[..C + 10]).unwrap();
         let p = blobs

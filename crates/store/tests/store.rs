@@ -1431,3 +1431,131 @@ fn chunk_lists_are_kept_only_as_named() {
         "what was read went with the file"
     );
 }
+
+/// A file checked by its chunk list alone (its whole hash not taken) serves
+/// the references that name that list, and no other. A hostile library
+/// that signs a list for other bytes under another library's file's hash
+/// gets those bytes for its own items only: once anything names the hash
+/// otherwise, the file counts only after its whole hash matches.
+#[test]
+fn a_file_checked_by_its_chunk_list_alone_serves_only_that_list() {
+    use stowaway_catalog::Chunks;
+    const CHUNK: usize = 1 << 20;
+    let (_dir, store) = open();
+    for id in ["hostile", "twin"] {
+        store
+            .subscribe(&Subscription {
+                stowaway: 1,
+                library: id.into(),
+                title: None,
+                public_key: "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3".into(),
+                mirrors: vec![format!("https://{id}.example/")],
+                access: Default::default(),
+            })
+            .unwrap();
+    }
+    // Acme's real lesson, and the other bytes the hostile library lists
+    // chunk by chunk under its hash.
+    let n = 2 * CHUNK + 10;
+    let real: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+    let other: Vec<u8> = (0..n).map(|i| (i % 241) as u8).collect();
+    let sha = sha_of(&real);
+    let digests: Vec<[u8; 32]> = other
+        .chunks(CHUNK)
+        .map(|c| Hasher::digest(c).into())
+        .collect();
+    let list: Vec<u8> = digests.concat();
+    let chunks = Chunks {
+        size: CHUNK as u32,
+        sha256: Sha256::digest(&list),
+    };
+    let lesson = |library: &str, sequence: u64, chunks: Option<Chunks>| {
+        let mut i = item("lesson", "Lesson", "", &real);
+        i.assets[0].chunks = chunks;
+        let mut c = catalog(sequence, vec![i]);
+        c.library.id = library.into();
+        c.format = 2;
+        store
+            .apply_catalog(library, &VerifiedCatalog::unsigned(&c, Limits::default()))
+            .unwrap();
+    };
+    lesson("hostile", 1, Some(chunks.clone()));
+    store.put_chunk_list(&chunks, n as u64, &list).unwrap();
+    assert!(store.named_only_with(&sha, &chunks.sha256).unwrap());
+
+    // The hostile library's download: every chunk matches its list.
+    let mut p = store
+        .blobs()
+        .open_chunked(&sha, n as u64, CHUNK as u32, digests.into())
+        .unwrap();
+    for (i, c) in other.chunks(CHUNK).enumerate() {
+        assert_eq!(
+            p.write(i, 0, c, 1).unwrap(),
+            stowaway_store::Written::Checked
+        );
+    }
+    p.finish(None).unwrap();
+    assert_eq!(
+        store
+            .keep_chunk_checked(&sha, n as u64, &chunks.sha256)
+            .unwrap(),
+        stowaway_store::ChunkChecked::Kept
+    );
+    assert!(store.has_blob(&sha).unwrap());
+    assert_eq!(
+        store.checked_by_list(&sha).unwrap(),
+        Some(chunks.sha256.clone())
+    );
+    store.set_media_info(&sha, Some(1_000), "[]", "").unwrap();
+    let hostile_key = stowaway_store::ItemKey {
+        library: "hostile",
+        collection: "show",
+        item: "lesson",
+    };
+    assert!(store.item_media_info(hostile_key).unwrap().is_some());
+
+    // A library naming the same list gets the same bytes: nothing changes.
+    lesson("twin", 1, Some(chunks.clone()));
+    assert_eq!(
+        store.checked_by_list(&sha).unwrap(),
+        Some(chunks.sha256.clone())
+    );
+
+    // Acme names the hash with no list: the file is not counted any more
+    // (nor what was read from it) until its whole hash is checked.
+    lesson("acme", 1, None);
+    assert!(
+        !store.has_blob(&sha).unwrap(),
+        "forgotten when named otherwise"
+    );
+    assert_eq!(store.checked_by_list(&sha).unwrap(), None);
+    assert!(store.item_media_info(hostile_key).unwrap().is_none());
+    assert!(!store.named_only_with(&sha, &chunks.sha256).unwrap());
+    // A hostile download that ends now is not recorded either…
+    assert_eq!(
+        store
+            .keep_chunk_checked(&sha, n as u64, &chunks.sha256)
+            .unwrap(),
+        stowaway_store::ChunkChecked::WholeHashNeeded
+    );
+    assert!(!store.has_blob(&sha).unwrap());
+    // …and its whole hash refuses the bytes, which are deleted.
+    assert!(!store.adopt_blob(&sha, n as u64).unwrap());
+    assert!(!store.blobs().path(&sha).exists());
+
+    // Acme's real file, checked whole, serves everyone who names it.
+    let mut w = store.blobs().begin(&sha, n as u64).unwrap();
+    w.write(&real).unwrap();
+    w.finish().unwrap();
+    assert!(store.keep_blob_if_wanted(&sha, n as u64).unwrap());
+    assert_eq!(store.checked_by_list(&sha).unwrap(), None);
+    assert_eq!(std::fs::read(store.blobs().path(&sha)).unwrap(), real);
+    // A later list-only check never weakens a whole-hash one.
+    assert_eq!(
+        store
+            .keep_chunk_checked(&sha, n as u64, &chunks.sha256)
+            .unwrap(),
+        stowaway_store::ChunkChecked::WholeHashNeeded
+    );
+    assert_eq!(store.checked_by_list(&sha).unwrap(), None);
+}

@@ -316,3 +316,88 @@ async fn play_now_starts_the_download_beside_a_busy_sync() {
     assert!(store.has_blob(&first.sha256).unwrap());
     drop(cancel);
 }
+
+/// A file that only its own library's chunk list names is checked by that
+/// list alone: its whole hash is not taken a second time. When another
+/// library then names the same file with no list, the file counts for it
+/// only once its whole hash matches: the true copy is adopted without a
+/// download; a copy that is not what its hash says (the bytes a hostile
+/// library's list could have let in, put there by hand) is fetched again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_one_list_alone_names_is_hashed_whole_once_another_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(a.join("mirror")).unwrap();
+    std::fs::create_dir_all(b.join("mirror")).unwrap();
+    let mirror_a = TestMirror::start(a.join("mirror")).unwrap();
+    let mirror_b = TestMirror::start(b.join("mirror")).unwrap();
+    // The same two files, published by "acme" with chunk lists and by
+    // "acmf" without.
+    let sub_a = common::publish_format(&a, "acme", &mirror_a.url(), SIZE, 2);
+    let sub_b = common::publish_format(&b, "acmf", &mirror_b.url(), SIZE, 1);
+    let assets = |root: &std::path::Path| -> Vec<stowaway_catalog::Asset> {
+        let c: Catalog =
+            serde_json::from_slice(&std::fs::read(root.join("mirror/library.json")).unwrap())
+                .unwrap();
+        c.collections[0]
+            .items
+            .iter()
+            .map(|i| i.assets[0].clone())
+            .collect()
+    };
+    let (files, same) = (assets(&a), assets(&b));
+    assert_eq!(
+        files.iter().map(|f| &f.sha256).collect::<Vec<_>>(),
+        same.iter().map(|f| &f.sha256).collect::<Vec<_>>()
+    );
+    assert!(files.iter().all(|f| f.chunks.is_some()) && same.iter().all(|f| f.chunks.is_none()));
+
+    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+    let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
+    engine.subscribe(&sub_a).unwrap();
+    let r = engine
+        .sync(&SyncOptions::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(r.ok());
+    for f in &files {
+        assert!(store.has_blob(&f.sha256).unwrap());
+        assert_eq!(
+            store.checked_by_list(&f.sha256).unwrap(),
+            f.chunks.as_ref().map(|c| c.sha256.clone()),
+            "checked by its list alone"
+        );
+    }
+    // The first file on disk is now other bytes of its length.
+    let path = store.blobs().path(&files[0].sha256);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.iter_mut().for_each(|b| *b = b.wrapping_add(1));
+    std::fs::write(&path, &bytes).unwrap();
+
+    engine.subscribe(&sub_b).unwrap();
+    let r = engine
+        .sync(&SyncOptions::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(r.ok(), "{r:?}");
+    // (Either library's sync may fetch it: both want it.)
+    let downloaded: u64 = r.libraries.iter().map(|l| l.bytes_downloaded).sum();
+    assert_eq!(
+        downloaded, files[0].size,
+        "the true copy adopted, the other fetched again"
+    );
+    for (f, original) in files.iter().zip(1u8..) {
+        assert!(store.has_blob(&f.sha256).unwrap());
+        assert_eq!(
+            store.checked_by_list(&f.sha256).unwrap(),
+            None,
+            "hashed whole"
+        );
+        let on_disk = std::fs::read(store.blobs().path(&f.sha256)).unwrap();
+        assert_eq!(
+            stowaway_catalog::Sha256::digest(&on_disk),
+            f.sha256,
+            "file {original}"
+        );
+    }
+}

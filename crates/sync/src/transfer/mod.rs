@@ -267,8 +267,9 @@ impl Sink {
     }
 }
 
-/// A file's chunk size and the digests of its chunks, when it has a list.
-type Digests = Option<(u32, std::sync::Arc<[[u8; 32]]>)>;
+/// A file's chunk list as the catalog names it (chunk size, the list's
+/// hash) and the digests of its chunks, when it has one.
+type Digests = Option<(stowaway_catalog::Chunks, std::sync::Arc<[[u8; 32]]>)>;
 
 /// Why a stream from one mirror ended early.
 enum StreamEnd {
@@ -417,7 +418,7 @@ impl Downloads<'_> {
             .ok()
             .flatten()?;
         if let Ok(Some(d)) = store.chunk_list(&chunks, w.size) {
-            return Some((chunks.size, d.into()));
+            return Some((chunks, d.into()));
         }
         let path = blob_path(&chunks.sha256);
         let len = chunks.count(w.size) * 32;
@@ -443,7 +444,7 @@ impl Downloads<'_> {
         };
         match fetched {
             Ok((_, bytes)) => match store.put_chunk_list(&chunks, w.size, &bytes) {
-                Ok(d) => Some((chunks.size, d.into())),
+                Ok(d) => Some((chunks, d.into())),
                 Err(e) => {
                     warn!(blob = %w.sha256, error = %e, "could not keep a chunk list");
                     None
@@ -549,9 +550,8 @@ impl Downloads<'_> {
                 Err(e) => debug!(blob = %sha, error = %e, "hedged fetch of a small blob failed"),
             }
         }
-        let digests = self.chunk_digests(w).await;
-        if let Some((chunk_size, list)) = &digests {
-            return self.segmented(w, *chunk_size, list.clone()).await;
+        if let Some((chunks, digests)) = self.chunk_digests(w).await {
+            return self.segmented(w, chunks, digests).await;
         }
         let mut writer = Sink::new(self.resume(w).await.map_err(|e| e.to_string())?);
         let resumed = writer.written();
@@ -850,6 +850,13 @@ impl Downloads<'_> {
         if !kept {
             return Err(self.removed_elsewhere());
         }
+        self.announce_stored(w, by).await
+    }
+
+    /// After `w` is recorded in the index: what is read from a stored file,
+    /// and the shells told.
+    async fn announce_stored(&self, w: &WantedBlob, by: Option<usize>) -> Result<u64, String> {
+        let store = self.engine.store();
         self.engine.index_transcript(&w.sha256).await;
         self.engine.index_media(&w.sha256).await;
         let _ = store.remove_partial(&w.sha256);

@@ -14,10 +14,15 @@
 //! from another mirror and its mirror is blamed and left for this file: a
 //! lying mirror costs a chunk, not the file.
 //!
-//! The file's own SHA-256 is taken in order on a third thread as the
-//! checked chunks join up from the start ([`PrefixHasher`]); the file is
-//! stored only when that matches too. Its journal lets a killed download go
-//! on with the chunks it had, without checking them again.
+//! When anything names the file other than through its chunk list (another
+//! library, a feed), the file's own SHA-256 is taken in order on a third
+//! thread as the checked chunks join up from the start ([`PrefixHasher`]),
+//! and the file is stored only when that matches too. When only its list
+//! names it, the list is the check (one SHA-256 pass, not two) and the file
+//! is recorded as checked by it (`Store::keep_chunk_checked`, which takes
+//! the whole hash after all if another name came meanwhile). Its journal
+//! lets a killed download go on with the chunks it had, without checking
+//! them again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,9 +31,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use stowaway_catalog::blob_path;
+use stowaway_catalog::{blob_path, Chunks};
 use stowaway_mirrors::MirrorError;
-use stowaway_store::{PrefixHasher, StoreError, WantedBlob, Written};
+use stowaway_store::{ChunkChecked, PrefixHasher, StoreError, WantedBlob, Written};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
@@ -337,18 +342,31 @@ impl Downloads<'_> {
     pub(super) async fn segmented(
         &self,
         w: &WantedBlob,
-        chunk_size: u32,
+        chunks: Chunks,
         digests: Arc<[[u8; 32]]>,
     ) -> Result<u64, String> {
         let store = self.engine.store().clone();
         let sha = w.sha256.to_string();
+        let chunk_size = chunks.size;
         let opened = {
-            let (store, sha, size) = (store.clone(), w.sha256.clone(), w.size);
+            let (store, sha, size, list) = (
+                store.clone(),
+                w.sha256.clone(),
+                w.size,
+                chunks.sha256.clone(),
+            );
             tokio::task::spawn_blocking(move || {
                 let p = store
                     .blobs()
                     .open_chunked(&sha, size, chunk_size, digests)?;
-                let h = p.prefix_hasher()?;
+                // The file's own hash is taken only if something names it
+                // other than through this list (another library, a feed):
+                // the list checks every byte for those that name it.
+                let h = if store.named_only_with(&sha, &list)? {
+                    None
+                } else {
+                    Some(p.prefix_hasher()?)
+                };
                 Ok::<_, StoreError>((p, h))
             })
             .await
@@ -424,15 +442,17 @@ impl Downloads<'_> {
             }
             (partial, true)
         });
-        // The file's own hash, in order, on its own thread.
+        // The file's own hash, in order, on its own thread (when taken).
         let hashing = tokio::task::spawn_blocking(move || {
             while let Ok(mut end) = hrx.recv() {
                 while let Ok(later) = hrx.try_recv() {
                     end = later;
                 }
-                hasher.hash_to(end)?;
+                if let Some(h) = hasher.as_mut() {
+                    h.hash_to(end)?;
+                }
             }
-            Ok::<PrefixHasher, StoreError>(hasher)
+            Ok::<Option<PrefixHasher>, StoreError>(hasher)
         });
 
         let shared = Shared {
@@ -459,9 +479,12 @@ impl Downloads<'_> {
                 });
             }
         };
+        let whole_hash = hasher.is_some();
         let finished = tokio::task::spawn_blocking(move || {
             let mut hasher = hasher;
-            hasher.hash_to(partial.size())?;
+            if let Some(h) = hasher.as_mut() {
+                h.hash_to(partial.size())?;
+            }
             partial.finish(hasher)
         })
         .await
@@ -482,7 +505,36 @@ impl Downloads<'_> {
                 "the file's chunks match the catalog's chunk list but not its hash ({e})"
             ));
         }
-        self.stored(w, by).await
+        if whole_hash {
+            return self.stored(w, by).await;
+        }
+        let kept = {
+            let (store, sha, size, list) = (store.clone(), w.sha256.clone(), w.size, chunks.sha256);
+            tokio::task::spawn_blocking(move || {
+                match store.keep_chunk_checked(&sha, size, &list)? {
+                    // Named otherwise since it started: its whole hash
+                    // decides, as for a file found on disk.
+                    ChunkChecked::WholeHashNeeded => Ok(if store.adopt_blob(&sha, size)? {
+                        ChunkChecked::Kept
+                    } else {
+                        ChunkChecked::WholeHashNeeded
+                    }),
+                    other => Ok::<_, StoreError>(other),
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+        };
+        match kept {
+            ChunkChecked::Kept => self.announce_stored(w, by).await,
+            ChunkChecked::Unwanted => Err(self.removed_elsewhere()),
+            ChunkChecked::WholeHashNeeded => {
+                self.done.fetch_sub(w.size, Ordering::Relaxed);
+                warn!(blob = %sha, "chunks match their list but not the file's hash");
+                Err("the file's chunks match the catalog's chunk list but not its hash".into())
+            }
+        }
     }
 
     /// How many chunks of one file may fail their hash before it is given up

@@ -15,6 +15,19 @@ pub fn publish(root: &Path, library: &str, url: &str) -> Subscription {
 /// [`publish`] with episodes of `size` bytes.
 #[allow(dead_code)] // not every test binary uses it
 pub fn publish_sized(root: &Path, library: &str, url: &str, size: usize) -> Subscription {
+    publish_format(root, library, url, size, 2)
+}
+
+/// [`publish_sized`] in catalog `format` (1: no chunk lists). Libraries
+/// whose ids have the same length publish the same bytes.
+#[allow(dead_code)] // not every test binary uses it
+pub fn publish_format(
+    root: &Path,
+    library: &str,
+    url: &str,
+    size: usize,
+    format: u32,
+) -> Subscription {
     let source = root.join("source");
     std::fs::create_dir_all(source.join("media")).unwrap();
     let mut toml = format!(
@@ -38,7 +51,7 @@ pub fn publish_sized(root: &Path, library: &str, url: &str, size: usize) -> Subs
         secret_key: keys.secret_key,
         mirrors: vec![],
         refresh: false,
-        format: 2,
+        format,
         now: time::OffsetDateTime::now_utc(),
     })
     .unwrap();
