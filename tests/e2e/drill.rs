@@ -417,8 +417,9 @@ struct Journal {
 
 impl Journal {
     fn read(j: &[u8]) -> Journal {
-        assert_eq!(&j[..8], b"STWYCHK2");
-        let r: Vec<u32> = j[20..]
+        // The header: magic, size, chunk size, the chunk list's hash.
+        assert_eq!(&j[..8], b"STWYCHK3");
+        let r: Vec<u32> = j[52..]
             .chunks_exact(4)
             .map(|r| u32::from_le_bytes(r.try_into().unwrap()))
             .collect();

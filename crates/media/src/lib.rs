@@ -435,15 +435,22 @@ impl Arriving {
     /// A file with a chunk list: the checked chunks from `pos`, as the
     /// journal names them.
     async fn probe_chunks(&mut self) -> Probe {
-        let (st, sha, size) = (
+        let (st, sha, size, library) = (
             self.store.clone(),
             self.asset.sha256.clone(),
             self.asset.size,
+            self.key.0.clone(),
         );
         let state = tokio::task::spawn_blocking(move || {
             let running = st.is_arriving(&sha);
             let starting = st.is_starting(&sha);
-            let chunks = st.blobs().chunks_in(&sha, size, running);
+            // Only chunks checked against the list this item's library
+            // names.
+            let chunks = st
+                .asset_chunks(&library, &sha)
+                .ok()
+                .flatten()
+                .and_then(|c| st.blobs().chunks_in(&sha, size, running, &c.sha256));
             // Last: a file stored since the lines above is seen.
             let stored = st.has_blob(&sha).unwrap_or(false);
             (stored, starting, chunks)

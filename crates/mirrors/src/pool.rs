@@ -241,14 +241,19 @@ impl MirrorPool {
     }
 
     /// Opens a whole URL below mirror `id` (a feed file's source) from
-    /// `offset`, recording failures and the time to headers like [`open`](Self::open).
+    /// `offset` (to `end`, for a segment), recording failures and the time
+    /// to headers like [`open`](Self::open).
     pub async fn open_url(
         &self,
         id: usize,
         url: &url::Url,
         offset: u64,
+        end: Option<u64>,
     ) -> Result<BodyStream, MirrorError> {
-        let r = self.client.open_url(self.mirror(id), url, offset).await;
+        let r = self
+            .client
+            .open_url(self.mirror(id), url, offset, end)
+            .await;
         match &r {
             Ok(b) => self.with_health(id, |h| h.record_latency(b.ttfb)),
             Err(e) => self.record_failure(id, e),

@@ -425,13 +425,16 @@ impl MirrorClient {
     }
 
     /// Opens the absolute `url` on `mirror` (it must lie below the mirror's
-    /// base) for streaming from `offset`: a feed file, whose sources are
+    /// base) for streaming from `offset` (up to `end`, when given: a
+    /// segment; a server that ignores the range may send more, as for
+    /// [`open_range`](Self::open_range)): a feed file, whose sources are
     /// whole URLs rather than paths below a library's mirror.
     pub async fn open_url(
         &self,
         mirror: &Mirror,
         url: &Url,
         offset: u64,
+        end: Option<u64>,
     ) -> Result<BodyStream, MirrorError> {
         let Mirror::Http(base, token, reach) = mirror else {
             return Err(MirrorError::BadUrl(
@@ -450,7 +453,7 @@ impl MirrorClient {
                 url.clone(),
                 token.as_ref(),
                 *reach,
-                (offset, None),
+                (offset, end),
                 &Validators::default(),
             )
             .await?

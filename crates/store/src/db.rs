@@ -420,7 +420,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 15: a blob checked by a chunk list only (its chunks matched the list
     // the catalog names, its whole SHA-256 was not taken): the list's hash.
     // NULL: the whole file hashed to its name. Such a row exists only while
-    // every reference to the hash names that list (see `chunk_checked`).
+    // every reference to the hash names that list (see `chunks.rs`).
     r#"
     ALTER TABLE blobs ADD COLUMN chunk_list TEXT;
     CREATE INDEX blobs_checked_by_list ON blobs(sha256) WHERE chunk_list IS NOT NULL;

@@ -555,7 +555,8 @@ impl Store {
         Ok(self.writer().execute(
             "UPDATE items SET transcript = ?2
              WHERE rowid IN (SELECT item_rowid FROM assets WHERE sha256 = ?1 AND role = 'transcript')
-               AND transcript IS NOT ?2",
+               AND transcript IS NOT ?2
+               AND EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?1)",
             params![sha.as_str(), text],
         )?)
     }

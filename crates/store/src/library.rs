@@ -656,6 +656,8 @@ impl Store {
                 Ok(true)
             }
             Ok(_) => {
+                self.writer()
+                    .execute("DELETE FROM blobs WHERE sha256 = ?1", [sha.as_str()])?;
                 let _ = std::fs::remove_file(&path);
                 Ok(false)
             }

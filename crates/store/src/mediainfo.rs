@@ -104,6 +104,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
+        // Only of a file the index records: one forgotten since it was read
+        // (named otherwise while checked by a chunk list alone) may not be
+        // what its hash says.
+        let recorded: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?1)",
+            [sha.as_str()],
+            |r| r.get(0),
+        )?;
+        if !recorded {
+            return Ok(());
+        }
         let titles = (!titles.is_empty()).then_some(titles);
         tx.execute(
             "INSERT INTO media_info(sha256, duration_ms, chapters, titles, read_at)

@@ -29,7 +29,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256 as Hasher};
@@ -38,8 +38,14 @@ use stowaway_catalog::{Sha256, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 use crate::blobs::BlobStore;
 use crate::StoreError;
 
-const MAGIC: &[u8; 8] = b"STWYCHK2";
-const HEADER: usize = 8 + 8 + 4;
+/// A journal's header names the chunk list its chunks were checked against
+/// (the list's SHA-256): a run under another list, or the media server
+/// serving another library's item, trusts none of them.
+const MAGIC: &[u8; 8] = b"STWYCHK3";
+/// The journal of a file fetched in segments whose chunks nothing checks
+/// (a feed's file, checked whole at its end): never read as checked chunks.
+const SEGMENTS_MAGIC: &[u8; 8] = b"STWYSEG1";
+const HEADER: usize = 8 + 8 + 4 + 32;
 /// A checkpoint mark in the journal: every chunk named before it is durable.
 const MARK: u32 = u32::MAX;
 /// Followed by a chunk's index and how many of its bytes are in the file.
@@ -98,15 +104,18 @@ enum Record {
 struct JournalRecords {
     size: u64,
     chunk: u64,
+    /// The chunk list's hash (zeros: pieces nothing checks).
+    list: [u8; 32],
     records: Vec<(Record, bool)>,
 }
 
-fn read_journal(j: &[u8]) -> Option<JournalRecords> {
-    if j.len() < HEADER || &j[..8] != MAGIC {
+fn read_journal(j: &[u8], magic: &[u8; 8]) -> Option<JournalRecords> {
+    if j.len() < HEADER || &j[..8] != magic {
         return None;
     }
     let size = u64::from_le_bytes(j[8..16].try_into().ok()?);
     let chunk = u64::from(u32::from_le_bytes(j[16..20].try_into().ok()?));
+    let list: [u8; 32] = j[20..52].try_into().ok()?;
     // A torn last record (a kill mid-append) is left out.
     let raw: Vec<u32> = j[HEADER..]
         .chunks_exact(4)
@@ -134,6 +143,7 @@ fn read_journal(j: &[u8]) -> Option<JournalRecords> {
     Some(JournalRecords {
         size,
         chunk,
+        list,
         records,
     })
 }
@@ -205,9 +215,14 @@ impl BlobStore {
     /// downloads in chunks; `None` when no chunked download of it is on
     /// disk. Only what the journal names as checked counts: its records
     /// are written after the chunk's bytes.
-    pub fn chunks_in(&self, sha: &Sha256, size: u64, all: bool) -> Option<ChunksIn> {
+    /// `list`: the chunk list the asking item names; a journal of chunks
+    /// checked against another list counts for nothing.
+    pub fn chunks_in(&self, sha: &Sha256, size: u64, all: bool, list: &Sha256) -> Option<ChunksIn> {
         let bytes = crate::private::read_own(&self.chunk_journal_path(sha), 64 << 20)?;
-        let j = read_journal(&bytes)?;
+        let j = read_journal(&bytes, MAGIC)?;
+        if hex::encode(j.list) != list.as_str() {
+            return None;
+        }
         // The format's chunk sizes only: a journal that says otherwise is
         // not ours.
         let sizes = u64::from(MIN_CHUNK_SIZE)..=u64::from(MAX_CHUNK_SIZE);
@@ -258,6 +273,37 @@ impl BlobStore {
                 digests.len()
             )));
         }
+        self.open_pieces(sha, size, chunk, Some(digests))
+    }
+
+    /// Opens (or starts) the download in segments of a file no chunk list
+    /// checks (a feed's file whose digest or learned hash checks it whole):
+    /// `key` names the partial; `size` bytes in pieces of `chunk_size`,
+    /// each "in" once all its bytes are written. Its journal is never read
+    /// as one of checked chunks ([`chunks_in`](Self::chunks_in)), and the
+    /// file is stored only through [`ChunkedPartial::finish_unknown`].
+    pub fn open_segments(
+        &self,
+        key: &Sha256,
+        size: u64,
+        chunk_size: u32,
+    ) -> Result<ChunkedPartial, StoreError> {
+        let chunk = u64::from(chunk_size.max(1));
+        if size == 0 || size.div_ceil(chunk) >= u64::from(HELD) {
+            return Err(StoreError::Unverified(format!(
+                "{size} bytes cannot be fetched in pieces of {chunk}"
+            )));
+        }
+        self.open_pieces(key, size, chunk, None)
+    }
+
+    fn open_pieces(
+        &self,
+        sha: &Sha256,
+        size: u64,
+        chunk: u64,
+        digests: Option<Arc<[[u8; 32]]>>,
+    ) -> Result<ChunkedPartial, StoreError> {
         let partial = self.partial_path(sha);
         let journal_path = self.chunk_journal_path(sha);
         let existing = fs::symlink_metadata(&partial)
@@ -271,7 +317,7 @@ impl BlobStore {
             .truncate(false)
             .open(&partial)
             .map_err(|e| StoreError::io(&partial, e))?;
-        let n = digests.len();
+        let n = size.div_ceil(chunk) as usize;
         let mut p = ChunkedPartial {
             flusher: crate::blobs::Flusher::new(&file),
             file,
@@ -332,7 +378,8 @@ pub struct ChunkedPartial {
     sha: Sha256,
     size: u64,
     chunk: u64,
-    digests: Arc<[[u8; 32]]>,
+    /// `None`: pieces nothing checks (`open_segments`).
+    digests: Option<Arc<[[u8; 32]]>>,
     done: Vec<bool>,
     done_count: usize,
     /// Chunks from the start that are all in.
@@ -345,6 +392,11 @@ pub struct ChunkedPartial {
 }
 
 impl ChunkedPartial {
+    /// The size of its chunks (the last may be shorter).
+    pub fn chunk_size(&self) -> u32 {
+        self.chunk as u32
+    }
+
     /// The file's size.
     pub fn size(&self) -> u64 {
         self.size
@@ -441,7 +493,9 @@ impl ChunkedPartial {
             .and_then(|_| (&self.file).write_all(bytes))
             .map_err(|e| StoreError::io(&self.partial, e))?;
         self.flusher.wrote(bytes.len() as u64);
-        open.hasher.update(bytes);
+        if self.digests.is_some() {
+            open.hasher.update(bytes);
+        }
         open.filled += bytes.len() as u64;
         if open.filled < len {
             return Ok(Written::Partial);
@@ -449,7 +503,7 @@ impl ChunkedPartial {
         let Some(o) = self.open.remove(&index) else {
             return Ok(Written::Partial);
         };
-        if o.hasher.finalize()[..] != self.digests[index][..] {
+        if !self.digest_ok(index, &o.hasher.finalize()) {
             // Emptied: a kill now must not resume it from these bytes.
             self.append(&[HELD, index as u32, 0])?;
             return Ok(Written::Bad { spliced: o.spliced });
@@ -522,6 +576,7 @@ impl ChunkedPartial {
             )));
         }
         let hashed = whole.map(PrefixHasher::finalize);
+        let whole_checked = hashed.is_some();
         if let Some((actual, hashed)) = hashed.filter(|(a, n)| *n != self.size || *a != self.sha) {
             let e = StoreError::HashMismatch {
                 sha256: self.sha.to_string(),
@@ -535,9 +590,59 @@ impl ChunkedPartial {
         self.file
             .sync_all()
             .map_err(|e| StoreError::io(&self.partial, e))?;
-        let final_path = crate::blobs::place(&self.partial, &self.root, &self.sha)?;
+        self.flusher.check(&self.partial)?;
+        let final_path = if whole_checked {
+            crate::blobs::place(&self.partial, &self.root, &self.sha)?
+        } else {
+            // Checked by its list alone: never over a file already there
+            // (one stored meanwhile, checked whole, stays; the caller's
+            // record decides what this one is).
+            let final_path = crate::blobs::place_if_free(&self.partial, &self.root, &self.sha)?;
+            if final_path.is_none() {
+                self.discard();
+                return Err(StoreError::Unverified(
+                    "a copy of the file was stored meanwhile".into(),
+                ));
+            }
+            final_path.unwrap_or_default()
+        };
         let _ = fs::remove_file(&self.journal_path);
         Ok(final_path)
+    }
+
+    /// Stores a file fetched in segments ([`BlobStore::open_segments`])
+    /// under its own SHA-256 (`whole`, run to its end), once `check` (a
+    /// learned hash, the feed's integrity digests) accepts the complete
+    /// file; returns that hash, the size and the path. A file refused is
+    /// removed, with its journal.
+    pub fn finish_unknown(
+        self,
+        whole: PrefixHasher,
+        check: impl FnOnce(&Path, &Sha256, u64) -> Result<(), String>,
+    ) -> Result<(Sha256, u64, PathBuf), StoreError> {
+        if !self.complete() {
+            return Err(StoreError::Unverified(format!(
+                "{} of {} pieces are in",
+                self.done_count,
+                self.done.len()
+            )));
+        }
+        let (actual, hashed) = whole.finalize();
+        let refused = if hashed != self.size {
+            Some(format!("hashed {hashed} of {} bytes", self.size))
+        } else {
+            check(&self.partial, &actual, hashed).err()
+        };
+        if let Some(e) = refused {
+            self.discard();
+            return Err(StoreError::Unverified(e));
+        }
+        self.file
+            .sync_all()
+            .map_err(|e| StoreError::io(&self.partial, e))?;
+        let final_path = crate::blobs::place(&self.partial, &self.root, &actual)?;
+        let _ = fs::remove_file(&self.journal_path);
+        Ok((actual, hashed, final_path))
     }
 
     /// Removes the partial file and its journal.
@@ -546,11 +651,41 @@ impl ChunkedPartial {
         let _ = fs::remove_file(&self.journal_path);
     }
 
+    /// Whether chunk `i`'s bytes, hashing to `got`, are the list's (any
+    /// bytes, when nothing checks the pieces).
+    fn digest_ok(&self, i: usize, got: &[u8]) -> bool {
+        self.digests.as_ref().is_none_or(|d| d[i][..] == got[..])
+    }
+
+    fn magic(&self) -> &'static [u8; 8] {
+        if self.digests.is_some() {
+            MAGIC
+        } else {
+            SEGMENTS_MAGIC
+        }
+    }
+
+    /// The chunk list's hash (the SHA-256 of its digests in order, as the
+    /// catalog names it); zeros when nothing checks the pieces.
+    fn list_id(&self) -> [u8; 32] {
+        match &self.digests {
+            Some(d) => {
+                let mut h = Hasher::new();
+                for digest in d.iter() {
+                    h.update(digest);
+                }
+                h.finalize().into()
+            }
+            None => [0; 32],
+        }
+    }
+
     fn header(&self) -> Vec<u8> {
         let mut h = Vec::with_capacity(HEADER);
-        h.extend_from_slice(MAGIC);
+        h.extend_from_slice(self.magic());
         h.extend_from_slice(&self.size.to_le_bytes());
         h.extend_from_slice(&(self.chunk as u32).to_le_bytes());
+        h.extend_from_slice(&self.list_id());
         h
     }
 
@@ -602,7 +737,9 @@ impl ChunkedPartial {
     /// durable and were checked; those after it are read and checked now;
     /// unfinished chunks are hashed up to where they were last noted.
     fn load_journal(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        let Some(j) = read_journal(bytes).filter(|j| j.size == self.size && j.chunk == self.chunk)
+        let list = self.list_id();
+        let Some(j) = read_journal(bytes, self.magic())
+            .filter(|j| j.size == self.size && j.chunk == self.chunk && j.list == list)
         else {
             return Ok(()); // not this file's journal: nothing is trusted
         };
@@ -628,7 +765,7 @@ impl ChunkedPartial {
             if self.done[i] || !self.read_chunk_prefix(i, self.chunk_len(i), &mut buf) {
                 continue;
             }
-            if Hasher::digest(&buf)[..] == self.digests[i][..] {
+            if self.digest_ok(i, &Hasher::digest(&buf)) {
                 self.mark_done(i);
             }
         }
@@ -654,8 +791,7 @@ impl ChunkedPartial {
                 }
                 break;
             }
-            if !self.read_chunk_prefix(i, n, &mut buf)
-                || Hasher::digest(&buf)[..] != self.digests[i][..]
+            if !self.read_chunk_prefix(i, n, &mut buf) || !self.digest_ok(i, &Hasher::digest(&buf))
             {
                 break;
             }
@@ -907,6 +1043,35 @@ mod tests {
         let p = blobs.open_chunked(&sha, size, C as u32, digests).unwrap();
         assert!(p.present().iter().all(|d| !d));
         assert!(p.held_chunks().is_empty());
+    }
+
+    #[test]
+    fn chunks_checked_against_another_list_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::open(dir.path()).unwrap();
+        let (data, digests) = file();
+        let sha = sha_of(&data);
+        let size = data.len() as u64;
+        {
+            let mut p = blobs
+                .open_chunked(&sha, size, C as u32, digests.clone())
+                .unwrap();
+            for i in 0..5 {
+                put(&mut p, i, chunk(&data, i), 1);
+            }
+            p.checkpoint().unwrap();
+        }
+        let own = blobs.chunks_in(&sha, size, false, &Sha256::digest(&digests.concat()));
+        assert_eq!(own.unwrap().done.iter().filter(|d| **d).count(), 5);
+        // Another list for the same name and sizes (a hostile library's).
+        let mut other: Vec<[u8; 32]> = digests.to_vec();
+        other[5][0] ^= 1;
+        let other_id = Sha256::digest(&other.concat());
+        assert!(blobs.chunks_in(&sha, size, true, &other_id).is_none());
+        let p = blobs
+            .open_chunked(&sha, size, C as u32, other.into())
+            .unwrap();
+        assert_eq!(p.done_bytes(), 0, "nothing of the first run is trusted");
     }
 
     #[test]

@@ -171,8 +171,9 @@ impl Store {
                 Ok(Reverified::Missing)
             }
             Ok((actual, n)) if actual == *sha && n == size => {
+                // Its whole hash now vouches for it, whoever names it.
                 self.writer().execute(
-                    "UPDATE blobs SET verified_at = ?2 WHERE sha256 = ?1",
+                    "UPDATE blobs SET verified_at = ?2, chunk_list = NULL WHERE sha256 = ?1",
                     params![sha.as_str(), now_unix()],
                 )?;
                 Ok(Reverified::Whole)

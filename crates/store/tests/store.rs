@@ -1405,6 +1405,8 @@ fn chunk_lists_are_kept_only_as_named() {
         store.chunk_list(&chunks, size).unwrap(),
         Some(digests.clone())
     );
+    // (Stored: what is read is kept only of a recorded file.)
+    store.mark_blob_present(&sha_of(b"big"), size).unwrap();
     store
         .set_media_info(&sha_of(b"big"), Some(5_000), "[]", "")
         .unwrap();
@@ -1529,6 +1531,9 @@ fn a_file_checked_by_its_chunk_list_alone_serves_only_that_list() {
         "forgotten when named otherwise"
     );
     assert_eq!(store.checked_by_list(&sha).unwrap(), None);
+    assert!(store.item_media_info(hostile_key).unwrap().is_none());
+    // What a reader still holding the file reads after that is not kept.
+    store.set_media_info(&sha, Some(1_000), "[]", "").unwrap();
     assert!(store.item_media_info(hostile_key).unwrap().is_none());
     assert!(!store.named_only_with(&sha, &chunks.sha256).unwrap());
     // A hostile download that ends now is not recorded either…

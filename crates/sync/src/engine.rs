@@ -823,6 +823,10 @@ impl Engine {
             if self.store.blobs().path(&w.sha256).exists()
                 && self.store.adopt_blob(&w.sha256, w.size)?
             {
+                // What is read from it may have been forgotten with an
+                // earlier record of it (see `Store::keep_chunk_checked`).
+                self.index_transcript(&w.sha256).await;
+                self.index_media(&w.sha256).await;
                 continue;
             }
             wanted.push(w);

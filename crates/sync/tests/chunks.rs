@@ -196,7 +196,12 @@ async fn a_chunk_a_player_waits_for_comes_first() {
     let order = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         loop {
             store.want(&media.sha256, wanted);
-            if let Some(c) = store.blobs().chunks_in(&media.sha256, media.size, true) {
+            if let Some(c) = store.blobs().chunks_in(
+                &media.sha256,
+                media.size,
+                true,
+                &media.chunks.as_ref().unwrap().sha256,
+            ) {
                 if c.done[9] {
                     return c.done;
                 }

@@ -19,8 +19,14 @@ use tokio_util::sync::CancellationToken;
 
 const SIZE: usize = 700 * 1024;
 
+/// Episodes numbered from this one up are large: fetched in segments
+/// from several hosts when a digest checks them.
+const LARGE_FROM: u8 = 10;
+const LARGE: usize = 6 << 20;
+
 fn media(n: u8) -> Vec<u8> {
-    (0..SIZE)
+    let size = if n >= LARGE_FROM { LARGE } else { SIZE };
+    (0..size)
         .map(|i| (i as u8).wrapping_mul(n | 1).wrapping_add(n))
         .collect()
 }
@@ -37,7 +43,7 @@ impl Ep {
     fn new(n: u8) -> Ep {
         Ep {
             n,
-            length: SIZE,
+            length: media(n).len(),
             integrity: Some(media(n)),
         }
     }
@@ -1387,4 +1393,78 @@ async fn libraries_refresh_at_once_not_one_after_another() {
         "the sync still waits for the first feed"
     );
     task.abort();
+}
+
+/// A large episode its digest checks, on two hosts: fetched in segments
+/// from both at once (each sends part of it, with bounded Ranges), checked
+/// whole, stored under its hash, each byte fetched once. When one host
+/// serves other bytes, the joined copy fails its digest: nothing of it is
+/// kept and no host is blamed for it; the episode then comes from one host
+/// at a time, where the liar is caught as the only source of a bad copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_episode_with_a_digest_comes_in_segments_from_every_host() {
+    for liar in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let primary = TestMirror::start(tmp.path().join("primary")).unwrap();
+        if liar {
+            primary.set_faults(vec![Rule {
+                path: PathMatch::exact("media/e10.mp3"),
+                fault: Fault::FlipBytes,
+                times: None,
+            }]);
+        }
+        let s = Setup::new(Some(&primary), &[Ep::new(LARGE_FROM)]).await;
+        let r = s.sync().await;
+        assert!(r.ok(), "liar {liar}: {:?}", r.libraries[0].failed);
+        let want = media(LARGE_FROM);
+        assert_eq!(
+            std::fs::read(s.store().blobs().path(&Sha256::digest(&want))).unwrap(),
+            want,
+            "liar {liar}"
+        );
+        let asked = |m: &TestMirror| -> Vec<Option<String>> {
+            m.requests()
+                .into_iter()
+                .filter(|q| q.path == "media/e10.mp3")
+                .map(|q| q.range)
+                .collect()
+        };
+        let (from_primary, from_alternate) = (asked(&primary), asked(&s.alternate));
+        // Both hosts were asked for bounded parts of it at once.
+        for (host, ranges) in [("primary", &from_primary), ("alternate", &from_alternate)] {
+            assert!(
+                ranges.iter().any(|r| r
+                    .as_deref()
+                    .and_then(|r| r.strip_prefix("bytes="))
+                    .and_then(|r| r.split_once('-'))
+                    .is_some_and(|(_, end)| !end.is_empty())),
+                "liar {liar}: {host} sent a segment: {ranges:?}"
+            );
+        }
+        let received = r.libraries[0].bytes_received;
+        if liar {
+            // The joined copy, then the liar's whole copy, then the
+            // alternate's.
+            assert!(
+                r.libraries[0]
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains("joined from several hosts")),
+                "{:?}",
+                r.libraries[0].warnings
+            );
+            assert!(
+                from_primary.iter().any(Option::is_none)
+                    || from_primary
+                        .iter()
+                        .any(|r| r.as_deref() == Some("bytes=0-")),
+                "the enclosure's host was asked for the whole file: {from_primary:?}"
+            );
+        } else {
+            assert!(
+                (LARGE as u64..LARGE as u64 + 4096).contains(&received),
+                "{received} bytes received for a {LARGE}-byte episode"
+            );
+        }
+    }
 }

@@ -976,6 +976,47 @@ impl Downloads<'_> {
 /// Checks a complete feed file against the publisher's `podcast:integrity`
 /// digests (Subresource Integrity: the strongest algorithm given decides,
 /// and any of its digests may match).
+/// What a complete feed file must pass: the hash learned at its first
+/// download, if any, and the feed's integrity digests.
+pub(super) fn feed_check(
+    learned: Option<Sha256>,
+    digests: Vec<FileDigest>,
+) -> impl FnOnce(&std::path::Path, &Sha256, u64) -> Result<(), String> {
+    move |path, sha, _| {
+        if let Some(l) = learned.as_ref().filter(|l| *l != sha) {
+            return Err(format!(
+                "hash mismatch: this copy hashes to {sha}, the one first downloaded to {l}"
+            ));
+        }
+        check_integrity(path, sha, &digests)
+    }
+}
+
+/// Records a feed file just stored under `sha` at `path` (with the type its
+/// first bytes show, for a feed that did not say); `Unwanted` when nothing
+/// wants it any more (the file is then deleted).
+pub(super) fn learn_stored(
+    store: &Store,
+    key: &Sha256,
+    role: Option<stowaway_catalog::AssetRole>,
+    path: &std::path::Path,
+    sha: &Sha256,
+    n: u64,
+) -> Result<(), StoreError> {
+    let sniffed = role.and_then(|role| {
+        use std::io::Read;
+        let mut head = Vec::with_capacity(8192);
+        std::fs::File::open(path)
+            .and_then(|f| f.take(8192).read_to_end(&mut head))
+            .ok()?;
+        crate::sources::feed::sniffed_type(role, &head)
+    });
+    if !store.learn_feed_file(key, sha, n, sniffed.as_deref())? {
+        return Err(StoreError::Unwanted);
+    }
+    Ok(())
+}
+
 fn check_integrity(
     path: &std::path::Path,
     sha: &Sha256,
@@ -1081,6 +1122,30 @@ impl Downloads<'_> {
         if sources.is_empty() {
             return Err("none of the feed's sources is usable".into());
         }
+        // Several hosts of a file its digest checks whole, of a known size:
+        // fetched in segments from all of them at once. The join of their
+        // bytes is checked by the digest; when it fails, no host can be
+        // blamed, and the file is fetched from one at a time below.
+        let mut hosts: std::collections::HashMap<usize, url::Url> = Default::default();
+        for (m, u) in &sources {
+            hosts.entry(*m).or_insert_with(|| u.clone());
+        }
+        if !file.integrity.is_empty()
+            && hosts.len() >= 2
+            && w.size >= segmented::FEED_SEGMENTS_FROM
+            && size.is_none_or(|n| n == w.size)
+        {
+            if let Some(n) = self.feed_segments(w, &file, role, hosts).await? {
+                return Ok(n);
+            }
+        }
+        // A partial left in segments has holes: it is not continued front
+        // to back.
+        let journal = store.blobs().chunk_journal_path(&w.sha256);
+        if journal.exists() {
+            let _ = std::fs::remove_file(store.blobs().partial_path(&w.sha256));
+            let _ = std::fs::remove_file(&journal);
+        }
         let primary = file.urls.first().cloned().unwrap_or_default();
         let open_writer = |fresh: bool| {
             let store = store.clone();
@@ -1175,7 +1240,7 @@ impl Downloads<'_> {
                 } else {
                     let offset = writer.written();
                     let _permit = self.pool.permit(m).await;
-                    let mut body = match self.pool.open_url(m, url, offset).await {
+                    let mut body = match self.pool.open_url(m, url, offset, None).await {
                         Ok(mut b) => {
                             b.set_pace(Some(self.pace()));
                             b
@@ -1483,26 +1548,8 @@ impl Downloads<'_> {
         let store = self.engine.store().clone();
         let (key, digests) = (file.key.clone(), file.integrity.clone());
         tokio::task::spawn_blocking(move || {
-            let (sha, n, path) = inner.finish_unknown(|path, sha, _| {
-                if let Some(l) = learned.as_ref().filter(|l| *l != sha) {
-                    return Err(format!(
-                        "hash mismatch: this copy hashes to {sha}, the one first downloaded to {l}"
-                    ));
-                }
-                check_integrity(path, sha, &digests)
-            })?;
-            // What the bytes are, for a feed that did not say.
-            let sniffed = role.and_then(|role| {
-                use std::io::Read;
-                let mut head = Vec::with_capacity(8192);
-                std::fs::File::open(&path)
-                    .and_then(|f| f.take(8192).read_to_end(&mut head))
-                    .ok()?;
-                crate::sources::feed::sniffed_type(role, &head)
-            });
-            if !store.learn_feed_file(&key, &sha, n, sniffed.as_deref())? {
-                return Err(StoreError::Unwanted);
-            }
+            let (sha, n, path) = inner.finish_unknown(feed_check(learned, digests))?;
+            learn_stored(&store, &key, role, &path, &sha, n)?;
             Ok((sha, n))
         })
         .await

@@ -31,9 +31,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use stowaway_catalog::{blob_path, Chunks};
-use stowaway_mirrors::MirrorError;
-use stowaway_store::{ChunkChecked, PrefixHasher, StoreError, WantedBlob, Written};
+use stowaway_catalog::{blob_path, AssetRole, Chunks, CHUNK_SIZE};
+use stowaway_mirrors::{MirrorError, MirrorPool};
+use stowaway_store::{
+    ChunkChecked, ChunkedPartial, FeedFile, PrefixHasher, StoreError, WantedBlob, Written,
+};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
@@ -318,15 +320,50 @@ type Piece = (usize, u64, Bytes, usize);
 /// What the streams of one file share.
 struct Shared<'a> {
     w: &'a WantedBlob,
-    path: String,
+    /// Where each source has the file: one path below every mirror (a
+    /// signed file), or a URL per source (a feed's file).
+    target: Target,
     chunk: u64,
     plan: Mutex<Plan>,
     tx: tokio::sync::mpsc::Sender<Piece>,
     /// Bytes handed to the writer in this run.
     arrived: AtomicU64,
+    /// A feed's host gave the file another size than it was fetched at
+    /// (the feed's length was wrong): the segments stop, nobody blamed.
+    wrong_size: std::sync::atomic::AtomicBool,
+}
+
+/// A feed's file this large or larger, with a digest and several hosts, is
+/// fetched in segments from all of them ([`Downloads::feed_segments`]).
+pub(super) const FEED_SEGMENTS_FROM: u64 = 4 << 20;
+
+/// Why the segments of a feed's file stopped when a host gave it another size.
+const WRONG_SIZE: &str = "a host serves the file at another size than the feed declares";
+
+/// Where a file's sources have it.
+pub(super) enum Target {
+    /// The same path below every mirror of the pool.
+    Path(String),
+    /// A URL per source (pool index), for a feed's file: only these.
+    Urls(HashMap<usize, url::Url>),
+}
+
+impl Target {
+    /// The sources that may be asked now, best first.
+    fn available(&self, pool: &MirrorPool) -> Vec<usize> {
+        let mut a = pool.available();
+        if let Target::Urls(urls) = self {
+            a.retain(|m| urls.contains_key(m));
+        }
+        a
+    }
 }
 
 impl Shared<'_> {
+    fn available(&self, pool: &MirrorPool) -> Vec<usize> {
+        self.target.available(pool)
+    }
+
     fn plan(&self) -> MutexGuard<'_, Plan> {
         self.plan.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -373,7 +410,90 @@ impl Downloads<'_> {
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?
         };
-        let (mut partial, mut hasher) = opened;
+        let (partial, hasher) = opened;
+        let (partial, hasher, by) = self
+            .fetch_segments(w, partial, hasher, Target::Path(blob_path(&w.sha256)))
+            .await?;
+        let whole_hash = hasher.is_some();
+        let finished = tokio::task::spawn_blocking(move || {
+            let mut hasher = hasher;
+            if let Some(h) = hasher.as_mut() {
+                h.hash_to(partial.size())?;
+            }
+            partial.finish(hasher)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        if let Err(e) = finished {
+            self.done.fetch_sub(w.size, Ordering::Relaxed);
+            if !matches!(e, StoreError::HashMismatch { .. }) {
+                let _ = store.record_partial(&w.sha256, w.size, 0, None);
+                return Err(e.to_string());
+            }
+            // Every chunk matched its list, and the whole does not match the
+            // file's hash: the catalog's chunk list is not this file's (or a
+            // chunk checked before a crash was damaged on disk since). The
+            // file is gone; no mirror is to blame.
+            let _ = store.remove_partial(&w.sha256);
+            warn!(blob = %sha, error = %e, "chunks match their list but not the file's hash");
+            return Err(format!(
+                "the file's chunks match the catalog's chunk list but not its hash ({e})"
+            ));
+        }
+        if whole_hash {
+            return self.stored(w, by).await;
+        }
+        let kept = {
+            let (store, sha, size, list) = (store.clone(), w.sha256.clone(), w.size, chunks.sha256);
+            tokio::task::spawn_blocking(move || {
+                match store.keep_chunk_checked(&sha, size, &list)? {
+                    // Named otherwise since it started: its whole hash
+                    // decides, and it is kept only if still wanted.
+                    ChunkChecked::WholeHashNeeded => {
+                        let path = store.blobs().path(&sha);
+                        let whole = stowaway_store::BlobStore::hash_file(&path);
+                        if !matches!(whole, Ok((a, n)) if a == sha && n == size) {
+                            let _ = std::fs::remove_file(&path);
+                            return Ok(ChunkChecked::WholeHashNeeded);
+                        }
+                        Ok(if store.keep_blob_if_wanted(&sha, size)? {
+                            ChunkChecked::Kept
+                        } else {
+                            ChunkChecked::Unwanted
+                        })
+                    }
+                    other => Ok::<_, StoreError>(other),
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+        };
+        match kept {
+            ChunkChecked::Kept => self.announce_stored(w, by).await,
+            ChunkChecked::Unwanted => Err(self.removed_elsewhere()),
+            ChunkChecked::WholeHashNeeded => {
+                self.done.fetch_sub(w.size, Ordering::Relaxed);
+                warn!(blob = %sha, "chunks match their list but not the file's hash");
+                Err("the file's chunks match the catalog's chunk list but not its hash".into())
+            }
+        }
+    }
+
+    /// Fetches the pieces `partial` lacks from the sources of `target`,
+    /// with the writer (each piece at its place, each chunk checked when
+    /// whole, the journal) and, when given, the file's own hash in order on
+    /// threads of their own. Returns the complete partial, the hasher and
+    /// the source that sent the most.
+    async fn fetch_segments(
+        &self,
+        w: &WantedBlob,
+        mut partial: ChunkedPartial,
+        mut hasher: Option<PrefixHasher>,
+        target: Target,
+    ) -> Result<(ChunkedPartial, Option<PrefixHasher>, Option<usize>), String> {
+        let store = self.engine.store().clone();
+        let chunk_size = partial.chunk_size();
         // The media server may serve its newest checked chunks while this
         // runs (see `chunks_in`).
         let _arriving = super::Arriving::new(&store, &w.sha256);
@@ -382,7 +502,7 @@ impl Downloads<'_> {
         let plan = Plan::new(
             partial.present(),
             &partial.held_chunks(),
-            self.streams().len(),
+            self.streams(&target).len(),
         );
         let prefix = partial.contiguous();
 
@@ -457,18 +577,25 @@ impl Downloads<'_> {
 
         let shared = Shared {
             w,
-            path: blob_path(&w.sha256),
+            target,
             chunk: u64::from(chunk_size),
             plan: Mutex::new(plan),
             tx,
             arrived: AtomicU64::new(0),
+            wrong_size: Default::default(),
         };
         let outcome = self.run_streams(&shared, &mut verdicts, resumed).await;
+        let arrived = shared.arrived.load(Ordering::Relaxed);
         drop(shared);
         let partial = writer.await.map_err(|e| e.to_string())?;
         let hasher = hashing.await.map_err(|e| e.to_string())?;
         let (partial, hasher, by) = match (outcome, partial, hasher) {
             (Ok(by), (p, true), Ok(h)) => (p, h, by),
+            (Err(e), _, _) if e == WRONG_SIZE => {
+                // Nothing of it is of use at this size.
+                self.done.fetch_sub(resumed + arrived, Ordering::Relaxed);
+                return Err(e);
+            }
             (outcome, (p, _), h) => {
                 // What is on disk now, for the next run.
                 let _ = store.record_partial(&w.sha256, w.size, p.done_bytes(), None);
@@ -479,60 +606,99 @@ impl Downloads<'_> {
                 });
             }
         };
-        let whole_hash = hasher.is_some();
-        let finished = tokio::task::spawn_blocking(move || {
-            let mut hasher = hasher;
-            if let Some(h) = hasher.as_mut() {
-                h.hash_to(partial.size())?;
-            }
-            partial.finish(hasher)
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        if let Err(e) = finished {
-            self.done.fetch_sub(w.size, Ordering::Relaxed);
-            if !matches!(e, StoreError::HashMismatch { .. }) {
-                let _ = store.record_partial(&w.sha256, w.size, 0, None);
-                return Err(e.to_string());
-            }
-            // Every chunk matched its list, and the whole does not match the
-            // file's hash: the catalog's chunk list is not this file's (or a
-            // chunk checked before a crash was damaged on disk since). The
-            // file is gone; no mirror is to blame.
-            let _ = store.remove_partial(&w.sha256);
-            warn!(blob = %sha, error = %e, "chunks match their list but not the file's hash");
-            return Err(format!(
-                "the file's chunks match the catalog's chunk list but not its hash ({e})"
-            ));
-        }
-        if whole_hash {
-            return self.stored(w, by).await;
-        }
-        let kept = {
-            let (store, sha, size, list) = (store.clone(), w.sha256.clone(), w.size, chunks.sha256);
+        Ok((partial, hasher, by))
+    }
+
+    /// Downloads a feed's file in segments from several of its hosts at
+    /// once (`hosts`: one URL per host in the pool): a file the feed's
+    /// integrity digest checks whole, of the size `w` has. The pieces are
+    /// not checked as they land (a feed gives no chunk list); the whole is,
+    /// against the digest and any hash learned before, and only then is it
+    /// stored under its SHA-256. When that fails, no host can be blamed
+    /// (their bytes were joined): nothing is kept and `Ok(None)` sends the
+    /// caller to fetch the file from one host at a time.
+    pub(super) async fn feed_segments(
+        &self,
+        w: &WantedBlob,
+        file: &FeedFile,
+        role: Option<AssetRole>,
+        hosts: HashMap<usize, url::Url>,
+    ) -> Result<Option<u64>, String> {
+        let store = self.engine.store().clone();
+        let size = w.size;
+        let opened = {
+            let (store, key) = (store.clone(), w.sha256.clone());
             tokio::task::spawn_blocking(move || {
-                match store.keep_chunk_checked(&sha, size, &list)? {
-                    // Named otherwise since it started: its whole hash
-                    // decides, as for a file found on disk.
-                    ChunkChecked::WholeHashNeeded => Ok(if store.adopt_blob(&sha, size)? {
-                        ChunkChecked::Kept
-                    } else {
-                        ChunkChecked::WholeHashNeeded
-                    }),
-                    other => Ok::<_, StoreError>(other),
-                }
+                let p = store.blobs().open_segments(&key, size, CHUNK_SIZE)?;
+                let h = p.prefix_hasher()?;
+                Ok::<_, StoreError>((p, h))
             })
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?
         };
-        match kept {
-            ChunkChecked::Kept => self.announce_stored(w, by).await,
-            ChunkChecked::Unwanted => Err(self.removed_elsewhere()),
-            ChunkChecked::WholeHashNeeded => {
-                self.done.fetch_sub(w.size, Ordering::Relaxed);
-                warn!(blob = %sha, "chunks match their list but not the file's hash");
-                Err("the file's chunks match the catalog's chunk list but not its hash".into())
+        let (partial, hasher) = opened;
+        debug!(file = %w.label, hosts = hosts.len(), "a feed's file in segments from several hosts");
+        let fetched = self
+            .fetch_segments(w, partial, Some(hasher), Target::Urls(hosts.clone()))
+            .await;
+        let (partial, hasher, by) = match fetched {
+            Ok(f) => f,
+            Err(e) if e == WRONG_SIZE => {
+                // What came is of no use at this size.
+                let blobs = store.blobs();
+                let _ = std::fs::remove_file(blobs.partial_path(&w.sha256));
+                let _ = std::fs::remove_file(blobs.chunk_journal_path(&w.sha256));
+                debug!(file = %w.label, "{WRONG_SIZE}; fetching it from one host at a time");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(mut hasher) = hasher else {
+            return Err("the file's hash was not taken".into());
+        };
+        let finished = {
+            let store = store.clone();
+            let (key, learned, digests) = (
+                file.key.clone(),
+                file.sha256.clone(),
+                file.integrity.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                hasher.hash_to(size)?;
+                let (sha, n, path) =
+                    partial.finish_unknown(hasher, super::feed_check(learned, digests))?;
+                super::learn_stored(&store, &key, role, &path, &sha, n)?;
+                Ok::<_, StoreError>((sha, n))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        };
+        match finished {
+            Ok((sha, n)) => {
+                let _ = store.remove_partial(&w.sha256);
+                self.engine.index_transcript(&sha).await;
+                self.engine.index_media(&sha).await;
+                self.engine.emit(SyncEvent::DownloadFinished {
+                    sha256: w.sha256.to_string(),
+                    mirror: by
+                        .and_then(|m| hosts.get(&m))
+                        .map(|u| u.to_string())
+                        .unwrap_or_default(),
+                    size: n,
+                });
+                Ok(Some(n))
+            }
+            Err(StoreError::Unwanted) => Err(self.removed_elsewhere()),
+            Err(e) => {
+                // Nothing of it is kept (finish_unknown removed it).
+                self.done.fetch_sub(size, Ordering::Relaxed);
+                warn!(file = %w.label, error = %e, "the file joined from several hosts fails its check; fetching it from one host at a time");
+                self.note(format!(
+                    "{}: the copy joined from several hosts failed its check ({e}); fetched from one host at a time",
+                    w.label
+                ));
+                Ok(None)
             }
         }
     }
@@ -561,8 +727,8 @@ impl Downloads<'_> {
     /// The mirrors to start streams on, best first, each as many times as
     /// it gets streams: [`PER_MIRROR`] each, [`MAX_STREAMS`] in all,
     /// shared out in turn.
-    fn streams(&self) -> Vec<usize> {
-        let mirrors = self.pool.available();
+    fn streams(&self, target: &Target) -> Vec<usize> {
+        let mirrors = target.available(self.pool);
         let mut out = Vec::new();
         for _ in 0..PER_MIRROR {
             for &m in &mirrors {
@@ -613,7 +779,7 @@ impl Downloads<'_> {
         if shared.plan().complete() {
             return Ok(None);
         }
-        let first = self.streams();
+        let first = self.streams(&shared.target);
         if let Some(&m) = first.first() {
             self.engine.emit(SyncEvent::DownloadStarted {
                 sha256: sha.clone(),
@@ -635,7 +801,10 @@ impl Downloads<'_> {
             if streams.is_empty() && urgent_streams.is_empty() && shared.plan().missing() > 0 {
                 // Every stream stopped with chunks still missing: another
                 // round after a pause, as long as rounds bring chunks.
-                match rounds.next(self, self.pool.available().is_empty()).await {
+                match rounds
+                    .next(self, shared.available(self.pool).is_empty())
+                    .await
+                {
                     Ok(()) => {}
                     Err(NoRound::Cancelled) => return Err("cancelled".into()),
                     Err(NoRound::Exhausted) => {
@@ -650,7 +819,7 @@ impl Downloads<'_> {
                 on.clear();
                 let liars = shared.plan().liars.clone();
                 let mut mirrors: Vec<usize> = self
-                    .streams()
+                    .streams(&shared.target)
                     .into_iter()
                     .filter(|m| !liars.contains(m))
                     .collect();
@@ -659,7 +828,7 @@ impl Downloads<'_> {
                     // (forgiven for this round; the bad chunks it may send
                     // are counted, so this ends).
                     shared.plan().liars.clear();
-                    mirrors = self.pool.available().into_iter().take(1).collect();
+                    mirrors = shared.available(self.pool).into_iter().take(1).collect();
                 }
                 for m in mirrors {
                     *on.entry(m).or_default() += 1;
@@ -672,6 +841,9 @@ impl Downloads<'_> {
                 Some((id, m, end)) = streams.next() => {
                     if let Some(n) = on.get_mut(&m) {
                         *n = n.saturating_sub(1);
+                    }
+                    if shared.wrong_size.load(Ordering::SeqCst) {
+                        return Err(WRONG_SIZE.into());
                     }
                     let reason = match end {
                         End::Done => continue,
@@ -771,7 +943,7 @@ impl Downloads<'_> {
                         let c = (offset / shared.chunk) as usize;
                         if urgent_streams.len() < 2 && shared.plan().prioritise(c) {
                             let liars = shared.plan().liars.clone();
-                            if let Some(m) = self.pool.available().into_iter().find(|o| !liars.contains(o)) {
+                            if let Some(m) = shared.available(self.pool).into_iter().find(|o| !liars.contains(o)) {
                                 debug!(blob = %sha, chunk = c, mirror = %self.pool.url(m), "a player waits: fetching its chunk first");
                                 urgent_streams.push(urgent(m, next_id));
                                 next_id += 1;
@@ -815,7 +987,7 @@ impl Downloads<'_> {
         left: &HashSet<usize>,
     ) -> Option<usize> {
         let liars = shared.plan().liars.clone();
-        self.pool.available().into_iter().find(|o| {
+        shared.available(self.pool).into_iter().find(|o| {
             !left.contains(o) && !liars.contains(o) && on.get(o).copied().unwrap_or(0) < PER_MIRROR
         })
     }
@@ -870,7 +1042,15 @@ impl Downloads<'_> {
                 let offset = i as u64 * shared.chunk + *at;
                 let end_offset = (end as u64 * shared.chunk).min(size);
                 let opened = tokio::select! {
-                    b = self.pool.open_range(m, &shared.path, offset, end_offset) => b,
+                    b = async {
+                        match &shared.target {
+                            Target::Path(path) => self.pool.open_range(m, path, offset, end_offset).await,
+                            Target::Urls(urls) => match urls.get(&m) {
+                                Some(url) => self.pool.open_url(m, url, offset, Some(end_offset)).await,
+                                None => Err(MirrorError::Transfer("not a source of this file".into())),
+                            },
+                        }
+                    } => b,
                     () = self.cancel.cancelled() => return End::Cancelled,
                 };
                 let mut body = match opened {
@@ -886,9 +1066,8 @@ impl Downloads<'_> {
                     // there; else read up to the segment (the bytes before it
                     // are dropped, as in a whole-file download).
                     let liars = shared.plan().liars.clone();
-                    let others = self
-                        .pool
-                        .available()
+                    let others = shared
+                        .available(self.pool)
                         .into_iter()
                         .any(|o| o != m && !liars.contains(&o));
                     if others {
@@ -912,6 +1091,12 @@ impl Downloads<'_> {
                             "announces {rem} bytes from offset {offset}, the catalog's file has {}",
                             size - offset
                         );
+                        if let Target::Urls(_) = shared.target {
+                            // A feed's length is advice: its file is
+                            // another size, which its digest will judge.
+                            shared.wrong_size.store(true, Ordering::SeqCst);
+                            return End::Failed(e);
+                        }
                         self.pool.record_bad_bytes(m, &e);
                         shared.plan().liars.insert(m);
                         return End::Failed(e);
@@ -921,7 +1106,7 @@ impl Downloads<'_> {
                     let mut data = match pending.take() {
                         Some(c) => c,
                         None => {
-                            let others = self.pool.available().iter().any(|o| *o != m);
+                            let others = shared.available(self.pool).iter().any(|o| *o != m);
                             match self.next_chunk(&mut body, m, others).await {
                                 Ok(Some(c)) => c,
                                 Ok(None) => {
@@ -993,7 +1178,7 @@ impl Downloads<'_> {
                     // Far slower than another mirror is known to be? Give the
                     // segment back to a better one.
                     let others = || {
-                        let available = self.pool.available();
+                        let available = shared.available(self.pool);
                         let plan = shared.plan();
                         available
                             .into_iter()
