@@ -663,7 +663,7 @@ fn split(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
             Case::Aria("8", "4"),
         ),
         (
-            "… stowaway sync, format 1 (one stream)",
+            "… stowaway sync, format 1 (segments, checked whole)",
             Case::Sync(&p1, l1.iter().map(Nginx::url).collect()),
         ),
         (
@@ -672,7 +672,7 @@ fn split(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
         ),
         ("one mirror, full speed: curl", Case::Curl(full_url)),
         (
-            "… stowaway sync, format 1 (one stream)",
+            "… stowaway sync, format 1 (segments, checked whole)",
             Case::Sync(&p1, vec![full1.url()]),
         ),
         (

@@ -220,11 +220,11 @@ async fn a_chunk_a_player_waits_for_comes_first() {
         );
     }
     assert!(
-        mirror
-            .requests()
-            .iter()
-            .any(|q| q.range.as_deref() == Some(&format!("bytes={wanted}-{}", (12 << 20) - 1))),
-        "a stream of its own asked for chunk 9 to the end of its segment"
+        mirror.requests().iter().any(|q| q
+            .range
+            .as_deref()
+            .is_some_and(|r| r.starts_with(&format!("bytes={wanted}-")))),
+        "a stream of its own asked for chunk 9"
     );
 }
 

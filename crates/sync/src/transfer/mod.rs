@@ -1,17 +1,22 @@
 //! The transfer: downloading one file, resumable and verified, from
 //! whichever of its sources delivers (a signed library's mirrors, a feed's
-//! hosts). What differs between files is what checks them: a known hash
-//! (the whole-file loop here), a chunk list (`segmented`), a digest or a
-//! hash to learn (a feed's file, here too). `now` starts one at once for
-//! the player. The sources (`crate::sources`) say which files and where.
+//! hosts). What differs between files is what checks them:
+//! - a chunk list (catalog format 2): each chunk as it lands;
+//! - a known hash (format 1): the whole file at its end;
+//! - a feed's integrity digest: the whole file at its end, stored under
+//!   its own hash;
+//! - a hash to learn (a feed's file no digest checks): nothing but the
+//!   feed's word, so its bytes are never joined across sources.
 //!
-//! The file grows in `blobs/partial/` and its hash covers every byte,
-//! whichever mirrors served which part. A stream that fails, stalls, or runs
-//! far slower than the other mirrors do is continued at the same offset on
-//! the next mirror with a Range request (a mirror that ignores Range and
-//! answers 200 is read past the offset). A mismatch at the end discards the
-//! file and marks every mirror that contributed as having served bad bytes.
-//! After a crash the partial file is resumed where its bytes stop.
+//! The first three are fetched by one loop, in segments from every source
+//! at once (`segmented`: the Plan, streams, the writer thread, the journal).
+//! The last, and a feed's file of unknown size or on one host, comes from
+//! one source at a time, front to back, here (`feed_file`): a stream that
+//! fails, stalls, or runs far slower than another source does is continued
+//! at the same offset on the next with a Range request only when a digest or
+//! a learned hash will check the join; otherwise the file starts over.
+//! Small files are fetched whole, hedged. `now` starts one at once for the
+//! player. The sources (`crate::sources`) say which files and where.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -384,28 +389,6 @@ impl Downloads<'_> {
         }
     }
 
-    async fn resume(&self, w: &WantedBlob) -> Result<BlobWriter, StoreError> {
-        let store = self.engine.store().clone();
-        let (sha, size) = (w.sha256.clone(), w.size);
-        tokio::task::spawn_blocking(move || store.blobs().resume(&sha, size))
-            .await
-            .unwrap_or_else(|e| {
-                Err(StoreError::Io {
-                    path: "partial".into(),
-                    source: std::io::Error::other(e.to_string()),
-                })
-            })
-    }
-
-    /// A new partial file for `w`.
-    fn fresh(&self, w: &WantedBlob) -> Result<BlobWriter, String> {
-        self.engine
-            .store()
-            .blobs()
-            .begin(&w.sha256, w.size)
-            .map_err(|e| e.to_string())
-    }
-
     /// The chunk list of a file whose catalog gives one (format 2): kept in
     /// the index, else fetched whole from whichever mirror answers first
     /// with the bytes the catalog names (hedged, like a small blob). `None`
@@ -542,7 +525,6 @@ impl Downloads<'_> {
             return self.feed_file(w, file).await;
         }
         let sha = w.sha256.to_string();
-        let path = blob_path(&w.sha256);
         if w.size <= SMALL_BLOB && !store.blobs().partial_path(&w.sha256).exists() {
             match self.small(w).await {
                 Ok(n) => return Ok(n),
@@ -553,259 +535,7 @@ impl Downloads<'_> {
         if let Some((chunks, digests)) = self.chunk_digests(w).await {
             return self.segmented(w, chunks, digests).await;
         }
-        let mut writer = Sink::new(self.resume(w).await.map_err(|e| e.to_string())?);
-        let resumed = writer.written();
-        self.resuming(w, resumed);
-        let mut counted = resumed; // what of this blob is in `done`
-
-        let mut contributors: HashSet<usize> = HashSet::new();
-        let mut bad_for_this: HashSet<usize> = HashSet::new();
-        let mut tried: HashSet<usize> = HashSet::new();
-        let mut errors: Vec<String> = Vec::new();
-        let mut rounds = Rounds::new();
-        let mut full_restarts = 0usize;
-        let mut previous: Option<usize> = None;
-
-        loop {
-            if self.cancel.is_cancelled() {
-                return Err("cancelled".into());
-            }
-            if writer.written() == w.size {
-                let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
-                let finished = tokio::task::spawn_blocking(move || inner.finish())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                match finished {
-                    Ok(_) => return self.stored(w, previous).await,
-                    Err(e) => {
-                        warn!(blob = %sha, error = %e, "downloaded bytes do not match the hash; discarding");
-                        // A prefix from an earlier sync may be what was wrong:
-                        // blame the mirrors only when they served every byte.
-                        let blame = if full_restarts == 0 && resumed > 0 {
-                            HashSet::new()
-                        } else {
-                            contributors.clone()
-                        };
-                        for &c in &blame {
-                            self.pool
-                                .record_bad_bytes(c, "served bytes that fail verification");
-                            bad_for_this.insert(c);
-                            self.engine.emit(SyncEvent::DownloadMirrorFailed {
-                                sha256: sha.clone(),
-                                mirror: self.pool.url(c).to_owned(),
-                                error: e.to_string(),
-                                code: e.code().to_owned(),
-                            });
-                        }
-                        errors.push(e.to_string());
-                        self.done.fetch_sub(counted, Ordering::Relaxed);
-                        counted = 0;
-                        full_restarts += 1;
-                        if full_restarts > self.pool.len() {
-                            return Err(format!(
-                                "no mirror served bytes matching the hash ({})",
-                                errors.join("; ")
-                            ));
-                        }
-                        contributors.clear();
-                        tried.clear();
-                        writer = Sink::new(self.fresh(w)?);
-                        continue;
-                    }
-                }
-            }
-
-            // The next mirror: available, not tried this round, preferring
-            // those that have not served bad bytes for this blob.
-            let candidates: Vec<usize> = self
-                .pool
-                .available()
-                .into_iter()
-                .filter(|m| !tried.contains(m))
-                .collect();
-            let next = candidates
-                .iter()
-                .copied()
-                .find(|m| !bad_for_this.contains(m))
-                .or_else(|| candidates.first().copied());
-            let Some(m) = next else {
-                // Everyone was tried (or is unavailable): another round after a pause.
-                match rounds.next(self, self.pool.available().is_empty()).await {
-                    Ok(()) => {}
-                    Err(NoRound::Cancelled) => return Err("cancelled".into()),
-                    Err(NoRound::Exhausted) => {
-                        let _ = store.record_partial(&w.sha256, w.size, writer.written(), None);
-                        return Err(if errors.is_empty() {
-                            "no mirror is available".into()
-                        } else {
-                            errors.join("; ")
-                        });
-                    }
-                }
-                tried.clear();
-                continue;
-            };
-            tried.insert(m);
-            let url = self.pool.url(m).to_owned();
-            let offset = writer.written();
-            let _permit = self.pool.permit(m).await;
-            let mut body = match self.pool.open(m, &path, offset).await {
-                Ok(mut b) => {
-                    b.set_pace(Some(self.pace()));
-                    b
-                }
-                Err(e) => {
-                    debug!(blob = %sha, mirror = %url, error = %e, "mirror failed");
-                    self.engine.emit(SyncEvent::DownloadMirrorFailed {
-                        sha256: sha.clone(),
-                        mirror: url.clone(),
-                        error: e.to_string(),
-                        code: e.code().to_owned(),
-                    });
-                    errors.push(format!("{url}: {e}"));
-                    continue;
-                }
-            };
-            // The body must be the rest of exactly this blob.
-            let first = match self.skip_to(&mut body, m, offset).await {
-                Ok(c) => c,
-                Err(e) => {
-                    errors.push(format!("{url}: {e}"));
-                    continue;
-                }
-            };
-            let expected_rest = w.size - offset;
-            if let Some(rem) = body.remaining {
-                let rem = rem + first.as_ref().map_or(0, |c| c.len() as u64);
-                if rem != expected_rest {
-                    let e = format!(
-                        "announces {} bytes from offset {offset}, the catalog says {expected_rest}",
-                        rem
-                    );
-                    self.pool.record_bad_bytes(m, &e);
-                    errors.push(format!("{url}: {e}"));
-                    continue;
-                }
-            }
-            self.announce(previous, m, &sha, w, w.size, offset, &url, &errors);
-            previous = Some(m);
-
-            // Stream until done, failure, stall, slowness or cancel.
-            let started = Instant::now();
-            let mut window = RateWindow::new();
-            let mut last_event = Instant::now();
-            let mut last_checkpoint = Instant::now();
-            let mut pending = first;
-            let end = loop {
-                let chunk = match pending.take() {
-                    Some(c) => c,
-                    None => {
-                        let others = self.pool.available().iter().any(|o| *o != m);
-                        match self.next_chunk(&mut body, m, others).await {
-                            Ok(Some(c)) => c,
-                            Ok(None) => break StreamEnd::Complete,
-                            Err(end) => break end,
-                        }
-                    }
-                };
-                if let Some(l) = self.limiter {
-                    l.take(chunk.len()).await;
-                }
-                self.received
-                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                let n = chunk.len() as u64;
-                if let Err(e) = writer.write(chunk).await {
-                    if matches!(e, StoreError::TooLong { .. }) {
-                        break StreamEnd::BadBytes(format!(
-                            "more bytes than the catalog's {} (from offset {offset})",
-                            w.size
-                        ));
-                    }
-                    return Err(e.to_string());
-                }
-                contributors.insert(m);
-                self.done.fetch_add(n, Ordering::Relaxed);
-                counted += n;
-                if last_event.elapsed() >= Duration::from_millis(100) {
-                    last_event = Instant::now();
-                    self.engine.emit(SyncEvent::DownloadProgress {
-                        sha256: sha.clone(),
-                        bytes: writer.written(),
-                        size: w.size,
-                        mirror: url.clone(),
-                    });
-                }
-                // The partial's progress in the index (the writer thread
-                // makes the bytes durable every 2 s).
-                if last_checkpoint.elapsed() >= Duration::from_secs(2) {
-                    last_checkpoint = Instant::now();
-                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
-                    if self.removed_in_store(w) {
-                        break StreamEnd::Cancelled;
-                    }
-                }
-                // Far slower than another mirror is known to be? Move on.
-                let others = || {
-                    self.pool
-                        .available()
-                        .into_iter()
-                        .filter(|o| !tried.contains(o))
-                        .collect()
-                };
-                if let Some(reason) = window.slow(self, m, n, others) {
-                    break StreamEnd::Slow(reason);
-                }
-            };
-            // Progress earns another round; bytes from a stream given up as
-            // too slow (a drip would earn rounds for ever) do not.
-            let got = writer.written().saturating_sub(offset);
-            if got > 0 && !matches!(end, StreamEnd::Slow(_)) {
-                rounds.progress();
-            }
-            match end {
-                StreamEnd::Complete if writer.written() == w.size => {
-                    self.pool.record_success(m, None);
-                    self.pool.record_transfer(m, got, started.elapsed());
-                }
-                StreamEnd::Complete => {
-                    let e = MirrorError::Transfer(format!(
-                        "body ended at {} of {} bytes",
-                        writer.written(),
-                        w.size
-                    ));
-                    self.pool.record_failure(m, &e);
-                    errors.push(format!("{url}: {e}"));
-                }
-                StreamEnd::Failed(e) | StreamEnd::Slow(e) => {
-                    self.engine.emit(SyncEvent::DownloadMirrorFailed {
-                        sha256: sha.clone(),
-                        mirror: url.clone(),
-                        error: e.clone(),
-                        code: "interrupted".into(),
-                    });
-                    errors.push(format!("{url}: {e}"));
-                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
-                }
-                StreamEnd::BadBytes(e) => {
-                    self.pool.record_bad_bytes(m, &e);
-                    bad_for_this.insert(m);
-                    errors.push(format!("{url}: {e}"));
-                    if let Ok(inner) = writer.finish_writing().await {
-                        inner.discard();
-                    }
-                    self.done.fetch_sub(counted, Ordering::Relaxed);
-                    counted = 0;
-                    contributors.clear();
-                    writer = Sink::new(self.fresh(w)?);
-                }
-                StreamEnd::Cancelled => {
-                    let _ = store.record_partial(&w.sha256, w.size, writer.written(), Some(&url));
-                    return Err("cancelled".into());
-                }
-                // Planned at their exact size: the budget is settled before.
-                StreamEnd::OverBudget => return Err("over the storage budget".into()),
-            }
-        }
+        self.hashed_file(w).await
     }
 
     /// The pause before round `round` over a file's sources: a growing,

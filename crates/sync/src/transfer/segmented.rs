@@ -331,6 +331,9 @@ struct Shared<'a> {
     /// A feed's host gave the file another size than it was fetched at
     /// (the feed's length was wrong): the segments stop, nobody blamed.
     wrong_size: std::sync::atomic::AtomicBool,
+    /// A mirror whose first stream for this file sent bytes: it gets its
+    /// other streams (each mirror starts with one).
+    grow: tokio::sync::mpsc::UnboundedSender<usize>,
 }
 
 /// A feed's file this large or larger, with a digest and several hosts, is
@@ -340,10 +343,26 @@ pub(super) const FEED_SEGMENTS_FROM: u64 = 4 << 20;
 /// Why the segments of a feed's file stopped when a host gave it another size.
 const WRONG_SIZE: &str = "a host serves the file at another size than the feed declares";
 
+/// Bytes written between two notes of how far unfinished chunks are.
+const NOTE_EVERY: u64 = 64 << 10;
+
+/// Each mirror of `streams` once, in order.
+fn one_each(streams: Vec<usize>) -> Vec<usize> {
+    let mut seen = HashSet::new();
+    streams.into_iter().filter(|m| seen.insert(*m)).collect()
+}
+
+/// The source that sent the most pieces.
+fn most(served: &HashMap<usize, u64>) -> Option<usize> {
+    served.iter().max_by_key(|(_, n)| **n).map(|(m, _)| *m)
+}
+
 /// Where a file's sources have it.
 pub(super) enum Target {
     /// The same path below every mirror of the pool.
     Path(String),
+    /// That path on one mirror only.
+    PathOn(String, usize),
     /// A URL per source (pool index), for a feed's file: only these.
     Urls(HashMap<usize, url::Url>),
 }
@@ -352,8 +371,10 @@ impl Target {
     /// The sources that may be asked now, best first.
     fn available(&self, pool: &MirrorPool) -> Vec<usize> {
         let mut a = pool.available();
-        if let Target::Urls(urls) = self {
-            a.retain(|m| urls.contains_key(m));
+        match self {
+            Target::Path(_) => {}
+            Target::PathOn(_, only) => a.retain(|m| m == only),
+            Target::Urls(urls) => a.retain(|m| urls.contains_key(m)),
         }
         a
     }
@@ -411,9 +432,10 @@ impl Downloads<'_> {
             .map_err(|e| e.to_string())?
         };
         let (partial, hasher) = opened;
-        let (partial, hasher, by) = self
+        let (partial, hasher, served) = self
             .fetch_segments(w, partial, hasher, Target::Path(blob_path(&w.sha256)))
             .await?;
+        let by = most(&served);
         let whole_hash = hasher.is_some();
         let finished = tokio::task::spawn_blocking(move || {
             let mut hasher = hasher;
@@ -484,14 +506,14 @@ impl Downloads<'_> {
     /// with the writer (each piece at its place, each chunk checked when
     /// whole, the journal) and, when given, the file's own hash in order on
     /// threads of their own. Returns the complete partial, the hasher and
-    /// the source that sent the most.
+    /// how many pieces each source sent.
     async fn fetch_segments(
         &self,
         w: &WantedBlob,
         mut partial: ChunkedPartial,
         mut hasher: Option<PrefixHasher>,
         target: Target,
-    ) -> Result<(ChunkedPartial, Option<PrefixHasher>, Option<usize>), String> {
+    ) -> Result<(ChunkedPartial, Option<PrefixHasher>, HashMap<usize, u64>), String> {
         let store = self.engine.store().clone();
         let chunk_size = partial.chunk_size();
         // The media server may serve its newest checked chunks while this
@@ -508,6 +530,7 @@ impl Downloads<'_> {
 
         // The writer: writes pieces, checks whole chunks, keeps the journal.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(4 * MAX_STREAMS);
+        let (grow, mut grown) = tokio::sync::mpsc::unbounded_channel::<usize>();
         let (vtx, mut verdicts) = tokio::sync::mpsc::unbounded_channel::<Verdict>();
         let (htx, hrx) = std::sync::mpsc::channel::<u64>();
         let _ = htx.send(prefix);
@@ -516,9 +539,10 @@ impl Downloads<'_> {
             let mut synced = std::time::Instant::now();
             // Bytes written since the journal last said how far unfinished
             // chunks are: a kill loses at most these (checked chunks are
-            // recorded as they check), so they stay under half a chunk.
+            // recorded as they check), so they stay under 64 KiB: a sync
+            // killed again and again still gains what it received.
             let mut unnoted = 0u64;
-            let note_every = u64::from(chunk_size / 2);
+            let note_every = NOTE_EVERY.min(u64::from(chunk_size / 2));
             while let Some((index, at, bytes, mirror)) = rx.blocking_recv() {
                 unnoted += bytes.len() as u64;
                 match partial.write(index, at, &bytes, mirror as u32) {
@@ -583,14 +607,17 @@ impl Downloads<'_> {
             tx,
             arrived: AtomicU64::new(0),
             wrong_size: Default::default(),
+            grow,
         };
-        let outcome = self.run_streams(&shared, &mut verdicts, resumed).await;
+        let outcome = self
+            .run_streams(&shared, &mut verdicts, &mut grown, resumed)
+            .await;
         let arrived = shared.arrived.load(Ordering::Relaxed);
         drop(shared);
         let partial = writer.await.map_err(|e| e.to_string())?;
         let hasher = hashing.await.map_err(|e| e.to_string())?;
-        let (partial, hasher, by) = match (outcome, partial, hasher) {
-            (Ok(by), (p, true), Ok(h)) => (p, h, by),
+        let (partial, hasher, served) = match (outcome, partial, hasher) {
+            (Ok(served), (p, true), Ok(h)) => (p, h, served),
             (Err(e), _, _) if e == WRONG_SIZE => {
                 // Nothing of it is of use at this size.
                 self.done.fetch_sub(resumed + arrived, Ordering::Relaxed);
@@ -606,7 +633,113 @@ impl Downloads<'_> {
                 });
             }
         };
-        Ok((partial, hasher, by))
+        Ok((partial, hasher, served))
+    }
+
+    /// Downloads `w`, which has no chunk list (catalog format 1), in
+    /// segments from every healthy mirror at once. The pieces are not
+    /// checked as they land; the whole file is, against the catalog's hash,
+    /// at its end. A copy that fails is not kept. A mirror is blamed only
+    /// when it sent every byte of it (and not for a prefix an earlier run
+    /// left); a copy joined from several mirrors blames none, and the file
+    /// is then fetched from one mirror at a time, so the one that lies is
+    /// the one caught.
+    pub(super) async fn hashed_file(&self, w: &WantedBlob) -> Result<u64, String> {
+        let store = self.engine.store().clone();
+        let path = blob_path(&w.sha256);
+        // After a joined copy failed: one mirror at a time, each once.
+        let mut alone: Option<usize> = None;
+        let mut tried_alone: HashSet<usize> = HashSet::new();
+        let mut blamed: HashSet<usize> = HashSet::new();
+        let mut errors: Vec<String> = Vec::new();
+        let mut fresh = false;
+        let mut first = true;
+        loop {
+            let opened = {
+                let (store, sha, size) = (store.clone(), w.sha256.clone(), w.size);
+                tokio::task::spawn_blocking(move || {
+                    let blobs = store.blobs();
+                    if fresh {
+                        let _ = std::fs::remove_file(blobs.partial_path(&sha));
+                        let _ = std::fs::remove_file(blobs.chunk_journal_path(&sha));
+                    }
+                    let p = blobs.open_segments(&sha, size, CHUNK_SIZE)?;
+                    let h = p.prefix_hasher()?;
+                    Ok::<_, StoreError>((p, h))
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+            };
+            let (partial, hasher) = opened;
+            let earlier = partial.done_bytes() > 0;
+            let target = match alone {
+                Some(m) => Target::PathOn(path.clone(), m),
+                None => Target::Path(path.clone()),
+            };
+            let (partial, hasher, served) = self
+                .fetch_segments(w, partial, Some(hasher), target)
+                .await?;
+            let Some(mut hasher) = hasher else {
+                return Err("the file's hash was not taken".into());
+            };
+            let finished = {
+                let (sha, size) = (w.sha256.clone(), w.size);
+                tokio::task::spawn_blocking(move || {
+                    hasher.hash_to(size)?;
+                    partial.finish_unknown(hasher, move |_, actual, n| {
+                        if *actual == sha && n == size {
+                            Ok(())
+                        } else {
+                            Err(format!("hash mismatch: the bytes hash to {actual}"))
+                        }
+                    })
+                })
+                .await
+                .map_err(|e| e.to_string())?
+            };
+            let e = match finished {
+                Ok(_) => return self.stored(w, most(&served)).await,
+                Err(e) => e,
+            };
+            self.done.fetch_sub(w.size, Ordering::Relaxed);
+            warn!(blob = %w.sha256, error = %e, "downloaded bytes do not match the hash; discarding");
+            errors.push(e.to_string());
+            fresh = true;
+            // A prefix from an earlier run may be what was wrong: once more
+            // from nothing, blaming no one.
+            if std::mem::take(&mut first) && earlier {
+                continue;
+            }
+            if let [m] = served.keys().copied().collect::<Vec<_>>()[..] {
+                let reason = "served bytes that fail verification";
+                self.pool.record_bad_bytes(m, reason);
+                blamed.insert(m);
+                self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                    sha256: w.sha256.to_string(),
+                    mirror: self.pool.url(m).to_owned(),
+                    error: e.to_string(),
+                    code: "hash_mismatch".into(),
+                });
+            }
+            alone = self
+                .pool
+                .available()
+                .into_iter()
+                .find(|m| !blamed.contains(m) && !tried_alone.contains(m));
+            match alone {
+                Some(m) => {
+                    tried_alone.insert(m);
+                }
+                None => {
+                    let _ = store.remove_partial(&w.sha256);
+                    return Err(format!(
+                        "no mirror served bytes matching the hash ({})",
+                        errors.join("; ")
+                    ));
+                }
+            }
+        }
     }
 
     /// Downloads a feed's file in segments from several of its hosts at
@@ -643,7 +776,7 @@ impl Downloads<'_> {
             .fetch_segments(w, partial, Some(hasher), Target::Urls(hosts.clone()))
             .await;
         let (partial, hasher, by) = match fetched {
-            Ok(f) => f,
+            Ok((p, h, served)) => (p, h, most(&served)),
             Err(e) if e == WRONG_SIZE => {
                 // What came is of no use at this size.
                 let blobs = store.blobs();
@@ -746,8 +879,9 @@ impl Downloads<'_> {
         &self,
         shared: &Shared<'_>,
         verdicts: &mut tokio::sync::mpsc::UnboundedReceiver<Verdict>,
+        grown: &mut tokio::sync::mpsc::UnboundedReceiver<usize>,
         resumed: u64,
-    ) -> Result<Option<usize>, String> {
+    ) -> Result<HashMap<usize, u64>, String> {
         let w = shared.w;
         let sha = w.sha256.to_string();
         let mut streams = FuturesUnordered::new();
@@ -777,9 +911,12 @@ impl Downloads<'_> {
         };
         let mut urgent_streams = FuturesUnordered::new();
         if shared.plan().complete() {
-            return Ok(None);
+            return Ok(HashMap::new());
         }
-        let first = self.streams(&shared.target);
+        // One stream on each mirror first: a mirror gets its others once
+        // that one sends bytes (a mirror that does not answer, refuses with
+        // 429 or stalls then holds one stream's chunks, not four).
+        let first = one_each(self.streams(&shared.target));
         if let Some(&m) = first.first() {
             self.engine.emit(SyncEvent::DownloadStarted {
                 sha256: sha.clone(),
@@ -796,7 +933,7 @@ impl Downloads<'_> {
         }
         loop {
             if shared.plan().complete() {
-                return Ok(served.iter().max_by_key(|(_, n)| **n).map(|(m, _)| *m));
+                return Ok(served);
             }
             if streams.is_empty() && urgent_streams.is_empty() && shared.plan().missing() > 0 {
                 // Every stream stopped with chunks still missing: another
@@ -818,8 +955,7 @@ impl Downloads<'_> {
                 left.clear();
                 on.clear();
                 let liars = shared.plan().liars.clone();
-                let mut mirrors: Vec<usize> = self
-                    .streams(&shared.target)
+                let mut mirrors: Vec<usize> = one_each(self.streams(&shared.target))
                     .into_iter()
                     .filter(|m| !liars.contains(m))
                     .collect();
@@ -929,9 +1065,27 @@ impl Downloads<'_> {
                             }
                         }
                     }
+                    // Its files gone with it (removed in another process):
+                    // cancelled, not failed.
+                    Verdict::Failed(_) if self.removed_in_store(w) => {
+                        return Err("cancelled".into())
+                    }
                     Verdict::Failed(e) => return Err(e.to_string()),
                     },
                 },
+                Some(m) = grown.recv() => {
+                    let liars = shared.plan().liars.clone();
+                    while !liars.contains(&m)
+                        && !left.contains(&m)
+                        && on.get(&m).copied().unwrap_or(0) < PER_MIRROR
+                        && streams.len() < MAX_STREAMS
+                        && shared.plan().missing() > 0
+                    {
+                        *on.entry(m).or_default() += 1;
+                        streams.push(spawn(m, next_id));
+                        next_id += 1;
+                    }
+                }
                 Some((id, m, end)) = urgent_streams.next() => {
                     if let End::Failed(e) | End::Slow(e) = end {
                         debug!(blob = %sha, stream = id, mirror = %self.pool.url(m), error = %e, "urgent stream stopped");
@@ -1012,6 +1166,7 @@ impl Downloads<'_> {
     ) -> End {
         let size = shared.w.size;
         let mut first = true;
+        let mut first_bytes = !urgent;
         'segments: loop {
             *at = 0;
             let Some((start, _, skip)) = shared.plan().take(id) else {
@@ -1041,16 +1196,29 @@ impl Downloads<'_> {
                 };
                 let offset = i as u64 * shared.chunk + *at;
                 let end_offset = (end as u64 * shared.chunk).min(size);
+                // With another mirror to go to, one that does not answer
+                // within twice the hedge delay gives its chunks back.
+                let answer_within = if shared.available(self.pool).iter().any(|o| *o != m) {
+                    (self.pool.hedge_delay() * 2).max(Duration::from_millis(300))
+                } else {
+                    Duration::from_secs(3600)
+                };
                 let opened = tokio::select! {
-                    b = async {
+                    b = tokio::time::timeout(answer_within, async {
                         match &shared.target {
-                            Target::Path(path) => self.pool.open_range(m, path, offset, end_offset).await,
+                            Target::Path(path) | Target::PathOn(path, _) => {
+                                self.pool.open_range(m, path, offset, end_offset).await
+                            }
                             Target::Urls(urls) => match urls.get(&m) {
                                 Some(url) => self.pool.open_url(m, url, offset, Some(end_offset)).await,
                                 None => Err(MirrorError::Transfer("not a source of this file".into())),
                             },
                         }
-                    } => b,
+                    }) => b.unwrap_or_else(|_| {
+                        let e = MirrorError::Stalled(answer_within);
+                        self.pool.record_failure(m, &e);
+                        Err(e)
+                    }),
                     () = self.cancel.cancelled() => return End::Cancelled,
                 };
                 let mut body = match opened {
@@ -1139,6 +1307,9 @@ impl Downloads<'_> {
                         }
                         *at += n;
                         got += n;
+                        if std::mem::take(&mut first_bytes) {
+                            let _ = shared.grow.send(m);
+                        }
                         self.done.fetch_add(n, Ordering::Relaxed);
                         shared.arrived.fetch_add(n, Ordering::Relaxed);
                         if *at < shared.chunk_len(i) {
