@@ -490,7 +490,14 @@ impl Arriving {
         let state = tokio::task::spawn_blocking(move || {
             let starting = st.is_starting(&sha);
             let partial = st.blobs().partial_path(&sha);
-            let len = std::fs::metadata(&partial).map_or(0, |m| m.len());
+            // A partial fetched in segments (a journal beside it: another
+            // library's download of the same file, say) has holes where
+            // nothing came yet: it is not played from the front.
+            let len = if st.blobs().chunk_journal_path(&sha).exists() {
+                0
+            } else {
+                std::fs::metadata(&partial).map_or(0, |m| m.len())
+            };
             let key = ItemKey {
                 library: &k.0,
                 collection: &k.1,

@@ -865,8 +865,13 @@ impl Downloads<'_> {
             && w.size >= segmented::FEED_SEGMENTS_FROM
             && size.is_none_or(|n| n == w.size)
         {
-            if let Some(n) = self.feed_segments(w, &file, role, hosts).await? {
-                return Ok(n);
+            match self.feed_segments(w, &file, role, hosts).await {
+                Ok(Some(n)) => return Ok(n),
+                Ok(None) => {}
+                Err(e) if self.cancel.is_cancelled() => return Err(e),
+                // The hosts did not give the segments (a wrong length, a
+                // host that refuses ranges…): one at a time, below.
+                Err(e) => debug!(file = %label, error = %e, "segments from several hosts failed"),
             }
         }
         // A partial left in segments has holes: it is not continued front

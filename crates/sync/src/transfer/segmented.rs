@@ -120,6 +120,11 @@ impl Plan {
         }
     }
 
+    /// Segments of one request each (see [`REQUEST`]), taken lowest first.
+    pub(crate) fn in_order(&mut self) {
+        self.segment_len = self.segment_len.min(REQUEST);
+    }
+
     /// A player waits for chunk `c`: whether a stream should be started for
     /// it (it is neither in, nor on its way, nor being received).
     pub(crate) fn prioritise(&mut self, c: usize) -> bool {
@@ -334,6 +339,12 @@ struct Shared<'a> {
     /// A mirror whose first stream for this file sent bytes: it gets its
     /// other streams (each mirror starts with one).
     grow: tokio::sync::mpsc::UnboundedSender<usize>,
+    /// Bytes each source handed to the writer in this run (any piece, not
+    /// only a chunk's last): who made the copy.
+    sent_by: Mutex<HashMap<usize, u64>>,
+    /// Set when a stream finds nothing left to take: from then on, streams
+    /// waiting for an unproven mirror's first answer give their chunks up.
+    endgame: tokio::sync::watch::Sender<bool>,
 }
 
 /// A feed's file this large or larger, with a digest and several hosts, is
@@ -342,6 +353,10 @@ pub(super) const FEED_SEGMENTS_FROM: u64 = 4 << 20;
 
 /// Why the segments of a feed's file stopped when a host gave it another size.
 const WRONG_SIZE: &str = "a host serves the file at another size than the feed declares";
+
+/// How long a stream waits for an unproven mirror's first answer before the
+/// end game may take its chunks.
+const ENDGAME_GRACE: Duration = Duration::from_millis(100);
 
 /// Bytes written between two notes of how far unfinished chunks are.
 const NOTE_EVERY: u64 = 64 << 10;
@@ -506,7 +521,7 @@ impl Downloads<'_> {
     /// with the writer (each piece at its place, each chunk checked when
     /// whole, the journal) and, when given, the file's own hash in order on
     /// threads of their own. Returns the complete partial, the hasher and
-    /// how many pieces each source sent.
+    /// how many bytes each source sent in this run.
     async fn fetch_segments(
         &self,
         w: &WantedBlob,
@@ -521,11 +536,17 @@ impl Downloads<'_> {
         let _arriving = super::Arriving::new(&store, &w.sha256);
         let resumed = partial.done_bytes();
         self.resuming(w, resumed);
-        let plan = Plan::new(
+        let mut plan = Plan::new(
             partial.present(),
             &partial.held_chunks(),
             self.streams(&target).len(),
         );
+        if hasher.is_some() {
+            // The file's own hash follows the pieces in order: segments of
+            // one request each, lowest first, so what is in stays close to
+            // a prefix and little is left to hash when the last piece lands.
+            plan.in_order();
+        }
         let prefix = partial.contiguous();
 
         // The writer: writes pieces, checks whole chunks, keeps the journal.
@@ -608,24 +629,30 @@ impl Downloads<'_> {
             arrived: AtomicU64::new(0),
             wrong_size: Default::default(),
             grow,
+            sent_by: Default::default(),
+            endgame: tokio::sync::watch::Sender::new(false),
         };
         let outcome = self
             .run_streams(&shared, &mut verdicts, &mut grown, resumed)
             .await;
         let arrived = shared.arrived.load(Ordering::Relaxed);
+        let sent_by =
+            std::mem::take(&mut *shared.sent_by.lock().unwrap_or_else(|p| p.into_inner()));
         drop(shared);
         let partial = writer.await.map_err(|e| e.to_string())?;
         let hasher = hashing.await.map_err(|e| e.to_string())?;
         let (partial, hasher, served) = match (outcome, partial, hasher) {
-            (Ok(served), (p, true), Ok(h)) => (p, h, served),
+            (Ok(_), (p, true), Ok(h)) => (p, h, sent_by),
             (Err(e), _, _) if e == WRONG_SIZE => {
                 // Nothing of it is of use at this size.
                 self.done.fetch_sub(resumed + arrived, Ordering::Relaxed);
                 return Err(e);
             }
             (outcome, (p, _), h) => {
-                // What is on disk now, for the next run.
+                // What is on disk now, for the next run (which counts it as
+                // present again when it resumes).
                 let _ = store.record_partial(&w.sha256, w.size, p.done_bytes(), None);
+                self.done.fetch_sub(resumed + arrived, Ordering::Relaxed);
                 return Err(match (outcome, h) {
                     (Err(e), _) => e,
                     (_, Err(e)) => e.to_string(),
@@ -677,9 +704,29 @@ impl Downloads<'_> {
                 Some(m) => Target::PathOn(path.clone(), m),
                 None => Target::Path(path.clone()),
             };
-            let (partial, hasher, served) = self
-                .fetch_segments(w, partial, Some(hasher), target)
-                .await?;
+            let fetched = self.fetch_segments(w, partial, Some(hasher), target).await;
+            let (partial, hasher, served) = match fetched {
+                Ok(f) => f,
+                // One mirror at a time, and that one failed (not a bad
+                // copy): the next, keeping what came.
+                Err(e) if alone.is_some() && !self.cancel.is_cancelled() => {
+                    errors.push(e);
+                    fresh = false;
+                    alone = self
+                        .pool
+                        .available()
+                        .into_iter()
+                        .find(|m| !blamed.contains(m) && !tried_alone.contains(m));
+                    match alone {
+                        Some(m) => {
+                            tried_alone.insert(m);
+                            continue;
+                        }
+                        None => return Err(errors.join("; ")),
+                    }
+                }
+                Err(e) => return Err(e),
+            };
             let Some(mut hasher) = hasher else {
                 return Err("the file's hash was not taken".into());
             };
@@ -700,7 +747,13 @@ impl Downloads<'_> {
             };
             let e = match finished {
                 Ok(_) => return self.stored(w, most(&served)).await,
-                Err(e) => e,
+                // Refused by the check: a bad copy. Anything else (the disk)
+                // is no mirror's doing.
+                Err(e @ StoreError::Unverified(_)) => e,
+                Err(e) => {
+                    let _ = store.record_partial(&w.sha256, w.size, 0, None);
+                    return Err(e.to_string());
+                }
             };
             self.done.fetch_sub(w.size, Ordering::Relaxed);
             warn!(blob = %w.sha256, error = %e, "downloaded bytes do not match the hash; discarding");
@@ -982,7 +1035,20 @@ impl Downloads<'_> {
                         return Err(WRONG_SIZE.into());
                     }
                     let reason = match end {
-                        End::Done => continue,
+                        End::Done => {
+                            // A mirror that sent bytes has nothing left to
+                            // take: a stream still waiting for another's first
+                            // answer gives its chunks up.
+                            let proven = shared
+                                .sent_by
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .contains_key(&m);
+                            if proven && !shared.plan().complete() {
+                                shared.endgame.send_replace(true);
+                            }
+                            continue;
+                        }
                         End::Cancelled => return Err("cancelled".into()),
                         End::Failed(e) | End::Slow(e) => e,
                         End::Liar => "served bytes that fail their check".into(),
@@ -1089,6 +1155,10 @@ impl Downloads<'_> {
                 Some((id, m, end)) = urgent_streams.next() => {
                     if let End::Failed(e) | End::Slow(e) = end {
                         debug!(blob = %sha, stream = id, mirror = %self.pool.url(m), error = %e, "urgent stream stopped");
+                        left.insert(m);
+                        if shared.wrong_size.load(Ordering::SeqCst) {
+                            return Err(WRONG_SIZE.into());
+                        }
                     }
                 }
                 _ = tick.tick() => {
@@ -1196,12 +1266,35 @@ impl Downloads<'_> {
                 };
                 let offset = i as u64 * shared.chunk + *at;
                 let end_offset = (end as u64 * shared.chunk).min(size);
-                // With another mirror to go to, one that does not answer
-                // within twice the hedge delay gives its chunks back.
-                let answer_within = if shared.available(self.pool).iter().any(|o| *o != m) {
-                    (self.pool.hedge_delay() * 2).max(Duration::from_millis(300))
-                } else {
-                    Duration::from_secs(3600)
+                // With another (honest) mirror to go to, a request waits for
+                // its headers at most: the stall timeout on a mirror that sent
+                // bytes of this file already; on one that has not, 0.5 s (or
+                // twice the hedge delay, or three times its own latency), and
+                // less in the end game. Never a player's urgent stream.
+                let (answer_within, unproven) = {
+                    let liars = shared.plan().liars.clone();
+                    let others = shared
+                        .available(self.pool)
+                        .iter()
+                        .any(|o| *o != m && !liars.contains(o));
+                    let proven = shared
+                        .sent_by
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .contains_key(&m);
+                    if !others || urgent {
+                        (Duration::from_secs(3600), false)
+                    } else if proven {
+                        (self.stall_timeout, false)
+                    } else {
+                        let own = self.pool.health(m).latency_ms.map_or(Duration::ZERO, |ms| {
+                            Duration::from_secs_f64(ms * 3.0 / 1000.0)
+                        });
+                        let wait = (self.pool.hedge_delay() * 2)
+                            .max(own)
+                            .max(Duration::from_millis(500));
+                        (wait, true)
+                    }
                 };
                 let opened = tokio::select! {
                     b = tokio::time::timeout(answer_within, async {
@@ -1215,16 +1308,36 @@ impl Downloads<'_> {
                             },
                         }
                     }) => b.unwrap_or_else(|_| {
-                        let e = MirrorError::Stalled(answer_within);
-                        self.pool.record_failure(m, &e);
-                        Err(e)
+                        // Slow, not failed: its circuit is not opened for it
+                        // (a loaded machine or a distant mirror is no fault).
+                        self.pool.record_slow(m, answer_within);
+                        Err(MirrorError::Stalled(answer_within))
                     }),
+                    // The end game: every other stream has nothing left to
+                    // take, and this one has not been answered yet.
+                    _ = async {
+                        // Not at once: a mirror asked a moment ago is given
+                        // the time a request takes.
+                        tokio::time::sleep(ENDGAME_GRACE).await;
+                        let mut endgame = shared.endgame.subscribe();
+                        let _ = endgame.wait_for(|e| *e).await;
+                    }, if unproven => {
+                        self.pool.record_slow(m, answer_within);
+                        return End::Failed("no answer while the rest of the file came".into());
+                    }
                     () = self.cancel.cancelled() => return End::Cancelled,
                 };
                 let mut body = match opened {
                     Ok(mut b) => {
                         b.set_pace(Some(self.pace()));
                         b
+                    }
+                    // A feed's file shorter than its declared length.
+                    Err(MirrorError::Status { status: 416, .. })
+                        if matches!(shared.target, Target::Urls(_)) =>
+                    {
+                        shared.wrong_size.store(true, Ordering::SeqCst);
+                        return End::Failed(WRONG_SIZE.into());
                     }
                     Err(e) => return End::Failed(e.to_string()),
                 };
@@ -1307,6 +1420,12 @@ impl Downloads<'_> {
                         }
                         *at += n;
                         got += n;
+                        *shared
+                            .sent_by
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .entry(m)
+                            .or_default() += n;
                         if std::mem::take(&mut first_bytes) {
                             let _ = shared.grow.send(m);
                         }
