@@ -663,6 +663,29 @@ impl Downloads<'_> {
         Ok((partial, hasher, served))
     }
 
+    /// The partial of `w` in pieces nothing checks (from nothing when
+    /// `fresh`), and the hasher of its whole, in order.
+    async fn open_unchecked(
+        &self,
+        w: &WantedBlob,
+        fresh: bool,
+    ) -> Result<(ChunkedPartial, PrefixHasher), String> {
+        let (store, key, size) = (self.engine.store().clone(), w.sha256.clone(), w.size);
+        tokio::task::spawn_blocking(move || {
+            let blobs = store.blobs();
+            if fresh {
+                let _ = std::fs::remove_file(blobs.partial_path(&key));
+                let _ = std::fs::remove_file(blobs.chunk_journal_path(&key));
+            }
+            let p = blobs.open_segments(&key, size, CHUNK_SIZE)?;
+            let h = p.prefix_hasher()?;
+            Ok::<_, StoreError>((p, h))
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+    }
+
     /// Downloads `w`, which has no chunk list (catalog format 1), in
     /// segments from every healthy mirror at once. The pieces are not
     /// checked as they land; the whole file is, against the catalog's hash,
@@ -682,23 +705,7 @@ impl Downloads<'_> {
         let mut fresh = false;
         let mut first = true;
         loop {
-            let opened = {
-                let (store, sha, size) = (store.clone(), w.sha256.clone(), w.size);
-                tokio::task::spawn_blocking(move || {
-                    let blobs = store.blobs();
-                    if fresh {
-                        let _ = std::fs::remove_file(blobs.partial_path(&sha));
-                        let _ = std::fs::remove_file(blobs.chunk_journal_path(&sha));
-                    }
-                    let p = blobs.open_segments(&sha, size, CHUNK_SIZE)?;
-                    let h = p.prefix_hasher()?;
-                    Ok::<_, StoreError>((p, h))
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
-            };
-            let (partial, hasher) = opened;
+            let (partial, hasher) = self.open_unchecked(w, fresh).await?;
             let earlier = partial.done_bytes() > 0;
             let target = match alone {
                 Some(m) => Target::PathOn(path.clone(), m),
@@ -812,18 +819,7 @@ impl Downloads<'_> {
     ) -> Result<Option<u64>, String> {
         let store = self.engine.store().clone();
         let size = w.size;
-        let opened = {
-            let (store, key) = (store.clone(), w.sha256.clone());
-            tokio::task::spawn_blocking(move || {
-                let p = store.blobs().open_segments(&key, size, CHUNK_SIZE)?;
-                let h = p.prefix_hasher()?;
-                Ok::<_, StoreError>((p, h))
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
-        };
-        let (partial, hasher) = opened;
+        let (partial, hasher) = self.open_unchecked(w, false).await?;
         debug!(file = %w.label, hosts = hosts.len(), "a feed's file in segments from several hosts");
         let fetched = self
             .fetch_segments(w, partial, Some(hasher), Target::Urls(hosts.clone()))
