@@ -287,37 +287,6 @@ enum StreamEnd {
     OverBudget,
 }
 
-/// What the copy of a feed file being written holds, since it last
-/// started from nothing.
-struct FeedCopy {
-    /// Its bytes counted in `done`.
-    counted: u64,
-    /// Every byte came from the enclosure's own address (a resumed prefix
-    /// of unknown origin does not count).
-    primary_only: bool,
-    /// The sources that served its bytes.
-    contributors: HashSet<usize>,
-    /// It began with a prefix an earlier run left.
-    earlier_prefix: bool,
-}
-
-impl FeedCopy {
-    fn new(resumed: u64) -> FeedCopy {
-        FeedCopy {
-            counted: resumed,
-            primary_only: resumed == 0,
-            contributors: HashSet::new(),
-            earlier_prefix: resumed > 0,
-        }
-    }
-
-    /// Its bytes are thrown away: the next start from nothing.
-    fn start_over(&mut self, done: &AtomicU64) {
-        done.fetch_sub(self.counted, Ordering::Relaxed);
-        *self = FeedCopy::new(0);
-    }
-}
-
 /// The storage budget while files arrive. A file is planned at the size the
 /// catalog or feed declares; a feed's declared length is advice (or absent:
 /// 0 bytes), so every byte past it is charged here as it arrives, and a
@@ -942,7 +911,13 @@ impl Downloads<'_> {
             });
         }
         self.done.fetch_add(resumed, Ordering::Relaxed);
-        let mut copy = FeedCopy::new(resumed);
+        let mut counted = resumed;
+        // Every byte so far came from the enclosure's own address (a resumed
+        // prefix of unknown origin does not count).
+        let mut primary_only = resumed == 0;
+        // Who served the bytes since the file last started from nothing.
+        let mut contributors: HashSet<usize> = HashSet::new();
+        let mut earlier_prefix = resumed > 0;
         let mut errors: Vec<String> = Vec::new();
         let mut bad: HashSet<usize> = HashSet::new();
         let mut previous: Option<usize> = None;
@@ -980,7 +955,11 @@ impl Downloads<'_> {
                     if let Ok(inner) = writer.finish_writing().await {
                         inner.discard();
                     }
-                    copy.start_over(self.done);
+                    self.done.fetch_sub(counted, Ordering::Relaxed);
+                    counted = 0;
+                    primary_only = true;
+                    contributors.clear();
+                    earlier_prefix = false;
                     writer = Sink::new(open_writer(true).await?);
                 }
                 // A partial that is already whole (the last sync stopped
@@ -1095,10 +1074,10 @@ impl Downloads<'_> {
                             }
                             return Err(e.to_string());
                         }
-                        copy.primary_only &= url.as_str() == primary;
-                        copy.contributors.insert(m);
+                        primary_only &= url.as_str() == primary;
+                        contributors.insert(m);
                         self.done.fetch_add(n, Ordering::Relaxed);
-                        copy.counted += n;
+                        counted += n;
                         if last_event.elapsed() >= Duration::from_millis(100) {
                             last_event = Instant::now();
                             self.engine.emit(SyncEvent::DownloadProgress {
@@ -1164,7 +1143,7 @@ impl Downloads<'_> {
                         // With no digest, what the enclosure's address serves
                         // whole is the publisher's word and may replace what
                         // was learned; a copy from anywhere else must match.
-                        let relearn = file.integrity.is_empty() && copy.primary_only;
+                        let relearn = file.integrity.is_empty() && primary_only;
                         let finished = self
                             .finish_feed_file(
                                 writer,
@@ -1192,15 +1171,15 @@ impl Downloads<'_> {
                                 self.engine.emit(SyncEvent::DownloadFinished {
                                     sha256: label.clone(),
                                     mirror: url.to_string(),
-                                    size: copy.counted,
+                                    size: counted,
                                 });
-                                return Ok(copy.counted);
+                                return Ok(counted);
                             }
                             Err(StoreError::Unwanted) => return Err(self.removed_elsewhere()),
                             Err(e) => {
                                 warn!(file = %label, source = %url, error = %e, "feed file failed verification; discarded");
                                 // Blame the source only if it served every byte.
-                                if !copy.earlier_prefix && copy.contributors.len() == 1 {
+                                if !earlier_prefix && contributors.len() == 1 {
                                     self.pool.record_bad_bytes(m, &e.to_string());
                                 }
                                 bad.insert(m);
@@ -1211,7 +1190,11 @@ impl Downloads<'_> {
                                     code: e.code().to_owned(),
                                 });
                                 errors.push(format!("{url}: {e}"));
-                                copy.start_over(self.done);
+                                self.done.fetch_sub(counted, Ordering::Relaxed);
+                                counted = 0;
+                                primary_only = true;
+                                contributors.clear();
+                                earlier_prefix = false;
                                 writer = Sink::new(open_writer(true).await?);
                             }
                         }
@@ -1238,7 +1221,11 @@ impl Downloads<'_> {
                         if let Ok(inner) = writer.finish_writing().await {
                             inner.discard();
                         }
-                        copy.start_over(self.done);
+                        self.done.fetch_sub(counted, Ordering::Relaxed);
+                        counted = 0;
+                        primary_only = true;
+                        contributors.clear();
+                        earlier_prefix = false;
                         writer = Sink::new(open_writer(true).await?);
                     }
                     StreamEnd::Cancelled => {
@@ -1256,14 +1243,13 @@ impl Downloads<'_> {
                             inner.discard();
                         }
                         let _ = store.remove_partial(&w.sha256);
-                        self.done.fetch_sub(copy.counted, Ordering::Relaxed);
+                        self.done.fetch_sub(counted, Ordering::Relaxed);
                         if let Some(b) = self.budget {
                             b.stop(w);
                         }
-                        warn!(file = %label, bytes = copy.counted, "stopped: the file is larger than the storage budget has room for");
+                        warn!(file = %label, bytes = counted, "stopped: the file is larger than the storage budget has room for");
                         return Err(format!(
-                            "stopped at {} bytes: larger than the storage budget has room for",
-                            copy.counted
+                            "stopped at {counted} bytes: larger than the storage budget has room for"
                         ));
                     }
                 }

@@ -154,9 +154,20 @@ impl Plan {
                     .segments
                     .iter()
                     .find(|(_, g)| g.next < c && c < g.end)
-                    .map(|(v, _)| *v);
-                if let Some(v) = victim {
-                    return Some(self.split(v, c, s));
+                    .map(|(v, g)| (*v, g.end));
+                if let Some((v, end)) = victim {
+                    if let Some(g) = self.segments.get_mut(&v) {
+                        g.end = c;
+                    }
+                    self.segments.insert(
+                        s,
+                        Segment {
+                            next: c,
+                            end,
+                            asked: c,
+                        },
+                    );
+                    return Some((c, end, 0));
                 }
             }
             if self.chunks.get(c) == Some(&State::Missing) {
@@ -177,24 +188,19 @@ impl Plan {
             .max_by_key(|(v, g)| (unasked(g), std::cmp::Reverse(**v)))?;
         let from = seg.asked.max(seg.next);
         let mid = from + (unasked(seg) / 2).max(1);
-        Some(self.split(victim, mid, s))
-    }
-
-    /// Stream `s` takes `victim`'s segment from chunk `at` to its end.
-    fn split(&mut self, victim: usize, at: usize, s: usize) -> (usize, usize, u64) {
-        let end = self.segments.get(&victim).map_or(at, |g| g.end);
-        if let Some(g) = self.segments.get_mut(&victim) {
-            g.end = at;
+        let end = seg.end;
+        if let Some(v) = self.segments.get_mut(&victim) {
+            v.end = mid;
         }
         self.segments.insert(
             s,
             Segment {
-                next: at,
+                next: mid,
                 end,
-                asked: at,
+                asked: mid,
             },
         );
-        (at, end, 0)
+        Some((mid, end, 0))
     }
 
     /// A segment for stream `s`: the run of missing chunks from `start`.
