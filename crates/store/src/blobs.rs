@@ -316,6 +316,19 @@ impl BlobWriter {
             .map_err(|e| StoreError::io(&self.partial, e))
     }
 
+    /// Starts over from nothing in the same partial file (a file whose
+    /// bytes may not be joined across responses, after an interruption).
+    pub fn restart(&mut self) -> Result<(), StoreError> {
+        use std::io::Seek;
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.seek(io::SeekFrom::Start(0)).map(|_| ()))
+            .map_err(|e| StoreError::io(&self.partial, e))?;
+        self.hasher = Hasher::new();
+        self.written = 0;
+        Ok(())
+    }
+
     /// Removes the partial file.
     pub fn discard(self) {
         let _ = fs::remove_file(&self.partial);

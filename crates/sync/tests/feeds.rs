@@ -820,6 +820,59 @@ async fn a_whole_partial_file_is_finished_without_a_request() {
     );
 }
 
+/// A chapters file that keeps coming past the largest a chapters file may
+/// be (64 MiB): cut off there, its host asked for it once (it sent what
+/// cannot be the file: not a source of it again in this sync, though
+/// rounds remain), nothing of it kept on disk, and the episode's media is
+/// not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_file_that_keeps_coming_is_cut_off_and_not_asked_again() {
+    let s = Setup::new(None, &[Ep::new(1)]).await;
+    let huge = s.feed.root().join("ch/e1.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len((64 << 20) + 1)
+        .unwrap();
+    let opts = SyncOptions {
+        max_rounds: 3,
+        ..SyncOptions::default()
+    };
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        s.engine.sync(&opts, &CancellationToken::new()),
+    )
+    .await
+    .expect("a sync ends")
+    .unwrap();
+    let failed = &r.libraries[0].failed;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0]
+            .1
+            .contains("more bytes than the 67108864 expected"),
+        "{failed:?}"
+    );
+    let asked = s
+        .feed
+        .requests()
+        .iter()
+        .filter(|q| q.path == "ch/e1.json")
+        .count();
+    assert_eq!(asked, 1, "{:?}", s.feed.requests());
+    assert_eq!(
+        std::fs::read(s.store().blobs().path(&Sha256::digest(&media(1)))).unwrap(),
+        media(1)
+    );
+    let partials: u64 = std::fs::read_dir(s.tmp.path().join("member/blobs/partial"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.metadata().map_or(0, |m| m.len()))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(partials, 0, "bytes of the refused file left on disk");
+}
+
 /// A feed server that sends a byte every half second. Before, every sync
 /// waited 120 s for it (the document deadline); now its pace gives it up
 /// within seconds, and nothing changes.

@@ -8,13 +8,18 @@
 //! - a hash to learn (a feed's file no digest checks): nothing but the
 //!   feed's word, so its bytes are never joined across sources.
 //!
-//! The first three are fetched by one loop, in segments from every source
-//! at once (`segmented`: the Plan, streams, the writer thread, the journal).
-//! The last, and a feed's file of unknown size or on one host, comes from
-//! one source at a time, front to back, here (`feed_file`): a stream that
-//! fails, stalls, or runs far slower than another source does is continued
-//! at the same offset on the next with a Range request only when a digest or
-//! a learned hash will check the join; otherwise the file starts over.
+//! Every one of them goes through one loop (`segmented::fetch_segments`:
+//! the Plan, streams, rounds over the sources, failover, the writer thread,
+//! checkpoints). What checks a file decides only how its bytes may come:
+//! - in segments from every source at once, when the list, the hash or the
+//!   digest will check the join (a feed's file: 4 MiB or more, on two or
+//!   more hosts);
+//! - otherwise front to back from one source at a time (`front_file`): a
+//!   stream that fails, stalls or runs far slower than another source does
+//!   is continued at the same offset on the next with a Range request only
+//!   when a digest or a learned hash will check the join; otherwise the
+//!   file starts over. Its size may be unknown until its body ends, and the
+//!   media server plays it from the front as it comes.
 //! Small files are fetched whole, hedged. `now` starts one at once for the
 //! player. The sources (`crate::sources`) say which files and where.
 
@@ -24,7 +29,7 @@ use std::time::Duration;
 
 use stowaway_catalog::{blob_path, Sha256};
 use stowaway_mirrors::{BodyStream, MirrorError, MirrorPool, Pace, RateLimiter};
-use stowaway_store::{BlobWriter, FeedFile, FileDigest, Store, StoreError, WantedBlob};
+use stowaway_store::{FeedFile, FileDigest, Store, StoreError, WantedBlob};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -189,102 +194,15 @@ impl Rounds {
     }
 }
 
-/// The file being written, fed through a channel to a blocking thread that
-/// hashes, writes and (every 2 s) fdatasyncs, so receiving overlaps hashing
-/// and disk I/O and no async worker thread ever blocks on the disk.
-struct Sink {
-    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
-    task: tokio::task::JoinHandle<Result<BlobWriter, StoreError>>,
-    accepted: u64,
-    size: u64,
-}
-
-impl Sink {
-    fn new(mut writer: BlobWriter) -> Sink {
-        let accepted = writer.written();
-        let size = writer.limit();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(32);
-        let task = tokio::task::spawn_blocking(move || {
-            let mut last = std::time::Instant::now();
-            while let Some(chunk) = rx.blocking_recv() {
-                writer.write(&chunk)?;
-                if last.elapsed() >= Duration::from_secs(2) {
-                    writer.checkpoint()?;
-                    last = std::time::Instant::now();
-                }
-            }
-            Ok(writer)
-        });
-        Sink {
-            tx,
-            task,
-            accepted,
-            size,
-        }
-    }
-
-    /// Bytes handed to the writer so far (including a resumed prefix).
-    fn written(&self) -> u64 {
-        self.accepted
-    }
-
-    /// Queues a chunk; refuses to grow past the blob's size.
-    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), StoreError> {
-        if self.accepted + chunk.len() as u64 > self.size {
-            return Err(StoreError::TooLong {
-                sha256: String::new(),
-                expected_size: self.size,
-            });
-        }
-        self.accepted += chunk.len() as u64;
-        if self.tx.send(chunk).await.is_err() {
-            // The writer stopped: its error says why.
-            return Err(self.close_err().await);
-        }
-        Ok(())
-    }
-
-    async fn close_err(&mut self) -> StoreError {
-        match (&mut self.task).await {
-            Ok(Err(e)) => e,
-            Ok(Ok(_)) => StoreError::Io {
-                path: "partial".into(),
-                source: std::io::Error::other("the writer stopped"),
-            },
-            Err(e) => StoreError::Io {
-                path: "partial".into(),
-                source: std::io::Error::other(e.to_string()),
-            },
-        }
-    }
-
-    /// Waits for every queued byte to be written and returns the writer.
-    async fn finish_writing(self) -> Result<BlobWriter, StoreError> {
-        let Sink { tx, task, .. } = self;
-        drop(tx);
-        match task.await {
-            Ok(r) => r,
-            Err(e) => Err(StoreError::Io {
-                path: "partial".into(),
-                source: std::io::Error::other(e.to_string()),
-            }),
-        }
-    }
-}
-
 /// A file's chunk list as the catalog names it (chunk size, the list's
 /// hash) and the digests of its chunks, when it has one.
 type Digests = Option<(stowaway_catalog::Chunks, std::sync::Arc<[[u8; 32]]>)>;
 
 /// Why a stream from one mirror ended early.
 enum StreamEnd {
-    Complete,
     Failed(String),
     Slow(String),
-    BadBytes(String),
     Cancelled,
-    /// More bytes came than the storage budget has room for.
-    OverBudget,
 }
 
 /// The storage budget while files arrive. A file is planned at the size the
@@ -615,38 +533,6 @@ impl Downloads<'_> {
             .inspect_err(|e| self.pool.record_failure(m, e))
     }
 
-    /// Tells the shells a stream starts: the first from any mirror, or a
-    /// move from the `previous` one (with the last error as its reason).
-    #[allow(clippy::too_many_arguments)]
-    fn announce(
-        &self,
-        previous: Option<usize>,
-        m: usize,
-        id: &str,
-        w: &WantedBlob,
-        size: u64,
-        offset: u64,
-        url: &str,
-        errors: &[String],
-    ) {
-        self.engine.emit(match previous {
-            Some(from) if from != m => SyncEvent::Failover {
-                sha256: id.to_owned(),
-                from: self.pool.url(from).to_owned(),
-                to: url.to_owned(),
-                offset,
-                reason: errors.last().cloned().unwrap_or_default(),
-            },
-            _ => SyncEvent::DownloadStarted {
-                sha256: id.to_owned(),
-                label: w.label.clone(),
-                size,
-                offset,
-                mirror: url.to_owned(),
-            },
-        });
-    }
-
     /// The next chunk from mirror `m`. A stall costs the stall timeout when
     /// another source could take over (`others`), the transport's idle
     /// timeout otherwise; a stall or an error is recorded against `m` and
@@ -814,13 +700,11 @@ impl Downloads<'_> {
             None => None,
         };
         let store = self.engine.store().clone();
-        let learned = file.sha256.clone();
         // The size learned with the hash is exact; the length the feed
         // declares is advice (hosts get it wrong: ad insertion, re-encodes, a
         // duration in seconds): shown as progress, reported if it differs,
         // never a reason to refuse the file. A digest or a hash decides.
         let size = file.size;
-        let declared = file.length;
         // Only media may be large; a transcript, chapters or artwork that
         // keeps coming is cut off.
         let role = store.asset_role(&w.sha256).map_err(|e| e.to_string())?;
@@ -834,8 +718,7 @@ impl Downloads<'_> {
         // checked at the end by a hash: with nothing but a length (or not even
         // that), a server that serves other bytes each time (dynamic ad
         // insertion) would be spliced into a file that passes. Such a file
-        // starts over after any interruption.
-        let resumable = learned.is_some() || !file.integrity.is_empty();
+        // starts over after any interruption (`front_file`).
         let label = w.sha256.to_string();
         // Each source on its host in the pool (the first is the enclosure).
         let sources: Vec<(usize, url::Url)> = file
@@ -855,7 +738,9 @@ impl Downloads<'_> {
         // Several hosts of a file its digest checks whole, of a known size:
         // fetched in segments from all of them at once. The join of their
         // bytes is checked by the digest; when it fails, no host can be
-        // blamed, and the file is fetched from one at a time below.
+        // blamed, and the file is fetched from one at a time below. (One
+        // URL per host: an alternate on the enclosure's host is the same
+        // server.)
         let mut hosts: std::collections::HashMap<usize, url::Url> = Default::default();
         for (m, u) in &sources {
             hosts.entry(*m).or_insert_with(|| u.clone());
@@ -865,7 +750,7 @@ impl Downloads<'_> {
             && w.size >= segmented::FEED_SEGMENTS_FROM
             && size.is_none_or(|n| n == w.size)
         {
-            match self.feed_segments(w, &file, role, hosts).await {
+            match self.feed_segments(w, &file, role, hosts.clone()).await {
                 Ok(Some(n)) => return Ok(n),
                 Ok(None) => {}
                 Err(e) if self.cancel.is_cancelled() => return Err(e),
@@ -881,414 +766,7 @@ impl Downloads<'_> {
             let _ = std::fs::remove_file(store.blobs().partial_path(&w.sha256));
             let _ = std::fs::remove_file(&journal);
         }
-        let primary = file.urls.first().cloned().unwrap_or_default();
-        let open_writer = |fresh: bool| {
-            let store = store.clone();
-            let partial = w.sha256.clone();
-            async move {
-                tokio::task::spawn_blocking(move || {
-                    if fresh {
-                        store.blobs().begin_unknown(&partial, None, limit)
-                    } else {
-                        store.blobs().resume_unknown(&partial, None, limit)
-                    }
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())
-            }
-        };
-        let mut writer = Sink::new(open_writer(!resumable).await?);
-        // The media server may play it from the front as it comes.
-        let _arriving = Arriving::new(&store, &w.sha256);
-        let resumed = writer.written();
-        if resumed > 0 {
-            info!(file = %label, offset = resumed, "resuming partial download");
-            self.engine.emit(SyncEvent::DownloadResumed {
-                sha256: label.clone(),
-                offset: resumed,
-                size: size.or(declared).unwrap_or(0),
-            });
-        }
-        self.done.fetch_add(resumed, Ordering::Relaxed);
-        let mut counted = resumed;
-        // Every byte so far came from the enclosure's own address (a resumed
-        // prefix of unknown origin does not count).
-        let mut primary_only = resumed == 0;
-        // Who served the bytes since the file last started from nothing.
-        let mut contributors: HashSet<usize> = HashSet::new();
-        let mut earlier_prefix = resumed > 0;
-        let mut errors: Vec<String> = Vec::new();
-        let mut bad: HashSet<usize> = HashSet::new();
-        let mut previous: Option<usize> = None;
-        // Rounds over the sources; a round that brought bytes earns
-        // another (as for a signed file), one that did not counts.
-        let mut rounds = Rounds::new();
-        let mut first = true;
-        loop {
-            if !std::mem::take(&mut first) {
-                // Every source's host behind an open circuit: wait for the
-                // first to reopen (within reason), not a fixed back-off.
-                let available = self.pool.available();
-                let none_open = !sources.iter().any(|(m, _)| available.contains(m));
-                match rounds.next(self, none_open).await {
-                    Ok(()) => {}
-                    Err(NoRound::Cancelled) => return Err("cancelled".into()),
-                    Err(NoRound::Exhausted) => break,
-                }
-            }
-            // Healthy hosts first, in the pool's order; the rest after.
-            let order = self.pool.available();
-            let mut queue: Vec<&(usize, url::Url)> =
-                sources.iter().filter(|(m, _)| !bad.contains(m)).collect();
-            queue.sort_by_key(|(m, _)| order.iter().position(|o| o == m).unwrap_or(usize::MAX));
-            if queue.is_empty() {
-                break;
-            }
-            let mut tried: HashSet<usize> = HashSet::new();
-            for &(m, ref url) in queue {
-                tried.insert(m);
-                if self.cancel.is_cancelled() {
-                    return Err("cancelled".into());
-                }
-                if !resumable && writer.written() > 0 {
-                    if let Ok(inner) = writer.finish_writing().await {
-                        inner.discard();
-                    }
-                    self.done.fetch_sub(counted, Ordering::Relaxed);
-                    counted = 0;
-                    primary_only = true;
-                    contributors.clear();
-                    earlier_prefix = false;
-                    writer = Sink::new(open_writer(true).await?);
-                }
-                // A partial that is already whole (the last sync stopped
-                // while checking it) is finished, not asked for again: only
-                // when a hash or digest will check it, so the declared
-                // length, which is only advice, is enough to try.
-                let whole = resumable
-                    && size
-                        .or(declared)
-                        .is_some_and(|n| n > 0 && writer.written() == n);
-                let end = if whole {
-                    StreamEnd::Complete
-                } else {
-                    let offset = writer.written();
-                    let _permit = self.pool.permit(m).await;
-                    let mut body = match self.pool.open_url(m, url, offset, None).await {
-                        Ok(mut b) => {
-                            b.set_pace(Some(self.pace()));
-                            b
-                        }
-                        Err(e) => {
-                            self.engine.emit(SyncEvent::DownloadMirrorFailed {
-                                sha256: label.clone(),
-                                mirror: url.to_string(),
-                                error: e.to_string(),
-                                code: e.code().to_owned(),
-                            });
-                            errors.push(format!("{url}: {e}"));
-                            continue;
-                        }
-                    };
-                    let mut pending = match self.skip_to(&mut body, m, offset).await {
-                        Ok(c) => c,
-                        Err(e) => {
-                            errors.push(format!("{url}: {e}"));
-                            continue;
-                        }
-                    };
-                    // A source announcing another length than the copy whose
-                    // hash was learned serves another file (the enclosure's
-                    // own address without a digest may: the publisher's new
-                    // copy is learned anew).
-                    let relearnable = file.integrity.is_empty() && url.as_str() == primary;
-                    if let (Some(size), Some(rem), false) = (size, body.remaining, relearnable) {
-                        let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
-                        if rem != size.saturating_sub(offset) {
-                            let e = format!(
-                                "announces {rem} bytes from offset {offset}, the copy first downloaded has {}",
-                                size.saturating_sub(offset)
-                            );
-                            bad.insert(m);
-                            errors.push(format!("{url}: {e}"));
-                            continue;
-                        }
-                    }
-                    let source = url.as_str();
-                    self.announce(
-                        previous,
-                        m,
-                        &label,
-                        w,
-                        size.or(declared).unwrap_or(0),
-                        offset,
-                        source,
-                        &errors,
-                    );
-                    previous = Some(m);
-                    let started = Instant::now();
-                    let start_bytes = writer.written();
-                    let mut last_event = Instant::now();
-                    let mut last_check = Instant::now();
-                    let mut window = RateWindow::new();
-                    let end = loop {
-                        let chunk = match pending.take() {
-                            Some(c) => c,
-                            None => {
-                                let others =
-                                    sources.iter().any(|(o, _)| *o != m && !bad.contains(o));
-                                match self.next_chunk(&mut body, m, others).await {
-                                    // A body shorter than it announced is cut, not complete.
-                                    Ok(None) if body.remaining.is_some_and(|r| r > 0) => {
-                                        let e = MirrorError::Transfer(
-                                            "the body ended before its announced length".into(),
-                                        );
-                                        self.pool.record_failure(m, &e);
-                                        break StreamEnd::Failed(e.to_string());
-                                    }
-                                    Ok(None) => break StreamEnd::Complete,
-                                    Ok(Some(c)) => c,
-                                    Err(end) => break end,
-                                }
-                            }
-                        };
-                        if let Some(l) = self.limiter {
-                            l.take(chunk.len()).await;
-                        }
-                        let n = chunk.len() as u64;
-                        self.received.fetch_add(n, Ordering::Relaxed);
-                        let fits = w.explicit
-                            || self
-                                .budget
-                                .is_none_or(|b| b.charge(w, writer.written() + n));
-                        if !fits {
-                            break StreamEnd::OverBudget;
-                        }
-                        if let Err(e) = writer.write(chunk).await {
-                            if matches!(e, StoreError::TooLong { .. }) {
-                                break StreamEnd::BadBytes(format!(
-                                    "more bytes than the {} expected",
-                                    writer.size
-                                ));
-                            }
-                            return Err(e.to_string());
-                        }
-                        primary_only &= url.as_str() == primary;
-                        contributors.insert(m);
-                        self.done.fetch_add(n, Ordering::Relaxed);
-                        counted += n;
-                        if last_event.elapsed() >= Duration::from_millis(100) {
-                            last_event = Instant::now();
-                            self.engine.emit(SyncEvent::DownloadProgress {
-                                sha256: label.clone(),
-                                bytes: writer.written(),
-                                size: size.or(declared).unwrap_or(0),
-                                mirror: url.to_string(),
-                            });
-                        }
-                        // The partial's progress in the index, and whether
-                        // the store still wants it.
-                        if last_check.elapsed() >= Duration::from_secs(2) {
-                            last_check = Instant::now();
-                            let _ = store.record_partial(
-                                &w.sha256,
-                                size.or(declared).unwrap_or(0),
-                                writer.written(),
-                                Some(url.as_str()),
-                            );
-                            if self.removed_in_store(w) {
-                                break StreamEnd::Cancelled;
-                            }
-                        }
-                        // Far slower than another of this file's sources is
-                        // known to be (or a crawl, when nothing is known)?
-                        // Move on: with a hash to check the whole, the next
-                        // source continues where this one stopped.
-                        let others = || {
-                            let available = self.pool.available();
-                            sources
-                                .iter()
-                                .map(|(o, _)| *o)
-                                .filter(|o| !bad.contains(o) && !tried.contains(o))
-                                .filter(|o| available.contains(o))
-                                .collect()
-                        };
-                        if let Some(reason) = window.slow(self, m, n, others) {
-                            break StreamEnd::Slow(reason);
-                        }
-                    };
-                    // Bytes that stay earn another round: not those of a
-                    // stream given up as too slow (a drip would earn rounds
-                    // for ever), nor of a file that starts over after any
-                    // interruption (no hash to check a join).
-                    if resumable
-                        && writer.written() >= start_bytes + (64 << 10)
-                        && !matches!(end, StreamEnd::Slow(_))
-                    {
-                        rounds.progress();
-                    }
-                    if matches!(end, StreamEnd::Complete) {
-                        self.pool.record_success(m, None);
-                        self.pool.record_transfer(
-                            m,
-                            writer.written() - start_bytes,
-                            started.elapsed(),
-                        );
-                    }
-                    end
-                };
-                match end {
-                    StreamEnd::Complete => {
-                        // With no digest, what the enclosure's address serves
-                        // whole is the publisher's word and may replace what
-                        // was learned; a copy from anywhere else must match.
-                        let relearn = file.integrity.is_empty() && primary_only;
-                        let finished = self
-                            .finish_feed_file(
-                                writer,
-                                &file,
-                                role,
-                                learned.clone().filter(|_| !relearn),
-                            )
-                            .await?;
-                        match finished {
-                            Ok((sha, n)) => {
-                                if learned.as_ref().is_some_and(|l| *l != sha) {
-                                    info!(file = %label, new = %sha, "the publisher's copy changed; learned anew");
-                                }
-                                if let Some(d) = declared.filter(|&d| d != n) {
-                                    warn!(file = %label, declared = d, actual = n, "the feed declares another length than the file has; kept");
-                                    self.note(format!(
-                                        "{}: the feed says {d} bytes, the file has {n}; kept (checked by {})",
-                                        w.label,
-                                        if file.integrity.is_empty() { "its own hash from now on" } else { "the feed's integrity digest" }
-                                    ));
-                                }
-                                let _ = store.remove_partial(&w.sha256);
-                                self.engine.index_transcript(&sha).await;
-                                self.engine.index_media(&sha).await;
-                                self.engine.emit(SyncEvent::DownloadFinished {
-                                    sha256: label.clone(),
-                                    mirror: url.to_string(),
-                                    size: counted,
-                                });
-                                return Ok(counted);
-                            }
-                            Err(StoreError::Unwanted) => return Err(self.removed_elsewhere()),
-                            Err(e) => {
-                                warn!(file = %label, source = %url, error = %e, "feed file failed verification; discarded");
-                                // Blame the source only if it served every byte.
-                                if !earlier_prefix && contributors.len() == 1 {
-                                    self.pool.record_bad_bytes(m, &e.to_string());
-                                }
-                                bad.insert(m);
-                                self.engine.emit(SyncEvent::DownloadMirrorFailed {
-                                    sha256: label.clone(),
-                                    mirror: url.to_string(),
-                                    error: e.to_string(),
-                                    code: e.code().to_owned(),
-                                });
-                                errors.push(format!("{url}: {e}"));
-                                self.done.fetch_sub(counted, Ordering::Relaxed);
-                                counted = 0;
-                                primary_only = true;
-                                contributors.clear();
-                                earlier_prefix = false;
-                                writer = Sink::new(open_writer(true).await?);
-                            }
-                        }
-                    }
-                    StreamEnd::Failed(e) | StreamEnd::Slow(e) => {
-                        self.engine.emit(SyncEvent::DownloadMirrorFailed {
-                            sha256: label.clone(),
-                            mirror: url.to_string(),
-                            error: e.clone(),
-                            code: "interrupted".into(),
-                        });
-                        errors.push(format!("{url}: {e}"));
-                        let _ = store.record_partial(
-                            &w.sha256,
-                            size.or(declared).unwrap_or(0),
-                            writer.written(),
-                            Some(url.as_str()),
-                        );
-                    }
-                    StreamEnd::BadBytes(e) => {
-                        self.pool.record_bad_bytes(m, &e);
-                        bad.insert(m);
-                        errors.push(format!("{url}: {e}"));
-                        if let Ok(inner) = writer.finish_writing().await {
-                            inner.discard();
-                        }
-                        self.done.fetch_sub(counted, Ordering::Relaxed);
-                        counted = 0;
-                        primary_only = true;
-                        contributors.clear();
-                        earlier_prefix = false;
-                        writer = Sink::new(open_writer(true).await?);
-                    }
-                    StreamEnd::Cancelled => {
-                        let _ = store.record_partial(
-                            &w.sha256,
-                            size.or(declared).unwrap_or(0),
-                            writer.written(),
-                            Some(url.as_str()),
-                        );
-                        return Err("cancelled".into());
-                    }
-                    StreamEnd::OverBudget => {
-                        // Its space is what is short: nothing of it is kept.
-                        if let Ok(inner) = writer.finish_writing().await {
-                            inner.discard();
-                        }
-                        let _ = store.remove_partial(&w.sha256);
-                        self.done.fetch_sub(counted, Ordering::Relaxed);
-                        if let Some(b) = self.budget {
-                            b.stop(w);
-                        }
-                        warn!(file = %label, bytes = counted, "stopped: the file is larger than the storage budget has room for");
-                        return Err(format!(
-                            "stopped at {counted} bytes: larger than the storage budget has room for"
-                        ));
-                    }
-                }
-            }
-        }
-        let _ = store.record_partial(
-            &w.sha256,
-            size.or(declared).unwrap_or(0),
-            writer.written(),
-            None,
-        );
-        Err(if errors.is_empty() {
-            "no source is available".into()
-        } else {
-            errors.join("; ")
-        })
-    }
-
-    /// Checks a complete feed file (the hash learned before if `learned`,
-    /// the integrity digests) and stores it under its
-    /// SHA-256, recording that hash. `Ok(Err(_))`: the bytes were refused
-    /// and discarded.
-    async fn finish_feed_file(
-        &self,
-        writer: Sink,
-        file: &FeedFile,
-        role: Option<stowaway_catalog::AssetRole>,
-        learned: Option<Sha256>,
-    ) -> Result<Result<(Sha256, u64), StoreError>, String> {
-        let inner = writer.finish_writing().await.map_err(|e| e.to_string())?;
-        let store = self.engine.store().clone();
-        let (key, digests) = (file.key.clone(), file.integrity.clone());
-        tokio::task::spawn_blocking(move || {
-            let (sha, n, path) = inner.finish_unknown(feed_check(learned, digests))?;
-            learn_stored(&store, &key, role, &path, &sha, n)?;
-            Ok((sha, n))
-        })
-        .await
-        .map_err(|e| e.to_string())
+        self.front_file(w, &file, role, hosts, limit).await
     }
 }
 

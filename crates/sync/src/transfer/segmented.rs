@@ -1,3 +1,10 @@
+//! The one transfer loop (`fetch_segments`). A file with a chunk list
+//! (catalog format 2), a known hash (format 1) or a feed's digest is
+//! fetched in segments from every healthy mirror at once; a feed's file with
+//! a hash to learn comes front to back from one source at a time (`Front`:
+//! the file is one piece whose length is known when a response ends). The
+//! rest of this note is about segments.
+//!
 //! A file with a chunk list (catalog format 2), fetched in segments from
 //! every healthy mirror at once.
 //!
@@ -34,10 +41,11 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use stowaway_catalog::{blob_path, AssetRole, Chunks, CHUNK_SIZE};
 use stowaway_mirrors::{MirrorError, MirrorPool};
 use stowaway_store::{
-    ChunkChecked, ChunkedPartial, FeedFile, PrefixHasher, StoreError, WantedBlob, Written,
+    BlobWriter, ChunkChecked, ChunkedPartial, FeedFile, PrefixHasher, StoreError, WantedBlob,
+    Written,
 };
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::{Downloads, NoRound, RateWindow, Rounds, StreamEnd};
 use crate::SyncEvent;
@@ -302,7 +310,150 @@ enum End {
     /// Its mirror sent a chunk that failed its hash (or bytes that are not
     /// the file).
     Liar,
+    /// Its source sent what cannot be the file (a file front to back):
+    /// what it sent is not kept, and it is not asked again for this file.
+    Refused(String),
     Cancelled,
+    /// More bytes came than the storage budget has room for.
+    OverBudget,
+}
+
+/// Why the streams of a file stopped before it was whole.
+#[derive(Debug)]
+pub(super) enum Stop {
+    Failed(String),
+    /// A feed's host gave the file another size than it was fetched at
+    /// (the feed's length was wrong): nobody is blamed.
+    WrongSize,
+    /// More bytes came than the storage budget has room for.
+    OverBudget,
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Failed(e) => f.write_str(e),
+            Stop::WrongSize => {
+                f.write_str("a host serves the file at another size than the feed declares")
+            }
+            Stop::OverBudget => f.write_str("larger than the storage budget has room for"),
+        }
+    }
+}
+
+impl From<String> for Stop {
+    fn from(e: String) -> Stop {
+        Stop::Failed(e)
+    }
+}
+
+impl From<&str> for Stop {
+    fn from(e: &str) -> Stop {
+        Stop::Failed(e.to_owned())
+    }
+}
+
+/// The "chunk" of a piece that tells a file front to back to start over
+/// from nothing (what it holds is not kept).
+const START_OVER: usize = usize::MAX;
+
+/// Where a file's bytes go as they come, and what checks them there.
+pub(super) enum Pieces {
+    /// At their place, in chunks: each checked against a chunk list, or
+    /// (`open_segments`) whole only at the end.
+    Chunks(ChunkedPartial),
+    /// Front to back, one source at a time (a hash to learn): the file is
+    /// one piece of a length known only when a response ends, checked whole
+    /// at its end. A piece at offset 0 of a file with bytes in starts it over.
+    Front(BlobWriter),
+}
+
+impl Pieces {
+    fn write(
+        &mut self,
+        index: usize,
+        at: u64,
+        bytes: &[u8],
+        source: u32,
+    ) -> Result<Written, StoreError> {
+        match self {
+            Pieces::Chunks(p) => p.write(index, at, bytes, source),
+            Pieces::Front(w) => {
+                if index == START_OVER || (at == 0 && w.written() > 0) {
+                    w.restart()?;
+                    if index == START_OVER {
+                        return Ok(Written::Partial);
+                    }
+                }
+                if index != 0 || at != w.written() {
+                    return Err(StoreError::OutOfRange(format!(
+                        "bytes at {at} of a file written to {}",
+                        w.written()
+                    )));
+                }
+                // The end of a response that brought the file whole.
+                if bytes.is_empty() {
+                    return Ok(Written::Checked);
+                }
+                w.write(bytes)?;
+                Ok(Written::Partial)
+            }
+        }
+    }
+
+    fn note_held(&mut self) -> Result<(), StoreError> {
+        match self {
+            Pieces::Chunks(p) => p.note_held(),
+            Pieces::Front(_) => Ok(()),
+        }
+    }
+
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        match self {
+            Pieces::Chunks(p) => p.checkpoint(),
+            Pieces::Front(w) => w.checkpoint(),
+        }
+    }
+
+    /// Bytes from the start that are in.
+    fn contiguous(&self) -> u64 {
+        match self {
+            Pieces::Chunks(p) => p.contiguous(),
+            Pieces::Front(w) => w.written(),
+        }
+    }
+
+    /// Bytes in that will not be fetched again.
+    fn done_bytes(&self) -> u64 {
+        match self {
+            Pieces::Chunks(p) => p.done_bytes(),
+            Pieces::Front(w) => w.written(),
+        }
+    }
+
+    fn into_chunks(self) -> Result<ChunkedPartial, String> {
+        match self {
+            Pieces::Chunks(p) => Ok(p),
+            Pieces::Front(_) => Err("a file in chunks came back front to back".into()),
+        }
+    }
+}
+
+/// A file that comes front to back from one source at a time: a feed's
+/// file with a hash to learn (no digest, one host, or no size known).
+pub(super) struct Front {
+    /// Its exact size, learned with its hash.
+    pub(super) exact: Option<u64>,
+    /// The size the feed declares: advice, shown as progress.
+    pub(super) declared: Option<u64>,
+    /// Whether bytes of two responses may be joined: only when a hash
+    /// (learned) or a digest checks the whole at its end.
+    pub(super) resumable: bool,
+    /// The enclosure's own address when no digest checks the file: what
+    /// it serves may be the publisher's new copy, of another size.
+    pub(super) relearnable: Option<url::Url>,
+    /// Most bytes accepted.
+    pub(super) limit: u64,
 }
 
 /// What the writer thread says of a chunk.
@@ -345,14 +496,17 @@ struct Shared<'a> {
     /// Set when a stream finds nothing left to take: from then on, streams
     /// waiting for an unproven mirror's first answer give their chunks up.
     endgame: tokio::sync::watch::Sender<bool>,
+    /// The file comes front to back, from one source at a time.
+    front: Option<Front>,
+    /// A front-to-back stream brought bytes that stay (they earn a round).
+    progressed: std::sync::atomic::AtomicBool,
+    /// Bytes counted as done that a front-to-back file started over from.
+    dropped: AtomicU64,
 }
 
 /// A feed's file this large or larger, with a digest and several hosts, is
 /// fetched in segments from all of them ([`Downloads::feed_segments`]).
 pub(super) const FEED_SEGMENTS_FROM: u64 = 4 << 20;
-
-/// Why the segments of a feed's file stopped when a host gave it another size.
-const WRONG_SIZE: &str = "a host serves the file at another size than the feed declares";
 
 /// How long a stream waits for an unproven mirror's first answer before the
 /// end game may take its chunks.
@@ -405,8 +559,29 @@ impl Shared<'_> {
     }
 
     fn chunk_len(&self, i: usize) -> u64 {
+        if self.front.is_some() {
+            // One piece, as long as the response is.
+            return u64::MAX;
+        }
         self.chunk
             .min(self.w.size.saturating_sub(i as u64 * self.chunk))
+    }
+
+    /// Where source `m` has the file, for the shells.
+    fn source(&self, pool: &MirrorPool, m: usize) -> String {
+        match &self.target {
+            Target::Urls(urls) => urls.get(&m).map(|u| u.to_string()),
+            _ => None,
+        }
+        .unwrap_or_else(|| pool.url(m).to_owned())
+    }
+
+    /// The file's size as far as it is known, for progress (0: unknown).
+    fn total(&self) -> u64 {
+        match &self.front {
+            Some(f) => f.exact.or(f.declared).unwrap_or(0),
+            None => self.w.size,
+        }
     }
 }
 
@@ -448,8 +623,16 @@ impl Downloads<'_> {
         };
         let (partial, hasher) = opened;
         let (partial, hasher, served) = self
-            .fetch_segments(w, partial, hasher, Target::Path(blob_path(&w.sha256)))
-            .await?;
+            .fetch_segments(
+                w,
+                Pieces::Chunks(partial),
+                hasher,
+                Target::Path(blob_path(&w.sha256)),
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let partial = partial.into_chunks()?;
         let by = most(&served);
         let whole_hash = hasher.is_some();
         let finished = tokio::task::spawn_blocking(move || {
@@ -522,25 +705,31 @@ impl Downloads<'_> {
     /// whole, the journal) and, when given, the file's own hash in order on
     /// threads of their own. Returns the complete partial, the hasher and
     /// how many bytes each source sent in this run.
+    ///
+    /// This is the one transfer loop: what checks the file decides only
+    /// how its bytes may come (`partial`, `front`): in chunks from every
+    /// mirror at once, or front to back from one source at a time.
     async fn fetch_segments(
         &self,
         w: &WantedBlob,
-        mut partial: ChunkedPartial,
+        mut partial: Pieces,
         mut hasher: Option<PrefixHasher>,
         target: Target,
-    ) -> Result<(ChunkedPartial, Option<PrefixHasher>, HashMap<usize, u64>), String> {
+        front: Option<Front>,
+    ) -> Result<(Pieces, Option<PrefixHasher>, HashMap<usize, u64>), Stop> {
         let store = self.engine.store().clone();
-        let chunk_size = partial.chunk_size();
-        // The media server may serve its newest checked chunks while this
-        // runs (see `chunks_in`).
+        // The media server may serve its newest checked chunks (or a front
+        // to back file's front) while this runs (see `chunks_in`).
         let _arriving = super::Arriving::new(&store, &w.sha256);
         let resumed = partial.done_bytes();
+        let (chunk_size, mut plan) = match &partial {
+            Pieces::Chunks(p) => (
+                p.chunk_size(),
+                Plan::new(p.present(), &p.held_chunks(), self.streams(&target).len()),
+            ),
+            Pieces::Front(f) => (CHUNK_SIZE, Plan::new(&[false], &[(0, f.written())], 1)),
+        };
         self.resuming(w, resumed);
-        let mut plan = Plan::new(
-            partial.present(),
-            &partial.held_chunks(),
-            self.streams(&target).len(),
-        );
         if hasher.is_some() {
             // The file's own hash follows the pieces in order: segments of
             // one request each, lowest first, so what is in stays close to
@@ -631,11 +820,17 @@ impl Downloads<'_> {
             grow,
             sent_by: Default::default(),
             endgame: tokio::sync::watch::Sender::new(false),
+            front,
+            progressed: Default::default(),
+            dropped: AtomicU64::new(0),
         };
         let outcome = self
             .run_streams(&shared, &mut verdicts, &mut grown, resumed)
             .await;
-        let arrived = shared.arrived.load(Ordering::Relaxed);
+        let arrived = shared
+            .arrived
+            .load(Ordering::Relaxed)
+            .saturating_sub(shared.dropped.load(Ordering::Relaxed));
         let sent_by =
             std::mem::take(&mut *shared.sent_by.lock().unwrap_or_else(|p| p.into_inner()));
         drop(shared);
@@ -643,8 +838,8 @@ impl Downloads<'_> {
         let hasher = hashing.await.map_err(|e| e.to_string())?;
         let (partial, hasher, served) = match (outcome, partial, hasher) {
             (Ok(_), (p, true), Ok(h)) => (p, h, sent_by),
-            (Err(e), _, _) if e == WRONG_SIZE => {
-                // Nothing of it is of use at this size.
+            (Err(e @ (Stop::WrongSize | Stop::OverBudget)), _, _) => {
+                // Nothing of it is of use at this size, or kept.
                 self.done.fetch_sub(resumed + arrived, Ordering::Relaxed);
                 return Err(e);
             }
@@ -655,8 +850,8 @@ impl Downloads<'_> {
                 self.done.fetch_sub(resumed + arrived, Ordering::Relaxed);
                 return Err(match (outcome, h) {
                     (Err(e), _) => e,
-                    (_, Err(e)) => e.to_string(),
-                    _ => "the chunked download's writer stopped".into(),
+                    (_, Err(e)) => Stop::Failed(e.to_string()),
+                    _ => Stop::Failed("the chunked download's writer stopped".into()),
                 });
             }
         };
@@ -711,9 +906,12 @@ impl Downloads<'_> {
                 Some(m) => Target::PathOn(path.clone(), m),
                 None => Target::Path(path.clone()),
             };
-            let fetched = self.fetch_segments(w, partial, Some(hasher), target).await;
+            let fetched = self
+                .fetch_segments(w, Pieces::Chunks(partial), Some(hasher), target, None)
+                .await
+                .map_err(|e| e.to_string());
             let (partial, hasher, served) = match fetched {
-                Ok(f) => f,
+                Ok((p, h, served)) => (p.into_chunks()?, h, served),
                 // One mirror at a time, and that one failed (not a bad
                 // copy): the next, keeping what came.
                 Err(e) if alone.is_some() && !self.cancel.is_cancelled() => {
@@ -822,19 +1020,25 @@ impl Downloads<'_> {
         let (partial, hasher) = self.open_unchecked(w, false).await?;
         debug!(file = %w.label, hosts = hosts.len(), "a feed's file in segments from several hosts");
         let fetched = self
-            .fetch_segments(w, partial, Some(hasher), Target::Urls(hosts.clone()))
+            .fetch_segments(
+                w,
+                Pieces::Chunks(partial),
+                Some(hasher),
+                Target::Urls(hosts.clone()),
+                None,
+            )
             .await;
         let (partial, hasher, by) = match fetched {
-            Ok((p, h, served)) => (p, h, most(&served)),
-            Err(e) if e == WRONG_SIZE => {
+            Ok((p, h, served)) => (p.into_chunks()?, h, most(&served)),
+            Err(Stop::WrongSize) => {
                 // What came is of no use at this size.
                 let blobs = store.blobs();
                 let _ = std::fs::remove_file(blobs.partial_path(&w.sha256));
                 let _ = std::fs::remove_file(blobs.chunk_journal_path(&w.sha256));
-                debug!(file = %w.label, "{WRONG_SIZE}; fetching it from one host at a time");
+                debug!(file = %w.label, "{}; fetching it from one host at a time", Stop::WrongSize);
                 return Ok(None);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.to_string()),
         };
         let Some(mut hasher) = hasher else {
             return Err("the file's hash was not taken".into());
@@ -885,6 +1089,183 @@ impl Downloads<'_> {
         }
     }
 
+    /// Downloads a feed's file with a hash to learn (no digest, one host,
+    /// or no size known): front to back, from one of its `hosts` (one URL
+    /// per host in the pool, the enclosure's first) at a time, through the
+    /// same loop as every other file. Bytes of two responses are joined
+    /// only when a hash (learned before) or the feed's digest checks the
+    /// whole; otherwise the file starts over after any interruption. The
+    /// complete file is checked by those, then stored under its SHA-256,
+    /// which is recorded. A copy refused blames its source when that source
+    /// sent every byte of it, and the file is fetched again from the others.
+    pub(super) async fn front_file(
+        &self,
+        w: &WantedBlob,
+        file: &FeedFile,
+        role: Option<AssetRole>,
+        mut hosts: HashMap<usize, url::Url>,
+        limit: u64,
+    ) -> Result<u64, String> {
+        let store = self.engine.store().clone();
+        let learned = file.sha256.clone();
+        let resumable = learned.is_some() || !file.integrity.is_empty();
+        // With no digest, what the enclosure's own address serves whole is
+        // the publisher's word (a re-upload) and may replace what was
+        // learned; a copy from anywhere else must match.
+        let relearnable = file
+            .urls
+            .first()
+            .and_then(|u| url::Url::parse(u).ok())
+            .filter(|_| file.integrity.is_empty());
+        let mut errors: Vec<String> = Vec::new();
+        let mut fresh = !resumable;
+        let mut again_from_nothing = true;
+        loop {
+            if hosts.is_empty() {
+                let _ = store.remove_partial(&w.sha256);
+                return Err(if errors.is_empty() {
+                    "none of the feed's sources is usable".into()
+                } else {
+                    errors.join("; ")
+                });
+            }
+            let writer = {
+                // (The declared length is advice: only `limit` bounds it.)
+                let (store, key) = (store.clone(), w.sha256.clone());
+                tokio::task::spawn_blocking(move || {
+                    if fresh {
+                        store.blobs().begin_unknown(&key, None, limit)
+                    } else {
+                        store.blobs().resume_unknown(&key, None, limit)
+                    }
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+            };
+            let earlier = writer.written() > 0;
+            let front = Front {
+                exact: file.size,
+                declared: file.length,
+                resumable,
+                relearnable: relearnable.clone(),
+                limit,
+            };
+            let fetched = self
+                .fetch_segments(
+                    w,
+                    Pieces::Front(writer),
+                    None,
+                    Target::Urls(hosts.clone()),
+                    Some(front),
+                )
+                .await;
+            let (writer, sent_by) = match fetched {
+                Ok((Pieces::Front(writer), _, sent_by)) => (writer, sent_by),
+                Ok(_) => return Err("a file front to back came back in chunks".into()),
+                Err(Stop::OverBudget) => {
+                    // Its space is what is short: nothing of it is kept.
+                    let _ = std::fs::remove_file(store.blobs().partial_path(&w.sha256));
+                    let _ = store.remove_partial(&w.sha256);
+                    if let Some(b) = self.budget {
+                        b.stop(w);
+                    }
+                    warn!(file = %w.label, "stopped: the file is larger than the storage budget has room for");
+                    return Err(format!("stopped: {}", Stop::OverBudget));
+                }
+                // (With what was refused before, if anything was.)
+                Err(e) => {
+                    if !resumable {
+                        // Nothing of it will be continued.
+                        let _ = std::fs::remove_file(store.blobs().partial_path(&w.sha256));
+                        let _ = store.remove_partial(&w.sha256);
+                    }
+                    errors.push(e.to_string());
+                    return Err(errors.join("; "));
+                }
+            };
+            let written = writer.written();
+            let by = most(&sent_by);
+            let relearn = !earlier
+                && !sent_by.is_empty()
+                && relearnable
+                    .as_ref()
+                    .is_some_and(|p| sent_by.keys().all(|m| hosts.get(m) == Some(p)));
+            let finished = {
+                let store = store.clone();
+                let (key, digests) = (file.key.clone(), file.integrity.clone());
+                let check = super::feed_check(learned.clone().filter(|_| !relearn), digests);
+                tokio::task::spawn_blocking(move || {
+                    let (sha, n, path) = writer.finish_unknown(check)?;
+                    super::learn_stored(&store, &key, role, &path, &sha, n)?;
+                    Ok::<_, StoreError>((sha, n))
+                })
+                .await
+                .map_err(|e| e.to_string())?
+            };
+            let source = |m: Option<usize>| {
+                m.and_then(|m| hosts.get(&m))
+                    .map(|u| u.to_string())
+                    .unwrap_or_default()
+            };
+            match finished {
+                Ok((sha, n)) => {
+                    if learned.as_ref().is_some_and(|l| *l != sha) {
+                        info!(file = %w.label, new = %sha, "the publisher's copy changed; learned anew");
+                    }
+                    if let Some(d) = file.length.filter(|&d| d != n) {
+                        warn!(file = %w.label, declared = d, actual = n, "the feed declares another length than the file has; kept");
+                        self.note(format!(
+                            "{}: the feed says {d} bytes, the file has {n}; kept (checked by {})",
+                            w.label,
+                            if file.integrity.is_empty() {
+                                "its own hash from now on"
+                            } else {
+                                "the feed's integrity digest"
+                            }
+                        ));
+                    }
+                    let _ = store.remove_partial(&w.sha256);
+                    self.engine.index_transcript(&sha).await;
+                    self.engine.index_media(&sha).await;
+                    self.engine.emit(SyncEvent::DownloadFinished {
+                        sha256: w.sha256.to_string(),
+                        mirror: source(by),
+                        size: n,
+                    });
+                    return Ok(n);
+                }
+                Err(StoreError::Unwanted) => return Err(self.removed_elsewhere()),
+                Err(e) => {
+                    // Nothing of it is kept (finish_unknown removed it).
+                    self.done.fetch_sub(written, Ordering::Relaxed);
+                    warn!(file = %w.label, source = %source(by), error = %e, "feed file failed verification; discarded");
+                    errors.push(format!("{}: {e}", source(by)));
+                    fresh = true;
+                    match by {
+                        // Blamed only when it sent every byte.
+                        Some(m) => {
+                            if !earlier && sent_by.len() == 1 {
+                                self.pool.record_bad_bytes(m, &e.to_string());
+                            }
+                            self.engine.emit(SyncEvent::DownloadMirrorFailed {
+                                sha256: w.sha256.to_string(),
+                                mirror: source(by),
+                                error: e.to_string(),
+                                code: e.code().to_owned(),
+                            });
+                            hosts.remove(&m);
+                        }
+                        // A partial from an earlier run, whole, that fails:
+                        // once more from nothing, blaming no one.
+                        None if std::mem::take(&mut again_from_nothing) => {}
+                        None => hosts.clear(),
+                    }
+                }
+            }
+        }
+    }
+
     /// How many chunks of one file may fail their hash before it is given up
     /// for this sync: a few per mirror.
     fn max_bad_chunks(&self) -> usize {
@@ -930,7 +1311,7 @@ impl Downloads<'_> {
         verdicts: &mut tokio::sync::mpsc::UnboundedReceiver<Verdict>,
         grown: &mut tokio::sync::mpsc::UnboundedReceiver<usize>,
         resumed: u64,
-    ) -> Result<HashMap<usize, u64>, String> {
+    ) -> Result<HashMap<usize, u64>, Stop> {
         let w = shared.w;
         let sha = w.sha256.to_string();
         let mut streams = FuturesUnordered::new();
@@ -944,8 +1325,10 @@ impl Downloads<'_> {
         let mut rounds = Rounds::new();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut last_record = Instant::now();
-        let shown =
-            |lost: u64| (resumed + shared.arrived.load(Ordering::Relaxed)).saturating_sub(lost);
+        let shown = |lost: u64| {
+            (resumed + shared.arrived.load(Ordering::Relaxed))
+                .saturating_sub(lost + shared.dropped.load(Ordering::Relaxed))
+        };
 
         let spawn = |m: usize, id: usize| {
             let s = self.stream(shared, id, m, false);
@@ -965,14 +1348,19 @@ impl Downloads<'_> {
         // One stream on each mirror first: a mirror gets its others once
         // that one sends bytes (a mirror that does not answer, refuses with
         // 429 or stalls then holds one stream's chunks, not four).
-        let first = one_each(self.streams(&shared.target));
+        // A file front to back: one stream at a time.
+        let one_at_a_time = shared.front.is_some();
+        let mut first = one_each(self.streams(&shared.target));
+        if one_at_a_time {
+            first.truncate(1);
+        }
         if let Some(&m) = first.first() {
             self.engine.emit(SyncEvent::DownloadStarted {
                 sha256: sha.clone(),
                 label: w.label.clone(),
-                size: w.size,
+                size: shared.total(),
                 offset: resumed,
-                mirror: self.pool.url(m).to_owned(),
+                mirror: shared.source(self.pool, m),
             });
         }
         for m in first {
@@ -997,7 +1385,7 @@ impl Downloads<'_> {
                         return Err(if errors.is_empty() {
                             "no mirror is available".into()
                         } else {
-                            errors.join("; ")
+                            errors.join("; ").into()
                         })
                     }
                 }
@@ -1008,12 +1396,20 @@ impl Downloads<'_> {
                     .into_iter()
                     .filter(|m| !liars.contains(m))
                     .collect();
+                if mirrors.is_empty() && one_at_a_time {
+                    // A file front to back has no chunks to lose: a source
+                    // that sent what is not the file is not asked again.
+                    return Err(errors.join("; ").into());
+                }
                 if mirrors.is_empty() {
                     // Only mirrors that lied are left: one is asked again
                     // (forgiven for this round; the bad chunks it may send
                     // are counted, so this ends).
                     shared.plan().liars.clear();
                     mirrors = shared.available(self.pool).into_iter().take(1).collect();
+                }
+                if one_at_a_time {
+                    mirrors.truncate(1);
                 }
                 for m in mirrors {
                     *on.entry(m).or_default() += 1;
@@ -1028,7 +1424,15 @@ impl Downloads<'_> {
                         *n = n.saturating_sub(1);
                     }
                     if shared.wrong_size.load(Ordering::SeqCst) {
-                        return Err(WRONG_SIZE.into());
+                        return Err(Stop::WrongSize);
+                    }
+                    // Bytes a front-to-back stream left that stay (not a
+                    // drip given up as too slow: it would earn rounds for
+                    // ever) earn another round, as chunks that check do.
+                    if shared.progressed.swap(false, Ordering::SeqCst)
+                        && !matches!(end, End::Slow(_))
+                    {
+                        rounds.progress();
                     }
                     let reason = match end {
                         End::Done => {
@@ -1046,15 +1450,16 @@ impl Downloads<'_> {
                             continue;
                         }
                         End::Cancelled => return Err("cancelled".into()),
-                        End::Failed(e) | End::Slow(e) => e,
+                        End::OverBudget => return Err(Stop::OverBudget),
+                        End::Failed(e) | End::Slow(e) | End::Refused(e) => e,
                         End::Liar => "served bytes that fail their check".into(),
                     };
                     debug!(blob = %sha, stream = id, mirror = %self.pool.url(m), %reason, "stream stopped");
-                    errors.push(format!("{}: {reason}", self.pool.url(m)));
+                    errors.push(format!("{}: {reason}", shared.source(self.pool, m)));
                     left.insert(m);
                     self.engine.emit(SyncEvent::DownloadMirrorFailed {
                         sha256: sha.clone(),
-                        mirror: self.pool.url(m).to_owned(),
+                        mirror: shared.source(self.pool, m),
                         error: reason.clone(),
                         code: "interrupted".into(),
                     });
@@ -1071,8 +1476,8 @@ impl Downloads<'_> {
                             .map_or(0, |i| i as u64 * shared.chunk);
                         self.engine.emit(SyncEvent::Failover {
                             sha256: sha.clone(),
-                            from: self.pool.url(m).to_owned(),
-                            to: self.pool.url(o).to_owned(),
+                            from: shared.source(self.pool, m),
+                            to: shared.source(self.pool, o),
                             offset,
                             reason,
                         });
@@ -1115,7 +1520,8 @@ impl Downloads<'_> {
                             return Err(format!(
                                 "no mirror served chunks matching the file's chunk list ({})",
                                 errors.join("; ")
-                            ));
+                            )
+                            .into());
                         }
                         // Fetched again by a stream with room: a new one on
                         // the best honest mirror, if there is room for it.
@@ -1132,12 +1538,13 @@ impl Downloads<'_> {
                     Verdict::Failed(_) if self.removed_in_store(w) => {
                         return Err("cancelled".into())
                     }
-                    Verdict::Failed(e) => return Err(e.to_string()),
+                    Verdict::Failed(e) => return Err(e.to_string().into()),
                     },
                 },
                 Some(m) = grown.recv() => {
                     let liars = shared.plan().liars.clone();
-                    while !liars.contains(&m)
+                    while !one_at_a_time
+                        && !liars.contains(&m)
                         && !left.contains(&m)
                         && on.get(&m).copied().unwrap_or(0) < PER_MIRROR
                         && streams.len() < MAX_STREAMS
@@ -1153,13 +1560,14 @@ impl Downloads<'_> {
                         debug!(blob = %sha, stream = id, mirror = %self.pool.url(m), error = %e, "urgent stream stopped");
                         left.insert(m);
                         if shared.wrong_size.load(Ordering::SeqCst) {
-                            return Err(WRONG_SIZE.into());
+                            return Err(Stop::WrongSize);
                         }
                     }
                 }
                 _ = tick.tick() => {
                     // A player waiting in this file: its chunk first.
-                    if let Some(offset) = self.engine.store().wanted(&w.sha256) {
+                    // (A file front to back is played from its front.)
+                    if let Some(offset) = self.engine.store().wanted(&w.sha256).filter(|_| !one_at_a_time) {
                         let c = (offset / shared.chunk) as usize;
                         if urgent_streams.len() < 2 && shared.plan().prioritise(c) {
                             let liars = shared.plan().liars.clone();
@@ -1170,22 +1578,22 @@ impl Downloads<'_> {
                             }
                         }
                     }
+                    let total = shared.total();
+                    let bytes = if total > 0 { shown(lost).min(total) } else { shown(lost) };
                     self.engine.emit(SyncEvent::DownloadProgress {
                         sha256: sha.clone(),
-                        bytes: shown(lost).min(w.size),
-                        size: w.size,
-                        mirror: served
-                            .iter()
-                            .max_by_key(|(_, n)| **n)
-                            .map(|(m, _)| self.pool.url(*m).to_owned())
+                        bytes,
+                        size: total,
+                        mirror: most(&shared.sent_by.lock().unwrap_or_else(|p| p.into_inner()))
+                            .map(|m| shared.source(self.pool, m))
                             .unwrap_or_default(),
                     });
                     if last_record.elapsed() >= Duration::from_secs(2) {
                         last_record = Instant::now();
                         let _ = self.engine.store().record_partial(
                             &w.sha256,
-                            w.size,
-                            shown(lost).min(w.size),
+                            total,
+                            bytes,
                             None,
                         );
                         if self.removed_in_store(w) {
@@ -1216,7 +1624,30 @@ impl Downloads<'_> {
     async fn stream(&self, shared: &Shared<'_>, id: usize, m: usize, urgent: bool) -> End {
         let mut at = 0;
         let end = self.stream_inner(shared, id, m, urgent, &mut at).await;
-        shared.plan().release(id, at);
+        // A front-to-back file goes on from here only when a hash checks
+        // the join, and never from a source caught sending what is not the
+        // file.
+        let keep = match &shared.front {
+            Some(f) => {
+                matches!(end, End::Done)
+                    || (f.resumable
+                        && !matches!(end, End::Liar | End::Refused(_) | End::OverBudget))
+            }
+            None => true,
+        };
+        if !keep && at > 0 {
+            // Those bytes are not kept: not counted, and their sources no
+            // longer made the copy.
+            let _ = shared.tx.send((START_OVER, 0, Bytes::new(), m)).await;
+            self.done.fetch_sub(at, Ordering::Relaxed);
+            shared.dropped.fetch_add(at, Ordering::Relaxed);
+            shared
+                .sent_by
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+        shared.plan().release(id, if keep { at } else { 0 });
         end
     }
 
@@ -1242,6 +1673,20 @@ impl Downloads<'_> {
             if shared.plan().liars.contains(&m) {
                 return End::Liar;
             }
+            if let Some(f) = &shared.front {
+                // A partial already whole (the last run stopped while
+                // checking it) is checked, not asked for again: only when a
+                // hash or digest will check it, so the declared length,
+                // which is advice, is enough to try.
+                let whole = f.exact.or(f.declared).filter(|&n| n > 0);
+                if f.resumable && whole == Some(*at) {
+                    if shared.tx.send((start, *at, Bytes::new(), m)).await.is_err() {
+                        return End::Failed("the writer stopped".into());
+                    }
+                    shared.plan().sent(id, start);
+                    return End::Done;
+                }
+            }
             let _permit = if urgent && std::mem::take(&mut first) {
                 None
             } else {
@@ -1262,6 +1707,9 @@ impl Downloads<'_> {
                 };
                 let offset = i as u64 * shared.chunk + *at;
                 let end_offset = (end as u64 * shared.chunk).min(size);
+                // A file front to back is asked for to its end, whatever
+                // its length turns out to be.
+                let bounded = shared.front.is_none().then_some(end_offset);
                 // With another (honest) mirror to go to, a request waits for
                 // its headers at most: the stall timeout on a mirror that sent
                 // bytes of this file already; on one that has not, 0.5 s (or
@@ -1280,7 +1728,9 @@ impl Downloads<'_> {
                         .contains_key(&m);
                     if !others || urgent {
                         (Duration::from_secs(3600), false)
-                    } else if proven {
+                    } else if proven || shared.front.is_some() {
+                        // (A feed's host may take its time to answer:
+                        // redirects through analytics to a CDN.)
                         (self.stall_timeout, false)
                     } else {
                         let own = self.pool.health(m).latency_ms.map_or(Duration::ZERO, |ms| {
@@ -1299,7 +1749,7 @@ impl Downloads<'_> {
                                 self.pool.open_range(m, path, offset, end_offset).await
                             }
                             Target::Urls(urls) => match urls.get(&m) {
-                                Some(url) => self.pool.open_url(m, url, offset, Some(end_offset)).await,
+                                Some(url) => self.pool.open_url(m, url, offset, bounded).await,
                                 None => Err(MirrorError::Transfer("not a source of this file".into())),
                             },
                         }
@@ -1330,14 +1780,14 @@ impl Downloads<'_> {
                     }
                     // A feed's file shorter than its declared length.
                     Err(MirrorError::Status { status: 416, .. })
-                        if matches!(shared.target, Target::Urls(_)) =>
+                        if matches!(shared.target, Target::Urls(_)) && shared.front.is_none() =>
                     {
                         shared.wrong_size.store(true, Ordering::SeqCst);
-                        return End::Failed(WRONG_SIZE.into());
+                        return End::Failed(Stop::WrongSize.to_string());
                     }
                     Err(e) => return End::Failed(e.to_string()),
                 };
-                if body.start < offset {
+                if body.start < offset && shared.front.is_none() {
                     // It ignores Range: each segment would cost the file up to
                     // it again. Left for this file while another mirror is
                     // there; else read up to the segment (the bytes before it
@@ -1359,7 +1809,29 @@ impl Downloads<'_> {
                     Ok(c) => c,
                     Err(e) => return End::Failed(e.to_string()),
                 };
-                if let Some(rem) = body.remaining {
+                if let Some(f) = &shared.front {
+                    // A source announcing another length than the copy whose
+                    // hash was learned serves another file (the enclosure's
+                    // own address without a digest may: the publisher's new
+                    // copy is learned anew).
+                    let relearn = f
+                        .relearnable
+                        .as_ref()
+                        .is_some_and(|u| match &shared.target {
+                            Target::Urls(urls) => urls.get(&m) == Some(u),
+                            _ => false,
+                        });
+                    if let (Some(exact), Some(rem), false) = (f.exact, body.remaining, relearn) {
+                        let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
+                        if rem != exact.saturating_sub(offset) {
+                            shared.plan().liars.insert(m);
+                            return End::Failed(format!(
+                                "announces {rem} bytes from offset {offset}, the copy first downloaded has {}",
+                                exact.saturating_sub(offset)
+                            ));
+                        }
+                    }
+                } else if let Some(rem) = body.remaining {
                     let rem = rem + pending.as_ref().map_or(0, |c| c.len() as u64);
                     // The range asked for, or (a server that ignored it) the
                     // rest of the file.
@@ -1386,6 +1858,20 @@ impl Downloads<'_> {
                             let others = shared.available(self.pool).iter().any(|o| *o != m);
                             match self.next_chunk(&mut body, m, others).await {
                                 Ok(Some(c)) => c,
+                                // A file front to back ends where its body
+                                // ends (whole when as long as announced).
+                                Ok(None)
+                                    if shared.front.is_some()
+                                        && body.remaining.is_none_or(|r| r == 0) =>
+                                {
+                                    if shared.tx.send((i, *at, Bytes::new(), m)).await.is_err() {
+                                        return End::Failed("the writer stopped".into());
+                                    }
+                                    shared.plan().sent(id, i);
+                                    self.pool.record_success(m, None);
+                                    self.pool.record_transfer(m, got, started.elapsed());
+                                    return End::Done;
+                                }
                                 Ok(None) => {
                                     let e = MirrorError::Transfer(format!(
                                         "body ended at byte {} of a segment ending at {end_offset}",
@@ -1397,7 +1883,6 @@ impl Downloads<'_> {
                                 Err(StreamEnd::Cancelled) => return End::Cancelled,
                                 Err(StreamEnd::Slow(e)) => return End::Slow(e),
                                 Err(StreamEnd::Failed(e)) => return End::Failed(e),
-                                Err(_) => return End::Failed("stream ended".into()),
                             }
                         }
                     };
@@ -1407,6 +1892,23 @@ impl Downloads<'_> {
                     self.received
                         .fetch_add(data.len() as u64, Ordering::Relaxed);
                     let n_in = data.len() as u64;
+                    if let Some(f) = &shared.front {
+                        // Only media may be large; anything else that keeps
+                        // coming is cut off, and its source is not the file.
+                        if *at + n_in > f.limit {
+                            let e = format!("more bytes than the {} expected", f.limit);
+                            self.pool.record_bad_bytes(m, &e);
+                            shared.plan().liars.insert(m);
+                            return End::Refused(e);
+                        }
+                        // A feed's length is advice: every byte past what
+                        // was planned is charged to the storage budget.
+                        let fits = shared.w.explicit
+                            || self.budget.is_none_or(|b| b.charge(shared.w, *at + n_in));
+                        if !fits {
+                            return End::OverBudget;
+                        }
+                    }
                     while !data.is_empty() {
                         let want = shared.chunk_len(i) - *at;
                         let piece = data.split_to((want as usize).min(data.len()));
@@ -1416,6 +1918,9 @@ impl Downloads<'_> {
                         }
                         *at += n;
                         got += n;
+                        if got >= 64 << 10 && shared.front.as_ref().is_some_and(|f| f.resumable) {
+                            shared.progressed.store(true, Ordering::Relaxed);
+                        }
                         *shared
                             .sent_by
                             .lock()
