@@ -873,6 +873,47 @@ async fn a_small_file_that_keeps_coming_is_cut_off_and_not_asked_again() {
     assert_eq!(partials, 0, "bytes of the refused file left on disk");
 }
 
+/// An enclosure that is gone (404) while an alternate enclosure on the same
+/// host serves the file: the alternate is tried (a host's other URL, once
+/// every host's first one failed), and no digest being given, the file is
+/// stored under the hash learned from it.
+#[tokio::test]
+async fn an_alternate_on_the_enclosures_own_host_is_tried() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = TestMirror::start(tmp.path().join("host")).unwrap();
+    write_media(host.root(), &[Ep::new(1)]);
+    let url = host.url();
+    small_feed(
+        host.root(),
+        "Same host",
+        None,
+        &format!(
+            r#"<item><guid>g1</guid><title>Episode 1</title><enclosure url="{url}gone/e1.mp3" length="{SIZE}" type="audio/mpeg"/><podcast:alternateEnclosure xmlns:podcast="https://podcastindex.org/namespace/1.0" type="audio/mpeg" length="{SIZE}"><podcast:source uri="{url}media/e1.mp3"/></podcast:alternateEnclosure></item>"#
+        ),
+    );
+    let engine = engine_in(&tmp.path().join("member"));
+    subscribe(&engine, &format!("{url}feed.xml")).await;
+    let opts = SyncOptions {
+        max_rounds: 1,
+        ..SyncOptions::default()
+    };
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        engine.sync(&opts, &CancellationToken::new()),
+    )
+    .await
+    .expect("a sync ends")
+    .unwrap();
+    assert!(r.ok(), "{:?}", r.libraries[0].failed);
+    let asked: Vec<String> = host.requests().into_iter().map(|q| q.path).collect();
+    assert!(asked.iter().any(|p| p == "gone/e1.mp3"), "{asked:?}");
+    assert!(asked.iter().any(|p| p == "media/e1.mp3"), "{asked:?}");
+    assert_eq!(
+        std::fs::read(engine.store().blobs().path(&Sha256::digest(&media(1)))).unwrap(),
+        media(1)
+    );
+}
+
 /// A feed server that sends a byte every half second. Before, every sync
 /// waited 120 s for it (the document deadline); now its pace gives it up
 /// within seconds, and nothing changes.

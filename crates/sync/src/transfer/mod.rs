@@ -20,6 +20,7 @@
 //!   when a digest or a learned hash will check the join; otherwise the
 //!   file starts over. Its size may be unknown until its body ends, and the
 //!   media server plays it from the front as it comes.
+//!
 //! Small files are fetched whole, hedged. `now` starts one at once for the
 //! player. The sources (`crate::sources`) say which files and where.
 
@@ -468,22 +469,23 @@ impl Downloads<'_> {
         }
     }
 
-    /// A download of `w` starts with `resumed` bytes already on disk: the
-    /// shells are told, the bytes count as present, the index records it.
-    fn resuming(&self, w: &WantedBlob, resumed: u64) {
+    /// A download of `w` (`size` bytes, 0: unknown) starts with `resumed`
+    /// bytes already on disk: the shells are told, the bytes count as
+    /// present, the index records it.
+    fn resuming(&self, w: &WantedBlob, resumed: u64, size: u64) {
         if resumed > 0 {
             info!(blob = %w.sha256, bytes = resumed, "resuming a partial download");
             self.engine.emit(SyncEvent::DownloadResumed {
                 sha256: w.sha256.to_string(),
                 offset: resumed,
-                size: w.size,
+                size,
             });
         }
         self.done.fetch_add(resumed, Ordering::Relaxed);
         let _ = self
             .engine
             .store()
-            .record_partial(&w.sha256, w.size, resumed, None);
+            .record_partial(&w.sha256, size, resumed, None);
     }
 
     /// `w` is in `blobs/sha256/`, verified: kept if the index still wants
@@ -766,7 +768,18 @@ impl Downloads<'_> {
             let _ = std::fs::remove_file(store.blobs().partial_path(&w.sha256));
             let _ = std::fs::remove_file(&journal);
         }
-        self.front_file(w, &file, role, hosts, limit).await
+        // Each host's sources in the feed's order: its first, then (when
+        // every first one failed) its second, and so on.
+        let mut layers: Vec<std::collections::HashMap<usize, url::Url>> = Vec::new();
+        for (m, u) in sources {
+            match layers.iter_mut().find(|l| !l.contains_key(&m)) {
+                Some(l) => {
+                    l.insert(m, u);
+                }
+                None => layers.push([(m, u)].into_iter().collect()),
+            }
+        }
+        self.front_file(w, &file, role, layers, limit).await
     }
 }
 

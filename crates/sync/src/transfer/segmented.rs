@@ -502,6 +502,9 @@ struct Shared<'a> {
     progressed: std::sync::atomic::AtomicBool,
     /// Bytes counted as done that a front-to-back file started over from.
     dropped: AtomicU64,
+    /// Sources a file front to back was asked from in this round: not
+    /// ones to move to when its stream is slow.
+    tried: Mutex<HashSet<usize>>,
 }
 
 /// A feed's file this large or larger, with a digest and several hosts, is
@@ -537,6 +540,28 @@ pub(super) enum Target {
 }
 
 impl Target {
+    /// Every source of the file (those of the pool for a path), best first:
+    /// a file front to back tries those behind an open circuit too, after
+    /// the others, as a last resort.
+    fn all(&self, pool: &MirrorPool) -> Vec<usize> {
+        let mut a = self.available(pool);
+        let rest: Vec<usize> = match self {
+            Target::Path(_) => (0..pool.len()).collect(),
+            Target::PathOn(_, only) => vec![*only],
+            Target::Urls(urls) => {
+                let mut k: Vec<usize> = urls.keys().copied().collect();
+                k.sort_unstable();
+                k
+            }
+        };
+        for m in rest {
+            if !a.contains(&m) {
+                a.push(m);
+            }
+        }
+        a
+    }
+
     /// The sources that may be asked now, best first.
     fn available(&self, pool: &MirrorPool) -> Vec<usize> {
         let mut a = pool.available();
@@ -565,6 +590,18 @@ impl Shared<'_> {
         }
         self.chunk
             .min(self.w.size.saturating_sub(i as u64 * self.chunk))
+    }
+
+    /// The sources a stream on `m` could leave it for: available, honest,
+    /// and (a file front to back) not asked already in this round.
+    fn others(&self, pool: &MirrorPool, m: usize) -> Vec<usize> {
+        let liars = self.plan().liars.clone();
+        let tried = self.tried.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.available(pool)
+            .into_iter()
+            .filter(|o| *o != m && !liars.contains(o))
+            .filter(|o| self.front.is_none() || !tried.contains(o))
+            .collect()
     }
 
     /// Where source `m` has the file, for the shells.
@@ -729,7 +766,11 @@ impl Downloads<'_> {
             ),
             Pieces::Front(f) => (CHUNK_SIZE, Plan::new(&[false], &[(0, f.written())], 1)),
         };
-        self.resuming(w, resumed);
+        let known = match &front {
+            Some(f) => f.exact.or(f.declared).unwrap_or(0),
+            None => w.size,
+        };
+        self.resuming(w, resumed, known);
         if hasher.is_some() {
             // The file's own hash follows the pieces in order: segments of
             // one request each, lowest first, so what is in stays close to
@@ -823,14 +864,17 @@ impl Downloads<'_> {
             front,
             progressed: Default::default(),
             dropped: AtomicU64::new(0),
+            tried: Default::default(),
         };
         let outcome = self
             .run_streams(&shared, &mut verdicts, &mut grown, resumed)
             .await;
-        let arrived = shared
-            .arrived
-            .load(Ordering::Relaxed)
+        // Bytes counted as done in this run: the resumed prefix and what
+        // came, less what a file front to back started over from (the
+        // resumed prefix among it).
+        let counted = (resumed + shared.arrived.load(Ordering::Relaxed))
             .saturating_sub(shared.dropped.load(Ordering::Relaxed));
+        let total = shared.total();
         let sent_by =
             std::mem::take(&mut *shared.sent_by.lock().unwrap_or_else(|p| p.into_inner()));
         drop(shared);
@@ -840,14 +884,14 @@ impl Downloads<'_> {
             (Ok(_), (p, true), Ok(h)) => (p, h, sent_by),
             (Err(e @ (Stop::WrongSize | Stop::OverBudget)), _, _) => {
                 // Nothing of it is of use at this size, or kept.
-                self.done.fetch_sub(resumed + arrived, Ordering::Relaxed);
+                self.done.fetch_sub(counted, Ordering::Relaxed);
                 return Err(e);
             }
             (outcome, (p, _), h) => {
                 // What is on disk now, for the next run (which counts it as
                 // present again when it resumes).
-                let _ = store.record_partial(&w.sha256, w.size, p.done_bytes(), None);
-                self.done.fetch_sub(resumed + arrived, Ordering::Relaxed);
+                let _ = store.record_partial(&w.sha256, total, p.done_bytes(), None);
+                self.done.fetch_sub(counted, Ordering::Relaxed);
                 return Err(match (outcome, h) {
                     (Err(e), _) => e,
                     (_, Err(e)) => Stop::Failed(e.to_string()),
@@ -1090,9 +1134,11 @@ impl Downloads<'_> {
     }
 
     /// Downloads a feed's file with a hash to learn (no digest, one host,
-    /// or no size known): front to back, from one of its `hosts` (one URL
-    /// per host in the pool, the enclosure's first) at a time, through the
-    /// same loop as every other file. Bytes of two responses are joined
+    /// or no size known): front to back, from one of its hosts at a time,
+    /// through the same loop as every other file. `layers` are its sources
+    /// by host: the first URL of each host (the enclosure's first), then,
+    /// if every one of those fails, the second URL of each host that has
+    /// one, and so on. Bytes of two responses are joined
     /// only when a hash (learned before) or the feed's digest checks the
     /// whole; otherwise the file starts over after any interruption. The
     /// complete file is checked by those, then stored under its SHA-256,
@@ -1103,7 +1149,7 @@ impl Downloads<'_> {
         w: &WantedBlob,
         file: &FeedFile,
         role: Option<AssetRole>,
-        mut hosts: HashMap<usize, url::Url>,
+        layers: Vec<HashMap<usize, url::Url>>,
         limit: u64,
     ) -> Result<u64, String> {
         let store = self.engine.store().clone();
@@ -1120,7 +1166,16 @@ impl Downloads<'_> {
         let mut errors: Vec<String> = Vec::new();
         let mut fresh = !resumable;
         let mut again_from_nothing = true;
+        // Hosts that sent a copy that was refused: not asked again.
+        let mut refused: HashSet<usize> = HashSet::new();
+        let mut layer = 0;
         loop {
+            let mut hosts = layers.get(layer).cloned().unwrap_or_default();
+            hosts.retain(|m, _| !refused.contains(m));
+            if hosts.is_empty() && layer + 1 < layers.len() {
+                layer += 1;
+                continue;
+            }
             if hosts.is_empty() {
                 let _ = store.remove_partial(&w.sha256);
                 return Err(if errors.is_empty() {
@@ -1143,7 +1198,6 @@ impl Downloads<'_> {
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?
             };
-            let earlier = writer.written() > 0;
             let front = Front {
                 exact: file.size,
                 declared: file.length,
@@ -1173,7 +1227,6 @@ impl Downloads<'_> {
                     warn!(file = %w.label, "stopped: the file is larger than the storage budget has room for");
                     return Err(format!("stopped: {}", Stop::OverBudget));
                 }
-                // (With what was refused before, if anything was.)
                 Err(e) => {
                     if !resumable {
                         // Nothing of it will be continued.
@@ -1181,10 +1234,20 @@ impl Downloads<'_> {
                         let _ = store.remove_partial(&w.sha256);
                     }
                     errors.push(e.to_string());
+                    // Another URL on the same hosts (an alternate on the
+                    // enclosure's CDN, say), if there is one.
+                    if layer + 1 < layers.len() && !self.cancel.is_cancelled() {
+                        layer += 1;
+                        continue;
+                    }
+                    // (With what was refused before, if anything was.)
                     return Err(errors.join("; "));
                 }
             };
             let written = writer.written();
+            // A prefix from before this run is among its bytes (not one it
+            // started over from): every byte that came is in `sent_by`.
+            let earlier = written > sent_by.values().sum::<u64>();
             let by = most(&sent_by);
             let relearn = !earlier
                 && !sent_by.is_empty()
@@ -1254,12 +1317,12 @@ impl Downloads<'_> {
                                 error: e.to_string(),
                                 code: e.code().to_owned(),
                             });
-                            hosts.remove(&m);
+                            refused.insert(m);
                         }
                         // A partial from an earlier run, whole, that fails:
                         // once more from nothing, blaming no one.
                         None if std::mem::take(&mut again_from_nothing) => {}
-                        None => hosts.clear(),
+                        None => return Err(errors.join("; ")),
                     }
                 }
             }
@@ -1352,6 +1415,7 @@ impl Downloads<'_> {
         let one_at_a_time = shared.front.is_some();
         let mut first = one_each(self.streams(&shared.target));
         if one_at_a_time {
+            first = shared.target.all(self.pool);
             first.truncate(1);
         }
         if let Some(&m) = first.first() {
@@ -1392,14 +1456,28 @@ impl Downloads<'_> {
                 left.clear();
                 on.clear();
                 let liars = shared.plan().liars.clone();
-                let mut mirrors: Vec<usize> = one_each(self.streams(&shared.target))
+                shared
+                    .tried
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
+                let candidates = if one_at_a_time {
+                    shared.target.all(self.pool)
+                } else {
+                    one_each(self.streams(&shared.target))
+                };
+                let mut mirrors: Vec<usize> = candidates
                     .into_iter()
                     .filter(|m| !liars.contains(m))
                     .collect();
                 if mirrors.is_empty() && one_at_a_time {
                     // A file front to back has no chunks to lose: a source
                     // that sent what is not the file is not asked again.
-                    return Err(errors.join("; ").into());
+                    return Err(if errors.is_empty() {
+                        "no source is available".into()
+                    } else {
+                        errors.join("; ").into()
+                    });
                 }
                 if mirrors.is_empty() {
                     // Only mirrors that lied are left: one is asked again
@@ -1468,12 +1546,17 @@ impl Downloads<'_> {
                         continue;
                     }
                     if let Some(o) = self.next_mirror(shared, &on, &left) {
-                        let offset = shared
-                            .plan()
-                            .chunks
-                            .iter()
-                            .position(|c| *c == State::Missing)
-                            .map_or(0, |i| i as u64 * shared.chunk);
+                        let offset = if one_at_a_time {
+                            // Where the next stream goes on from.
+                            shared.plan().held[0]
+                        } else {
+                            shared
+                                .plan()
+                                .chunks
+                                .iter()
+                                .position(|c| *c == State::Missing)
+                                .map_or(0, |i| i as u64 * shared.chunk)
+                        };
                         self.engine.emit(SyncEvent::Failover {
                             sha256: sha.clone(),
                             from: shared.source(self.pool, m),
@@ -1493,6 +1576,9 @@ impl Downloads<'_> {
                         shared.plan().checked(index, true);
                         *served.entry(mirror).or_default() += 1;
                         rounds.progress();
+                    }
+                    Verdict::Bad { .. } if one_at_a_time => {
+                        return Err("a file front to back has no chunks to check".into());
                     }
                     Verdict::Bad { index, mirror, spliced } => {
                         // A chunk from two sources is fetched whole next
@@ -1673,7 +1759,14 @@ impl Downloads<'_> {
             if shared.plan().liars.contains(&m) {
                 return End::Liar;
             }
+            // This stream's bytes are the whole file so far.
+            let from_nothing = *at == 0;
             if let Some(f) = &shared.front {
+                shared
+                    .tried
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(m);
                 // A partial already whole (the last run stopped while
                 // checking it) is checked, not asked for again: only when a
                 // hash or digest will check it, so the declared length,
@@ -1716,11 +1809,7 @@ impl Downloads<'_> {
                 // twice the hedge delay, or three times its own latency), and
                 // less in the end game. Never a player's urgent stream.
                 let (answer_within, unproven) = {
-                    let liars = shared.plan().liars.clone();
-                    let others = shared
-                        .available(self.pool)
-                        .iter()
-                        .any(|o| *o != m && !liars.contains(o));
+                    let others = !shared.others(self.pool, m).is_empty();
                     let proven = shared
                         .sent_by
                         .lock()
@@ -1873,10 +1962,16 @@ impl Downloads<'_> {
                                     return End::Done;
                                 }
                                 Ok(None) => {
-                                    let e = MirrorError::Transfer(format!(
-                                        "body ended at byte {} of a segment ending at {end_offset}",
-                                        i as u64 * shared.chunk + *at
-                                    ));
+                                    let e = MirrorError::Transfer(match bounded {
+                                        Some(end) => format!(
+                                            "body ended at byte {} of a segment ending at {end}",
+                                            i as u64 * shared.chunk + *at
+                                        ),
+                                        None => format!(
+                                            "body ended at byte {} before its announced length",
+                                            *at
+                                        ),
+                                    });
                                     self.pool.record_failure(m, &e);
                                     return End::Failed(e.to_string());
                                 }
@@ -1897,7 +1992,10 @@ impl Downloads<'_> {
                         // coming is cut off, and its source is not the file.
                         if *at + n_in > f.limit {
                             let e = format!("more bytes than the {} expected", f.limit);
-                            self.pool.record_bad_bytes(m, &e);
+                            // (Blamed when it sent all of them.)
+                            if from_nothing {
+                                self.pool.record_bad_bytes(m, &e);
+                            }
                             shared.plan().liars.insert(m);
                             return End::Refused(e);
                         }
@@ -1968,14 +2066,7 @@ impl Downloads<'_> {
                     }
                     // Far slower than another mirror is known to be? Give the
                     // segment back to a better one.
-                    let others = || {
-                        let available = shared.available(self.pool);
-                        let plan = shared.plan();
-                        available
-                            .into_iter()
-                            .filter(|o| !plan.liars.contains(o))
-                            .collect()
-                    };
+                    let others = || shared.others(self.pool, m);
                     if let Some(reason) = window.slow(self, m, n_in, others) {
                         return End::Slow(reason);
                     }
