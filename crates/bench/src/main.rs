@@ -86,6 +86,7 @@ enum Section {
     Chunks,
     Split,
     Play,
+    Feed,
 }
 
 // ---------------------------------------------------------------- processes
@@ -702,6 +703,167 @@ fn split(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
         .collect())
 }
 
+// ---------------------------------------------------------------- 8. feed
+
+/// One podcast episode of `size` bytes in an RSS feed, its enclosure on one
+/// nginx and a same-file alternate enclosure on another, both serving the
+/// feed's directory: `stowaway subscribe` to the feed (untimed), then a
+/// timed `stowaway sync`. Without a digest the episode comes front to back
+/// from one host (its hash learned); with a `podcast:integrity` sha384 on
+/// the alternate it comes in segments from both. curl and aria2c fetch the
+/// same URLs. The file is typed `audio/ogg` (random bytes: as MP3 the
+/// duration reader would scan 64 MiB of them for a frame, which is not
+/// the transfer).
+fn feed(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let root = work.join("feed");
+    let site = root.join("site");
+    fs::create_dir_all(&site)?;
+    eprintln!("feed: one {} MiB episode…", size / MIB);
+    write_random(&site.join("episode.ogg"), 77, size)?;
+    let digest = {
+        let mut h = sha2::Sha384::new();
+        std::io::copy(&mut File::open(site.join("episode.ogg"))?, &mut h)?;
+        base64::engine::general_purpose::STANDARD.encode(h.finalize())
+    };
+    let full = [Nginx::start(&site), Nginx::start(&site)];
+    let limited = [
+        Nginx::start_with(&site, "limit_rate 20m;"),
+        Nginx::start_with(&site, "limit_rate 20m;"),
+    ];
+    // One feed file per case, naming that case's hosts.
+    let write_feed = |name: &str, hosts: &[Nginx; 2], integrity: bool| -> Result<String> {
+        let (a, b) = (hosts[0].url(), hosts[1].url());
+        let sri = if integrity {
+            format!(r#"<podcast:integrity type="sri" value="sha384-{digest}"/>"#)
+        } else {
+            String::new()
+        };
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:podcast="https://podcastindex.org/namespace/1.0"><channel><title>Bench {name}</title>
+<item><title>Episode 1</title><guid>bench-1</guid>
+<enclosure url="{a}episode.ogg" length="{size}" type="audio/ogg"/>
+<podcast:alternateEnclosure type="audio/ogg" length="{size}"><podcast:source uri="{b}episode.ogg"/>{sri}</podcast:alternateEnclosure>
+</item></channel></rss>
+"#
+        );
+        fs::write(site.join(format!("{name}.xml")), xml)?;
+        Ok(format!("{a}{name}.xml"))
+    };
+    let out = root.join("out");
+    enum Case {
+        Curl(String),
+        Aria(Vec<String>),
+        Sync(String),
+    }
+    let run_case = |case: &Case| -> Result<Timed> {
+        let mut c = match case {
+            Case::Curl(url) => {
+                let mut c = Command::new("curl");
+                c.args(["-sS", "--fail", "-o"])
+                    .arg(out.join("file"))
+                    .arg(url);
+                c
+            }
+            Case::Aria(urls) => {
+                let mut c = Command::new("aria2c");
+                c.args([
+                    "--quiet=true",
+                    "--file-allocation=none",
+                    "--allow-overwrite=true",
+                    "--auto-file-renaming=false",
+                    "--min-split-size=1M",
+                    "--split=8",
+                    "--max-connection-per-server=4",
+                ])
+                .arg("--dir")
+                .arg(&out)
+                .args(["--out", "file"])
+                .args(urls);
+                c
+            }
+            Case::Sync(feed_url) => {
+                let data = out.join("data");
+                exec(
+                    bins.stowaway(&data)
+                        .arg("subscribe")
+                        .arg(feed_url)
+                        .arg("--json"),
+                    "stowaway subscribe",
+                    &out,
+                )?;
+                flush();
+                let t = exec(
+                    bins.stowaway(&data)
+                        .args(["sync", "--json"])
+                        .env("STOWAWAY_LOG", "error"),
+                    "stowaway sync",
+                    &out,
+                )?;
+                let v = json_of(&t, "stowaway sync --json")?;
+                ensure!(
+                    v["ok"] == true
+                        && v["libraries"][0]["bytes_downloaded"]
+                            .as_u64()
+                            .is_some_and(|n| n >= size),
+                    "stowaway sync did not download the episode: {v}"
+                );
+                return Ok(t);
+            }
+        };
+        flush();
+        let t = exec(&mut c, "download", &out)?;
+        ensure!(fs::metadata(out.join("file"))?.len() == size, "short file");
+        Ok(t)
+    };
+    let url = |n: &Nginx| format!("{}episode.ogg", n.url());
+    let cases: Vec<(&str, Case)> = vec![
+        ("one host at full speed: curl", Case::Curl(url(&full[0]))),
+        (
+            "… stowaway sync, no digest (front to back, its hash learned)",
+            Case::Sync(write_feed("full", &full, false)?),
+        ),
+        (
+            "two hosts at 20 MiB/s per connection: curl, one host",
+            Case::Curl(url(&limited[0])),
+        ),
+        (
+            "… aria2c both URLs, --split=8 --max-connection-per-server=4",
+            Case::Aria(limited.iter().map(url).collect()),
+        ),
+        (
+            "… stowaway sync, no digest (front to back from one host)",
+            Case::Sync(write_feed("limited", &limited, false)?),
+        ),
+        (
+            "… stowaway sync, sha384 digest (segments from both hosts)",
+            Case::Sync(write_feed("limited-sri", &limited, true)?),
+        ),
+    ];
+    let mut samples: Vec<Samples> = cases.iter().map(|_| Samples::default()).collect();
+    for r in 1..=args.runs {
+        for (i, (name, case)) in cases.iter().enumerate() {
+            remove(&out)?;
+            fs::create_dir_all(&out)?;
+            let t = run_case(case)?;
+            eprintln!("  run {r}/{}: {name:<62} {:>7.2} s", args.runs, t.wall);
+            samples[i].add(&t);
+        }
+    }
+    remove(&out)?;
+    drop((full, limited));
+    if !args.keep {
+        remove(&root)?;
+    }
+    Ok(cases
+        .iter()
+        .zip(&samples)
+        .map(|((name, _), s)| s.row(name, size))
+        .collect())
+}
+
 // ---------------------------------------------------------------- 7. play
 
 /// Play while it downloads: one run of the play section.
@@ -1098,6 +1260,7 @@ struct Report {
     chunks: Vec<ChunkRow>,
     split: Vec<Row>,
     play: Vec<PlayRun>,
+    feed: Vec<Row>,
     /// Median time of the dropped-primary sync minus the healthy-primary one.
     failover_time_lost_s: Option<f64>,
     free_before: Option<u64>,
@@ -1713,6 +1876,30 @@ fn markdown(r: &Report) {
         }
         println!();
     }
+    if !r.feed.is_empty() {
+        println!(
+            "## 8. One {:.0} MiB podcast episode from a feed ({} runs)\n",
+            r.feed[0].bytes as f64 / MIB as f64,
+            r.runs
+        );
+        println!(
+            "| method | median s | min s | max s | MB/s (median) | CPU user + sys s (median) |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        for row in &r.feed {
+            println!(
+                "| {} | {:.2} | {:.2} | {:.2} | {} | {:.2} + {:.2} |",
+                row.name,
+                row.median_s,
+                row.min_s,
+                row.max_s,
+                fmt_opt(row.mb_per_s_median, 0),
+                row.user_median_s,
+                row.sys_median_s
+            );
+        }
+        println!();
+    }
     if !r.play.is_empty() {
         println!("## 7. Play while it downloads: 64 MiB, one mirror at 2 MB/s per connection\n");
         println!("| run | first byte from the start s | first byte of a seek to 60 % s |");
@@ -1787,6 +1974,7 @@ fn main() -> Result<()> {
         ready: Vec::new(),
         chunks: Vec::new(),
         split: Vec::new(),
+        feed: Vec::new(),
         play: Vec::new(),
         failover_time_lost_s: None,
         free_before,
@@ -1816,6 +2004,9 @@ fn main() -> Result<()> {
     }
     if want(Section::Play) {
         report.play = play(&args, &bins, work.path(), 64 * MIB)?;
+    }
+    if want(Section::Feed) {
+        report.feed = feed(&args, &bins, work.path(), 200 * MIB)?;
     }
     report.free_after = free_bytes(work.path());
     report.load_after = loadavg();
