@@ -6,7 +6,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use stowaway_catalog::Access;
 use stowaway_mirrors::AccessToken;
-use stowaway_publish::{build, keygen, load_public_key, subscription, BuildOptions};
+use stowaway_publish::{
+    build, keygen, load_public_key, release, subscription, BuildOptions, ReleaseOptions,
+};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +48,25 @@ enum Command {
         /// piece by piece; Stowaway 0.2 and later only). See FORMAT.md.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
         format: u32,
+    },
+    /// Put an app release into a mirror tree for members' apps to update from:
+    /// each installer in updates/VERSION/, signed with the key whose public half
+    /// the app is built with, and updates/latest.json (written last).
+    Release {
+        #[arg(long, value_name = "SECRET_KEY")]
+        key: PathBuf,
+        /// The version the installers are (as in tauri.conf.json).
+        #[arg(long)]
+        version: String,
+        /// A file with the release notes members see.
+        #[arg(long, value_name = "FILE")]
+        notes: Option<PathBuf>,
+        #[arg(long, value_name = "MIRROR_DIR")]
+        out: PathBuf,
+        /// An installer as the bundler made it (the target is read from its
+        /// name), or TARGET=PATH (e.g. darwin-aarch64=Stowaway.app.tar.gz).
+        #[arg(value_name = "INSTALLER", required = true)]
+        installers: Vec<String>,
     },
     /// Print the subscription file (JSON) a member is handed.
     Subscription {
@@ -130,6 +151,42 @@ async fn main() -> Result<()> {
             for f in &o.feeds {
                 println!("podcast feed: {}", out.join(f).display());
             }
+        }
+        Command::Release {
+            key,
+            version,
+            notes,
+            out,
+            installers,
+        } => {
+            let notes = match notes {
+                Some(p) => Some(
+                    std::fs::read_to_string(&p)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?,
+                ),
+                None => None,
+            };
+            let bundles = installers
+                .iter()
+                .map(|a| match a.split_once('=') {
+                    Some((t, p)) if !t.contains('/') && !t.contains('\\') => {
+                        (Some(t.to_owned()), PathBuf::from(p))
+                    }
+                    _ => (None, PathBuf::from(a)),
+                })
+                .collect();
+            let o = release(&ReleaseOptions {
+                out,
+                secret_key: key,
+                version,
+                notes,
+                bundles,
+                now: time::OffsetDateTime::now_utc(),
+            })?;
+            for (target, url) in &o.platforms {
+                println!("{target}: updates/{url}");
+            }
+            println!("wrote {}", o.manifest.display());
         }
         Command::Subscription {
             key,

@@ -418,3 +418,176 @@ fn format_2_writes_chunk_lists_for_large_files() {
     let bad = run(&tmp.path().join("three"), "3");
     assert!(!bad.status.success());
 }
+
+/// What the app's updater checks of a signature (the same crate Tauri's
+/// updater uses): the public key file's text and the manifest's signature,
+/// each base64 of the text, over the installer's bytes; then the version
+/// the trusted comment signs.
+fn updater_accepts(pubkey_file: &Path, signature_b64: &str, bytes: &[u8], version: &str) -> bool {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pk_text = std::fs::read_to_string(pubkey_file).unwrap();
+    let pk = minisign_verify::PublicKey::decode(&pk_text).unwrap();
+    let sig_text = String::from_utf8(b64.decode(signature_b64).unwrap()).unwrap();
+    let Ok(sig) = minisign_verify::Signature::decode(&sig_text) else {
+        return false;
+    };
+    pk.verify(bytes, &sig, true).is_ok()
+        && sig
+            .trusted_comment()
+            .split('\t')
+            .any(|f| f == format!("version:{version}"))
+}
+
+#[test]
+fn release_signs_each_installer_and_writes_the_manifest_last() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys");
+    let other = tmp.path().join("other");
+    assert!(publish(&["keygen", "--out", keys.to_str().unwrap()], None)
+        .status
+        .success());
+    assert!(publish(&["keygen", "--out", other.to_str().unwrap()], None)
+        .status
+        .success());
+    let built = tmp.path().join("built");
+    std::fs::create_dir_all(&built).unwrap();
+    let deb = built.join("Stowaway_0.2.0_amd64.deb");
+    let rpm = built.join("Stowaway-0.2.0-1.x86_64.rpm");
+    let app = built.join("Stowaway.app.tar.gz");
+    for (p, bytes) in [
+        (&deb, &b"deb bytes"[..]),
+        (&rpm, b"rpm bytes"),
+        (&app, b"app"),
+    ] {
+        std::fs::write(p, bytes).unwrap();
+    }
+    let notes = tmp.path().join("notes.md");
+    std::fs::write(&notes, "Faster downloads.").unwrap();
+    let mirror = tmp.path().join("mirror");
+    let key = keys.join("stowaway.key");
+    let release = |version: &str, installers: &[String]| {
+        let mut args = vec![
+            "release".to_owned(),
+            "--key".into(),
+            key.to_str().unwrap().into(),
+            "--version".into(),
+            version.into(),
+            "--notes".into(),
+            notes.to_str().unwrap().into(),
+            "--out".into(),
+            mirror.to_str().unwrap().into(),
+        ];
+        args.extend(installers.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        publish(&args, None)
+    };
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+
+    // A macOS bundle's name says no architecture: refused without one, and
+    // nothing is written.
+    let out = release("0.2.0", &[path(&deb), path(&app)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("darwin-aarch64="));
+    assert!(!mirror.join("updates").exists());
+
+    let out = release(
+        "0.2.0",
+        &[
+            path(&deb),
+            path(&rpm),
+            format!("darwin-aarch64={}", path(&app)),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mirror.join("updates/latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["version"], "0.2.0");
+    assert_eq!(manifest["notes"], "Faster downloads.");
+    assert!(manifest["pub_date"]
+        .as_str()
+        .is_some_and(|d| time::OffsetDateTime::parse(
+            d,
+            &time::format_description::well_known::Rfc3339
+        )
+        .is_ok()));
+    let platforms = manifest["platforms"].as_object().unwrap();
+    let mut targets: Vec<&str> = platforms.keys().map(String::as_str).collect();
+    targets.sort_unstable();
+    assert_eq!(
+        targets,
+        ["darwin-aarch64", "linux-x86_64-deb", "linux-x86_64-rpm"]
+    );
+    for (target, file, bytes) in [
+        (
+            "linux-x86_64-deb",
+            "Stowaway_0.2.0_amd64.deb",
+            &b"deb bytes"[..],
+        ),
+        (
+            "linux-x86_64-rpm",
+            "Stowaway-0.2.0-1.x86_64.rpm",
+            b"rpm bytes",
+        ),
+        ("darwin-aarch64", "Stowaway.app.tar.gz", b"app"),
+    ] {
+        let p = &platforms[target];
+        assert_eq!(p["url"], format!("0.2.0/{file}"), "relative to updates/");
+        assert_eq!(
+            std::fs::read(mirror.join("updates/0.2.0").join(file)).unwrap(),
+            bytes
+        );
+        let sig = p["signature"].as_str().unwrap();
+        assert!(updater_accepts(
+            &keys.join("stowaway.pub"),
+            sig,
+            bytes,
+            "0.2.0"
+        ));
+        // Not with another key, nor for other bytes, nor as another version.
+        assert!(!updater_accepts(
+            &other.join("stowaway.pub"),
+            sig,
+            bytes,
+            "0.2.0"
+        ));
+        assert!(!updater_accepts(
+            &keys.join("stowaway.pub"),
+            sig,
+            b"tampered",
+            "0.2.0"
+        ));
+        assert!(!updater_accepts(
+            &keys.join("stowaway.pub"),
+            sig,
+            bytes,
+            "0.3.0"
+        ));
+    }
+
+    // A release never goes back: an older version is refused and the
+    // manifest stays; a newer one replaces it.
+    let before = std::fs::read(mirror.join("updates/latest.json")).unwrap();
+    let out = release("0.1.9", &[path(&deb)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("never goes back"));
+    assert_eq!(
+        std::fs::read(mirror.join("updates/latest.json")).unwrap(),
+        before
+    );
+    assert!(release("0.2.1", &[path(&deb)]).status.success());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mirror.join("updates/latest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["version"], "0.2.1");
+
+    // Not a version; two installers for one target.
+    assert!(!release("latest", &[path(&deb)]).status.success());
+    let out = release("0.3.0", &[path(&deb), path(&deb)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("two installers for linux-x86_64-deb"));
+}
