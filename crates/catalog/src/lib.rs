@@ -15,6 +15,7 @@ mod model;
 mod signed;
 mod stream;
 mod subscription;
+mod update;
 mod validate;
 
 pub use diff::CatalogDiff;
@@ -29,6 +30,9 @@ pub use signed::{
 };
 pub use stream::{CatalogHead, CollectionHead};
 pub use subscription::{Access, Subscription, SUBSCRIPTION_FORMAT};
+pub use update::{
+    is_plain_file_name, UpdateManifest, UpdatePlatform, MAX_UPDATE_MANIFEST, UPDATE_MANIFEST,
+};
 pub use validate::{is_media_type, validate_catalog, validate_id, Limits};
 
 /// The path of a blob below a mirror's base URL (or below a blob store root).

@@ -23,10 +23,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use stowaway_catalog::{is_plain_file_name as plain_name, UpdateManifest, UpdatePlatform};
 
 /// The manifest's path below a mirror's root.
-pub const MANIFEST: &str = "updates/latest.json";
+pub const MANIFEST: &str = stowaway_catalog::UPDATE_MANIFEST;
 
 pub struct ReleaseOptions {
     /// The mirror tree (the library's, or one of its own).
@@ -46,24 +46,6 @@ pub struct ReleaseOutcome {
     pub manifest: PathBuf,
     /// Target and file, in target order.
     pub platforms: Vec<(String, String)>,
-}
-
-/// The manifest (Tauri's static update JSON, with relative URLs).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct UpdateManifest {
-    pub version: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
-    pub pub_date: String,
-    pub platforms: BTreeMap<String, Platform>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Platform {
-    /// Base64 of the minisign signature file's text.
-    pub signature: String,
-    /// Relative to `updates/`.
-    pub url: String,
 }
 
 /// The updater target an installer's file name shows, as the Tauri bundler
@@ -123,18 +105,6 @@ fn valid_target(target: &str) -> bool {
         [o, a, k] => os.contains(&o) && arch.contains(&a) && kind.contains(&k),
         _ => false,
     }
-}
-
-/// A file name fit to be a path component on every host: what the bundler
-/// writes, and nothing that climbs out of `updates/<version>/`.
-fn plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name.len() <= 200
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory,
@@ -227,7 +197,7 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseOutcome> {
         write_atomically(&dir.join(&name), &bytes)?;
         platforms.insert(
             target,
-            Platform {
+            UpdatePlatform {
                 signature: base64::engine::general_purpose::STANDARD
                     .encode(sig.into_string().as_bytes()),
                 url: format!("{version}/{name}"),

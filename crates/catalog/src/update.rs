@@ -1,0 +1,121 @@
+//! The app release a mirror offers: `updates/latest.json` (see FORMAT.md,
+//! "An app release"). Tauri's static update manifest, with each platform's
+//! `url` relative to `updates/`. Nothing in it is trusted: each installer's
+//! signature (checked by the app's updater with the app's own key) names
+//! the version it is for.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::CatalogError;
+
+/// The manifest's path below a mirror's root.
+pub const UPDATE_MANIFEST: &str = "updates/latest.json";
+
+/// Most bytes of a manifest a client reads.
+pub const MAX_UPDATE_MANIFEST: u64 = 256 * 1024;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UpdateManifest {
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    pub pub_date: String,
+    pub platforms: BTreeMap<String, UpdatePlatform>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UpdatePlatform {
+    /// Base64 of the minisign signature file's text.
+    pub signature: String,
+    /// Relative to `updates/`: `<version>/<file>`.
+    pub url: String,
+}
+
+/// A file name an installer may have (what the bundler writes; nothing that
+/// climbs out of its folder).
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.len() <= 200
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+}
+
+impl UpdateManifest {
+    /// Reads a manifest a mirror served: valid JSON of this shape, a semver
+    /// version, each platform's `url` exactly `<that version>/<plain file
+    /// name>` (never another host or folder), a signature, notes of at most
+    /// 64 KiB.
+    pub fn parse(bytes: &[u8]) -> Result<UpdateManifest, CatalogError> {
+        let bad = |m: String| CatalogError::Invalid(format!("update manifest: {m}"));
+        let m: UpdateManifest =
+            serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let version = m
+            .semver()
+            .ok_or_else(|| bad(format!("{:?} is not a version", m.version)))?;
+        if m.platforms.is_empty() || m.platforms.len() > 64 {
+            return Err(bad("no platforms, or too many".into()));
+        }
+        if m.notes.as_ref().is_some_and(|n| n.len() > 64 * 1024) {
+            return Err(bad("notes longer than 64 KiB".into()));
+        }
+        for (target, p) in &m.platforms {
+            let file = p.url.strip_prefix(&format!("{version}/"));
+            if !file.is_some_and(is_plain_file_name) {
+                return Err(bad(format!(
+                    "{target}: {:?} is not {version}/<file name>",
+                    p.url
+                )));
+            }
+            if p.signature.is_empty() || p.signature.len() > 4096 {
+                return Err(bad(format!("{target}: no signature")));
+            }
+        }
+        Ok(m)
+    }
+
+    /// The version, as semver (a leading `v` allowed).
+    pub fn semver(&self) -> Option<semver::Version> {
+        semver::Version::parse(self.version.trim_start_matches('v')).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(url: &str) -> String {
+        format!(
+            r#"{{"version":"0.2.0","pub_date":"2026-12-05T10:00:00Z","platforms":{{"linux-x86_64-deb":{{"signature":"c2ln","url":"{url}"}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_manifest_points_only_at_its_own_versions_folder() {
+        assert!(
+            UpdateManifest::parse(manifest("0.2.0/Stowaway_0.2.0_amd64.deb").as_bytes()).is_ok()
+        );
+        for url in [
+            "https://elsewhere.example/x.deb",
+            "0.2.0/../../library.json",
+            "0.1.0/Stowaway_0.1.0_amd64.deb",
+            "0.2.0/a/b.deb",
+            "/0.2.0/x.deb",
+            "0.2.0/",
+        ] {
+            assert!(
+                UpdateManifest::parse(manifest(url).as_bytes()).is_err(),
+                "{url}"
+            );
+        }
+        assert!(UpdateManifest::parse(b"<html>").is_err());
+        assert!(UpdateManifest::parse(
+            br#"{"version":"latest","pub_date":"","platforms":{"linux-x86_64":{"signature":"c2ln","url":"latest/x"}}}"#
+        )
+        .is_err());
+    }
+}
