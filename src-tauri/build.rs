@@ -43,6 +43,8 @@ fn main() {
             "chapters",
             "media_base",
             "chapter_image",
+            "update_status",
+            "install_update",
         ]),
     ))
     .expect("tauri build script");

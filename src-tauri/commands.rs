@@ -479,3 +479,22 @@ mod tests {
         assert!(safe_link(&format!("https://x.example/{}", "a".repeat(2000))).is_err());
     }
 }
+
+/// The app update downloaded and checked, waiting for a restart, if any.
+#[tauri::command(async)]
+pub fn update_status(
+    updates: State<'_, crate::updates::Updates>,
+) -> Option<stowaway_api::UpdateView> {
+    updates.view()
+}
+
+/// Installs the update waiting and starts again: refused while something
+/// plays (`playing`, as the page knows) or a sync or download runs.
+#[tauri::command]
+pub async fn install_update(
+    app: AppHandle,
+    updates: State<'_, crate::updates::Updates>,
+    playing: bool,
+) -> ApiResult<()> {
+    updates.install(&app, playing).await
+}

@@ -12,6 +12,7 @@ mod links;
 mod scheduler;
 mod state;
 mod tray;
+mod updates;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -148,7 +149,11 @@ fn main() -> anyhow::Result<()> {
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec![MINIMIZED]),
         ))
+        // Installs what `updates` fetched and checked; the page gets none of
+        // its commands (the capability lists none).
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(state)
+        .manage(updates::Updates::default())
         .invoke_handler(tauri::generate_handler![
             commands::library_page,
             commands::collections,
@@ -190,6 +195,8 @@ fn main() -> anyhow::Result<()> {
             commands::chapters,
             commands::media_base,
             commands::chapter_image,
+            commands::update_status,
+            commands::install_update,
         ])
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event {
@@ -260,6 +267,7 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
                 state.offer_links(&h, links);
+                tauri::async_runtime::spawn(updates::run(h.clone()));
                 scheduler::run(h.clone()).await;
             });
             Ok(())

@@ -30,6 +30,7 @@ import type { ShelfEntry } from "./bindings/ShelfEntry";
 import type { QueuePlace } from "./bindings/QueuePlace";
 import type { UpNext } from "./bindings/UpNext";
 import type { ItemChapters } from "./bindings/ItemChapters";
+import type { UpdateView } from "./bindings/UpdateView";
 
 export type { ItemRef };
 
@@ -90,6 +91,11 @@ export const api = {
     listen<SyncStatus>("sync-status", (e) => f(e.payload)),
   onNewItems: (f: (n: NewItems) => void): Promise<UnlistenFn> => listen<NewItems>("new-items", (e) => f(e.payload)),
   onLinksPending: (f: () => void): Promise<UnlistenFn> => listen("links-pending", () => f()),
+  /** The app update downloaded and checked, waiting for a restart, if any. */
+  updateStatus: () => invoke<UpdateView | null>("update_status"),
+  /** Installs it and starts again; refused ("busy") while something plays or downloads. */
+  installUpdate: (playing: boolean) => invoke<void>("install_update", { playing }),
+  onUpdateReady: (f: (u: UpdateView) => void): Promise<UnlistenFn> => listen<UpdateView>("update-ready", (e) => f(e.payload)),
 };
 
 /** The message of a failed command (an ApiError), or the error as text. */

@@ -18,11 +18,12 @@ import { renderQueue } from "./views/queue";
 import { renderReady } from "./views/ready";
 import { renderSearch } from "./views/search";
 import { renderSettings } from "./views/settings";
+import { renderUpdate, updateNotice, watchUpdates } from "./update";
 
 sidebar.append(h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }), "Stowaway"), tabs, sideList);
 document.getElementById("app")!.append(
   sidebar,
-  h("header", { class: "top" }, searchBox, syncButton),
+  h("header", { class: "top" }, searchBox, updateNotice, syncButton),
   banner,
   filters,
   content,
@@ -34,6 +35,7 @@ document.getElementById("app")!.append(
 
 function render() {
   renderBanner();
+  renderUpdate();
   renderTabs();
   renderSidebar();
   renderFilters();
@@ -96,4 +98,5 @@ void api.onSyncStatus(() => {
 });
 
 void refresh().then(() => takeLinks());
+watchUpdates();
 setInterval(() => renderBanner(), 30_000);

@@ -23,6 +23,11 @@ import { act, refresh, render, state } from "./state";
 const saver = new PositionSaver(5000);
 /** The element playing the current item (null when it has no media yet). */
 let media: HTMLMediaElement | null = null;
+
+/** Whether something plays now (the app is never updated meanwhile). */
+export function isPlaying(): boolean {
+  return media !== null && !media.paused && !media.ended;
+}
 let cues: Cue[] = [];
 let chapters = new Chapters([]);
 const sleep = new SleepTimer();

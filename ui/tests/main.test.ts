@@ -62,6 +62,9 @@ vi.mock("../src/api", () => ({
     onSyncStatus: vi.fn(async () => () => undefined),
     onNewItems: vi.fn(async () => () => undefined),
     onLinksPending: vi.fn(async () => () => undefined),
+    updateStatus: vi.fn(async () => ({ version: "0.2.0", current: "0.1.0", notes: null, mirror: "https://a.example/" })),
+    installUpdate: vi.fn(async () => undefined),
+    onUpdateReady: vi.fn(async () => () => undefined),
   },
   errorText: (e: unknown) => String(e),
   errorCode: () => "internal",
@@ -112,5 +115,15 @@ describe("the shell", () => {
     expect(search.value).toBe("");
     expect($("[data-collection='first-deal']")).not.toBe(section);
     await vi.waitFor(() => expect($("[data-item='02'] .act-download")).not.toBeNull());
+
+    // An update downloaded and checked: offered in the top bar; restarting
+    // tells the shell nothing plays; "Later" hides it.
+    const { api } = await import("../src/api");
+    await vi.waitFor(() => expect($("#update")?.hidden).toBe(false));
+    expect($("#update .update-text")?.textContent).toBe("Stowaway 0.2.0 is ready: restart to update");
+    $("#update-restart")!.click();
+    await vi.waitFor(() => expect(api.installUpdate).toHaveBeenCalledWith(false));
+    $("#update-later")!.click();
+    expect($("#update")?.hidden).toBe(true);
   });
 });

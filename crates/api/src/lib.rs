@@ -29,6 +29,7 @@ mod settings;
 mod status;
 mod subscribe;
 mod tokens;
+mod update;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -57,6 +58,7 @@ pub use subscribe::{
     UnsubscribedView, MAX_OPML,
 };
 pub use tokens::{Keyring, OsKeyring, TokenSaved};
+pub use update::UpdateView;
 
 /// The shared use cases over one engine (and so one cache).
 pub struct Api {
