@@ -116,10 +116,20 @@ impl Updates {
             )?])?
             .build()?;
         let manifest: serde_json::Value = serde_json::from_str(&found.manifest_on(&first)?)?;
-        let Some(update) = updater.restore_update(manifest)? else {
+        let Some(update) = updater.restore_update(manifest.clone())? else {
             return Ok(None); // not newer, as the plugin compares
         };
-        let installer = engine.fetch_update(&found, &update.target, pubkey).await?;
+        // The manifest's entry the plugin chose for this build (deb, rpm,
+        // msi…): the one whose address it took.
+        let target = manifest["platforms"]
+            .as_object()
+            .and_then(|p| {
+                p.iter()
+                    .find(|(_, v)| v["url"].as_str() == Some(update.download_url.as_str()))
+            })
+            .map(|(k, _)| k.clone())
+            .ok_or_else(|| anyhow::anyhow!("the updater chose no entry of the manifest"))?;
+        let installer = engine.fetch_update(&found, &target, pubkey).await?;
         for r in &installer.refused {
             tracing::warn!(refused = %r, "an update's installer was refused");
         }

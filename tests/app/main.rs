@@ -1703,3 +1703,144 @@ async fn plays_a_lesson_while_it_downloads_in_the_real_app() {
     let _ = c.close().await;
     drop(driver);
 }
+
+/// The installed version of the `stowaway` package, if any.
+fn installed_version() -> Option<String> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f=${Status} ${Version}", "stowaway"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.strip_prefix("install ok installed ")
+        .map(|v| v.trim().to_owned())
+}
+
+/// Removes the package and stops any copy of it still running.
+fn uninstall() {
+    let _ = Command::new("pkill")
+        .args(["-f", "^/usr/bin/stowaway-app"])
+        .status();
+    let _ = Command::new("dpkg")
+        .args(["--purge", "stowaway"])
+        .stdout(Stdio::null())
+        .status();
+}
+
+/// Issue 13's end to end: version A, built as a .deb and installed with
+/// dpkg, updates itself to version B from the library's mirrors. The first
+/// mirror refuses connections; the second answers first but serves a
+/// tampered installer (refused: its signature fails); the third serves B.
+/// The member sees the update offered and restarts; the installed package is
+/// then B. `scripts/check-update` builds A and B (the same app, versions
+/// 0.1.0 and 0.2.0, with a test update key) and runs this as root (dpkg);
+/// Tauri's updater installs through `pkexec`, which needs a polkit daemon
+/// this machine does not run: a `pkexec` that runs the command as is (we are
+/// root already) stands in for it, the one part mocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the two packages scripts/check-update builds, and root; run by scripts/test"]
+async fn the_installed_app_updates_itself_from_the_mirrors() {
+    let _turn = ONE_APP_AT_A_TIME.lock().await;
+    let built = PathBuf::from(
+        std::env::var("STOWAWAY_UPDATE_E2E")
+            .expect("STOWAWAY_UPDATE_E2E: the folder scripts/check-update builds A and B into"),
+    );
+    let a = built.join("Stowaway_0.1.0_amd64.deb");
+    let b = built.join("Stowaway_0.2.0_amd64.deb");
+    let key = built.join("key/stowaway.key");
+    uninstall();
+    let dpkg = Command::new("dpkg")
+        .arg("-i")
+        .arg(&a)
+        .stdout(Stdio::null())
+        .status()
+        .expect("dpkg");
+    assert!(dpkg.success(), "dpkg -i {} (as root)", a.display());
+    assert_eq!(installed_version().as_deref(), Some("0.1.0"));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let p = stowaway_tests::Publisher::show(&tmp.path().join("publisher"), 1, 1000);
+    p.build().success();
+    stowaway_tests::run(
+        "stowaway-publish",
+        &[
+            "release",
+            "--key",
+            key.to_str().unwrap(),
+            "--version",
+            "0.2.0",
+            "--out",
+            p.mirror.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
+    )
+    .success();
+    let deb_path = "updates/0.2.0/Stowaway_0.2.0_amd64.deb";
+    let tamperer = TestMirror::start(&p.mirror).unwrap();
+    let honest = TestMirror::start(&p.mirror).unwrap();
+    tamperer.set_faults(vec![Rule::path(
+        stowaway_testmirror::PathMatch::exact(deb_path),
+        Fault::FlipBytes,
+    )]);
+    // The honest mirror answers a moment later: the tampered installer is
+    // the first one tried.
+    honest.set_faults(vec![Rule::path(
+        stowaway_testmirror::PathMatch::exact("updates/latest.json"),
+        Fault::Delay(Duration::from_millis(300)),
+    )]);
+    let sub = p.subscription(&[
+        stowaway_testmirror::refused_url(),
+        tamperer.url(),
+        honest.url(),
+    ]);
+    // What stands in for pkexec (see above).
+    let shim = tmp.path().join("bin");
+    std::fs::create_dir_all(&shim).unwrap();
+    std::fs::write(shim.join("pkexec"), "#!/bin/sh\nexec \"$@\"\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(shim.join("pkexec"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+    }
+    let keyring = SecretService::start();
+    let mut env: Vec<(&str, String)> = keyring.env();
+    env.push((
+        "STOWAWAY_DATA_DIR",
+        tmp.path().join("member").display().to_string(),
+    ));
+    env.push(("STOWAWAY_SUBSCRIBE", sub.display().to_string()));
+    env.push((
+        "PATH",
+        format!(
+            "{}:{}",
+            shim.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    ));
+    let driver = Driver::start(&env);
+    let c = driver.session("/usr/bin/stowaway-app").await;
+    eventually_seen(&c, 90, "the update offered", || async {
+        text(&c, "#update")
+            .await
+            .contains("Stowaway 0.2.0 is ready: restart to update")
+    })
+    .await;
+    shot_here(&c, "update-1-offered").await;
+    assert!(
+        tamperer.requests().iter().any(|r| r.path == deb_path),
+        "the tampered installer was tried first"
+    );
+    assert!(honest.requests().iter().any(|r| r.path == deb_path));
+    // Offered once the first sync is over (never in the middle of one).
+    eventually_seen(&c, 60, "the restart to be offered", || async {
+        text(&c, "#update-restart").await == "Restart to update"
+    })
+    .await;
+    click(&c, "#update-restart").await;
+    eventually(120, "the installed package to be 0.2.0", || async {
+        installed_version().as_deref() == Some("0.2.0")
+    })
+    .await;
+    drop(c);
+    drop(driver);
+    uninstall();
+}
