@@ -1715,15 +1715,28 @@ fn installed_version() -> Option<String> {
         .map(|v| v.trim().to_owned())
 }
 
-/// Removes the package and stops any copy of it still running.
+/// Removes the package and stops any copy of it still running (an install
+/// still finishing holds dpkg's lock a moment: tried again, within a minute).
 fn uninstall() {
-    let _ = Command::new("pkill")
-        .args(["-f", "^/usr/bin/stowaway-app"])
-        .status();
-    let _ = Command::new("dpkg")
-        .args(["--purge", "stowaway"])
-        .stdout(Stdio::null())
-        .status();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let _ = Command::new("pkill")
+            .args(["-f", "^/usr/bin/stowaway-app"])
+            .status();
+        let _ = Command::new("dpkg")
+            .args(["--purge", "stowaway"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if installed_version().is_none() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stowaway package stays installed"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// Issue 13's end to end: version A, built as a .deb and installed with
