@@ -160,7 +160,9 @@ async fn a_lone_liar_is_given_up_after_a_few_chunks() {
 /// 256 KiB/s per connection, so each 1 MiB chunk takes 4 s; with 16 chunks
 /// in four segments of four, chunk 9 would come after chunk 8 (about 8 s
 /// in). Asked for, it comes in the first round, before any stream's second
-/// chunk, from a stream of its own.
+/// chunk, from a stream of its own. (It flaked when it named chunk 13 as a
+/// second chunk: when the player's stream takes 9 to 12 before any stream
+/// takes 8, the last segment starts at 13.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunk_a_player_waits_for_comes_first() {
     let tmp = tempfile::tempdir().unwrap();
@@ -213,12 +215,18 @@ async fn a_chunk_a_player_waits_for_comes_first() {
     .expect("chunk 9 arrives");
     cancel.cancel();
     let _ = sync.await;
-    for second in [1, 5, 13] {
+    // In the first round: no stream's second chunk is in (the first two
+    // segments are 0-3 and 4-7; where the others start depends on whether
+    // the player's stream took 9 before or after a stream took 8), so at
+    // most one chunk per stream: four streams and the player's.
+    for second in [1, 5] {
         assert!(
             !order[second],
             "chunk {second} came before chunk 9: {order:?}"
         );
     }
+    let done = order.iter().filter(|d| **d).count();
+    assert!(done <= 5, "{done} chunks came with chunk 9: {order:?}");
     assert!(
         mirror.requests().iter().any(|q| q
             .range
