@@ -6,8 +6,9 @@
 //! `dpkg -i` or `rpm -U` through pkexec); the app then starts again.
 //!
 //! The update key is the app's own (`plugins.updater.pubkey` in
-//! tauri.conf.json, set by the release build): a library's publisher cannot
-//! ship the app. A build without one never looks for updates.
+//! tauri.conf.json, empty in the repository and set by the release workflow
+//! from its STOWAWAY_UPDATE_PUBKEY secret): a library's publisher cannot ship
+//! the app. A build without one never looks for updates.
 //!
 //! The member is never updated in the middle of playback or a download:
 //! the page asks only when nothing plays, and the shell refuses while a
@@ -99,15 +100,9 @@ impl Updates {
         let Some(found) = engine.find_update(current).await? else {
             return Ok(None);
         };
-        if self.view().is_some_and(|v| v.version == found.version) {
-            return Ok(None); // already here
-        }
-        let Some((_, first)) = found.sources.first().cloned() else {
-            return Ok(None);
-        };
-        // The plugin picks this build's target (deb, rpm, msi, nsis, app…)
-        // from the manifest; its builder wants an endpoint it never uses here
-        // (the manifest came from the mirrors).
+        // The plugin picks this build's entry (deb, rpm, msi, nsis, app…);
+        // its builder wants an endpoint it never uses here (the manifests
+        // came from the mirrors).
         let updater = app
             .updater_builder()
             .pubkey(pubkey)
@@ -115,12 +110,49 @@ impl Updates {
                 "https://updates.invalid/latest.json",
             )?])?
             .build()?;
-        let manifest: serde_json::Value = serde_json::from_str(&found.manifest_on(&first)?)?;
+        // Each offer in turn, newest first: a mirror's bogus offer (a
+        // version nothing has, a signature that fails, no entry for this
+        // build) costs its own offer only.
+        let mut errors = Vec::new();
+        for offer in &found.offers {
+            if self.view().is_some_and(|v| v.version == offer.version()) {
+                return Ok(None); // already here
+            }
+            match self
+                .take_offer(&engine, &updater, &found, offer, pubkey, current)
+                .await
+            {
+                Ok(Some(view)) => return Ok(Some(view)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(version = %offer.version(), error = %e, "an update offer failed");
+                    errors.push(format!("{}: {e}", offer.version()));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(None)
+        } else {
+            Err(anyhow::anyhow!(errors.join("; ")))
+        }
+    }
+
+    /// One offer: its entry for this build, its installer from a mirror
+    /// whose copy checks, checked again by the plugin; then ready.
+    async fn take_offer(
+        &self,
+        engine: &stowaway_sync::Engine,
+        updater: &tauri_plugin_updater::Updater,
+        found: &stowaway_sync::FoundUpdate,
+        offer: &stowaway_sync::Offer,
+        pubkey: &str,
+        current: &str,
+    ) -> anyhow::Result<Option<UpdateView>> {
+        let manifest: serde_json::Value = serde_json::from_str(&offer.manifest_json()?)?;
         let Some(update) = updater.restore_update(manifest.clone())? else {
             return Ok(None); // not newer, as the plugin compares
         };
-        // The manifest's entry the plugin chose for this build (deb, rpm,
-        // msi…): the one whose address it took.
+        // The entry the plugin chose: the one whose address it took.
         let target = manifest["platforms"]
             .as_object()
             .and_then(|p| {
@@ -129,22 +161,27 @@ impl Updates {
             })
             .map(|(k, _)| k.clone())
             .ok_or_else(|| anyhow::anyhow!("the updater chose no entry of the manifest"))?;
-        let installer = engine.fetch_update(&found, &target, pubkey).await?;
+        let installer = engine.fetch_update(found, offer, &target, pubkey).await?;
         for r in &installer.refused {
             tracing::warn!(refused = %r, "an update's installer was refused");
         }
-        // The plugin's own check, with its own reading of the manifest.
-        update.verify(&installer.bytes)?;
+        // The plugin's own check, with its own reading of the manifest (off
+        // the async workers: it hashes the whole file).
+        let (update, bytes) = tauri::async_runtime::spawn_blocking(move || {
+            let bytes = installer.bytes;
+            update.verify(&bytes).map(|()| (update, bytes))
+        })
+        .await??;
         let view = UpdateView {
-            version: found.version.clone(),
+            version: offer.version().to_owned(),
             current: current.to_owned(),
-            notes: found.notes.clone(),
+            notes: offer.manifest.notes.clone(),
             mirror: installer.mirror.clone(),
         };
         *self.ready.lock().unwrap_or_else(|p| p.into_inner()) = Some(Ready {
             view: view.clone(),
             update,
-            bytes: installer.bytes,
+            bytes,
         });
         Ok(Some(view))
     }

@@ -47,7 +47,8 @@ pub fn is_plain_file_name(name: &str) -> bool {
 
 impl UpdateManifest {
     /// Reads a manifest a mirror served: valid JSON of this shape, a semver
-    /// version, each platform's `url` exactly `<that version>/<plain file
+    /// version, an RFC 3339 date (Tauri's updater refuses the manifest
+    /// otherwise), each platform's `url` exactly `<that version>/<plain file
     /// name>` (never another host or folder), a signature, notes of at most
     /// 64 KiB.
     pub fn parse(bytes: &[u8]) -> Result<UpdateManifest, CatalogError> {
@@ -57,6 +58,11 @@ impl UpdateManifest {
         let version = m
             .semver()
             .ok_or_else(|| bad(format!("{:?} is not a version", m.version)))?;
+        if time::OffsetDateTime::parse(&m.pub_date, &time::format_description::well_known::Rfc3339)
+            .is_err()
+        {
+            return Err(bad(format!("{:?} is not an RFC 3339 date", m.pub_date)));
+        }
         if m.platforms.is_empty() || m.platforms.len() > 64 {
             return Err(bad("no platforms, or too many".into()));
         }
@@ -113,6 +119,8 @@ mod tests {
             );
         }
         assert!(UpdateManifest::parse(b"<html>").is_err());
+        let undated = manifest("0.2.0/x.deb").replace("2026-12-05T10:00:00Z", "yesterday");
+        assert!(UpdateManifest::parse(undated.as_bytes()).is_err());
         assert!(UpdateManifest::parse(
             br#"{"version":"latest","pub_date":"","platforms":{"linux-x86_64":{"signature":"c2ln","url":"latest/x"}}}"#
         )

@@ -93,6 +93,19 @@ pub fn target_of(file_name: &str) -> Option<String> {
     Some(format!("{os}-{arch}-{kind}"))
 }
 
+/// The semver versions a file name shows (`Stowaway_0.2.0_amd64.deb` shows
+/// 0.2.0).
+fn versions_in(name: &str) -> Vec<semver::Version> {
+    name.split(['_', '-'])
+        .filter_map(|part| {
+            // `0.2.0`, or the front of a piece like `0.2.0.tar.gz`.
+            let dots: Vec<&str> = part.splitn(4, '.').collect();
+            let front = dots.get(..3)?.join(".");
+            semver::Version::parse(&front).ok()
+        })
+        .collect()
+}
+
 /// Whether `target` is one the updater knows: `<os>-<arch>` or
 /// `<os>-<arch>-<installer>`.
 fn valid_target(target: &str) -> bool {
@@ -107,16 +120,22 @@ fn valid_target(target: &str) -> bool {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory,
-/// made durable, then renamed: a mirror never serves half of it.
+/// Writes `bytes` to `path` through a new temporary file in the same
+/// directory (never one already there: a link another user left would be
+/// followed), made durable, then renamed: a mirror never serves half of it.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("no parent directory")?;
     let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+        ".{}.{}-{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id(),
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
     ));
-    let mut f =
-        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     drop(f);
@@ -176,6 +195,12 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseOutcome> {
             named.iter().all(|(t, _, _)| *t != target),
             "two installers for {target}"
         );
+        // The bundler names an installer by its version: one that names
+        // another is the wrong file (a member would be offered it again and
+        // again). A name with no version (a macOS bundle) cannot say.
+        if let Some(other) = versions_in(&name).into_iter().find(|v| *v != version) {
+            bail!("{name} is version {other}, not {version}");
+        }
         named.push((target, name, path));
     }
     let sk = crate::keys::load_secret_key(&opts.secret_key)?;
@@ -186,6 +211,14 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseOutcome> {
     for (target, name, path) in named {
         let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         ensure!(!bytes.is_empty(), "{} is empty", path.display());
+        // A version, once released, is those bytes: two signed builds of
+        // one version would let a mirror choose which one a member gets.
+        if let Ok(before) = fs::read(dir.join(&name)) {
+            ensure!(
+                before == bytes,
+                "{version} was released with another {name}: release a new version instead"
+            );
+        }
         let trusted = format!("timestamp:{timestamp}\tfile:{name}\tversion:{version}");
         let sig = minisign::sign(
             None,
@@ -255,6 +288,11 @@ mod tests {
         ] {
             assert_eq!(target_of(name).as_deref(), target, "{name}");
         }
+        let v = |s: &str| semver::Version::parse(s).unwrap();
+        assert_eq!(versions_in("Stowaway_0.2.0_amd64.deb"), [v("0.2.0")]);
+        assert_eq!(versions_in("Stowaway-0.2.0-1.x86_64.rpm"), [v("0.2.0")]);
+        assert_eq!(versions_in("Stowaway_0.2.0_x64-setup.exe"), [v("0.2.0")]);
+        assert!(versions_in("Stowaway.app.tar.gz").is_empty());
         assert!(valid_target("darwin-aarch64"));
         assert!(valid_target("linux-x86_64-deb"));
         assert!(!valid_target("linux-x86_64-deb-extra"));

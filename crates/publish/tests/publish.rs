@@ -580,7 +580,16 @@ fn release_signs_each_installer_and_writes_the_manifest_last() {
         std::fs::read(mirror.join("updates/latest.json")).unwrap(),
         before
     );
-    assert!(release("0.2.1", &[path(&deb)]).status.success());
+    // An installer that says it is another version is the wrong file.
+    let out = release("0.2.1", &[path(&deb)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is version 0.2.0, not 0.2.1"));
+    let deb_021 = built.join("Stowaway_0.2.1_amd64.deb");
+    std::fs::write(&deb_021, b"deb 0.2.1").unwrap();
+    assert!(release("0.2.1", &[path(&deb_021)]).status.success());
+    // A version once released is those bytes.
+    std::fs::write(&deb_021, b"another deb 0.2.1").unwrap();
+    let out = release("0.2.1", &[path(&deb_021)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("was released with another"));
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(mirror.join("updates/latest.json")).unwrap())
             .unwrap();
@@ -588,6 +597,6 @@ fn release_signs_each_installer_and_writes_the_manifest_last() {
 
     // Not a version; two installers for one target.
     assert!(!release("latest", &[path(&deb)]).status.success());
-    let out = release("0.3.0", &[path(&deb), path(&deb)]);
+    let out = release("0.2.1", &[path(&deb_021), path(&deb_021)]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("two installers for linux-x86_64-deb"));
 }

@@ -81,22 +81,23 @@ async fn an_update_comes_from_whichever_mirror_serves_a_checked_installer() {
         .unwrap()
         .expect("0.2.0 is offered");
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
-    assert_eq!(found.version, "0.2.0");
-    assert_eq!(found.notes.as_deref(), Some("Stowaway 0.2.0"));
-    let order: Vec<&str> = found.sources.iter().map(|(_, u)| u.as_str()).collect();
-    assert_eq!(&order[..2], [liar.url().as_str(), honest.url().as_str()]);
-    // The manifest the app's updater reads: absolute URLs on one mirror.
-    let on: serde_json::Value =
-        serde_json::from_str(&found.manifest_on(&honest.url()).unwrap()).unwrap();
+    assert_eq!(found.offers.len(), 1, "one manifest, served by two mirrors");
+    let offer = &found.offers[0];
+    assert_eq!(offer.version(), "0.2.0");
+    assert_eq!(offer.manifest.notes.as_deref(), Some("Stowaway 0.2.0"));
+    let order: Vec<&str> = offer.mirrors.iter().map(|(_, u)| u.as_str()).collect();
+    assert_eq!(order, [liar.url().as_str(), honest.url().as_str()]);
+    // The manifest the app's updater reads: absolute URLs on its first mirror.
+    let on: serde_json::Value = serde_json::from_str(&offer.manifest_json().unwrap()).unwrap();
     assert_eq!(
         on["platforms"]["linux-x86_64-deb"]["url"],
-        format!("{}updates/0.2.0/{DEB}", honest.url())
+        format!("{}updates/0.2.0/{DEB}", liar.url())
     );
 
     // The liar's installer fails its signature: refused, and the honest
     // mirror's is taken.
     let got = engine
-        .fetch_update(&found, "linux-x86_64-deb", &pubkey)
+        .fetch_update(&found, offer, "linux-x86_64-deb", &pubkey)
         .await
         .unwrap();
     assert_eq!(got.bytes, bytes);
@@ -113,7 +114,7 @@ async fn an_update_comes_from_whichever_mirror_serves_a_checked_installer() {
     // nothing is taken.
     let (_, other) = update_key(&root.join("other-key"));
     let e = engine
-        .fetch_update(&found, "linux-x86_64-deb", &other)
+        .fetch_update(&found, offer, "linux-x86_64-deb", &other)
         .await
         .unwrap_err()
         .to_string();
@@ -138,11 +139,75 @@ fn an_older_signed_installer_cannot_pose_as_a_newer_release() {
     )
     .unwrap();
     let sig = &m.platforms["linux-x86_64-deb"].signature;
+    let name = Some("Stowaway_0.1.5_amd64.deb");
     assert_eq!(
-        check_installer(b"the old installer", sig, &pubkey, "0.1.5"),
+        check_installer(b"the old installer", sig, &pubkey, "0.1.5", name),
         Ok(())
     );
-    let e = check_installer(b"the old installer", sig, &pubkey, "0.2.0").unwrap_err();
+    let e = check_installer(b"the old installer", sig, &pubkey, "0.2.0", name).unwrap_err();
     assert!(e.contains("signed for 0.1.5"), "{e}");
-    assert!(check_installer(b"other bytes", sig, &pubkey, "0.1.5").is_err());
+    assert!(check_installer(b"other bytes", sig, &pubkey, "0.1.5", name).is_err());
+    // Another platform's installer, signed, posing as this one's.
+    let e = check_installer(
+        b"the old installer",
+        sig,
+        &pubkey,
+        "0.1.5",
+        Some("Stowaway-0.1.5-1.x86_64.rpm"),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("the signature is for Stowaway_0.1.5_amd64.deb"),
+        "{e}"
+    );
+}
+
+/// A hostile mirror that answers first with a bogus release (a version
+/// nothing has, a signature of nothing) costs its own offer only: the
+/// honest release is offered beside it, and its installer comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bogus_offer_does_not_hold_back_the_real_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("mirror")).unwrap();
+    let hostile = TestMirror::start(root.join("mirror")).unwrap();
+    let honest = TestMirror::start(root.join("mirror")).unwrap();
+    let mut sub = common::publish(root, "acme", &hostile.url());
+    sub.mirrors.push(honest.url());
+    let (key, pubkey) = update_key(&root.join("update-key"));
+    let installer = root.join(DEB);
+    std::fs::write(&installer, b"the real 0.2.0").unwrap();
+    release(&root.join("mirror"), &key, "0.2.0", &installer);
+    // The hostile mirror's own tree: a 9.9.9 whose installer is nowhere.
+    let bogus = root.join("bogus");
+    std::fs::create_dir_all(bogus.join("updates")).unwrap();
+    std::fs::write(
+        bogus.join("updates/latest.json"),
+        r#"{"version":"9.9.9","pub_date":"2026-12-05T10:00:00Z","platforms":{"linux-x86_64-deb":{"signature":"c2ln","url":"9.9.9/Stowaway_9.9.9_amd64.deb"}}}"#,
+    )
+    .unwrap();
+    hostile.set_faults(vec![Rule::path(
+        PathMatch::prefix("updates/"),
+        Fault::ServeFrom(bogus),
+    )]);
+    let store = Arc::new(Store::open(&root.join("member")).unwrap());
+    let engine = Engine::new(store, ClientConfig::default()).unwrap();
+    engine.subscribe(&sub).unwrap();
+    let found = engine.find_update("0.1.0").await.unwrap().unwrap();
+    let versions: Vec<&str> = found.offers.iter().map(|o| o.version()).collect();
+    assert_eq!(
+        versions,
+        ["9.9.9", "0.2.0"],
+        "newest first, the real one too"
+    );
+    let bogus = engine
+        .fetch_update(&found, &found.offers[0], "linux-x86_64-deb", &pubkey)
+        .await;
+    assert!(bogus.is_err());
+    let real = engine
+        .fetch_update(&found, &found.offers[1], "linux-x86_64-deb", &pubkey)
+        .await
+        .unwrap();
+    assert_eq!(real.bytes, b"the real 0.2.0");
+    assert_eq!(real.mirror, honest.url());
 }

@@ -1,22 +1,25 @@
 //! The app's own updates, from the mirrors of the member's signed libraries
-//! (`updates/`, see FORMAT.md): the newest release any of them offers, and
-//! its installer from whichever mirror serves one whose signature checks.
+//! (`updates/`, see FORMAT.md): the releases they offer, newer than the
+//! running app, and an installer from whichever mirror serves one whose
+//! signature checks.
 //!
 //! Every mirror is asked at once, as for a catalog: a dead or black-holed
 //! first mirror costs nothing while another answers (once one has, the rest
-//! get [`PATIENCE`] more). A mirror is not trusted: the manifest only says
-//! where to look; an installer is kept only when its minisign signature
-//! checks with the app's own update key and names the version offered
-//! (so an older signed installer cannot pose as a newer one), and only a
-//! version newer than the running one is offered. The shell (Tauri's updater
+//! get [`PATIENCE`] more). A mirror is not trusted: its manifest is one
+//! offer among the others', and a hostile one (a bogus signature, a version
+//! nothing has, no entry for this platform) costs its own offer only: the
+//! caller tries each offer, newest first, until one's installer checks. An
+//! installer is kept only when its minisign signature checks with the app's
+//! own update key and its signed trusted comment names the version offered
+//! and the file's name (so an older signed installer cannot pose as a newer
+//! one, nor another platform's as this one's). The shell (Tauri's updater
 //! plugin) checks the signature again before it installs.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use stowaway_catalog::{UpdateManifest, MAX_UPDATE_MANIFEST, UPDATE_MANIFEST};
-use stowaway_mirrors::Reach;
+use stowaway_mirrors::{MirrorPool, Reach};
 use tracing::{debug, info, warn};
 
 use crate::{Engine, SyncError, SyncOptions};
@@ -24,31 +27,39 @@ use crate::{Engine, SyncError, SyncOptions};
 /// How long the other mirrors are waited for once one served a manifest.
 pub const PATIENCE: Duration = Duration::from_millis(500);
 
-/// Longest a check for an update waits for any mirror.
+/// Longest a look for an update waits for any mirror.
 pub const CHECK_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Largest installer accepted.
-pub const MAX_INSTALLER: u64 = 512 << 20;
+pub const MAX_INSTALLER: u64 = 256 << 20;
 
-/// A release newer than the running app, offered by the mirrors.
+/// Longest an installer's download may go without a byte.
+const STALL: Duration = Duration::from_secs(30);
+
+/// One release a mirror offers: its manifest, and the mirrors that served
+/// this very manifest (in the order they answered).
 #[derive(Clone, Debug)]
-pub struct FoundUpdate {
-    pub version: String,
-    pub notes: Option<String>,
-    pub pub_date: String,
+pub struct Offer {
     pub manifest: UpdateManifest,
-    /// Where the installers may be: (library, mirror URL), those whose
-    /// manifest offers this release (in the order they answered), then
-    /// those that served an older one. A mirror that did not answer (dead,
-    /// black-holed, no manifest) is not asked for an installer.
-    pub sources: Vec<(String, String)>,
+    /// (library, mirror URL).
+    pub mirrors: Vec<(String, String)>,
 }
 
-impl FoundUpdate {
-    /// The manifest with each installer's URL made absolute on `mirror`
-    /// (Tauri's updater wants absolute URLs).
-    pub fn manifest_on(&self, mirror: &str) -> Result<String, SyncError> {
+impl Offer {
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+
+    /// The manifest with each installer's URL made absolute on its first
+    /// mirror (Tauri's updater wants absolute URLs; the installer is
+    /// fetched by [`Engine::fetch_update`], from any mirror).
+    pub fn manifest_json(&self) -> Result<String, SyncError> {
         let mut m = self.manifest.clone();
+        let mirror = self
+            .mirrors
+            .first()
+            .map(|(_, u)| u.as_str())
+            .unwrap_or_default();
         let base = updates_base(mirror)?;
         for p in m.platforms.values_mut() {
             p.url = base
@@ -58,6 +69,16 @@ impl FoundUpdate {
         }
         serde_json::to_string(&m).map_err(|e| SyncError::Internal(e.to_string()))
     }
+}
+
+/// The releases newer than the running app that the mirrors offer.
+#[derive(Clone, Debug)]
+pub struct FoundUpdate {
+    /// Newest first; each distinct manifest once.
+    pub offers: Vec<Offer>,
+    /// Every mirror that answered (library, URL), in the order it did: where
+    /// an installer may be besides its own offer's mirrors.
+    pub answered: Vec<(String, String)>,
 }
 
 /// A mirror's `updates/` folder as a URL.
@@ -71,12 +92,26 @@ fn updates_base(mirror: &str) -> Result<url::Url, SyncError> {
         .map_err(|e| SyncError::Internal(e.to_string()))
 }
 
+/// A mirror's URL as it may be shown or logged: without a user name or
+/// password in it.
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => url.to_owned(),
+    }
+}
+
 /// An installer whose signature checked.
 #[derive(Debug)]
 pub struct VerifiedInstaller {
+    pub version: String,
     pub target: String,
     pub bytes: Vec<u8>,
-    /// The mirror it came from.
+    /// The mirror it came from (no credentials in it).
     pub mirror: String,
     /// What the mirrors tried before it said (refused signatures among it).
     pub refused: Vec<String>,
@@ -85,12 +120,13 @@ pub struct VerifiedInstaller {
 /// Checks `bytes` against a manifest's `signature` (base64 of the minisign
 /// signature text) with `pubkey` (base64 of the public key file's text, as
 /// Tauri's updater takes it), and that the signed trusted comment names
-/// `version`.
+/// `version` and, when given, the installer's file name `file`.
 pub fn check_installer(
     bytes: &[u8],
     signature: &str,
     pubkey: &str,
     version: &str,
+    file: Option<&str>,
 ) -> Result<(), String> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -106,10 +142,12 @@ pub fn check_installer(
         .map_err(|e| format!("the signature: {e}"))?;
     pk.verify(bytes, &sig, true)
         .map_err(|e| format!("the signature does not check: {e}"))?;
-    let signed = sig
-        .trusted_comment()
-        .split('\t')
-        .find_map(|f| f.strip_prefix("version:"));
+    let field = |name: &str| {
+        sig.trusted_comment()
+            .split('\t')
+            .find_map(|f| f.strip_prefix(name))
+            .map(str::to_owned)
+    };
     let same = |a: &str, b: &str| match (
         semver::Version::parse(a.trim_start_matches('v')),
         semver::Version::parse(b.trim_start_matches('v')),
@@ -117,19 +155,55 @@ pub fn check_installer(
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
     };
-    match signed {
-        Some(v) if same(v, version) => Ok(()),
-        Some(v) => Err(format!(
-            "the installer is signed for {v}, the manifest offers {version}"
+    match field("version:") {
+        Some(v) if same(&v, version) => {}
+        Some(v) => {
+            return Err(format!(
+                "the installer is signed for {v}, the manifest offers {version}"
+            ))
+        }
+        None => return Err("the signature names no version".into()),
+    }
+    match (file, field("file:")) {
+        (Some(want), Some(got)) if want != got => Err(format!(
+            "the signature is for {got}, the manifest names {want}"
         )),
-        None => Err("the signature names no version".into()),
+        _ => Ok(()),
     }
 }
 
+/// Reads an installer from mirror `id` of `pool`: at most [`MAX_INSTALLER`]
+/// bytes, with no deadline on the whole (a slow link still gets it) but
+/// none of [`STALL`] without a byte.
+async fn read_installer(pool: &MirrorPool, id: usize, path: &str) -> Result<Vec<u8>, String> {
+    let mut body = pool.open(id, path, 0).await.map_err(|e| e.to_string())?;
+    if body.remaining.is_some_and(|n| n > MAX_INSTALLER) {
+        return Err(format!("larger than {MAX_INSTALLER} bytes"));
+    }
+    let mut bytes = Vec::with_capacity(body.remaining.unwrap_or(0) as usize);
+    loop {
+        match tokio::time::timeout(STALL, body.next_chunk()).await {
+            Err(_) => return Err(format!("no byte for {} s", STALL.as_secs())),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(c))) => {
+                if bytes.len() as u64 + c.len() as u64 > MAX_INSTALLER {
+                    return Err(format!("larger than {MAX_INSTALLER} bytes"));
+                }
+                bytes.extend_from_slice(&c);
+            }
+        }
+    }
+    if body.remaining.is_some_and(|n| n > 0) {
+        return Err("the body ended before its announced length".into());
+    }
+    Ok(bytes)
+}
+
 impl Engine {
-    /// The newest app release the member's signed libraries' mirrors offer,
-    /// if newer than `current`. Every mirror is asked at once; a manifest
-    /// that is not one is ignored (and said in the log).
+    /// The releases newer than `current` that the member's signed
+    /// libraries' mirrors offer, newest first. Every mirror is asked at
+    /// once; a manifest that is not one is ignored (and said in the log).
     pub async fn find_update(&self, current: &str) -> Result<Option<FoundUpdate>, SyncError> {
         let current = semver::Version::parse(current.trim_start_matches('v'))
             .map_err(|e| SyncError::Internal(format!("the running version {current}: {e}")))?;
@@ -160,76 +234,78 @@ impl Engine {
         }
         let deadline = tokio::time::Instant::now() + CHECK_DEADLINE;
         let mut until = deadline;
-        // (library, mirror, manifest) in the order they answered.
-        let mut offers: Vec<(String, String, UpdateManifest)> = Vec::new();
+        let mut answered: Vec<(String, String)> = Vec::new();
+        let mut offers: Vec<Offer> = Vec::new();
         loop {
             tokio::select! {
                 next = running.next() => match next {
                     Some((lib, url, Ok(m))) => {
-                        debug!(mirror = %url, version = %m.version, "an update manifest");
-                        if offers.is_empty() {
+                        debug!(mirror = %shown(&url), version = %m.version, "an update manifest");
+                        if answered.is_empty() {
                             until = (tokio::time::Instant::now() + PATIENCE).min(deadline);
                         }
-                        offers.push((lib, url, m));
+                        answered.push((lib.clone(), url.clone()));
+                        if !m.semver().is_some_and(|v| v > current) {
+                            continue;
+                        }
+                        match offers.iter_mut().find(|o| o.manifest == m) {
+                            Some(o) => o.mirrors.push((lib, url)),
+                            None => offers.push(Offer { manifest: m, mirrors: vec![(lib, url)] }),
+                        }
                     }
-                    Some((_, url, Err(e))) => debug!(mirror = %url, error = %e, "no update manifest"),
+                    Some((_, url, Err(e))) => debug!(mirror = %shown(&url), error = %e, "no update manifest"),
                     None => break,
                 },
                 () = tokio::time::sleep_until(until) => break,
             }
         }
-        let Some(best) = offers
-            .iter()
-            .filter_map(|(_, _, m)| m.semver())
-            .max()
-            .filter(|v| *v > current)
-        else {
+        if offers.is_empty() {
             return Ok(None);
-        };
-        let (_, _, manifest) = offers
-            .iter()
-            .find(|(_, _, m)| m.semver().as_ref() == Some(&best))
-            .ok_or_else(|| SyncError::Internal("the newest offer is gone".into()))?;
-        let manifest = manifest.clone();
-        let (newest, older): (Vec<_>, Vec<_>) = offers
-            .iter()
-            .partition(|(_, _, m)| m.semver().as_ref() == Some(&best));
-        let sources: Vec<(String, String)> = newest
-            .into_iter()
-            .chain(older)
-            .map(|(l, u, _)| (l.clone(), u.clone()))
-            .collect();
-        info!(version = %manifest.version, mirrors = sources.len(), "an app update is offered");
-        Ok(Some(FoundUpdate {
-            version: manifest.version.clone(),
-            notes: manifest.notes.clone(),
-            pub_date: manifest.pub_date.clone(),
-            manifest,
-            sources,
-        }))
+        }
+        // Newest first; among equals, the one more mirrors serve first.
+        offers.sort_by(|a, b| {
+            b.manifest
+                .semver()
+                .cmp(&a.manifest.semver())
+                .then(b.mirrors.len().cmp(&a.mirrors.len()))
+        });
+        info!(
+            version = %offers[0].version(),
+            offers = offers.len(),
+            mirrors = answered.len(),
+            "an app update is offered"
+        );
+        Ok(Some(FoundUpdate { offers, answered }))
     }
 
-    /// The installer of `update` for `target` (a key of its manifest), from
-    /// the first of its sources that serves one whose signature checks with
-    /// `pubkey` for the version offered. A mirror that serves another is
-    /// said in `refused` and the next is asked.
+    /// The installer of `offer` for `target` (a key of its manifest), from
+    /// the first mirror that serves one whose signature checks with
+    /// `pubkey` for the version offered: the offer's own mirrors first,
+    /// then the others that answered. A mirror that serves another is said
+    /// in `refused` and the next is asked.
     pub async fn fetch_update(
         &self,
-        update: &FoundUpdate,
+        found: &FoundUpdate,
+        offer: &Offer,
         target: &str,
         pubkey: &str,
     ) -> Result<VerifiedInstaller, SyncError> {
-        let platform = update.manifest.platforms.get(target).ok_or_else(|| {
-            SyncError::Internal(format!(
-                "release {} has no {target} installer",
-                update.version
-            ))
+        let version = offer.version().to_owned();
+        let platform = offer.manifest.platforms.get(target).ok_or_else(|| {
+            SyncError::Internal(format!("release {version} has no {target} installer"))
         })?;
+        let file = platform.url.rsplit('/').next().map(str::to_owned);
         let path = format!("updates/{}", platform.url);
         let opts = SyncOptions::default();
-        let mut pools: BTreeMap<String, stowaway_mirrors::MirrorPool> = BTreeMap::new();
+        let mut pools: std::collections::BTreeMap<String, MirrorPool> = Default::default();
         let mut refused = Vec::new();
-        for (lib, url) in &update.sources {
+        let mut sources: Vec<&(String, String)> = offer.mirrors.iter().collect();
+        for a in &found.answered {
+            if !sources.iter().any(|s| s.1 == a.1) {
+                sources.push(a);
+            }
+        }
+        for (lib, url) in sources {
             if !pools.contains_key(lib) {
                 pools.insert(lib.clone(), self.pool(lib, &opts, Reach::Any)?);
             }
@@ -237,33 +313,49 @@ impl Engine {
             let Some(id) = (0..pool.len()).find(|&i| pool.url(i) == url) else {
                 continue;
             };
-            let bytes = match pool.fetch_whole(id, &path, MAX_INSTALLER).await {
+            let bytes = match read_installer(pool, id, &path).await {
                 Ok(b) => b,
                 Err(e) => {
-                    debug!(mirror = %url, error = %e, "no installer");
-                    refused.push(format!("{url}: {e}"));
+                    debug!(mirror = %shown(url), error = %e, "no installer");
+                    refused.push(format!("{}: {e}", shown(url)));
                     continue;
                 }
             };
-            match check_installer(&bytes, &platform.signature, pubkey, &update.version) {
-                Ok(()) => {
-                    info!(mirror = %url, version = %update.version, bytes = bytes.len(), "an update's installer, checked");
+            // Hashing a large file: off the async workers.
+            let checked = {
+                let (signature, pubkey, version, file) = (
+                    platform.signature.clone(),
+                    pubkey.to_owned(),
+                    version.clone(),
+                    file.clone(),
+                );
+                tokio::task::spawn_blocking(move || {
+                    let r = check_installer(&bytes, &signature, &pubkey, &version, file.as_deref());
+                    (r, bytes)
+                })
+                .await
+                .map_err(|e| SyncError::Internal(e.to_string()))?
+            };
+            match checked {
+                (Ok(()), bytes) => {
+                    info!(mirror = %shown(url), %version, bytes = bytes.len(), "an update's installer, checked");
                     return Ok(VerifiedInstaller {
+                        version,
                         target: target.to_owned(),
                         bytes,
-                        mirror: url.clone(),
+                        mirror: shown(url),
                         refused,
                     });
                 }
-                Err(e) => {
-                    warn!(mirror = %url, error = %e, "an update's installer refused");
+                (Err(e), _) => {
+                    warn!(mirror = %shown(url), error = %e, "an update's installer refused");
                     pool.record_bad_bytes(id, &e);
-                    refused.push(format!("{url}: refused: {e}"));
+                    refused.push(format!("{}: refused: {e}", shown(url)));
                 }
             }
         }
         Err(SyncError::Download {
-            label: format!("Stowaway {}", update.version),
+            label: format!("Stowaway {version}"),
             error: if refused.is_empty() {
                 "no mirror has it".into()
             } else {
