@@ -245,7 +245,7 @@ impl Engine {
                             until = (tokio::time::Instant::now() + PATIENCE).min(deadline);
                         }
                         answered.push((lib.clone(), url.clone()));
-                        if !m.semver().is_some_and(|v| v > current) {
+                        if m.semver().is_none_or(|v| v <= current) {
                             continue;
                         }
                         match offers.iter_mut().find(|o| o.manifest == m) {
