@@ -36,7 +36,9 @@ fn data_dir() -> anyhow::Result<(PathBuf, bool)> {
     }
     let dirs = directories::ProjectDirs::from("org", "Stowaway", "Stowaway")
         .context("no home directory: set STOWAWAY_DATA_DIR")?;
-    Ok((dirs.data_dir().to_path_buf(), false))
+    // The machine's own data folder, not one that roams with a Windows
+    // profile (gigabytes of media); the same as data_dir on Linux and macOS.
+    Ok((dirs.data_local_dir().to_path_buf(), false))
 }
 
 /// One instance per cache: the D-Bus name of the default cache is the app

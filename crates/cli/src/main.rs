@@ -213,7 +213,9 @@ fn data_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
             "cannot find a home directory for the data directory; pass --data-dir",
         )
     })?;
-    Ok(dirs.data_dir().to_path_buf())
+    // The machine's own data folder, not one that roams with a Windows
+    // profile (gigabytes of media); the same as data_dir on Linux and macOS.
+    Ok(dirs.data_local_dir().to_path_buf())
 }
 
 fn main() -> ExitCode {

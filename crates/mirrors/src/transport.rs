@@ -108,10 +108,57 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
+/// Why a `file://` URL names no folder on this computer: a host other than
+/// `localhost` (`file://server/share/…`), or a path that is itself a share
+/// or a device (`file:////server/share/…`, an encoded `\\server\share`).
+/// Windows opens those as `\\server\share\…` or `\\.\pipe\…`: an SMB
+/// connection to the host named, which offers it the member's Windows
+/// credentials, or a device. Decided from the URL alone, the same on every
+/// platform, so that a subscription or catalog naming one is refused here
+/// as it would be on a member's Windows laptop.
+pub fn network_share(url: &Url) -> Option<String> {
+    if url.scheme() != "file" {
+        return None;
+    }
+    match url.host_str() {
+        None | Some("") => {}
+        Some(h) if h.eq_ignore_ascii_case("localhost") => {}
+        Some(h) => return Some(h.to_owned()),
+    }
+    let path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    let p = path.replace('\\', "/");
+    if p.starts_with("//") {
+        let host = p.trim_start_matches('/').split('/').next().unwrap_or("");
+        return Some(host.to_owned());
+    }
+    None
+}
+
 impl Mirror {
+    /// Checks what a subscription or a catalog may name as a mirror, on any
+    /// platform: `http(s)`, or a `file://` folder on this computer (never a
+    /// network share: see [`network_share`]). A `file://` path another
+    /// platform's way (`/media/usb` on Windows) passes: it is skipped where it
+    /// cannot be opened, not a reason to refuse the whole subscription.
+    pub fn check(base: &str) -> Result<(), MirrorError> {
+        let bad = |m: String| MirrorError::BadUrl(base.to_owned(), m);
+        let url = Url::parse(base).map_err(|e| bad(e.to_string()))?;
+        match url.scheme() {
+            "http" | "https" => Ok(()),
+            "file" => match network_share(&url) {
+                Some(host) => Err(bad(format!(
+                    "a network share (on {host:?}) is not used as a mirror: it would connect to that host with your Windows credentials; copy the library to this computer, or serve it over https"
+                ))),
+                None => Ok(()),
+            },
+            other => Err(bad(format!("unsupported scheme {other:?}"))),
+        }
+    }
+
     /// Parses a base URL. A missing trailing slash is added so that relative
     /// paths resolve below it.
     pub fn parse(base: &str) -> Result<Mirror, MirrorError> {
+        Mirror::check(base)?;
         let bad = |m: &str| MirrorError::BadUrl(base.to_owned(), m.to_owned());
         let mut url = Url::parse(base).map_err(|e| bad(&e.to_string()))?;
         match url.scheme() {
@@ -1024,6 +1071,43 @@ mod tests {
         );
         assert!(Mirror::parse("ftp://x/").is_err());
         assert!(Mirror::parse("not a url").is_err());
+    }
+
+    /// A `file://` mirror that Windows would open as a network share (an SMB
+    /// connection offering the member's credentials) or a device is refused
+    /// on every platform, with a reason; folders on this computer are not.
+    #[test]
+    fn network_shares_are_never_mirrors() {
+        for url in [
+            "file://server/share/lib/",
+            "file://127.0.0.1/c$/lib/",
+            "file:///%5C%5Cserver%5Cshare%5Clib/",
+            "file://./pipe/x/",
+            "file://SERVER.example.org/lib/",
+        ] {
+            let e = Mirror::check(url).unwrap_err().to_string();
+            assert!(e.contains("network share"), "{url}: {e}");
+            assert!(Mirror::parse(url).is_err(), "{url}");
+        }
+        // Extra slashes are no way round: the URL standard folds them, and
+        // what is left is a local path (on Windows, one without a drive
+        // letter, which is no path at all).
+        for url in ["file:////server/share/lib/", "file://///server/share/lib/"] {
+            let parsed = Url::parse(url).unwrap();
+            assert_eq!(
+                (parsed.host_str(), parsed.path()),
+                (None, "/server/share/lib/")
+            );
+        }
+        for url in [
+            "file:///media/usb/lib/",
+            "file://localhost/media/usb/lib/",
+            "file://LOCALHOST/media/usb/lib/",
+            "file:///C:/Users/me/lib/",
+            "https://cdn.example/lib/",
+        ] {
+            assert!(Mirror::check(url).is_ok(), "{url}");
+        }
     }
 
     #[test]

@@ -404,8 +404,10 @@ impl Engine {
     /// confirms the token again ([`Engine::confirm_token_mirrors`]).
     pub fn subscribe(&self, sub: &Subscription) -> Result<Subscribed, SyncError> {
         sub.validate()?;
+        // Never a network share; a folder another platform's way is kept
+        // (and skipped here, where it cannot be opened).
         for m in &sub.mirrors {
-            Mirror::parse(m)?;
+            Mirror::check(m)?;
         }
         let o = self.store.subscribe(sub)?;
         let changed = !o.mirrors_added.is_empty() || !o.mirrors_removed.is_empty();

@@ -369,3 +369,21 @@ async fn an_edited_untrusted_comment_is_not_a_new_catalog() {
     let paths: Vec<String> = m.requests().iter().map(|q| q.path.clone()).collect();
     assert_eq!(paths, ["library.json.minisig"]);
 }
+
+/// A subscription naming a `file://` network share among its mirrors is
+/// refused with the reason (on Windows it would connect to that host with
+/// the member's credentials); a folder another platform's way is kept.
+#[test]
+fn a_subscription_naming_a_network_share_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sub = common::publish(tmp.path(), "acme", "https://cdn.example/acme/");
+    let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
+    let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
+    sub.mirrors.push("file://fileserver/share/acme/".into());
+    let e = engine.subscribe(&sub).unwrap_err().to_string();
+    assert!(e.contains("network share"), "{e}");
+    assert!(store.libraries().unwrap().is_empty(), "nothing subscribed");
+    sub.mirrors.pop();
+    sub.mirrors.push("file:///C:/Libraries/acme/".into());
+    engine.subscribe(&sub).unwrap();
+}
