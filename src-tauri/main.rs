@@ -276,7 +276,16 @@ fn main() -> anyhow::Result<()> {
         })
         .build(tauri::generate_context!())
         .context("starting the app")?;
-    app.run(|_, _| {});
+    app.run(|app, event| {
+        // macOS: the Dock icon clicked, or the app opened again, while its
+        // window is hidden in the menu bar: no second process starts there
+        // (so the single-instance hand-over never runs); the window shows.
+        #[cfg(target_os = "macos")]
+        if let tauri::RunEvent::Reopen { .. } = event {
+            show_main_window(app);
+        }
+        let _ = (app, event);
+    });
     drop(runtime);
     Ok(())
 }

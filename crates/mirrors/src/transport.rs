@@ -226,11 +226,25 @@ impl Mirror {
 
 /// Checks a mirror-relative path: plain segments only.
 fn check_relative(path: &str) -> Result<(), MirrorError> {
+    // Also nothing Windows reads otherwise: a drive (`C:`), an alternate
+    // data stream (`a:b`), a device name (`CON`, `nul.txt`).
+    let device = |s: &str| {
+        let stem = s.split('.').next().unwrap_or("").to_ascii_uppercase();
+        matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+            || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+                && stem.len() == 4
+                && stem.as_bytes()[3].is_ascii_digit())
+    };
     let ok = !path.is_empty()
         && !path.starts_with('/')
-        && path
-            .split('/')
-            .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'));
+        && path.split('/').all(|s| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && !s.contains('\\')
+                && !s.contains(':')
+                && !device(s)
+        });
     if ok {
         Ok(())
     } else {
@@ -1145,8 +1159,21 @@ mod tests {
             "a//b",
             "a\\..\\b",
             "./x",
+            "C:/Windows/win.ini",
+            "blobs/a:stream",
+            "blobs/CON",
+            "nul.txt",
+            "x/com1.json",
+            "LPT9",
         ] {
             assert!(check_relative(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "updates/0.2.0/Stowaway_0.2.0_x64-setup.exe",
+            "console/connect",
+            "com10",
+        ] {
+            assert!(check_relative(good).is_ok(), "{good}");
         }
     }
 
