@@ -32,10 +32,16 @@ pub(crate) fn create_file(path: &Path) -> Result<(), StoreError> {
 
 /// Open options that create files readable by the member only.
 pub(crate) fn options() -> OpenOptions {
-    let mut o = OpenOptions::new();
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o
+    {
+        let mut o = OpenOptions::new();
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        o
+    }
+    // Elsewhere the data folder's own access rules decide (see ARCHITECTURE,
+    // "Portability").
+    #[cfg(not(unix))]
+    OpenOptions::new()
 }
 
 /// Writes `bytes` to `path` atomically (a temporary file in the same
