@@ -13,9 +13,15 @@ use stowaway_mirrors::{AccessToken, MirrorError};
 /// The keyring service name every token is filed under.
 pub const SERVICE: &str = "org.stowaway.app";
 
+/// What to start when no keyring answers, where the member can.
+#[cfg(target_os = "linux")]
+const KEYRING_HINT: &str = ", or start a Secret Service (GNOME Keyring, KWallet)";
+#[cfg(not(target_os = "linux"))]
+const KEYRING_HINT: &str = "";
+
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("no OS keyring is available ({0}); set STOWAWAY_TOKEN_<LIBRARY> instead, or start a Secret Service (GNOME Keyring, KWallet)")]
+    #[error("no OS keyring is available ({0}); set STOWAWAY_TOKEN_<LIBRARY> instead{hint}", hint = KEYRING_HINT)]
     Unavailable(String),
     #[error("the OS keyring is locked or refused access ({0})")]
     Denied(String),
@@ -46,6 +52,10 @@ fn map(e: keyring::Error) -> SecretsError {
     match e {
         keyring::Error::PlatformFailure(e) => SecretsError::Unavailable(e.to_string()),
         keyring::Error::NoStorageAccess(e) => SecretsError::Denied(e.to_string()),
+        // The Windows Credential Manager keeps at most 1280 characters.
+        keyring::Error::TooLong(what, max) => SecretsError::Other(format!(
+            "the access token is longer than this keyring keeps ({what}: at most {max}); set STOWAWAY_TOKEN_<LIBRARY> instead"
+        )),
         other => SecretsError::Other(other.to_string()),
     }
 }
@@ -126,6 +136,15 @@ pub fn forget(library: &str) -> Result<bool, SecretsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A token longer than the keyring keeps (Windows' Credential Manager:
+    /// 1280 characters) is refused with what to do instead.
+    #[test]
+    fn a_token_too_long_for_the_keyring_says_what_to_do() {
+        let e = map(keyring::Error::TooLong("password".into(), 1280)).to_string();
+        assert!(e.contains("at most 1280"), "{e}");
+        assert!(e.contains("STOWAWAY_TOKEN_<LIBRARY>"), "{e}");
+    }
 
     #[test]
     fn an_environment_token_is_refused_when_it_could_be_anothers() {

@@ -396,8 +396,18 @@ pub(crate) fn safe_file_name(name: Option<&str>, media_type: &str) -> Option<Str
         Some((stem, _)) if !stem.is_empty() => stem.to_owned(),
         _ => base,
     };
+    // A name Windows reads as a device (`CON.pdf` opens the console), or
+    // one it trims (trailing dots and spaces): never the file's.
+    let stem = stem.trim_end_matches(['.', ' ']).to_owned();
+    let upper = stem.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let device = matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.len() == 4
+            && upper.as_bytes()[3].is_ascii_digit());
     let stem = if stem.is_empty() {
         "attachment".to_owned()
+    } else if device {
+        format!("{stem}-attachment")
     } else {
         stem
     };
@@ -431,6 +441,16 @@ mod tests {
             (None, "application/pdf", Some("attachment.pdf")),
             (Some("Notes"), "application/pdf", Some("Notes.pdf")),
             (Some("a.pdf.exe"), "application/pdf", Some("a.pdf.pdf")),
+            // Names Windows reads as devices, or trims.
+            (
+                Some("CON.pdf"),
+                "application/pdf",
+                Some("CON-attachment.pdf"),
+            ),
+            (Some("nul"), "application/pdf", Some("nul-attachment.pdf")),
+            (Some("com1.txt"), "text/plain", Some("com1-attachment.txt")),
+            (Some("console.pdf"), "application/pdf", Some("console.pdf")),
+            (Some("notes. .pdf"), "application/pdf", Some("notes.pdf")),
         ] {
             assert_eq!(safe_file_name(name, t).as_deref(), want, "{name:?}");
         }
