@@ -1700,6 +1700,25 @@ fn tally(notes: &[String]) -> String {
         .join(", ")
 }
 
+/// The table of a section of timed rows (split, feed).
+fn timed_rows(rows: &[Row]) {
+    println!("| method | median s | min s | max s | MB/s (median) | CPU user + sys s (median) |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!(
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.2} + {:.2} |",
+            row.name,
+            row.median_s,
+            row.min_s,
+            row.max_s,
+            fmt_opt(row.mb_per_s_median, 0),
+            row.user_median_s,
+            row.sys_median_s
+        );
+    }
+    println!();
+}
+
 fn markdown(r: &Report) {
     let m = &r.machine;
     println!("# stowaway-bench\n");
@@ -1858,47 +1877,7 @@ fn markdown(r: &Report) {
             r.split[0].bytes as f64 / MIB as f64,
             r.runs
         );
-        println!(
-            "| method | median s | min s | max s | MB/s (median) | CPU user + sys s (median) |"
-        );
-        println!("|---|---:|---:|---:|---:|---:|");
-        for row in &r.split {
-            println!(
-                "| {} | {:.2} | {:.2} | {:.2} | {} | {:.2} + {:.2} |",
-                row.name,
-                row.median_s,
-                row.min_s,
-                row.max_s,
-                fmt_opt(row.mb_per_s_median, 0),
-                row.user_median_s,
-                row.sys_median_s
-            );
-        }
-        println!();
-    }
-    if !r.feed.is_empty() {
-        println!(
-            "## 8. One {:.0} MiB podcast episode from a feed ({} runs)\n",
-            r.feed[0].bytes as f64 / MIB as f64,
-            r.runs
-        );
-        println!(
-            "| method | median s | min s | max s | MB/s (median) | CPU user + sys s (median) |"
-        );
-        println!("|---|---:|---:|---:|---:|---:|");
-        for row in &r.feed {
-            println!(
-                "| {} | {:.2} | {:.2} | {:.2} | {} | {:.2} + {:.2} |",
-                row.name,
-                row.median_s,
-                row.min_s,
-                row.max_s,
-                fmt_opt(row.mb_per_s_median, 0),
-                row.user_median_s,
-                row.sys_median_s
-            );
-        }
-        println!();
+        timed_rows(&r.split);
     }
     if !r.play.is_empty() {
         println!("## 7. Play while it downloads: 64 MiB, one mirror at 2 MB/s per connection\n");
@@ -1908,6 +1887,14 @@ fn markdown(r: &Report) {
             println!("| {} | {:.3} | {:.3} |", i + 1, p.start_s, p.seek_s);
         }
         println!();
+    }
+    if !r.feed.is_empty() {
+        println!(
+            "## 8. One {:.0} MiB podcast episode from a feed ({} runs)\n",
+            r.feed[0].bytes as f64 / MIB as f64,
+            r.runs
+        );
+        timed_rows(&r.feed);
     }
     println!(
         "Load average (1, 5, 15 min) before: {}; after: {}.",

@@ -737,22 +737,30 @@ impl Downloads<'_> {
         if sources.is_empty() {
             return Err("none of the feed's sources is usable".into());
         }
-        // Several hosts of a file its digest checks whole, of a known size:
-        // fetched in segments from all of them at once. The join of their
-        // bytes is checked by the digest; when it fails, no host can be
-        // blamed, and the file is fetched from one at a time below. (One
-        // URL per host: an alternate on the enclosure's host is the same
-        // server.)
-        let mut hosts: std::collections::HashMap<usize, url::Url> = Default::default();
-        for (m, u) in &sources {
-            hosts.entry(*m).or_insert_with(|| u.clone());
+        // Each host's sources in the feed's order: its first, then (when
+        // every first one failed) its second, and so on.
+        let mut layers: Vec<std::collections::HashMap<usize, url::Url>> = Vec::new();
+        for (m, u) in sources {
+            match layers.iter_mut().find(|l| !l.contains_key(&m)) {
+                Some(l) => {
+                    l.insert(m, u);
+                }
+                None => layers.push([(m, u)].into_iter().collect()),
+            }
         }
+        // Several hosts of a file its digest checks whole, of a known size:
+        // fetched in segments from all of them at once (each host's first
+        // URL: an alternate on the enclosure's host is the same server). The
+        // join of their bytes is checked by the digest; when it fails, no
+        // host can be blamed, and the file is fetched from one at a time
+        // below.
+        let hosts = layers.first().cloned().unwrap_or_default();
         if !file.integrity.is_empty()
             && hosts.len() >= 2
             && w.size >= segmented::FEED_SEGMENTS_FROM
             && size.is_none_or(|n| n == w.size)
         {
-            match self.feed_segments(w, &file, role, hosts.clone()).await {
+            match self.feed_segments(w, &file, role, hosts).await {
                 Ok(Some(n)) => return Ok(n),
                 Ok(None) => {}
                 Err(e) if self.cancel.is_cancelled() => return Err(e),
@@ -767,17 +775,6 @@ impl Downloads<'_> {
         if journal.exists() {
             let _ = std::fs::remove_file(store.blobs().partial_path(&w.sha256));
             let _ = std::fs::remove_file(&journal);
-        }
-        // Each host's sources in the feed's order: its first, then (when
-        // every first one failed) its second, and so on.
-        let mut layers: Vec<std::collections::HashMap<usize, url::Url>> = Vec::new();
-        for (m, u) in sources {
-            match layers.iter_mut().find(|l| !l.contains_key(&m)) {
-                Some(l) => {
-                    l.insert(m, u);
-                }
-                None => layers.push([(m, u)].into_iter().collect()),
-            }
         }
         self.front_file(w, &file, role, layers, limit).await
     }

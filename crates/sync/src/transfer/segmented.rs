@@ -943,6 +943,16 @@ impl Downloads<'_> {
         let mut errors: Vec<String> = Vec::new();
         let mut fresh = false;
         let mut first = true;
+        // The next mirror to try alone: available, not blamed, not tried.
+        let next_alone = |blamed: &HashSet<usize>, tried: &mut HashSet<usize>| {
+            let m = self
+                .pool
+                .available()
+                .into_iter()
+                .find(|m| !blamed.contains(m) && !tried.contains(m))?;
+            tried.insert(m);
+            Some(m)
+        };
         loop {
             let (partial, hasher) = self.open_unchecked(w, fresh).await?;
             let earlier = partial.done_bytes() > 0;
@@ -961,18 +971,11 @@ impl Downloads<'_> {
                 Err(e) if alone.is_some() && !self.cancel.is_cancelled() => {
                     errors.push(e);
                     fresh = false;
-                    alone = self
-                        .pool
-                        .available()
-                        .into_iter()
-                        .find(|m| !blamed.contains(m) && !tried_alone.contains(m));
-                    match alone {
-                        Some(m) => {
-                            tried_alone.insert(m);
-                            continue;
-                        }
-                        None => return Err(errors.join("; ")),
+                    alone = next_alone(&blamed, &mut tried_alone);
+                    if alone.is_none() {
+                        return Err(errors.join("; "));
                     }
+                    continue;
                 }
                 Err(e) => return Err(e),
             };
@@ -1024,15 +1027,9 @@ impl Downloads<'_> {
                     code: "hash_mismatch".into(),
                 });
             }
-            alone = self
-                .pool
-                .available()
-                .into_iter()
-                .find(|m| !blamed.contains(m) && !tried_alone.contains(m));
+            alone = next_alone(&blamed, &mut tried_alone);
             match alone {
-                Some(m) => {
-                    tried_alone.insert(m);
-                }
+                Some(_) => {}
                 None => {
                     let _ = store.remove_partial(&w.sha256);
                     return Err(format!(
