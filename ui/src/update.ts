@@ -25,10 +25,16 @@ export function renderUpdate() {
   const u = ready;
   if (!u || later === u.version) {
     updateNotice.hidden = true;
+    delete updateNotice.dataset.shown;
     return;
   }
   const blocked = updateBlocked(isPlaying(), state.snap?.sync.running ?? false);
   updateNotice.hidden = false;
+  // Drawn again only when what it says changes (it is looked at every
+  // second: focus and hover on its buttons stay).
+  const shown = `${u.version}|${blocked ?? ""}`;
+  if (updateNotice.dataset.shown === shown) return;
+  updateNotice.dataset.shown = shown;
   updateNotice.replaceChildren(
     h("span", { class: "update-text" }, `Stowaway ${u.version} is ready: restart to update`),
     h(
@@ -63,6 +69,7 @@ async function restart() {
     await api.installUpdate(isPlaying());
   } catch (e) {
     toast(errorText(e), "error");
+    delete updateNotice.dataset.shown;
     renderUpdate();
   }
 }

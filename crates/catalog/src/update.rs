@@ -45,6 +45,12 @@ pub fn is_plain_file_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
 }
 
+/// An app version as semver, a leading `v` allowed (as Tauri's updater reads
+/// versions).
+pub fn parse_version(v: &str) -> Option<semver::Version> {
+    semver::Version::parse(v.trim_start_matches('v')).ok()
+}
+
 impl UpdateManifest {
     /// Reads a manifest a mirror served: valid JSON of this shape, a semver
     /// version, an RFC 3339 date (Tauri's updater refuses the manifest
@@ -86,7 +92,7 @@ impl UpdateManifest {
 
     /// The version, as semver (a leading `v` allowed).
     pub fn semver(&self) -> Option<semver::Version> {
-        semver::Version::parse(self.version.trim_start_matches('v')).ok()
+        parse_version(&self.version)
     }
 }
 

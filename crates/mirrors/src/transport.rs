@@ -141,15 +141,20 @@ impl Mirror {
     /// platform's way (`/media/usb` on Windows) passes: it is skipped where it
     /// cannot be opened, not a reason to refuse the whole subscription.
     pub fn check(base: &str) -> Result<(), MirrorError> {
+        Mirror::checked(base).map(|_| ())
+    }
+
+    /// [`check`](Self::check), giving the URL checked.
+    fn checked(base: &str) -> Result<Url, MirrorError> {
         let bad = |m: String| MirrorError::BadUrl(base.to_owned(), m);
         let url = Url::parse(base).map_err(|e| bad(e.to_string()))?;
         match url.scheme() {
-            "http" | "https" => Ok(()),
+            "http" | "https" => Ok(url),
             "file" => match network_share(&url) {
                 Some(host) => Err(bad(format!(
                     "a network share (on {host:?}) is not used as a mirror: it would connect to that host with your Windows credentials; copy the library to this computer, or serve it over https"
                 ))),
-                None => Ok(()),
+                None => Ok(url),
             },
             other => Err(bad(format!("unsupported scheme {other:?}"))),
         }
@@ -158,11 +163,14 @@ impl Mirror {
     /// Parses a base URL. A missing trailing slash is added so that relative
     /// paths resolve below it.
     pub fn parse(base: &str) -> Result<Mirror, MirrorError> {
-        Mirror::check(base)?;
+        let mut url = Mirror::checked(base)?;
         let bad = |m: &str| MirrorError::BadUrl(base.to_owned(), m.to_owned());
-        let mut url = Url::parse(base).map_err(|e| bad(&e.to_string()))?;
         match url.scheme() {
-            "http" | "https" => {
+            "file" => url
+                .to_file_path()
+                .map(Mirror::File)
+                .map_err(|()| bad("not a local path")),
+            _ => {
                 if !url.path().ends_with('/') {
                     let p = format!("{}/", url.path());
                     url.set_path(&p);
@@ -171,11 +179,6 @@ impl Mirror {
                 url.set_fragment(None);
                 Ok(Mirror::Http(url, None, Reach::Any))
             }
-            "file" => url
-                .to_file_path()
-                .map(Mirror::File)
-                .map_err(|()| bad("not a local path")),
-            other => Err(bad(&format!("unsupported scheme {other:?}"))),
         }
     }
 

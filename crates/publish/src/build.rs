@@ -133,9 +133,19 @@ fn media_type(path: &Path, role: AssetRole) -> String {
 
 /// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp-stowaway");
+    // A new file of a name nobody could have made ready (a link another
+    // user left in a shared mirror folder would be followed).
+    let tmp = path.with_file_name(format!(
+        ".{}.{}-{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id(),
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+    ));
     {
-        let mut f = File::create(&tmp)?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }

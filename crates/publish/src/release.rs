@@ -18,7 +18,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -120,27 +119,11 @@ fn valid_target(target: &str) -> bool {
     }
 }
 
-/// Writes `bytes` to `path` through a new temporary file in the same
-/// directory (never one already there: a link another user left would be
-/// followed), made durable, then renamed: a mirror never serves half of it.
+/// Writes `bytes` to `path` atomically (see `build::write_atomic`): a
+/// mirror never serves half of it.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("no parent directory")?;
-    let tmp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id(),
-        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
-    ));
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::build::write_atomic(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Copies the installers into `updates/<version>/`, signs each, and writes
@@ -148,14 +131,15 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// older than the manifest already there (a release never goes back), two
 /// installers for one target, and an installer whose target cannot be told.
 pub fn release(opts: &ReleaseOptions) -> Result<ReleaseOutcome> {
-    let version = semver::Version::parse(opts.version.trim_start_matches('v'))
+    let version = stowaway_catalog::parse_version(&opts.version)
         .with_context(|| format!("{:?} is not a version (semver, e.g. 0.2.0)", opts.version))?;
     ensure!(!opts.bundles.is_empty(), "no installer to release");
     let manifest_path = opts.out.join(MANIFEST);
     if let Ok(text) = fs::read_to_string(&manifest_path) {
         let existing: UpdateManifest = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an update manifest", manifest_path.display()))?;
-        let existing = semver::Version::parse(existing.version.trim_start_matches('v'))
+        let existing = existing
+            .semver()
             .with_context(|| format!("{} names no version", manifest_path.display()))?;
         if existing > version {
             bail!(

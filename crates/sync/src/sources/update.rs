@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use stowaway_catalog::{UpdateManifest, MAX_UPDATE_MANIFEST, UPDATE_MANIFEST};
+use stowaway_catalog::{parse_version, UpdateManifest, MAX_UPDATE_MANIFEST, UPDATE_MANIFEST};
 use stowaway_mirrors::{MirrorPool, Reach};
 use tracing::{debug, info, warn};
 
@@ -148,11 +148,8 @@ pub fn check_installer(
             .find_map(|f| f.strip_prefix(name))
             .map(str::to_owned)
     };
-    let same = |a: &str, b: &str| match (
-        semver::Version::parse(a.trim_start_matches('v')),
-        semver::Version::parse(b.trim_start_matches('v')),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
+    let same = |a: &str, b: &str| match (parse_version(a), parse_version(b)) {
+        (Some(a), Some(b)) => a == b,
         _ => a == b,
     };
     match field("version:") {
@@ -205,8 +202,9 @@ impl Engine {
     /// libraries' mirrors offer, newest first. Every mirror is asked at
     /// once; a manifest that is not one is ignored (and said in the log).
     pub async fn find_update(&self, current: &str) -> Result<Option<FoundUpdate>, SyncError> {
-        let current = semver::Version::parse(current.trim_start_matches('v'))
-            .map_err(|e| SyncError::Internal(format!("the running version {current}: {e}")))?;
+        let current = parse_version(current).ok_or_else(|| {
+            SyncError::Internal(format!("the running version {current} is not semver"))
+        })?;
         let opts = SyncOptions::default();
         let mut pools = Vec::new();
         for lib in self.store().libraries()? {

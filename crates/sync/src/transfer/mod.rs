@@ -679,8 +679,9 @@ impl Downloads<'_> {
     /// A feed file: from its sources (the enclosure, then the alternates
     /// that are the same file), on whichever host answers, resuming with
     /// Range across sources when a hash will check the whole. Before its
-    /// hash is known the file is checked against the declared length and the
-    /// integrity digests, then stored under its SHA-256, which is recorded;
+    /// hash is known the file is checked by the integrity digests (the
+    /// declared length is advice), then stored under its SHA-256, which is
+    /// recorded;
     /// after, a copy must match it, except one the enclosure's own address
     /// serves whole with no digest to check: for an unsigned feed that is the
     /// publisher's word (a re-upload), and it is learned anew.
@@ -716,11 +717,6 @@ impl Downloads<'_> {
             }
             _ => crate::sources::feed::MAX_SMALL_FILE,
         };
-        // Bytes from two responses may be joined only when the whole file is
-        // checked at the end by a hash: with nothing but a length (or not even
-        // that), a server that serves other bytes each time (dynamic ad
-        // insertion) would be spliced into a file that passes. Such a file
-        // starts over after any interruption (`front_file`).
         let label = w.sha256.to_string();
         // Each source on its host in the pool (the first is the enclosure).
         let sources: Vec<(usize, url::Url)> = file

@@ -5,9 +5,6 @@
 //! the file is one piece whose length is known when a response ends). The
 //! rest of this note is about segments.
 //!
-//! A file with a chunk list (catalog format 2), fetched in segments from
-//! every healthy mirror at once.
-//!
 //! The file's chunks are shared out as segments (runs of chunks, lowest
 //! first) among up to [`MAX_STREAMS`] streams, at most [`PER_MIRROR`] on one
 //! mirror. Each stream asks its mirror for its segment's bytes with a
@@ -456,6 +453,14 @@ pub(super) struct Front {
     pub(super) limit: u64,
 }
 
+impl Front {
+    /// The size as far as it is known: the exact one learned with the
+    /// hash, else what the feed declares.
+    fn size_hint(&self) -> Option<u64> {
+        self.exact.or(self.declared)
+    }
+}
+
 /// What the writer thread says of a chunk.
 enum Verdict {
     Checked {
@@ -616,7 +621,7 @@ impl Shared<'_> {
     /// The file's size as far as it is known, for progress (0: unknown).
     fn total(&self) -> u64 {
         match &self.front {
-            Some(f) => f.exact.or(f.declared).unwrap_or(0),
+            Some(f) => f.size_hint().unwrap_or(0),
             None => self.w.size,
         }
     }
@@ -767,7 +772,7 @@ impl Downloads<'_> {
             Pieces::Front(f) => (CHUNK_SIZE, Plan::new(&[false], &[(0, f.written())], 1)),
         };
         let known = match &front {
-            Some(f) => f.exact.or(f.declared).unwrap_or(0),
+            Some(f) => f.size_hint().unwrap_or(0),
             None => w.size,
         };
         self.resuming(w, resumed, known);
@@ -1151,6 +1156,10 @@ impl Downloads<'_> {
     ) -> Result<u64, String> {
         let store = self.engine.store().clone();
         let learned = file.sha256.clone();
+        // Bytes from two responses may be joined only when the whole file
+        // is checked at the end by a hash: with nothing but a length (or not
+        // even that), a server that serves other bytes each time (dynamic ad
+        // insertion) would be spliced into a file that passes.
         let resumable = learned.is_some() || !file.integrity.is_empty();
         // With no digest, what the enclosure's own address serves whole is
         // the publisher's word (a re-upload) and may replace what was
@@ -1410,11 +1419,11 @@ impl Downloads<'_> {
         // 429 or stalls then holds one stream's chunks, not four).
         // A file front to back: one stream at a time.
         let one_at_a_time = shared.front.is_some();
-        let mut first = one_each(self.streams(&shared.target));
-        if one_at_a_time {
-            first = shared.target.all(self.pool);
-            first.truncate(1);
-        }
+        let first: Vec<usize> = if one_at_a_time {
+            shared.target.all(self.pool).into_iter().take(1).collect()
+        } else {
+            one_each(self.streams(&shared.target))
+        };
         if let Some(&m) = first.first() {
             self.engine.emit(SyncEvent::DownloadStarted {
                 sha256: sha.clone(),
@@ -1768,7 +1777,7 @@ impl Downloads<'_> {
                 // checking it) is checked, not asked for again: only when a
                 // hash or digest will check it, so the declared length,
                 // which is advice, is enough to try.
-                let whole = f.exact.or(f.declared).filter(|&n| n > 0);
+                let whole = f.size_hint().filter(|&n| n > 0);
                 if f.resumable && whole == Some(*at) {
                     if shared.tx.send((start, *at, Bytes::new(), m)).await.is_err() {
                         return End::Failed("the writer stopped".into());
