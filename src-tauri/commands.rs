@@ -182,16 +182,20 @@ pub async fn preview_subscription(
 }
 
 /// Subscribes to what the member confirmed (the preview of `source`), with
-/// the access token of a private library if they gave one; the first sync
-/// starts at once.
+/// the access token of a private library if they gave one and the network
+/// shares it showed if they allowed them; the first sync starts at once.
 #[tauri::command]
 pub async fn subscribe(
     state: State<'_, AppState>,
     source: String,
     token: Option<String>,
+    allow_shares: Option<bool>,
 ) -> ApiResult<Subscribed> {
     let source = crate::links::normalize(&source).map_err(bad_link)?;
-    let done = state.api.confirm(&source, token.as_deref()).await?;
+    let done = state
+        .api
+        .confirm(&source, token.as_deref(), allow_shares.unwrap_or(false))
+        .await?;
     state.wake.notify_one();
     Ok(done)
 }

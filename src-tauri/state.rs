@@ -76,7 +76,7 @@ impl AppState {
     /// asking (the demo's and the tests' STOWAWAY_SUBSCRIBE).
     pub async fn subscribe(&self, source: &str) -> ApiResult<String> {
         let sub = self.engine().read_subscription(source).await?;
-        Ok(self.api.subscribe_library(&sub).await?.library)
+        Ok(self.api.subscribe_library(&sub, &[]).await?.library)
     }
 
     /// Removes a library the member confirmed removing; the page and the

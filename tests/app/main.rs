@@ -1452,6 +1452,57 @@ async fn member_journey_in_the_real_app() {
     })
     .await;
 
+    // A subscription naming a network share beside its web mirror (on
+    // Windows, connecting to a share offers that computer the member's
+    // sign-in): the dialog names it; confirmed as it is, the library syncs
+    // from the web and the mirrors card says the share is not used. Opened
+    // again, the share is offered again; ticked, it is allowed (here, off
+    // Windows, the card says this computer cannot open it).
+    let sharing = Publisher::show(&tmp.path().join("sharing"), 1, 50_000);
+    sharing.build();
+    let web = TestMirror::start(&sharing.mirror).unwrap();
+    let share = "file://fileserver/share/big/";
+    let mut offer: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sharing.subscription(&[web.url()])).unwrap())
+            .unwrap();
+    offer["mirrors"] = json!([web.url(), share]);
+    let offer_file = tmp.path().join("sharing.stowaway");
+    std::fs::write(&offer_file, offer.to_string()).unwrap();
+    launch_again(&env, offer_file.to_str().unwrap());
+    eventually_seen(&c, 15, "the dialog naming the share", || async {
+        exists(&c, "#network-shares").await
+    })
+    .await;
+    assert!(text(&c, "#network-shares").await.contains(share));
+    shot(&c, "10-network-share").await;
+    click(&c, "#subscribe-confirm").await;
+    eventually_seen(
+        &c,
+        30,
+        "the library synced from the web, the share not used",
+        || async {
+            click(&c, "#tab-downloads").await;
+            exists(&c, "#mirrors [data-mirror-state='not_allowed']").await
+                && exists(&c, "#mirrors [data-mirror-state='ok']").await
+        },
+    )
+    .await;
+    assert!(!web.requests().is_empty());
+    launch_again(&env, offer_file.to_str().unwrap());
+    eventually_seen(&c, 15, "the share offered again", || async {
+        exists(&c, "#allow-shares").await
+    })
+    .await;
+    click(&c, "#allow-shares").await;
+    click(&c, "#subscribe-confirm").await;
+    eventually_seen(&c, 15, "the share allowed", || async {
+        click(&c, "#tab-downloads").await;
+        !exists(&c, "#mirrors [data-mirror-state='not_allowed']").await
+            && exists(&c, "#mirrors [data-mirror-state='unusable']").await
+    })
+    .await;
+    drop(web);
+
     // Quit from the tray ends the app.
     tray.click("Quit");
     eventually(15, "the app to quit", || async {

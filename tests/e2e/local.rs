@@ -148,3 +148,80 @@ fn fsck_repair_waits_for_a_running_sync() {
     drop(lock);
     member.run(&["fsck", "--repair"]).success();
 }
+
+/// A `file://` network share named as a mirror (on Windows, connecting
+/// offers that computer the member's credentials) is kept but never used
+/// until the member subscribes with `--allow-network-share`: the CLI warns
+/// and says how, `mirrors` shows it as not allowed, and the library syncs
+/// from its other mirror meanwhile. Allowed, it is no longer "not allowed"
+/// (here, off Windows, it is a mirror this computer cannot open, and
+/// `mirrors` says why). A subscription whose only mirror is a share the
+/// member did not allow is refused whole.
+#[test]
+fn a_network_share_is_used_only_with_allow_network_share() {
+    let tmp = tempfile::tempdir().unwrap();
+    let publisher = Publisher::new(&tmp.path().join("publisher"));
+    publisher.build();
+    let share = "file://fileserver/share/acme/";
+    let with_share = |mirrors: &[String], name: &str| {
+        let file = publisher.subscription(&[file_url(&publisher.mirror)]);
+        let mut sub: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        sub["mirrors"] = serde_json::json!(mirrors);
+        let path = tmp.path().join(name);
+        std::fs::write(&path, sub.to_string()).unwrap();
+        path
+    };
+    let share_row = |member: &Member| {
+        let rows = member.json(&["mirrors"]);
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["url"] == share)
+            .cloned()
+            .expect("the share is listed")
+    };
+
+    // Only the share: refused, nothing subscribed.
+    let member = Member::new(&tmp.path().join("member"));
+    let only = with_share(&[share.to_owned()], "only.stowaway");
+    let r = member.run(&["subscribe", only.to_str().unwrap()]).failure();
+    assert!(
+        r.stderr.contains("every mirror") && r.stderr.contains("--allow-network-share"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(member.json(&["status"])["libraries"], serde_json::json!([]));
+
+    // Beside a folder: subscribed and synced from the folder, the share
+    // not used.
+    let both = with_share(
+        &[file_url(&publisher.mirror), share.to_owned()],
+        "both.stowaway",
+    );
+    let r = member.run(&["subscribe", both.to_str().unwrap()]).success();
+    assert!(
+        r.stderr.contains("network share") && r.stderr.contains("--allow-network-share"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(share_row(&member)["state"], "not_allowed");
+    member.run(&["sync"]).success();
+    assert!(all_blobs_verify(&member) > 0, "synced from the folder");
+
+    // Allowed by the member.
+    let r = member
+        .run(&["subscribe", "--allow-network-share", both.to_str().unwrap()])
+        .success();
+    assert!(!r.stderr.contains("--allow-network-share"), "{}", r.stderr);
+    let row = share_row(&member);
+    assert_ne!(row["state"], "not_allowed", "{row}");
+    if !cfg!(windows) {
+        assert_eq!(row["state"], "unusable", "{row}");
+        let note = row["note"].as_str().unwrap();
+        assert!(note.contains("opened on Windows only"), "{note}");
+    }
+    // Not asked about again.
+    let r = member.run(&["subscribe", both.to_str().unwrap()]).success();
+    assert!(!r.stderr.contains("--allow-network-share"), "{}", r.stderr);
+}

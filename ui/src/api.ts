@@ -62,7 +62,7 @@ export const api = {
   chapterImage: (item: ItemRef, url: string) => invoke<string>("chapter_image", { item, url }),
   syncNow: () => invoke<void>("sync_now"),
   previewSubscription: (source: string) => invoke<SubscriptionPreview>("preview_subscription", { source }),
-  subscribe: (source: string, token: string | null) => invoke<Subscribed>("subscribe", { source, token }),
+  subscribe: (source: string, token: string | null, allowShares = false) => invoke<Subscribed>("subscribe", { source, token, allowShares }),
   takeLinks: () => invoke<string[]>("take_links"),
   setAccessToken: (library: string, token: string, mirrors: string[]) =>
     invoke<TokenSaved>("set_access_token", { library, token, mirrors }),

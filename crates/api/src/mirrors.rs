@@ -1,7 +1,7 @@
 //! Mirror health at a glance, for the app's list and the CLI's `mirrors`.
 
 use serde::Serialize;
-use stowaway_mirrors::MirrorHealth;
+use stowaway_mirrors::{Mirror, MirrorHealth, Shares};
 use ts_rs::TS;
 
 use crate::{Api, ApiResult};
@@ -12,7 +12,10 @@ use crate::{Api, ApiResult};
 pub struct MirrorView {
     pub library: String,
     pub url: String,
-    /// ok | unknown | failing | retry_after | half_open | open | stale
+    /// ok | unknown | failing | retry_after | half_open | open | stale;
+    /// not_allowed: a network share the member did not allow (never
+    /// asked); unusable: a mirror this computer cannot open (a network
+    /// share off Windows, say), with why in `last_error`.
     pub state: String,
     /// The catalog sequence it served at the last check, and the newest
     /// any mirror (or this laptop) had then: it is stale when behind.
@@ -43,15 +46,28 @@ impl Api {
             }
             for r in store.mirror_records(&lib.id)? {
                 let h = MirrorHealth::from_stored(r.health.as_deref());
+                let shares = if r.share_ok {
+                    Shares::Allowed
+                } else {
+                    Shares::Refused
+                };
+                let (state, last_error) = match Mirror::parse_with(&r.url, shares) {
+                    Ok(_) => (h.state(now_ms), h.last_error.clone()),
+                    Err(_) if !r.share_ok && Mirror::share_host(&r.url).is_some() => (
+                        "not_allowed",
+                        Some("a network share you did not allow".into()),
+                    ),
+                    Err(e) => ("unusable", Some(e.to_string())),
+                };
                 out.push(MirrorView {
                     library: lib.id.clone(),
                     url: r.url,
-                    state: h.state(now_ms).to_owned(),
+                    state: state.to_owned(),
                     serves: h.catalog_sequence,
                     newest: h.newest_sequence,
                     latency_ms: h.latency_ms,
                     throughput_bps: h.throughput_bps,
-                    last_error: h.last_error.clone(),
+                    last_error,
                     last_success_at: h.last_success_at.map(|ms| ms / 1000),
                     health: h,
                 });

@@ -35,6 +35,10 @@ pub struct SubscriptionPreview {
     /// forget the access token, to be given again).
     pub new_mirrors: Vec<String>,
     pub removed_mirrors: Vec<String>,
+    /// Mirrors that are `file://` network shares the member has not
+    /// allowed: used only if they allow them when confirming (on Windows,
+    /// connecting to one offers its host their credentials).
+    pub network_shares: Vec<String>,
     /// The file says a private library is public: it stays private.
     pub access_kept: bool,
     /// Its mirrors want an access token.
@@ -145,6 +149,7 @@ impl Api {
                     mirrors: hosts,
                     new_mirrors: Vec::new(),
                     removed_mirrors: Vec::new(),
+                    network_shares: Vec::new(),
                     access_kept: false,
                     private: false,
                     already_subscribed: existing.is_some(),
@@ -180,6 +185,7 @@ impl Api {
             None => (Vec::new(), Vec::new()),
         };
         let was_private = existing.as_ref().is_some_and(|l| l.private);
+        let network_shares = self.engine.shares_not_allowed(&sub)?;
         self.remember(source, Offer::Library(sub.clone()));
         Ok(SubscriptionPreview {
             source: source.to_owned(),
@@ -190,6 +196,7 @@ impl Api {
             mirrors: sub.mirrors,
             new_mirrors,
             removed_mirrors,
+            network_shares,
             already_subscribed: existing.is_some(),
             public_key: sub.public_key,
             feed: None,
@@ -197,8 +204,14 @@ impl Api {
     }
 
     /// Subscribes to what the member confirmed (the preview of `source`),
-    /// with the access token of a private library if they gave one.
-    pub async fn confirm(&self, source: &str, token: Option<&str>) -> ApiResult<Subscribed> {
+    /// with the access token of a private library if they gave one, and the
+    /// network shares it showed allowed if they said so.
+    pub async fn confirm(
+        &self,
+        source: &str,
+        token: Option<&str>,
+        allow_shares: bool,
+    ) -> ApiResult<Subscribed> {
         let offer = self.take_offer(source).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotPreviewed,
@@ -209,7 +222,12 @@ impl Api {
         let library = match offer {
             Offer::Library(sub) => {
                 shown.clone_from(&sub.mirrors);
-                self.subscribe_library(&sub).await?.library
+                let shares = if allow_shares {
+                    self.engine.shares_not_allowed(&sub)?
+                } else {
+                    Vec::new()
+                };
+                self.subscribe_library(&sub, &shares).await?.library
             }
             Offer::Feed(fetched) => {
                 let engine = self.engine.clone();
@@ -225,11 +243,17 @@ impl Api {
         Ok(Subscribed { library, token })
     }
 
-    /// Records a library subscription. New or dropped mirrors of a private
+    /// Records a library subscription, the network shares among its
+    /// mirrors in `shares` allowed by the member (see
+    /// `Engine::subscribe_allowing`). New or dropped mirrors of a private
     /// library drop its token, here and in the keyring: the member is asked
     /// for it again.
-    pub async fn subscribe_library(&self, sub: &Subscription) -> ApiResult<LibrarySubscribed> {
-        let outcome = self.engine.subscribe(sub)?;
+    pub async fn subscribe_library(
+        &self,
+        sub: &Subscription,
+        shares: &[String],
+    ) -> ApiResult<LibrarySubscribed> {
+        let outcome = self.engine.subscribe_allowing(sub, shares)?;
         let library = sub.library.clone();
         if outcome.token_dropped {
             if let Err(e) = self.forget_token(&library).await {

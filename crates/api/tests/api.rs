@@ -350,7 +350,7 @@ async fn a_subscription_is_confirmed_only_as_shown() {
     let file = c.dir.path().join("acme.stowaway");
     let e = c
         .api
-        .confirm(file.to_str().unwrap(), None)
+        .confirm(file.to_str().unwrap(), None, false)
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::NotPreviewed);
@@ -368,7 +368,7 @@ async fn a_subscription_is_confirmed_only_as_shown() {
     // The file changes after the preview: what is confirmed is what was shown.
     let other = subscription(&["http://127.0.0.1:11/"], Access::Public);
     std::fs::write(&file, serde_json::to_vec(&other).unwrap()).unwrap();
-    let done = c.api.confirm(source, None).await.unwrap();
+    let done = c.api.confirm(source, None, false).await.unwrap();
     assert_eq!(done.library, "acme");
     let mirrors = c.api.engine().store().mirrors("acme").unwrap();
     assert!(mirrors.contains(&"http://127.0.0.1:10/".to_owned()));
@@ -380,6 +380,58 @@ async fn a_subscription_is_confirmed_only_as_shown() {
     std::fs::write(&file, b"{\"hello\": 1}").unwrap();
     let e = c.api.preview(source).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::NotASubscription, "{e:?}");
+}
+
+/// A network share among a subscription's mirrors is shown in the preview;
+/// confirmed without the member's say-so it is kept but never used (the
+/// mirrors list says so, and the next preview asks again); allowed, it is
+/// not asked about again and is no longer "not allowed" (here, on Linux,
+/// it is a mirror this computer cannot open, and says why).
+#[tokio::test]
+async fn a_network_share_is_used_only_when_the_member_allows_it() {
+    let c = cache_with(MemoryKeyring::default(), Access::Public);
+    let share = "file://fileserver/share/acme/";
+    let file = c.dir.path().join("acme.stowaway");
+    let update = subscription(&["http://127.0.0.1:9/", share], Access::Public);
+    std::fs::write(&file, serde_json::to_vec(&update).unwrap()).unwrap();
+    let source = file.to_str().unwrap();
+    let state = |c: &Cache| -> (String, Option<String>) {
+        let m = c.api.mirrors(Some("acme")).unwrap();
+        let m = m
+            .iter()
+            .find(|m| m.url == share)
+            .expect("the share is listed");
+        (m.state.clone(), m.last_error.clone())
+    };
+
+    let p = c.api.preview(source).await.unwrap();
+    assert_eq!(p.network_shares, [share]);
+    c.api.confirm(source, None, false).await.unwrap();
+    assert_eq!(state(&c).0, "not_allowed");
+    let p = c.api.preview(source).await.unwrap();
+    assert_eq!(p.network_shares, [share], "asked again");
+
+    c.api.confirm(source, None, true).await.unwrap();
+    assert!(c
+        .api
+        .preview(source)
+        .await
+        .unwrap()
+        .network_shares
+        .is_empty());
+    let (st, why) = state(&c);
+    if cfg!(windows) {
+        assert_ne!(st, "not_allowed");
+    } else {
+        assert_eq!(st, "unusable");
+        assert!(why.unwrap().contains("opened on Windows only"));
+    }
+    // Every mirror a share the member did not allow: refused, with why.
+    let only = subscription(&["file://other/share/acme/"], Access::Public);
+    std::fs::write(&file, serde_json::to_vec(&only).unwrap()).unwrap();
+    c.api.preview(source).await.unwrap();
+    let e = c.api.confirm(source, None, false).await.unwrap_err();
+    assert!(e.message.contains("network share"), "{e:?}");
 }
 
 #[tokio::test]

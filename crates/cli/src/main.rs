@@ -55,6 +55,11 @@ enum Command {
     Subscribe {
         #[arg(value_name = "FILE_OR_URL")]
         source: String,
+        /// Use the `file://` network shares it names as mirrors. On Windows,
+        /// connecting to a share offers that computer your sign-in
+        /// credentials: allow only shares on computers you trust.
+        #[arg(long)]
+        allow_network_share: bool,
     },
     /// Remove a library: its catalog, playback positions, download choices,
     /// access token, and every downloaded file no other library uses.
@@ -298,7 +303,10 @@ async fn run(cli: Cli) -> Result<bool> {
         load_tokens(&api).await?;
     }
     match cli.command {
-        Command::Subscribe { source } => {
+        Command::Subscribe {
+            source,
+            allow_network_share,
+        } => {
             let web = source.starts_with("http://") || source.starts_with("https://");
             let sub = match engine.read_source(&source).await.map_err(|e| {
                 let mut a = ApiError::from(e);
@@ -319,8 +327,22 @@ async fn run(cli: Cli) -> Result<bool> {
                     return Ok(true);
                 }
             };
+            let shares = engine.shares_not_allowed(&sub)?;
+            if !allow_network_share {
+                for m in &shares {
+                    eprintln!(
+                        "warning: mirror {m} is a network share (on {:?}): it is not used, since connecting offers that computer your Windows credentials; if you trust it, subscribe again with --allow-network-share",
+                        stowaway_mirrors::Mirror::share_host(m).unwrap_or_default()
+                    );
+                }
+            }
+            let allowed = if allow_network_share {
+                &shares[..]
+            } else {
+                &[]
+            };
             // Forgets the token when the mirrors changed, loads it otherwise.
-            let outcome = api.subscribe_library(&sub).await?;
+            let outcome = api.subscribe_library(&sub, allowed).await?;
             let new = outcome.new;
             if outcome.access_kept {
                 eprintln!(
@@ -820,6 +842,6 @@ fn mirror_rows(api: &Api, library: Option<&str>) -> Result<Vec<output::MirrorRow
     Ok(api
         .mirrors(library)?
         .into_iter()
-        .map(|m| output::MirrorRow::new(&m.library, &m.url, m.health))
+        .map(output::MirrorRow::new)
         .collect())
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde::Serialize;
 use stowaway_api::{
     Api, CollectionAfter, CollectionView, DownloadState, DownloadsView, Filter, Freed, ItemView,
-    LibraryView, PartialDownload, ReadyView, SearchHit, Seek, UnsubscribedView,
+    LibraryView, MirrorView, PartialDownload, ReadyView, SearchHit, Seek, UnsubscribedView,
 };
 use stowaway_catalog::Subscription;
 use stowaway_mirrors::MirrorHealth;
@@ -430,7 +430,11 @@ pub struct MirrorRow {
     pub library: String,
     pub url: String,
     /// ok | failing | open (circuit open: skipped) | half_open | retry_after
+    /// | stale; not_allowed (a network share the member did not allow) |
+    /// unusable (this computer cannot open it), said why in `note`.
     pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub health: MirrorHealth,
 }
 
@@ -439,13 +443,16 @@ fn now_ms() -> i64 {
 }
 
 impl MirrorRow {
-    pub fn new(library: &str, url: &str, health: MirrorHealth) -> MirrorRow {
-        let state = health.state(now_ms());
+    pub fn new(m: MirrorView) -> MirrorRow {
+        let note = matches!(m.state.as_str(), "not_allowed" | "unusable")
+            .then_some(m.last_error)
+            .flatten();
         MirrorRow {
-            library: library.to_owned(),
-            url: url.to_owned(),
-            state: state.to_owned(),
-            health,
+            library: m.library,
+            url: m.url,
+            state: m.state,
+            note,
+            health: m.health,
         }
     }
 
@@ -465,6 +472,7 @@ impl MirrorRow {
                 h.catalog_sequence.unwrap_or(0),
                 h.newest_sequence.unwrap_or(0)
             ),
+            "not_allowed" => "not used".to_owned(),
             other => other.replace('_', "-"),
         }];
         if let Some(l) = h.latency_ms {
@@ -495,7 +503,9 @@ pub fn mirrors(json: bool, rows: &[MirrorRow]) -> Result<()> {
             outln!("{lib}");
         }
         outln!("  {}\n      {}", r.url, r.summary());
-        if let (Some(e), true) = (&r.health.last_error, r.state != "ok") {
+        if let Some(n) = &r.note {
+            outln!("      {n}");
+        } else if let (Some(e), true) = (&r.health.last_error, r.state != "ok") {
             outln!("      last error: {e}");
         }
     }

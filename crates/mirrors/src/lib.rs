@@ -32,5 +32,5 @@ pub use pool::{AttemptError, MirrorPool, PoolConfig};
 pub use reach::{is_public, Reach};
 pub use transport::{
     open_regular_file, read_local_file, AccessToken, BodyStream, ClientConfig, Document, Fetched,
-    Mirror, MirrorClient, Opened, Pace, Validators,
+    Mirror, MirrorClient, Opened, Pace, Shares, Validators,
 };

@@ -134,6 +134,15 @@ pub fn network_share(url: &Url) -> Option<String> {
     None
 }
 
+/// Whether a `file://` mirror naming a network share may be used: only one
+/// the member added knowingly ([`Shares::Allowed`]), never one a catalog or
+/// a subscription file alone names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shares {
+    Refused,
+    Allowed,
+}
+
 impl Mirror {
     /// Checks what a subscription or a catalog may name as a mirror, on any
     /// platform: `http(s)`, or a `file://` folder on this computer (never a
@@ -141,35 +150,57 @@ impl Mirror {
     /// platform's way (`/media/usb` on Windows) passes: it is skipped where it
     /// cannot be opened, not a reason to refuse the whole subscription.
     pub fn check(base: &str) -> Result<(), MirrorError> {
-        Mirror::checked(base).map(|_| ())
+        Mirror::checked(base, Shares::Refused).map(|_| ())
+    }
+
+    /// [`check`](Self::check), a network share passing when `shares` allows it.
+    pub fn check_with(base: &str, shares: Shares) -> Result<(), MirrorError> {
+        Mirror::checked(base, shares).map(|_| ())
+    }
+
+    /// The host a mirror URL would connect to over SMB: `Some` for a
+    /// `file://` network share (see [`network_share`]), `None` otherwise.
+    pub fn share_host(base: &str) -> Option<String> {
+        Url::parse(base).ok().as_ref().and_then(network_share)
     }
 
     /// [`check`](Self::check), giving the URL checked.
-    fn checked(base: &str) -> Result<Url, MirrorError> {
+    fn checked(base: &str, shares: Shares) -> Result<Url, MirrorError> {
         let bad = |m: String| MirrorError::BadUrl(base.to_owned(), m);
         let url = Url::parse(base).map_err(|e| bad(e.to_string()))?;
         match url.scheme() {
             "http" | "https" => Ok(url),
-            "file" => match network_share(&url) {
-                Some(host) => Err(bad(format!(
-                    "a network share (on {host:?}) is not used as a mirror: it would connect to that host with your Windows credentials; copy the library to this computer, or serve it over https"
+            "file" => match (network_share(&url), shares) {
+                (Some(host), Shares::Refused) => Err(bad(format!(
+                    "a network share (on {host:?}) is not used as a mirror unless you allow it: it would connect to that host with your Windows credentials; copy the library to this computer, or serve it over https"
                 ))),
-                None => Ok(url),
+                _ => Ok(url),
             },
             other => Err(bad(format!("unsupported scheme {other:?}"))),
         }
     }
 
     /// Parses a base URL. A missing trailing slash is added so that relative
-    /// paths resolve below it.
+    /// paths resolve below it. A network share is refused (see
+    /// [`parse_with`](Self::parse_with)).
     pub fn parse(base: &str) -> Result<Mirror, MirrorError> {
-        let mut url = Mirror::checked(base)?;
+        Mirror::parse_with(base, Shares::Refused)
+    }
+
+    /// [`parse`](Self::parse); a network share the member allowed is a
+    /// folder on Windows (`\\server\share\…`), and refused with the reason
+    /// elsewhere (macOS and Linux open a share only where it is mounted).
+    pub fn parse_with(base: &str, shares: Shares) -> Result<Mirror, MirrorError> {
+        let mut url = Mirror::checked(base, shares)?;
         let bad = |m: &str| MirrorError::BadUrl(base.to_owned(), m.to_owned());
         match url.scheme() {
-            "file" => url
-                .to_file_path()
-                .map(Mirror::File)
-                .map_err(|()| bad("not a local path")),
+            "file" => url.to_file_path().map(Mirror::File).map_err(|()| {
+                bad(if network_share(&url).is_some() {
+                    "a network share is opened on Windows only: here, mount it and subscribe with its folder"
+                } else {
+                    "not a local path"
+                })
+            }),
             _ => {
                 if !url.path().ends_with('/') {
                     let p = format!("{}/", url.path());
@@ -1124,7 +1155,36 @@ mod tests {
             "https://cdn.example/lib/",
         ] {
             assert!(Mirror::check(url).is_ok(), "{url}");
+            assert_eq!(Mirror::share_host(url), None, "{url}");
         }
+    }
+
+    /// A share the member allowed passes the check; it is a folder only
+    /// where the platform opens shares by path (Windows), and elsewhere is
+    /// refused with what to do instead. Nothing else is let through.
+    #[test]
+    fn a_network_share_is_used_only_when_allowed() {
+        let url = "file://fileserver/share/lib/";
+        assert_eq!(Mirror::share_host(url).as_deref(), Some("fileserver"));
+        assert!(Mirror::check(url).is_err());
+        Mirror::check_with(url, Shares::Allowed).unwrap();
+        let parsed = Mirror::parse_with(url, Shares::Allowed);
+        if cfg!(windows) {
+            assert_eq!(
+                parsed.unwrap(),
+                Mirror::File(PathBuf::from(r"\\fileserver\share\lib\"))
+            );
+        } else {
+            let e = parsed.unwrap_err().to_string();
+            assert!(e.contains("opened on Windows only"), "{e}");
+        }
+        for bad in ["ftp://x/", "not a url"] {
+            assert!(Mirror::check_with(bad, Shares::Allowed).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Mirror::parse_with("https://cdn.example/lib", Shares::Allowed).unwrap(),
+            Mirror::parse("https://cdn.example/lib").unwrap()
+        );
     }
 
     #[test]

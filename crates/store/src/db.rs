@@ -425,6 +425,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE blobs ADD COLUMN chunk_list TEXT;
     CREATE INDEX blobs_checked_by_list ON blobs(sha256) WHERE chunk_list IS NOT NULL;
     "#,
+    // 16: a `file://` mirror naming a network share is used only if the
+    // member allowed it when subscribing (1). Shares were refused outright
+    // before, so none is allowed yet.
+    r#"
+    ALTER TABLE mirrors ADD COLUMN share_ok INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Migration 11's hook: the SHA-256 of each catalog moved into `catalogs`.

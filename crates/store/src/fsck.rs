@@ -133,7 +133,7 @@ impl Store {
             return Err(format!("the copy names library {:?}", sub.library));
         }
         let o = self
-            .subscribe_with(&sub, false)
+            .subscribe_with(&sub, false, &[])
             .map_err(|e| e.to_string())?;
         if o.private {
             done.tokens_to_give.push(library.to_owned());

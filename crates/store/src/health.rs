@@ -19,6 +19,9 @@ pub struct MirrorRecord {
     /// library's mirrors when the member gave the token, or the signed
     /// catalog lists it.
     pub token_ok: bool,
+    /// The member allowed this mirror, a `file://` network share, to be
+    /// used (when subscribing); false for every other mirror.
+    pub share_ok: bool,
 }
 
 /// A download in progress, as recorded by the engine.
@@ -40,7 +43,7 @@ impl Store {
             "SELECT health FROM mirror_health WHERE library_id = ?1 AND url = ?2",
         )?;
         let mut out = Vec::new();
-        for (url, token_ok) in urls {
+        for (url, token_ok, share_ok) in urls {
             let health = stmt
                 .query_row(params![library, url], |r| r.get(0))
                 .optional()?;
@@ -48,6 +51,7 @@ impl Store {
                 url,
                 health,
                 token_ok,
+                share_ok,
             });
         }
         Ok(out)

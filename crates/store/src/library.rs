@@ -92,16 +92,31 @@ impl Store {
     /// A copy of the subscription is kept outside the index
     /// (`subscriptions/<id>.stowaway`), so `fsck --repair` can rebuild it.
     pub fn subscribe(&self, sub: &Subscription) -> Result<SubscribeOutcome, StoreError> {
-        self.subscribe_with(sub, true)
+        self.subscribe_with(sub, true, &[])
     }
 
-    /// [`subscribe`](Self::subscribe); `confirm_new`: whether a new
-    /// library's mirrors are the member's choice (and confirmed for its
-    /// token), which they are not when an index is rebuilt from a copy.
+    /// [`subscribe`](Self::subscribe), the member having allowed `shares`,
+    /// network shares among the subscription's mirrors, to be used (see
+    /// `stowaway_mirrors::Shares`). A share allowed once stays allowed while
+    /// the library lists it; the copy kept for `fsck --repair` does not say
+    /// so (a rebuilt index asks the member again).
+    pub fn subscribe_allowing(
+        &self,
+        sub: &Subscription,
+        shares: &[String],
+    ) -> Result<SubscribeOutcome, StoreError> {
+        self.subscribe_with(sub, true, shares)
+    }
+
+    /// [`subscribe_allowing`](Self::subscribe_allowing); `confirm_new`:
+    /// whether a new library's mirrors are the member's choice (and
+    /// confirmed for its token), which they are not when an index is
+    /// rebuilt from a copy.
     pub(crate) fn subscribe_with(
         &self,
         sub: &Subscription,
         confirm_new: bool,
+        shares: &[String],
     ) -> Result<SubscribeOutcome, StoreError> {
         let mut conn = self.writer();
         let tx = conn.transaction()?;
@@ -158,9 +173,10 @@ impl Store {
         }
         for (i, url) in sub.mirrors.iter().enumerate() {
             tx.execute(
-                "INSERT INTO mirrors(library_id, url, position, origin, token_ok) VALUES (?1, ?2, ?3, 'subscription', ?4)
-                 ON CONFLICT(library_id, url) DO UPDATE SET position = excluded.position, origin = 'subscription'",
-                params![sub.library, url, i as i64, new && confirm_new],
+                "INSERT INTO mirrors(library_id, url, position, origin, token_ok, share_ok) VALUES (?1, ?2, ?3, 'subscription', ?4, ?5)
+                 ON CONFLICT(library_id, url) DO UPDATE SET position = excluded.position, origin = 'subscription',
+                     share_ok = share_ok OR excluded.share_ok",
+                params![sub.library, url, i as i64, new && confirm_new, shares.contains(url)],
             )?;
         }
         let mut copy = sub.clone();
@@ -400,18 +416,18 @@ impl Store {
     }
 
     /// [`mirrors`](Self::mirrors), each with whether the library's token may
-    /// go to it.
+    /// go to it, and whether the member allowed it as a network share.
     pub(crate) fn mirrors_confirmed(
         &self,
         library: &str,
-    ) -> Result<Vec<(String, bool)>, StoreError> {
+    ) -> Result<Vec<(String, bool, bool)>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn.prepare(
-            "SELECT url, token_ok FROM mirrors WHERE library_id = ?1
+            "SELECT url, token_ok, share_ok FROM mirrors WHERE library_id = ?1
              ORDER BY origin = 'catalog', position",
         )?;
         let urls = stmt
-            .query_map([library], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([library], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(urls)
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use stowaway_catalog::{CatalogError, Sha256, Subscription};
 use stowaway_mirrors::{
     AccessToken, ClientConfig, Mirror, MirrorClient, MirrorError, MirrorHealth, MirrorPool,
-    PoolConfig, RateLimiter, Reach,
+    PoolConfig, RateLimiter, Reach, Shares,
 };
 use stowaway_store::{ApplyOutcome, DownloadMode, Freed, ItemKey, Store, StoreError, WantedBlob};
 use tokio::sync::broadcast;
@@ -402,14 +402,56 @@ impl Engine {
     /// Mirrors it adds are not confirmed for the token: even a token from
     /// `STOWAWAY_TOKEN_<LIB>` goes to them only after the member gives or
     /// confirms the token again ([`Engine::confirm_token_mirrors`]).
+    ///
+    /// A network share among its mirrors is recorded but never used (see
+    /// [`subscribe_allowing`](Self::subscribe_allowing)); a subscription
+    /// whose every mirror is one is refused.
     pub fn subscribe(&self, sub: &Subscription) -> Result<Subscribed, SyncError> {
+        self.subscribe_allowing(sub, &[])
+    }
+
+    /// [`subscribe`](Self::subscribe), the member having allowed `shares`
+    /// (`file://` network shares among its mirrors, shown to them as such)
+    /// to be used: on Windows, connecting to one offers its host the
+    /// member's credentials, so nothing but the member's own choice lets
+    /// one in. Allowed once, a share stays allowed while the library lists
+    /// it.
+    pub fn subscribe_allowing(
+        &self,
+        sub: &Subscription,
+        shares: &[String],
+    ) -> Result<Subscribed, SyncError> {
         sub.validate()?;
-        // Never a network share; a folder another platform's way is kept
-        // (and skipped here, where it cannot be opened).
+        let shares: Vec<String> = shares
+            .iter()
+            .filter(|m| Mirror::share_host(m).is_some())
+            .cloned()
+            .collect();
+        let shares = &shares[..];
+        // A folder another platform's way is kept (and skipped here, where
+        // it cannot be opened).
         for m in &sub.mirrors {
-            Mirror::check(m)?;
+            Mirror::check_with(m, Shares::Allowed)?;
         }
-        let o = self.store.subscribe(sub)?;
+        let unused: Vec<String> = self
+            .shares_not_allowed(sub)?
+            .into_iter()
+            .filter(|m| !shares.contains(m))
+            .collect();
+        if !unused.is_empty() && unused.len() == sub.mirrors.len() {
+            let host = Mirror::share_host(&unused[0]).unwrap_or_default();
+            return Err(MirrorError::BadUrl(
+                unused[0].clone(),
+                format!(
+                    "every mirror of this subscription is a network share (on {host:?}), and a network share is used only if you allow it: connecting to one offers that computer your Windows credentials. Allow it only if you trust that computer; or copy the library to this computer, or serve it over https"
+                ),
+            )
+            .into());
+        }
+        for m in &unused {
+            warn!(library = %sub.library, mirror = %m, "a network share the member did not allow: not used");
+        }
+        let o = self.store.subscribe_allowing(sub, shares)?;
         let changed = !o.mirrors_added.is_empty() || !o.mirrors_removed.is_empty();
         let token_dropped = !o.new && o.private && changed;
         if token_dropped {
@@ -428,6 +470,25 @@ impl Engine {
             mirrors_added: o.mirrors_added,
             mirrors_removed: o.mirrors_removed,
         })
+    }
+
+    /// The network shares among `sub`'s mirrors that the member has not
+    /// allowed (for this library): what to ask them about before
+    /// [`subscribe_allowing`](Self::subscribe_allowing).
+    pub fn shares_not_allowed(&self, sub: &Subscription) -> Result<Vec<String>, SyncError> {
+        let allowed: Vec<String> = self
+            .store
+            .mirror_records(&sub.library)?
+            .into_iter()
+            .filter(|r| r.share_ok)
+            .map(|r| r.url)
+            .collect();
+        Ok(sub
+            .mirrors
+            .iter()
+            .filter(|m| Mirror::share_host(m).is_some() && !allowed.contains(m))
+            .cloned()
+            .collect())
     }
 
     /// Removes a library and everything of it (see [`Store::unsubscribe`]);
@@ -546,7 +607,13 @@ impl Engine {
         for r in records {
             // Only to mirrors confirmed for it (see `subscribe`).
             let token = token.as_ref().filter(|_| r.token_ok);
-            match Mirror::parse(&r.url).map(|m| m.with_token(token).with_reach(reach)) {
+            let shares = if r.share_ok {
+                Shares::Allowed
+            } else {
+                Shares::Refused
+            };
+            match Mirror::parse_with(&r.url, shares).map(|m| m.with_token(token).with_reach(reach))
+            {
                 Ok(m) => {
                     let health = MirrorHealth::from_stored(r.health.as_deref());
                     mirrors.push((m, health));

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use stowaway_catalog::Subscription;
 use stowaway_mirrors::{ClientConfig, MirrorHealth};
 use stowaway_store::Store;
 use stowaway_sync::{Engine, SyncEvent, SyncOptions};
@@ -370,20 +371,78 @@ async fn an_edited_untrusted_comment_is_not_a_new_catalog() {
     assert_eq!(paths, ["library.json.minisig"]);
 }
 
-/// A subscription naming a `file://` network share among its mirrors is
-/// refused with the reason (on Windows it would connect to that host with
-/// the member's credentials); a folder another platform's way is kept.
+/// A `file://` network share among a subscription's mirrors (on Windows it
+/// would connect to that host with the member's credentials) is recorded
+/// but not used unless the member allows it; a subscription whose every
+/// mirror is one is refused with the reason. Allowed once, it stays
+/// allowed while the library lists it. A folder another platform's way is
+/// kept.
 #[test]
-fn a_subscription_naming_a_network_share_is_refused() {
+fn a_network_share_is_used_only_if_the_member_allows_it() {
     let tmp = tempfile::tempdir().unwrap();
     let mut sub = common::publish(tmp.path(), "acme", "https://cdn.example/acme/");
     let store = Arc::new(Store::open(&tmp.path().join("member")).unwrap());
     let engine = Engine::new(store.clone(), ClientConfig::default()).unwrap();
-    sub.mirrors.push("file://fileserver/share/acme/".into());
-    let e = engine.subscribe(&sub).unwrap_err().to_string();
-    assert!(e.contains("network share"), "{e}");
+    let share = "file://fileserver/share/acme/".to_owned();
+    let only_share = Subscription {
+        mirrors: vec![share.clone()],
+        ..sub.clone()
+    };
+    let e = engine.subscribe(&only_share).unwrap_err().to_string();
+    assert!(
+        e.contains("network share") && e.contains("fileserver"),
+        "{e}"
+    );
     assert!(store.libraries().unwrap().is_empty(), "nothing subscribed");
+
+    sub.mirrors.push(share.clone());
+    engine.subscribe(&sub).unwrap();
+    let allowed = |store: &Store| -> Vec<(String, bool)> {
+        store
+            .mirror_records("acme")
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.url, r.share_ok))
+            .collect()
+    };
+    assert_eq!(
+        allowed(&store),
+        [
+            ("https://cdn.example/acme/".to_owned(), false),
+            (share.clone(), false)
+        ]
+    );
+    assert_eq!(engine.shares_not_allowed(&sub).unwrap(), [share.as_str()]);
+
+    // Allowed by the member: only the share named, only a share.
+    engine
+        .subscribe_allowing(
+            &only_share,
+            &[share.clone(), "https://cdn.example/acme/".into()],
+        )
+        .unwrap();
+    assert_eq!(allowed(&store), [(share.clone(), true)]);
+    assert!(engine.shares_not_allowed(&only_share).unwrap().is_empty());
+    // An update that does not allow it again keeps it allowed.
+    engine.subscribe(&only_share).unwrap();
+    assert_eq!(allowed(&store), [(share.clone(), true)]);
+    // Dropped by an update, it is asked about again when it comes back.
+    let cdn = "https://cdn.example/acme/".to_owned();
+    engine
+        .subscribe(&Subscription {
+            mirrors: vec![cdn.clone()],
+            ..sub.clone()
+        })
+        .unwrap();
+    let back = Subscription {
+        mirrors: vec![cdn, share.clone()],
+        ..sub.clone()
+    };
+    engine.subscribe(&back).unwrap();
+    assert_eq!(engine.shares_not_allowed(&back).unwrap(), [share.as_str()]);
+
     sub.mirrors.pop();
     sub.mirrors.push("file:///C:/Libraries/acme/".into());
     engine.subscribe(&sub).unwrap();
+    assert!(engine.shares_not_allowed(&sub).unwrap().is_empty());
 }

@@ -5,7 +5,10 @@
  */
 export type MirrorView = { library: string, url: string, 
 /**
- * ok | unknown | failing | retry_after | half_open | open | stale
+ * ok | unknown | failing | retry_after | half_open | open | stale;
+ * not_allowed: a network share the member did not allow (never
+ * asked); unusable: a mirror this computer cannot open (a network
+ * share off Windows, say), with why in `last_error`.
  */
 state: string, 
 /**

@@ -25,6 +25,12 @@ mirrors: Array<string>,
  */
 new_mirrors: Array<string>, removed_mirrors: Array<string>, 
 /**
+ * Mirrors that are `file://` network shares the member has not
+ * allowed: used only if they allow them when confirming (on Windows,
+ * connecting to one offers its host their credentials).
+ */
+network_shares: Array<string>, 
+/**
  * The file says a private library is public: it stays private.
  */
 access_kept: boolean, 

@@ -37,6 +37,7 @@ export async function subscribeDialog(source: string) {
   const token = h("input", { type: "password", id: "token-input", autocomplete: "off", placeholder: "Access token" });
   const msg = h("p", { class: "msg", role: "alert" });
   const confirm = h("button", { type: "submit", id: "subscribe-confirm" }, p.already_subscribed ? "Update" : "Subscribe");
+  const allowShares = h("input", { type: "checkbox", id: "allow-shares" });
   openDialog(
     h(
       "form",
@@ -46,7 +47,7 @@ export async function subscribeDialog(source: string) {
           e.preventDefault();
           confirm.setAttribute("disabled", "");
           try {
-            const r = await api.subscribe(p.source, p.private ? token.value : null);
+            const r = await api.subscribe(p.source, p.private ? token.value : null, allowShares.checked);
             closeDialog();
             toast(r.token?.warning ?? `Subscribed to ${p.title ?? p.library}. Syncing…`, r.token?.warning ? "warn" : "");
             await refresh();
@@ -79,12 +80,34 @@ export async function subscribeDialog(source: string) {
       p.private && p.already_subscribed && (p.new_mirrors.length || p.removed_mirrors.length)
         ? h("p", { class: "msg warn", id: "token-dropped" }, "This changes the mirrors of a private library: your access token will be forgotten, and goes to no new mirror until you enter it again. Only do that if these mirrors come from your coach.")
         : null,
+      p.network_shares.length ? networkShares(p.network_shares, p.mirrors.length, allowShares) : null,
       p.private
         ? h("label", { class: "field" }, "This library is private. Your access token (kept in your system keyring):", token)
         : null,
       msg,
       h("div", { class: "buttons" }, h("button", { type: "button", class: "ghost", onclick: closeDialog }, "Cancel"), confirm),
     ),
+  );
+}
+
+/**
+ * Network shares among the mirrors: on Windows, connecting to one offers
+ * that computer the member's sign-in, so one is used only if they tick it.
+ */
+function networkShares(shares: string[], mirrors: number, allow: HTMLInputElement) {
+  const alone = shares.length === mirrors;
+  return h(
+    "div",
+    { class: "msg warn", id: "network-shares" },
+    h("p", {}, shares.length === 1 ? "This mirror is a network share:" : "These mirrors are network shares:"),
+    ...shares.map((s) => h("div", { class: "key" }, s)),
+    h(
+      "p",
+      {},
+      "Connecting to a network share offers that computer your Windows sign-in. ",
+      alone ? "It is this library's only mirror: without it, nothing can be synced." : "Without it, the library syncs from its other mirrors.",
+    ),
+    h("label", { class: "check" }, allow, shares.length === 1 ? "Use it: I trust that computer" : "Use them: I trust those computers"),
   );
 }
 

@@ -133,6 +133,8 @@ function mirrorsCard() {
     half_open: "about to be tried again",
     open: "skipped for now",
     stale: "stale",
+    not_allowed: "not used",
+    unusable: "cannot be opened here",
   };
   const detail = (m: MirrorView) =>
     m.state === "stale" && m.serves != null && m.newest != null ? `serves catalog ${m.serves}, the newest is ${m.newest}` : m.last_error && m.state !== "ok" ? m.last_error : "";
