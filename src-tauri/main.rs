@@ -44,12 +44,29 @@ fn data_dir() -> anyhow::Result<(PathBuf, bool)> {
 /// One instance per cache: the D-Bus name of the default cache is the app
 /// id; another cache (STOWAWAY_DATA_DIR) gets its own, so a test or a second
 /// library folder never hands its arguments to the member's running app.
+/// On Windows and macOS the single-instance plugin names its mutex or
+/// socket from the app's identifier instead, so there a second cache's
+/// app runs under this id as its identifier (see [`context`]).
 fn instance_id(dir: &Path, custom: bool) -> String {
     if !custom {
         return "org.stowaway.app".into();
     }
     let h = stowaway_catalog::Sha256::digest(dir.display().to_string().as_bytes());
     format!("org.stowaway.app.d{}", &h.as_str()[..16])
+}
+
+/// The app's context. For a second cache off Linux, the identifier is that
+/// cache's instance id ([`instance_id`]): the single-instance plugin names
+/// its Windows mutex and macOS socket from it (on Linux it takes the D-Bus
+/// name given, and the identifier stays, as the desktop entry and the
+/// notifications know it). Only a second cache, which a member runs on
+/// purpose, gets its own webview profile and notification id this way.
+fn context(dir: &Path, custom: bool) -> tauri::Context<tauri::Wry> {
+    let mut ctx = tauri::generate_context!();
+    if custom && cfg!(not(target_os = "linux")) {
+        ctx.config_mut().identifier = instance_id(dir, custom);
+    }
+    ctx
 }
 
 pub fn show_main_window(app: &AppHandle) {
@@ -99,19 +116,73 @@ async fn forward_events(
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STOWAWAY_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+/// Days of log files kept.
+const LOG_DAYS: usize = 7;
+
+/// Logs to standard error and to `logs/stowaway.<date>.log` in the cache
+/// (a file a day, the last [`LOG_DAYS`] kept, readable by the member only):
+/// an app started from the desktop has no terminal, and a Windows release
+/// build no console at all, so the file is where a member (or whoever
+/// helps them) finds what happened. `STOWAWAY_LOG` sets what is logged
+/// (default: warnings, and the app's own start-up and update lines). The
+/// guard returned flushes the file when dropped.
+fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, EnvFilter, Layer};
+    let filter = || {
+        EnvFilter::try_from_env("STOWAWAY_LOG").unwrap_or_else(|_| "warn,stowaway_app=info".into())
+    };
+    let stderr = fmt::layer()
         .with_writer(std::io::stderr)
-        .init();
+        .with_filter(filter());
+    let logs = dir.join("logs");
+    let file = stowaway_api::log_dir(dir)
+        .map_err(|e| e.to_string())
+        .and_then(|logs| {
+            tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("stowaway")
+                .filename_suffix("log")
+                .max_log_files(LOG_DAYS)
+                .build(&logs)
+                .map_err(|e| e.to_string())
+        });
+    match file {
+        Ok(appender) => {
+            let (writer, guard) = tracing_appender::non_blocking(appender);
+            let file = fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer)
+                .with_filter(filter());
+            tracing_subscriber::registry()
+                .with(stderr)
+                .with(file)
+                .init();
+            Some(guard)
+        }
+        Err(e) => {
+            tracing_subscriber::registry().with(stderr).init();
+            tracing::warn!(dir = %logs.display(), error = %e, "no log file: logging to standard error only");
+            None
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let (dir, custom_dir) = data_dir()?;
+    let _log = init_logging(&dir);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), cache = %dir.display(), "Stowaway started");
+    // Said in the log too: a Windows release build has no console.
+    run(dir, custom_dir).inspect_err(|e| tracing::error!("{e:#}"))
+}
+
+/// The app, until it quits.
+fn run(dir: PathBuf, custom_dir: bool) -> anyhow::Result<()> {
     // One tokio runtime for everything, handed to Tauri.
     let runtime = tokio::runtime::Runtime::new()?;
     tauri::async_runtime::set(runtime.handle().clone());
 
-    let (dir, custom_dir) = data_dir()?;
     let api = Api::open(&dir, Arc::new(OsKeyring))
         .with_context(|| format!("opening the cache in {}", dir.display()))?;
     // The page's origin (Linux/macOS, Windows) may fetch transcripts and chapters.
@@ -274,7 +345,7 @@ fn main() -> anyhow::Result<()> {
             });
             Ok(())
         })
-        .build(tauri::generate_context!())
+        .build(context(&dir, custom_dir))
         .context("starting the app")?;
     app.run(|app, event| {
         // macOS: the Dock icon clicked, or the app opened again, while its

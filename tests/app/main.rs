@@ -1668,6 +1668,33 @@ async fn plays_a_lesson_while_it_downloads_in_the_real_app() {
         exists(&c, "[data-item='long']").await
     })
     .await;
+    // The app logs to a file in the cache too (a Windows release build has
+    // no console), in a folder only the member may read.
+    let logs: Vec<PathBuf> = std::fs::read_dir(data.join("logs"))
+        .expect("a logs folder in the cache")
+        .map(|e| e.unwrap().path())
+        .collect();
+    for log in &logs {
+        let name = log.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with("stowaway.") && name.ends_with(".log"),
+            "{name}"
+        );
+    }
+    assert!(
+        logs.iter().any(|l| std::fs::read_to_string(l)
+            .unwrap()
+            .contains("Stowaway started")),
+        "{logs:?}"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("logs"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
     open_lesson(&c, "long").await;
     assert!(
         text(&c, "#player")

@@ -60,6 +60,14 @@ pub use subscribe::{
 pub use tokens::{Keyring, OsKeyring, TokenSaved};
 pub use update::UpdateView;
 
+/// The folder for a shell's log files in the cache at `dir`: `logs`,
+/// created (with the cache, if need be) the member's only.
+pub fn log_dir(dir: &Path) -> ApiResult<std::path::PathBuf> {
+    let logs = dir.join("logs");
+    stowaway_store::create_private_dir(&logs)?;
+    Ok(logs)
+}
+
 /// The shared use cases over one engine (and so one cache).
 pub struct Api {
     engine: Engine,

@@ -404,7 +404,7 @@ pub(crate) fn place(partial: &Path, root: &Path, sha: &Sha256) -> Result<PathBuf
     let dir = root.join(&hex[..2]);
     let final_path = dir.join(hex);
     crate::private::create_dir(&dir)?;
-    fs::rename(partial, &final_path).map_err(|e| StoreError::io(&final_path, e))?;
+    crate::private::rename(partial, &final_path).map_err(|e| StoreError::io(&final_path, e))?;
     sync_dir(&dir);
     Ok(final_path)
 }
@@ -427,7 +427,8 @@ pub(crate) fn place_if_free(
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
         // A filesystem without hard links: the same check, not atomic.
         Err(_) if final_path.exists() => return Ok(None),
-        Err(_) => fs::rename(partial, &final_path).map_err(|e| StoreError::io(&final_path, e))?,
+        Err(_) => crate::private::rename(partial, &final_path)
+            .map_err(|e| StoreError::io(&final_path, e))?,
     }
     sync_dir(&dir);
     Ok(Some(final_path))

@@ -56,6 +56,7 @@ pub use mediainfo::MediaInfo;
 pub use pages::{CollectionCursor, CollectionSummary, ItemCursor, ItemFilter, Seek, MAX_WINDOW};
 pub use partial::{ChunkedPartial, ChunksIn, PrefixHasher, Written};
 pub use playback::{AssetRow, ItemKey, ItemText, Playback, StoredAsset};
+pub use private::create_private_dir;
 pub use query::{fts_query, CollectionView, ItemView, LibraryStatus, SearchHit};
 pub use ready::{ReadyFile, ReadyItem, ReadyPlan, Reverified};
 

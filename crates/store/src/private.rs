@@ -9,6 +9,12 @@ use std::path::Path;
 
 use crate::StoreError;
 
+/// Creates `dir` (and its parents) if needed, and makes it the member's only
+/// (for a shell's own folder in the cache, such as its logs).
+pub fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    create_dir(dir)
+}
+
 /// Creates `dir` (and its parents) if needed, and makes it the member's only.
 pub(crate) fn create_dir(dir: &Path) -> Result<(), StoreError> {
     let mut b = std::fs::DirBuilder::new();
@@ -59,7 +65,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> 
         .and_then(|()| f.sync_all())
         .map_err(|e| StoreError::io(&tmp, e))?;
     drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| StoreError::io(path, e))?;
+    rename(&tmp, path).map_err(|e| StoreError::io(path, e))?;
     if let Some(dir) = path.parent() {
         crate::blobs::sync_dir(dir);
     }
@@ -73,6 +79,48 @@ pub(crate) fn read_own(path: &Path, max: u64) -> Option<Vec<u8>> {
         .ok()
         .filter(|m| m.is_file() && m.len() <= max)
         .and_then(|_| std::fs::read(path).ok())
+}
+
+/// How long a rename refused because another program holds the file is
+/// waited for, attempt after attempt (about 0.8 s in all).
+const HELD_WAITS_MS: [u64; 6] = [10, 20, 50, 100, 200, 400];
+
+/// Renames `from` to `to`, replacing it. On Windows an antivirus or indexer
+/// may hold a file just written for a moment (the rename is then refused
+/// with `ERROR_ACCESS_DENIED`, `ERROR_SHARING_VIOLATION` or
+/// `ERROR_LOCK_VIOLATION`): it is tried again for a little while before it
+/// counts as failed. Elsewhere no error is passing: one try.
+pub(crate) fn rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    retry_while(
+        || std::fs::rename(from, to),
+        held_by_another_program,
+        &HELD_WAITS_MS,
+    )
+}
+
+/// Whether an error says another program holds the file for now.
+fn held_by_another_program(e: &std::io::Error) -> bool {
+    // ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION.
+    cfg!(windows) && matches!(e.raw_os_error(), Some(5 | 32 | 33))
+}
+
+/// `op`, tried again after each of `waits_ms` while `passing` says its error
+/// will pass; the last error if it does not.
+fn retry_while<T>(
+    mut op: impl FnMut() -> std::io::Result<T>,
+    passing: impl Fn(&std::io::Error) -> bool,
+    waits_ms: &[u64],
+) -> std::io::Result<T> {
+    let mut waits = waits_ms.iter();
+    loop {
+        match op() {
+            Err(e) if passing(&e) => match waits.next() {
+                Some(ms) => std::thread::sleep(std::time::Duration::from_millis(*ms)),
+                None => return Err(e),
+            },
+            done => return done,
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -89,4 +137,64 @@ fn restrict(path: &Path, mode: u32) -> Result<(), StoreError> {
 #[cfg(not(unix))]
 fn restrict(_path: &Path, _mode: u32) -> Result<(), StoreError> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::io::{Error, ErrorKind};
+
+    use super::*;
+
+    /// A rename held for a moment goes through once the holder lets go; one
+    /// held for good, or refused for another reason, fails with its error
+    /// after every wait, or at once.
+    #[test]
+    fn a_rename_is_tried_again_only_while_the_file_is_held() {
+        let held = |e: &Error| e.kind() == ErrorKind::ResourceBusy;
+        let tries = Cell::new(0);
+        let twice_held = || {
+            tries.set(tries.get() + 1);
+            if tries.get() <= 2 {
+                Err(Error::from(ErrorKind::ResourceBusy))
+            } else {
+                Ok("renamed")
+            }
+        };
+        assert_eq!(
+            retry_while(twice_held, held, &[1, 1, 1]).unwrap(),
+            "renamed"
+        );
+        assert_eq!(tries.get(), 3);
+
+        tries.set(0);
+        let always_held = || -> std::io::Result<()> {
+            tries.set(tries.get() + 1);
+            Err(Error::from(ErrorKind::ResourceBusy))
+        };
+        let e = retry_while(always_held, held, &[1, 1, 1]).unwrap_err();
+        assert_eq!((e.kind(), tries.get()), (ErrorKind::ResourceBusy, 4));
+
+        tries.set(0);
+        let missing = || -> std::io::Result<()> {
+            tries.set(tries.get() + 1);
+            Err(Error::from(ErrorKind::NotFound))
+        };
+        retry_while(missing, held, &[1, 1, 1]).unwrap_err();
+        assert_eq!(tries.get(), 1, "not a passing error: one try");
+    }
+
+    /// Only Windows' "held by another program" errors are passing, and only
+    /// on Windows (error 5 is EIO on Linux).
+    #[test]
+    fn only_windows_holds_are_waited_for() {
+        for code in [5, 32, 33] {
+            assert_eq!(
+                held_by_another_program(&Error::from_raw_os_error(code)),
+                cfg!(windows),
+                "{code}"
+            );
+        }
+        assert!(!held_by_another_program(&Error::from_raw_os_error(2)));
+    }
 }
