@@ -171,14 +171,25 @@ fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
 
 fn main() -> anyhow::Result<()> {
     let (dir, custom_dir) = data_dir()?;
-    let _log = init_logging(&dir);
+    let log = init_logging(&dir);
+    // A panic is said in the log too (a Windows release build has no
+    // console), then reported as before.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(panic = %info, "the app panicked");
+        report(info);
+    }));
     tracing::info!(version = env!("CARGO_PKG_VERSION"), cache = %dir.display(), "Stowaway started");
-    // Said in the log too: a Windows release build has no console.
-    run(dir, custom_dir).inspect_err(|e| tracing::error!("{e:#}"))
+    run(dir, custom_dir, log).inspect_err(|e| tracing::error!("{e:#}"))
 }
 
-/// The app, until it quits.
-fn run(dir: PathBuf, custom_dir: bool) -> anyhow::Result<()> {
+/// The app, until it quits. `log` flushes the log file when the app exits
+/// (the event loop ends the process: nothing after it runs).
+fn run(
+    dir: PathBuf,
+    custom_dir: bool,
+    mut log: Option<tracing_appender::non_blocking::WorkerGuard>,
+) -> anyhow::Result<()> {
     // One tokio runtime for everything, handed to Tauri.
     let runtime = tokio::runtime::Runtime::new()?;
     tauri::async_runtime::set(runtime.handle().clone());
@@ -347,7 +358,11 @@ fn run(dir: PathBuf, custom_dir: bool) -> anyhow::Result<()> {
         })
         .build(context(&dir, custom_dir))
         .context("starting the app")?;
-    app.run(|app, event| {
+    app.run(move |app, event| {
+        if let tauri::RunEvent::Exit = event {
+            tracing::info!("Stowaway quits");
+            drop(log.take());
+        }
         // macOS: the Dock icon clicked, or the app opened again, while its
         // window is hidden in the menu bar: no second process starts there
         // (so the single-instance hand-over never runs); the window shows.

@@ -1509,6 +1509,13 @@ async fn member_journey_in_the_real_app() {
         Tray::find(&env).is_none()
     })
     .await;
+    // Its last lines reached the log file (flushed as it exits).
+    eventually(5, "the log file to say the app quit", || async {
+        std::fs::read_dir(data.join("logs")).unwrap().any(|e| {
+            std::fs::read_to_string(e.unwrap().path()).is_ok_and(|t| t.contains("Stowaway quits"))
+        })
+    })
+    .await;
     let _ = c.close().await;
     drop(driver);
 }

@@ -214,6 +214,13 @@ fn a_network_share_is_used_only_with_allow_network_share() {
         .run(&["subscribe", "--allow-network-share", both.to_str().unwrap()])
         .success();
     assert!(!r.stderr.contains("--allow-network-share"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "allowed: mirror {share}, a network share on \"fileserver\""
+        )),
+        "says what it allowed: {}",
+        r.stderr
+    );
     let row = share_row(&member);
     assert_ne!(row["state"], "not_allowed", "{row}");
     if !cfg!(windows) {

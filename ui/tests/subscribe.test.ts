@@ -10,7 +10,7 @@ const preview = (mirrors: string[], shares: string[]): SubscriptionPreview => ({
   mirrors,
   new_mirrors: [],
   removed_mirrors: [],
-  network_shares: shares,
+  network_shares: shares.map((url) => ({ url, host: "fileserver" })),
   access_kept: false,
   private: false,
   already_subscribed: false,
@@ -50,7 +50,8 @@ describe("the subscribe dialog", () => {
     await subscribeDialog("acme.stowaway");
     const warning = $("#network-shares")!;
     expect(warning.textContent).toContain(share);
-    expect(warning.textContent).toContain("Windows sign-in");
+    expect(warning.textContent).toContain("on the computer “fileserver”");
+    expect(warning.textContent).toContain("offers that computer your sign-in");
     expect(warning.textContent).toContain("syncs from its other mirrors");
     expect($("#allow-shares")!.checked).toBe(false);
     $("#subscribe-confirm")!.click();

@@ -54,8 +54,8 @@ pub use ready::{MissingItem, ReadyScope, ReadyView, MISSING_SHOWN};
 pub use settings::AppSettings;
 pub use status::{NewItems, SyncStatus, Synced, NEWS_TITLES};
 pub use subscribe::{
-    FeedOffer, LibrarySubscribed, OpmlExported, OpmlImported, Subscribed, SubscriptionPreview,
-    UnsubscribedView, MAX_OPML,
+    FeedOffer, LibrarySubscribed, NetworkShare, OpmlExported, OpmlImported, Subscribed,
+    SubscriptionPreview, UnsubscribedView, MAX_OPML,
 };
 pub use tokens::{Keyring, OsKeyring, TokenSaved};
 pub use update::UpdateView;

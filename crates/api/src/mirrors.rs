@@ -1,7 +1,8 @@
 //! Mirror health at a glance, for the app's list and the CLI's `mirrors`.
 
 use serde::Serialize;
-use stowaway_mirrors::{Mirror, MirrorHealth, Shares};
+use stowaway_mirrors::{MirrorError, MirrorHealth};
+use stowaway_sync::Engine;
 use ts_rs::TS;
 
 use crate::{Api, ApiResult};
@@ -46,14 +47,10 @@ impl Api {
             }
             for r in store.mirror_records(&lib.id)? {
                 let h = MirrorHealth::from_stored(r.health.as_deref());
-                let shares = if r.share_ok {
-                    Shares::Allowed
-                } else {
-                    Shares::Refused
-                };
-                let (state, last_error) = match Mirror::parse_with(&r.url, shares) {
+                // What a sync makes of it (the same function).
+                let (state, last_error) = match Engine::mirror_of(&r) {
                     Ok(_) => (h.state(now_ms), h.last_error.clone()),
-                    Err(_) if !r.share_ok && Mirror::share_host(&r.url).is_some() => (
+                    Err(MirrorError::ShareNotAllowed { .. }) => (
                         "not_allowed",
                         Some("a network share you did not allow".into()),
                     ),

@@ -14,7 +14,9 @@ use crate::{Api, ApiError, ApiResult, ErrorCode, TokenSaved};
 /// What a source turned out to offer, kept between the preview and the
 /// member's confirmation.
 pub(crate) enum Offer {
-    Library(Subscription),
+    /// A library, with the network shares shown as needing the member's
+    /// say-so (the only ones confirming may allow).
+    Library(Subscription, Vec<String>),
     Feed(Box<FetchedFeed>),
 }
 
@@ -38,7 +40,7 @@ pub struct SubscriptionPreview {
     /// Mirrors that are `file://` network shares the member has not
     /// allowed: used only if they allow them when confirming (on Windows,
     /// connecting to one offers its host their credentials).
-    pub network_shares: Vec<String>,
+    pub network_shares: Vec<NetworkShare>,
     /// The file says a private library is public: it stays private.
     pub access_kept: bool,
     /// Its mirrors want an access token.
@@ -48,6 +50,16 @@ pub struct SubscriptionPreview {
     pub public_key: String,
     /// Set for a podcast feed (RSS or Atom), which nothing signs.
     pub feed: Option<FeedOffer>,
+}
+
+/// A network share among a library's mirrors, and the computer connecting
+/// to it reaches (as the URL parser reads it: what the member is shown to
+/// trust is what is connected to).
+#[derive(Clone, Debug, Serialize, TS, PartialEq, Eq)]
+#[ts(export)]
+pub struct NetworkShare {
+    pub url: String,
+    pub host: String,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
@@ -185,8 +197,15 @@ impl Api {
             None => (Vec::new(), Vec::new()),
         };
         let was_private = existing.as_ref().is_some_and(|l| l.private);
-        let network_shares = self.engine.shares_not_allowed(&sub)?;
-        self.remember(source, Offer::Library(sub.clone()));
+        let shares = self.engine.shares_not_allowed(&sub)?;
+        let network_shares = shares
+            .iter()
+            .map(|url| NetworkShare {
+                url: url.clone(),
+                host: stowaway_mirrors::Mirror::share_host(url).unwrap_or_default(),
+            })
+            .collect();
+        self.remember(source, Offer::Library(sub.clone(), shares));
         Ok(SubscriptionPreview {
             source: source.to_owned(),
             private: was_private || sub.access == Access::Token,
@@ -220,10 +239,12 @@ impl Api {
         })?;
         let mut shown = Vec::new();
         let library = match offer {
-            Offer::Library(sub) => {
+            Offer::Library(sub, shown_shares) => {
                 shown.clone_from(&sub.mirrors);
+                // Only the shares the preview named (not what the index
+                // says now, which an update may have changed meanwhile).
                 let shares = if allow_shares {
-                    self.engine.shares_not_allowed(&sub)?
+                    shown_shares
                 } else {
                     Vec::new()
                 };

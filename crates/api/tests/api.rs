@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256 as Hasher};
-use stowaway_api::{Api, AppSettings, ErrorCode, Filter, ItemRef, Keyring, Seek};
+use stowaway_api::{Api, AppSettings, ErrorCode, Filter, ItemRef, Keyring, NetworkShare, Seek};
 use stowaway_catalog::{
     Access, Asset, AssetRole, Catalog, Collection, CollectionKind, Item, ItemKind, LibraryInfo,
     Sha256, Subscription, VerifiedCatalog,
@@ -404,12 +404,16 @@ async fn a_network_share_is_used_only_when_the_member_allows_it() {
         (m.state.clone(), m.last_error.clone())
     };
 
+    let shown = [NetworkShare {
+        url: share.into(),
+        host: "fileserver".into(),
+    }];
     let p = c.api.preview(source).await.unwrap();
-    assert_eq!(p.network_shares, [share]);
+    assert_eq!(p.network_shares, shown);
     c.api.confirm(source, None, false).await.unwrap();
     assert_eq!(state(&c).0, "not_allowed");
     let p = c.api.preview(source).await.unwrap();
-    assert_eq!(p.network_shares, [share], "asked again");
+    assert_eq!(p.network_shares, shown, "asked again");
 
     c.api.confirm(source, None, true).await.unwrap();
     assert!(c
@@ -426,6 +430,18 @@ async fn a_network_share_is_used_only_when_the_member_allows_it() {
         assert_eq!(st, "unusable");
         assert!(why.unwrap().contains("opened on Windows only"));
     }
+    // Confirming allows only the shares the preview named: one allowed
+    // before it (so not named) and dropped by an update meanwhile comes
+    // back not allowed.
+    let p = c.api.preview(source).await.unwrap();
+    assert!(p.network_shares.is_empty());
+    c.api
+        .subscribe_library(&subscription(&["http://127.0.0.1:9/"], Access::Public), &[])
+        .await
+        .unwrap();
+    c.api.confirm(source, None, true).await.unwrap();
+    assert_eq!(state(&c).0, "not_allowed");
+
     // Every mirror a share the member did not allow: refused, with why.
     let only = subscription(&["file://other/share/acme/"], Access::Public);
     std::fs::write(&file, serde_json::to_vec(&only).unwrap()).unwrap();

@@ -328,11 +328,13 @@ async fn run(cli: Cli) -> Result<bool> {
                 }
             };
             let shares = engine.shares_not_allowed(&sub)?;
-            if !allow_network_share {
-                for m in &shares {
+            for m in &shares {
+                let host = stowaway_mirrors::Mirror::share_host(m).unwrap_or_default();
+                if allow_network_share {
+                    eprintln!("allowed: mirror {m}, a network share on {host:?}");
+                } else {
                     eprintln!(
-                        "warning: mirror {m} is a network share (on {:?}): it is not used, since connecting offers that computer your Windows credentials; if you trust it, subscribe again with --allow-network-share",
-                        stowaway_mirrors::Mirror::share_host(m).unwrap_or_default()
+                        "warning: mirror {m} is a network share on {host:?}: it is not used (on Windows, connecting offers that computer your sign-in); if you trust it, subscribe again with --allow-network-share"
                     );
                 }
             }

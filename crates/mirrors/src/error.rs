@@ -6,6 +6,9 @@ use std::time::Duration;
 pub enum MirrorError {
     #[error("{0:?} is not a usable mirror URL: {1}")]
     BadUrl(String, String),
+    /// A `file://` network share the member has not allowed as a mirror.
+    #[error("{url:?} is a network share on {host:?}: it is used as a mirror only if you allow it when subscribing (on Windows, connecting to a share offers that computer your sign-in); or copy the library to this computer, or serve it over https")]
+    ShareNotAllowed { url: String, host: String },
     #[error("connection failed: {0}")]
     Connect(String),
     #[error("no response within {0:?}")]
@@ -51,6 +54,7 @@ impl MirrorError {
     pub fn code(&self) -> &'static str {
         match self {
             MirrorError::BadUrl(..) => "bad_url",
+            MirrorError::ShareNotAllowed { .. } => "share_not_allowed",
             MirrorError::Connect(_) => "connect",
             MirrorError::Timeout(_) => "timeout",
             MirrorError::Stalled(_) => "stalled",

@@ -31,6 +31,6 @@ pub use limit::RateLimiter;
 pub use pool::{AttemptError, MirrorPool, PoolConfig};
 pub use reach::{is_public, Reach};
 pub use transport::{
-    open_regular_file, read_local_file, AccessToken, BodyStream, ClientConfig, Document, Fetched,
-    Mirror, MirrorClient, Opened, Pace, Shares, Validators,
+    open_regular_file, read_local_file, redacted, AccessToken, BodyStream, ClientConfig, Document,
+    Fetched, Mirror, MirrorClient, Opened, Pace, Shares, Validators,
 };

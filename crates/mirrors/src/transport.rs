@@ -114,8 +114,9 @@ impl std::fmt::Debug for AccessToken {
 /// Windows opens those as `\\server\share\…` or `\\.\pipe\…`: an SMB
 /// connection to the host named, which offers it the member's Windows
 /// credentials, or a device. Decided from the URL alone, the same on every
-/// platform, so that a subscription or catalog naming one is refused here
-/// as it would be on a member's Windows laptop.
+/// platform, so that one a subscription or catalog names is treated here
+/// as it would be on a member's Windows laptop: not used, unless the member
+/// allowed that share ([`Shares`]; a device never).
 pub fn network_share(url: &Url) -> Option<String> {
     if url.scheme() != "file" {
         return None;
@@ -134,6 +135,55 @@ pub fn network_share(url: &Url) -> Option<String> {
     None
 }
 
+/// `url` as logs and messages show it: without a user name, a password or
+/// a query (where a private feed's or mirror's credentials usually are).
+pub fn redacted(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            if u.query().is_some() {
+                u.set_query(Some("hidden"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+/// The host of a network share a member may allow as a mirror: only the
+/// plain form `file://host/share/…`, its host a DNS name or an IP address
+/// and its path plain segments. Never a device (`file://./pipe/…`,
+/// `file://./UNC/host/…`, which reaches another host than the one written)
+/// nor a share written as a path (an encoded `\\server\share`): those
+/// are refused whatever the member says, so that the host shown to them
+/// is the one connected to.
+fn allowable_share(url: &Url) -> Option<String> {
+    network_share(url)?;
+    let host = match url.host()? {
+        url::Host::Domain(d) => {
+            let plain = !d.is_empty()
+                && !d.starts_with('.')
+                && !d.eq_ignore_ascii_case("localhost")
+                && d.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            plain.then(|| d.to_ascii_lowercase())?
+        }
+        url::Host::Ipv4(ip) => ip.to_string(),
+        url::Host::Ipv6(ip) => format!("[{ip}]"),
+    };
+    let path = percent_encoding::percent_decode_str(url.path())
+        .decode_utf8()
+        .ok()?;
+    let plain_path = path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() > 1
+        && !path
+            .chars()
+            .any(|c| c == '\\' || c == ':' || c.is_control());
+    plain_path.then_some(host)
+}
+
 /// Whether a `file://` mirror naming a network share may be used: only one
 /// the member added knowingly ([`Shares::Allowed`]), never one a catalog or
 /// a subscription file alone names.
@@ -145,23 +195,27 @@ pub enum Shares {
 
 impl Mirror {
     /// Checks what a subscription or a catalog may name as a mirror, on any
-    /// platform: `http(s)`, or a `file://` folder on this computer (never a
-    /// network share: see [`network_share`]). A `file://` path another
+    /// platform: `http(s)`, or a `file://` folder on this computer (not a
+    /// network share: see [`network_share`] and [`check_with`](Self::check_with)). A `file://` path another
     /// platform's way (`/media/usb` on Windows) passes: it is skipped where it
     /// cannot be opened, not a reason to refuse the whole subscription.
     pub fn check(base: &str) -> Result<(), MirrorError> {
         Mirror::checked(base, Shares::Refused).map(|_| ())
     }
 
-    /// [`check`](Self::check), a network share passing when `shares` allows it.
+    /// [`check`](Self::check), a network share in the plain form
+    /// `file://host/share/…` passing when `shares` allows it (a device or a
+    /// share written as a path never does).
     pub fn check_with(base: &str, shares: Shares) -> Result<(), MirrorError> {
         Mirror::checked(base, shares).map(|_| ())
     }
 
-    /// The host a mirror URL would connect to over SMB: `Some` for a
-    /// `file://` network share (see [`network_share`]), `None` otherwise.
+    /// The host a mirror URL would connect to over SMB, for a `file://`
+    /// network share the member may allow (`file://host/share/…`); `None`
+    /// for any other URL (a device or a share written as a path is refused
+    /// whatever the member says: see [`check_with`](Self::check_with)).
     pub fn share_host(base: &str) -> Option<String> {
-        Url::parse(base).ok().as_ref().and_then(network_share)
+        Url::parse(base).ok().as_ref().and_then(allowable_share)
     }
 
     /// [`check`](Self::check), giving the URL checked.
@@ -170,11 +224,15 @@ impl Mirror {
         let url = Url::parse(base).map_err(|e| bad(e.to_string()))?;
         match url.scheme() {
             "http" | "https" => Ok(url),
-            "file" => match (network_share(&url), shares) {
-                (Some(host), Shares::Refused) => Err(bad(format!(
-                    "a network share (on {host:?}) is not used as a mirror unless you allow it: it would connect to that host with your Windows credentials; copy the library to this computer, or serve it over https"
+            "file" => match (network_share(&url), allowable_share(&url), shares) {
+                (None, _, _) | (Some(_), Some(_), Shares::Allowed) => Ok(url),
+                (Some(_), Some(host), Shares::Refused) => Err(MirrorError::ShareNotAllowed {
+                    url: base.to_owned(),
+                    host,
+                }),
+                (Some(host), None, _) => Err(bad(format!(
+                    "a device, or a network share (on {host:?}) written as a path, is never used as a mirror; copy the library to this computer, or serve it over https"
                 ))),
-                _ => Ok(url),
             },
             other => Err(bad(format!("unsupported scheme {other:?}"))),
         }
@@ -1123,9 +1181,10 @@ mod tests {
 
     /// A `file://` mirror that Windows would open as a network share (an SMB
     /// connection offering the member's credentials) or a device is refused
-    /// on every platform, with a reason; folders on this computer are not.
+    /// on every platform unless allowed, with a reason; folders on this
+    /// computer are not.
     #[test]
-    fn network_shares_are_never_mirrors() {
+    fn network_shares_are_not_mirrors_unless_allowed() {
         for url in [
             "file://server/share/lib/",
             "file://127.0.0.1/c$/lib/",
@@ -1136,6 +1195,20 @@ mod tests {
             let e = Mirror::check(url).unwrap_err().to_string();
             assert!(e.contains("network share"), "{url}: {e}");
             assert!(Mirror::parse(url).is_err(), "{url}");
+        }
+        // A device, or a share written as a path, is refused even when
+        // shares are allowed: the host shown would not be the one reached
+        // (`\\.\UNC\evil\share`), or no share at all (a pipe).
+        for url in [
+            "file:///%5C%5Cserver%5Cshare%5Clib/",
+            "file://./pipe/x/",
+            "file://./UNC/evil/share/",
+            "file://server/share%5C..%5Cother/",
+            "file://server/",
+        ] {
+            assert_eq!(Mirror::share_host(url), None, "{url}");
+            let e = Mirror::check_with(url, Shares::Allowed).unwrap_err();
+            assert!(e.to_string().contains("never used"), "{url}: {e}");
         }
         // Extra slashes are no way round: the URL standard folds them, and
         // what is left is a local path (on Windows, one without a drive
@@ -1166,7 +1239,18 @@ mod tests {
     fn a_network_share_is_used_only_when_allowed() {
         let url = "file://fileserver/share/lib/";
         assert_eq!(Mirror::share_host(url).as_deref(), Some("fileserver"));
-        assert!(Mirror::check(url).is_err());
+        assert!(matches!(
+            Mirror::check(url),
+            Err(MirrorError::ShareNotAllowed { ref host, .. }) if host == "fileserver"
+        ));
+        assert_eq!(
+            Mirror::share_host("file://FileServer.Example.org/share/").as_deref(),
+            Some("fileserver.example.org")
+        );
+        assert_eq!(
+            Mirror::share_host("file://10.0.0.5/share/").as_deref(),
+            Some("10.0.0.5")
+        );
         Mirror::check_with(url, Shares::Allowed).unwrap();
         let parsed = Mirror::parse_with(url, Shares::Allowed);
         if cfg!(windows) {
@@ -1185,6 +1269,19 @@ mod tests {
             Mirror::parse_with("https://cdn.example/lib", Shares::Allowed).unwrap(),
             Mirror::parse("https://cdn.example/lib").unwrap()
         );
+    }
+
+    #[test]
+    fn logged_urls_carry_no_credentials() {
+        assert_eq!(
+            redacted("https://me:s3cret@cdn.example/feed.xml?token=s3cret#x"),
+            "https://cdn.example/feed.xml?hidden#x"
+        );
+        assert_eq!(
+            redacted("https://cdn.example/lib/"),
+            "https://cdn.example/lib/"
+        );
+        assert_eq!(redacted("s3cret garbage"), "(not a URL)");
     }
 
     #[test]

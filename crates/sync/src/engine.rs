@@ -372,7 +372,13 @@ impl Engine {
                 .ok_or_else(|| {
                     MirrorError::BadUrl(source.to_owned(), "the URL must name a file".into())
                 })?;
-            let mirror = Mirror::parse(&format!("{base}/"))?;
+            let mirror = Mirror::parse(&format!("{base}/")).map_err(|e| match e {
+                MirrorError::ShareNotAllowed { url, host } => MirrorError::BadUrl(
+                    url,
+                    format!("a subscription is not read from a network share (on {host:?}): copy the file to this computer"),
+                ),
+                e => e,
+            })?;
             self.client.fetch_small(&mirror, name, 64 * 1024).await?
         } else {
             // A regular file, read no further than the format allows (not a
@@ -443,13 +449,13 @@ impl Engine {
             return Err(MirrorError::BadUrl(
                 unused[0].clone(),
                 format!(
-                    "every mirror of this subscription is a network share (on {host:?}), and a network share is used only if you allow it: connecting to one offers that computer your Windows credentials. Allow it only if you trust that computer; or copy the library to this computer, or serve it over https"
+                    "every mirror of this subscription is a network share (on {host:?}), and a network share is used only if you allow it (on Windows, connecting to one offers that computer your sign-in): allow it only if you trust that computer; or copy the library to this computer, or serve it over https"
                 ),
             )
             .into());
         }
         for m in &unused {
-            warn!(library = %sub.library, mirror = %m, "a network share the member did not allow: not used");
+            warn!(library = %sub.library, mirror = %stowaway_mirrors::redacted(m), "a network share the member did not allow: not used");
         }
         let o = self.store.subscribe_allowing(sub, shares)?;
         let changed = !o.mirrors_added.is_empty() || !o.mirrors_removed.is_empty();
@@ -607,18 +613,15 @@ impl Engine {
         for r in records {
             // Only to mirrors confirmed for it (see `subscribe`).
             let token = token.as_ref().filter(|_| r.token_ok);
-            let shares = if r.share_ok {
-                Shares::Allowed
-            } else {
-                Shares::Refused
-            };
-            match Mirror::parse_with(&r.url, shares).map(|m| m.with_token(token).with_reach(reach))
-            {
+            match Engine::mirror_of(&r).map(|m| m.with_token(token).with_reach(reach)) {
                 Ok(m) => {
                     let health = MirrorHealth::from_stored(r.health.as_deref());
                     mirrors.push((m, health));
                 }
-                Err(e) => warn!(library, url = %r.url, error = %e, "skipping unusable mirror"),
+                Err(MirrorError::ShareNotAllowed { .. }) => {}
+                Err(e) => {
+                    warn!(library, url = %stowaway_mirrors::redacted(&r.url), error = %e, "skipping unusable mirror")
+                }
             }
         }
         let config = PoolConfig {
@@ -626,6 +629,19 @@ impl Engine {
             ..PoolConfig::default()
         };
         Ok(MirrorPool::new(self.client.clone(), mirrors, config))
+    }
+
+    /// The mirror a stored record names, as every sync uses it: a network
+    /// share only if the member allowed it (else
+    /// [`MirrorError::ShareNotAllowed`]), and an error saying why for one
+    /// this computer cannot open.
+    pub fn mirror_of(r: &stowaway_store::MirrorRecord) -> Result<Mirror, MirrorError> {
+        let shares = if r.share_ok {
+            Shares::Allowed
+        } else {
+            Shares::Refused
+        };
+        Mirror::parse_with(&r.url, shares)
     }
 
     /// Where a feed's hosts may be: anywhere for a feed the member

@@ -416,13 +416,26 @@ fn a_network_share_is_used_only_if_the_member_allows_it() {
 
     // Allowed by the member: only the share named, only a share.
     engine
-        .subscribe_allowing(
-            &only_share,
-            &[share.clone(), "https://cdn.example/acme/".into()],
-        )
+        .subscribe_allowing(&sub, &[share.clone(), "https://cdn.example/acme/".into()])
         .unwrap();
-    assert_eq!(allowed(&store), [(share.clone(), true)]);
+    assert_eq!(
+        allowed(&store),
+        [
+            ("https://cdn.example/acme/".to_owned(), false),
+            (share.clone(), true)
+        ]
+    );
     assert!(engine.shares_not_allowed(&only_share).unwrap().is_empty());
+    // A device, or a share written as a path, is refused whatever the
+    // member allows.
+    for device in ["file://./UNC/evil/share/", "file:///%5C%5Cevil%5Cshare/"] {
+        let s = Subscription {
+            mirrors: vec!["https://cdn.example/acme/".into(), device.into()],
+            ..sub.clone()
+        };
+        let e = engine.subscribe_allowing(&s, &[device.into()]).unwrap_err();
+        assert!(e.to_string().contains("never used"), "{device}: {e}");
+    }
     // An update that does not allow it again keeps it allowed.
     engine.subscribe(&only_share).unwrap();
     assert_eq!(allowed(&store), [(share.clone(), true)]);

@@ -3,6 +3,7 @@
 // says so.
 import { api, errorText } from "../api";
 import type { FeedOffer } from "../bindings/FeedOffer";
+import type { NetworkShare } from "../bindings/NetworkShare";
 import { h } from "../dom";
 import { closeDialog, openDialog, toast } from "../page";
 import { refresh } from "../state";
@@ -93,21 +94,22 @@ export async function subscribeDialog(source: string) {
 /**
  * Network shares among the mirrors: on Windows, connecting to one offers
  * that computer the member's sign-in, so one is used only if they tick it.
+ * Each names the computer it connects to, as the app reads the address.
  */
-function networkShares(shares: string[], mirrors: number, allow: HTMLInputElement) {
-  const alone = shares.length === mirrors;
+function networkShares(shares: NetworkShare[], mirrors: number, allow: HTMLInputElement) {
+  const one = shares.length === 1;
   return h(
     "div",
     { class: "msg warn", id: "network-shares" },
-    h("p", {}, shares.length === 1 ? "This mirror is a network share:" : "These mirrors are network shares:"),
-    ...shares.map((s) => h("div", { class: "key" }, s)),
+    h("p", {}, one ? "This mirror is a network share:" : "These mirrors are network shares:"),
+    ...shares.map((s) => h("div", { class: "key" }, s.url, h("span", { class: "share-host" }, ` on the computer “${s.host}”`))),
     h(
       "p",
       {},
-      "Connecting to a network share offers that computer your Windows sign-in. ",
-      alone ? "It is this library's only mirror: without it, nothing can be synced." : "Without it, the library syncs from its other mirrors.",
+      "On Windows, connecting to a network share offers that computer your sign-in. ",
+      shares.length === mirrors ? "It is this library's only mirror: without it, nothing can be synced." : "Without it, the library syncs from its other mirrors.",
     ),
-    h("label", { class: "check" }, allow, shares.length === 1 ? "Use it: I trust that computer" : "Use them: I trust those computers"),
+    h("label", { class: "check" }, allow, one ? "Use it: I trust that computer" : "Use them: I trust those computers"),
   );
 }
 

@@ -659,7 +659,7 @@ impl FetchedFeed {
     }
 }
 
-use stowaway_mirrors::Reach;
+use stowaway_mirrors::{redacted, Reach};
 use stowaway_store::{ApplyOutcome, FeedRow};
 use tracing::{info, warn};
 
@@ -919,7 +919,7 @@ impl Engine {
             return Ok(None);
         }
         let mut refuse = |why: String| {
-            warn!(feed = %current, to = %candidate, why, "not following the feed's new address");
+            warn!(feed = %redacted(current.as_str()), to = %redacted(candidate.as_str()), why, "not following the feed's new address");
             warnings.push(format!(
                 "the feed says it moved to {candidate}, but {why}; it is still fetched from {current}"
             ));
@@ -982,7 +982,7 @@ impl Engine {
         };
         let failed = |e: String, code: &str, status: u16| {
             let _ = self.store().record_feed_fetch(library, status, None, None);
-            warn!(library, feed = %url, error = %e, "feed not refreshed; everything cached stays");
+            warn!(library, feed = %redacted(url.as_str()), error = %e, "feed not refreshed; everything cached stays");
             self.emit(SyncEvent::CatalogMirrorFailed {
                 library: library.to_owned(),
                 mirror: url.to_string(),

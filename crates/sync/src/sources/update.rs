@@ -92,17 +92,10 @@ fn updates_base(mirror: &str) -> Result<url::Url, SyncError> {
         .map_err(|e| SyncError::Internal(e.to_string()))
 }
 
-/// A mirror's URL as it may be shown or logged: without a user name or
-/// password in it.
+/// A mirror's URL as it may be shown or logged: without a user name, a
+/// password or a query in it.
 fn shown(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        Err(_) => url.to_owned(),
-    }
+    stowaway_mirrors::redacted(url)
 }
 
 /// An installer whose signature checked.

@@ -612,7 +612,7 @@ impl Shared<'_> {
     /// Where source `m` has the file, for the shells.
     fn source(&self, pool: &MirrorPool, m: usize) -> String {
         match &self.target {
-            Target::Urls(urls) => urls.get(&m).map(|u| u.to_string()),
+            Target::Urls(urls) => urls.get(&m).map(|u| stowaway_mirrors::redacted(u.as_str())),
             _ => None,
         }
         .unwrap_or_else(|| pool.url(m).to_owned())
@@ -1274,7 +1274,7 @@ impl Downloads<'_> {
             };
             let source = |m: Option<usize>| {
                 m.and_then(|m| hosts.get(&m))
-                    .map(|u| u.to_string())
+                    .map(|u| stowaway_mirrors::redacted(u.as_str()))
                     .unwrap_or_default()
             };
             match finished {
