@@ -918,7 +918,11 @@ fn parse_content_range_start(v: &str) -> Option<u64> {
     rest.split('-').next()?.trim().parse().ok()
 }
 
+/// A client error as a mirror error. Its text leaves the URL out (the
+/// caller knows which mirror it asked; a private feed's address may carry
+/// its credentials, and errors are logged and shown).
 fn classify(e: reqwest::Error, idle: Duration) -> MirrorError {
+    let e = e.without_url();
     if e.is_timeout() {
         MirrorError::Timeout(idle)
     } else if e.is_connect() {
@@ -1086,7 +1090,7 @@ impl BodyStream {
                     })
                 }
                 Ok(Err(e)) if e.is_timeout() => return Err(MirrorError::Stalled(idle)),
-                Ok(Err(e)) => return Err(MirrorError::Transfer(error_chain(&e))),
+                Ok(Err(e)) => return Err(MirrorError::Transfer(error_chain(&e.without_url()))),
                 Ok(Ok(c)) => c,
             },
             Inner::File(f) => {
@@ -1269,6 +1273,30 @@ mod tests {
             Mirror::parse_with("https://cdn.example/lib", Shares::Allowed).unwrap(),
             Mirror::parse("https://cdn.example/lib").unwrap()
         );
+    }
+
+    /// A server that answers with no HTTP at all: the error says what went
+    /// wrong, not the address asked (whose query may be a private feed's
+    /// credentials).
+    #[tokio::test]
+    async fn client_errors_do_not_repeat_the_address() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let _ = sock.write_all(b"NOT HTTP AT ALL\r\n\r\n").await;
+            }
+        });
+        let client = MirrorClient::new(ClientConfig::default()).unwrap();
+        let mirror = Mirror::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let e = client
+            .fetch_small(&mirror, "feed.xml?token=s3cret", 1024)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cret") && !e.contains("feed.xml"), "{e}");
+        assert!(!e.is_empty());
     }
 
     #[test]
