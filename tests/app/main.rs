@@ -166,6 +166,21 @@ fn launch_again(env: &[(&str, String)], arg: &str) {
     );
 }
 
+/// The app's environment: the keyring's session, the cache in `data`, and
+/// a subscription to add at start-up without asking, if any.
+fn app_env(
+    keyring: &SecretService,
+    data: &std::path::Path,
+    subscribe: Option<&std::path::Path>,
+) -> Vec<(&'static str, String)> {
+    let mut env = keyring.env();
+    env.push(("STOWAWAY_DATA_DIR", data.display().to_string()));
+    if let Some(sub) = subscribe {
+        env.push(("STOWAWAY_SUBSCRIBE", sub.display().to_string()));
+    }
+    env
+}
+
 /// The temporary home the Secret Service fixture gives its clients.
 fn keyring_home(k: &SecretService) -> PathBuf {
     k.env()
@@ -412,8 +427,7 @@ async fn member_journey_in_the_real_app() {
     let data = tmp.path().join("member");
     // A real Secret Service and session bus: the keyring, one instance.
     let keyring = SecretService::start();
-    let mut env: Vec<(&str, String)> = keyring.env();
-    env.push(("STOWAWAY_DATA_DIR", data.display().to_string()));
+    let mut env = app_env(&keyring, &data, None);
     // The desktop's "open this file" (xdg-open) is a boundary the test
     // cannot run; a stand-in records what it was asked to open.
     let bin = tmp.path().join("bin");
@@ -1547,12 +1561,7 @@ async fn a_library_of_20000_episodes_in_the_real_app() {
     let mirror = TestMirror::start(&p.mirror).unwrap();
     let sub = p.subscription(&[mirror.url()]);
     let keyring = SecretService::start();
-    let mut env: Vec<(&str, String)> = keyring.env();
-    env.push((
-        "STOWAWAY_DATA_DIR",
-        tmp.path().join("member").display().to_string(),
-    ));
-    env.push(("STOWAWAY_SUBSCRIBE", sub.display().to_string()));
+    let env = app_env(&keyring, &tmp.path().join("member"), Some(&sub));
     let driver = Driver::start(&env);
     let c = driver.session(APP).await;
 
@@ -1667,8 +1676,7 @@ async fn plays_a_lesson_while_it_downloads_in_the_real_app() {
         .run(&["auto-download", "big/course", "off"])
         .success();
     let keyring = SecretService::start();
-    let mut env: Vec<(&str, String)> = keyring.env();
-    env.push(("STOWAWAY_DATA_DIR", data.display().to_string()));
+    let env = app_env(&keyring, &data, None);
     let driver = Driver::start(&env);
     let c = driver.session(APP).await;
     eventually_seen(&c, 30, "the course", || async {
@@ -1900,12 +1908,7 @@ async fn the_installed_app_updates_itself_from_the_mirrors() {
             .unwrap();
     }
     let keyring = SecretService::start();
-    let mut env: Vec<(&str, String)> = keyring.env();
-    env.push((
-        "STOWAWAY_DATA_DIR",
-        tmp.path().join("member").display().to_string(),
-    ));
-    env.push(("STOWAWAY_SUBSCRIBE", sub.display().to_string()));
+    let mut env = app_env(&keyring, &tmp.path().join("member"), Some(&sub));
     env.push((
         "PATH",
         format!(

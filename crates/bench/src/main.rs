@@ -558,6 +558,90 @@ fn chunks(bins: &Bins, work: &Path, size: u64) -> Result<Vec<ChunkRow>> {
 /// (format 2: segments across mirrors, each chunk checked, the file hashed,
 /// fsynced and indexed; format 1: one stream) beside `aria2c` with both
 /// URLs and `curl` from one mirror (neither hashes nor fsyncs).
+/// `curl` fetching `url` into `out/file`.
+fn curl_into(out: &Path, url: &str) -> Command {
+    let mut c = Command::new("curl");
+    c.args(["-sS", "--fail", "-o"])
+        .arg(out.join("file"))
+        .arg(url);
+    c
+}
+
+/// `aria2c` fetching one file from `urls` into `out/file`, in `split`
+/// pieces with at most `per` connections to a server.
+fn aria_into(out: &Path, urls: &[String], split: &str, per: &str) -> Command {
+    let mut c = Command::new("aria2c");
+    c.args([
+        "--quiet=true",
+        "--file-allocation=none",
+        "--allow-overwrite=true",
+        "--auto-file-renaming=false",
+        "--min-split-size=1M",
+    ])
+    .arg(format!("--split={split}"))
+    .arg(format!("--max-connection-per-server={per}"))
+    .arg("--dir")
+    .arg(out)
+    .args(["--out", "file"])
+    .args(urls);
+    c
+}
+
+/// `stowaway subscribe SOURCE` into a fresh cache in `out` (untimed), then a
+/// timed `stowaway sync --json`: its time and its report.
+fn subscribe_then_sync(
+    bins: &Bins,
+    out: &Path,
+    source: impl AsRef<std::ffi::OsStr>,
+) -> Result<(Timed, Value)> {
+    let data = out.join("data");
+    exec(
+        bins.stowaway(&data)
+            .arg("subscribe")
+            .arg(source)
+            .arg("--json"),
+        "stowaway subscribe",
+        out,
+    )?;
+    flush();
+    let t = exec(
+        bins.stowaway(&data)
+            .args(["sync", "--json"])
+            .env("STOWAWAY_LOG", "error"),
+        "stowaway sync",
+        out,
+    )?;
+    let v = json_of(&t, "stowaway sync --json")?;
+    Ok((t, v))
+}
+
+/// Runs each case in turn, `args.runs` times over, each in a fresh `out`,
+/// printing every run: a row per case.
+fn timed_cases<C>(
+    args: &Args,
+    out: &Path,
+    size: u64,
+    cases: &[(&str, C)],
+    run: impl Fn(&C) -> Result<Timed>,
+) -> Result<Vec<Row>> {
+    let mut samples: Vec<Samples> = cases.iter().map(|_| Samples::default()).collect();
+    for r in 1..=args.runs {
+        for (i, (name, case)) in cases.iter().enumerate() {
+            remove(out)?;
+            fs::create_dir_all(out)?;
+            let t = run(case)?;
+            eprintln!("  run {r}/{}: {name:<62} {:>7.2} s", args.runs, t.wall);
+            samples[i].add(&t);
+        }
+    }
+    remove(out)?;
+    Ok(cases
+        .iter()
+        .zip(&samples)
+        .map(|((name, _), s)| s.row(name, size))
+        .collect())
+}
+
 fn split(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
     let root = work.join("split");
     eprintln!(
@@ -581,30 +665,6 @@ fn split(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
     let urls = |n: &[Nginx; 2]| -> Vec<String> {
         n.iter().map(|x| format!("{}{}", x.url(), blob.1)).collect()
     };
-    let aria = |urls: &[String], split: &str, per: &str| {
-        let mut c = Command::new("aria2c");
-        c.args([
-            "--quiet=true",
-            "--file-allocation=none",
-            "--allow-overwrite=true",
-            "--auto-file-renaming=false",
-            "--min-split-size=1M",
-        ])
-        .arg(format!("--split={split}"))
-        .arg(format!("--max-connection-per-server={per}"))
-        .arg("--dir")
-        .arg(&out)
-        .args(["--out", "file"])
-        .args(urls);
-        c
-    };
-    let curl_one = |url: &str| {
-        let mut c = Command::new("curl");
-        c.args(["-sS", "--fail", "-o"])
-            .arg(out.join("file"))
-            .arg(url);
-        c
-    };
     enum Case<'a> {
         Curl(String),
         Aria(&'static str, &'static str),
@@ -612,28 +672,11 @@ fn split(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
     }
     let run_case = |case: &Case| -> Result<Timed> {
         let (mut c, what) = match case {
-            Case::Curl(url) => (curl_one(url), "curl"),
-            Case::Aria(split, per) => (aria(&urls(&l2), split, per), "aria2c"),
+            Case::Curl(url) => (curl_into(&out, url), "curl"),
+            Case::Aria(split, per) => (aria_into(&out, &urls(&l2), split, per), "aria2c"),
             Case::Sync(p, mirrors) => {
-                let data = out.join("data");
                 let sub = p.subscription(bins, "member", mirrors)?;
-                exec(
-                    bins.stowaway(&data)
-                        .arg("subscribe")
-                        .arg(&sub)
-                        .arg("--json"),
-                    "stowaway subscribe",
-                    &out,
-                )?;
-                flush();
-                let t = exec(
-                    bins.stowaway(&data)
-                        .args(["sync", "--json"])
-                        .env("STOWAWAY_LOG", "error"),
-                    "stowaway sync",
-                    &out,
-                )?;
-                let v = json_of(&t, "stowaway sync --json")?;
+                let (t, v) = subscribe_then_sync(bins, &out, &sub)?;
                 ensure!(
                     v["ok"] == true && v["libraries"][0]["bytes_downloaded"].as_u64() == Some(size),
                     "stowaway sync did not download the file: {v}"
@@ -681,26 +724,12 @@ fn split(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
             Case::Sync(&p2, vec![full2.url()]),
         ),
     ];
-    let mut samples: Vec<Samples> = cases.iter().map(|_| Samples::default()).collect();
-    for r in 1..=args.runs {
-        for (i, (name, case)) in cases.iter().enumerate() {
-            remove(&out)?;
-            fs::create_dir_all(&out)?;
-            let t = run_case(case)?;
-            eprintln!("  run {r}/{}: {name:<62} {:>7.2} s", args.runs, t.wall);
-            samples[i].add(&t);
-        }
-    }
-    remove(&out)?;
+    let rows = timed_cases(args, &out, size, &cases, run_case)?;
     drop((l2, l1, full2, full1));
     if !args.keep {
         remove(&root)?;
     }
-    Ok(cases
-        .iter()
-        .zip(&samples)
-        .map(|((name, _), s)| s.row(name, size))
-        .collect())
+    Ok(rows)
 }
 
 // ---------------------------------------------------------------- 8. feed
@@ -760,49 +789,10 @@ fn feed(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
     }
     let run_case = |case: &Case| -> Result<Timed> {
         let mut c = match case {
-            Case::Curl(url) => {
-                let mut c = Command::new("curl");
-                c.args(["-sS", "--fail", "-o"])
-                    .arg(out.join("file"))
-                    .arg(url);
-                c
-            }
-            Case::Aria(urls) => {
-                let mut c = Command::new("aria2c");
-                c.args([
-                    "--quiet=true",
-                    "--file-allocation=none",
-                    "--allow-overwrite=true",
-                    "--auto-file-renaming=false",
-                    "--min-split-size=1M",
-                    "--split=8",
-                    "--max-connection-per-server=4",
-                ])
-                .arg("--dir")
-                .arg(&out)
-                .args(["--out", "file"])
-                .args(urls);
-                c
-            }
+            Case::Curl(url) => curl_into(&out, url),
+            Case::Aria(urls) => aria_into(&out, urls, "8", "4"),
             Case::Sync(feed_url) => {
-                let data = out.join("data");
-                exec(
-                    bins.stowaway(&data)
-                        .arg("subscribe")
-                        .arg(feed_url)
-                        .arg("--json"),
-                    "stowaway subscribe",
-                    &out,
-                )?;
-                flush();
-                let t = exec(
-                    bins.stowaway(&data)
-                        .args(["sync", "--json"])
-                        .env("STOWAWAY_LOG", "error"),
-                    "stowaway sync",
-                    &out,
-                )?;
-                let v = json_of(&t, "stowaway sync --json")?;
+                let (t, v) = subscribe_then_sync(bins, &out, feed_url)?;
                 ensure!(
                     v["ok"] == true
                         && v["libraries"][0]["bytes_downloaded"]
@@ -842,26 +832,12 @@ fn feed(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
             Case::Sync(write_feed("limited-sri", &limited, true)?),
         ),
     ];
-    let mut samples: Vec<Samples> = cases.iter().map(|_| Samples::default()).collect();
-    for r in 1..=args.runs {
-        for (i, (name, case)) in cases.iter().enumerate() {
-            remove(&out)?;
-            fs::create_dir_all(&out)?;
-            let t = run_case(case)?;
-            eprintln!("  run {r}/{}: {name:<62} {:>7.2} s", args.runs, t.wall);
-            samples[i].add(&t);
-        }
-    }
-    remove(&out)?;
+    let rows = timed_cases(args, &out, size, &cases, run_case)?;
     drop((full, limited));
     if !args.keep {
         remove(&root)?;
     }
-    Ok(cases
-        .iter()
-        .zip(&samples)
-        .map(|((name, _), s)| s.row(name, size))
-        .collect())
+    Ok(rows)
 }
 
 // ---------------------------------------------------------------- 7. play
