@@ -87,6 +87,7 @@ enum Section {
     Split,
     Play,
     Feed,
+    Update,
 }
 
 // ---------------------------------------------------------------- processes
@@ -840,6 +841,105 @@ fn feed(args: &Args, bins: &Bins, work: &Path, size: u64) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+// ---------------------------------------------------------------- 9. update
+
+/// The app's update check as the app runs it (`Engine::find_update`, in
+/// this process), on a library whose mirrors each serve a release written
+/// by `stowaway-publish release`: both mirrors answering; the first
+/// refusing connections; the first black-holed (it accepts and never
+/// answers). The reference is curl fetching `updates/latest.json` from the
+/// answering mirror. The target: a dead first mirror costs a
+/// fraction of a second, not a timeout.
+fn update(args: &Args, bins: &Bins, work: &Path) -> Result<Vec<Row>> {
+    let root = work.join("update");
+    eprintln!("update: publishing a small library and a release…");
+    let p = Published::new(bins, &root, "update-bench", 1, 64 * 1024)?;
+    let keys = root.join("update-key");
+    exec(
+        bins.publish().args(["keygen", "--out"]).arg(&keys),
+        "stowaway-publish keygen",
+        &root,
+    )?;
+    let installer = root.join("Stowaway_0.2.0_amd64.deb");
+    write_random(&installer, 13, 4 * MIB)?;
+    exec(
+        bins.publish()
+            .arg("release")
+            .arg("--key")
+            .arg(keys.join("stowaway.key"))
+            .args(["--version", "0.2.0", "--out"])
+            .arg(&p.mirror)
+            .arg(&installer),
+        "stowaway-publish release",
+        &root,
+    )?;
+    let nginx = [Nginx::start(&p.mirror), Nginx::start(&p.mirror)];
+    let black = TestMirror::start(&p.mirror)?;
+    black.set_faults(vec![Rule::all(Fault::BlackHole)]);
+    let configs: Vec<(&str, Vec<String>)> = vec![
+        ("[nginx, nginx]", vec![nginx[0].url(), nginx[1].url()]),
+        (
+            "[refusing connections, nginx]",
+            vec![stowaway_testmirror::refused_url(), nginx[1].url()],
+        ),
+        (
+            "[black-holed TestMirror, nginx]",
+            vec![black.url(), nginx[1].url()],
+        ),
+    ];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut samples: Vec<Samples> = (0..=configs.len()).map(|_| Samples::default()).collect();
+    let manifest = format!("{}updates/latest.json", nginx[1].url());
+    for run in 1..=args.catalog_runs {
+        for (i, (name, mirrors)) in configs.iter().enumerate() {
+            let data = root.join("member");
+            remove(&data)?;
+            let sub: stowaway_catalog::Subscription = serde_json::from_slice(&fs::read(
+                p.subscription(bins, &format!("member{i}"), mirrors)?,
+            )?)?;
+            let store = std::sync::Arc::new(stowaway_store::Store::open(&data)?);
+            let engine =
+                stowaway_sync::Engine::new(store, stowaway_mirrors::ClientConfig::default())?;
+            engine.subscribe(&sub)?;
+            let t0 = Instant::now();
+            let found = rt.block_on(engine.find_update("0.1.0"))?;
+            let wall = t0.elapsed().as_secs_f64();
+            ensure!(
+                found.is_some_and(|f| f.offers.first().map(|o| o.version()) == Some("0.2.0")),
+                "{name}: no update found"
+            );
+            samples[i].add(&Timed {
+                wall,
+                cpu: Cpu::default(),
+                stdout: String::new(),
+            });
+            eprintln!(
+                "  run {run}/{}: find_update {name:<34} {:>6.0} ms",
+                args.catalog_runs,
+                wall * 1000.0
+            );
+        }
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--fail", "-o", "/dev/null"]).arg(&manifest);
+        let t = exec(&mut c, "curl", &root)?;
+        samples[configs.len()].add(&t);
+    }
+    drop((nginx, black));
+    if !args.keep {
+        remove(&root)?;
+    }
+    let mut rows: Vec<Row> = configs
+        .iter()
+        .zip(&samples)
+        .map(|((name, _), s)| s.row(&format!("find_update, {name}"), 0))
+        .collect();
+    rows.push(samples[configs.len()].row("curl updates/latest.json from nginx (one fetch)", 0));
+    Ok(rows)
+}
+
 // ---------------------------------------------------------------- 7. play
 
 /// Play while it downloads: one run of the play section.
@@ -1237,6 +1337,7 @@ struct Report {
     split: Vec<Row>,
     play: Vec<PlayRun>,
     feed: Vec<Row>,
+    update: Vec<Row>,
     /// Median time of the dropped-primary sync minus the healthy-primary one.
     failover_time_lost_s: Option<f64>,
     free_before: Option<u64>,
@@ -1872,6 +1973,24 @@ fn markdown(r: &Report) {
         );
         timed_rows(&r.feed);
     }
+    if !r.update.is_empty() {
+        println!(
+            "## 9. The app's update check: one library's mirrors, each serving a release ({} runs)\n",
+            r.catalog_runs
+        );
+        println!("| measured | median ms | min ms | max ms |");
+        println!("|---|---:|---:|---:|");
+        for row in &r.update {
+            println!(
+                "| {} | {:.0} | {:.0} | {:.0} |",
+                row.name,
+                row.median_s * 1000.0,
+                row.min_s * 1000.0,
+                row.max_s * 1000.0
+            );
+        }
+        println!();
+    }
     println!(
         "Load average (1, 5, 15 min) before: {}; after: {}.",
         r.load_before, r.load_after
@@ -1938,6 +2057,7 @@ fn main() -> Result<()> {
         chunks: Vec::new(),
         split: Vec::new(),
         feed: Vec::new(),
+        update: Vec::new(),
         play: Vec::new(),
         failover_time_lost_s: None,
         free_before,
@@ -1970,6 +2090,9 @@ fn main() -> Result<()> {
     }
     if want(Section::Feed) {
         report.feed = feed(&args, &bins, work.path(), 200 * MIB)?;
+    }
+    if want(Section::Update) {
+        report.update = update(&args, &bins, work.path())?;
     }
     report.free_after = free_bytes(work.path());
     report.load_after = loadavg();
