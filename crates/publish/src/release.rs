@@ -179,6 +179,10 @@ pub fn release(opts: &ReleaseOptions) -> Result<ReleaseOutcome> {
             named.iter().all(|(t, _, _)| *t != target),
             "two installers for {target}"
         );
+        ensure!(
+            named.iter().all(|(_, n, _)| *n != name),
+            "two installers named {name}: each is kept under its name, so name each for its target"
+        );
         // The bundler names an installer by its version: one that names
         // another is the wrong file (a member would be offered it again and
         // again). A name with no version (a macOS bundle) cannot say.

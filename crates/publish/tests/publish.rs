@@ -599,4 +599,23 @@ fn release_signs_each_installer_and_writes_the_manifest_last() {
     assert!(!release("latest", &[path(&deb)]).status.success());
     let out = release("0.2.1", &[path(&deb_021), path(&deb_021)]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("two installers for linux-x86_64-deb"));
+    // Two installers of one name (each macOS build's bundle, say): one
+    // would overwrite the other in the version's folder. Refused before
+    // anything is written.
+    let x86 = built.join("x86");
+    std::fs::create_dir_all(&x86).unwrap();
+    std::fs::write(x86.join("Stowaway.app.tar.gz"), b"intel app").unwrap();
+    let out = release(
+        "0.2.2",
+        &[
+            format!("darwin-aarch64={}", path(&app)),
+            format!("darwin-x86_64={}", path(&x86.join("Stowaway.app.tar.gz"))),
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("two installers named Stowaway.app.tar.gz"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!mirror.join("updates/0.2.2").exists());
 }
