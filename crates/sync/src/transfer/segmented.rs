@@ -505,7 +505,8 @@ struct Shared<'a> {
     front: Option<Front>,
     /// A front-to-back stream brought bytes that stay (they earn a round).
     progressed: std::sync::atomic::AtomicBool,
-    /// Bytes counted as done that a front-to-back file started over from.
+    /// Bytes that arrived and were counted off `done` again: a chunk that
+    /// failed its check, or what a front-to-back file started over from.
     dropped: AtomicU64,
     /// Sources a file front to back was asked from in this round: not
     /// ones to move to when its stream is slow.
@@ -875,8 +876,9 @@ impl Downloads<'_> {
             .run_streams(&shared, &mut verdicts, &mut grown, resumed)
             .await;
         // Bytes counted as done in this run: the resumed prefix and what
-        // came, less what a file front to back started over from (the
-        // resumed prefix among it).
+        // came, less what was counted off already (failed chunks, and what
+        // a file front to back started over from, the resumed prefix among
+        // it). Before, a failed chunk was counted off again here.
         let counted = (resumed + shared.arrived.load(Ordering::Relaxed))
             .saturating_sub(shared.dropped.load(Ordering::Relaxed));
         let total = shared.total();
@@ -1390,13 +1392,12 @@ impl Downloads<'_> {
         let mut left: HashSet<usize> = HashSet::new(); // failed this round
         let mut served: HashMap<usize, u64> = HashMap::new(); // chunks
         let mut bad_chunks = 0usize;
-        let mut lost = 0u64; // bytes of chunks that failed
         let mut rounds = Rounds::new();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let mut last_record = Instant::now();
-        let shown = |lost: u64| {
+        let shown = || {
             (resumed + shared.arrived.load(Ordering::Relaxed))
-                .saturating_sub(lost + shared.dropped.load(Ordering::Relaxed))
+                .saturating_sub(shared.dropped.load(Ordering::Relaxed))
         };
 
         let spawn = |m: usize, id: usize| {
@@ -1595,7 +1596,7 @@ impl Downloads<'_> {
                             bad_chunks += 1;
                         }
                         let len = shared.chunk_len(index);
-                        lost += len;
+                        shared.dropped.fetch_add(len, Ordering::Relaxed);
                         self.done.fetch_sub(len, Ordering::Relaxed);
                         shared.plan().checked(index, false);
                         if spliced {
@@ -1671,7 +1672,7 @@ impl Downloads<'_> {
                         }
                     }
                     let total = shared.total();
-                    let bytes = if total > 0 { shown(lost).min(total) } else { shown(lost) };
+                    let bytes = if total > 0 { shown().min(total) } else { shown() };
                     self.engine.emit(SyncEvent::DownloadProgress {
                         sha256: sha.clone(),
                         bytes,
