@@ -299,11 +299,6 @@ impl BlobWriter {
         self.written
     }
 
-    /// Most bytes this blob may have (its size, when known).
-    pub fn limit(&self) -> u64 {
-        self.limit
-    }
-
     /// The size the bytes must have at the end, when known.
     pub fn expected_size(&self) -> Option<u64> {
         self.expected_size

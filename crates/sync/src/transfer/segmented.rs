@@ -1,9 +1,10 @@
 //! The one transfer loop (`fetch_segments`). A file with a chunk list
 //! (catalog format 2), a known hash (format 1) or a feed's digest is
-//! fetched in segments from every healthy mirror at once; a feed's file with
-//! a hash to learn comes front to back from one source at a time (`Front`:
-//! the file is one piece whose length is known when a response ends). The
-//! rest of this note is about segments.
+//! fetched in segments from every healthy mirror at once; any other feed
+//! file (no digest, under 4 MiB, on one host, of unknown size, or whose
+//! joined copy failed) comes front to back from one source at a time
+//! (`Front`: the file is one piece whose length is known when a response
+//! ends). The rest of this note is about segments.
 //!
 //! The file's chunks are shared out as segments (runs of chunks, lowest
 //! first) among up to [`MAX_STREAMS`] streams, at most [`PER_MIRROR`] on one
@@ -359,7 +360,8 @@ pub(super) enum Pieces {
     /// At their place, in chunks: each checked against a chunk list, or
     /// (`open_segments`) whole only at the end.
     Chunks(ChunkedPartial),
-    /// Front to back, one source at a time (a hash to learn): the file is
+    /// Front to back, one source at a time (a feed file not fetched in
+    /// segments): the file is
     /// one piece of a length known only when a response ends, checked whole
     /// at its end. A piece at offset 0 of a file with bytes in starts it over.
     Front(BlobWriter),
@@ -437,7 +439,8 @@ impl Pieces {
 }
 
 /// A file that comes front to back from one source at a time: a feed's
-/// file with a hash to learn (no digest, one host, or no size known).
+/// file not fetched in segments (no digest, under 4 MiB, one host, no size
+/// known, or a joined copy that failed).
 pub(super) struct Front {
     /// Its exact size, learned with its hash.
     pub(super) exact: Option<u64>,
@@ -465,7 +468,6 @@ impl Front {
 enum Verdict {
     Checked {
         index: usize,
-        mirror: usize,
     },
     Bad {
         index: usize,
@@ -505,6 +507,8 @@ struct Shared<'a> {
     front: Option<Front>,
     /// A front-to-back stream brought bytes that stay (they earn a round).
     progressed: std::sync::atomic::AtomicBool,
+    /// A feed file's URLs without credentials, by source: what events name.
+    shown: HashMap<usize, String>,
     /// Bytes that arrived and were counted off `done` again: a chunk that
     /// failed its check, or what a front-to-back file started over from.
     dropped: AtomicU64,
@@ -612,11 +616,10 @@ impl Shared<'_> {
 
     /// Where source `m` has the file, for the shells.
     fn source(&self, pool: &MirrorPool, m: usize) -> String {
-        match &self.target {
-            Target::Urls(urls) => urls.get(&m).map(|u| stowaway_mirrors::redacted(u.as_str())),
-            _ => None,
-        }
-        .unwrap_or_else(|| pool.url(m).to_owned())
+        self.shown
+            .get(&m)
+            .cloned()
+            .unwrap_or_else(|| pool.url(m).to_owned())
     }
 
     /// The file's size as far as it is known, for progress (0: unknown).
@@ -806,7 +809,7 @@ impl Downloads<'_> {
                     Ok(Written::Partial) => {}
                     Ok(Written::Checked) => {
                         let _ = htx.send(partial.contiguous());
-                        let _ = vtx.send(Verdict::Checked { index, mirror });
+                        let _ = vtx.send(Verdict::Checked { index });
                     }
                     Ok(Written::Bad { spliced }) => {
                         let _ = vtx.send(Verdict::Bad {
@@ -856,9 +859,19 @@ impl Downloads<'_> {
             Ok::<Option<PrefixHasher>, StoreError>(hasher)
         });
 
+        // A feed file's URLs as events and logs show them, made once (the
+        // progress shows one every tick).
+        let shown = match &target {
+            Target::Urls(urls) => urls
+                .iter()
+                .map(|(m, u)| (*m, stowaway_mirrors::redacted(u.as_str())))
+                .collect(),
+            _ => HashMap::new(),
+        };
         let shared = Shared {
             w,
             target,
+            shown,
             chunk: u64::from(chunk_size),
             plan: Mutex::new(plan),
             tx,
@@ -1137,8 +1150,9 @@ impl Downloads<'_> {
         }
     }
 
-    /// Downloads a feed's file with a hash to learn (no digest, one host,
-    /// or no size known): front to back, from one of its hosts at a time,
+    /// Downloads a feed's file not fetched in segments (no digest, under
+    /// 4 MiB, one host, no size known, or a joined copy that failed): front
+    /// to back, from one of its hosts at a time,
     /// through the same loop as every other file. `layers` are its sources
     /// by host: the first URL of each host (the enclosure's first), then,
     /// if every one of those fails, the second URL of each host that has
@@ -1382,7 +1396,7 @@ impl Downloads<'_> {
         verdicts: &mut tokio::sync::mpsc::UnboundedReceiver<Verdict>,
         grown: &mut tokio::sync::mpsc::UnboundedReceiver<usize>,
         resumed: u64,
-    ) -> Result<HashMap<usize, u64>, Stop> {
+    ) -> Result<(), Stop> {
         let w = shared.w;
         let sha = w.sha256.to_string();
         let mut streams = FuturesUnordered::new();
@@ -1390,7 +1404,6 @@ impl Downloads<'_> {
         let mut next_id = 0usize;
         let mut errors: Vec<String> = Vec::new();
         let mut left: HashSet<usize> = HashSet::new(); // failed this round
-        let mut served: HashMap<usize, u64> = HashMap::new(); // chunks
         let mut bad_chunks = 0usize;
         let mut rounds = Rounds::new();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -1413,7 +1426,7 @@ impl Downloads<'_> {
         };
         let mut urgent_streams = FuturesUnordered::new();
         if shared.plan().complete() {
-            return Ok(HashMap::new());
+            return Ok(());
         }
         // One stream on each mirror first: a mirror gets its others once
         // that one sends bytes (a mirror that does not answer, refuses with
@@ -1441,7 +1454,7 @@ impl Downloads<'_> {
         }
         loop {
             if shared.plan().complete() {
-                return Ok(served);
+                return Ok(());
             }
             if streams.is_empty() && urgent_streams.is_empty() && shared.plan().missing() > 0 {
                 // Every stream stopped with chunks still missing: another
@@ -1579,13 +1592,9 @@ impl Downloads<'_> {
                 v = verdicts.recv() => match v {
                     None => return Err("the chunked download's writer stopped".into()),
                     Some(v) => match v {
-                    Verdict::Checked { index, mirror } => {
+                    Verdict::Checked { index } => {
                         shared.plan().checked(index, true);
-                        *served.entry(mirror).or_default() += 1;
                         rounds.progress();
-                    }
-                    Verdict::Bad { .. } if one_at_a_time => {
-                        return Err("a file front to back has no chunks to check".into());
                     }
                     Verdict::Bad { index, mirror, spliced } => {
                         // A chunk from two sources is fetched whole next
