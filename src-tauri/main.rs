@@ -136,7 +136,6 @@ fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)
         .with_filter(filter());
-    let logs = dir.join("logs");
     let file = stowaway_api::log_dir(dir)
         .map_err(|e| e.to_string())
         .and_then(|logs| {
@@ -163,7 +162,7 @@ fn init_logging(dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuar
         }
         Err(e) => {
             tracing_subscriber::registry().with(stderr).init();
-            tracing::warn!(dir = %logs.display(), error = %e, "no log file: logging to standard error only");
+            tracing::warn!(cache = %dir.display(), error = %e, "no log file: logging to standard error only");
             None
         }
     }

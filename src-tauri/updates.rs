@@ -21,8 +21,8 @@ use stowaway_api::{ApiError, ApiResult, ErrorCode, UpdateView};
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_updater::UpdaterExt;
 
-/// Between two looks for an update (and one at start-up, after the first
-/// sync).
+/// Between two looks for an update (the first is a few seconds after
+/// start-up: see [`run`]).
 pub const EVERY: Duration = Duration::from_secs(6 * 3600);
 
 /// An installer downloaded and checked, waiting for the member.
@@ -148,7 +148,7 @@ impl Updates {
         pubkey: &str,
         current: &str,
     ) -> anyhow::Result<Option<UpdateView>> {
-        let manifest: serde_json::Value = serde_json::from_str(&offer.manifest_json()?)?;
+        let manifest = offer.manifest_json()?;
         let Some(update) = updater.restore_update(manifest.clone())? else {
             return Ok(None); // not newer, as the plugin compares
         };
@@ -233,6 +233,10 @@ impl Updates {
 /// The looks: a few seconds after start-up (its first sync under way),
 /// then every [`EVERY`].
 pub async fn run(app: AppHandle) {
+    if pubkey(&app).is_none() {
+        tracing::debug!("this build has no update key: no updates");
+        return;
+    }
     tokio::time::sleep(Duration::from_secs(5)).await;
     loop {
         app.state::<Updates>().look(&app).await;

@@ -1476,12 +1476,11 @@ async fn member_journey_in_the_real_app() {
     sharing.build();
     let web = TestMirror::start(&sharing.mirror).unwrap();
     let share = "file://fileserver/share/big/";
-    let mut offer: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sharing.subscription(&[web.url()])).unwrap())
-            .unwrap();
-    offer["mirrors"] = json!([web.url(), share]);
-    let offer_file = tmp.path().join("sharing.stowaway");
-    std::fs::write(&offer_file, offer.to_string()).unwrap();
+    let offer_file = sharing.subscription_naming(
+        &web.url(),
+        &[&web.url(), share],
+        &tmp.path().join("sharing.stowaway"),
+    );
     launch_again(&env, offer_file.to_str().unwrap());
     eventually_seen(&c, 15, "the dialog naming the share", || async {
         exists(&c, "#network-shares").await

@@ -163,14 +163,9 @@ fn a_network_share_is_used_only_with_allow_network_share() {
     let publisher = Publisher::new(&tmp.path().join("publisher"));
     publisher.build();
     let share = "file://fileserver/share/acme/";
-    let with_share = |mirrors: &[String], name: &str| {
-        let file = publisher.subscription(&[file_url(&publisher.mirror)]);
-        let mut sub: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-        sub["mirrors"] = serde_json::json!(mirrors);
-        let path = tmp.path().join(name);
-        std::fs::write(&path, sub.to_string()).unwrap();
-        path
+    let folder = file_url(&publisher.mirror);
+    let with_share = |mirrors: &[&str], name: &str| {
+        publisher.subscription_naming(&folder, mirrors, &tmp.path().join(name))
     };
     let share_row = |member: &Member| {
         let rows = member.json(&["mirrors"]);
@@ -184,7 +179,7 @@ fn a_network_share_is_used_only_with_allow_network_share() {
 
     // Only the share: refused, nothing subscribed.
     let member = Member::new(&tmp.path().join("member"));
-    let only = with_share(&[share.to_owned()], "only.stowaway");
+    let only = with_share(&[share], "only.stowaway");
     let r = member.run(&["subscribe", only.to_str().unwrap()]).failure();
     assert!(
         r.stderr.contains("every mirror") && r.stderr.contains("--allow-network-share"),
@@ -195,10 +190,7 @@ fn a_network_share_is_used_only_with_allow_network_share() {
 
     // Beside a folder: subscribed and synced from the folder, the share
     // not used.
-    let both = with_share(
-        &[file_url(&publisher.mirror), share.to_owned()],
-        "both.stowaway",
-    );
+    let both = with_share(&[&folder, share], "both.stowaway");
     let r = member.run(&["subscribe", both.to_str().unwrap()]).success();
     assert!(
         r.stderr.contains("network share") && r.stderr.contains("--allow-network-share"),

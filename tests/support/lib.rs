@@ -498,6 +498,18 @@ impl Publisher {
         path
     }
 
+    /// A subscription file at `to` naming `mirrors` as written, none of
+    /// which needs to answer (or be one `stowaway-publish` would accept): the
+    /// library is read from `reachable`, a mirror that serves it.
+    pub fn subscription_naming(&self, reachable: &str, mirrors: &[&str], to: &Path) -> PathBuf {
+        let file = self.subscription(&[reachable.to_owned()]);
+        let mut sub: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        sub["mirrors"] = serde_json::json!(mirrors);
+        std::fs::write(to, sub.to_string()).unwrap();
+        to.to_path_buf()
+    }
+
     /// Number of blob files in the mirror tree.
     pub fn mirror_blobs(&self) -> Vec<PathBuf> {
         files_below(&self.mirror.join("blobs"))

@@ -31,8 +31,8 @@ pub use signed::{
 pub use stream::{CatalogHead, CollectionHead};
 pub use subscription::{Access, Subscription, SUBSCRIPTION_FORMAT};
 pub use update::{
-    is_plain_file_name, parse_version, UpdateManifest, UpdatePlatform, MAX_UPDATE_MANIFEST,
-    UPDATE_MANIFEST,
+    check_installer, is_plain_file_name, parse_version, UpdateManifest, UpdatePlatform,
+    MAX_UPDATE_MANIFEST, UPDATE_MANIFEST,
 };
 pub use validate::{is_media_type, validate_catalog, validate_id, Limits};
 

@@ -16,6 +16,55 @@ pub const UPDATE_MANIFEST: &str = "updates/latest.json";
 /// Most bytes of a manifest a client reads.
 pub const MAX_UPDATE_MANIFEST: u64 = 256 * 1024;
 
+/// Checks `bytes` against a manifest's `signature` (base64 of the minisign
+/// signature text) with `pubkey` (base64 of the public key file's text, as
+/// Tauri's updater takes it), and that the signed trusted comment names
+/// `version` and, when given, the installer's file name `file`.
+pub fn check_installer(
+    bytes: &[u8],
+    signature: &str,
+    pubkey: &str,
+    version: &str,
+    file: Option<&str>,
+) -> Result<(), String> {
+    let text = |s: &str, what: &str| {
+        crate::signed::decode_base64(s)
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| format!("the {what} is not base64 text"))
+    };
+    let pk = minisign_verify::PublicKey::decode(&text(pubkey, "update key")?)
+        .map_err(|e| format!("the app's update key: {e}"))?;
+    let sig = minisign_verify::Signature::decode(&text(signature, "signature")?)
+        .map_err(|e| format!("the signature: {e}"))?;
+    pk.verify(bytes, &sig, true)
+        .map_err(|e| format!("the signature does not check: {e}"))?;
+    let field = |name: &str| {
+        sig.trusted_comment()
+            .split('\t')
+            .find_map(|f| f.strip_prefix(name))
+            .map(str::to_owned)
+    };
+    let same = |a: &str, b: &str| match (parse_version(a), parse_version(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    };
+    match field("version:") {
+        Some(v) if same(&v, version) => {}
+        Some(v) => {
+            return Err(format!(
+                "the installer is signed for {v}, the manifest offers {version}"
+            ))
+        }
+        None => return Err("the signature names no version".into()),
+    }
+    match (file, field("file:")) {
+        (Some(want), Some(got)) if want != got => Err(format!(
+            "the signature is for {got}, the manifest names {want}"
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UpdateManifest {
     pub version: String,

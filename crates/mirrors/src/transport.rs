@@ -319,7 +319,8 @@ impl Mirror {
 /// Checks a mirror-relative path: plain segments only.
 fn check_relative(path: &str) -> Result<(), MirrorError> {
     // Also nothing Windows reads otherwise: a drive (`C:`), an alternate
-    // data stream (`a:b`), a device name (`CON`, `nul.txt`).
+    // data stream (`a:b`), a device name (`CON`, `nul.txt`; the same list
+    // as the store's attachment names).
     let device = |s: &str| {
         let stem = s.split('.').next().unwrap_or("").to_ascii_uppercase();
         matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")

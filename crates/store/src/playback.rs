@@ -397,7 +397,9 @@ pub(crate) fn safe_file_name(name: Option<&str>, media_type: &str) -> Option<Str
         _ => base,
     };
     // A name Windows reads as a device (`CON.pdf` opens the console), or
-    // one it trims (trailing dots and spaces): never the file's.
+    // one it trims (trailing dots and spaces): never the file's. (The same
+    // device list as `stowaway_mirrors`' check_relative: neither crate
+    // depends on the other.)
     let stem = stem.trim_end_matches(['.', ' ']).to_owned();
     let upper = stem.split('.').next().unwrap_or("").to_ascii_uppercase();
     let device = matches!(upper.as_str(), "CON" | "PRN" | "AUX" | "NUL")

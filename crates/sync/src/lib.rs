@@ -29,5 +29,6 @@ pub use sources::feed::{
     file_key, item_id, library_id_for, origin_of, FeedSubscribed, FetchedFeed, Mapped, SkipReason,
     SkippedEpisode, Source, FEED_COLLECTION, MAX_NEW_EPISODES_PER_REFRESH,
 };
-pub use sources::update::{check_installer, FoundUpdate, Offer, VerifiedInstaller};
+pub use sources::update::{FoundUpdate, Offer, VerifiedInstaller};
+pub use stowaway_catalog::check_installer;
 pub use transfer::{read_media_info, FetchNow, PlayNow};

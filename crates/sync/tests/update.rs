@@ -88,7 +88,7 @@ async fn an_update_comes_from_whichever_mirror_serves_a_checked_installer() {
     let order: Vec<&str> = offer.mirrors.iter().map(|(_, u)| u.as_str()).collect();
     assert_eq!(order, [liar.url().as_str(), honest.url().as_str()]);
     // The manifest the app's updater reads: absolute URLs on its first mirror.
-    let on: serde_json::Value = serde_json::from_str(&offer.manifest_json().unwrap()).unwrap();
+    let on = offer.manifest_json().unwrap();
     assert_eq!(
         on["platforms"]["linux-x86_64-deb"]["url"],
         format!("{}updates/0.2.0/{DEB}", liar.url())

@@ -18,7 +18,10 @@
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use stowaway_catalog::{parse_version, UpdateManifest, MAX_UPDATE_MANIFEST, UPDATE_MANIFEST};
+use stowaway_catalog::{
+    check_installer, parse_version, UpdateManifest, MAX_UPDATE_MANIFEST, UPDATE_MANIFEST,
+};
+use stowaway_mirrors::redacted;
 use stowaway_mirrors::{MirrorPool, Reach};
 use tracing::{debug, info, warn};
 
@@ -32,9 +35,6 @@ pub const CHECK_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Largest installer accepted.
 pub const MAX_INSTALLER: u64 = 256 << 20;
-
-/// Longest an installer's download may go without a byte.
-const STALL: Duration = Duration::from_secs(30);
 
 /// One release a mirror offers: its manifest, and the mirrors that served
 /// this very manifest (in the order they answered).
@@ -53,7 +53,7 @@ impl Offer {
     /// The manifest with each installer's URL made absolute on its first
     /// mirror (Tauri's updater wants absolute URLs; the installer is
     /// fetched by [`Engine::fetch_update`], from any mirror).
-    pub fn manifest_json(&self) -> Result<String, SyncError> {
+    pub fn manifest_json(&self) -> Result<serde_json::Value, SyncError> {
         let mut m = self.manifest.clone();
         let mirror = self
             .mirrors
@@ -67,7 +67,7 @@ impl Offer {
                 .map_err(|e| SyncError::Internal(e.to_string()))?
                 .to_string();
         }
-        serde_json::to_string(&m).map_err(|e| SyncError::Internal(e.to_string()))
+        serde_json::to_value(&m).map_err(|e| SyncError::Internal(e.to_string()))
     }
 }
 
@@ -81,28 +81,16 @@ pub struct FoundUpdate {
     pub answered: Vec<(String, String)>,
 }
 
-/// A mirror's `updates/` folder as a URL.
+/// A mirror's `updates/` folder as a URL (a pool's mirror URL ends in `/`).
 fn updates_base(mirror: &str) -> Result<url::Url, SyncError> {
-    let mut base = url::Url::parse(mirror).map_err(|e| SyncError::Internal(e.to_string()))?;
-    if !base.path().ends_with('/') {
-        let p = format!("{}/", base.path());
-        base.set_path(&p);
-    }
-    base.join("updates/")
+    url::Url::parse(mirror)
+        .and_then(|base| base.join("updates/"))
         .map_err(|e| SyncError::Internal(e.to_string()))
-}
-
-/// A mirror's URL as it may be shown or logged: without a user name, a
-/// password or a query in it.
-fn shown(url: &str) -> String {
-    stowaway_mirrors::redacted(url)
 }
 
 /// An installer whose signature checked.
 #[derive(Debug)]
 pub struct VerifiedInstaller {
-    pub version: String,
-    pub target: String,
     pub bytes: Vec<u8>,
     /// The mirror it came from (no credentials in it).
     pub mirror: String,
@@ -110,84 +98,14 @@ pub struct VerifiedInstaller {
     pub refused: Vec<String>,
 }
 
-/// Checks `bytes` against a manifest's `signature` (base64 of the minisign
-/// signature text) with `pubkey` (base64 of the public key file's text, as
-/// Tauri's updater takes it), and that the signed trusted comment names
-/// `version` and, when given, the installer's file name `file`.
-pub fn check_installer(
-    bytes: &[u8],
-    signature: &str,
-    pubkey: &str,
-    version: &str,
-    file: Option<&str>,
-) -> Result<(), String> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let text = |s: &str, what: &str| {
-        b64.decode(s.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| format!("the {what} is not base64 text"))
-    };
-    let pk = minisign_verify::PublicKey::decode(&text(pubkey, "update key")?)
-        .map_err(|e| format!("the app's update key: {e}"))?;
-    let sig = minisign_verify::Signature::decode(&text(signature, "signature")?)
-        .map_err(|e| format!("the signature: {e}"))?;
-    pk.verify(bytes, &sig, true)
-        .map_err(|e| format!("the signature does not check: {e}"))?;
-    let field = |name: &str| {
-        sig.trusted_comment()
-            .split('\t')
-            .find_map(|f| f.strip_prefix(name))
-            .map(str::to_owned)
-    };
-    let same = |a: &str, b: &str| match (parse_version(a), parse_version(b)) {
-        (Some(a), Some(b)) => a == b,
-        _ => a == b,
-    };
-    match field("version:") {
-        Some(v) if same(&v, version) => {}
-        Some(v) => {
-            return Err(format!(
-                "the installer is signed for {v}, the manifest offers {version}"
-            ))
-        }
-        None => return Err("the signature names no version".into()),
-    }
-    match (file, field("file:")) {
-        (Some(want), Some(got)) if want != got => Err(format!(
-            "the signature is for {got}, the manifest names {want}"
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Reads an installer from mirror `id` of `pool`: at most [`MAX_INSTALLER`]
-/// bytes, with no deadline on the whole (a slow link still gets it) but
-/// none of [`STALL`] without a byte.
+/// bytes, with no deadline on the whole (a slow link still gets it) but the
+/// body's idle timeout without a byte.
 async fn read_installer(pool: &MirrorPool, id: usize, path: &str) -> Result<Vec<u8>, String> {
     let mut body = pool.open(id, path, 0).await.map_err(|e| e.to_string())?;
-    if body.remaining.is_some_and(|n| n > MAX_INSTALLER) {
-        return Err(format!("larger than {MAX_INSTALLER} bytes"));
-    }
-    let mut bytes = Vec::with_capacity(body.remaining.unwrap_or(0) as usize);
-    loop {
-        match tokio::time::timeout(STALL, body.next_chunk()).await {
-            Err(_) => return Err(format!("no byte for {} s", STALL.as_secs())),
-            Ok(Err(e)) => return Err(e.to_string()),
-            Ok(Ok(None)) => break,
-            Ok(Ok(Some(c))) => {
-                if bytes.len() as u64 + c.len() as u64 > MAX_INSTALLER {
-                    return Err(format!("larger than {MAX_INSTALLER} bytes"));
-                }
-                bytes.extend_from_slice(&c);
-            }
-        }
-    }
-    if body.remaining.is_some_and(|n| n > 0) {
-        return Err("the body ended before its announced length".into());
-    }
-    Ok(bytes)
+    body.read_all(MAX_INSTALLER)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 impl Engine {
@@ -231,7 +149,7 @@ impl Engine {
             tokio::select! {
                 next = running.next() => match next {
                     Some((lib, url, Ok(m))) => {
-                        debug!(mirror = %shown(&url), version = %m.version, "an update manifest");
+                        debug!(mirror = %redacted(&url), version = %m.version, "an update manifest");
                         if answered.is_empty() {
                             until = (tokio::time::Instant::now() + PATIENCE).min(deadline);
                         }
@@ -244,7 +162,7 @@ impl Engine {
                             None => offers.push(Offer { manifest: m, mirrors: vec![(lib, url)] }),
                         }
                     }
-                    Some((_, url, Err(e))) => debug!(mirror = %shown(&url), error = %e, "no update manifest"),
+                    Some((_, url, Err(e))) => debug!(mirror = %redacted(&url), error = %e, "no update manifest"),
                     None => break,
                 },
                 () = tokio::time::sleep_until(until) => break,
@@ -307,8 +225,8 @@ impl Engine {
             let bytes = match read_installer(pool, id, &path).await {
                 Ok(b) => b,
                 Err(e) => {
-                    debug!(mirror = %shown(url), error = %e, "no installer");
-                    refused.push(format!("{}: {e}", shown(url)));
+                    debug!(mirror = %redacted(url), error = %e, "no installer");
+                    refused.push(format!("{}: {e}", redacted(url)));
                     continue;
                 }
             };
@@ -329,19 +247,19 @@ impl Engine {
             };
             match checked {
                 (Ok(()), bytes) => {
-                    info!(mirror = %shown(url), %version, bytes = bytes.len(), "an update's installer, checked");
+                    info!(mirror = %redacted(url), %version, bytes = bytes.len(), "an update's installer, checked");
                     return Ok(VerifiedInstaller {
-                        version,
-                        target: target.to_owned(),
                         bytes,
-                        mirror: shown(url),
+                        mirror: redacted(url),
                         refused,
                     });
                 }
                 (Err(e), _) => {
-                    warn!(mirror = %shown(url), error = %e, "an update's installer refused");
+                    warn!(mirror = %redacted(url), error = %e, "an update's installer refused");
+                    // Remembered: the next sync of its library goes to it last.
                     pool.record_bad_bytes(id, &e);
-                    refused.push(format!("{}: refused: {e}", shown(url)));
+                    self.save_health(lib, pool);
+                    refused.push(format!("{}: refused: {e}", redacted(url)));
                 }
             }
         }
